@@ -1,0 +1,20 @@
+"""API Gateway TOKEN authorizer: verifies the bearer JWT and hands its billing claims
+(sub, roles, org, residency) to the functions. A refused token is a 401."""
+import os
+
+from billing.api.auth import allow_policy
+from billing.api.tokens import TokenSettings, TokenVerifier
+from billing.domain.errors import Unauthenticated
+from billing.observability import logger
+
+verifier = TokenVerifier(TokenSettings.from_environment(os.environ))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    try:
+        claims = verifier.claims(event.get("authorizationToken"))
+    except Unauthenticated as refused:
+        logger.info("bearer token refused", extra={"reason": refused.message})
+        raise Exception("Unauthorized")  # the exact word API Gateway turns into a 401
+    return allow_policy(event["methodArn"], claims)

@@ -1,0 +1,26 @@
+"""GET /plans and GET /plans/{plan_id}: the public catalog (no token needed)."""
+from billing import deployment
+from billing.api.http import billing_api, json_response, lambda_entry, parse_query
+from billing.api.models import PageQuery, PlanQuery
+from billing.domain.values import utc_now
+from billing.services import catalog
+
+app = billing_api()
+
+
+@app.get("/plans")
+def list_plans():
+    query = parse_query(app, PageQuery)
+    page = catalog.list_catalog(
+        deployment.plan_store(), sandbox=deployment.settings().sandbox, now=utc_now(), limit=query.limit, cursor=query.cursor
+    )
+    return json_response(200, page)
+
+
+@app.get("/plans/<plan_id>")
+def get_plan(plan_id: str):
+    query = parse_query(app, PlanQuery)
+    return json_response(200, catalog.get_plan(deployment.plan_store(), plan_id, version=query.version))
+
+
+lambda_handler = lambda_entry(app)

@@ -1,0 +1,1 @@
+"""Marketplace billing core: domain, store, services and api, shared by every function."""

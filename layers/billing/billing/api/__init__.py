@@ -1,0 +1,1 @@
+"""The HTTP edge: request/response models, callers and roles, the error envelope."""

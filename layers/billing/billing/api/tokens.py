@@ -1,0 +1,116 @@
+"""Bearer tokens (JWT). Verification is the authorizer's job; minting is for the local stack
+and tests only. HS256 with a shared secret for local/sandbox, or RS256/ES256 against an
+identity provider's JWKS (Cognito, any OIDC) when `BILLING_JWKS_URL` is set.
+Only the authorizer function ships PyJWT, so only it (and local tooling) imports this module."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Mapping
+
+import jwt
+
+from ..domain.errors import Unauthenticated
+
+LOCAL_SECRET = "local-dev-secret"
+LOCAL_ISSUER = "billing-local"
+AUDIENCE = "billing-api"
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    issuer: str
+    audience: str
+    secret: str | None = None
+    jwks_url: str | None = None
+    roles_claim: str = "roles"
+    org_claim: str = "org"
+    residency_claim: str = "residency"
+    leeway_seconds: int = 30
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> "TokenSettings":
+        settings = cls(
+            issuer=environ.get("BILLING_JWT_ISSUER") or LOCAL_ISSUER,
+            audience=environ.get("BILLING_JWT_AUDIENCE") or AUDIENCE,
+            secret=environ.get("BILLING_JWT_SECRET") or None,
+            jwks_url=environ.get("BILLING_JWKS_URL") or None,
+            roles_claim=environ.get("BILLING_JWT_ROLES_CLAIM") or "roles",
+            org_claim=environ.get("BILLING_JWT_ORG_CLAIM") or "org",
+            residency_claim=environ.get("BILLING_JWT_RESIDENCY_CLAIM") or "residency",
+        )
+        if not settings.secret and not settings.jwks_url:
+            raise ValueError("Set BILLING_JWKS_URL (identity provider) or BILLING_JWT_SECRET (sandbox).")
+        return settings
+
+
+class TokenVerifier:
+    def __init__(self, settings: TokenSettings):
+        self.settings = settings
+
+    @cached_property
+    def _jwks(self) -> "jwt.PyJWKClient":
+        # Keys are cached across invocations of a warm container.
+        return jwt.PyJWKClient(self.settings.jwks_url, cache_keys=True, lifespan=3600)
+
+    def claims(self, authorization: str | None) -> dict[str, Any]:
+        """The billing claims of a verified bearer token: sub, roles, org, residency."""
+        token = _bearer(authorization)
+        settings = self.settings
+        try:
+            if settings.jwks_url:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256", "ES256"]
+            else:
+                key, algorithms = settings.secret, ["HS256"]
+            raw = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=settings.audience,
+                issuer=settings.issuer,
+                leeway=settings.leeway_seconds,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except (jwt.PyJWTError, ValueError) as error:
+            raise Unauthenticated(f"The bearer token was refused: {error}.") from None
+        roles = raw.get(settings.roles_claim) or []
+        if isinstance(roles, str):
+            roles = roles.replace(",", " ").split()
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise Unauthenticated("The token's roles claim must be a list of strings.")
+        return {
+            "sub": str(raw["sub"]),
+            "roles": roles,
+            "org": raw.get(settings.org_claim) or None,
+            "residency": raw.get(settings.residency_claim) or None,
+        }
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("An 'Authorization: Bearer <token>' header is required.")
+    return token.strip()
+
+
+def mint_token(
+    *,
+    sub: str,
+    roles: list[str],
+    org: str | None = None,
+    residency: str | None = None,
+    secret: str = LOCAL_SECRET,
+    issuer: str = LOCAL_ISSUER,
+    audience: str = AUDIENCE,
+    ttl_seconds: int = 12 * 3600,
+    now: float | None = None,
+) -> str:
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {"sub": sub, "roles": roles, "iss": issuer, "aud": audience, "iat": issued, "exp": issued + ttl_seconds}
+    if org:
+        claims["org"] = org
+    if residency:
+        claims["residency"] = residency
+    return jwt.encode(claims, secret, algorithm="HS256")

@@ -1,0 +1,53 @@
+"""Deployment settings, read once from the environment that template.yaml sets, and validated.
+Nothing below the api layer reads `os.environ`."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Mapping
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class BillingConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    stage: str = "dev"
+    sandbox: bool = False
+    residencies: tuple[str, ...] = ("us", "eu")
+    plans_table: str
+    subscriptions_table: str
+    usage_events_table: str
+    credit_ledger_table: str
+    invoices_table: str
+    idempotency_table: str
+    dynamodb_endpoint: str | None = None
+    region: str | None = None
+
+    @field_validator("residencies", mode="before")
+    @classmethod
+    def _split(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+        return raw
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> "BillingConfig":
+        return cls(
+            stage=environ.get("BILLING_STAGE", "dev"),
+            sandbox=environ.get("BILLING_SANDBOX", "false").strip().lower() == "true",
+            residencies=environ.get("BILLING_RESIDENCIES", "us,eu"),
+            plans_table=environ["PLANS_TABLE"],
+            subscriptions_table=environ["SUBSCRIPTIONS_TABLE"],
+            usage_events_table=environ["USAGE_EVENTS_TABLE"],
+            credit_ledger_table=environ["CREDIT_LEDGER_TABLE"],
+            invoices_table=environ["INVOICES_TABLE"],
+            idempotency_table=environ["IDEMPOTENCY_TABLE"],
+            dynamodb_endpoint=environ.get("BILLING_DYNAMODB_ENDPOINT") or None,
+            region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
+        )
+
+
+@lru_cache(maxsize=1)
+def load_config() -> BillingConfig:
+    return BillingConfig.from_environment(os.environ)

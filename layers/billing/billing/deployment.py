@@ -1,0 +1,24 @@
+"""The composition root: the stores this Lambda container talks to, built once per container
+from the validated configuration and reused across invocations."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .config import BillingConfig, load_config
+from .store.dynamodb import make_client
+from .store.dynamodb_plans import DynamoPlanStore
+
+
+def settings() -> BillingConfig:
+    return load_config()
+
+
+@lru_cache(maxsize=1)
+def dynamodb():
+    config = settings()
+    return make_client(config.dynamodb_endpoint, config.region)
+
+
+@lru_cache(maxsize=1)
+def plan_store() -> DynamoPlanStore:
+    return DynamoPlanStore(dynamodb(), settings().plans_table)

@@ -1,0 +1,74 @@
+"""Domain errors. Each carries a stable machine code from the API contract; the api layer alone
+decides which HTTP status each kind becomes."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class BillingError(Exception):
+    code = "billing_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details or {}
+
+
+class Unauthenticated(BillingError):
+    code = "unauthenticated"
+
+
+class Forbidden(BillingError):
+    """Role or residency does not allow it (`forbidden`, `residency_mismatch`, `residency_not_served`)."""
+
+    code = "forbidden"
+
+
+class NotFound(BillingError):
+    """No such resource, or it belongs to another organization: the two are indistinguishable."""
+
+    code = "not_found"
+
+
+class Conflict(BillingError):
+    """The resource's state does not allow the change (`plan_exists`, `plan_archived`, ...)."""
+
+    code = "conflict"
+
+
+class FieldError(dict):
+    """One invalid field: where it is (body/query/path/header), its dotted name, and why."""
+
+    def __init__(self, field: str, message: str, *, location: str = "body", kind: str = "invalid"):
+        super().__init__(field=field, location=location, message=message, type=kind)
+
+
+class ValidationFailed(BillingError):
+    code = "validation_error"
+
+    def __init__(self, fields: list[FieldError], *, code: str | None = None, message: str | None = None):
+        names = ", ".join(f["field"] for f in fields) or "request"
+        super().__init__(message or f"Invalid request: {names}.", code=code, details={"fields": fields})
+        self.fields = fields
+
+    @classmethod
+    def of(cls, field: str, message: str, *, location: str = "body", code: str | None = None) -> "ValidationFailed":
+        return cls([FieldError(field, message, location=location)], code=code, message=f"{field}: {message}")
+
+
+class MalformedRequest(BillingError):
+    """The body is not JSON, or not a JSON object."""
+
+    code = "malformed_json"
+
+
+class PayloadTooLarge(BillingError):
+    code = "payload_too_large"
+
+
+class RetryableConflict(BillingError):
+    """Optimistic concurrency kept losing; nothing was written and the caller may retry."""
+
+    code = "concurrent_update"

@@ -1,0 +1,16 @@
+"""A page of a list endpoint: `{"items": [...], "next_cursor": "..." | null}`."""
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+Item = TypeVar("Item")
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+class Page(BaseModel, Generic[Item]):
+    items: list[Item]
+    next_cursor: str | None = None

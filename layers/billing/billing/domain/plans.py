@@ -1,0 +1,101 @@
+"""Pricing plans (partner listings). A plan's terms are versioned: a revision writes version n+1
+and never touches version n, which stays readable for the subscriptions signed up to it."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .values import Cents, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
+
+BillingCadence = Literal["monthly", "quarterly", "annual"]
+OveragePolicy = Literal["allow", "block"]
+PlanStatus = Literal["active", "archived"]
+
+PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=4000)]
+
+
+class _Terms(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BundleItem(_Terms):
+    sku: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    name: Label
+    description: Text = ""
+
+
+class UsageRate(_Terms):
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    credits_per_unit: PositiveDecimal
+
+
+class SlaTerms(_Terms):
+    tier: Label
+    uptime_percent: NonNegativeDecimal = Field(le=100)
+    response_time_hours: NonNegativeDecimal
+    support: Label
+
+
+class Feature(_Terms):
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+    label: Label
+    included: bool
+    limit: int | Label | None = None
+
+
+class PlanTerms(_Terms):
+    """What an admin writes when listing or revising a plan."""
+
+    name: Label
+    description: Text = ""
+    partner: Label
+    bundle: list[BundleItem] = Field(default_factory=list, max_length=100)
+    billing_cadence: BillingCadence
+    currency: CurrencyCode
+    base_fee_cents: NonNegativeCents
+    credit_allowance: NonNegativeDecimal
+    overage_policy: OveragePolicy
+    overage_rate_cents: NonNegativeDecimal
+    usage_rates: dict[ServiceName, UsageRate] = Field(min_length=1, max_length=50)
+    sla: SlaTerms
+    features: list[Feature] = Field(default_factory=list, max_length=200)
+
+
+class Plan(PlanTerms):
+    plan_id: PlanId
+    version: int = Field(ge=1)
+    status: PlanStatus
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+
+    @classmethod
+    def first_version(cls, plan_id: str, terms: PlanTerms, now: datetime) -> "Plan":
+        return cls(plan_id=plan_id, version=1, status="active", created_at=now, updated_at=now, **dict(terms))
+
+    def revised(self, terms: PlanTerms, now: datetime) -> "Plan":
+        """The next version: new terms, same identity and listing date, still the same status."""
+        return Plan(
+            plan_id=self.plan_id,
+            version=self.version + 1,
+            status=self.status,
+            created_at=self.created_at,
+            updated_at=now,
+            **dict(terms),
+        )
+
+    def archived(self, now: datetime) -> "Plan":
+        return self.model_copy(update={"status": "archived", "updated_at": now})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+# `Cents` is re-exported for models that allow signed money (invoice adjustments later on).
+__all__ = ["Plan", "PlanTerms", "PlanId", "ServiceName", "UsageRate", "SlaTerms", "Feature", "BundleItem", "Cents"]

@@ -1,0 +1,134 @@
+"""Exact value types shared by every record: credits and rates as decimals, money as integer
+cents, RFC 3339 UTC timestamps. Requests may send credits as JSON numbers or strings; inside
+they are always `Decimal` (never binary floating point), and JSON out always sends strings."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+
+FRACTION_DIGITS = 6
+CREDIT_QUANTUM = Decimal(1).scaleb(-FRACTION_DIGITS)  # 0.000001
+MAGNITUDE_LIMIT = Decimal(10) ** 12
+MAX_CENTS = 10**12
+
+
+def to_exact_decimal(value: Any) -> Decimal:
+    """Parse a credit/quantity/rate: finite, below 10^12 in magnitude, at most 6 fractional digits."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("must be a decimal number or a decimal string")
+    if isinstance(value, float):
+        # Only reachable from Python callers: the JSON parser hands us Decimals.
+        raise ValueError("binary floating point is not accepted; send a decimal string")
+    if isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("must be a decimal number such as \"12.5\"") from None
+    else:
+        raise ValueError("must be a decimal number or a decimal string")
+    if not number.is_finite():
+        raise ValueError("must be a finite number")
+    if abs(number) >= MAGNITUDE_LIMIT:
+        raise ValueError("must be below 10^12 in magnitude")
+    if number != number.quantize(CREDIT_QUANTUM):
+        raise ValueError(f"must have at most {FRACTION_DIGITS} fractional digits")
+    return number.normalize() if number else Decimal(0)
+
+
+def format_decimal(value: Decimal) -> str:
+    """Plain positional notation, no exponent, no trailing zeros: Decimal('12.50') -> '12.5'."""
+    if not value:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+def round_credits(value: Decimal) -> Decimal:
+    """Credits are kept to 6 fractional digits, rounded half-even (banker's rounding)."""
+    return value.quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def to_cents(value: Any) -> int:
+    """Money: a whole number of minor units. Accepts integral JSON numbers, nothing else."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be a whole number of cents")
+    if isinstance(value, Decimal):
+        if not value.is_finite() or value != value.to_integral_value():
+            raise ValueError("must be a whole number of cents")
+        value = int(value)
+    if abs(value) > MAX_CENTS:
+        raise ValueError("must be at most 10^12 cents in magnitude")
+    return value
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+def _non_negative_int(value: int) -> int:
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+_as_json_string = PlainSerializer(format_decimal, return_type=str, when_used="json")
+
+ExactDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), _as_json_string]
+Credits = ExactDecimal
+NonNegativeDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), AfterValidator(_non_negative), _as_json_string]
+PositiveDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), AfterValidator(_positive), _as_json_string]
+Cents = Annotated[int, BeforeValidator(to_cents)]
+NonNegativeCents = Annotated[int, BeforeValidator(to_cents), AfterValidator(_non_negative_int)]
+
+
+# --- time ---------------------------------------------------------------------------------
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with a `Z`; sub-second digits only when there are any."""
+    moment = moment.astimezone(timezone.utc)
+    spec = "microseconds" if moment.microsecond else "seconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def parse_timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone (RFC 3339)")
+        return value.astimezone(timezone.utc)
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z")
+    text = value.upper().replace(" ", "T").replace("Z", "+00:00")
+    fraction = re.search(r"\.(\d+)", text)
+    if fraction and len(fraction.group(1)) > 6:  # Python keeps microseconds; drop finer digits
+        text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
+    try:
+        return datetime.fromisoformat(text).astimezone(timezone.utc)
+    except ValueError:
+        raise ValueError("must be a valid RFC 3339 timestamp") from None
+
+
+UtcTimestamp = Annotated[
+    datetime, BeforeValidator(parse_timestamp), PlainSerializer(format_timestamp, return_type=str, when_used="json")
+]

@@ -1,0 +1,31 @@
+"""Logger, metrics and tracer, and the fixed order in which a handler is wrapped by them.
+Lambda's active tracing (template.yaml) traces every invocation. Powertools' Tracer adds
+subsegments only where the X-Ray SDK is installed: the layer leaves it out on purpose,
+because it costs more cold start than boto3 itself and brings a botocore of its own."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any, Callable
+
+from aws_lambda_powertools import Logger, Metrics
+
+logger = Logger()
+metrics = Metrics()
+
+Handler = Callable[[dict, Any], Any]
+
+
+def _tracing_enabled() -> bool:
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("true", "1")
+    return not disabled and importlib.util.find_spec("aws_xray_sdk") is not None
+
+
+def instrumented(handler: Handler, *, correlation_id_path: str | None = None) -> Handler:
+    """Logger outermost (so everything below logs with context), then tracer, then metrics."""
+    wrapped = metrics.log_metrics(handler, capture_cold_start_metric=True, raise_on_empty_metrics=False)
+    if _tracing_enabled():
+        from aws_lambda_powertools import Tracer
+
+        wrapped = Tracer().capture_lambda_handler(wrapped)
+    return logger.inject_lambda_context(wrapped, correlation_id_path=correlation_id_path)

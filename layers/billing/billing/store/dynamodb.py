@@ -1,0 +1,133 @@
+"""DynamoDB plumbing shared by every store: the client, exact (Decimal) item conversion,
+opaque page cursors and transactions whose cancellations become domain-level signals."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Mapping
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from ..domain.errors import ValidationFailed
+from ..domain.values import format_timestamp
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+# Fail fast and let the caller's retry (and idempotency key) do the rest.
+_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+
+def make_client(endpoint_url: str | None = None, region: str | None = None):
+    return boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG)
+
+
+def _plain(value: Any) -> Any:
+    """Python values DynamoDB can hold exactly: datetimes as RFC 3339, None dropped, no floats."""
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):  # a float here is a bug upstream; refuse rather than round
+        raise TypeError("floats cannot be stored exactly; use Decimal")
+    return value
+
+
+def to_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in _plain(dict(item)).items()}
+
+
+def from_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in attributes.items()}
+
+
+def value(v: Any) -> dict[str, Any]:
+    """One attribute value, for expression values and keys."""
+    return _serializer.serialize(_plain(v))
+
+
+# --- cursors ------------------------------------------------------------------------------
+
+def encode_cursor(last_evaluated_key: Mapping[str, Any] | None) -> str | None:
+    if not last_evaluated_key:
+        return None
+    plain = from_attributes(last_evaluated_key)
+    raw = json.dumps(plain, default=str, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *, expected: Mapping[str, str]) -> dict[str, Any] | None:
+    """The ExclusiveStartKey a cursor stands for. `expected` pins attributes (e.g. the partition) so
+    a cursor from another list, or another organization's, is refused rather than followed."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()), parse_float=Decimal)
+        if not isinstance(key, dict) or not all(isinstance(v, (str, int, Decimal)) for v in key.values()):
+            raise ValueError
+        if any(key.get(name) != want for name, want in expected.items()):
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed.of("cursor", "is not a cursor this list returned", location="query") from None
+    return to_attributes(key)
+
+
+# --- transactions -------------------------------------------------------------------------
+
+class TransactionCancelled(Exception):
+    """A TransactWriteItems was cancelled; `reasons[i]` is the code for the i-th action
+    (`ConditionalCheckFailed`, `TransactionConflict`, `None`, ...)."""
+
+    def __init__(self, reasons: list[dict[str, Any]]):
+        super().__init__(", ".join(r.get("Code", "None") for r in reasons))
+        self.reasons = reasons
+
+    def code(self, index: int) -> str:
+        return self.reasons[index].get("Code", "None") if index < len(self.reasons) else "None"
+
+    def failed_condition(self, index: int) -> bool:
+        return self.code(index) == "ConditionalCheckFailed"
+
+    @property
+    def conflicted(self) -> bool:
+        return any(r.get("Code") == "TransactionConflict" for r in self.reasons)
+
+
+def transact_write(client, actions: list[dict[str, Any]], *, token: str | None = None) -> None:
+    kwargs: dict[str, Any] = {"TransactItems": actions}
+    if token:
+        kwargs["ClientRequestToken"] = token
+    try:
+        client.transact_write_items(**kwargs)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        reasons = error.response.get("CancellationReasons") or _reasons_from_message(error, len(actions))
+        raise TransactionCancelled(reasons) from error
+
+
+def _reasons_from_message(error: ClientError, count: int) -> list[dict[str, Any]]:
+    """Some endpoints (older emulators) put the reasons only in the message: `[None, ConditionalCheckFailed]`."""
+    message = error.response.get("Error", {}).get("Message", "")
+    start, end = message.rfind("["), message.rfind("]")
+    if start == -1 or end < start:
+        return [{"Code": "None"}] * count
+    return [{"Code": part.strip()} for part in message[start + 1 : end].split(",")]
+
+
+def is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

@@ -1,0 +1,135 @@
+"""`make run`: the billing API on http://127.0.0.1:3000 (BILLING_PORT), served from template.yaml
+on the embedded DynamoDB (or BILLING_DYNAMODB_ENDPOINT), sandbox mode on.
+
+  POST /_local/invoke/{FunctionLogicalId}   deliver an event to a function (`sam local invoke`)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from .database import EmbeddedDynamoDB, client_for, create_tables
+from .functions import LocalFunction, merged_environment
+from .gateway import ApiGateway, HttpResponse
+from .template import Stack
+
+ROOT = Path(__file__).resolve().parent.parent
+INVOKE_PREFIX = "/_local/invoke/"
+
+
+def local_parameters(environ: dict[str, str]) -> dict[str, str]:
+    """Template parameters for the local stack, from the environment the README documents."""
+    return {
+        "Stage": "local",
+        "Sandbox": environ.get("BILLING_SANDBOX", "true"),
+        "Residencies": environ.get("BILLING_RESIDENCIES", "us,eu"),
+        "JwtSecret": environ.get("BILLING_JWT_SECRET", "local-dev-secret"),
+        "JwtIssuer": "billing-local",
+        "JwtAudience": "billing-api",
+        "LogLevel": environ.get("BILLING_LOG_LEVEL", "WARNING"),
+    }
+
+
+class LocalStack:
+    def __init__(self, template: Path = ROOT / "template.yaml", environ: dict[str, str] | None = None):
+        environ = dict(os.environ if environ is None else environ)
+        self.database: EmbeddedDynamoDB | None = None
+        endpoint = environ.get("BILLING_DYNAMODB_ENDPOINT")
+        if not endpoint:
+            self.database = EmbeddedDynamoDB().start()
+            endpoint = self.database.endpoint
+        self.stack = Stack(template, local_parameters(environ))
+        specs = self.stack.functions()
+        # Fake credentials only matter to the embedded database; a real endpoint uses the caller's.
+        defaults = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
+                    "POWERTOOLS_METRICS_DISABLED": "true"}
+        if self.database:
+            defaults |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+        for key, value in defaults.items():
+            os.environ.setdefault(key, value)
+        os.environ.update(merged_environment(specs))
+        os.environ["BILLING_DYNAMODB_ENDPOINT"] = endpoint
+        self.endpoint = endpoint
+        create_tables(client_for(endpoint, os.environ["AWS_DEFAULT_REGION"]), self.stack.tables())
+        self.functions = {name: LocalFunction(spec) for name, spec in specs.items()}
+        self.gateway = ApiGateway(self.stack, self.functions)
+
+    def invoke(self, function_id: str, body: bytes) -> HttpResponse:
+        """What `sam local invoke` does: the event to the function, its result back as JSON."""
+        function = self.functions.get(function_id)
+        if function is None:
+            return _json(404, {"error": {"code": "not_found", "message": f"template.yaml has no function {function_id}.", "details": {"functions": sorted(self.functions)}}})
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError:
+            return _json(400, {"error": {"code": "malformed_json", "message": "The event is not valid JSON.", "details": {}}})
+        try:
+            return _json(200, function.invoke(event))
+        except Exception as error:  # Lambda's error shape, as sam local invoke prints it
+            traceback.print_exc()
+            return _json(500, {"errorType": type(error).__name__, "errorMessage": str(error)})
+
+
+def _json(status: int, payload: object) -> HttpResponse:
+    return HttpResponse(status, {"Content-Type": "application/json"}, json.dumps(payload, default=str).encode())
+
+
+def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if self.path.startswith(INVOKE_PREFIX) and self.command == "POST":
+                response = local.invoke(self.path[len(INVOKE_PREFIX):].split("?")[0].strip("/"), body)
+            else:
+                response = local.gateway.handle(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                if key.lower() not in ("content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        def log_message(self, format: str, *args: object) -> None:
+            if os.environ.get("BILLING_ACCESS_LOG", "true") == "true":
+                sys.stderr.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default=os.environ.get("BILLING_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BILLING_PORT", "3000")))
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    local = LocalStack()
+    server = _Server((args.host, args.port), make_handler(local))
+    database = "embedded moto" if local.database else local.endpoint
+    print(f"billing local stack ready on http://{args.host}:{server.server_address[1]}/api/billing "
+          f"({len(local.functions)} functions, {len(local.gateway.routes)} routes, DynamoDB: {database}, "
+          f"{time.monotonic() - started:.1f}s)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if local.database:
+            local.database.stop()
