@@ -63,7 +63,7 @@ class ApiGateway:
 
             traceback.print_exc()
             return self.gateway_response("DEFAULT_5XX", 502)
-        return self._from_proxy_result(result)
+        return http_response_from_proxy(result)
 
     def _match(self, method: str, path: str):
         for route in self.routes:
@@ -122,16 +122,16 @@ class ApiGateway:
             "isBase64Encoded": encoded,
         }
 
-    @staticmethod
-    def _from_proxy_result(result: Any) -> HttpResponse:
-        if not isinstance(result, dict) or "statusCode" not in result:
-            return HttpResponse(502, {"Content-Type": "application/json"}, b'{"message":"Internal server error"}')
-        headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
-        for key, values in (result.get("multiValueHeaders") or {}).items():
-            headers[key] = ", ".join(str(v) for v in values)
-        body = result.get("body") or ""
-        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-        return HttpResponse(int(result["statusCode"]), headers, raw)
+def http_response_from_proxy(result: Any) -> HttpResponse:
+    """A Lambda proxy result as the HTTP response API Gateway would send."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return HttpResponse(502, {"Content-Type": "application/json"}, b'{"message":"Internal server error"}')
+    headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers[key] = ", ".join(str(v) for v in values)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    return HttpResponse(int(result["statusCode"]), headers, raw)
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:

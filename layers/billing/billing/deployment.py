@@ -22,3 +22,10 @@ def dynamodb():
 @lru_cache(maxsize=1)
 def plan_store() -> DynamoPlanStore:
     return DynamoPlanStore(dynamodb(), settings().plans_table)
+
+
+def reset() -> None:
+    """Forget the cached configuration and clients (tests that swap databases between cases)."""
+    load_config.cache_clear()
+    dynamodb.cache_clear()
+    plan_store.cache_clear()

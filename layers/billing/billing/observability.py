@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger()
 metrics = Metrics()
+# Every invocation records the cold-start metric at least; an empty flush is not worth a warning.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 Handler = Callable[[dict, Any], Any]
 

@@ -1,0 +1,47 @@
+# Marketplace Billing. `make run` serves the API locally; `make test` runs every test.
+# Both set up what they need first (scripts/bootstrap: .venv and .venv-sam, pinned).
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+SAM := SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam
+ROLE ?= marketplace:admin
+ORG ?=
+RESIDENCY ?= us
+ENV ?= default
+
+.PHONY: help setup run token test test-fast validate build deploy bench clean
+
+help:
+	@echo "make run                               serve the API on http://127.0.0.1:3000 (BILLING_PORT)"
+	@echo "make token ROLE=... ORG=... RESIDENCY=...  print a bearer token for the local stack"
+	@echo "make test                              all tests: unit, integration, e2e, sam validate + build"
+	@echo "make test-fast                         unit + integration + e2e, without the SAM CLI"
+	@echo "make deploy ENV=sandbox                sam build && sam deploy --config-env ENV"
+
+setup:
+	@bash scripts/bootstrap all
+
+run: setup
+	@$(PY) -m local_stack
+
+token:
+	@bash scripts/bootstrap service
+	@$(PY) -m local_stack.token --role "$(ROLE)" --org "$(ORG)" --residency "$(RESIDENCY)"
+
+test: setup
+	$(PY) -m pytest
+
+test-fast:
+	@bash scripts/bootstrap service
+	$(PY) -m pytest -m "not build"
+
+validate: setup
+	$(SAM) validate --lint
+
+build: setup
+	$(SAM) build
+
+deploy: build
+	$(SAM) deploy --config-env $(ENV)
+
+clean:
+	rm -rf .aws-sam .pytest_cache .hypothesis

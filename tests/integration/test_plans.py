@@ -1,0 +1,81 @@
+"""The plan functions and the authorizer, on moto, driven by events/."""
+import time
+
+import pytest
+
+from billing.api.tokens import mint_token
+
+from .conftest import claims, sample_event
+
+
+def test_given_an_empty_sandbox_catalog_when_listed_then_lab_standard_is_seeded(functions):
+    status, _, body = functions.http("PlanCatalogFunction", "plan_catalog/list_plans.json")
+    assert status == 200
+    assert [p["plan_id"] for p in body["items"]] == ["lab-standard"]
+    lab = body["items"][0]
+    assert set(lab["usage_rates"]) == {"planner", "instrumentation", "analytics"}
+    assert isinstance(lab["credit_allowance"], str) and lab["version"] == 1
+    status, _, same = functions.http("PlanCatalogFunction", "plan_catalog/get_plan.json")
+    assert status == 200 and same == lab
+
+
+def test_given_an_admin_when_a_plan_is_published_revised_and_archived_then_versions_and_listing_follow(functions):
+    status, headers, published = functions.http("PlanAdminFunction", "plan_admin/publish_plan.json")
+    assert status == 201 and published["version"] == 1 and headers["Location"] == "/api/billing/plans/genomics-pro"
+    assert published["usage_rates"]["planner"]["credits_per_unit"] == "2"
+    assert published["overage_rate_cents"] == "9.75"
+
+    status, _, revised = functions.http("PlanAdminFunction", "plan_admin/revise_plan.json")
+    assert status == 200 and revised["version"] == 2 and revised["base_fee_cents"] == 139900
+
+    status, _, first = functions.http("PlanCatalogFunction", "plan_catalog/get_plan.json", path_parameters={"plan_id": "genomics-pro"}, query={"version": "1"})
+    assert status == 200 and first["version"] == 1 and first["base_fee_cents"] == 129900
+
+    status, _, archived = functions.http("PlanAdminFunction", "plan_admin/archive_plan.json")
+    assert status == 200 and archived["status"] == "archived" and archived["version"] == 2
+    _, _, listing = functions.http("PlanCatalogFunction", "plan_catalog/list_plans.json")
+    assert "genomics-pro" not in [p["plan_id"] for p in listing["items"]]
+
+
+def test_given_a_non_admin_when_publishing_then_403_and_nothing_is_written(functions):
+    status, _, body = functions.http("PlanAdminFunction", "plan_admin/publish_plan.json", authorizer=claims("org:admin", org="org-helix"))
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    status, _, _ = functions.http("PlanCatalogFunction", "plan_catalog/get_plan.json", path_parameters={"plan_id": "genomics-pro"})
+    assert status == 404
+
+
+def test_given_no_authorizer_context_when_publishing_then_401(functions):
+    status, _, body = functions.http("PlanAdminFunction", "plan_admin/publish_plan.json", authorizer=None)
+    assert status == 401 and body["error"]["code"] == "unauthenticated"
+
+
+def test_given_the_authorizer_event_when_the_token_is_valid_then_it_allows_with_the_claims(functions):
+    event = sample_event("authorizer/token.json")
+    event["authorizationToken"] = "Bearer " + mint_token(sub="user|ada", roles=["marketplace:admin"], residency="us")
+    answer = functions("AuthorizerFunction").invoke(event)
+    assert answer["principalId"] == "user|ada"
+    assert answer["context"] == {"sub": "user|ada", "roles": "marketplace:admin", "org": "", "residency": "us"}
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+@pytest.mark.parametrize("token", ["Bearer <token>", "Bearer " + mint_token(sub="u", roles=["finance"], now=time.time() - 86400)])
+def test_given_the_authorizer_event_when_the_token_is_bad_then_unauthorized(functions, token):
+    event = sample_event("authorizer/token.json") | {"authorizationToken": token}
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        functions("AuthorizerFunction").invoke(event)
+
+
+@pytest.mark.parametrize(
+    "function_id, event_name",
+    [("SubscriptionsFunction", "subscriptions/provision.json"), ("CreditsFunction", "credits/adjust_credits.json"),
+     ("UsageRecordingFunction", "usage_recording/record_usage.json"), ("UsageReportingFunction", "usage_reporting/list_usage.json"),
+     ("InvoicesFunction", "invoices/draft_invoice.json")],
+)
+def test_functions_not_built_yet_say_so_in_the_envelope(functions, function_id, event_name):
+    status, _, body = functions.http(function_id, event_name)
+    assert status == 501 and body["error"]["code"] == "not_implemented"
+
+
+@pytest.mark.parametrize("function_id, event_name", [("UsageBusFunction", "usage_bus/usage_recorded.json"), ("InvoicingRunFunction", "invoicing_run/scheduler_invocation.json")])
+def test_event_functions_not_built_yet_say_so_without_failing_the_delivery(functions, function_id, event_name):
+    assert functions(function_id).invoke(sample_event(event_name))["implemented"] is False

@@ -1,0 +1,73 @@
+"""Exact values: credits as decimals, money as cents, RFC 3339 timestamps, exact JSON."""
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing.api.http import loads_exact
+from billing.domain.values import format_decimal, format_timestamp, parse_timestamp, round_credits, to_cents, to_exact_decimal
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("12.5", Decimal("12.5")), (12, Decimal(12)), (Decimal("1.000000"), Decimal(1)), (" 0.000001 ", Decimal("0.000001")),
+     ("1e3", Decimal(1000)), ("-3.25", Decimal("-3.25")), ("999999999999.999999", Decimal("999999999999.999999"))],
+)
+def test_exact_decimals_are_accepted(raw, expected):
+    assert to_exact_decimal(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["NaN", "Infinity", "-inf", "1e12", "1000000000000", "0.0000001", "1e-7", "abc", "", True, None, 0.1, [], "1e400"]
+)
+def test_inexact_or_out_of_range_values_are_refused(raw):
+    with pytest.raises(ValueError):
+        to_exact_decimal(raw)
+
+
+def test_decimals_format_without_exponent_or_trailing_zeros():
+    assert format_decimal(Decimal("12.50")) == "12.5"
+    assert format_decimal(Decimal("1E+3")) == "1000"
+    assert format_decimal(Decimal("-0.0")) == "0"
+    assert format_decimal(Decimal("0.000001")) == "0.000001"
+
+
+@given(st.decimals(min_value=Decimal("-999999999999.999999"), max_value=Decimal("999999999999.999999"), places=6, allow_nan=False, allow_infinity=False))
+def test_credits_survive_a_round_trip_through_their_json_string(value):
+    assert to_exact_decimal(format_decimal(value)) == value
+
+
+def test_credit_rounding_is_half_even_at_six_places():
+    assert round_credits(Decimal("0.0000005")) == Decimal("0.000000")
+    assert round_credits(Decimal("0.0000015")) == Decimal("0.000002")
+    assert round_credits(Decimal("2.0000025")) == Decimal("2.000002")
+
+
+@pytest.mark.parametrize("raw, ok", [(100, True), (Decimal("100.0"), True), (Decimal("100.5"), False), ("100", False), (True, False), (10**13, False)])
+def test_cents_are_whole_numbers(raw, ok):
+    if ok:
+        assert to_cents(raw) == 100
+    else:
+        with pytest.raises(ValueError):
+            to_cents(raw)
+
+
+def test_timestamps_are_rfc3339_utc():
+    moment = parse_timestamp("2026-11-24T11:00:00+01:00")
+    assert moment == datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+    assert format_timestamp(moment) == "2026-11-24T10:00:00Z"
+    assert format_timestamp(parse_timestamp("2026-11-24T10:00:00.123456789Z")) == "2026-11-24T10:00:00.123456Z"
+    for bad in ("2026-11-24", "2026-11-24T10:00:00", "yesterday", 1795860000):
+        with pytest.raises(ValueError):
+            parse_timestamp(bad)
+
+
+def test_json_numbers_parse_exactly_and_nan_is_refused():
+    body = loads_exact('{"a": 0.1, "b": 12345678901.123456, "c": 7}')
+    assert body == {"a": Decimal("0.1"), "b": Decimal("12345678901.123456"), "c": 7}
+    assert isinstance(body["a"], Decimal)
+    for bad in ('{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}'):
+        with pytest.raises(ValueError):
+            loads_exact(bad)
