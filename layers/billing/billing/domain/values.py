@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from annotated_types import Ge, Gt
+from pydantic import BeforeValidator, PlainSerializer
 
 FRACTION_DIGITS = 6
 CREDIT_QUANTUM = Decimal(1).scaleb(-FRACTION_DIGITS)  # 0.000001
@@ -68,32 +69,14 @@ def to_cents(value: Any) -> int:
     return value
 
 
-def _non_negative(value: Decimal) -> Decimal:
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
-
-
-def _positive(value: Decimal) -> Decimal:
-    if value <= 0:
-        raise ValueError("must be greater than zero")
-    return value
-
-
-def _non_negative_int(value: int) -> int:
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
-
-
 _as_json_string = PlainSerializer(format_decimal, return_type=str, when_used="json")
 
 ExactDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), _as_json_string]
 Credits = ExactDecimal
-NonNegativeDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), AfterValidator(_non_negative), _as_json_string]
-PositiveDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), AfterValidator(_positive), _as_json_string]
+NonNegativeDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), Ge(0), _as_json_string]
+PositiveDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), Gt(0), _as_json_string]
 Cents = Annotated[int, BeforeValidator(to_cents)]
-NonNegativeCents = Annotated[int, BeforeValidator(to_cents), AfterValidator(_non_negative_int)]
+NonNegativeCents = Annotated[int, BeforeValidator(to_cents), Ge(0)]
 
 
 # --- time ---------------------------------------------------------------------------------
