@@ -27,12 +27,12 @@ class _OneRequestAtATime:
 
 class EmbeddedDynamoDB:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server(host, port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-dynamodb", daemon=True)
 
     @property

@@ -1,4 +1,28 @@
-"""Credit top-ups and the ledger: declared in template.yaml; the capability lands in its own issue."""
-from billing.api.pending import not_yet_built
+"""Credit top-ups and adjustments (marketplace:admin) and the credit ledger."""
+from billing import deployment
+from billing.api.auth import Permission
+from billing.api.http import authorize, billing_api, caller, created_or_replayed, json_response, lambda_entry, parse_body, parse_query
+from billing.api.models import PageQuery
+from billing.domain.values import utc_now
+from billing.services import credits
+from billing.services.credits import CreditChangeRequest
 
-lambda_handler = not_yet_built("Credit top-ups and the ledger")
+app = billing_api()
+
+
+@app.post("/subscriptions/<subscription_id>/credits")
+def change_credits(subscription_id: str):
+    who = authorize(app, Permission.ADJUST_CREDITS)
+    request = parse_body(app, CreditChangeRequest)
+    entry, replayed = credits.change_credits(deployment.subscription_store(), who, subscription_id, request, now=utc_now())
+    return created_or_replayed(entry, replayed)
+
+
+@app.get("/subscriptions/<subscription_id>/ledger")
+def read_ledger(subscription_id: str):
+    query = parse_query(app, PageQuery)
+    page = credits.read_ledger(deployment.subscription_store(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor)
+    return json_response(200, page)
+
+
+lambda_handler = lambda_entry(app)

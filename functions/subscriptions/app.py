@@ -1,4 +1,49 @@
-"""Subscriptions: declared in template.yaml; the capability lands in its own issue."""
-from billing.api.pending import not_yet_built
+"""Subscriptions: provision (with SLA acceptance), list an organization's, read one with health, cancel."""
+from billing import deployment
+from billing.api.auth import Permission
+from billing.api.http import (
+    API_PREFIX, authorize, billing_api, caller, created_or_replayed, idempotency_key_header, json_response, lambda_entry,
+    parse_body, parse_query, path_value,
+)
+from billing.api.models import PageQuery
+from billing.domain.subscriptions import OrganizationId
+from billing.domain.values import utc_now
+from billing.services import subscriptions
+from billing.services.subscriptions import ProvisionRequest
 
-lambda_handler = not_yet_built("Subscriptions")
+app = billing_api()
+
+
+@app.post("/organizations/<organization_id>/subscriptions")
+def provision(organization_id: str):
+    who = authorize(app, Permission.MANAGE_SUBSCRIPTION)
+    organization_id = path_value(OrganizationId, "organization_id", organization_id)
+    request = parse_body(app, ProvisionRequest)
+    subscription, replayed = subscriptions.provision_subscription(
+        deployment.plan_store(), deployment.subscription_store(), who, organization_id, request,
+        served_residencies=deployment.settings().residencies, idempotency_key=idempotency_key_header(app), now=utc_now(),
+    )
+    return created_or_replayed(subscription, replayed, location=f"{API_PREFIX}/subscriptions/{subscription.subscription_id}")
+
+
+@app.get("/organizations/<organization_id>/subscriptions")
+def list_for_organization(organization_id: str):
+    query = parse_query(app, PageQuery)
+    page = subscriptions.list_subscriptions(deployment.subscription_store(), caller(app), organization_id, limit=query.limit, cursor=query.cursor)
+    return json_response(200, page)
+
+
+@app.get("/subscriptions/<subscription_id>")
+def get_subscription(subscription_id: str):
+    found = subscriptions.subscription_health(
+        deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), caller(app), subscription_id, now=utc_now()
+    )
+    return json_response(200, found)
+
+
+@app.post("/subscriptions/<subscription_id>/cancel")
+def cancel(subscription_id: str):
+    return json_response(200, subscriptions.cancel_subscription(deployment.subscription_store(), caller(app), subscription_id, now=utc_now()))
+
+
+lambda_handler = lambda_entry(app)

@@ -67,8 +67,7 @@ def test_given_the_authorizer_event_when_the_token_is_bad_then_unauthorized(func
 
 @pytest.mark.parametrize(
     "function_id, event_name",
-    [("SubscriptionsFunction", "subscriptions/provision.json"), ("CreditsFunction", "credits/adjust_credits.json"),
-     ("UsageRecordingFunction", "usage_recording/record_usage.json"), ("UsageReportingFunction", "usage_reporting/list_usage.json"),
+    [("UsageRecordingFunction", "usage_recording/record_usage.json"), ("UsageReportingFunction", "usage_reporting/list_usage.json"),
      ("InvoicesFunction", "invoices/draft_invoice.json")],
 )
 def test_functions_not_built_yet_say_so_in_the_envelope(functions, function_id, event_name):

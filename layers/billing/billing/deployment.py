@@ -7,6 +7,8 @@ from functools import lru_cache
 from .config import BillingConfig, load_config
 from .store.dynamodb import make_client
 from .store.dynamodb_plans import DynamoPlanStore
+from .store.dynamodb_subscriptions import DynamoSubscriptionStore
+from .store.dynamodb_usage import DynamoUsageStore
 
 
 def settings() -> BillingConfig:
@@ -24,8 +26,26 @@ def plan_store() -> DynamoPlanStore:
     return DynamoPlanStore(dynamodb(), settings().plans_table)
 
 
+@lru_cache(maxsize=1)
+def subscription_store() -> DynamoSubscriptionStore:
+    config = settings()
+    return DynamoSubscriptionStore(
+        dynamodb(),
+        subscriptions_table=config.subscriptions_table,
+        ledger_table=config.credit_ledger_table,
+        idempotency_table=config.idempotency_table,
+        plans_table=config.plans_table,
+    )
+
+
+@lru_cache(maxsize=1)
+def usage_store() -> DynamoUsageStore:
+    return DynamoUsageStore(dynamodb(), settings().usage_events_table)
+
+
 def reset() -> None:
     """Forget the cached configuration and clients (tests that swap databases between cases)."""
     load_config.cache_clear()
     dynamodb.cache_clear()
-    plan_store.cache_clear()
+    for cached in (plan_store, subscription_store, usage_store):
+        cached.cache_clear()

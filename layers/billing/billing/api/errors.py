@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..domain import errors as domain
+from ..domain.idempotency import IdempotencyKeyReused
 
 STATUS_BY_ERROR: list[tuple[type[domain.BillingError], int]] = [
     (domain.MalformedRequest, 400),
@@ -18,6 +19,7 @@ STATUS_BY_ERROR: list[tuple[type[domain.BillingError], int]] = [
     (domain.Conflict, 409),
     (domain.PayloadTooLarge, 413),
     (domain.ValidationFailed, 422),
+    (IdempotencyKeyReused, 422),
 ]
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from decimal import Decimal
 from typing import Any, Callable, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..domain import errors as domain
 from ..observability import instrumented, logger
@@ -19,6 +20,7 @@ from .auth import Caller, Permission, caller_from_authorizer
 API_PREFIX = "/api/billing"
 MAX_BODY_BYTES = 256 * 1024
 JSON = "application/json"
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -146,3 +148,27 @@ def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
         return app.resolve(event, context)
 
     return instrumented(handle, correlation_id_path=correlation_paths.API_GATEWAY_REST)
+
+
+def path_value(annotation: Any, name: str, raw: str) -> Any:
+    """A path parameter validated like a field (422 naming it, location `path`)."""
+    try:
+        return TypeAdapter(annotation).validate_python(raw)
+    except ValidationError as error:
+        raise domain.ValidationFailed.of(name, errors.validation_failed(error, location="path").fields[0]["message"], location="path") from None
+
+
+def idempotency_key_header(app: APIGatewayRestResolver) -> str | None:
+    key = app.current_event.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        raise domain.ValidationFailed.of("Idempotency-Key", "must be 1 to 255 visible ASCII characters", location="header")
+    return key
+
+
+def created_or_replayed(result: BaseModel, replayed: bool, *, location: str | None = None) -> Response:
+    """201 for the request that did the work; 200 with the same body for each replay of it."""
+    if replayed:
+        return json_response(200, result, headers={"Idempotent-Replayed": "true"})
+    return json_response(201, result, headers={"Location": location} if location else None)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from ..domain.idempotency import IdempotencyRecord
+from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
+from ..domain.subscriptions import Subscription
+from ..domain.usage import UsageTotals
 
 
 class PlanStore(Protocol):
@@ -27,3 +31,38 @@ class PlanStore(Protocol):
 
     def archive(self, plan_id: str, now: datetime) -> Plan:
         """Mark the listing archived (idempotent). Raises NotFound."""
+
+
+class SubscriptionStore(Protocol):
+    """Subscriptions, their credit ledger and the idempotency records of the changes to them.
+    Every balance change is one atomic write of: the balances (guarded by the last ledger seq),
+    the next ledger entry, and the idempotency record when the request carried a key."""
+
+    def get(self, subscription_id: str) -> Subscription | None: ...
+
+    def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
+        """Newest first."""
+
+    def provision(self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
+        """Write a new subscription with its first ledger entry. Raises Conflict(`subscription_exists`)
+        when the organization has an active subscription, RetryableConflict when the plan changed
+        meanwhile, KeyAlreadyCommitted when the idempotency key was used first."""
+
+    def cancel(self, subscription: Subscription) -> None:
+        """Store the canceled subscription and free the organization's active slot. Raises
+        RetryableConflict when it is no longer active."""
+
+    def append(self, subscription: Subscription, entry: LedgerEntry, *, idempotency: IdempotencyRecord | None, require_active: bool = False) -> None:
+        """Write `entry` (seq n+1) and the balances it leaves, if the last seq is still n (and, with
+        `require_active`, the subscription is still active). Raises
+        RetryableConflict when another change came first, KeyAlreadyCommitted as above."""
+
+    def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+        """Oldest first, by seq."""
+
+    def idempotency_record(self, scope: str) -> IdempotencyRecord | None: ...
+
+
+class UsageTotalsReader(Protocol):
+    def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
+        """The period aggregate's totals (zero when nothing was recorded)."""

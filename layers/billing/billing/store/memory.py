@@ -6,8 +6,12 @@ import threading
 from datetime import datetime
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
+from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
+from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
+from ..domain.subscriptions import Subscription
+from ..domain.usage import UsageTotals
 
 
 class InMemoryPlanStore:
@@ -24,15 +28,7 @@ class InMemoryPlanStore:
 
     def active_page(self, *, limit: int, cursor: str | None) -> Page[Plan]:
         ordered = sorted((p for p in self._current.values() if p.is_active), key=lambda p: (p.base_fee_cents, p.plan_id))
-        start = 0
-        if cursor is not None:
-            ids = [p.plan_id for p in ordered]
-            if cursor not in ids:
-                raise ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
-            start = ids.index(cursor) + 1
-        chunk = ordered[start : start + limit]
-        more = start + limit < len(ordered)
-        return Page(items=chunk, next_cursor=chunk[-1].plan_id if more and chunk else None)
+        return _page(ordered, limit, cursor, key=lambda p: p.plan_id)
 
     def add(self, plan: Plan) -> None:
         with self._lock:
@@ -57,3 +53,88 @@ class InMemoryPlanStore:
             if current.is_active:
                 self._current[plan_id] = current.archived(now)
             return self._current[plan_id]
+
+
+class InMemorySubscriptionStore:
+    """Same contract as DynamoSubscriptionStore: every write checks its conditions and lands whole."""
+
+    def __init__(self, plans: InMemoryPlanStore) -> None:
+        self._plans = plans
+        self._subscriptions: dict[str, Subscription] = {}
+        self._active: dict[str, str] = {}
+        self._ledger: dict[str, list[LedgerEntry]] = {}
+        self._idempotency: dict[str, IdempotencyRecord] = {}
+        self._lock = threading.Lock()
+
+    def get(self, subscription_id: str) -> Subscription | None:
+        return self._subscriptions.get(subscription_id)
+
+    def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
+        mine = sorted((s for s in self._subscriptions.values() if s.organization_id == organization_id), key=lambda s: s.subscription_id, reverse=True)
+        return _page(mine, limit, cursor, key=lambda s: s.subscription_id)
+
+    def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+        return _page(self._ledger.get(subscription_id, []), limit, cursor, key=lambda e: str(e.seq))
+
+    def idempotency_record(self, scope: str) -> IdempotencyRecord | None:
+        return self._idempotency.get(scope)
+
+    def _claim_key(self, record: IdempotencyRecord | None) -> None:
+        if record is None:
+            return
+        existing = self._idempotency.get(record.scope)
+        if existing is not None and existing.is_live(record.created_at):
+            raise KeyAlreadyCommitted()
+
+    def provision(self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
+        with self._lock:
+            self._claim_key(idempotency)
+            if subscription.organization_id in self._active:
+                raise Conflict(f"Organization '{subscription.organization_id}' already has an active subscription.", code="subscription_exists")
+            current = self._plans.current(plan.plan_id)
+            if current is None or not current.is_active or current.version != plan.version:
+                raise RetryableConflict("The plan changed while subscribing; retry.")
+            self._active[subscription.organization_id] = subscription.subscription_id
+            self._subscriptions[subscription.subscription_id] = subscription
+            self._ledger[subscription.subscription_id] = [grant]
+            if idempotency:
+                self._idempotency[idempotency.scope] = idempotency
+
+    def cancel(self, subscription: Subscription) -> None:
+        with self._lock:
+            stored = self._subscriptions.get(subscription.subscription_id)
+            if stored is None or not stored.is_active:
+                raise RetryableConflict("The subscription changed while canceling; retry.")
+            self._subscriptions[subscription.subscription_id] = stored.canceled(subscription.canceled_at)
+            self._active.pop(subscription.organization_id, None)
+
+    def append(self, subscription: Subscription, entry: LedgerEntry, *, idempotency: IdempotencyRecord | None, require_active: bool = False) -> None:
+        with self._lock:
+            self._claim_key(idempotency)
+            stored = self._subscriptions.get(subscription.subscription_id)
+            if stored is None or stored.ledger_seq != entry.seq - 1 or (require_active and not stored.is_active):
+                raise RetryableConflict("The balance changed meanwhile; retry.")
+            self._subscriptions[subscription.subscription_id] = stored.with_balances(subscription.balances, entry.seq)
+            self._ledger[subscription.subscription_id].append(entry)
+            if idempotency:
+                self._idempotency[idempotency.scope] = idempotency
+
+
+def _page(items: list, limit: int, cursor: str | None, *, key) -> Page:
+    keys = [key(i) for i in items]
+    start = 0
+    if cursor is not None:
+        if cursor not in keys:
+            raise ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
+        start = keys.index(cursor) + 1
+    chunk = items[start : start + limit]
+    more = start + limit < len(items)
+    return Page(items=chunk, next_cursor=key(chunk[-1]) if more and chunk else None)
+
+
+class InMemoryUsageStore:
+    def __init__(self) -> None:
+        self.totals: dict[tuple[str, datetime], UsageTotals] = {}
+
+    def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
+        return self.totals.get((subscription_id, period_start), UsageTotals())

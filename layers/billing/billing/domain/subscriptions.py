@@ -1,0 +1,114 @@
+"""Subscriptions: an organization on a plan version, with its period, its credit balances and
+the SLA it accepted; and the health a storefront shows for it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .ledger import CreditBalances
+from .periods import Period, period_at
+from .plans import PlanId
+from .values import Credits, UtcTimestamp, round_credits
+
+SubscriptionStatus = Literal["active", "canceled"]
+OrganizationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+Residency = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,16}$")]
+
+LOW_BALANCE_SHARE = Decimal("0.1")  # below 10% of the allowance is "low"
+
+
+class SlaAcceptance(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    accepted_by: str
+    accepted_at: UtcTimestamp
+    sla_tier: str
+    sla_version: str
+
+
+class Subscription(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subscription_id: str
+    organization_id: OrganizationId
+    plan_id: PlanId
+    plan_version: int
+    status: SubscriptionStatus
+    residency: Residency
+    billing_cadence: Literal["monthly", "quarterly", "annual"]
+    billing_cycle_anchor: UtcTimestamp
+    sla_acceptance: SlaAcceptance
+    current_period_start: UtcTimestamp
+    current_period_end: UtcTimestamp
+    credit_balance: Credits
+    allowance_balance: Credits
+    purchased_balance: Credits
+    ledger_seq: int = Field(ge=0, description="seq of the last ledger entry")
+    created_at: UtcTimestamp
+    canceled_at: UtcTimestamp | None = None
+
+    @property
+    def balances(self) -> CreditBalances:
+        return CreditBalances(allowance=self.allowance_balance, purchased=self.purchased_balance)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def current_period(self) -> Period:
+        return Period(self.current_period_start, self.current_period_end)
+
+    def with_balances(self, balances: CreditBalances, seq: int) -> "Subscription":
+        return self.model_copy(
+            update={
+                "allowance_balance": balances.allowance,
+                "purchased_balance": balances.purchased,
+                "credit_balance": balances.total,
+                "ledger_seq": seq,
+            }
+        )
+
+    def canceled(self, now: datetime) -> "Subscription":
+        return self.model_copy(update={"status": "canceled", "canceled_at": now})
+
+
+def first_period(anchor: datetime, cadence: str) -> Period:
+    return period_at(anchor, cadence, 0)
+
+
+class Health(BaseModel):
+    period_usage_credits: Credits
+    period_overage_credits: Credits
+    burn_rate_credits_per_day: Credits
+    projected_depletion_at: UtcTimestamp | None
+    status: Literal["healthy", "low", "depleted"]
+
+
+def assess_health(subscription: Subscription, *, usage: Decimal, overage: Decimal, allowance: Decimal, now: datetime) -> Health:
+    """Burn rate over the elapsed part of the period (at least one day, so the first hour does not
+    read as a stampede); depletion projected at that rate; `low` when depletion comes before the
+    period ends or the balance is under 10% of the allowance."""
+    elapsed_days = max(Decimal((now - subscription.current_period_start).total_seconds()) / Decimal(86400), Decimal(1))
+    burn_rate = round_credits(usage / elapsed_days)
+    balance = subscription.credit_balance
+    depletion = None
+    if burn_rate > 0 and balance > 0:
+        days_left = float((balance / burn_rate).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN))
+        depletion = now + timedelta(days=min(days_left, 36500))
+    if balance <= 0:
+        status = "depleted"
+    elif (depletion is not None and depletion < subscription.current_period_end) or (allowance > 0 and balance < allowance * LOW_BALANCE_SHARE):
+        status = "low"
+    else:
+        status = "healthy"
+    return Health(
+        period_usage_credits=usage,
+        period_overage_credits=overage,
+        burn_rate_credits_per_day=burn_rate,
+        projected_depletion_at=depletion.replace(microsecond=0) if depletion else None,
+        status=status,
+    )

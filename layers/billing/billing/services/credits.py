@@ -1,0 +1,84 @@
+"""Credit top-ups and adjustments, and reading the ledger. Positive amounts land in the purchased
+bucket; a negative adjustment may not take it below zero."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from ulid import ULID
+
+from ..domain.access import Caller, Permission, require_residency
+from ..domain.errors import Conflict
+from ..domain.idempotency import fingerprint, scope_key
+from ..domain.ledger import LedgerEntry
+from ..domain.paging import Page
+from ..domain.values import ExactDecimal
+from ..store.base import SubscriptionStore
+from .ledger import Pause, RecordFor, run_idempotently
+from .subscriptions import subscription_for
+
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
+
+
+class CreditChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: ExactDecimal
+    type: Literal["top_up", "adjustment"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    idempotency_key: IdempotencyKey
+
+    @model_validator(mode="after")
+    def _signed_as_its_type_allows(self) -> "CreditChangeRequest":
+        if self.type == "top_up" and self.amount <= 0:
+            raise ValueError("a top_up amount must be greater than zero")
+        if self.amount == 0:
+            raise ValueError("an adjustment amount must not be zero")
+        return self
+
+
+def change_credits(
+    subscriptions: SubscriptionStore, caller: Caller, subscription_id: str, request: CreditChangeRequest, *, now: datetime, pause: Pause = time.sleep
+) -> tuple[LedgerEntry, bool]:
+    """Append a top-up or adjustment to the ledger. Returns (entry, replayed)."""
+    subscription = subscription_for(subscriptions, caller, subscription_id, Permission.ADJUST_CREDITS)
+    require_residency(caller, subscription.residency)
+
+    def attempt(record_for: RecordFor) -> LedgerEntry:
+        current = subscriptions.get(subscription_id)
+        if request.type == "top_up" and not current.is_active:
+            raise Conflict("The subscription is canceled; it takes no more top-ups.", code="no_active_subscription")
+        balances = current.balances.changed("purchased", request.amount)
+        seq = current.ledger_seq + 1
+        entry = LedgerEntry(
+            subscription_id=subscription_id,
+            seq=seq,
+            entry_id=str(ULID.from_datetime(now)),
+            type=request.type,
+            amount=request.amount,
+            bucket="purchased",
+            balance_after=balances.total,
+            reference=f"request:{request.idempotency_key}",
+            actor=caller.principal,
+            reason=request.reason,
+            created_at=now,
+        )
+        subscriptions.append(current.with_balances(balances, seq), entry, idempotency=record_for(entry))
+        return entry
+
+    return run_idempotently(
+        subscriptions,
+        scope=scope_key("credits", subscription_id, request.idempotency_key),
+        fingerprint=fingerprint(request, subscription_id),
+        result_type=LedgerEntry,
+        attempt=attempt,
+        now=now,
+        pause=pause,
+    )
+
+
+def read_ledger(subscriptions: SubscriptionStore, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+    subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
+    return subscriptions.ledger_page(subscription_id, limit=limit, cursor=cursor)

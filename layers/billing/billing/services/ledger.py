@@ -1,0 +1,67 @@
+"""How every balance change runs: optimistic concurrency with bounded, jittered retries, and
+idempotency keys whose first result is replayed to every retry of the same request."""
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime
+from typing import Callable, Optional, TypeVar
+
+from pydantic import BaseModel
+
+from ..domain.errors import RetryableConflict
+from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
+from ..store.base import SubscriptionStore
+
+Result = TypeVar("Result", bound=BaseModel)
+RecordFor = Callable[[BaseModel], Optional[IdempotencyRecord]]
+Pause = Callable[[float], None]
+
+MAX_ATTEMPTS = 16
+BACKOFF_BASE_SECONDS = 0.004
+BACKOFF_CAP_SECONDS = 0.2
+
+
+def with_retries(attempt: Callable[[], Result], *, pause: Pause = time.sleep) -> Result:
+    """Run `attempt` until it stops losing races (RetryableConflict), with "full jitter" backoff
+    so concurrent writers spread out. When the attempts run out nothing has been written and the
+    caller gets a retryable 409."""
+    for number in range(MAX_ATTEMPTS):
+        try:
+            return attempt()
+        except RetryableConflict:
+            if number < MAX_ATTEMPTS - 1:
+                pause(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**number)))
+    raise RetryableConflict(
+        "Too many concurrent changes to this subscription; nothing was written. Retry the request.",
+        details={"retryable": True},
+    )
+
+
+def run_idempotently(
+    store: SubscriptionStore,
+    *,
+    scope: str | None,
+    fingerprint: str,
+    result_type: type[Result],
+    attempt: Callable[[RecordFor], Result],
+    now: datetime,
+    pause: Pause = time.sleep,
+) -> tuple[Result, bool]:
+    """Returns (result, replayed). `attempt(record_for)` builds its result, then commits
+    `record_for(result)` atomically with its change. A request whose key has already committed
+    gets that first result back, or 422 `idempotency_key_reused` when its body differs."""
+    if scope is not None:
+        recorded = store.idempotency_record(scope)
+        if recorded is not None and recorded.is_live(now):
+            return result_type.model_validate(recorded.replay_for(fingerprint)), True
+
+    def record_for(result: BaseModel) -> IdempotencyRecord | None:
+        return IdempotencyRecord.completed(scope, fingerprint, result, now) if scope is not None else None
+
+    try:
+        return with_retries(lambda: attempt(record_for), pause=pause), False
+    except KeyAlreadyCommitted:
+        # A concurrent twin of this request committed first: answer as it did.
+        recorded = store.idempotency_record(scope)
+        return result_type.model_validate(recorded.replay_for(fingerprint)), True

@@ -1,0 +1,161 @@
+"""Subscribing an organization to a plan, reading its subscriptions (with health), canceling."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from ulid import ULID
+
+from ..domain.access import Caller, Permission
+from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..domain.idempotency import fingerprint, scope_key
+from ..domain.ledger import LedgerEntry
+from ..domain.paging import Page
+from ..domain.periods import period_at
+from ..domain.plans import PlanId
+from ..domain.values import format_timestamp
+from ..domain.subscriptions import Health, Residency, SlaAcceptance, Subscription, assess_health
+from ..store.base import PlanStore, SubscriptionStore, UsageTotalsReader
+from .ledger import Pause, RecordFor, run_idempotently, with_retries
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SlaVersion = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+                       StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class SlaAcceptanceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accepted_by: Name
+    sla_version: SlaVersion
+
+
+class ProvisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: PlanId
+    residency: Annotated[Residency, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
+    sla_acceptance: SlaAcceptanceRequest
+
+
+class SubscriptionWithHealth(Subscription):
+    health: Health
+
+
+def subscription_for(store: SubscriptionStore, caller: Caller, subscription_id: str, permission: Permission) -> Subscription:
+    """The subscription, if the caller may act on it: 403 for a role that never may, 404 when it
+    does not exist or belongs to another organization."""
+    caller.authorize(permission)
+    subscription = store.get(subscription_id)
+    if subscription is None:
+        raise NotFound(f"No subscription '{subscription_id}'.")
+    caller.authorize_for(permission, subscription.organization_id)
+    return subscription
+
+
+def provision_subscription(
+    plans: PlanStore,
+    subscriptions: SubscriptionStore,
+    caller: Caller,
+    organization_id: str,
+    request: ProvisionRequest,
+    *,
+    served_residencies: tuple[str, ...],
+    idempotency_key: str | None,
+    now: datetime,
+    pause: Pause = time.sleep,
+) -> tuple[Subscription, bool]:
+    """Subscribe the organization: pin the plan's current version, start the period now, grant
+    the allowance as ledger entry 1, record the SLA acceptance, all in one transaction."""
+    caller.authorize_for(Permission.MANAGE_SUBSCRIPTION, organization_id)
+    if request.residency not in served_residencies:
+        raise Forbidden(f"This deployment does not serve residency '{request.residency}'.", code="residency_not_served",
+                        details={"served": list(served_residencies)})
+    if caller.organization_id and caller.residency and caller.residency != request.residency:
+        raise Forbidden(f"Your organization's residency is '{caller.residency}', not '{request.residency}'.", code="residency_mismatch")
+
+    def attempt(record_for: RecordFor) -> Subscription:
+        plan = plans.current(request.plan_id)
+        if plan is None:
+            raise ValidationFailed.of("plan_id", f"there is no plan '{request.plan_id}'")
+        if not plan.is_active:
+            raise Conflict(f"Plan '{plan.plan_id}' is archived and takes no new subscriptions.", code="plan_archived")
+        period = period_at(now, plan.billing_cadence, 0)
+        subscription_id = str(ULID.from_datetime(now))
+        subscription = Subscription(
+            subscription_id=subscription_id,
+            organization_id=organization_id,
+            plan_id=plan.plan_id,
+            plan_version=plan.version,
+            status="active",
+            residency=request.residency,
+            billing_cadence=plan.billing_cadence,
+            billing_cycle_anchor=now,
+            sla_acceptance=SlaAcceptance(
+                accepted_by=request.sla_acceptance.accepted_by,
+                accepted_at=now,
+                sla_tier=plan.sla.tier,
+                sla_version=request.sla_acceptance.sla_version,
+            ),
+            current_period_start=period.start,
+            current_period_end=period.end,
+            credit_balance=plan.credit_allowance,
+            allowance_balance=plan.credit_allowance,
+            purchased_balance=0,
+            ledger_seq=1,
+            created_at=now,
+        )
+        grant = LedgerEntry(
+            subscription_id=subscription_id,
+            seq=1,
+            entry_id=str(ULID.from_datetime(now)),
+            type="grant",
+            amount=plan.credit_allowance,
+            bucket="allowance",
+            balance_after=plan.credit_allowance,
+            reference=f"period:{format_timestamp(period.start)}",
+            actor=caller.principal,
+            reason=f"Credit allowance of {plan.name} v{plan.version} for the first period",
+            created_at=now,
+        )
+        subscriptions.provision(subscription, grant, plan=plan, idempotency=record_for(subscription))
+        return subscription
+
+    scope = scope_key("provision", organization_id, idempotency_key) if idempotency_key else None
+    return run_idempotently(
+        subscriptions, scope=scope, fingerprint=fingerprint(request, organization_id),
+        result_type=Subscription, attempt=attempt, now=now, pause=pause,
+    )
+
+
+def list_subscriptions(subscriptions: SubscriptionStore, caller: Caller, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
+    caller.authorize_for(Permission.READ_BILLING, organization_id)
+    return subscriptions.organization_page(organization_id, limit=limit, cursor=cursor)
+
+
+def subscription_health(
+    plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageTotalsReader, caller: Caller, subscription_id: str, *, now: datetime
+) -> SubscriptionWithHealth:
+    subscription = subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
+    totals = usage.period_totals(subscription.subscription_id, subscription.current_period_start)
+    plan = plans.version(subscription.plan_id, subscription.plan_version)
+    allowance = plan.credit_allowance if plan else subscription.allowance_balance
+    health = assess_health(subscription, usage=totals.credits, overage=totals.overage_credits, allowance=allowance, now=now)
+    return SubscriptionWithHealth(**dict(subscription), health=health)
+
+
+def cancel_subscription(subscriptions: SubscriptionStore, caller: Caller, subscription_id: str, *, now: datetime, pause: Pause = time.sleep) -> Subscription:
+    """Stop the subscription taking usage. Its open period is still invoiced; canceling twice is a no-op."""
+    subscription_for(subscriptions, caller, subscription_id, Permission.MANAGE_SUBSCRIPTION)
+
+    def attempt() -> Subscription:
+        current = subscriptions.get(subscription_id)
+        if not current.is_active:
+            return current
+        canceled = current.canceled(now)
+        subscriptions.cancel(canceled)
+        return canceled
+
+    return with_retries(attempt, pause=pause)

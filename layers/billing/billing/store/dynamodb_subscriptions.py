@@ -1,0 +1,225 @@
+"""Subscriptions, the credit ledger and idempotency records in DynamoDB.
+
+subscriptions  SUB#{id} / SUBSCRIPTION     the subscription, its balances and `ledger_seq`
+               ORG#{org} / ACTIVE          guard: at most one active subscription per organization
+credit ledger  SUB#{id} / SEQ#{seq:012}    one immutable item per entry
+idempotency    {scope}                     the first result of a keyed request (TTL `expires_at`)
+
+Every change to balances is one TransactWriteItems whose balance update is conditioned on the
+ledger seq it read, so concurrent changes never lose an update and seq never skips or repeats."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from ..domain.errors import Conflict, RetryableConflict
+from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
+from ..domain.ledger import LedgerEntry
+from ..domain.paging import Page
+from ..domain.plans import Plan
+from ..domain.subscriptions import Subscription
+from .dynamodb import TransactionCancelled, decode_cursor, encode_cursor, from_attributes, to_attributes, transact_write, value
+
+SUBSCRIPTION = "SUBSCRIPTION"
+ACTIVE_GUARD = "ACTIVE_SUBSCRIPTION"
+ORGANIZATION_INDEX = "by_organization"
+_INTERNAL = ("pk", "sk", "organization_order")
+
+
+def _subscription_key(subscription_id: str) -> dict[str, Any]:
+    return {"pk": value(f"SUB#{subscription_id}"), "sk": value(SUBSCRIPTION)}
+
+
+def _guard_key(organization_id: str) -> dict[str, Any]:
+    return {"pk": value(f"ORG#{organization_id}"), "sk": value(ACTIVE_GUARD)}
+
+
+def _entry_sk(seq: int) -> str:
+    return f"SEQ#{seq:012d}"
+
+
+def _strip(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in from_attributes(item).items() if k not in _INTERNAL}
+
+
+def _subscription(item: dict[str, Any]) -> Subscription:
+    return Subscription.model_validate(_strip(item))
+
+
+def _entry(item: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry.model_validate(_strip(item))
+
+
+class DynamoSubscriptionStore:
+    def __init__(self, client, *, subscriptions_table: str, ledger_table: str, idempotency_table: str, plans_table: str):
+        self._client = client
+        self._subscriptions = subscriptions_table
+        self._ledger = ledger_table
+        self._idempotency = idempotency_table
+        self._plans = plans_table
+
+    # --- reads ---------------------------------------------------------------------------------
+    def get(self, subscription_id: str) -> Subscription | None:
+        found = self._client.get_item(TableName=self._subscriptions, Key=_subscription_key(subscription_id), ConsistentRead=True)
+        return _subscription(found["Item"]) if "Item" in found else None
+
+    def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
+        query: dict[str, Any] = {
+            "TableName": self._subscriptions,
+            "IndexName": ORGANIZATION_INDEX,
+            "KeyConditionExpression": "organization_id = :org",
+            "ExpressionAttributeValues": {":org": value(organization_id)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor, expected={"organization_id": organization_id})
+        if start:
+            query["ExclusiveStartKey"] = start
+        found = self._client.query(**query)
+        return Page(items=[_subscription(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey")))
+
+    def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+        query: dict[str, Any] = {
+            "TableName": self._ledger,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": value(f"SUB#{subscription_id}")},
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor, expected={"pk": f"SUB#{subscription_id}"})
+        if start:
+            query["ExclusiveStartKey"] = start
+        found = self._client.query(**query)
+        return Page(items=[_entry(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey")))
+
+    def idempotency_record(self, scope: str) -> IdempotencyRecord | None:
+        found = self._client.get_item(TableName=self._idempotency, Key={"pk": value(scope)}, ConsistentRead=True)
+        if "Item" not in found:
+            return None
+        item = from_attributes(found["Item"])
+        return IdempotencyRecord(
+            scope=item["pk"],
+            fingerprint=item["fingerprint"],
+            result=item["result"],
+            created_at=item["created_at"],
+            expires_at=datetime.fromtimestamp(int(item["expires_at"]), tz=timezone.utc),
+        )
+
+    # --- writes --------------------------------------------------------------------------------
+    def provision(self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
+        actions = [
+            {
+                "Put": {
+                    "TableName": self._subscriptions,
+                    "Item": to_attributes({"pk": f"ORG#{subscription.organization_id}", "sk": ACTIVE_GUARD,
+                                           "subscription_id": subscription.subscription_id, "created_at": subscription.created_at}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": self._plans,
+                    "Key": {"pk": value(f"PLAN#{plan.plan_id}"), "sk": value("CURRENT")},
+                    "ConditionExpression": "#status = :active AND #version = :version",
+                    "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                    "ExpressionAttributeValues": {":active": value("active"), ":version": value(plan.version)},
+                }
+            },
+            self._put_subscription(subscription),
+            self._put_entry(grant),
+        ]
+        idempotency_at = self._add_idempotency(actions, idempotency)
+        try:
+            transact_write(self._client, actions)
+        except TransactionCancelled as cancelled:
+            if idempotency_at is not None and cancelled.failed_condition(idempotency_at):
+                raise KeyAlreadyCommitted() from None
+            if cancelled.failed_condition(0):
+                raise Conflict(
+                    f"Organization '{subscription.organization_id}' already has an active subscription.",
+                    code="subscription_exists",
+                ) from None
+            raise RetryableConflict("The plan or the organization changed while subscribing; retry.") from None
+
+    def cancel(self, subscription: Subscription) -> None:
+        actions = [
+            {
+                "Update": {
+                    "TableName": self._subscriptions,
+                    "Key": _subscription_key(subscription.subscription_id),
+                    "UpdateExpression": "SET #status = :canceled, canceled_at = :at",
+                    "ConditionExpression": "#status = :active",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":canceled": value("canceled"), ":active": value("active"), ":at": value(subscription.canceled_at)},
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self._subscriptions,
+                    "Key": _guard_key(subscription.organization_id),
+                    "ConditionExpression": "subscription_id = :id",
+                    "ExpressionAttributeValues": {":id": value(subscription.subscription_id)},
+                }
+            },
+        ]
+        try:
+            transact_write(self._client, actions)
+        except TransactionCancelled:
+            raise RetryableConflict("The subscription changed while canceling; retry.") from None
+
+    def append(self, subscription: Subscription, entry: LedgerEntry, *, idempotency: IdempotencyRecord | None, require_active: bool = False) -> None:
+        condition = "ledger_seq = :previous" + (" AND #status = :active" if require_active else "")
+        actions = [
+            {
+                "Update": {
+                    "TableName": self._subscriptions,
+                    "Key": _subscription_key(subscription.subscription_id),
+                    "UpdateExpression": "SET allowance_balance = :allowance, purchased_balance = :purchased, "
+                    "credit_balance = :total, ledger_seq = :seq",
+                    "ConditionExpression": condition,
+                    **({"ExpressionAttributeNames": {"#status": "status"}} if require_active else {}),
+                    "ExpressionAttributeValues": {
+                        **({":active": value("active")} if require_active else {}),
+                        ":allowance": value(subscription.allowance_balance),
+                        ":purchased": value(subscription.purchased_balance),
+                        ":total": value(subscription.credit_balance),
+                        ":seq": value(entry.seq),
+                        ":previous": value(entry.seq - 1),
+                    },
+                }
+            },
+            self._put_entry(entry),
+        ]
+        idempotency_at = self._add_idempotency(actions, idempotency)
+        try:
+            transact_write(self._client, actions)
+        except TransactionCancelled as cancelled:
+            if idempotency_at is not None and cancelled.failed_condition(idempotency_at):
+                raise KeyAlreadyCommitted() from None
+            raise RetryableConflict("The balance changed meanwhile; retry.") from None
+
+    # --- items ---------------------------------------------------------------------------------
+    def _put_subscription(self, subscription: Subscription) -> dict[str, Any]:
+        item = {"pk": f"SUB#{subscription.subscription_id}", "sk": SUBSCRIPTION, **subscription.model_dump(),
+                "organization_order": subscription.subscription_id}  # ULIDs sort by creation time
+        return {"Put": {"TableName": self._subscriptions, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def _put_entry(self, entry: LedgerEntry) -> dict[str, Any]:
+        item = {"pk": f"SUB#{entry.subscription_id}", "sk": _entry_sk(entry.seq), **entry.model_dump()}
+        return {"Put": {"TableName": self._ledger, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def _add_idempotency(self, actions: list[dict[str, Any]], record: IdempotencyRecord | None) -> int | None:
+        if record is None:
+            return None
+        item = {"pk": record.scope, "fingerprint": record.fingerprint, "result": record.result,
+                "created_at": record.created_at, "expires_at": int(record.expires_at.timestamp())}
+        # An expired record (TTL deletes lazily) may be overwritten; a live one may not.
+        actions.append({
+            "Put": {
+                "TableName": self._idempotency,
+                "Item": to_attributes(item),
+                "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                "ExpressionAttributeValues": {":now": value(int(record.created_at.timestamp()))},
+            }
+        })
+        return len(actions) - 1
