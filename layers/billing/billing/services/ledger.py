@@ -17,9 +17,10 @@ Result = TypeVar("Result", bound=BaseModel)
 RecordFor = Callable[[BaseModel], Optional[IdempotencyRecord]]
 Pause = Callable[[float], None]
 
-MAX_ATTEMPTS = 16
-BACKOFF_BASE_SECONDS = 0.004
-BACKOFF_CAP_SECONDS = 0.2
+# 24 attempts of full-jitter backoff wait ~3 s at worst: well inside the functions' 10 s timeout.
+MAX_ATTEMPTS = 24
+BACKOFF_BASE_SECONDS = 0.01
+BACKOFF_CAP_SECONDS = 0.25
 
 
 def with_retries(attempt: Callable[[], Result], *, pause: Pause = time.sleep) -> Result:
