@@ -7,7 +7,7 @@ import binascii
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..domain.errors import ValidationFailed
+from ..domain.paging import Page
 from ..domain.values import format_timestamp
 
 _serializer = TypeSerializer()
@@ -131,3 +132,11 @@ def _reasons_from_message(error: ClientError, count: int) -> list[dict[str, Any]
 
 def is_conditional_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def query_page(client, query: dict[str, Any], *, cursor: str | None, pinned: Mapping[str, str], item: Callable[[dict[str, Any]], Any]) -> Page:
+    """One page of a Query. `pinned` names the attributes a cursor must carry (the partition
+    being listed), so a cursor cannot walk into another list."""
+    start = decode_cursor(cursor, expected=pinned)
+    found = client.query(**query, **({"ExclusiveStartKey": start} if start else {}))
+    return Page(items=[item(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey")))

@@ -13,10 +13,9 @@ from ..domain.paging import Page
 from ..domain.plans import Plan
 from .dynamodb import (
     TransactionCancelled,
-    decode_cursor,
-    encode_cursor,
     from_attributes,
     is_conditional_failure,
+    query_page,
     to_attributes,
     transact_write,
     value,
@@ -73,18 +72,14 @@ class DynamoPlanStore:
         return _plan(found["Item"]) if "Item" in found else None
 
     def active_page(self, *, limit: int, cursor: str | None) -> Page[Plan]:
-        query: dict[str, Any] = {
+        query = {
             "TableName": self._table,
             "IndexName": CATALOG_INDEX,
             "KeyConditionExpression": "listing = :active",
             "ExpressionAttributeValues": {":active": value(ACTIVE_LISTING)},
             "Limit": limit,
         }
-        start = decode_cursor(cursor, expected={"listing": ACTIVE_LISTING})
-        if start:
-            query["ExclusiveStartKey"] = start
-        found = self._client.query(**query)
-        return Page(items=[_plan(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey")))
+        return query_page(self._client, query, cursor=cursor, pinned={"listing": ACTIVE_LISTING}, item=_plan)
 
     def add(self, plan: Plan) -> None:
         absent = {"ConditionExpression": "attribute_not_exists(pk)"}

@@ -18,7 +18,7 @@ from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
-from .dynamodb import TransactionCancelled, decode_cursor, encode_cursor, from_attributes, to_attributes, transact_write, value
+from .dynamodb import TransactionCancelled, from_attributes, query_page, to_attributes, transact_write, value
 
 SUBSCRIPTION = "SUBSCRIPTION"
 ACTIVE_GUARD = "ACTIVE_SUBSCRIPTION"
@@ -64,7 +64,7 @@ class DynamoSubscriptionStore:
         return _subscription(found["Item"]) if "Item" in found else None
 
     def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
-        query: dict[str, Any] = {
+        query = {
             "TableName": self._subscriptions,
             "IndexName": ORGANIZATION_INDEX,
             "KeyConditionExpression": "organization_id = :org",
@@ -72,25 +72,18 @@ class DynamoSubscriptionStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = decode_cursor(cursor, expected={"organization_id": organization_id})
-        if start:
-            query["ExclusiveStartKey"] = start
-        found = self._client.query(**query)
-        return Page(items=[_subscription(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey")))
+        return query_page(self._client, query, cursor=cursor, pinned={"organization_id": organization_id}, item=_subscription)
 
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
-        query: dict[str, Any] = {
+        partition = f"SUB#{subscription_id}"
+        query = {
             "TableName": self._ledger,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": value(f"SUB#{subscription_id}")},
+            "ExpressionAttributeValues": {":pk": value(partition)},
             "ConsistentRead": True,
             "Limit": limit,
         }
-        start = decode_cursor(cursor, expected={"pk": f"SUB#{subscription_id}"})
-        if start:
-            query["ExclusiveStartKey"] = start
-        found = self._client.query(**query)
-        return Page(items=[_entry(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey")))
+        return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_entry)
 
     def idempotency_record(self, scope: str) -> IdempotencyRecord | None:
         found = self._client.get_item(TableName=self._idempotency, Key={"pk": value(scope)}, ConsistentRead=True)
@@ -128,12 +121,9 @@ class DynamoSubscriptionStore:
             self._put_subscription(subscription),
             self._put_entry(grant),
         ]
-        idempotency_at = self._add_idempotency(actions, idempotency)
         try:
-            transact_write(self._client, actions)
+            self._commit(actions, idempotency)
         except TransactionCancelled as cancelled:
-            if idempotency_at is not None and cancelled.failed_condition(idempotency_at):
-                raise KeyAlreadyCommitted() from None
             if cancelled.failed_condition(0):
                 raise Conflict(
                     f"Organization '{subscription.organization_id}' already has an active subscription.",
@@ -190,12 +180,9 @@ class DynamoSubscriptionStore:
             },
             self._put_entry(entry),
         ]
-        idempotency_at = self._add_idempotency(actions, idempotency)
         try:
-            transact_write(self._client, actions)
-        except TransactionCancelled as cancelled:
-            if idempotency_at is not None and cancelled.failed_condition(idempotency_at):
-                raise KeyAlreadyCommitted() from None
+            self._commit(actions, idempotency)
+        except TransactionCancelled:
             raise RetryableConflict("The balance changed meanwhile; retry.") from None
 
     # --- items ---------------------------------------------------------------------------------
@@ -208,18 +195,24 @@ class DynamoSubscriptionStore:
         item = {"pk": f"SUB#{entry.subscription_id}", "sk": _entry_sk(entry.seq), **entry.model_dump()}
         return {"Put": {"TableName": self._ledger, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
 
-    def _add_idempotency(self, actions: list[dict[str, Any]], record: IdempotencyRecord | None) -> int | None:
-        if record is None:
-            return None
-        item = {"pk": record.scope, "fingerprint": record.fingerprint, "result": record.result,
-                "created_at": record.created_at, "expires_at": int(record.expires_at.timestamp())}
-        # An expired record (TTL deletes lazily) may be overwritten; a live one may not.
-        actions.append({
-            "Put": {
-                "TableName": self._idempotency,
-                "Item": to_attributes(item),
-                "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-                "ExpressionAttributeValues": {":now": value(int(record.created_at.timestamp()))},
-            }
-        })
-        return len(actions) - 1
+    def _commit(self, actions: list[dict[str, Any]], idempotency: IdempotencyRecord | None) -> None:
+        """Write `actions` and, when the request carried a key, its idempotency record, atomically.
+        A live record under the same key means a twin request committed first: KeyAlreadyCommitted."""
+        if idempotency is not None:
+            item = {"pk": idempotency.scope, "fingerprint": idempotency.fingerprint, "result": idempotency.result,
+                    "created_at": idempotency.created_at, "expires_at": int(idempotency.expires_at.timestamp())}
+            # An expired record (TTL deletes lazily) may be overwritten; a live one may not.
+            actions = [*actions, {
+                "Put": {
+                    "TableName": self._idempotency,
+                    "Item": to_attributes(item),
+                    "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                    "ExpressionAttributeValues": {":now": value(int(idempotency.created_at.timestamp()))},
+                }
+            }]
+        try:
+            transact_write(self._client, actions)
+        except TransactionCancelled as cancelled:
+            if idempotency is not None and cancelled.failed_condition(len(actions) - 1):
+                raise KeyAlreadyCommitted() from None
+            raise
