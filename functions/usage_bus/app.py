@@ -1,4 +1,16 @@
-"""Usage bus ingestion: declared in template.yaml; the capability lands in its own issue."""
-from billing.api.pending import not_yet_built
+"""UsageRecorded events from the usage bus, recorded exactly as POST /usage records them.
+What cannot be recorded raises: Lambda retries it, then the dead-letter queue keeps it."""
+from billing import deployment
+from billing.api.bus import usage_from_bus
+from billing.domain.values import utc_now
+from billing.observability import instrumented
+from billing.services import usage
 
-lambda_handler = not_yet_built("Usage bus ingestion")
+
+def record(event, context):
+    request, producer = usage_from_bus(event)
+    recorded, replayed = usage.record_usage(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), producer, request, now=utc_now())
+    return {"status": "duplicate" if replayed else "accepted", "event": recorded.model_dump(mode="json")}
+
+
+lambda_handler = instrumented(record)

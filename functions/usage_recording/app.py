@@ -1,4 +1,29 @@
-"""Usage recording: declared in template.yaml; the capability lands in its own issue."""
-from billing.api.pending import not_yet_built
+"""POST /usage and POST /usage/batch: usage as credit debits (service, marketplace:admin)."""
+from billing import deployment
+from billing.api.auth import Permission
+from billing.api.http import authorize, billing_api, created_or_replayed, json_response, lambda_entry, parse_body
+from billing.api.models import UsageBatch
+from billing.domain.usage import UsageRequest
+from billing.domain.values import utc_now
+from billing.services import usage
 
-lambda_handler = not_yet_built("Usage recording")
+app = billing_api()
+
+
+@app.post("/usage")
+def record_usage():
+    who = authorize(app, Permission.RECORD_USAGE)
+    request = parse_body(app, UsageRequest)
+    event, replayed = usage.record_usage(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), who, request, now=utc_now())
+    return created_or_replayed(event, replayed)
+
+
+@app.post("/usage/batch")
+def record_usage_batch():
+    who = authorize(app, Permission.RECORD_USAGE)
+    batch = parse_body(app, UsageBatch)
+    report = usage.record_usage_batch(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), who, batch.events, now=utc_now())
+    return json_response(200, report)
+
+
+lambda_handler = lambda_entry(app)

@@ -40,7 +40,9 @@ def subscription_store() -> DynamoSubscriptionStore:
 
 @lru_cache(maxsize=1)
 def usage_store() -> DynamoUsageStore:
-    return DynamoUsageStore(dynamodb(), settings().usage_events_table)
+    config = settings()
+    return DynamoUsageStore(dynamodb(), usage_table=config.usage_events_table, subscriptions_table=config.subscriptions_table,
+                            ledger_table=config.credit_ledger_table)
 
 
 def reset() -> None:

@@ -9,10 +9,12 @@ from pydantic import ValidationError
 
 from ..domain import errors as domain
 from ..domain.idempotency import IdempotencyKeyReused
+from ..domain.usage import CreditLimitReached, UnknownService
 
 STATUS_BY_ERROR: list[tuple[type[domain.BillingError], int]] = [
     (domain.MalformedRequest, 400),
     (domain.Unauthenticated, 401),
+    (CreditLimitReached, 402),
     (domain.Forbidden, 403),
     (domain.NotFound, 404),
     (domain.RetryableConflict, 409),
@@ -20,6 +22,7 @@ STATUS_BY_ERROR: list[tuple[type[domain.BillingError], int]] = [
     (domain.PayloadTooLarge, 413),
     (domain.ValidationFailed, 422),
     (IdempotencyKeyReused, 422),
+    (UnknownService, 422),
 ]
 
 
@@ -38,21 +41,12 @@ def error_body(error: domain.BillingError) -> str:
     return json.dumps(envelope(error.code, error.message, error.details), separators=(",", ":"), default=str)
 
 
-def _field_name(location: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in location) or "body"
-
-
 def _message(raw: str) -> str:
     return raw.removeprefix("Value error, ")
 
 
 def validation_failed(error: ValidationError, *, location: str) -> domain.ValidationFailed:
-    """A pydantic error as a 422 naming every bad field (`usage_rates.planner.credits_per_unit`)."""
-    fields = [
-        domain.FieldError(_field_name(e["loc"]), _message(e["msg"]), location=location, kind=e["type"])
-        for e in error.errors(include_url=False, include_context=False, include_input=False)
-    ]
-    return domain.ValidationFailed(fields)
+    return domain.ValidationFailed.from_pydantic(error, location=location)
 
 
 def from_powertools_validation(errors: list[dict[str, Any]]) -> domain.BillingError:

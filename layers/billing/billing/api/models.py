@@ -1,10 +1,14 @@
 """Request models of the HTTP API (responses are the domain objects themselves)."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from ..domain.plans import PlanId, PlanTerms
+from ..domain.plans import PlanId, PlanTerms, ServiceName
+from ..domain.usage import GuardrailFlag
+from ..domain.values import UtcTimestamp
 
 
 class PageQuery(BaseModel):
@@ -26,3 +30,34 @@ class PlanListing(PlanTerms):
     """`POST /plans`: the terms of version 1 plus the slug the plan will be known by."""
 
     plan_id: PlanId
+
+
+class UsageQuery(PageQuery):
+    """`?from&to&service&guardrail_flag`: occurred_at in [from, to), newest first."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: UtcTimestamp | None = Field(default=None, alias="from")
+    end: UtcTimestamp | None = Field(default=None, alias="to")
+    service: ServiceName | None = None
+    guardrail_flag: GuardrailFlag | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "UsageQuery":
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError("'from' must be before 'to'")
+        return self
+
+
+class SummaryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period_start: UtcTimestamp | None = None
+
+
+class UsageBatch(BaseModel):
+    """`POST /usage/batch`: each event is validated on its own, so one bad event cannot sink the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Any] = Field(min_length=1)

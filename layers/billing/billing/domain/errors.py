@@ -54,6 +54,15 @@ class ValidationFailed(BillingError):
         self.fields = fields
 
     @classmethod
+    def from_pydantic(cls, error: Any, *, location: str) -> "ValidationFailed":
+        """A pydantic ValidationError as a 422 naming every bad field (`usage_rates.planner.unit`)."""
+        fields = [
+            FieldError(".".join(str(p) for p in e["loc"]) or location, e["msg"].removeprefix("Value error, "), location=location, kind=e["type"])
+            for e in error.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        return cls(fields)
+
+    @classmethod
     def of(cls, field: str, message: str, *, location: str = "body", code: str | None = None) -> "ValidationFailed":
         return cls([FieldError(field, message, location=location)], code=code, message=f"{field}: {message}")
 

@@ -56,3 +56,5 @@ class LedgerEntry(BaseModel):
     actor: str
     reason: str
     created_at: UtcTimestamp
+    # For usage entries, which bucket paid what (an entry has one `bucket`, a debit may touch both).
+    allocation: dict[Bucket, Credits] | None = None

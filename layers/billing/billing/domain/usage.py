@@ -1,10 +1,138 @@
-"""Usage: what producer services report, priced in credits, and the per-period aggregate that
-summaries, health and invoices read instead of scanning events."""
+"""Usage: what producer services report, priced in credits and drawn from the balances, and the
+per-period aggregate that summaries, health and invoices read instead of scanning events."""
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from .errors import BillingError
+from .ledger import CreditBalances
+from .plans import ServiceName, UsageRate
+from .subscriptions import OrganizationId
+from .values import Credits, PositiveDecimal, UtcTimestamp, round_credits
+
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
+GuardrailFlag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+EscalationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+SourceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+MetadataValue = Annotated[str, StringConstraints(max_length=256)] | bool | int | None
+
+FUTURE_SKEW = timedelta(minutes=5)  # producers' clocks drift; later than this is a bug upstream
+
+
+class CreditLimitReached(BillingError):
+    """The plan blocks overage and the balances do not cover the event (402)."""
+
+    code = "insufficient_credits"
+
+
+class UnknownService(BillingError):
+    code = "unknown_service"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UsageSource(_Strict):
+    kind: SourceKind
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class Guardrail(_Strict):
+    """Planner finalizations carry open escalation codes; instrumentation runs carry guardrail flags."""
+
+    flags: list[GuardrailFlag] = Field(default_factory=list, max_length=20)
+    escalation_codes: list[EscalationCode] = Field(default_factory=list, max_length=20)
+
+    @field_validator("flags", "escalation_codes")
+    @classmethod
+    def _distinct(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("must not repeat a value")
+        return values
+
+
+class UsageRequest(_Strict):
+    """`POST /usage` (and each event of a batch, and a bus event's `detail`)."""
+
+    organization_id: OrganizationId
+    service: ServiceName
+    quantity: PositiveDecimal
+    idempotency_key: IdempotencyKey
+    occurred_at: UtcTimestamp | None = None
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    source: UsageSource | None = None
+    guardrail: Guardrail = Field(default_factory=Guardrail)
+    metadata: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], MetadataValue] = Field(default_factory=dict, max_length=16)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_guardrail_is_empty(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and raw.get("guardrail") is None:
+            raw = {k: v for k, v in raw.items() if k != "guardrail"}
+        return raw
+
+
+class CreditDraw(BaseModel):
+    """How an event's credits are paid: allowance first (it expires), then purchased, then overage."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowance: Decimal
+    purchased: Decimal
+    overage: Decimal
+
+    @property
+    def debited(self) -> Decimal:
+        return self.allowance + self.purchased
+
+
+def price(quantity: Decimal, rate: UsageRate) -> Decimal:
+    return round_credits(quantity * rate.credits_per_unit)
+
+
+def draw(balances: CreditBalances, credits: Decimal, overage_policy: str) -> tuple[CreditDraw, CreditBalances]:
+    from_allowance = min(credits, balances.allowance)
+    from_purchased = min(credits - from_allowance, balances.purchased)
+    overage = credits - from_allowance - from_purchased
+    if overage > 0 and overage_policy != "allow":
+        raise CreditLimitReached(
+            "The plan blocks overage and the balance does not cover this usage.",
+            details={"credits": str(credits.normalize()), "credit_balance": str(balances.total.normalize())},
+        )
+    after = CreditBalances(allowance=balances.allowance - from_allowance, purchased=balances.purchased - from_purchased)
+    return CreditDraw(allowance=from_allowance, purchased=from_purchased, overage=overage), after
+
+
+class UsageEvent(BaseModel):
+    """A recorded event, as stored and as answered (also to every replay of its key)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    subscription_id: str
+    organization_id: str
+    service: str
+    quantity: Credits
+    unit: str
+    credits: Credits
+    debited_credits: Credits
+    overage_credits: Credits
+    balance_after: Credits
+    guardrail: Guardrail
+    source: UsageSource | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str
+    occurred_at: UtcTimestamp
+    recorded_at: UtcTimestamp
+    period_start: UtcTimestamp
+    ledger_seq: int
+    fingerprint: str = Field(exclude=True, default="")
 
 
 class UsageTotals(BaseModel):
@@ -14,3 +142,59 @@ class UsageTotals(BaseModel):
 
     credits: Decimal = Decimal(0)
     overage_credits: Decimal = Decimal(0)
+
+
+class ServiceUsage(BaseModel):
+    quantity: Credits = Decimal(0)
+    credits: Credits = Decimal(0)
+    overage_credits: Credits = Decimal(0)
+    events: int = 0
+
+
+class PeriodUsage(BaseModel):
+    """The period aggregate: per service totals and counts per guardrail flag and escalation code."""
+
+    services: dict[str, ServiceUsage] = Field(default_factory=dict)
+    guardrail_flags: dict[str, int] = Field(default_factory=dict)
+    escalation_codes: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, events: list[UsageEvent]) -> "PeriodUsage":
+        services: dict[str, ServiceUsage] = {}
+        flags: Counter[str] = Counter()
+        codes: Counter[str] = Counter()
+        for event in events:
+            total = services.setdefault(event.service, ServiceUsage())
+            total.quantity += event.quantity
+            total.credits += event.credits
+            total.overage_credits += event.overage_credits
+            total.events += 1
+            flags.update(event.guardrail.flags)
+            codes.update(event.guardrail.escalation_codes)
+        return cls(services=services, guardrail_flags=dict(flags), escalation_codes=dict(codes))
+
+    @property
+    def totals(self) -> UsageTotals:
+        return UsageTotals(
+            credits=sum((s.credits for s in self.services.values()), Decimal(0)),
+            overage_credits=sum((s.overage_credits for s in self.services.values()), Decimal(0)),
+        )
+
+
+class PeriodTotals(BaseModel):
+    credits: Credits
+    overage_credits: Credits
+    events: int
+
+
+class UsageSummary(BaseModel):
+    subscription_id: str
+    period_start: UtcTimestamp
+    period_end: UtcTimestamp
+    services: dict[str, ServiceUsage]
+    guardrail_flags: dict[str, int]
+    escalation_codes: dict[str, int]
+    totals: PeriodTotals
+
+
+BatchStatus = Literal["accepted", "duplicate", "rejected"]

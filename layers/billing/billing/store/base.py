@@ -10,7 +10,8 @@ from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
-from ..domain.usage import UsageTotals
+from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
+from .capacity import WriteUnits
 
 
 class PlanStore(Protocol):
@@ -57,12 +58,38 @@ class SubscriptionStore(Protocol):
         `require_active`, the subscription is still active). Raises
         RetryableConflict when another change came first, KeyAlreadyCommitted as above."""
 
+    def active_for(self, organization_id: str) -> Subscription | None:
+        """The organization's active subscription, if it has one."""
+
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         """Oldest first, by seq."""
 
     def idempotency_record(self, scope: str) -> IdempotencyRecord | None: ...
 
 
+class DuplicateKeys(Exception):
+    """A store signal: some events' keys were committed by a concurrent request (`positions` in the chunk)."""
+
+    def __init__(self, positions: list[int]):
+        super().__init__(positions)
+        self.positions = positions
+
+
 class UsageTotalsReader(Protocol):
     def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
         """The period aggregate's totals (zero when nothing was recorded)."""
+
+
+class UsageStore(UsageTotalsReader, Protocol):
+    def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
+        """Recorded events by (organization, idempotency key)."""
+
+    def record(self, subscription: Subscription, entry: LedgerEntry, events: list[UsageEvent], usage: PeriodUsage,
+               *, period_start: datetime, period_end: datetime) -> WriteUnits:
+        """Commit a chunk of events for one subscription atomically with its balances, ledger entry and
+        period aggregate. Raises RetryableConflict or DuplicateKeys."""
+
+    def events_page(self, subscription_id: str, *, start: datetime | None, end: datetime | None, service: str | None,
+                    guardrail_flag: str | None, limit: int, cursor: str | None) -> Page[UsageEvent]: ...
+
+    def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage: ...

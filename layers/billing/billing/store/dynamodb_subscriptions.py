@@ -42,6 +42,34 @@ def _strip(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in from_attributes(item).items() if k not in _INTERNAL}
 
 
+def balance_update(table: str, subscription: Subscription, *, require_active: bool) -> dict[str, Any]:
+    """Set the balances `subscription` carries and advance `ledger_seq` to its value, if the stored
+    seq is still the one before (and, with `require_active`, the subscription is still active)."""
+    condition = "ledger_seq = :previous" + (" AND #status = :active" if require_active else "")
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": _subscription_key(subscription.subscription_id),
+            "UpdateExpression": "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, ledger_seq = :seq",
+            "ConditionExpression": condition,
+            **({"ExpressionAttributeNames": {"#status": "status"}} if require_active else {}),
+            "ExpressionAttributeValues": {
+                **({":active": value("active")} if require_active else {}),
+                ":allowance": value(subscription.allowance_balance),
+                ":purchased": value(subscription.purchased_balance),
+                ":total": value(subscription.credit_balance),
+                ":seq": value(subscription.ledger_seq),
+                ":previous": value(subscription.ledger_seq - 1),
+            },
+        }
+    }
+
+
+def ledger_put(table: str, entry: LedgerEntry) -> dict[str, Any]:
+    item = {"pk": f"SUB#{entry.subscription_id}", "sk": _entry_sk(entry.seq), **entry.model_dump()}
+    return {"Put": {"TableName": table, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
 def _subscription(item: dict[str, Any]) -> Subscription:
     return Subscription.model_validate(_strip(item))
 
@@ -119,7 +147,7 @@ class DynamoSubscriptionStore:
                 }
             },
             self._put_subscription(subscription),
-            self._put_entry(grant),
+            ledger_put(self._ledger, grant),
         ]
         try:
             self._commit(actions, idempotency)
@@ -158,42 +186,26 @@ class DynamoSubscriptionStore:
             raise RetryableConflict("The subscription changed while canceling; retry.") from None
 
     def append(self, subscription: Subscription, entry: LedgerEntry, *, idempotency: IdempotencyRecord | None, require_active: bool = False) -> None:
-        condition = "ledger_seq = :previous" + (" AND #status = :active" if require_active else "")
-        actions = [
-            {
-                "Update": {
-                    "TableName": self._subscriptions,
-                    "Key": _subscription_key(subscription.subscription_id),
-                    "UpdateExpression": "SET allowance_balance = :allowance, purchased_balance = :purchased, "
-                    "credit_balance = :total, ledger_seq = :seq",
-                    "ConditionExpression": condition,
-                    **({"ExpressionAttributeNames": {"#status": "status"}} if require_active else {}),
-                    "ExpressionAttributeValues": {
-                        **({":active": value("active")} if require_active else {}),
-                        ":allowance": value(subscription.allowance_balance),
-                        ":purchased": value(subscription.purchased_balance),
-                        ":total": value(subscription.credit_balance),
-                        ":seq": value(entry.seq),
-                        ":previous": value(entry.seq - 1),
-                    },
-                }
-            },
-            self._put_entry(entry),
-        ]
+        actions = [balance_update(self._subscriptions, subscription, require_active=require_active), ledger_put(self._ledger, entry)]
         try:
             self._commit(actions, idempotency)
         except TransactionCancelled:
             raise RetryableConflict("The balance changed meanwhile; retry.") from None
+
+    def active_for(self, organization_id: str) -> Subscription | None:
+        """The organization's active subscription, found through its guard item."""
+        guard = self._client.get_item(TableName=self._subscriptions, Key=_guard_key(organization_id), ConsistentRead=True,
+                                      ProjectionExpression="subscription_id")
+        if "Item" not in guard:
+            return None
+        subscription = self.get(from_attributes(guard["Item"])["subscription_id"])
+        return subscription if subscription and subscription.is_active else None
 
     # --- items ---------------------------------------------------------------------------------
     def _put_subscription(self, subscription: Subscription) -> dict[str, Any]:
         item = {"pk": f"SUB#{subscription.subscription_id}", "sk": SUBSCRIPTION, **subscription.model_dump(),
                 "organization_order": subscription.subscription_id}  # ULIDs sort by creation time
         return {"Put": {"TableName": self._subscriptions, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
-
-    def _put_entry(self, entry: LedgerEntry) -> dict[str, Any]:
-        item = {"pk": f"SUB#{entry.subscription_id}", "sk": _entry_sk(entry.seq), **entry.model_dump()}
-        return {"Put": {"TableName": self._ledger, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
 
     def _commit(self, actions: list[dict[str, Any]], idempotency: IdempotencyRecord | None) -> None:
         """Write `actions` and, when the request carried a key, its idempotency record, atomically.

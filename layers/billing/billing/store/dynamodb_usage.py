@@ -1,25 +1,201 @@
-"""Usage in DynamoDB: per subscription, its events and one aggregate item per period
-(SUB#{id} / PERIOD#{period_start}) kept in step with the events by the same transactions."""
+"""Usage in DynamoDB (the usage events table).
+
+ORG#{org} / USAGE#{key}       the event, which is also its idempotency record: a key can commit
+                              once per organization, and every retry finds the first answer here
+SUB#{id} / PERIOD#{start}     the period aggregate: counters ADDed by the same transactions
+by_subscription index         subscription_id + usage_order ("{occurred_at}#{event_id}"), for listing
+
+A chunk of events for one subscription is one TransactWriteItems: the balance update (guarded by
+the ledger seq and the subscription being active), one ledger entry, one aggregate update and the
+event rows. A single POST /usage is a chunk of one: four items."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from ..domain.usage import UsageTotals
+from ..domain.errors import RetryableConflict
+from ..domain.ledger import LedgerEntry
+from ..domain.paging import Page
+from ..domain.subscriptions import Subscription
+from ..domain.usage import PeriodUsage, ServiceUsage, UsageEvent, UsageTotals
 from ..domain.values import format_timestamp
-from .dynamodb import from_attributes, value
+from .base import DuplicateKeys
+from .capacity import WriteUnits, item_size, transactional
+from .dynamodb import TransactionCancelled, from_attributes, query_page, to_attributes, transact_write, value
+from .dynamodb_subscriptions import balance_update, ledger_put
+
+USAGE_INDEX = "by_subscription"
+MAX_TRANSACTION_ITEMS = 100
+FIXED_ACTIONS = 3  # balance update, ledger entry, aggregate
+EVENTS_PER_TRANSACTION = MAX_TRANSACTION_ITEMS - FIXED_ACTIONS
 
 
-def period_key(subscription_id: str, period_start: datetime) -> dict:
+def sortable_timestamp(moment: datetime) -> str:
+    """Fixed width, so string order is time order (format_timestamp drops zero microseconds)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _event_key(organization_id: str, idempotency_key: str) -> dict[str, Any]:
+    return {"pk": value(f"ORG#{organization_id}"), "sk": value(f"USAGE#{idempotency_key}")}
+
+
+def period_key(subscription_id: str, period_start: datetime) -> dict[str, Any]:
     return {"pk": value(f"SUB#{subscription_id}"), "sk": value(f"PERIOD#{format_timestamp(period_start)}")}
 
 
+def _event(attributes: dict[str, Any]) -> UsageEvent:
+    item = from_attributes(attributes)
+    return UsageEvent.model_validate({k: v for k, v in item.items() if k not in ("pk", "sk", "usage_order")})
+
+
+def _event_item(event: UsageEvent) -> dict[str, Any]:
+    return {
+        "pk": f"ORG#{event.organization_id}",
+        "sk": f"USAGE#{event.idempotency_key}",
+        **event.model_dump(),
+        "fingerprint": event.fingerprint,
+        "usage_order": f"{sortable_timestamp(event.occurred_at)}#{event.event_id}",
+    }
+
+
 class DynamoUsageStore:
-    def __init__(self, client, table_name: str):
+    def __init__(self, client, *, usage_table: str, subscriptions_table: str, ledger_table: str):
         self._client = client
-        self._table = table_name
+        self._table = usage_table
+        self._subscriptions = subscriptions_table
+        self._ledger = ledger_table
+
+    # --- idempotency ---------------------------------------------------------------------------
+    def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
+        """The recorded events for (organization, idempotency key) pairs, read consistently."""
+        found: dict[tuple[str, str], UsageEvent] = {}
+        distinct = list(dict.fromkeys(keys))
+        for start in range(0, len(distinct), 100):
+            pending = {self._table: {"Keys": [_event_key(o, k) for o, k in distinct[start : start + 100]], "ConsistentRead": True}}
+            while pending:
+                answer = self._client.batch_get_item(RequestItems=pending)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    event = _event(item)
+                    found[(event.organization_id, event.idempotency_key)] = event
+                pending = answer.get("UnprocessedKeys") or {}
+        return found
+
+    # --- recording -----------------------------------------------------------------------------
+    def record(self, subscription: Subscription, entry: LedgerEntry, events: list[UsageEvent], usage: PeriodUsage,
+               *, period_start: datetime, period_end: datetime) -> WriteUnits:
+        """Commit a chunk. Raises RetryableConflict when the balances moved or the subscription was
+        canceled meanwhile, DuplicateKeys when some keys were committed concurrently."""
+        event_items = [to_attributes(_event_item(e)) for e in events]
+        aggregate = self._aggregate_update(usage, subscription.subscription_id, period_start, period_end)
+        actions = [
+            balance_update(self._subscriptions, subscription, require_active=True),
+            ledger_put(self._ledger, entry),
+            aggregate,
+            *({"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}} for item in event_items),
+        ]
+        try:
+            transact_write(self._client, actions)
+        except TransactionCancelled as cancelled:
+            taken = [i for i in range(len(events)) if cancelled.failed_condition(FIXED_ACTIONS + i)]
+            if taken:
+                raise DuplicateKeys(taken) from None
+            raise RetryableConflict("The balance changed while recording usage; retry.") from None
+        subscription_size = item_size(to_attributes({"pk": "SUB#" + subscription.subscription_id, "sk": "SUBSCRIPTION", **subscription.model_dump()}))
+        sizes = [subscription_size, item_size(actions[1]["Put"]["Item"]), self._aggregate_size(aggregate), *map(item_size, event_items)]
+        return transactional(sizes, index_entry_sizes=[item_size(i) for i in event_items])
+
+    @staticmethod
+    def _aggregate_size(update: dict[str, Any]) -> int:
+        """The aggregate item after the update, estimated from the counters this update touches
+        (an item also keeps counters earlier events added; a handful of services stays under 1 KB)."""
+        names = update["Update"]["ExpressionAttributeNames"]
+        return 60 + sum(len(n.encode()) + 8 for n in names.values())
+
+    def _aggregate_update(self, usage: PeriodUsage, subscription_id: str, period_start: datetime, period_end: datetime) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":end": value(period_end)}
+        additions: list[str] = []
+
+        def add(attribute: str, amount: Any) -> None:
+            n = len(names)
+            names[f"#a{n}"] = attribute
+            values[f":a{n}"] = value(amount)
+            additions.append(f"#a{n} :a{n}")
+
+        totals = usage.totals
+        add("credits", totals.credits)
+        add("overage_credits", totals.overage_credits)
+        add("events", sum(s.events for s in usage.services.values()))
+        for service, counted in usage.services.items():
+            for counter in ("quantity", "credits", "overage_credits", "events"):
+                add(f"svc:{service}:{counter}", getattr(counted, counter))
+        for flag, count in usage.guardrail_flags.items():
+            add(f"flag:{flag}", count)
+        for code, count in usage.escalation_codes.items():
+            add(f"esc:{code}", count)
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": period_key(subscription_id, period_start),
+                "UpdateExpression": "SET period_end = if_not_exists(period_end, :end) ADD " + ", ".join(additions),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    # --- reading -------------------------------------------------------------------------------
+    def events_page(self, subscription_id: str, *, start: datetime | None, end: datetime | None, service: str | None,
+                    guardrail_flag: str | None, limit: int, cursor: str | None) -> Page[UsageEvent]:
+        """Newest first, occurred_at in [start, end); service and flag filter within each page."""
+        condition = "subscription_id = :sid"
+        values: dict[str, Any] = {":sid": value(subscription_id)}
+        if start and end:
+            condition += " AND usage_order BETWEEN :start AND :end"
+        elif start:
+            condition += " AND usage_order >= :start"
+        elif end:
+            condition += " AND usage_order < :end"
+        if start:
+            values[":start"] = value(sortable_timestamp(start))
+        if end:
+            values[":end"] = value(sortable_timestamp(end))  # "{end}#id" sorts after "{end}": end is excluded
+        filters, names = [], {}
+        if service:
+            filters.append("#service = :service")
+            names["#service"] = "service"
+            values[":service"] = value(service)
+        if guardrail_flag:
+            filters.append("contains(#guardrail.#flags, :flag)")
+            names |= {"#guardrail": "guardrail", "#flags": "flags"}
+            values[":flag"] = value(guardrail_flag)
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": USAGE_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if filters:
+            query["FilterExpression"] = " AND ".join(filters)
+            query["ExpressionAttributeNames"] = names
+        return query_page(self._client, query, cursor=cursor, pinned={"subscription_id": subscription_id}, item=_event)
+
+    def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage:
+        found = self._client.get_item(TableName=self._table, Key=period_key(subscription_id, period_start), ConsistentRead=True)
+        item = from_attributes(found.get("Item", {}))
+        usage = PeriodUsage()
+        for name, amount in item.items():
+            kind, _, rest = name.partition(":")
+            if kind == "svc":
+                service, _, counter = rest.rpartition(":")
+                counted = usage.services.setdefault(service, ServiceUsage())
+                setattr(counted, counter, int(amount) if counter == "events" else amount)
+            elif kind == "flag":
+                usage.guardrail_flags[rest] = int(amount)
+            elif kind == "esc":
+                usage.escalation_codes[rest] = int(amount)
+        return usage
 
     def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
-        found = self._client.get_item(TableName=self._table, Key=period_key(subscription_id, period_start), ConsistentRead=True,
-                                      ProjectionExpression="credits, overage_credits")
-        item = from_attributes(found.get("Item", {}))
-        return UsageTotals(credits=item.get("credits", 0), overage_credits=item.get("overage_credits", 0))
+        return self.period_usage(subscription_id, period_start).totals

@@ -11,7 +11,9 @@ from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
-from ..domain.usage import UsageTotals
+from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
+from .capacity import WriteUnits
+from .base import DuplicateKeys
 
 
 class InMemoryPlanStore:
@@ -73,6 +75,10 @@ class InMemorySubscriptionStore:
         mine = sorted((s for s in self._subscriptions.values() if s.organization_id == organization_id), key=lambda s: s.subscription_id, reverse=True)
         return _page(mine, limit, cursor, key=lambda s: s.subscription_id)
 
+    def active_for(self, organization_id: str) -> Subscription | None:
+        subscription_id = self._active.get(organization_id)
+        return self._subscriptions.get(subscription_id) if subscription_id else None
+
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         return _page(self._ledger.get(subscription_id, []), limit, cursor, key=lambda e: str(e.seq))
 
@@ -133,8 +139,46 @@ def _page(items: list, limit: int, cursor: str | None, *, key) -> Page:
 
 
 class InMemoryUsageStore:
-    def __init__(self) -> None:
-        self.totals: dict[tuple[str, datetime], UsageTotals] = {}
+    """Usage rows and period aggregates; `record` checks the subscription store's seq like the
+    DynamoDB transaction does, under the same lock."""
+
+    def __init__(self, subscriptions: InMemorySubscriptionStore | None = None) -> None:
+        self._subscriptions = subscriptions
+        self.events: dict[tuple[str, str], UsageEvent] = {}
+        self.aggregates: dict[tuple[str, datetime], list[UsageEvent]] = {}
+        self.totals: dict[tuple[str, datetime], UsageTotals] = {}  # set directly by tests of health
+
+    def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
+        return {k: self.events[k] for k in keys if k in self.events}
+
+    def record(self, subscription: Subscription, entry: LedgerEntry, events: list[UsageEvent], usage: PeriodUsage,
+               *, period_start: datetime, period_end: datetime) -> WriteUnits:
+        store = self._subscriptions
+        with store._lock:
+            stored = store._subscriptions.get(subscription.subscription_id)
+            if stored is None or stored.ledger_seq != entry.seq - 1 or not stored.is_active:
+                raise RetryableConflict("The balance changed while recording usage; retry.")
+            taken = [i for i, e in enumerate(events) if (e.organization_id, e.idempotency_key) in self.events]
+            if taken:
+                raise DuplicateKeys(taken)
+            store._subscriptions[subscription.subscription_id] = stored.with_balances(subscription.balances, entry.seq)
+            store._ledger[subscription.subscription_id].append(entry)
+            for event in events:
+                self.events[(event.organization_id, event.idempotency_key)] = event
+            self.aggregates.setdefault((subscription.subscription_id, period_start), []).extend(events)
+        return WriteUnits(table=0, indexes=0)
+
+    def events_page(self, subscription_id: str, *, start, end, service, guardrail_flag, limit: int, cursor: str | None) -> Page[UsageEvent]:
+        chosen = [e for e in self.events.values() if e.subscription_id == subscription_id
+                  and (start is None or e.occurred_at >= start) and (end is None or e.occurred_at < end)
+                  and (service is None or e.service == service) and (guardrail_flag is None or guardrail_flag in e.guardrail.flags)]
+        chosen.sort(key=lambda e: (e.occurred_at, e.event_id), reverse=True)
+        return _page(chosen, limit, cursor, key=lambda e: e.event_id)
+
+    def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage:
+        return PeriodUsage.of(self.aggregates.get((subscription_id, period_start), []))
 
     def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
-        return self.totals.get((subscription_id, period_start), UsageTotals())
+        if (subscription_id, period_start) in self.totals:
+            return self.totals[(subscription_id, period_start)]
+        return self.period_usage(subscription_id, period_start).totals

@@ -1,0 +1,36 @@
+"""EventBridge deliveries to billing functions: the usage bus's `UsageRecorded` events."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..domain.access import Caller, Role
+from ..domain.errors import ValidationFailed
+from ..domain.usage import UsageRequest
+
+USAGE_RECORDED = "UsageRecorded"
+
+
+def _exact(value: Any) -> Any:
+    """Lambda parses the event with binary floats; a float's shortest repr is the decimal the
+    producer wrote (for up to 15 significant digits), so that is what we read."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return value
+
+
+def usage_from_bus(event: dict[str, Any]) -> tuple[UsageRequest, Caller]:
+    """The usage a `UsageRecorded` event reports (its `detail` is a POST /usage body), and the
+    producer as a `service` caller."""
+    if event.get("detail-type") != USAGE_RECORDED or not isinstance(event.get("detail"), dict):
+        raise ValidationFailed.of("detail-type", f"expected a {USAGE_RECORDED} event with an object detail", location="event")
+    try:
+        request = UsageRequest.model_validate(_exact(event["detail"]))
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        raise ValidationFailed.from_pydantic(error, location="detail") from None
+    producer = Caller(f"usage-bus:{event.get('source', 'unknown')}", frozenset({Role.SERVICE.value}), None, None)
+    return request, producer

@@ -1,0 +1,293 @@
+"""Recording usage as credit debits (single, batch, and from the usage bus), and reading it back.
+
+Every event is priced at its subscription's pinned plan version, drawn from the allowance, then
+purchased credits, then overage (or refused whole when the plan blocks overage). Events for one
+subscription are committed in chunks: one transaction per chunk writes the balances once, one
+ledger entry, the period aggregate and the event rows, which double as idempotency records."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ulid import ULID
+
+from ..domain.access import Caller, Permission
+from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
+from ..domain.idempotency import IdempotencyKeyReused, fingerprint
+from ..domain.ledger import LedgerEntry
+from ..domain.paging import Page
+from ..domain.periods import period_at, period_index
+from ..domain.plans import Plan
+from ..domain.subscriptions import Subscription
+from ..domain.usage import (
+    FUTURE_SKEW, BatchStatus, CreditLimitReached, PeriodTotals, PeriodUsage, UnknownService, UsageEvent, UsageRequest, UsageSummary, draw, price,
+)
+from ..store.base import DuplicateKeys, PlanStore, SubscriptionStore, UsageStore
+from .ledger import Pause, with_retries
+from .subscriptions import subscription_for
+
+MAX_BATCH_EVENTS = 100
+EVENTS_PER_TRANSACTION = 97  # 100 items a transaction, less the balance, ledger and aggregate items
+
+
+@dataclass
+class Outcome:
+    status: BatchStatus
+    event: UsageEvent | None = None
+    error: BillingError | None = None
+    write_units: dict[str, float] | None = None
+
+
+class BatchReport(BaseModel):
+    results: list[dict[str, Any]]
+    write_units: dict[str, Any]
+
+
+def record_usage(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, request: UsageRequest,
+                 *, now: datetime, pause: Pause = time.sleep) -> tuple[UsageEvent, bool]:
+    """Record one event. Returns (event, replayed); a refused event raises and writes nothing."""
+    [outcome] = UsageRecorder(plans, subscriptions, usage, caller, now=now, pause=pause).record([request])
+    if outcome.status == "rejected":
+        raise outcome.error
+    return outcome.event, outcome.status == "duplicate"
+
+
+def record_usage_batch(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, raw_events: list[Any],
+                       *, now: datetime, pause: Pause = time.sleep) -> BatchReport:
+    """Up to 100 events; each gets its own result, so one bad event never sinks the others."""
+    caller.authorize(Permission.RECORD_USAGE)
+    if len(raw_events) > MAX_BATCH_EVENTS:
+        raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH_EVENTS} events; this one has {len(raw_events)}.")
+    parsed: list[UsageRequest | BillingError] = []
+    for position, raw in enumerate(raw_events):
+        try:
+            parsed.append(UsageRequest.model_validate(raw))
+        except ValidationError as error:
+            failed = ValidationFailed.from_pydantic(error, location="body")
+            for field in failed.fields:
+                field["field"] = f"events.{position}.{field['field']}"
+            parsed.append(failed)
+    valid = [p for p in parsed if isinstance(p, UsageRequest)]
+    recorded = iter(UsageRecorder(plans, subscriptions, usage, caller, now=now, pause=pause).record(valid))
+    outcomes = [next(recorded) if isinstance(p, UsageRequest) else Outcome("rejected", error=p) for p in parsed]
+    return _report(outcomes)
+
+
+def _report(outcomes: list[Outcome]) -> BatchReport:
+    results = []
+    for position, outcome in enumerate(outcomes):
+        result: dict[str, Any] = {"index": position, "status": outcome.status}
+        if outcome.event is not None:
+            result |= outcome.event.model_dump(mode="json")
+        if outcome.error is not None:
+            result["error"] = {"code": outcome.error.code, "message": outcome.error.message, "details": outcome.error.details}
+        if outcome.write_units is not None:
+            result["write_units"] = outcome.write_units
+        results.append(result)
+    accepted = [o for o in outcomes if o.status == "accepted"]
+    total = round(sum(o.write_units["total"] for o in accepted if o.write_units), 3)
+    return BatchReport(results=results, write_units={
+        "total": total,
+        "accepted_events": len(accepted),
+        "per_accepted_event": round(total / len(accepted), 3) if accepted else 0,
+        "basis": "estimated from item sizes: 1 KB rounding, x2 for transactional writes, +1 per index entry",
+    })
+
+
+class UsageRecorder:
+    """One recording request: replays first, then each organization's events charged in chunks."""
+
+    def __init__(self, plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, *, now: datetime, pause: Pause):
+        caller.authorize(Permission.RECORD_USAGE)
+        self.plans, self.subscriptions, self.usage = plans, subscriptions, usage
+        self.caller, self.now, self.pause = caller, now, pause
+
+    def record(self, requests: list[UsageRequest]) -> list[Outcome]:
+        self.requests = requests
+        self.fingerprints = [fingerprint(r) for r in requests]
+        self.outcomes: list[Outcome | None] = [None] * len(requests)
+        keys = [(r.organization_id, r.idempotency_key) for r in requests]
+        recorded = self.usage.find_events(keys)
+        first_of: dict[tuple[str, str], int] = {}
+        by_organization: dict[str, list[int]] = {}
+        for position, key in enumerate(keys):
+            if key in recorded:
+                self.outcomes[position] = self._replay(recorded[key], position)
+            elif key not in first_of:  # a later twin inside this batch follows its first occurrence
+                first_of[key] = position
+                by_organization.setdefault(key[0], []).append(position)
+        for organization_id, positions in by_organization.items():
+            self._charge_organization(organization_id, positions)
+        for position, key in enumerate(keys):
+            if self.outcomes[position] is None:
+                first = self.outcomes[first_of[key]]
+                self.outcomes[position] = self._replay(first.event, position) if first.event else Outcome("rejected", error=first.error)
+        return self.outcomes
+
+    def _replay(self, event: UsageEvent, position: int) -> Outcome:
+        if event.fingerprint != self.fingerprints[position]:
+            return Outcome("rejected", error=IdempotencyKeyReused(
+                "This idempotency key was already used with a different usage event.", details={"field": "idempotency_key", "event_id": event.event_id}))
+        return Outcome("duplicate", event=event)
+
+    def _reject(self, positions: list[int], error: BillingError) -> None:
+        for position in positions:
+            self.outcomes[position] = Outcome("rejected", error=error)
+
+    def _charge_organization(self, organization_id: str, positions: list[int]) -> None:
+        subscription = self.subscriptions.active_for(organization_id)
+        if subscription is None:
+            return self._reject(positions, Conflict(f"Organization '{organization_id}' has no active subscription.", code="no_active_subscription"))
+        plan = self.plans.version(subscription.plan_id, subscription.plan_version)
+        chargeable = []
+        for position in positions:
+            problem = self._unchargeable(self.requests[position], plan)
+            if problem:
+                self._reject([position], problem)
+            else:
+                chargeable.append(position)
+        for start in range(0, len(chargeable), EVENTS_PER_TRANSACTION):
+            chunk = chargeable[start : start + EVENTS_PER_TRANSACTION]
+            try:
+                with_retries(lambda: self._commit_chunk(subscription.subscription_id, plan, chunk), pause=self.pause)
+            except RetryableConflict as exhausted:
+                self._reject([p for p in chunk if self.outcomes[p] is None], exhausted)
+
+    def _unchargeable(self, request: UsageRequest, plan: Plan) -> BillingError | None:
+        rate = plan.usage_rates.get(request.service)
+        if rate is None:
+            return UnknownService(f"Plan '{plan.plan_id}' v{plan.version} has no rate for service '{request.service}'.",
+                                  details={"field": "service", "services": sorted(plan.usage_rates)})
+        if request.unit is not None and request.unit != rate.unit:
+            return ValidationFailed.of("unit", f"the plan bills '{request.service}' per '{rate.unit}'")
+        if request.occurred_at is not None and request.occurred_at > self.now + FUTURE_SKEW:
+            return ValidationFailed.of("occurred_at", "must not be in the future")
+        return None
+
+    def _commit_chunk(self, subscription_id: str, plan: Plan, chunk: list[int]) -> None:
+        """One attempt: price and draw each pending event from fresh balances, then commit them all."""
+        pending = [p for p in chunk if self.outcomes[p] is None]
+        if not pending:
+            return
+        current = self.subscriptions.get(subscription_id)
+        if not current.is_active:
+            return self._reject(pending, Conflict("The subscription was canceled; it takes no more usage.", code="no_active_subscription"))
+        seq = current.ledger_seq + 1
+        balances = current.balances
+        charged: list[tuple[int, UsageEvent, Decimal, Decimal]] = []
+        for position in pending:
+            request = self.requests[position]
+            credits = price(request.quantity, plan.usage_rates[request.service])
+            try:
+                paid, balances = draw(balances, credits, plan.overage_policy)
+            except CreditLimitReached as refused:
+                self._reject([position], refused)  # decided on these balances: a retry decides again
+                continue
+            unit = request.unit or plan.usage_rates[request.service].unit
+            charged.append((position, self._event(request, position, current, unit, credits, paid.debited, paid.overage, balances.total, seq),
+                            paid.allowance, paid.purchased))
+        if not charged:
+            return
+        events = [event for _, event, _, _ in charged]
+        entry = self._ledger_entry(current, seq, events, sum((a for *_, a, _ in charged), Decimal(0)),
+                                   sum((p for *_, p in charged), Decimal(0)), balances.total)
+        try:
+            units = self.usage.record(current.with_balances(balances, seq), entry, events, PeriodUsage.of(events),
+                                      period_start=current.current_period_start, period_end=current.current_period_end)
+        except DuplicateKeys as taken:
+            # Concurrent twins committed these keys first: answer as they did, then retry the rest.
+            positions = [charged[i][0] for i in taken.positions]
+            found = self.usage.find_events([(self.requests[p].organization_id, self.requests[p].idempotency_key) for p in positions])
+            for position in positions:
+                request = self.requests[position]
+                self.outcomes[position] = self._replay(found[(request.organization_id, request.idempotency_key)], position)
+            self._clear_refusals(pending)
+            raise RetryableConflict("Some events were recorded concurrently; retrying the rest.") from None
+        except RetryableConflict:
+            self._clear_refusals(pending)
+            raise
+        share = units.per(len(events))
+        for position, event, *_ in charged:
+            self.outcomes[position] = Outcome("accepted", event=event, write_units=share)
+
+    def _clear_refusals(self, pending: list[int]) -> None:
+        """Refusals for lack of credit were decided on balances that have moved: decide again."""
+        for position in pending:
+            outcome = self.outcomes[position]
+            if outcome is not None and isinstance(outcome.error, CreditLimitReached):
+                self.outcomes[position] = None
+
+    def _event(self, request: UsageRequest, position: int, subscription: Subscription, unit: str, credits: Decimal, debited: Decimal,
+               overage: Decimal, balance_after: Decimal, seq: int) -> UsageEvent:
+        return UsageEvent(
+            event_id=str(ULID.from_datetime(self.now)),
+            subscription_id=subscription.subscription_id,
+            organization_id=request.organization_id,
+            service=request.service,
+            quantity=request.quantity,
+            unit=unit,
+            credits=credits,
+            debited_credits=debited,
+            overage_credits=overage,
+            balance_after=balance_after,
+            guardrail=request.guardrail,
+            source=request.source,
+            metadata=request.metadata,
+            idempotency_key=request.idempotency_key,
+            occurred_at=request.occurred_at or self.now,
+            recorded_at=self.now,
+            period_start=subscription.current_period_start,
+            ledger_seq=seq,
+            fingerprint=self.fingerprints[position],
+        )
+
+    def _ledger_entry(self, subscription: Subscription, seq: int, events: list[UsageEvent], from_allowance: Decimal,
+                      from_purchased: Decimal, balance_after: Decimal) -> LedgerEntry:
+        single = len(events) == 1
+        services = ", ".join(sorted({e.service for e in events}))
+        return LedgerEntry(
+            subscription_id=subscription.subscription_id,
+            seq=seq,
+            entry_id=str(ULID.from_datetime(self.now)),
+            type="usage",
+            amount=-(from_allowance + from_purchased),
+            bucket="allowance" if from_allowance > 0 or from_purchased == 0 else "purchased",
+            allocation={"allowance": -from_allowance, "purchased": -from_purchased},
+            balance_after=balance_after,
+            reference=f"usage:{events[0].event_id}" if single else f"usage-batch:{events[0].event_id}..{events[-1].event_id}",
+            actor=self.caller.principal,
+            reason=f"Usage of {services}" if single else f"{len(events)} usage events ({services})",
+            created_at=self.now,
+        )
+
+
+def list_usage(subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, subscription_id: str, *, start: datetime | None,
+               end: datetime | None, service: str | None, guardrail_flag: str | None, limit: int, cursor: str | None) -> Page[UsageEvent]:
+    subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
+    return usage.events_page(subscription_id, start=start, end=end, service=service, guardrail_flag=guardrail_flag, limit=limit, cursor=cursor)
+
+
+def usage_summary(subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, subscription_id: str, *, period_start: datetime | None) -> UsageSummary:
+    """A period's totals from its aggregate (never by scanning events). Default: the current period."""
+    subscription = subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
+    start = period_start or subscription.current_period_start
+    period = period_at(subscription.billing_cycle_anchor, subscription.billing_cadence,
+                       period_index(subscription.billing_cycle_anchor, subscription.billing_cadence, start))
+    if period.start != start:
+        raise ValidationFailed.of("period_start", f"is not the start of a billing period (the period containing it starts {period.start.isoformat()})", location="query")
+    aggregate = usage.period_usage(subscription_id, period.start)
+    totals = aggregate.totals
+    return UsageSummary(
+        subscription_id=subscription_id,
+        period_start=period.start,
+        period_end=period.end,
+        services=aggregate.services,
+        guardrail_flags=aggregate.guardrail_flags,
+        escalation_codes=aggregate.escalation_codes,
+        totals=PeriodTotals(credits=totals.credits, overage_credits=totals.overage_credits,
+                            events=sum(s.events for s in aggregate.services.values())),
+    )
