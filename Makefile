@@ -15,6 +15,7 @@ help:
 	@echo "make token ROLE=... ORG=... RESIDENCY=...  print a bearer token for the local stack"
 	@echo "make test                              all tests: unit, integration, e2e, sam validate + build"
 	@echo "make test-fast                         unit + integration + e2e, without the SAM CLI"
+	@echo "make bench                             the performance targets of DESIGN.md, as ratios"
 	@echo "make deploy ENV=sandbox                sam build && sam deploy --config-env ENV"
 
 setup:
@@ -45,3 +46,7 @@ deploy: build
 
 clean:
 	rm -rf .aws-sam .pytest_cache .hypothesis
+
+bench:
+	@bash scripts/bootstrap service
+	@$(PY) bench/benchmark.py

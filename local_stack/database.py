@@ -25,12 +25,55 @@ class _OneRequestAtATime:
             return [b"".join(self._app(environ, start_response))]
 
 
+def back_up_each_table_once() -> None:
+    """moto's TransactWriteItems deep-copies a table for rollback once per item that touches it, so a
+    97-item transaction copies the table 97 times (seconds, on a table of a few thousand items).
+    One copy per table and transaction restores the same state. Only safe where transactions do not
+    run concurrently: the embedded server runs one request at a time."""
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    backend = models.DynamoDBBackend
+    if getattr(backend.transact_write_items, "one_backup_per_table", False):
+        return
+
+    class TableBackups:
+        taken: dict[int, Table] | None = None
+
+        def deepcopy(self, thing, memo=None):
+            if self.taken is None or not isinstance(thing, Table):
+                return copy.deepcopy(thing, memo)
+            if id(thing) not in self.taken:
+                self.taken[id(thing)] = copy.deepcopy(thing)
+            return self.taken[id(thing)]
+
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+    backups = TableBackups()
+    models.copy = backups
+    transact = backend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        backups.taken = {}
+        try:
+            return transact(self, transact_items)
+        finally:
+            backups.taken = None
+
+    transact_write_items.one_backup_per_table = True
+    backend.transact_write_items = transact_write_items
+
+
 class EmbeddedDynamoDB:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        back_up_each_table_once()
         app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-dynamodb", daemon=True)

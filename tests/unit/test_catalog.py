@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from billing.domain.errors import Conflict, NotFound, ValidationFailed
-from billing.domain.lab_standard import LAB_STANDARD_ID, LAB_STANDARD_TERMS
+from billing.domain.lab_standard import LAB_STANDARD_ID, lab_standard_terms
 from billing.domain.plans import PlanTerms
 from billing.services import catalog
 from billing.store.memory import InMemoryPlanStore
@@ -16,11 +16,11 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
 
 def terms(**changes) -> PlanTerms:
-    return LAB_STANDARD_TERMS.model_copy(update=changes)
+    return lab_standard_terms().model_copy(update=changes)
 
 
 def test_lab_standard_has_real_content():
-    plan = LAB_STANDARD_TERMS
+    plan = lab_standard_terms()
     assert plan.base_fee_cents > 0 and plan.billing_cadence == "monthly" and plan.credit_allowance > 0
     assert plan.overage_rate_cents > 0 and plan.sla.tier
     assert {"planner", "instrumentation", "analytics"} <= set(plan.usage_rates)
@@ -59,7 +59,7 @@ def test_publishing_a_taken_plan_id_is_a_conflict():
     with pytest.raises(Conflict) as raised:
         catalog.publish_plan(plans, "genomics", terms(base_fee_cents=1), now=NOW)
     assert raised.value.code == "plan_exists"
-    assert catalog.get_plan(plans, "genomics").base_fee_cents == LAB_STANDARD_TERMS.base_fee_cents
+    assert catalog.get_plan(plans, "genomics").base_fee_cents == lab_standard_terms().base_fee_cents
 
 
 def test_revisions_add_versions_and_keep_the_old_ones_readable():
@@ -68,7 +68,7 @@ def test_revisions_add_versions_and_keep_the_old_ones_readable():
     revised = catalog.revise_plan(plans, "genomics", terms(base_fee_cents=1234), now=NOW + timedelta(days=1))
     assert revised.version == 2 and revised.created_at == NOW and revised.updated_at == NOW + timedelta(days=1)
     assert catalog.get_plan(plans, "genomics").base_fee_cents == 1234
-    assert catalog.get_plan(plans, "genomics", version=1).base_fee_cents == LAB_STANDARD_TERMS.base_fee_cents
+    assert catalog.get_plan(plans, "genomics", version=1).base_fee_cents == lab_standard_terms().base_fee_cents
     with pytest.raises(NotFound):
         catalog.get_plan(plans, "genomics", version=3)
 
@@ -112,13 +112,13 @@ def test_bad_cursors_are_refused():
      ({"credit_allowance": "0.0000001"}, "credit_allowance"), ({"surprise": 1}, "surprise")],
 )
 def test_plan_terms_refuse_bad_fields(change, field):
-    raw = LAB_STANDARD_TERMS.model_dump() | change
+    raw = lab_standard_terms().model_dump() | change
     with pytest.raises(ValidationError) as raised:
         PlanTerms.model_validate(raw)
     assert field in {".".join(str(p) for p in e["loc"]) for e in raised.value.errors()}
 
 
 def test_plan_terms_keep_decimals_exact():
-    plan = PlanTerms.model_validate(LAB_STANDARD_TERMS.model_dump() | {"overage_rate_cents": Decimal("0.123456")})
+    plan = PlanTerms.model_validate(lab_standard_terms().model_dump() | {"overage_rate_cents": Decimal("0.123456")})
     assert plan.overage_rate_cents == Decimal("0.123456")
     assert plan.model_dump(mode="json")["overage_rate_cents"] == "0.123456"

@@ -7,7 +7,7 @@ import pytest
 from billing.domain.access import Caller
 from billing.domain.errors import Conflict, Forbidden, PayloadTooLarge, ValidationFailed
 from billing.domain.idempotency import IdempotencyKeyReused
-from billing.domain.lab_standard import LAB_STANDARD_TERMS
+from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import CreditBalances
 from billing.domain.usage import CreditLimitReached, PeriodUsage, UnknownService, UsageRequest, draw
 from billing.services import catalog, subscriptions, usage
@@ -36,7 +36,7 @@ def test_credits_are_drawn_from_allowance_then_purchased_then_overage():
 class World:
     def __init__(self, overage_policy="allow", allowance="1000"):
         self.plans = InMemoryPlanStore()
-        catalog.publish_plan(self.plans, "lab", LAB_STANDARD_TERMS.model_copy(update={"overage_policy": overage_policy, "credit_allowance": Decimal(allowance)}), now=NOW)
+        catalog.publish_plan(self.plans, "lab", lab_standard_terms().model_copy(update={"overage_policy": overage_policy, "credit_allowance": Decimal(allowance)}), now=NOW)
         self.subscriptions = InMemorySubscriptionStore(self.plans)
         self.usage = InMemoryUsageStore(self.subscriptions)
         request = ProvisionRequest.model_validate({"plan_id": "lab", "residency": "us", "sla_acceptance": {"accepted_by": "a", "sla_version": "1"}})

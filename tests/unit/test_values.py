@@ -71,3 +71,17 @@ def test_json_numbers_parse_exactly_and_nan_is_refused():
     for bad in ('{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}'):
         with pytest.raises(ValueError):
             loads_exact(bad)
+
+
+def test_ids_are_ulids_that_sort_by_creation_time():
+    from datetime import timedelta
+
+    from billing.domain.ids import new_id
+
+    start = datetime(2030, 1, 1, tzinfo=timezone.utc)  # later than any id minted before in this process
+    ids = [new_id(start + timedelta(milliseconds=ms)) for ms in (0, 1, 1000, 86_400_000)]
+    assert all(len(i) == 26 and set(i) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for i in ids)
+    assert ids == sorted(ids)
+    same_moment = [new_id(datetime(2031, 1, 1, tzinfo=timezone.utc)) for _ in range(1000)]
+    assert same_moment == sorted(same_moment) and len(set(same_moment)) == 1000
+    assert new_id(datetime(2032, 1, 1, tzinfo=timezone.utc))[:10] == "01RY52G300"  # 48-bit ms time, Crockford base32

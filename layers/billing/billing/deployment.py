@@ -1,14 +1,11 @@
 """The composition root: the stores this Lambda container talks to, built once per container
-from the validated configuration and reused across invocations."""
+from the validated configuration and reused across invocations. Store modules are imported on
+first use, so a function loads only the stores (and models) it needs: cold start matters."""
 from __future__ import annotations
 
 from functools import lru_cache
 
 from .config import BillingConfig, load_config
-from .store.dynamodb import make_client
-from .store.dynamodb_plans import DynamoPlanStore
-from .store.dynamodb_subscriptions import DynamoSubscriptionStore
-from .store.dynamodb_usage import DynamoUsageStore
 
 
 def settings() -> BillingConfig:
@@ -17,17 +14,23 @@ def settings() -> BillingConfig:
 
 @lru_cache(maxsize=1)
 def dynamodb():
+    from .store.dynamodb import make_client
+
     config = settings()
     return make_client(config.dynamodb_endpoint, config.region)
 
 
 @lru_cache(maxsize=1)
-def plan_store() -> DynamoPlanStore:
+def plan_store():
+    from .store.dynamodb_plans import DynamoPlanStore
+
     return DynamoPlanStore(dynamodb(), settings().plans_table)
 
 
 @lru_cache(maxsize=1)
-def subscription_store() -> DynamoSubscriptionStore:
+def subscription_store():
+    from .store.dynamodb_subscriptions import DynamoSubscriptionStore
+
     config = settings()
     return DynamoSubscriptionStore(
         dynamodb(),
@@ -39,7 +42,9 @@ def subscription_store() -> DynamoSubscriptionStore:
 
 
 @lru_cache(maxsize=1)
-def usage_store() -> DynamoUsageStore:
+def usage_store():
+    from .store.dynamodb_usage import DynamoUsageStore
+
     config = settings()
     return DynamoUsageStore(dynamodb(), usage_table=config.usage_events_table, subscriptions_table=config.subscriptions_table,
                             ledger_table=config.credit_ledger_table)
@@ -48,6 +53,5 @@ def usage_store() -> DynamoUsageStore:
 def reset() -> None:
     """Forget the cached configuration and clients (tests that swap databases between cases)."""
     load_config.cache_clear()
-    dynamodb.cache_clear()
-    for cached in (plan_store, subscription_store, usage_store):
+    for cached in (dynamodb, plan_store, subscription_store, usage_store):
         cached.cache_clear()

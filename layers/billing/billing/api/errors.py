@@ -9,12 +9,11 @@ from pydantic import ValidationError
 
 from ..domain import errors as domain
 from ..domain.idempotency import IdempotencyKeyReused
-from ..domain.usage import CreditLimitReached, UnknownService
 
 STATUS_BY_ERROR: list[tuple[type[domain.BillingError], int]] = [
     (domain.MalformedRequest, 400),
     (domain.Unauthenticated, 401),
-    (CreditLimitReached, 402),
+    (domain.CreditLimitReached, 402),
     (domain.Forbidden, 403),
     (domain.NotFound, 404),
     (domain.RetryableConflict, 409),
@@ -22,7 +21,7 @@ STATUS_BY_ERROR: list[tuple[type[domain.BillingError], int]] = [
     (domain.PayloadTooLarge, 413),
     (domain.ValidationFailed, 422),
     (IdempotencyKeyReused, 422),
-    (UnknownService, 422),
+    (domain.UnknownService, 422),
 ]
 
 

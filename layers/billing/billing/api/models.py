@@ -14,14 +14,14 @@ from ..domain.values import UtcTimestamp
 class PageQuery(BaseModel):
     """`?limit=&cursor=`; unknown query parameters are refused so typos do not pass silently."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = Field(default=None, min_length=1, max_length=2048)
 
 
 class PlanQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     version: int | None = Field(default=None, ge=1)
 
@@ -35,7 +35,7 @@ class PlanListing(PlanTerms):
 class UsageQuery(PageQuery):
     """`?from&to&service&guardrail_flag`: occurred_at in [from, to), newest first."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     start: UtcTimestamp | None = Field(default=None, alias="from")
     end: UtcTimestamp | None = Field(default=None, alias="to")
@@ -50,7 +50,7 @@ class UsageQuery(PageQuery):
 
 
 class SummaryQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     period_start: UtcTimestamp | None = None
 
@@ -58,6 +58,6 @@ class SummaryQuery(BaseModel):
 class UsageBatch(BaseModel):
     """`POST /usage/batch`: each event is validated on its own, so one bad event cannot sink the rest."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     events: list[Any] = Field(min_length=1)

@@ -81,3 +81,15 @@ class RetryableConflict(BillingError):
     """Optimistic concurrency kept losing; nothing was written and the caller may retry."""
 
     code = "concurrent_update"
+
+
+class CreditLimitReached(BillingError):
+    """The plan blocks overage and the balances do not cover the usage (402)."""
+
+    code = "insufficient_credits"
+
+
+class UnknownService(BillingError):
+    """The subscription's plan has no rate for the service (422)."""
+
+    code = "unknown_service"

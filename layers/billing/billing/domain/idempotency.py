@@ -29,7 +29,7 @@ class KeyAlreadyCommitted(Exception):
 
 
 class IdempotencyRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     scope: str
     fingerprint: str

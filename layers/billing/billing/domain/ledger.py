@@ -22,7 +22,7 @@ class InsufficientCredits(Conflict):
 
 
 class CreditBalances(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     allowance: Decimal = Decimal(0)
     purchased: Decimal = Decimal(0)
@@ -43,7 +43,7 @@ class CreditBalances(BaseModel):
 
 
 class LedgerEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     subscription_id: str
     seq: int = Field(ge=1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 Item = TypeVar("Item")
 
@@ -12,5 +12,7 @@ MAX_PAGE_SIZE = 200
 
 
 class Page(BaseModel, Generic[Item]):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[Item]
     next_cursor: str | None = None

@@ -21,7 +21,7 @@ Text = Annotated[str, StringConstraints(max_length=4000)]
 
 
 class _Terms(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class BundleItem(_Terms):

@@ -21,7 +21,7 @@ LOW_BALANCE_SHARE = Decimal("0.1")  # below 10% of the allowance is "low"
 
 
 class SlaAcceptance(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     accepted_by: str
     accepted_at: UtcTimestamp
@@ -30,7 +30,7 @@ class SlaAcceptance(BaseModel):
 
 
 class Subscription(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     subscription_id: str
     organization_id: OrganizationId
@@ -81,6 +81,8 @@ def first_period(anchor: datetime, cadence: str) -> Period:
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     period_usage_credits: Credits
     period_overage_credits: Credits
     burn_rate_credits_per_day: Credits

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from .errors import BillingError
+from .errors import CreditLimitReached, UnknownService  # noqa: F401 - part of this module's vocabulary
 from .ledger import CreditBalances
 from .plans import ServiceName, UsageRate
 from .subscriptions import OrganizationId
@@ -24,18 +24,8 @@ MetadataValue = Annotated[str, StringConstraints(max_length=256)] | bool | int |
 FUTURE_SKEW = timedelta(minutes=5)  # producers' clocks drift; later than this is a bug upstream
 
 
-class CreditLimitReached(BillingError):
-    """The plan blocks overage and the balances do not cover the event (402)."""
-
-    code = "insufficient_credits"
-
-
-class UnknownService(BillingError):
-    code = "unknown_service"
-
-
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class UsageSource(_Strict):
@@ -81,7 +71,7 @@ class UsageRequest(_Strict):
 class CreditDraw(BaseModel):
     """How an event's credits are paid: allowance first (it expires), then purchased, then overage."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     allowance: Decimal
     purchased: Decimal
@@ -112,7 +102,7 @@ def draw(balances: CreditBalances, credits: Decimal, overage_policy: str) -> tup
 class UsageEvent(BaseModel):
     """A recorded event, as stored and as answered (also to every replay of its key)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     event_id: str
     subscription_id: str
@@ -138,13 +128,15 @@ class UsageEvent(BaseModel):
 class UsageTotals(BaseModel):
     """A period's usage across services: all credits consumed and the part that was overage."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     credits: Decimal = Decimal(0)
     overage_credits: Decimal = Decimal(0)
 
 
 class ServiceUsage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     quantity: Credits = Decimal(0)
     credits: Credits = Decimal(0)
     overage_credits: Credits = Decimal(0)
@@ -153,6 +145,8 @@ class ServiceUsage(BaseModel):
 
 class PeriodUsage(BaseModel):
     """The period aggregate: per service totals and counts per guardrail flag and escalation code."""
+    model_config = ConfigDict(defer_build=True)
+
 
     services: dict[str, ServiceUsage] = Field(default_factory=dict)
     guardrail_flags: dict[str, int] = Field(default_factory=dict)
@@ -182,12 +176,16 @@ class PeriodUsage(BaseModel):
 
 
 class PeriodTotals(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     credits: Credits
     overage_credits: Credits
     events: int
 
 
 class UsageSummary(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     subscription_id: str
     period_start: UtcTimestamp
     period_end: UtcTimestamp

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict
-from ..domain.lab_standard import LAB_STANDARD_ID, LAB_STANDARD_TERMS
+from ..domain.lab_standard import LAB_STANDARD_ID, lab_standard_terms
 from ..domain.paging import Page
 from ..domain.plans import Plan, PlanTerms
 from ..store.base import PlanStore
@@ -28,7 +28,7 @@ def seed_lab_standard(plans: PlanStore, now: datetime) -> Plan:
     if existing is not None:
         return existing
     try:
-        plans.add(Plan.first_version(LAB_STANDARD_ID, LAB_STANDARD_TERMS, now))
+        plans.add(Plan.first_version(LAB_STANDARD_ID, lab_standard_terms(), now))
     except (Conflict, RetryableConflict):
         pass  # a concurrent first call seeded it
     seeded = plans.current(LAB_STANDARD_ID)

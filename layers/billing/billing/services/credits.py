@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
-from ulid import ULID
 
+from ..domain.ids import new_id
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.errors import Conflict
 from ..domain.idempotency import fingerprint, scope_key
@@ -23,7 +23,7 @@ IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$
 
 
 class CreditChangeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     amount: ExactDecimal
     type: Literal["top_up", "adjustment"]
@@ -55,7 +55,7 @@ def change_credits(
         entry = LedgerEntry(
             subscription_id=subscription_id,
             seq=seq,
-            entry_id=str(ULID.from_datetime(now)),
+            entry_id=new_id(now),
             type=request.type,
             amount=request.amount,
             bucket="purchased",

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
-from ulid import ULID
 
+from ..domain.ids import new_id
 from ..domain.access import Caller, Permission
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..domain.idempotency import fingerprint, scope_key
@@ -26,14 +26,14 @@ SlaVersion = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, in
 
 
 class SlaAcceptanceRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     accepted_by: Name
     sla_version: SlaVersion
 
 
 class ProvisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     plan_id: PlanId
     residency: Annotated[Residency, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
@@ -83,7 +83,7 @@ def provision_subscription(
         if not plan.is_active:
             raise Conflict(f"Plan '{plan.plan_id}' is archived and takes no new subscriptions.", code="plan_archived")
         period = period_at(now, plan.billing_cadence, 0)
-        subscription_id = str(ULID.from_datetime(now))
+        subscription_id = new_id(now)
         subscription = Subscription(
             subscription_id=subscription_id,
             organization_id=organization_id,
@@ -110,7 +110,7 @@ def provision_subscription(
         grant = LedgerEntry(
             subscription_id=subscription_id,
             seq=1,
-            entry_id=str(ULID.from_datetime(now)),
+            entry_id=new_id(now),
             type="grant",
             amount=plan.credit_allowance,
             bucket="allowance",

@@ -12,9 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from ulid import ULID
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..domain.ids import new_id
 from ..domain.access import Caller, Permission
 from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
@@ -43,6 +43,8 @@ class Outcome:
 
 
 class BatchReport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     results: list[dict[str, Any]]
     write_units: dict[str, Any]
 
@@ -150,6 +152,7 @@ class UsageRecorder:
                 self._reject([position], problem)
             else:
                 chargeable.append(position)
+        self._known = subscription  # the first attempt may use it; the transaction's seq condition checks it is current
         for start in range(0, len(chargeable), EVENTS_PER_TRANSACTION):
             chunk = chargeable[start : start + EVENTS_PER_TRANSACTION]
             try:
@@ -173,7 +176,7 @@ class UsageRecorder:
         pending = [p for p in chunk if self.outcomes[p] is None]
         if not pending:
             return
-        current = self.subscriptions.get(subscription_id)
+        current, self._known = self._known or self.subscriptions.get(subscription_id), None
         if not current.is_active:
             return self._reject(pending, Conflict("The subscription was canceled; it takes no more usage.", code="no_active_subscription"))
         seq = current.ledger_seq + 1
@@ -210,6 +213,7 @@ class UsageRecorder:
         except RetryableConflict:
             self._clear_refusals(pending)
             raise
+        self._known = current.with_balances(balances, seq)  # what this commit left, for the next chunk
         share = units.per(len(events))
         for position, event, *_ in charged:
             self.outcomes[position] = Outcome("accepted", event=event, write_units=share)
@@ -224,7 +228,7 @@ class UsageRecorder:
     def _event(self, request: UsageRequest, position: int, subscription: Subscription, unit: str, credits: Decimal, debited: Decimal,
                overage: Decimal, balance_after: Decimal, seq: int) -> UsageEvent:
         return UsageEvent(
-            event_id=str(ULID.from_datetime(self.now)),
+            event_id=new_id(self.now),
             subscription_id=subscription.subscription_id,
             organization_id=request.organization_id,
             service=request.service,
@@ -252,7 +256,7 @@ class UsageRecorder:
         return LedgerEntry(
             subscription_id=subscription.subscription_id,
             seq=seq,
-            entry_id=str(ULID.from_datetime(self.now)),
+            entry_id=new_id(self.now),
             type="usage",
             amount=-(from_allowance + from_purchased),
             bucket="allowance" if from_allowance > 0 or from_purchased == 0 else "purchased",

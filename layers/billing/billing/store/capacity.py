@@ -8,10 +8,12 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class WriteUnits(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     table: float
     indexes: float
 

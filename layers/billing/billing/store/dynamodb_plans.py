@@ -60,12 +60,20 @@ class DynamoPlanStore:
     def __init__(self, client, table_name: str):
         self._client = client
         self._table = table_name
+        self._versions: dict[tuple[str, int], Plan] = {}
 
     def current(self, plan_id: str) -> Plan | None:
         return self._get(plan_id, CURRENT)
 
     def version(self, plan_id: str, version: int) -> Plan | None:
-        return self._get(plan_id, _version_sk(version))
+        """Versions never change once written, so a container keeps those it has read."""
+        key = (plan_id, version)
+        if key not in self._versions:
+            found = self._get(plan_id, _version_sk(version))
+            if found is None:
+                return None
+            self._versions[key] = found
+        return self._versions[key]
 
     def _get(self, plan_id: str, sort_key: str) -> Plan | None:
         found = self._client.get_item(TableName=self._table, Key=_key(plan_id, sort_key), ConsistentRead=True)
