@@ -1,4 +1,25 @@
-"""Scheduled invoicing: declared in template.yaml; the capability lands in its own issue."""
-from billing.api.pending import not_yet_built
+"""The scheduled invoicing run: closes every ended period of the residencies this deployment
+serves, and reports what it did as its result and as metrics."""
+from aws_lambda_powertools.metrics import MetricUnit
 
-lambda_handler = not_yet_built("Scheduled invoicing")
+from billing import deployment
+from billing.api.bus import scheduled_time
+from billing.observability import instrumented, logger, metrics
+from billing.services import invoices
+
+COUNTED = ("subscriptions_scanned", "periods_closed", "invoices_drafted", "allowances_expired", "allowances_granted", "final_periods_closed")
+
+
+def run(event, context):
+    report = invoices.run_invoicing(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(),
+                                    now=scheduled_time(event), served_residencies=deployment.settings().residencies)
+    result = report.as_result()
+    for name in COUNTED:
+        metrics.add_metric(name="".join(part.title() for part in name.split("_")), unit=MetricUnit.Count, value=result[name])
+    metrics.add_metric(name="InvoicingFailures", unit=MetricUnit.Count, value=len(report.failures))
+    if report.failures:
+        logger.error("some subscriptions could not be invoiced; the next run retries them", extra={"failures": report.failures})
+    return result
+
+
+lambda_handler = instrumented(run)

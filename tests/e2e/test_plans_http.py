@@ -244,7 +244,7 @@ def test_make_token_mints_what_the_local_stack_accepts(server):
 
 
 def test_local_invoke_delivers_an_event_to_a_template_function(server):
-    response = server.request("POST", "/_local/invoke/InvoicingRunFunction", json={"scheduled_time": "2026-12-01T00:15:00Z"})
-    assert response.status_code == 200 and response.json()["implemented"] is False
+    response = server.request("POST", "/_local/invoke/InvoicingRunFunction", json={"scheduled_time": "2000-01-01T00:00:00Z"})
+    assert response.status_code == 200 and response.json()["now"] == "2000-01-01T00:00:00Z" and response.json()["periods_closed"] == 0
     missing = server.request("POST", "/_local/invoke/NoSuchFunction", json={})
     assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"

@@ -25,6 +25,16 @@ def sample_event(name: str) -> dict:
     return json.loads((ROOT / "events" / name).read_text())
 
 
+def with_path(event: dict, path_parameters: dict) -> dict:
+    """Point an API sample event at other path parameters (its `path` follows its `resource`)."""
+    event["pathParameters"] = {**(event.get("pathParameters") or {}), **path_parameters}
+    path = event["resource"]
+    for key, value in event["pathParameters"].items():
+        path = path.replace("{" + key + "}", value)
+    event["path"] = path
+    return event
+
+
 class Functions:
     """The template's functions on an in-process moto DynamoDB."""
 
@@ -44,9 +54,7 @@ class Functions:
         if authorizer is not ...:
             event["requestContext"]["authorizer"] = authorizer
         if path_parameters:
-            event["pathParameters"].update(path_parameters)
-            for key, value in path_parameters.items():
-                event["path"] = event["resource"].replace("{" + key + "}", value) if "{" + key + "}" in event["resource"] else event["path"]
+            with_path(event, path_parameters)
         if query is not ...:
             event["queryStringParameters"] = query
         response = http_response_from_proxy(self(function_id).invoke(event))

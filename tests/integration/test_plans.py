@@ -63,17 +63,3 @@ def test_given_the_authorizer_event_when_the_token_is_bad_then_unauthorized(func
     event = sample_event("authorizer/token.json") | {"authorizationToken": token}
     with pytest.raises(Exception, match="^Unauthorized$"):
         functions("AuthorizerFunction").invoke(event)
-
-
-@pytest.mark.parametrize(
-    "function_id, event_name",
-    [("InvoicesFunction", "invoices/draft_invoice.json")],
-)
-def test_functions_not_built_yet_say_so_in_the_envelope(functions, function_id, event_name):
-    status, _, body = functions.http(function_id, event_name)
-    assert status == 501 and body["error"]["code"] == "not_implemented"
-
-
-@pytest.mark.parametrize("function_id, event_name", [("InvoicingRunFunction", "invoicing_run/scheduler_invocation.json")])
-def test_event_functions_not_built_yet_say_so_without_failing_the_delivery(functions, function_id, event_name):
-    assert functions(function_id).invoke(sample_event(event_name))["implemented"] is False

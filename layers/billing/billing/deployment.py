@@ -50,8 +50,17 @@ def usage_store():
                             ledger_table=config.credit_ledger_table)
 
 
+@lru_cache(maxsize=1)
+def invoice_store():
+    from .store.dynamodb_invoices import DynamoInvoiceStore
+
+    config = settings()
+    return DynamoInvoiceStore(dynamodb(), invoices_table=config.invoices_table, subscriptions_table=config.subscriptions_table,
+                              ledger_table=config.credit_ledger_table)
+
+
 def reset() -> None:
     """Forget the cached configuration and clients (tests that swap databases between cases)."""
     load_config.cache_clear()
-    for cached in (dynamodb, plan_store, subscription_store, usage_store):
+    for cached in (dynamodb, plan_store, subscription_store, usage_store, invoice_store):
         cached.cache_clear()

@@ -1,12 +1,15 @@
-"""EventBridge deliveries to billing functions: the usage bus's `UsageRecorded` events."""
+"""EventBridge deliveries to billing functions: the usage bus's `UsageRecorded` events and the
+invoicing schedule's invocations."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from ..domain.access import Caller, Role
 from ..domain.errors import ValidationFailed
 from ..domain.usage import UsageRequest
+from ..domain.values import parse_timestamp
 
 USAGE_RECORDED = "UsageRecorded"
 
@@ -34,3 +37,14 @@ def usage_from_bus(event: dict[str, Any]) -> tuple[UsageRequest, Caller]:
         raise ValidationFailed.from_pydantic(error, location="detail") from None
     producer = Caller(f"usage-bus:{event.get('source', 'unknown')}", frozenset({Role.SERVICE.value}), None, None)
     return request, producer
+
+
+def scheduled_time(event: dict[str, Any]) -> datetime:
+    """"Now" for a scheduled run: EventBridge Scheduler's `scheduled_time` (the schedule's input
+    carries <aws.scheduler.scheduled-time>), or a classic scheduled event's `time`. Taking it from
+    the event keeps a redelivery or replay of the same event deterministic."""
+    raw = event.get("scheduled_time") or event.get("time")
+    try:
+        return parse_timestamp(raw)
+    except ValueError:
+        raise ValidationFailed.of("scheduled_time", "the event carries no RFC 3339 `scheduled_time` or `time`", location="event") from None

@@ -1,7 +1,7 @@
 """Request models of the HTTP API (responses are the domain objects themselves)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -61,3 +61,9 @@ class UsageBatch(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     events: list[Any] = Field(min_length=1)
+
+
+class ExportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    format: Literal["csv", "json"] = "csv"

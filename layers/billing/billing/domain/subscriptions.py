@@ -49,6 +49,7 @@ class Subscription(BaseModel):
     ledger_seq: int = Field(ge=0, description="seq of the last ledger entry")
     created_at: UtcTimestamp
     canceled_at: UtcTimestamp | None = None
+    final_period_closed: bool = False  # a canceled subscription's last period has been invoiced and closed
 
     @property
     def balances(self) -> CreditBalances:
@@ -71,6 +72,16 @@ class Subscription(BaseModel):
                 "ledger_seq": seq,
             }
         )
+
+    def rolled_over(self, balances: CreditBalances, seq: int, next_period: Period | None) -> "Subscription":
+        """After a period closes: the balances it left, and the next period (None: closed for good)."""
+        update = {"allowance_balance": balances.allowance, "purchased_balance": balances.purchased,
+                  "credit_balance": balances.total, "ledger_seq": seq}
+        if next_period is None:
+            update["final_period_closed"] = True
+        else:
+            update |= {"current_period_start": next_period.start, "current_period_end": next_period.end}
+        return self.model_copy(update=update)
 
     def canceled(self, now: datetime) -> "Subscription":
         return self.model_copy(update={"status": "canceled", "canceled_at": now})

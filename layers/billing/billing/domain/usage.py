@@ -13,7 +13,7 @@ from .errors import CreditLimitReached, UnknownService  # noqa: F401 - part of t
 from .ledger import CreditBalances
 from .plans import ServiceName, UsageRate
 from .subscriptions import OrganizationId
-from .values import Credits, PositiveDecimal, UtcTimestamp, round_credits
+from .values import Credits, PositiveDecimal, UtcTimestamp, format_decimal, round_credits
 
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 GuardrailFlag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
@@ -93,7 +93,7 @@ def draw(balances: CreditBalances, credits: Decimal, overage_policy: str) -> tup
     if overage > 0 and overage_policy != "allow":
         raise CreditLimitReached(
             "The plan blocks overage and the balance does not cover this usage.",
-            details={"credits": str(credits.normalize()), "credit_balance": str(balances.total.normalize())},
+            details={"credits": format_decimal(credits), "credit_balance": format_decimal(balances.total)},
         )
     after = CreditBalances(allowance=balances.allowance - from_allowance, purchased=balances.purchased - from_purchased)
     return CreditDraw(allowance=from_allowance, purchased=from_purchased, overage=overage), after

@@ -3,9 +3,10 @@ fake both satisfy."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Iterator, Protocol
 
 from ..domain.idempotency import IdempotencyRecord
+from ..domain.invoices import Invoice
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
@@ -61,6 +62,9 @@ class SubscriptionStore(Protocol):
     def active_for(self, organization_id: str) -> Subscription | None:
         """The organization's active subscription, if it has one."""
 
+    def every_subscription(self) -> Iterator[Subscription]:
+        """Every subscription, paging through the whole table."""
+
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         """Oldest first, by seq."""
 
@@ -93,3 +97,25 @@ class UsageStore(UsageTotalsReader, Protocol):
                     guardrail_flag: str | None, limit: int, cursor: str | None) -> Page[UsageEvent]: ...
 
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage: ...
+
+
+class InvoiceStore(Protocol):
+    def get(self, subscription_id: str, invoice_id: str) -> Invoice | None: ...
+
+    def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
+        """Newest period first."""
+
+    def save_draft(self, invoice: Invoice) -> None:
+        """Write (or replace) a draft. Raises Conflict(`invoice_not_draft`) when the period's invoice
+        was issued or voided."""
+
+    def issue(self, invoice: Invoice, now: datetime) -> Invoice:
+        """Give the draft the next gapless number and freeze it. Raises Conflict(`invoice_not_draft`)."""
+
+    def void(self, invoice: Invoice, now: datetime) -> Invoice: ...
+
+    def close_period(self, subscription: Subscription, entries: list[LedgerEntry], draft: Invoice | None, *,
+                     previous_seq: int, previous_period_start: datetime) -> None:
+        """In one transaction: the period's draft, the expiry/grant entries and the subscription's next
+        period and balances, if nothing changed the subscription since it was read. Raises
+        RetryableConflict otherwise, and when the draft's invoice was issued or voided meanwhile."""

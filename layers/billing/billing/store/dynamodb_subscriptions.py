@@ -10,7 +10,7 @@ ledger seq it read, so concurrent changes never lose an update and seq never ski
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
 from ..domain.errors import Conflict, RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
@@ -26,7 +26,7 @@ ORGANIZATION_INDEX = "by_organization"
 _INTERNAL = ("pk", "sk", "organization_order")
 
 
-def _subscription_key(subscription_id: str) -> dict[str, Any]:
+def subscription_key(subscription_id: str) -> dict[str, Any]:
     return {"pk": value(f"SUB#{subscription_id}"), "sk": value(SUBSCRIPTION)}
 
 
@@ -49,7 +49,7 @@ def balance_update(table: str, subscription: Subscription, *, require_active: bo
     return {
         "Update": {
             "TableName": table,
-            "Key": _subscription_key(subscription.subscription_id),
+            "Key": subscription_key(subscription.subscription_id),
             "UpdateExpression": "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, ledger_seq = :seq",
             "ConditionExpression": condition,
             **({"ExpressionAttributeNames": {"#status": "status"}} if require_active else {}),
@@ -88,7 +88,7 @@ class DynamoSubscriptionStore:
 
     # --- reads ---------------------------------------------------------------------------------
     def get(self, subscription_id: str) -> Subscription | None:
-        found = self._client.get_item(TableName=self._subscriptions, Key=_subscription_key(subscription_id), ConsistentRead=True)
+        found = self._client.get_item(TableName=self._subscriptions, Key=subscription_key(subscription_id), ConsistentRead=True)
         return _subscription(found["Item"]) if "Item" in found else None
 
     def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
@@ -164,7 +164,7 @@ class DynamoSubscriptionStore:
             {
                 "Update": {
                     "TableName": self._subscriptions,
-                    "Key": _subscription_key(subscription.subscription_id),
+                    "Key": subscription_key(subscription.subscription_id),
                     "UpdateExpression": "SET #status = :canceled, canceled_at = :at",
                     "ConditionExpression": "#status = :active",
                     "ExpressionAttributeNames": {"#status": "status"},
@@ -191,6 +191,17 @@ class DynamoSubscriptionStore:
             self._commit(actions, idempotency)
         except TransactionCancelled:
             raise RetryableConflict("The balance changed meanwhile; retry.") from None
+
+    def every_subscription(self) -> Iterator[Subscription]:
+        """All subscriptions, page by page (a Scan returns at most 1 MB at a time)."""
+        scan: dict[str, Any] = {"TableName": self._subscriptions, "FilterExpression": "sk = :sk",
+                                "ExpressionAttributeValues": {":sk": value(SUBSCRIPTION)}, "ConsistentRead": True}
+        while True:
+            found = self._client.scan(**scan)
+            yield from (_subscription(item) for item in found.get("Items", []))
+            if "LastEvaluatedKey" not in found:
+                return
+            scan["ExclusiveStartKey"] = found["LastEvaluatedKey"]
 
     def active_for(self, organization_id: str) -> Subscription | None:
         """The organization's active subscription, found through its guard item."""

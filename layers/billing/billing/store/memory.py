@@ -75,6 +75,9 @@ class InMemorySubscriptionStore:
         mine = sorted((s for s in self._subscriptions.values() if s.organization_id == organization_id), key=lambda s: s.subscription_id, reverse=True)
         return _page(mine, limit, cursor, key=lambda s: s.subscription_id)
 
+    def every_subscription(self):
+        return iter(list(self._subscriptions.values()))
+
     def active_for(self, organization_id: str) -> Subscription | None:
         subscription_id = self._active.get(organization_id)
         return self._subscriptions.get(subscription_id) if subscription_id else None

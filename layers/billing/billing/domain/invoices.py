@@ -1,0 +1,119 @@
+"""Invoices: a period's base fee and overage, priced from the period aggregate. Each line's amount
+is rounded half-even to whole cents once; the total is the sum of the lines."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .periods import Period
+from .plans import Plan
+from .subscriptions import Subscription
+from .usage import PeriodUsage
+from .values import Credits, UtcTimestamp, format_decimal
+
+InvoiceStatus = Literal["draft", "issued", "void"]
+LineKind = Literal["base_fee", "overage", "top_up"]
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    kind: LineKind
+    description: str
+    service: str | None = None
+    quantity: Credits
+    unit_amount_cents: Credits  # decimal: overage rates are fractions of a cent per credit
+    amount_cents: int
+
+
+class Invoice(BaseModel):
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    invoice_id: str
+    subscription_id: str
+    organization_id: str
+    number: str | None = None
+    status: InvoiceStatus
+    period_start: UtcTimestamp
+    period_end: UtcTimestamp
+    currency: str
+    plan_id: str
+    plan_version: int
+    line_items: list[LineItem] = Field(default_factory=list)
+    subtotal_cents: int
+    total_cents: int
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    issued_at: UtcTimestamp | None = None
+    voided_at: UtcTimestamp | None = None
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "draft"
+
+
+def invoice_id(subscription_id: str, period_start: datetime) -> str:
+    """One invoice per (subscription, period): drafting the period again finds the same id."""
+    return f"inv_{subscription_id}_{period_start.strftime('%Y%m%dT%H%M%S%f')}"
+
+
+def whole_cents(amount: Decimal) -> int:
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def billed_until(subscription: Subscription, period: Period) -> datetime:
+    """Where the period's billing stops: its end, or the cancellation that cut it short."""
+    if subscription.canceled_at is not None and period.start <= subscription.canceled_at < period.end:
+        return subscription.canceled_at
+    return period.end
+
+
+def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usage: PeriodUsage, *, now: datetime,
+                    previous: Invoice | None = None) -> Invoice:
+    """The draft for a period: the base fee (prorated when a cancellation cut the period short)
+    and one overage line per service that ran over, priced at the subscription's plan version."""
+    until = billed_until(subscription, period)
+    lines = [_base_fee(plan, period, until, subscription.canceled_at)]
+    for service in sorted(usage.services):
+        overage = usage.services[service].overage_credits
+        if overage > 0:
+            lines.append(LineItem(
+                kind="overage",
+                description=f"{service} overage: {format_decimal(overage)} credits at {format_decimal(plan.overage_rate_cents)}¢ per credit",
+                service=service,
+                quantity=overage,
+                unit_amount_cents=plan.overage_rate_cents,
+                amount_cents=whole_cents(overage * plan.overage_rate_cents),
+            ))
+    subtotal = sum(line.amount_cents for line in lines)
+    return Invoice(
+        invoice_id=invoice_id(subscription.subscription_id, period.start),
+        subscription_id=subscription.subscription_id,
+        organization_id=subscription.organization_id,
+        status="draft",
+        period_start=period.start,
+        period_end=period.end,
+        currency=plan.currency,
+        plan_id=plan.plan_id,
+        plan_version=plan.version,
+        line_items=lines,
+        subtotal_cents=subtotal,
+        total_cents=subtotal,
+        created_at=previous.created_at if previous else now,
+        updated_at=now,
+    )
+
+
+def _base_fee(plan: Plan, period: Period, until: datetime, canceled_at: datetime | None) -> LineItem:
+    description = f"{plan.name} ({plan.billing_cadence}) base fee"
+    amount = Decimal(plan.base_fee_cents)
+    if until < period.end:
+        used, whole = (until - period.start).total_seconds(), (period.end - period.start).total_seconds()
+        amount = Decimal(plan.base_fee_cents) * Decimal(str(used)) / Decimal(str(whole))
+        description += (f", prorated for {used / 86400:.1f} of {whole / 86400:.1f} days "
+                        f"(canceled {canceled_at.date().isoformat()})")
+    cents = whole_cents(amount)
+    return LineItem(kind="base_fee", description=description, quantity=Decimal(1), unit_amount_cents=Decimal(cents), amount_cents=cents)

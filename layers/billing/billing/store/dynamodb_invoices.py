@@ -1,0 +1,134 @@
+"""Invoices in DynamoDB (the invoices table).
+
+SUB#{id} / INV#{invoice_id}     one invoice per subscription and period; the id embeds the period
+                                start, so a subscription's invoices sort by period
+COUNTER / INVOICE_NUMBER        the last number issued; advanced in the issuing transaction, so
+                                numbers are gapless and never reused"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..domain.errors import Conflict, NotFound, RetryableConflict
+from ..domain.invoices import Invoice
+from ..domain.ledger import LedgerEntry
+from ..domain.paging import Page
+from ..domain.subscriptions import Subscription
+from .dynamodb import TransactionCancelled, from_attributes, is_conditional_failure, query_page, to_attributes, transact_write, value
+from .dynamodb_subscriptions import ledger_put, subscription_key
+
+COUNTER_KEY = {"pk": {"S": "COUNTER"}, "sk": {"S": "INVOICE_NUMBER"}}
+NOT_ISSUED = "attribute_not_exists(pk) OR #status = :draft"
+
+
+def _key(subscription_id: str, invoice_id: str) -> dict[str, Any]:
+    return {"pk": value(f"SUB#{subscription_id}"), "sk": value(f"INV#{invoice_id}")}
+
+
+def _invoice(item: dict[str, Any]) -> Invoice:
+    return Invoice.model_validate({k: v for k, v in from_attributes(item).items() if k not in ("pk", "sk")})
+
+
+def _not_draft(invoice_id: str) -> Conflict:
+    return Conflict(f"Invoice '{invoice_id}' is no longer a draft.", code="invoice_not_draft")
+
+
+class DynamoInvoiceStore:
+    def __init__(self, client, *, invoices_table: str, subscriptions_table: str, ledger_table: str):
+        self._client = client
+        self._table = invoices_table
+        self._subscriptions = subscriptions_table
+        self._ledger = ledger_table
+
+    def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
+        found = self._client.get_item(TableName=self._table, Key=_key(subscription_id, invoice_id), ConsistentRead=True)
+        return _invoice(found["Item"]) if "Item" in found else None
+
+    def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
+        partition = f"SUB#{subscription_id}"
+        query = {"TableName": self._table, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :inv)",
+                 "ExpressionAttributeValues": {":pk": value(partition), ":inv": value("INV#")},
+                 "ScanIndexForward": False, "ConsistentRead": True, "Limit": limit}
+        return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_invoice)
+
+    def _put_draft(self, invoice: Invoice) -> dict[str, Any]:
+        item = {"pk": f"SUB#{invoice.subscription_id}", "sk": f"INV#{invoice.invoice_id}", **invoice.model_dump()}
+        return {"Put": {"TableName": self._table, "Item": to_attributes(item), "ConditionExpression": NOT_ISSUED,
+                        "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":draft": value("draft")}}}
+
+    def save_draft(self, invoice: Invoice) -> None:
+        put = self._put_draft(invoice)["Put"]
+        try:
+            self._client.put_item(**put)
+        except ClientError as error:
+            if is_conditional_failure(error):
+                raise _not_draft(invoice.invoice_id) from None
+            raise
+
+    def issue(self, invoice: Invoice, now: datetime) -> Invoice:
+        """One attempt: read the counter, then advance it and freeze the invoice together."""
+        counter = self._client.get_item(TableName=self._table, Key=COUNTER_KEY, ConsistentRead=True).get("Item")
+        last = int(from_attributes(counter)["last_number"]) if counter else 0
+        number = f"INV-{last + 1:06d}"
+        advance = {"Update": {"TableName": self._table, "Key": COUNTER_KEY, "UpdateExpression": "SET last_number = :next",
+                              "ConditionExpression": "last_number = :last" if counter else "attribute_not_exists(pk)",
+                              "ExpressionAttributeValues": {":next": value(last + 1), **({":last": value(last)} if counter else {})}}}
+        freeze = {"Update": {"TableName": self._table, "Key": _key(invoice.subscription_id, invoice.invoice_id),
+                             "UpdateExpression": "SET #status = :issued, #number = :number, issued_at = :now, updated_at = :now",
+                             "ConditionExpression": "#status = :draft",
+                             "ExpressionAttributeNames": {"#status": "status", "#number": "number"},
+                             "ExpressionAttributeValues": {":issued": value("issued"), ":draft": value("draft"), ":number": value(number), ":now": value(now)}}}
+        try:
+            transact_write(self._client, [advance, freeze])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed_condition(1):
+                raise _not_draft(invoice.invoice_id) from None
+            raise RetryableConflict("Another invoice took that number; retry.") from None
+        return invoice.model_copy(update={"status": "issued", "number": number, "issued_at": now, "updated_at": now})
+
+    def void(self, invoice: Invoice, now: datetime) -> Invoice:
+        try:
+            updated = self._client.update_item(
+                TableName=self._table, Key=_key(invoice.subscription_id, invoice.invoice_id),
+                UpdateExpression="SET #status = :void, voided_at = :now, updated_at = :now",
+                ConditionExpression="#status IN (:draft, :issued)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":void": value("void"), ":draft": value("draft"), ":issued": value("issued"), ":now": value(now)},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
+            current = self.get(invoice.subscription_id, invoice.invoice_id)
+            if current is None:
+                raise NotFound(f"No invoice '{invoice.invoice_id}'.") from None
+            return current  # already void: voiding is idempotent
+        return _invoice(updated["Attributes"])
+
+    def close_period(self, subscription: Subscription, entries: list[LedgerEntry], draft: Invoice | None, *,
+                     previous_seq: int, previous_period_start: datetime) -> None:
+        update = {
+            "Update": {
+                "TableName": self._subscriptions,
+                "Key": subscription_key(subscription.subscription_id),
+                "UpdateExpression": "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, "
+                                    "ledger_seq = :seq, current_period_start = :start, current_period_end = :end, final_period_closed = :closed",
+                "ConditionExpression": "ledger_seq = :previous_seq AND current_period_start = :previous_start",
+                "ExpressionAttributeValues": {
+                    ":allowance": value(subscription.allowance_balance), ":purchased": value(subscription.purchased_balance),
+                    ":total": value(subscription.credit_balance), ":seq": value(subscription.ledger_seq),
+                    ":start": value(subscription.current_period_start), ":end": value(subscription.current_period_end),
+                    ":closed": value(subscription.final_period_closed), ":previous_seq": value(previous_seq),
+                    ":previous_start": value(previous_period_start),
+                },
+            }
+        }
+        actions = [update, *(ledger_put(self._ledger, e) for e in entries)]
+        if draft is not None:
+            actions.append(self._put_draft(draft))
+        try:
+            transact_write(self._client, actions)
+        except TransactionCancelled:
+            raise RetryableConflict("The subscription or its invoice changed while closing the period; retry.") from None

@@ -1,0 +1,233 @@
+"""Invoices over HTTP: every status and error code of API.md's invoice endpoints, gapless numbers,
+exports that add up, and the scheduled run through /_local/invoke (invariants 5-8)."""
+import csv
+import io
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from billing.domain.values import format_timestamp, parse_timestamp
+
+from .test_plans_http import TERMS, error_of, new_plan_id
+from .test_subscriptions_http import assert_ledger_is_honest, ledger, new_org, subscribe
+from .test_usage_http import record, usage_body
+
+
+def with_overage(server, token, org, quantity="201"):
+    """Lab Standard: 5 credits a run, 1000 allowance, 12.5 cents a credit over."""
+    subscription = subscribe(server, token, org)
+    assert record(server, token, usage_body(org, quantity=quantity)).status_code == 201
+    return subscription
+
+
+def draft(server, token, sid, body=None, who=None):
+    return server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=who or token("finance"), json=body)
+
+
+def test_drafting_a_period_prices_the_base_fee_and_overage_from_the_aggregate(server, token):
+    org = new_org()
+    sid = with_overage(server, token, org)["subscription_id"]
+    response = draft(server, token, sid)
+    assert response.status_code == 201
+    invoice = response.json()
+    assert (invoice["status"], invoice["number"], invoice["currency"], invoice["organization_id"]) == ("draft", None, "USD", org)
+    assert [(line["kind"], line["service"], line["quantity"], line["unit_amount_cents"], line["amount_cents"]) for line in invoice["line_items"]] == [
+        ("base_fee", None, "1", "49900", 49_900), ("overage", "instrumentation", "5", "12.5", 62)]  # 62.5 -> 62, half-even
+    assert invoice["subtotal_cents"] == invoice["total_cents"] == 49_962
+    again = draft(server, token, sid, body={"period_start": invoice["period_start"]})
+    assert again.status_code == 200 and again.json()["invoice_id"] == invoice["invoice_id"] and again.json()["created_at"] == invoice["created_at"]
+    listed = server.request("GET", f"/subscriptions/{sid}/invoices", token=token("org:member", org=org)).json()
+    assert [i["invoice_id"] for i in listed["items"]] == [invoice["invoice_id"]]
+    one = server.request("GET", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}", token=token("org:admin", org=org))
+    assert one.status_code == 200 and one.json() == again.json()
+
+
+def test_drafting_needs_finance_or_admin_of_the_subscriptions_residency(server, token):
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    for who in (token("org:admin", org=org), token("service"), token("org:member", org=org)):
+        response = draft(server, token, sid, who=who)
+        assert response.status_code == 403 and error_of(response)["code"] == "forbidden"
+    elsewhere = draft(server, token, sid, who=token("finance", residency="eu"))
+    assert elsewhere.status_code == 403 and error_of(elsewhere)["code"] == "residency_mismatch"
+    assert draft(server, token, sid, who=token("marketplace:admin")).status_code == 201
+    assert server.request("POST", f"/subscriptions/{sid}/invoices/draft").status_code == 401
+    assert draft(server, token, "01JBZ8Y7Q9R5N0W3X2V1T6S4PA").status_code == 404
+
+
+@pytest.mark.parametrize("body", [{"period_start": "2020-01-01T00:00:00Z"}, {"period_start": "soon"}, {"periodstart": "x"}])
+def test_drafting_an_unknown_period_is_422(server, token, body):
+    sid = subscribe(server, token, new_org())["subscription_id"]
+    response = draft(server, token, sid, body=body)
+    assert response.status_code == 422 and error_of(response)["code"] == "validation_error"
+    malformed = server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=token("finance"), data="{")
+    assert malformed.status_code == 400
+    assert server.request("GET", f"/subscriptions/{sid}/invoices", token=token("finance")).json()["items"] == []
+
+
+def test_issuing_numbers_and_freezes_and_a_period_issued_is_not_redrafted(server, token):
+    org = new_org()
+    sid = with_overage(server, token, org)["subscription_id"]
+    invoice = draft(server, token, sid).json()
+    path = f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}"
+    for who in (token("org:admin", org=org), token("service")):
+        assert server.request("POST", f"{path}/issue", token=who).status_code == 403
+    assert error_of(server.request("POST", f"{path}/issue", token=token("finance", residency="eu")))["code"] == "residency_mismatch"
+    issued = server.request("POST", f"{path}/issue", token=token("finance"))
+    assert issued.status_code == 200
+    body = issued.json()
+    assert body["status"] == "issued" and body["number"].startswith("INV-") and len(body["number"]) == 10 and body["issued_at"]
+    twice = server.request("POST", f"{path}/issue", token=token("finance"))
+    assert twice.status_code == 409 and error_of(twice)["code"] == "invoice_not_draft"
+    redraft = draft(server, token, sid)
+    assert redraft.status_code == 409 and error_of(redraft)["code"] == "invoice_not_draft"
+    assert server.request("GET", path, token=token("finance")).json() == body  # frozen
+    assert server.request("POST", f"/subscriptions/{sid}/invoices/inv_nope/issue", token=token("finance")).status_code == 404
+
+
+def test_voiding_keeps_the_number_and_is_final(server, token):
+    sid = with_overage(server, token, new_org())["subscription_id"]
+    invoice = draft(server, token, sid).json()
+    path = f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}"
+    number = server.request("POST", f"{path}/issue", token=token("marketplace:admin")).json()["number"]
+    voided = server.request("POST", f"{path}/void", token=token("finance"))
+    assert voided.status_code == 200 and voided.json()["status"] == "void" and voided.json()["number"] == number and voided.json()["voided_at"]
+    assert server.request("POST", f"{path}/void", token=token("finance")).json() == voided.json()
+    assert error_of(server.request("POST", f"{path}/issue", token=token("finance")))["code"] == "invoice_not_draft"
+    assert server.request("POST", f"{path}/void", token=token("org:admin", org=invoice["organization_id"])).status_code == 403
+    assert server.request("POST", f"/subscriptions/{sid}/invoices/inv_nope/void", token=token("finance")).status_code == 404
+
+
+def test_a_draft_can_be_voided_and_never_takes_a_number(server, token):
+    sid = subscribe(server, token, new_org())["subscription_id"]
+    invoice = draft(server, token, sid).json()
+    voided = server.request("POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/void", token=token("finance"))
+    assert voided.status_code == 200 and voided.json()["number"] is None
+
+
+def test_invoice_numbers_are_gapless_under_concurrent_issuing(fresh_server, token):
+    server = fresh_server
+    drafts = []
+    for _ in range(8):
+        sid = subscribe(server, token, new_org())["subscription_id"]
+        drafts.append((sid, draft(server, token, sid).json()["invoice_id"]))
+    barrier = threading.Barrier(len(drafts))
+
+    def issue(target):
+        barrier.wait()
+        return server.request("POST", f"/subscriptions/{target[0]}/invoices/{target[1]}/issue", token=token("finance"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        numbers = sorted(r.json()["number"] for r in pool.map(issue, drafts))
+    assert numbers == [f"INV-{n:06d}" for n in range(1, 9)]
+
+
+def test_exports_are_csv_and_json_whose_rows_add_up(server, token):
+    org = new_org()
+    sid = with_overage(server, token, org, quantity="200.66")["subscription_id"]  # 3.3 credits over: 41.25 -> 41 cents
+    invoice = draft(server, token, sid).json()
+    path = f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/export"
+    response = server.request("GET", path, token=token("finance"), params={"format": "csv"})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["kind"] for r in rows] == ["base_fee", "overage"] and [int(r["amount_cents"]) for r in rows] == [49_900, 41]
+    assert sum(int(r["amount_cents"]) for r in rows) == int(rows[0]["invoice_total_cents"]) == invoice["total_cents"] == 49_941
+    assert sum(Decimal(r["amount"]) for r in rows) == Decimal(rows[0]["invoice_total"]) == Decimal("499.41")
+    as_json = server.request("GET", path, token=token("marketplace:admin"), params={"format": "json"})
+    assert as_json.status_code == 200 and as_json.headers["Content-Type"].startswith("application/json")
+    assert sum(line["amount_cents"] for line in as_json.json()["lines"]) == as_json.json()["total_cents"] == 49_941
+    assert server.request("GET", path, token=token("finance"), params={"format": "xml"}).status_code == 422
+    assert server.request("GET", path, token=token("org:admin", org=org)).status_code == 403
+    assert error_of(server.request("GET", path, token=token("finance", residency="eu")))["code"] == "residency_mismatch"
+
+
+def test_organizations_read_only_their_own_invoices(server, token):
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    invoice = draft(server, token, sid).json()
+    path = f"/subscriptions/{sid}/invoices"
+    assert server.request("GET", path, token=token("org:admin", org=new_org())).status_code == 404
+    assert server.request("GET", f"{path}/{invoice['invoice_id']}", token=token("org:member", org=new_org())).status_code == 404
+    assert server.request("GET", path, token=token("service")).status_code == 403
+    assert server.request("GET", f"{path}/inv_nope", token=token("org:member", org=org)).status_code == 404
+    assert server.request("GET", path).status_code == 401
+
+
+# --- the scheduled run ----------------------------------------------------------------------------
+
+def invoke_run(server, moment):
+    response = server.request("POST", "/_local/invoke/InvoicingRunFunction", json={"scheduled_time": format_timestamp(moment)})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def state(server, token, sid):
+    subscription = server.request("GET", f"/subscriptions/{sid}", token=token("finance")).json()
+    subscription.pop("health")
+    invoices = server.request("GET", f"/subscriptions/{sid}/invoices", token=token("finance")).json()["items"]
+    return subscription, ledger(server, token, sid), invoices
+
+
+def test_the_scheduled_run_closes_the_period_once_even_delivered_twice_and_twice_at_once(fresh_server, token):
+    server = fresh_server
+    org = new_org()
+    subscription = with_overage(server, token, org, quantity="30")  # 150 of 1000 used
+    sid = subscription["subscription_id"]
+    server.request("POST", f"/subscriptions/{sid}/credits", token=token("marketplace:admin"),
+                   json={"amount": "40", "type": "top_up", "reason": "pack", "idempotency_key": "p1"})
+    after_end = parse_timestamp(subscription["current_period_end"]) + timedelta(minutes=15)
+
+    report = invoke_run(server, after_end)
+    assert (report["periods_closed"], report["invoices_drafted"], report["allowances_expired"], report["allowances_granted"]) == (1, 1, 1, 1)
+    closed, entries, invoices = state(server, token, sid)
+    assert [e["type"] for e in entries[-2:]] == ["expiry", "grant"] and entries[-2]["amount"] == "-850" and entries[-1]["amount"] == "1000"
+    assert closed["credit_balance"] == "1040" and closed["allowance_balance"] == "1000" and closed["purchased_balance"] == "40"
+    assert closed["current_period_start"] == subscription["current_period_end"]
+    assert [(i["period_start"], i["status"], i["total_cents"]) for i in invoices] == [(subscription["current_period_start"], "draft", 49_900)]
+    assert_ledger_is_honest(server, token, sid)
+
+    assert invoke_run(server, after_end)["periods_closed"] == 0
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        twice = list(pool.map(lambda _: invoke_run(server, after_end), range(2)))
+    assert [r["periods_closed"] for r in twice] == [0, 0]
+    assert state(server, token, sid) == (closed, entries, invoices)
+
+
+def test_two_runs_at_once_close_a_period_exactly_once(fresh_server, token):
+    server = fresh_server
+    subscriptions = [with_overage(server, token, new_org(), quantity="10") for _ in range(3)]
+    after_end = max(parse_timestamp(s["current_period_end"]) for s in subscriptions) + timedelta(minutes=15)
+    barrier = threading.Barrier(2)
+
+    def run(_):
+        barrier.wait()
+        return invoke_run(server, after_end)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(run, range(2)))
+    assert sum(r["periods_closed"] for r in reports) == 3 and all(r["failures"] == [] for r in reports)
+    for subscription in subscriptions:
+        closed, entries, invoices = state(server, token, subscription["subscription_id"])
+        assert [e["type"] for e in entries] == ["grant", "usage", "expiry", "grant"] and len(invoices) == 1
+        assert_ledger_is_honest(server, token, subscription["subscription_id"])
+
+
+def test_the_scheduled_run_leaves_an_issued_invoice_alone(server, token):
+    subscription = with_overage(server, token, new_org(), quantity="10")
+    sid = subscription["subscription_id"]
+    invoice = draft(server, token, sid).json()
+    issued = server.request("POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance")).json()
+    report = invoke_run(server, parse_timestamp(subscription["current_period_end"]) + timedelta(seconds=1))
+    assert report["failures"] == []
+    _, _, invoices = state(server, token, sid)
+    assert [i for i in invoices if i["invoice_id"] == invoice["invoice_id"]] == [issued]
+
+
+def test_the_scheduled_run_rejects_an_event_without_a_time(server):
+    response = server.request("POST", "/_local/invoke/InvoicingRunFunction", json={"detail": {}})
+    assert response.status_code == 500 and response.json()["errorType"] == "ValidationFailed"
