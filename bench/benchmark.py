@@ -4,6 +4,7 @@
   service overhead a handler's latency vs the time spent inside the boto3 calls it makes
   batch throughput events/s through POST /usage/batch vs single POST /usage calls
   write units      DynamoDB write units per accepted event, single and in a full batch (estimated)
+  drafting         an invoice draft for a period of many events vs one of 10 events
 
 The backend is the local stack's embedded moto server: its absolute speed is not DynamoDB's, so
 only ratios are reported (DESIGN.md: don't benchmark moto as if it were DynamoDB)."""
@@ -27,6 +28,7 @@ COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
 LATENCY_RUNS = int(os.environ.get("BENCH_LATENCY_RUNS", "60"))
 SINGLE_EVENTS = int(os.environ.get("BENCH_SINGLE_EVENTS", "200"))
 BATCHES = int(os.environ.get("BENCH_BATCHES", "5"))
+DRAFT_EVENTS = int(os.environ.get("BENCH_DRAFT_EVENTS", "5000"))  # 100,000 works, but loading it into moto takes long
 
 
 def line(name: str, ratio: float, target: str, ok: bool, detail: str) -> None:
@@ -165,6 +167,35 @@ def throughput(stack, org: str) -> None:
     print(f"{'write units / event, full batch':<34} {table:>7.2f}   target <= 2.5  {'ok  ' if table <= 2.5 else 'MISS'}  table; +{index:.2f} for the listing index (estimated)")
 
 
+def drafting(stack) -> None:
+    """Drafting reads the period aggregate, so its cost must not follow the number of events."""
+    usage_function, invoices = stack.functions["UsageRecordingFunction"], stack.functions["InvoicesFunction"]
+    finance = {"principalId": "fin", "sub": "fin", "roles": "finance", "org": "", "residency": "us"}
+
+    def subscription_with(events: int) -> str:
+        org = f"org-draft-{uuid.uuid4().hex[:6]}"
+        provisioned = stack.functions["SubscriptionsFunction"].invoke(api_event("subscriptions/provision.json", authorizer=ADMIN,
+                                                                                 body=json.loads(api_event("subscriptions/provision.json")["body"]),
+                                                                                 path_parameters={"organization_id": org}))
+        for start in range(0, events, 100):
+            batch = [{"organization_id": org, "service": "analytics", "quantity": "1", "idempotency_key": f"d{i}"} for i in range(start, min(events, start + 100))]
+            usage_function.invoke(api_event("usage_recording/record_usage_batch.json", authorizer=SERVICE, body={"events": batch}))
+        return json.loads(provisioned["body"])["subscription_id"]
+
+    def draft_seconds(subscription_id: str) -> float:
+        samples = []
+        for _ in range(30):
+            event = api_event("invoices/draft_invoice.json", authorizer=finance, path_parameters={"subscription_id": subscription_id}, body={})
+            started = time.perf_counter()
+            assert invoices.invoke(event)["statusCode"] in (200, 201)
+            samples.append(time.perf_counter() - started)
+        return statistics.median(samples)
+
+    few, many = subscription_with(10), subscription_with(DRAFT_EVENTS)
+    ratio = draft_seconds(many) / draft_seconds(few)
+    line(f"drafting {DRAFT_EVENTS} events vs 10", ratio, "<= 1.2", ratio <= 1.2, "median of 30 drafts each")
+
+
 def main() -> None:
     from local_stack.server import LocalStack
 
@@ -180,6 +211,7 @@ def main() -> None:
     cold_start(stack)
     overhead(stack, org, subscription_id)
     throughput(stack, org)
+    drafting(stack)
     stack.database and stack.database.stop()
 
 
