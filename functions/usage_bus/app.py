@@ -9,7 +9,7 @@ from billing.services import usage
 
 def record(event, context):
     request, producer = usage_from_bus(event)
-    recorded, replayed = usage.record_usage(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), producer, request, now=utc_now())
+    recorded, replayed = usage.record_usage(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(), producer, request, now=utc_now())
     return {"status": "duplicate" if replayed else "accepted", "event": recorded.model_dump(mode="json")}
 
 

@@ -14,7 +14,7 @@ app = billing_api()
 def record_usage():
     who = authorize(app, Permission.RECORD_USAGE)
     request = parse_body(app, UsageRequest)
-    event, replayed = usage.record_usage(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), who, request, now=utc_now())
+    event, replayed = usage.record_usage(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(), who, request, now=utc_now())
     return created_or_replayed(event, replayed)
 
 
@@ -22,7 +22,7 @@ def record_usage():
 def record_usage_batch():
     who = authorize(app, Permission.RECORD_USAGE)
     batch = parse_body(app, UsageBatch)
-    report = usage.record_usage_batch(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), who, batch.events, now=utc_now())
+    report = usage.record_usage_batch(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(), who, batch.events, now=utc_now())
     return json_response(200, report)
 
 

@@ -12,7 +12,7 @@ from billing.domain.ledger import CreditBalances
 from billing.domain.usage import CreditLimitReached, PeriodUsage, UnknownService, UsageRequest, draw
 from billing.services import catalog, subscriptions, usage
 from billing.services.subscriptions import ProvisionRequest
-from billing.store.memory import InMemoryPlanStore, InMemorySubscriptionStore, InMemoryUsageStore
+from billing.store.memory import InMemoryInvoiceStore, InMemoryPlanStore, InMemorySubscriptionStore, InMemoryUsageStore
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 ADMIN = Caller("admin", frozenset({"marketplace:admin"}), None, "us")
@@ -39,16 +39,17 @@ class World:
         catalog.publish_plan(self.plans, "lab", lab_standard_terms().model_copy(update={"overage_policy": overage_policy, "credit_allowance": Decimal(allowance)}), now=NOW)
         self.subscriptions = InMemorySubscriptionStore(self.plans)
         self.usage = InMemoryUsageStore(self.subscriptions)
+        self.invoices = InMemoryInvoiceStore(self.subscriptions)
         request = ProvisionRequest.model_validate({"plan_id": "lab", "residency": "us", "sla_acceptance": {"accepted_by": "a", "sla_version": "1"}})
         self.subscription, _ = subscriptions.provision_subscription(self.plans, self.subscriptions, ADMIN, "org-1", request, served_residencies=("us",),
                                                                     idempotency_key=None, now=NOW)
 
-    def record(self, who=SERVICE, **fields):
+    def record(self, who=SERVICE, now=None, **fields):
         request = UsageRequest.model_validate({"organization_id": "org-1", "service": "instrumentation", "quantity": 1, "idempotency_key": "k1"} | fields)
-        return usage.record_usage(self.plans, self.subscriptions, self.usage, who, request, now=NOW, pause=no_pause)
+        return usage.record_usage(self.plans, self.subscriptions, self.usage, self.invoices, who, request, now=now or NOW, pause=no_pause)
 
     def batch(self, events):
-        return usage.record_usage_batch(self.plans, self.subscriptions, self.usage, SERVICE, events, now=NOW, pause=no_pause)
+        return usage.record_usage_batch(self.plans, self.subscriptions, self.usage, self.invoices, SERVICE, events, now=NOW, pause=no_pause)
 
     def ledger(self):
         return self.subscriptions.ledger_page(self.subscription.subscription_id, limit=200, cursor=None).items

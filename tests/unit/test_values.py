@@ -20,7 +20,7 @@ def test_exact_decimals_are_accepted(raw, expected):
 
 
 @pytest.mark.parametrize(
-    "raw", ["NaN", "Infinity", "-inf", "1e12", "1000000000000", "0.0000001", "1e-7", "abc", "", True, None, 0.1, [], "1e400"]
+    "raw", ["NaN", "Infinity", "-inf", "1e12", "1000000000000", "0.0000001", "1e-7", "abc", "", True, None, 0.1, [], "1e400", "1e1000000", "-1E+9999999"]
 )
 def test_inexact_or_out_of_range_values_are_refused(raw):
     with pytest.raises(ValueError):

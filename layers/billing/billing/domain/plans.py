@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .values import Cents, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
+from .values import BoundedInt, Cents, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
 
 BillingCadence = Literal["monthly", "quarterly", "annual"]
 OveragePolicy = Literal["allow", "block"]
@@ -46,7 +46,7 @@ class Feature(_Terms):
     key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
     label: Label
     included: bool
-    limit: int | Label | None = None
+    limit: BoundedInt | Label | None = None
 
 
 class PlanTerms(_Terms):

@@ -9,9 +9,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .ledger import CreditBalances
-from .periods import Period, period_at
+from .errors import ValidationFailed
+from .periods import Period, period_at, period_index
 from .plans import PlanId
-from .values import Credits, UtcTimestamp, round_credits
+from .values import Credits, UtcTimestamp, format_timestamp, round_credits
 
 SubscriptionStatus = Literal["active", "canceled"]
 OrganizationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
@@ -72,6 +73,16 @@ class Subscription(BaseModel):
                 "ledger_seq": seq,
             }
         )
+
+    def period_starting(self, start: datetime) -> Period:
+        """The billing period that starts at `start`, if this subscription has reached it. The range
+        is checked first, so a year-9999 request is a 422, not date arithmetic overflowing."""
+        if not self.billing_cycle_anchor <= start <= self.current_period_start:
+            raise ValidationFailed.of("period_start", "is not a period this subscription has reached", location="query")
+        period = period_at(self.billing_cycle_anchor, self.billing_cadence, period_index(self.billing_cycle_anchor, self.billing_cadence, start))
+        if period.start != start:
+            raise ValidationFailed.of("period_start", f"is not the start of a billing period (the one containing it starts {format_timestamp(period.start)})", location="query")
+        return period
 
     def rolled_over(self, balances: CreditBalances, seq: int, next_period: Period | None) -> "Subscription":
         """After a period closes: the balances it left, and the next period (None: closed for good)."""

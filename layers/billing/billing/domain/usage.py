@@ -3,23 +3,23 @@ per-period aggregate that summaries, health and invoices read instead of scannin
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from .errors import CreditLimitReached, UnknownService  # noqa: F401 - part of this module's vocabulary
+from .errors import CreditLimitReached, UnknownService, ValidationFailed  # noqa: F401 - part of this module's vocabulary
 from .ledger import CreditBalances
 from .plans import ServiceName, UsageRate
 from .subscriptions import OrganizationId
-from .values import Credits, PositiveDecimal, UtcTimestamp, format_decimal, round_credits
+from .values import MAGNITUDE_LIMIT, BoundedInt, Credits, PositiveDecimal, UtcTimestamp, format_decimal, round_credits
 
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 GuardrailFlag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 EscalationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 SourceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-MetadataValue = Annotated[str, StringConstraints(max_length=256)] | bool | int | None
+MetadataValue = Annotated[str, StringConstraints(max_length=256)] | bool | BoundedInt | None
 
 FUTURE_SKEW = timedelta(minutes=5)  # producers' clocks drift; later than this is a bug upstream
 
@@ -83,7 +83,10 @@ class CreditDraw(BaseModel):
 
 
 def price(quantity: Decimal, rate: UsageRate) -> Decimal:
-    return round_credits(quantity * rate.credits_per_unit)
+    credits = round_credits(quantity * rate.credits_per_unit)
+    if credits >= MAGNITUDE_LIMIT:
+        raise ValidationFailed.of("quantity", "prices at 10^12 credits or more at this plan's rate")
+    return credits
 
 
 def draw(balances: CreditBalances, credits: Decimal, overage_policy: str) -> tuple[CreditDraw, CreditBalances]:

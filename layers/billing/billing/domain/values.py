@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import Annotated, Any
 
-from annotated_types import Ge, Gt
+from annotated_types import Ge, Gt, Le
 from pydantic import BeforeValidator, PlainSerializer
 
 FRACTION_DIGITS = 6
@@ -37,7 +37,7 @@ def to_exact_decimal(value: Any) -> Decimal:
         raise ValueError("must be a decimal number or a decimal string")
     if not number.is_finite():
         raise ValueError("must be a finite number")
-    if abs(number) >= MAGNITUDE_LIMIT:
+    if number.copy_abs() >= MAGNITUDE_LIMIT:  # copy_abs: no context, so 1E+1000000 cannot overflow
         raise ValueError("must be below 10^12 in magnitude")
     if number != number.quantize(CREDIT_QUANTUM):
         raise ValueError(f"must have at most {FRACTION_DIGITS} fractional digits")
@@ -52,20 +52,28 @@ def format_decimal(value: Decimal) -> str:
 
 
 def round_credits(value: Decimal) -> Decimal:
-    """Credits are kept to 6 fractional digits, rounded half-even (banker's rounding)."""
-    return value.quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_EVEN)
+    """Credits are kept to 6 fractional digits, rounded half-even (banker's rounding). The wide
+    context lets a product of two in-range values (up to 10^24) round instead of failing."""
+    with localcontext() as wide:
+        wide.prec = 60
+        return value.quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+BoundedInt = Annotated[int, Ge(-(2**63)), Le(2**63 - 1)]  # what DynamoDB numbers (38 digits) hold with room
 
 
 def to_cents(value: Any) -> int:
     """Money: a whole number of minor units. Accepts integral JSON numbers, nothing else."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise ValueError("must be a whole number of cents")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError("must be a whole number of cents")
+    if (value.copy_abs() if isinstance(value, Decimal) else abs(value)) > MAX_CENTS:  # before int(), which takes seconds on 1E+1000000
+        raise ValueError("must be at most 10^12 cents in magnitude")
     if isinstance(value, Decimal):
-        if not value.is_finite() or value != value.to_integral_value():
+        if value != value.to_integral_value():
             raise ValueError("must be a whole number of cents")
         value = int(value)
-    if abs(value) > MAX_CENTS:
-        raise ValueError("must be at most 10^12 cents in magnitude")
     return value
 
 

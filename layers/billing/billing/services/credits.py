@@ -65,7 +65,7 @@ def change_credits(
             reason=request.reason,
             created_at=now,
         )
-        subscriptions.append(current.with_balances(balances, seq), entry, idempotency=record_for(entry))
+        subscriptions.append(current.with_balances(balances, seq), entry, idempotency=record_for(entry), require_active=request.type == "top_up")
         return entry
 
     return run_idempotently(

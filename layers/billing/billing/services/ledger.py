@@ -9,7 +9,7 @@ from typing import Callable, Optional, TypeVar
 
 from pydantic import BaseModel
 
-from ..domain.errors import RetryableConflict
+from ..domain.errors import Conflict, RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..store.base import SubscriptionStore
 
@@ -66,3 +66,10 @@ def run_idempotently(
         # A concurrent twin of this request committed first: answer as it did.
         recorded = store.idempotency_record(scope)
         return result_type.model_validate(recorded.replay_for(fingerprint)), True
+    except (Conflict, RetryableConflict):
+        # Refused for the state it found (balance floor, canceled, contention)? If a twin committed
+        # this key meanwhile, that state is the twin's doing: answer as the twin did instead.
+        recorded = store.idempotency_record(scope) if scope is not None else None
+        if recorded is not None and recorded.is_live(now):
+            return result_type.model_validate(recorded.replay_for(fingerprint)), True
+        raise

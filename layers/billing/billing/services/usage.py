@@ -20,14 +20,14 @@ from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableCo
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
-from ..domain.periods import period_at, period_index
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
 from ..domain.usage import (
     FUTURE_SKEW, BatchStatus, CreditLimitReached, PeriodTotals, PeriodUsage, UnknownService, UsageEvent, UsageRequest, UsageSummary, draw, price,
 )
-from ..store.base import DuplicateKeys, PlanStore, SubscriptionStore, UsageStore
+from ..store.base import DuplicateKeys, InvoiceStore, PlanStore, SubscriptionStore, UsageStore
 from .ledger import Pause, with_retries
+from .periods import close_due_periods, period_due
 from .subscriptions import subscription_for
 
 MAX_BATCH_EVENTS = 100
@@ -49,17 +49,17 @@ class BatchReport(BaseModel):
     write_units: dict[str, Any]
 
 
-def record_usage(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, request: UsageRequest,
-                 *, now: datetime, pause: Pause = time.sleep) -> tuple[UsageEvent, bool]:
+def record_usage(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, caller: Caller,
+                 request: UsageRequest, *, now: datetime, pause: Pause = time.sleep) -> tuple[UsageEvent, bool]:
     """Record one event. Returns (event, replayed); a refused event raises and writes nothing."""
-    [outcome] = UsageRecorder(plans, subscriptions, usage, caller, now=now, pause=pause).record([request])
+    [outcome] = UsageRecorder(plans, subscriptions, usage, invoices, caller, now=now, pause=pause).record([request])
     if outcome.status == "rejected":
         raise outcome.error
     return outcome.event, outcome.status == "duplicate"
 
 
-def record_usage_batch(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, raw_events: list[Any],
-                       *, now: datetime, pause: Pause = time.sleep) -> BatchReport:
+def record_usage_batch(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, caller: Caller,
+                       raw_events: list[Any], *, now: datetime, pause: Pause = time.sleep) -> BatchReport:
     """Up to 100 events; each gets its own result, so one bad event never sinks the others."""
     caller.authorize(Permission.RECORD_USAGE)
     if len(raw_events) > MAX_BATCH_EVENTS:
@@ -74,7 +74,7 @@ def record_usage_batch(plans: PlanStore, subscriptions: SubscriptionStore, usage
                 field["field"] = f"events.{position}.{field['field']}"
             parsed.append(failed)
     valid = [p for p in parsed if isinstance(p, UsageRequest)]
-    recorded = iter(UsageRecorder(plans, subscriptions, usage, caller, now=now, pause=pause).record(valid))
+    recorded = iter(UsageRecorder(plans, subscriptions, usage, invoices, caller, now=now, pause=pause).record(valid))
     outcomes = [next(recorded) if isinstance(p, UsageRequest) else Outcome("rejected", error=p) for p in parsed]
     return _report(outcomes)
 
@@ -103,9 +103,10 @@ def _report(outcomes: list[Outcome]) -> BatchReport:
 class UsageRecorder:
     """One recording request: replays first, then each organization's events charged in chunks."""
 
-    def __init__(self, plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, *, now: datetime, pause: Pause):
+    def __init__(self, plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, caller: Caller,
+                 *, now: datetime, pause: Pause):
         caller.authorize(Permission.RECORD_USAGE)
-        self.plans, self.subscriptions, self.usage = plans, subscriptions, usage
+        self.plans, self.subscriptions, self.usage, self.invoices = plans, subscriptions, usage, invoices
         self.caller, self.now, self.pause = caller, now, pause
 
     def record(self, requests: list[UsageRequest]) -> list[Outcome]:
@@ -124,11 +125,22 @@ class UsageRecorder:
                 by_organization.setdefault(key[0], []).append(position)
         for organization_id, positions in by_organization.items():
             self._charge_organization(organization_id, positions)
+        self._replay_twins_of_refusals(keys)
         for position, key in enumerate(keys):
             if self.outcomes[position] is None:
                 first = self.outcomes[first_of[key]]
                 self.outcomes[position] = self._replay(first.event, position) if first.event else Outcome("rejected", error=first.error)
         return self.outcomes
+
+    def _replay_twins_of_refusals(self, keys: list[tuple[str, str]]) -> None:
+        """An event refused for the state it found (balance floor, canceled, contention) may have a
+        concurrent twin that committed its key meanwhile, and caused that state: answer as the twin did."""
+        refused = [p for p, o in enumerate(self.outcomes) if o is not None and isinstance(o.error, (Conflict, CreditLimitReached, RetryableConflict))]
+        if refused:
+            found = self.usage.find_events([keys[p] for p in refused])
+            for position in refused:
+                if keys[position] in found:
+                    self.outcomes[position] = self._replay(found[keys[position]], position)
 
     def _replay(self, event: UsageEvent, position: int) -> Outcome:
         if event.fingerprint != self.fingerprints[position]:
@@ -144,6 +156,11 @@ class UsageRecorder:
         subscription = self.subscriptions.active_for(organization_id)
         if subscription is None:
             return self._reject(positions, Conflict(f"Organization '{organization_id}' has no active subscription.", code="no_active_subscription"))
+        if period_due(subscription, self.now):
+            # The period ended and the scheduled run has not closed it yet: close it first, so this
+            # usage meets the new period's allowance rather than the spent one.
+            closed = close_due_periods(self.plans, self.subscriptions, self.usage, self.invoices, subscription, self.now, pause=self.pause)
+            subscription = closed[-1].subscription if closed else self.subscriptions.get(subscription.subscription_id)
         plan = self.plans.version(subscription.plan_id, subscription.plan_version)
         chargeable = []
         for position in positions:
@@ -278,11 +295,7 @@ def list_usage(subscriptions: SubscriptionStore, usage: UsageStore, caller: Call
 def usage_summary(subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, subscription_id: str, *, period_start: datetime | None) -> UsageSummary:
     """A period's totals from its aggregate (never by scanning events). Default: the current period."""
     subscription = subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
-    start = period_start or subscription.current_period_start
-    period = period_at(subscription.billing_cycle_anchor, subscription.billing_cadence,
-                       period_index(subscription.billing_cycle_anchor, subscription.billing_cadence, start))
-    if period.start != start:
-        raise ValidationFailed.of("period_start", f"is not the start of a billing period (the period containing it starts {period.start.isoformat()})", location="query")
+    period = subscription.current_period if period_start is None else subscription.period_starting(period_start)
     aggregate = usage.period_usage(subscription_id, period.start)
     totals = aggregate.totals
     return UsageSummary(

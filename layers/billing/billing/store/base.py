@@ -105,17 +105,18 @@ class InvoiceStore(Protocol):
     def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
         """Newest period first."""
 
-    def save_draft(self, invoice: Invoice) -> None:
-        """Write (or replace) a draft. Raises Conflict(`invoice_not_draft`) when the period's invoice
-        was issued or voided."""
+    def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
+        """Write (or replace) a draft, if the period's invoice is still `previous` as read. Raises
+        Conflict(`invoice_not_draft`) when it was issued or voided, RetryableConflict when it changed."""
 
     def issue(self, invoice: Invoice, now: datetime) -> Invoice:
-        """Give the draft the next gapless number and freeze it. Raises Conflict(`invoice_not_draft`)."""
+        """Give the draft (as read) the next gapless number and freeze it. Raises
+        Conflict(`invoice_not_draft`), or RetryableConflict when the number or the draft moved."""
 
     def void(self, invoice: Invoice, now: datetime) -> Invoice: ...
 
     def close_period(self, subscription: Subscription, entries: list[LedgerEntry], draft: Invoice | None, *,
-                     previous_seq: int, previous_period_start: datetime) -> None:
+                     previous_seq: int, previous_period_start: datetime, previous_draft: Invoice | None = None) -> None:
         """In one transaction: the period's draft, the expiry/grant entries and the subscription's next
         period and balances, if nothing changed the subscription since it was read. Raises
         RetryableConflict otherwise, and when the draft's invoice was issued or voided meanwhile."""

@@ -20,7 +20,6 @@ from .dynamodb import TransactionCancelled, from_attributes, is_conditional_fail
 from .dynamodb_subscriptions import ledger_put, subscription_key
 
 COUNTER_KEY = {"pk": {"S": "COUNTER"}, "sk": {"S": "INVOICE_NUMBER"}}
-NOT_ISSUED = "attribute_not_exists(pk) OR #status = :draft"
 
 
 def _key(subscription_id: str, invoice_id: str) -> dict[str, Any]:
@@ -53,19 +52,29 @@ class DynamoInvoiceStore:
                  "ScanIndexForward": False, "ConsistentRead": True, "Limit": limit}
         return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_invoice)
 
-    def _put_draft(self, invoice: Invoice) -> dict[str, Any]:
+    def _put_draft(self, invoice: Invoice, previous: Invoice | None) -> dict[str, Any]:
+        """Write the draft if the period's invoice is still as read: absent, or the very draft read
+        (so a draft built from an older aggregate never overwrites a newer one)."""
         item = {"pk": f"SUB#{invoice.subscription_id}", "sk": f"INV#{invoice.invoice_id}", **invoice.model_dump()}
-        return {"Put": {"TableName": self._table, "Item": to_attributes(item), "ConditionExpression": NOT_ISSUED,
-                        "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":draft": value("draft")}}}
+        put: dict[str, Any] = {"TableName": self._table, "Item": to_attributes(item)}
+        if previous is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put |= {"ConditionExpression": "#status = :draft AND updated_at = :read",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":draft": value("draft"), ":read": value(previous.updated_at)}}
+        return {"Put": put}
 
-    def save_draft(self, invoice: Invoice) -> None:
-        put = self._put_draft(invoice)["Put"]
+    def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
         try:
-            self._client.put_item(**put)
+            self._client.put_item(**self._put_draft(invoice, previous)["Put"])
         except ClientError as error:
-            if is_conditional_failure(error):
+            if not is_conditional_failure(error):
+                raise
+            current = self.get(invoice.subscription_id, invoice.invoice_id)
+            if current is not None and not current.is_draft:
                 raise _not_draft(invoice.invoice_id) from None
-            raise
+            raise RetryableConflict("The draft changed while it was being redrafted; retry.") from None
 
     def issue(self, invoice: Invoice, now: datetime) -> Invoice:
         """One attempt: read the counter, then advance it and freeze the invoice together."""
@@ -77,15 +86,18 @@ class DynamoInvoiceStore:
                               "ExpressionAttributeValues": {":next": value(last + 1), **({":last": value(last)} if counter else {})}}}
         freeze = {"Update": {"TableName": self._table, "Key": _key(invoice.subscription_id, invoice.invoice_id),
                              "UpdateExpression": "SET #status = :issued, #number = :number, issued_at = :now, updated_at = :now",
-                             "ConditionExpression": "#status = :draft",
+                             "ConditionExpression": "#status = :draft AND updated_at = :read",
                              "ExpressionAttributeNames": {"#status": "status", "#number": "number"},
-                             "ExpressionAttributeValues": {":issued": value("issued"), ":draft": value("draft"), ":number": value(number), ":now": value(now)}}}
+                             "ExpressionAttributeValues": {":issued": value("issued"), ":draft": value("draft"), ":number": value(number),
+                                                           ":now": value(now), ":read": value(invoice.updated_at)}}}
         try:
             transact_write(self._client, [advance, freeze])
         except TransactionCancelled as cancelled:
-            if cancelled.failed_condition(1):
+            current = self.get(invoice.subscription_id, invoice.invoice_id) if cancelled.failed_condition(1) else None
+            if current is not None and not current.is_draft:
                 raise _not_draft(invoice.invoice_id) from None
-            raise RetryableConflict("Another invoice took that number; retry.") from None
+            raise RetryableConflict("Another invoice took that number, or the draft changed; retry.") from None
+        # What was frozen is exactly the draft read: the condition held `updated_at`.
         return invoice.model_copy(update={"status": "issued", "number": number, "issued_at": now, "updated_at": now})
 
     def void(self, invoice: Invoice, now: datetime) -> Invoice:
@@ -108,26 +120,26 @@ class DynamoInvoiceStore:
         return _invoice(updated["Attributes"])
 
     def close_period(self, subscription: Subscription, entries: list[LedgerEntry], draft: Invoice | None, *,
-                     previous_seq: int, previous_period_start: datetime) -> None:
+                     previous_seq: int, previous_period_start: datetime, previous_draft: Invoice | None = None) -> None:
         update = {
             "Update": {
                 "TableName": self._subscriptions,
                 "Key": subscription_key(subscription.subscription_id),
                 "UpdateExpression": "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, "
                                     "ledger_seq = :seq, current_period_start = :start, current_period_end = :end, final_period_closed = :closed",
-                "ConditionExpression": "ledger_seq = :previous_seq AND current_period_start = :previous_start",
+                "ConditionExpression": "ledger_seq = :previous_seq AND current_period_start = :previous_start AND final_period_closed = :open",
                 "ExpressionAttributeValues": {
                     ":allowance": value(subscription.allowance_balance), ":purchased": value(subscription.purchased_balance),
                     ":total": value(subscription.credit_balance), ":seq": value(subscription.ledger_seq),
                     ":start": value(subscription.current_period_start), ":end": value(subscription.current_period_end),
                     ":closed": value(subscription.final_period_closed), ":previous_seq": value(previous_seq),
-                    ":previous_start": value(previous_period_start),
+                    ":previous_start": value(previous_period_start), ":open": value(False),
                 },
             }
         }
         actions = [update, *(ledger_put(self._ledger, e) for e in entries)]
         if draft is not None:
-            actions.append(self._put_draft(draft))
+            actions.append(self._put_draft(draft, previous_draft))
         try:
             transact_write(self._client, actions)
         except TransactionCancelled:

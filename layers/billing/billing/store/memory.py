@@ -7,6 +7,7 @@ from datetime import datetime
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
+from ..domain.invoices import Invoice
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
@@ -185,3 +186,68 @@ class InMemoryUsageStore:
         if (subscription_id, period_start) in self.totals:
             return self.totals[(subscription_id, period_start)]
         return self.period_usage(subscription_id, period_start).totals
+
+
+class InMemoryInvoiceStore:
+    """Invoices and the invoice-number counter; `close_period` writes through the subscription store
+    under its lock, with the same conditions as the DynamoDB transaction."""
+
+    def __init__(self, subscriptions: InMemorySubscriptionStore) -> None:
+        self._subscriptions = subscriptions
+        self.invoices: dict[tuple[str, str], Invoice] = {}
+        self.last_number = 0
+
+    def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
+        return self.invoices.get((subscription_id, invoice_id))
+
+    def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
+        mine = sorted((i for (sid, _), i in self.invoices.items() if sid == subscription_id), key=lambda i: i.invoice_id, reverse=True)
+        return _page(mine, limit, cursor, key=lambda i: i.invoice_id)
+
+    def _check_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
+        stored = self.invoices.get((invoice.subscription_id, invoice.invoice_id))
+        if stored is not None and not stored.is_draft:
+            raise Conflict(f"Invoice '{invoice.invoice_id}' is no longer a draft.", code="invoice_not_draft")
+        if (stored is None) != (previous is None) or (stored is not None and stored.updated_at != previous.updated_at):
+            raise RetryableConflict("The draft changed while it was being redrafted; retry.")
+
+    def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
+        with self._subscriptions._lock:
+            self._check_draft(invoice, previous)
+            self.invoices[(invoice.subscription_id, invoice.invoice_id)] = invoice
+
+    def issue(self, invoice: Invoice, now: datetime) -> Invoice:
+        with self._subscriptions._lock:
+            stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
+            if not stored.is_draft:
+                raise Conflict(f"Invoice '{invoice.invoice_id}' is no longer a draft.", code="invoice_not_draft")
+            if stored.updated_at != invoice.updated_at:
+                raise RetryableConflict("The draft changed; retry.")
+            self.last_number += 1
+            issued = stored.model_copy(update={"status": "issued", "number": f"INV-{self.last_number:06d}", "issued_at": now, "updated_at": now})
+            self.invoices[(invoice.subscription_id, invoice.invoice_id)] = issued
+            return issued
+
+    def void(self, invoice: Invoice, now: datetime) -> Invoice:
+        with self._subscriptions._lock:
+            stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
+            if stored.status != "void":
+                stored = stored.model_copy(update={"status": "void", "voided_at": now, "updated_at": now})
+                self.invoices[(invoice.subscription_id, invoice.invoice_id)] = stored
+            return stored
+
+    def close_period(self, subscription: Subscription, entries: list[LedgerEntry], draft: Invoice | None, *,
+                     previous_seq: int, previous_period_start: datetime, previous_draft: Invoice | None = None) -> None:
+        store = self._subscriptions
+        with store._lock:
+            stored = store._subscriptions[subscription.subscription_id]
+            if stored.ledger_seq != previous_seq or stored.current_period_start != previous_period_start or stored.final_period_closed:
+                raise RetryableConflict("The subscription changed while closing the period; retry.")
+            if draft is not None:
+                try:
+                    self._check_draft(draft, previous_draft)
+                except Conflict:
+                    raise RetryableConflict("The period's invoice changed while closing it; retry.") from None
+                self.invoices[(draft.subscription_id, draft.invoice_id)] = draft
+            store._subscriptions[subscription.subscription_id] = subscription
+            store._ledger[subscription.subscription_id].extend(entries)

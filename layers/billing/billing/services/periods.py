@@ -1,0 +1,82 @@
+"""Closing billing periods. A period that has ended is closed in one transaction: its invoice
+draft, the expiry of its unused allowance, the next period's grant and the subscription's move
+to the next period, all conditioned on the subscription being as read. The scheduled invoicing
+run closes every due period; usage arriving after a period ended closes it first (lazily), so
+it is charged against the period it falls in, never the stale one."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from ..domain.ids import new_id
+from ..domain.invoices import billed_until, compose_invoice, invoice_id
+from ..domain.ledger import LedgerEntry
+from ..domain.periods import period_at, period_index
+from ..domain.subscriptions import Subscription
+from ..domain.values import format_timestamp
+from ..store.base import InvoiceStore, PlanStore, SubscriptionStore, UsageStore
+from .ledger import Pause, with_retries
+
+CLOSING_ACTOR = "billing-period-close"
+
+
+@dataclass(frozen=True)
+class PeriodClosed:
+    subscription: Subscription  # as the close left it
+    drafted: bool
+    expired: Decimal
+    granted: bool
+
+
+def period_due(subscription: Subscription, now: datetime) -> bool:
+    return not subscription.final_period_closed and billed_until(subscription, subscription.current_period) <= now
+
+
+def close_due_periods(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore,
+                      subscription: Subscription, now: datetime, *, pause: Pause = time.sleep) -> list[PeriodClosed]:
+    """Close every period of the subscription that has ended by `now` (a late run catches up)."""
+    closed: list[PeriodClosed] = []
+    while period_due(subscription, now):
+        step = with_retries(lambda: _close_period(plans, subscriptions, usage, invoices, subscription.subscription_id, now), pause=pause)
+        if step is None:
+            # Someone else (a concurrent run, or usage) closed it: carry on from what they left.
+            subscription = subscriptions.get(subscription.subscription_id)
+            continue
+        closed.append(step)
+        subscription = step.subscription
+    return closed
+
+
+def _close_period(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore,
+                  subscription_id: str, now: datetime) -> PeriodClosed | None:
+    current = subscriptions.get(subscription_id)
+    if current is None or not period_due(current, now):
+        return None
+    period = current.current_period
+    final = current.canceled_at is not None and current.canceled_at < period.end
+    plan = plans.version(current.plan_id, current.plan_version)
+    existing = invoices.get(subscription_id, invoice_id(subscription_id, period.start))
+    draft = None
+    if existing is None or existing.is_draft:
+        draft = compose_invoice(current, plan, period, usage.period_usage(subscription_id, period.start), now=now, previous=existing)
+    balances, seq, entries = current.balances, current.ledger_seq, []
+    expired = balances.allowance
+    if expired > 0:
+        seq, balances = seq + 1, balances.changed("allowance", -expired)
+        entries.append(LedgerEntry(subscription_id=subscription_id, seq=seq, entry_id=new_id(now), type="expiry", amount=-expired,
+                                   bucket="allowance", balance_after=balances.total, reference=f"period:{format_timestamp(period.start)}",
+                                   actor=CLOSING_ACTOR, reason="Unused allowance expired at the end of the period", created_at=now))
+    next_period = None
+    if not final:
+        anchor, cadence = current.billing_cycle_anchor, current.billing_cadence
+        next_period = period_at(anchor, cadence, period_index(anchor, cadence, period.start) + 1)
+        seq, balances = seq + 1, balances.changed("allowance", plan.credit_allowance)
+        entries.append(LedgerEntry(subscription_id=subscription_id, seq=seq, entry_id=new_id(now), type="grant", amount=plan.credit_allowance,
+                                   bucket="allowance", balance_after=balances.total, reference=f"period:{format_timestamp(next_period.start)}",
+                                   actor=CLOSING_ACTOR, reason=f"Credit allowance of {plan.name} v{plan.version} for the period", created_at=now))
+    closed = current.rolled_over(balances, seq, next_period)
+    invoices.close_period(closed, entries, draft, previous_seq=current.ledger_seq, previous_period_start=period.start,
+                          previous_draft=existing if draft is not None else None)
+    return PeriodClosed(subscription=closed, drafted=draft is not None, expired=expired, granted=next_period is not None)
