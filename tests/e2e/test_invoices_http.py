@@ -102,6 +102,33 @@ def test_voiding_keeps_the_number_and_is_final(server, token):
     assert server.request("POST", f"/subscriptions/{sid}/invoices/inv_nope/void", token=token("finance")).status_code == 404
 
 
+def test_a_voided_period_is_invoiced_again_under_the_next_revision(server, token):
+    subscription = with_overage(server, token, new_org(), quantity="10")
+    sid = subscription["subscription_id"]
+    first = draft(server, token, sid).json()
+    path = f"/subscriptions/{sid}/invoices"
+    issued = server.request("POST", f"{path}/{first['invoice_id']}/issue", token=token("finance")).json()
+    server.request("POST", f"{path}/{first['invoice_id']}/void", token=token("finance"))
+    again = draft(server, token, sid)
+    assert again.status_code == 201 and again.json()["invoice_id"] == first["invoice_id"] + "_r002" and again.json()["revision"] == 2
+    assert draft(server, token, sid).status_code == 200  # the new revision is a draft like any other
+    reissued = server.request("POST", f"{path}/{again.json()['invoice_id']}/issue", token=token("finance")).json()
+    assert reissued["number"] != issued["number"]
+    listed = server.request("GET", path, token=token("finance")).json()["items"]
+    assert [(i["revision"], i["status"]) for i in listed] == [(2, "issued"), (1, "void")]
+    assert server.request("GET", f"{path}/{first['invoice_id']}", token=token("finance")).json()["number"] == issued["number"]
+
+
+def test_the_scheduled_run_drafts_a_new_revision_for_a_voided_period(server, token):
+    subscription = with_overage(server, token, new_org(), quantity="10")
+    sid = subscription["subscription_id"]
+    first = draft(server, token, sid).json()
+    server.request("POST", f"/subscriptions/{sid}/invoices/{first['invoice_id']}/void", token=token("finance"))
+    invoke_run(server, parse_timestamp(subscription["current_period_end"]) + timedelta(seconds=1))
+    _, _, invoices = state(server, token, sid)
+    assert [(i["revision"], i["status"]) for i in invoices] == [(2, "draft"), (1, "void")]
+
+
 def test_a_draft_can_be_voided_and_never_takes_a_number(server, token):
     sid = subscribe(server, token, new_org())["subscription_id"]
     invoice = draft(server, token, sid).json()

@@ -109,8 +109,8 @@ def test_the_run_only_touches_the_residencies_this_deployment_serves(functions):
 def test_drafting_reads_the_aggregate_not_the_events(functions):
     subscription = subscribe(functions)
     sid = {"subscription_id": subscription["subscription_id"]}
-    calls: list[str] = []
-    deployment.dynamodb().meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    calls: list[tuple[str, str]] = []
+    deployment.dynamodb().meta.events.register("before-parameter-build.dynamodb", lambda model, params, **_: calls.append((model.name, params.get("TableName", ""))))
 
     def draft_calls() -> Counter:
         calls.clear()
@@ -125,5 +125,7 @@ def test_drafting_reads_the_aggregate_not_the_events(functions):
         batch = {"events": [e | {"idempotency_key": f"r{round_}-{e['idempotency_key']}"} for e in batch["events"]]}
         functions.http("UsageRecordingFunction", "usage_recording/record_usage_batch.json", body=batch)
     many = draft_calls()
-    assert few == many  # 1 event or 301: the same reads
-    assert not ({"Query", "Scan"} & set(many)) and sum(many.values()) <= 5
+    assert few == many  # 1 event or 301: the same calls
+    events_table = deployment.settings().usage_events_table
+    assert [call for call in many if call[1] == events_table] == [("GetItem", events_table)]  # the aggregate, by key
+    assert not any(operation == "Scan" for operation, _ in many) and sum(many.values()) <= 5

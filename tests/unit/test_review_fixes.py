@@ -128,3 +128,15 @@ def test_out_of_range_inputs_are_refused_not_crashes():
     for far in (datetime(9999, 12, 31, tzinfo=timezone.utc), datetime(1, 1, 1, tzinfo=timezone.utc)):
         with pytest.raises(ValidationFailed):
             usage.usage_summary(world.subscriptions, world.usage, ADMIN, world.sid, period_start=far)
+
+
+def test_a_batch_with_many_distinct_flags_splits_so_each_update_expression_stays_small():
+    world = World()
+    events = [{"organization_id": "org-1", "service": "instrumentation", "quantity": 1, "idempotency_key": f"f{i}",
+               "guardrail": {"flags": [f"flag-{i}-{j}" for j in range(5)]}} for i in range(97)]  # 485 distinct flags
+    report = usage.record_usage_batch(world.plans, world.subscriptions, world.usage, world.invoices, SERVICE, events, now=NOW, pause=no_pause)
+    assert all(r["status"] == "accepted" for r in report.results)
+    chunks = [e for e in world.ledger() if e.type == "usage"]
+    assert len(chunks) >= 3  # 485 flag counters cannot share one expression
+    summary = usage.usage_summary(world.subscriptions, world.usage, ADMIN, world.sid, period_start=None)
+    assert len(summary.guardrail_flags) == 485 and summary.totals.events == 97

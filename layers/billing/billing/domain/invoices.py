@@ -42,6 +42,7 @@ class Invoice(BaseModel):
     currency: str
     plan_id: str
     plan_version: int
+    revision: int = 1  # a voided period is invoiced again under the next revision
     line_items: list[LineItem] = Field(default_factory=list)
     subtotal_cents: int
     total_cents: int
@@ -55,9 +56,11 @@ class Invoice(BaseModel):
         return self.status == "draft"
 
 
-def invoice_id(subscription_id: str, period_start: datetime) -> str:
-    """One invoice per (subscription, period): drafting the period again finds the same id."""
-    return f"inv_{subscription_id}_{period_start.strftime('%Y%m%dT%H%M%S%f')}"
+def invoice_id(subscription_id: str, period_start: datetime, revision: int = 1) -> str:
+    """One invoice per (subscription, period), so drafting the period again finds the same id; a
+    voided one is followed by revision 2, 3... (`_r002`), which sort after it."""
+    base = f"inv_{subscription_id}_{period_start.strftime('%Y%m%dT%H%M%S%f')}"
+    return base if revision == 1 else f"{base}_r{revision:03d}"
 
 
 def whole_cents(amount: Decimal) -> int:
@@ -74,7 +77,13 @@ def billed_until(subscription: Subscription, period: Period) -> datetime:
 def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usage: PeriodUsage, *, now: datetime,
                     previous: Invoice | None = None) -> Invoice:
     """The draft for a period: the base fee (prorated when a cancellation cut the period short)
-    and one overage line per service that ran over, priced at the subscription's plan version."""
+    and one overage line per service that ran over, priced at the subscription's plan version.
+    `previous` is the period's latest invoice: a draft is replaced in place, a void one is
+    followed by the next revision (an issued one is final, and never redrafted)."""
+    revision, created_at = 1, now
+    if previous is not None:
+        revision = previous.revision + 1 if previous.status == "void" else previous.revision
+        created_at = now if previous.status == "void" else previous.created_at
     until = billed_until(subscription, period)
     lines = [_base_fee(plan, period, until, subscription.canceled_at)]
     for service in sorted(usage.services):
@@ -90,7 +99,7 @@ def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usag
             ))
     subtotal = sum(line.amount_cents for line in lines)
     return Invoice(
-        invoice_id=invoice_id(subscription.subscription_id, period.start),
+        invoice_id=invoice_id(subscription.subscription_id, period.start, revision),
         subscription_id=subscription.subscription_id,
         organization_id=subscription.organization_id,
         status="draft",
@@ -99,10 +108,11 @@ def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usag
         currency=plan.currency,
         plan_id=plan.plan_id,
         plan_version=plan.version,
+        revision=revision,
         line_items=lines,
         subtotal_cents=subtotal,
         total_cents=subtotal,
-        created_at=previous.created_at if previous else now,
+        created_at=created_at,
         updated_at=now,
     )
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.errors import Conflict, NotFound
 from ..domain.invoice_export import as_csv, as_json, export_filename
-from ..domain.invoices import Invoice, compose_invoice, invoice_id
+from ..domain.invoices import Invoice, compose_invoice
 from ..domain.paging import Page
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_decimal, format_timestamp
@@ -50,12 +50,12 @@ def draft_invoice(plans: PlanStore, subscriptions: SubscriptionStore, usage: Usa
     plan = plans.version(subscription.plan_id, subscription.plan_version)
 
     def attempt() -> tuple[Invoice, bool]:
-        previous = invoices.get(subscription_id, invoice_id(subscription_id, period.start))
-        if previous is not None and not previous.is_draft:
-            raise Conflict(f"The invoice for this period is {previous.status}; only drafts are redrafted.", code="invoice_not_draft")
+        previous = invoices.latest_for_period(subscription_id, period.start)
+        if previous is not None and previous.status == "issued":
+            raise Conflict(f"The invoice for this period was issued as {previous.number}; issued invoices never change.", code="invoice_not_draft")
         draft = compose_invoice(subscription, plan, period, usage.period_usage(subscription_id, period.start), now=now, previous=previous)
         invoices.save_draft(draft, previous)
-        return draft, previous is None
+        return draft, previous is None or previous.invoice_id != draft.invoice_id
 
     return with_retries(attempt, pause=pause)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..domain.ids import new_id
-from ..domain.invoices import billed_until, compose_invoice, invoice_id
+from ..domain.invoices import billed_until, compose_invoice
 from ..domain.ledger import LedgerEntry
 from ..domain.periods import period_at, period_index
 from ..domain.subscriptions import Subscription
@@ -57,9 +57,9 @@ def _close_period(plans: PlanStore, subscriptions: SubscriptionStore, usage: Usa
     period = current.current_period
     final = current.canceled_at is not None and current.canceled_at < period.end
     plan = plans.version(current.plan_id, current.plan_version)
-    existing = invoices.get(subscription_id, invoice_id(subscription_id, period.start))
+    existing = invoices.latest_for_period(subscription_id, period.start)
     draft = None
-    if existing is None or existing.is_draft:
+    if existing is None or existing.status != "issued":  # a draft is replaced, a void one followed by a new revision
         draft = compose_invoice(current, plan, period, usage.period_usage(subscription_id, period.start), now=now, previous=existing)
     balances, seq, entries = current.balances, current.ledger_seq, []
     expired = balances.allowance

@@ -32,6 +32,7 @@ from .subscriptions import subscription_for
 
 MAX_BATCH_EVENTS = 100
 EVENTS_PER_TRANSACTION = 97  # 100 items a transaction, less the balance, ledger and aggregate items
+COUNTERS_PER_TRANSACTION = 200  # one ADD a counter: ~13 characters each, under the 4 KB expression limit
 
 
 @dataclass
@@ -170,12 +171,27 @@ class UsageRecorder:
             else:
                 chargeable.append(position)
         self._known = subscription  # the first attempt may use it; the transaction's seq condition checks it is current
-        for start in range(0, len(chargeable), EVENTS_PER_TRANSACTION):
-            chunk = chargeable[start : start + EVENTS_PER_TRANSACTION]
+        for chunk in self._chunks(chargeable):
             try:
                 with_retries(lambda: self._commit_chunk(subscription.subscription_id, plan, chunk), pause=self.pause)
             except RetryableConflict as exhausted:
                 self._reject([p for p in chunk if self.outcomes[p] is None], exhausted)
+
+    def _chunks(self, positions: list[int]) -> list[list[int]]:
+        """As few transactions as the limits allow: 97 events, and few enough distinct aggregate
+        counters (4 a service, 1 a guardrail flag or escalation code) for one update expression."""
+        chunks: list[list[int]] = []
+        counters: set[str] = set()
+        for position in positions:
+            request = self.requests[position]
+            touched = {f"svc:{request.service}"} | {f"flag:{f}" for f in request.guardrail.flags} | {f"esc:{c}" for c in request.guardrail.escalation_codes}
+            weight = lambda names: sum(4 if n.startswith("svc:") else 1 for n in names)  # noqa: E731
+            if not chunks or len(chunks[-1]) == EVENTS_PER_TRANSACTION or weight(counters | touched) > COUNTERS_PER_TRANSACTION:
+                chunks.append([])
+                counters = set()
+            chunks[-1].append(position)
+            counters |= touched
+        return chunks
 
     def _unchargeable(self, request: UsageRequest, plan: Plan) -> BillingError | None:
         rate = plan.usage_rates.get(request.service)

@@ -102,6 +102,9 @@ class UsageStore(UsageTotalsReader, Protocol):
 class InvoiceStore(Protocol):
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None: ...
 
+    def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
+        """The period's latest invoice revision."""
+
     def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
         """Newest period first."""
 

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict
-from ..domain.invoices import Invoice
+from ..domain.invoices import Invoice, invoice_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.subscriptions import Subscription
@@ -45,6 +45,15 @@ class DynamoInvoiceStore:
         found = self._client.get_item(TableName=self._table, Key=_key(subscription_id, invoice_id), ConsistentRead=True)
         return _invoice(found["Item"]) if "Item" in found else None
 
+    def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
+        """The period's latest revision (its revisions share the first revision's id as a prefix)."""
+        found = self._client.query(TableName=self._table, KeyConditionExpression="pk = :pk AND begins_with(sk, :period)",
+                                   ExpressionAttributeValues={":pk": value(f"SUB#{subscription_id}"),
+                                                              ":period": value(f"INV#{invoice_id(subscription_id, period_start)}")},
+                                   ScanIndexForward=False, ConsistentRead=True, Limit=1)
+        items = found.get("Items", [])
+        return _invoice(items[0]) if items else None
+
     def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
         partition = f"SUB#{subscription_id}"
         query = {"TableName": self._table, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :inv)",
@@ -57,7 +66,7 @@ class DynamoInvoiceStore:
         (so a draft built from an older aggregate never overwrites a newer one)."""
         item = {"pk": f"SUB#{invoice.subscription_id}", "sk": f"INV#{invoice.invoice_id}", **invoice.model_dump()}
         put: dict[str, Any] = {"TableName": self._table, "Item": to_attributes(item)}
-        if previous is None:
+        if previous is None or previous.invoice_id != invoice.invoice_id:  # a first draft, or a new revision
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
             put |= {"ConditionExpression": "#status = :draft AND updated_at = :read",

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
-from ..domain.invoices import Invoice
+from ..domain.invoices import Invoice, invoice_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
@@ -204,11 +204,17 @@ class InMemoryInvoiceStore:
         mine = sorted((i for (sid, _), i in self.invoices.items() if sid == subscription_id), key=lambda i: i.invoice_id, reverse=True)
         return _page(mine, limit, cursor, key=lambda i: i.invoice_id)
 
+    def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
+        prefix = invoice_id(subscription_id, period_start)
+        revisions = [i for (sid, iid), i in self.invoices.items() if sid == subscription_id and iid.startswith(prefix)]
+        return max(revisions, key=lambda i: i.revision) if revisions else None
+
     def _check_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
         stored = self.invoices.get((invoice.subscription_id, invoice.invoice_id))
         if stored is not None and not stored.is_draft:
             raise Conflict(f"Invoice '{invoice.invoice_id}' is no longer a draft.", code="invoice_not_draft")
-        if (stored is None) != (previous is None) or (stored is not None and stored.updated_at != previous.updated_at):
+        replacing = previous is not None and previous.invoice_id == invoice.invoice_id
+        if (stored is not None) != replacing or (stored is not None and stored.updated_at != previous.updated_at):
             raise RetryableConflict("The draft changed while it was being redrafted; retry.")
 
     def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
