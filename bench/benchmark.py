@@ -10,7 +10,6 @@ The backend is the local stack's embedded moto server: its absolute speed is not
 only ratios are reported (DESIGN.md: don't benchmark moto as if it were DynamoDB)."""
 from __future__ import annotations
 
-import copy
 import json
 import os
 import statistics

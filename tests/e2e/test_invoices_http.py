@@ -3,7 +3,6 @@ exports that add up, and the scheduled run through /_local/invoke (invariants 5-
 import csv
 import io
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -12,7 +11,7 @@ import pytest
 
 from billing.domain.values import format_timestamp, parse_timestamp
 
-from .test_plans_http import TERMS, error_of, new_plan_id
+from .test_plans_http import error_of
 from .test_subscriptions_http import assert_ledger_is_honest, ledger, new_org, subscribe
 from .test_usage_http import record, usage_body
 

@@ -1,8 +1,6 @@
 """Invoices and the scheduled invoicing run on moto, as the template configures the functions."""
-import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 from billing import deployment
 from billing.domain.values import format_timestamp, parse_timestamp
