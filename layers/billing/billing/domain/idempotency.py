@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import BillingError, Conflict
+from .errors import BillingError
 from .values import UtcTimestamp
 
 RETENTION = timedelta(days=35)
@@ -18,10 +18,6 @@ RETENTION = timedelta(days=35)
 
 class IdempotencyKeyReused(BillingError):
     code = "idempotency_key_reused"
-
-
-class IdempotencyInProgress(Conflict):
-    code = "idempotency_in_progress"
 
 
 class KeyAlreadyCommitted(Exception):

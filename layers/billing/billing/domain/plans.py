@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .values import BoundedInt, Cents, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
+from .values import BoundedInt, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
 
 BillingCadence = Literal["monthly", "quarterly", "annual"]
 OveragePolicy = Literal["allow", "block"]
@@ -96,6 +96,3 @@ class Plan(PlanTerms):
     def is_active(self) -> bool:
         return self.status == "active"
 
-
-# `Cents` is re-exported for models that allow signed money (invoice adjustments later on).
-__all__ = ["Plan", "PlanTerms", "PlanId", "ServiceName", "UsageRate", "SlaTerms", "Feature", "BundleItem", "Cents"]

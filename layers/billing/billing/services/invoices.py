@@ -66,10 +66,13 @@ def list_invoices(subscriptions: SubscriptionStore, invoices: InvoiceStore, call
 
 
 def get_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller: Caller, subscription_id: str, invoice_id_: str,
-                *, permission: Permission = Permission.READ_BILLING) -> Invoice:
-    subscription = subscription_for(subscriptions, caller, subscription_id, permission)
-    if permission is Permission.MANAGE_INVOICES:
-        require_residency(caller, subscription.residency)
+                *, for_finance: bool = False) -> Invoice:
+    """One invoice: readable by the organization and finance; `for_finance` (issue, void, export)
+    needs the finance role and the subscription's residency."""
+    if for_finance:
+        _for_finance(subscriptions, caller, subscription_id)
+    else:
+        subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
     found = invoices.get(subscription_id, invoice_id_)
     if found is None:
         raise NotFound(f"No invoice '{invoice_id_}' for this subscription.")
@@ -78,7 +81,7 @@ def get_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller
 
 def issue_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller: Caller, subscription_id: str, invoice_id_: str,
                   *, now: datetime, pause: Pause = time.sleep) -> Invoice:
-    get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, permission=Permission.MANAGE_INVOICES)  # 403/404
+    get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, for_finance=True)  # 403/404
 
     def attempt() -> Invoice:
         current = invoices.get(subscription_id, invoice_id_)
@@ -90,13 +93,13 @@ def issue_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, call
 
 
 def void_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller: Caller, subscription_id: str, invoice_id_: str, *, now: datetime) -> Invoice:
-    invoice = get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, permission=Permission.MANAGE_INVOICES)
+    invoice = get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, for_finance=True)
     return invoices.void(invoice, now)
 
 
 def export_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller: Caller, subscription_id: str, invoice_id_: str,
                    *, file_format: Literal["csv", "json"]) -> InvoiceFile:
-    invoice = get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, permission=Permission.MANAGE_INVOICES)
+    invoice = get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, for_finance=True)
     if file_format == "csv":
         return InvoiceFile("text/csv; charset=utf-8", export_filename(invoice, "csv"), as_csv(invoice))
     return InvoiceFile("application/json", export_filename(invoice, "json"), json.dumps(as_json(invoice), separators=(",", ":")))

@@ -25,13 +25,12 @@ from ..domain.subscriptions import Subscription
 from ..domain.usage import (
     FUTURE_SKEW, BatchStatus, CreditLimitReached, PeriodTotals, PeriodUsage, UnknownService, UsageEvent, UsageRequest, UsageSummary, draw, price,
 )
-from ..store.base import DuplicateKeys, InvoiceStore, PlanStore, SubscriptionStore, UsageStore
+from ..store.base import EVENTS_PER_RECORD, DuplicateKeys, InvoiceStore, PlanStore, SubscriptionStore, UsageStore
 from .ledger import Pause, with_retries
 from .periods import close_due_periods, period_due
 from .subscriptions import subscription_for
 
 MAX_BATCH_EVENTS = 100
-EVENTS_PER_TRANSACTION = 97  # 100 items a transaction, less the balance, ledger and aggregate items
 COUNTERS_PER_TRANSACTION = 200  # one ADD a counter: ~13 characters each, under the 4 KB expression limit
 
 
@@ -186,7 +185,7 @@ class UsageRecorder:
             request = self.requests[position]
             touched = {f"svc:{request.service}"} | {f"flag:{f}" for f in request.guardrail.flags} | {f"esc:{c}" for c in request.guardrail.escalation_codes}
             weight = lambda names: sum(4 if n.startswith("svc:") else 1 for n in names)  # noqa: E731
-            if not chunks or len(chunks[-1]) == EVENTS_PER_TRANSACTION or weight(counters | touched) > COUNTERS_PER_TRANSACTION:
+            if not chunks or len(chunks[-1]) == EVENTS_PER_RECORD or weight(counters | touched) > COUNTERS_PER_TRANSACTION:
                 chunks.append([])
                 counters = set()
             chunks[-1].append(position)

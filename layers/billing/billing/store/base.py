@@ -71,6 +71,10 @@ class SubscriptionStore(Protocol):
     def idempotency_record(self, scope: str) -> IdempotencyRecord | None: ...
 
 
+# DynamoDB transactions hold 100 items; a usage chunk also writes the balance, ledger and aggregate items.
+EVENTS_PER_RECORD = 97
+
+
 class DuplicateKeys(Exception):
     """A store signal: some events' keys were committed by a concurrent request (`positions` in the chunk)."""
 
@@ -90,7 +94,7 @@ class UsageStore(UsageTotalsReader, Protocol):
 
     def record(self, subscription: Subscription, entry: LedgerEntry, events: list[UsageEvent], usage: PeriodUsage,
                *, period_start: datetime, period_end: datetime) -> WriteUnits:
-        """Commit a chunk of events for one subscription atomically with its balances, ledger entry and
+        """Commit a chunk of at most EVENTS_PER_RECORD events for one subscription atomically with its balances, ledger entry and
         period aggregate. Raises RetryableConflict or DuplicateKeys."""
 
     def events_page(self, subscription_id: str, *, start: datetime | None, end: datetime | None, service: str | None,

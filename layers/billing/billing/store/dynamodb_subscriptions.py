@@ -65,6 +65,12 @@ def balance_update(table: str, subscription: Subscription, *, require_active: bo
     }
 
 
+def subscription_item(subscription: Subscription) -> dict[str, Any]:
+    """The subscription as stored: keys, fields, and the organization index's sort key."""
+    return {"pk": f"SUB#{subscription.subscription_id}", "sk": SUBSCRIPTION, **subscription.model_dump(),
+            "organization_order": subscription.subscription_id}  # ULIDs sort by creation time
+
+
 def ledger_put(table: str, entry: LedgerEntry) -> dict[str, Any]:
     item = {"pk": f"SUB#{entry.subscription_id}", "sk": _entry_sk(entry.seq), **entry.model_dump()}
     return {"Put": {"TableName": table, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -214,9 +220,8 @@ class DynamoSubscriptionStore:
 
     # --- items ---------------------------------------------------------------------------------
     def _put_subscription(self, subscription: Subscription) -> dict[str, Any]:
-        item = {"pk": f"SUB#{subscription.subscription_id}", "sk": SUBSCRIPTION, **subscription.model_dump(),
-                "organization_order": subscription.subscription_id}  # ULIDs sort by creation time
-        return {"Put": {"TableName": self._subscriptions, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+        return {"Put": {"TableName": self._subscriptions, "Item": to_attributes(subscription_item(subscription)),
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
 
     def _commit(self, actions: list[dict[str, Any]], idempotency: IdempotencyRecord | None) -> None:
         """Write `actions` and, when the request carried a key, its idempotency record, atomically.

@@ -22,12 +22,10 @@ from ..domain.values import format_timestamp
 from .base import DuplicateKeys
 from .capacity import WriteUnits, item_size, transactional
 from .dynamodb import TransactionCancelled, from_attributes, query_page, to_attributes, transact_write, value
-from .dynamodb_subscriptions import balance_update, ledger_put
+from .dynamodb_subscriptions import balance_update, ledger_put, subscription_item
 
 USAGE_INDEX = "by_subscription"
-MAX_TRANSACTION_ITEMS = 100
-FIXED_ACTIONS = 3  # balance update, ledger entry, aggregate
-EVENTS_PER_TRANSACTION = MAX_TRANSACTION_ITEMS - FIXED_ACTIONS
+FIXED_ACTIONS = 3  # balance update, ledger entry, aggregate: the event puts follow them
 
 
 def sortable_timestamp(moment: datetime) -> str:
@@ -100,9 +98,9 @@ class DynamoUsageStore:
             if taken:
                 raise DuplicateKeys(taken) from None
             raise RetryableConflict("The balance changed while recording usage; retry.") from None
-        subscription_size = item_size(to_attributes({"pk": "SUB#" + subscription.subscription_id, "sk": "SUBSCRIPTION", **subscription.model_dump()}))
-        sizes = [subscription_size, item_size(actions[1]["Put"]["Item"]), self._aggregate_size(aggregate), *map(item_size, event_items)]
-        return transactional(sizes, index_entry_sizes=[item_size(i) for i in event_items])
+        event_sizes = [item_size(item) for item in event_items]
+        sizes = [item_size(to_attributes(subscription_item(subscription))), item_size(actions[1]["Put"]["Item"]), self._aggregate_size(aggregate)]
+        return transactional(sizes + event_sizes, index_entry_sizes=event_sizes)
 
     @staticmethod
     def _aggregate_size(update: dict[str, Any]) -> int:
