@@ -25,46 +25,88 @@ class _OneRequestAtATime:
             return [b"".join(self._app(environ, start_response))]
 
 
-def back_up_each_table_once() -> None:
-    """moto's TransactWriteItems deep-copies a table for rollback once per item that touches it, so a
-    97-item transaction copies the table 97 times (seconds, on a table of a few thousand items).
-    One copy per table and transaction restores the same state. Only safe where transactions do not
-    run concurrently: the embedded server runs one request at a time."""
+def stop_tracking_instances() -> None:
+    """moto appends every model object it ever creates (each Item written, each table copy) to a
+    class-level `instances_tracked` list, for resetting mocks between tests; nothing removes
+    them. A long-running server holds every version of every item: ~5 MB an event on a busy table.
+    The embedded server never resets, so its DynamoDB models keep no such list."""
+    from moto.core.common_models import BaseModel
+
+    class NotTracked(list):
+        def append(self, _instance) -> None:
+            pass
+
+    pending = list(BaseModel.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if model.__module__.startswith("moto.dynamodb"):
+            model.instances_tracked = NotTracked()
+
+
+def journal_transactions() -> None:
+    """moto's TransactWriteItems deep-copies every table an action touches, for rollback: the cost
+    grows with the table (seconds for a 97-item transaction on a few thousand items). Instead,
+    remember just the items the actions touch and put them back if the transaction fails. Only
+    safe where transactions do not run concurrently: the embedded server runs one request at a time."""
     import copy
 
     from moto.dynamodb import models
     from moto.dynamodb.models.table import Table
 
     backend = models.DynamoDBBackend
-    if getattr(backend.transact_write_items, "one_backup_per_table", False):
+    if getattr(backend.transact_write_items, "journaled", False):
         return
 
-    class TableBackups:
-        taken: dict[int, Table] | None = None
+    class NoTableCopies:
+        """What moto's module sees as `copy`: tables are not copied, everything else is."""
+
+        active = False
 
         def deepcopy(self, thing, memo=None):
-            if self.taken is None or not isinstance(thing, Table):
-                return copy.deepcopy(thing, memo)
-            if id(thing) not in self.taken:
-                self.taken[id(thing)] = copy.deepcopy(thing)
-            return self.taken[id(thing)]
+            return thing if self.active and isinstance(thing, Table) else copy.deepcopy(thing, memo)
 
         def __getattr__(self, name):
             return getattr(copy, name)
 
-    backups = TableBackups()
-    models.copy = backups
+    no_table_copies = NoTableCopies()
+    models.copy = no_table_copies
     transact = backend.transact_write_items
 
     def transact_write_items(self, transact_items):
-        backups.taken = {}
+        journal = [_before(self, action) for action in transact_items]
+        no_table_copies.active = True
         try:
             return transact(self, transact_items)
+        except Exception:
+            for table_name, key, attributes in filter(None, journal):
+                if attributes is not None:
+                    self.put_item(table_name, attributes)
+                elif self.get_item(table_name, key) is not None:
+                    self.delete_item(table_name, key)
+            raise
         finally:
-            backups.taken = None
+            no_table_copies.active = False
 
-    transact_write_items.one_backup_per_table = True
+    transact_write_items.journaled = True
     backend.transact_write_items = transact_write_items
+
+
+def _before(backend, action: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any] | None] | None:
+    """(table, key, the item's attributes or None) before one action, or None where the action
+    is malformed (moto refuses it before writing anything)."""
+    try:
+        kind, operation = next(iter(action.items()))
+        table = backend.get_table(operation["TableName"])
+        if kind == "Put":
+            names = [n for n in (table.hash_key_attr, table.range_key_attr) if n]
+            key = {name: operation["Item"][name] for name in names}
+        else:
+            key = operation["Key"]
+        current = backend.get_item(operation["TableName"], key)
+    except Exception:
+        return None
+    return operation["TableName"], key, (current.to_json()["Attributes"] if current is not None else None)
 
 
 class EmbeddedDynamoDB:
@@ -73,7 +115,8 @@ class EmbeddedDynamoDB:
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-        back_up_each_table_once()
+        stop_tracking_instances()
+        journal_transactions()
         app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-dynamodb", daemon=True)

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 import traceback
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .template import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOKE_PREFIX = "/_local/invoke/"
+SERVER_ERROR_CODES = {431: "request_header_fields_too_large", 414: "uri_too_long", 501: "method_not_allowed", 505: "http_version_not_supported"}
 
 
 def local_parameters(environ: dict[str, str]) -> dict[str, str]:
@@ -100,6 +102,20 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(response.body)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The server's own refusals (a header over 64 KiB: 431, a malformed request line: 400)
+            in the API's error envelope, as API Gateway's gateway responses are, never an HTML page."""
+            kind = SERVER_ERROR_CODES.get(code, "bad_request" if code < 500 else "internal_error")
+            message = "A request header is over 64 KiB." if code == 431 else message
+            body = json.dumps({"error": {"code": kind, "message": message or HTTPStatus(code).phrase, "details": {}}}).encode()
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:
             if os.environ.get("BILLING_ACCESS_LOG", "true") == "true":

@@ -14,7 +14,8 @@ app = billing_api()
 def change_credits(subscription_id: str):
     who = authorize(app, Permission.ADJUST_CREDITS)
     request = parse_body(app, CreditChangeRequest)
-    entry, replayed = credits.change_credits(deployment.subscription_store(), who, subscription_id, request, now=utc_now())
+    entry, replayed = credits.change_credits(deployment.plan_store(), deployment.subscription_store(), who, subscription_id, request,
+                                             now=utc_now())
     return created_or_replayed(entry, replayed)
 
 

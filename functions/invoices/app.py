@@ -38,7 +38,9 @@ def get_invoice(subscription_id: str, invoice_id: str):
 @app.post(f"{BASE}/<invoice_id>/issue")
 def issue(subscription_id: str, invoice_id: str):
     who = authorize(app, Permission.MANAGE_INVOICES)
-    return json_response(200, invoices.issue_invoice(deployment.subscription_store(), deployment.invoice_store(), who, subscription_id, invoice_id, now=utc_now()))
+    issued = invoices.issue_invoice(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(),
+                                    who, subscription_id, invoice_id, now=utc_now())
+    return json_response(200, issued)
 
 
 @app.post(f"{BASE}/<invoice_id>/void")

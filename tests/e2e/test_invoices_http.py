@@ -23,6 +23,13 @@ def with_overage(server, token, org, quantity="201"):
     return subscription
 
 
+def end_period(server, token, sid):
+    """Cancel: the final period ends now, so its invoice may be issued (a real test clock is
+    another issue's work; a period closed early by a future-dated run does not count as ended)."""
+    response = server.request("POST", f"/subscriptions/{sid}/cancel", token=token("marketplace:admin"))
+    assert response.status_code == 200, response.text
+
+
 def draft(server, token, sid, body=None, who=None):
     return server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=who or token("finance"), json=body)
 
@@ -73,6 +80,7 @@ def test_issuing_numbers_and_freezes_and_a_period_issued_is_not_redrafted(server
     sid = with_overage(server, token, org)["subscription_id"]
     invoice = draft(server, token, sid).json()
     path = f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}"
+    end_period(server, token, sid)
     for who in (token("org:admin", org=org), token("service")):
         assert server.request("POST", f"{path}/issue", token=who).status_code == 403
     assert error_of(server.request("POST", f"{path}/issue", token=token("finance", residency="eu")))["code"] == "residency_mismatch"
@@ -92,6 +100,7 @@ def test_voiding_keeps_the_number_and_is_final(server, token):
     sid = with_overage(server, token, new_org())["subscription_id"]
     invoice = draft(server, token, sid).json()
     path = f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}"
+    end_period(server, token, sid)
     number = server.request("POST", f"{path}/issue", token=token("marketplace:admin")).json()["number"]
     voided = server.request("POST", f"{path}/void", token=token("finance"))
     assert voided.status_code == 200 and voided.json()["status"] == "void" and voided.json()["number"] == number and voided.json()["voided_at"]
@@ -106,6 +115,7 @@ def test_a_voided_period_is_invoiced_again_under_the_next_revision(server, token
     sid = subscription["subscription_id"]
     first = draft(server, token, sid).json()
     path = f"/subscriptions/{sid}/invoices"
+    end_period(server, token, sid)
     issued = server.request("POST", f"{path}/{first['invoice_id']}/issue", token=token("finance")).json()
     server.request("POST", f"{path}/{first['invoice_id']}/void", token=token("finance"))
     again = draft(server, token, sid)
@@ -141,6 +151,7 @@ def test_invoice_numbers_are_gapless_under_concurrent_issuing(fresh_server, toke
     for _ in range(8):
         sid = subscribe(server, token, new_org())["subscription_id"]
         drafts.append((sid, draft(server, token, sid).json()["invoice_id"]))
+        end_period(server, token, sid)
     barrier = threading.Barrier(len(drafts))
 
     def issue(target):
@@ -247,7 +258,9 @@ def test_the_scheduled_run_leaves_an_issued_invoice_alone(server, token):
     subscription = with_overage(server, token, new_org(), quantity="10")
     sid = subscription["subscription_id"]
     invoice = draft(server, token, sid).json()
+    end_period(server, token, sid)
     issued = server.request("POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance")).json()
+    assert issued["status"] == "issued"
     report = invoke_run(server, parse_timestamp(subscription["current_period_end"]) + timedelta(seconds=1))
     assert report["failures"] == []
     _, _, invoices = state(server, token, sid)

@@ -78,5 +78,5 @@ def functions(monkeypatch):
 
 
 def claims(role: str, *, org: str = "", residency: str = "us", sub: str = "user|it") -> dict:
-    """What the authorizer puts in requestContext.authorizer."""
-    return {"principalId": sub, "sub": sub, "roles": role, "org": org, "residency": residency}
+    """What the authorizer puts in requestContext.authorizer (roles as a JSON list)."""
+    return {"principalId": sub, "sub": sub, "roles": json.dumps([role]), "org": org, "residency": residency}

@@ -43,8 +43,12 @@ def test_the_sample_events_draft_issue_export_and_void(functions):
     status, _, draft = functions.http("InvoicesFunction", "invoices/draft_invoice.json", path_parameters=sid)
     assert status == 201 and [line["amount_cents"] for line in draft["line_items"]] == [49_900, 62] and draft["total_cents"] == 49_962
     ids = sid | {"invoice_id": draft["invoice_id"]}
+    status, _, refused = functions.http("InvoicesFunction", "invoices/issue_invoice.json", path_parameters=ids)
+    assert status == 409 and refused["error"]["code"] == "period_open"  # usage may still come
+    functions.http("SubscriptionsFunction", "subscriptions/cancel.json", path_parameters=sid)  # the period ends now
     status, _, issued = functions.http("InvoicesFunction", "invoices/issue_invoice.json", path_parameters=ids)
     assert status == 200 and issued["status"] == "issued" and issued["number"].startswith("INV-")
+    assert issued["total_cents"] == 49_962  # the allowance was used up: the whole base fee, canceled or not
     exported = functions("InvoicesFunction").invoke(with_path(sample_event("invoices/export_invoice.json"), ids))
     assert exported["statusCode"] == 200 and exported["body"].startswith("invoice_id,invoice_number,")
     status, _, voided = functions.http("InvoicesFunction", "invoices/void_invoice.json", path_parameters=ids)

@@ -93,7 +93,7 @@ class LedgerMachine(RuleBasedStateMachine):
         request = CreditChangeRequest(amount=abs(amount) if top_up else amount, type=kind, reason="stateful", idempotency_key=key)
         prior = self.credit_requests.get((subscription_id, key))
         try:
-            entry, replayed = credits.change_credits(self.store, ADMIN, subscription_id, request, now=self.tick(), pause=no_pause)
+            entry, replayed = credits.change_credits(self.plans, self.store, ADMIN, subscription_id, request, now=self.tick(), pause=no_pause)
         except IdempotencyKeyReused:
             assert prior is not None and prior[0] != request
             return

@@ -54,7 +54,7 @@ def test_given_the_authorizer_event_when_the_token_is_valid_then_it_allows_with_
     event["authorizationToken"] = "Bearer " + mint_token(sub="user|ada", roles=["marketplace:admin"], residency="us")
     answer = functions("AuthorizerFunction").invoke(event)
     assert answer["principalId"] == "user|ada"
-    assert answer["context"] == {"sub": "user|ada", "roles": "marketplace:admin", "org": "", "residency": "us"}
+    assert answer["context"] == {"sub": "user|ada", "roles": '["marketplace:admin"]', "org": "", "residency": "us"}
     assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 

@@ -84,7 +84,7 @@ def test_missing_expired_and_forged_tokens_are_refused(header):
 
 def test_roles_may_come_from_another_claim_as_a_string():
     settings = TokenSettings(issuer="billing-local", audience="billing-api", secret="s", roles_claim="cognito:groups")
-    token = jwt.encode({"sub": "u", "cognito:groups": "finance org:member", "iss": "billing-local", "aud": "billing-api", "exp": time.time() + 60}, "s")
+    token = jwt.encode({"sub": "u", "cognito:groups": "finance org:member", "org": "org-1", "residency": "us", "iss": "billing-local", "aud": "billing-api", "exp": time.time() + 60}, "s")
     assert TokenVerifier(settings).claims(f"Bearer {token}")["roles"] == ["finance", "org:member"]
 
 
@@ -108,9 +108,9 @@ def test_tokens_from_an_identity_provider_are_checked_against_its_jwks():
     try:
         issuer = "https://idp.example/pool"
         settings = TokenSettings(issuer=issuer, audience="client-1", jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json", org_claim="custom:org")
-        claims = {"sub": "u", "roles": ["org:admin"], "custom:org": "org-7", "iss": issuer, "aud": "client-1", "exp": time.time() + 60}
+        claims = {"sub": "u", "roles": ["org:admin"], "custom:org": "org-7", "residency": "eu", "iss": issuer, "aud": "client-1", "exp": time.time() + 60}
         good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
-        assert TokenVerifier(settings).claims(f"Bearer {good}") == {"sub": "u", "roles": ["org:admin"], "org": "org-7", "residency": None}
+        assert TokenVerifier(settings).claims(f"Bearer {good}") == {"sub": "u", "roles": ["org:admin"], "org": "org-7", "residency": "eu"}
         other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "k1"})
         with pytest.raises(Unauthenticated):

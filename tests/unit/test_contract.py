@@ -14,18 +14,52 @@ def contract_routes() -> set[tuple[str, str]]:
     for method, path in re.findall(r"`(GET|POST|PUT|DELETE|PATCH) (/[^`?\s]*)", text):
         if path.startswith("/_local"):
             continue
-        found.add((method, "/api/billing" + path))
+        found.add((method, path if path.startswith("/api/billing/") else "/api/billing" + path))
     for path in re.findall(r"`(\.\.\./[a-z]+)`", text):  # ".../void" next to the issue route
         found.add(("POST", "/api/billing/subscriptions/{subscription_id}/invoices/{invoice_id}/" + path.split("/")[-1]))
     return found
 
 
-def test_every_contract_route_is_declared_in_the_template():
+# Routes API.md names that open issues build, with the issue that builds each. The list may only
+# shrink: a route built is taken off it (the test below fails until it is), a new route of the
+# contract that nobody has taken on fails the test until it is built or listed here.
+NOT_YET_BUILT = {
+    ("GET", "/plans/{plan_id}/versions"): "contract gaps (plan revisions)",
+    ("PATCH", "/plans/{plan_id}"): "contract gaps (plan revisions)",
+    ("GET", "/invoices"): "contract gaps (finance lists)",
+    ("GET", "/subscriptions"): "contract gaps (finance lists)",
+    ("GET", "/subscriptions/{subscription_id}/periods"): "contract gaps (periods)",
+    ("GET", "/subscriptions/{subscription_id}/usage/daily"): "contract gaps (periods)",
+    ("GET", "/openapi.json"): "OpenAPI document generated from the code",
+    ("POST", "/subscriptions/{subscription_id}/grants"): "credit grants",
+    ("GET", "/subscriptions/{subscription_id}/grants"): "credit grants",
+    ("POST", "/subscriptions/{subscription_id}/grants/{grant_id}/void"): "credit grants",
+    ("PUT", "/subscriptions/{subscription_id}/settings"): "credit grants (auto top-up)",
+    ("POST", "/entitlements/check"): "entitlement checks and holds",
+    ("POST", "/holds"): "entitlement checks and holds",
+    ("GET", "/holds/{hold_id}"): "entitlement checks and holds",
+    ("POST", "/holds/{hold_id}/settle"): "entitlement checks and holds",
+    ("POST", "/holds/{hold_id}/release"): "entitlement checks and holds",
+    ("GET", "/subscriptions/{subscription_id}/holds"): "entitlement checks and holds",
+}
+
+
+def not_yet_built() -> set[tuple[str, str]]:
+    return {(method, "/api/billing" + path) for method, path in NOT_YET_BUILT}
+
+
+def test_every_contract_route_is_declared_in_the_template_or_awaits_its_issue():
     stack = Stack(ROOT / "template.yaml")
     declared = {(r.method, r.path) for r in stack.api_routes()}
-    missing = contract_routes() - declared
+    missing = contract_routes() - declared - not_yet_built()
     assert len(contract_routes()) >= 20
     assert not missing, f"routes of API.md missing from template.yaml: {sorted(missing)}"
+
+
+def test_the_list_of_routes_awaiting_an_issue_only_holds_unbuilt_contract_routes():
+    declared = {(r.method, r.path) for r in Stack(ROOT / "template.yaml").api_routes()}
+    assert not not_yet_built() & declared, "built: take these off NOT_YET_BUILT"
+    assert not_yet_built() <= contract_routes(), "listed but no longer in API.md"
 
 
 def test_only_the_public_catalog_routes_skip_the_authorizer():

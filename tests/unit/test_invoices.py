@@ -68,7 +68,9 @@ def test_a_period_cut_short_by_cancellation_prorates_the_base_fee():
     canceled_at = PERIOD.start + timedelta(days=7)  # 7 of the 28 days of February's period
     invoice = compose_invoice(subscription(status="canceled", canceled_at=canceled_at), plan(base_fee_cents=28_000), PERIOD, usage(), now=canceled_at)
     [base] = invoice.line_items
-    assert base.amount_cents == 7_000 and "prorated for 7.0 of 28.0 days" in base.description and "canceled 2027-02-07" in base.description
+    assert base.amount_cents == 7_000 and base.quantity == Decimal("0.25") and base.unit_amount_cents == 28_000
+    assert "the larger of 7.0 of 28.0 days and 0 of 1000 allowance credits used" in base.description
+    assert "canceled 2027-02-07" in base.description
 
 
 def test_drafting_again_keeps_the_id_and_the_creation_time():

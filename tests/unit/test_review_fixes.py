@@ -80,18 +80,18 @@ def test_a_twin_that_committed_meanwhile_is_replayed_not_refused():
 def test_a_credit_twin_that_committed_meanwhile_is_replayed_not_refused():
     world = World()
     body = CreditChangeRequest(amount=Decimal(-1), type="adjustment", reason="r", idempotency_key="k")
-    credits.change_credits(world.subscriptions, ADMIN, world.sid, CreditChangeRequest(amount=Decimal(1), type="top_up", reason="r", idempotency_key="t"), now=NOW)
+    credits.change_credits(world.plans, world.subscriptions, ADMIN, world.sid, CreditChangeRequest(amount=Decimal(1), type="top_up", reason="r", idempotency_key="t"), now=NOW)
     lookup = world.subscriptions.idempotency_record
     state = {"first": True}
 
     def racing_lookup(scope):
         if state.pop("first", False):
-            credits.change_credits(world.subscriptions, ADMIN, world.sid, body, now=NOW, pause=no_pause)  # the twin
+            credits.change_credits(world.plans, world.subscriptions, ADMIN, world.sid, body, now=NOW, pause=no_pause)  # the twin
             return None
         return lookup(scope)
 
     world.subscriptions.idempotency_record = racing_lookup
-    entry, replayed = credits.change_credits(world.subscriptions, ADMIN, world.sid, body, now=NOW, pause=no_pause)
+    entry, replayed = credits.change_credits(world.plans, world.subscriptions, ADMIN, world.sid, body, now=NOW, pause=no_pause)
     assert replayed and entry.amount == -1 and world.subscriptions.get(world.sid).purchased_balance == 0
 
 

@@ -47,7 +47,7 @@ def provision(stores, who=None, org="org-1", key=None, **changes):
 
 def change(stores, subscription_id, amount, kind="top_up", key="k1", who=ADMIN, now=NOW):
     body = CreditChangeRequest(amount=amount, type=kind, reason="test", idempotency_key=key)
-    return credits.change_credits(stores[1], who, subscription_id, body, now=now, pause=no_pause)
+    return credits.change_credits(stores[0], stores[1], who, subscription_id, body, now=now, pause=no_pause)
 
 
 def test_provisioning_pins_the_plan_starts_the_period_and_grants_the_allowance(stores):

@@ -2,6 +2,7 @@
 and turning that context back into a `Caller` inside a function."""
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 from ..domain.access import Caller, Permission, Role, require_residency  # noqa: F401 - re-exported for handlers
@@ -9,13 +10,19 @@ from ..domain.errors import Unauthenticated
 
 
 def caller_from_authorizer(context: Mapping[str, Any] | None) -> Caller:
-    """The authorizer's context holds strings only: roles arrive comma-joined."""
+    """The authorizer's context holds strings only: roles arrive as a JSON list, which no role
+    name can break out of (a comma-joined list let `"org:member,marketplace:admin"` become two)."""
     if not context or not context.get("sub"):
         raise Unauthenticated("A valid bearer token is required.")
-    roles = context.get("roles") or ""
+    try:
+        roles = json.loads(context.get("roles") or "[]")
+    except ValueError:
+        roles = None
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthenticated("The authorizer passed no readable roles.")
     return Caller(
         principal=str(context["sub"]),
-        roles=frozenset(r.strip() for r in str(roles).split(",") if r.strip()),
+        roles=frozenset(roles),
         organization_id=(str(context.get("org") or "").strip() or None),
         residency=(str(context.get("residency") or "").strip().lower() or None),
     )
@@ -25,7 +32,7 @@ def authorizer_context(claims: Mapping[str, Any]) -> dict[str, str]:
     """The inverse of `caller_from_authorizer`: what the authorizer puts in its context."""
     return {
         "sub": str(claims["sub"]),
-        "roles": ",".join(claims.get("roles") or []),
+        "roles": json.dumps(list(claims.get("roles") or [])),
         "org": str(claims.get("org") or ""),
         "residency": str(claims.get("residency") or ""),
     }

@@ -19,6 +19,7 @@ STATUS_BY_ERROR: list[tuple[type[domain.BillingError], int]] = [
     (domain.RetryableConflict, 409),
     (domain.Conflict, 409),
     (domain.PayloadTooLarge, 413),
+    (domain.UnsupportedMediaType, 415),
     (domain.ValidationFailed, 422),
     (IdempotencyKeyReused, 422),
     (domain.UnknownService, 422),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from decimal import Decimal
 from typing import Any, Callable, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -13,6 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..domain import errors as domain
+from ..exact_json import MalformedJson, loads_exact
 from ..observability import instrumented, logger
 from . import errors
 from .auth import Caller, Permission, caller_from_authorizer
@@ -23,15 +23,6 @@ JSON = "application/json"
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number this API accepts")
-
-
-def loads_exact(text: str | bytes) -> Any:
-    """JSON with every non-integer number as an exact Decimal, and NaN/Infinity refused."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
 
 
 def dumps(payload: Any) -> str:
@@ -112,15 +103,25 @@ def authorize(app: APIGatewayRestResolver, permission: Permission) -> Caller:
     return caller(app).authorize(permission)
 
 
+def _refuse_other_media_types(app: APIGatewayRestResolver) -> None:
+    """A body declared as anything but JSON (a form, plain text) is not read as JSON: 415."""
+    declared = app.current_event.headers.get("Content-Type")  # case-insensitive in Powertools
+    media_type = (declared or JSON).split(";")[0].strip().lower()
+    if media_type != JSON and not media_type.endswith("+json"):
+        raise domain.UnsupportedMediaType(f"Send the body as {JSON}, not {media_type[:100]}.",
+                                          details={"content_type": media_type[:100], "accepted": [JSON]})
+
+
 def json_object(app: APIGatewayRestResolver, *, required: bool = True) -> dict[str, Any]:
     raw = _body_bytes(app.current_event.raw_event)
     if not raw.strip():
         if required:
             raise domain.MalformedRequest("A JSON object body is required.")
         return {}
+    _refuse_other_media_types(app)
     try:
         body = loads_exact(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+    except MalformedJson as error:
         raise domain.MalformedRequest(f"The request body is not valid JSON: {error}.") from None
     if not isinstance(body, dict):
         raise domain.MalformedRequest("The request body must be a JSON object.")

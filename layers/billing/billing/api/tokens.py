@@ -11,7 +11,10 @@ from typing import Any, Mapping
 
 import jwt
 
+from ..domain.access import ORGANIZATION_ROLES, Role
 from ..domain.errors import Unauthenticated
+
+CONTRACT_ROLES = frozenset(role.value for role in Role)
 
 LOCAL_SECRET = "local-dev-secret"
 LOCAL_ISSUER = "billing-local"
@@ -75,17 +78,27 @@ class TokenVerifier:
             )
         except (jwt.PyJWTError, ValueError) as error:
             raise Unauthenticated(f"The bearer token was refused: {error}.") from None
-        roles = raw.get(settings.roles_claim) or []
-        if isinstance(roles, str):
-            roles = roles.replace(",", " ").split()
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise Unauthenticated("The token's roles claim must be a list of strings.")
-        return {
-            "sub": str(raw["sub"]),
-            "roles": roles,
-            "org": raw.get(settings.org_claim) or None,
-            "residency": raw.get(settings.residency_claim) or None,
-        }
+        return _billing_claims(raw, settings)
+
+
+def _billing_claims(raw: Mapping[str, Any], settings: TokenSettings) -> dict[str, Any]:
+    """Only the contract's roles, and an organization-scoped caller always with its organization
+    and residency: a token outside these is refused whole rather than half-understood."""
+    roles = raw.get(settings.roles_claim) or []
+    if isinstance(roles, str):
+        roles = roles.split()  # a space-separated claim, as OAuth scopes are written
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthenticated("The token's roles claim must be a list of strings.")
+    unknown = sorted(set(roles) - CONTRACT_ROLES)
+    if unknown:
+        raise Unauthenticated(f"The token carries roles this API does not know: {', '.join(r[:64] for r in unknown[:5])}.")
+    org, residency = raw.get(settings.org_claim) or None, raw.get(settings.residency_claim) or None
+    if not all(isinstance(v, str) for v in (org, residency) if v is not None):
+        raise Unauthenticated("The token's organization and residency claims must be strings.")
+    if org or ORGANIZATION_ROLES & set(roles):
+        if not org or not residency:
+            raise Unauthenticated("An organization's token must carry both its organization and its residency.")
+    return {"sub": str(raw["sub"]), "roles": roles, "org": org, "residency": residency}
 
 
 def _bearer(authorization: str | None) -> str:

@@ -16,6 +16,9 @@ class Role(str, Enum):
     ORG_MEMBER = "org:member"
 
 
+ORGANIZATION_ROLES = frozenset({Role.ORG_ADMIN.value, Role.ORG_MEMBER.value})
+
+
 class Permission(Enum):
     """Each value: the roles that hold it for any organization, and those that hold it for their own."""
 
@@ -53,15 +56,19 @@ class Caller:
             return self
         raise Forbidden(f"Your roles do not allow this ({permission.name.lower()}).")
 
-    def authorize_for(self, permission: Permission, organization_id: str) -> "Caller":
-        """As `authorize`, for one organization's resource. An organization-scoped caller asking
-        about another organization gets 404, never a hint that the resource exists."""
+    def is_outsider(self, permission: Permission, organization_id: str) -> bool:
+        """An organization-scoped caller looking at another organization's resource: it must get
+        the very answer a missing resource gets (404), never a hint that the resource exists."""
+        return not self.holds(permission.any_organization) and bool(self.organization_id) and self.organization_id != organization_id
+
+    def authorize_for(self, permission: Permission, organization_id: str, *, hidden_as: NotFound | None = None) -> "Caller":
+        """As `authorize`, for one organization's resource; an outsider gets `hidden_as` (404)."""
+        if self.is_outsider(permission, organization_id):
+            raise hidden_as or NotFound("No such resource.")
         if self.holds(permission.any_organization):
             return self
         if self.organization_id == organization_id and self.holds(permission.own_organization):
             return self
-        if self.organization_id and self.organization_id != organization_id:
-            raise NotFound("No such resource.")
         raise Forbidden(f"Your roles do not allow this ({permission.name.lower()}).")
 
 

@@ -73,6 +73,12 @@ class MalformedRequest(BillingError):
     code = "malformed_json"
 
 
+class UnsupportedMediaType(BillingError):
+    """A body sent as something other than JSON (415)."""
+
+    code = "unsupported_media_type"
+
+
 class PayloadTooLarge(BillingError):
     code = "payload_too_large"
 

@@ -1,6 +1,8 @@
 """Server-chosen ids: ULIDs (48-bit millisecond time + 80 random bits, Crockford base32), so ids
-sort by creation time. Monotonic within a process, as the ULID spec allows: an id minted in the
-same millisecond as the previous one increments its random part, so order holds even then.
+sort by creation time. Two ids minted in the same millisecond keep their order (the ULID spec's
+monotonic mode), but the second adds a random step, not one, so it cannot be guessed from the
+first. Only the millisecond just used carries over: a moment in the future (a schedule's event
+time, a test clock) never sticks, and ids of other milliseconds are random from scratch.
 Hand-written because python-ulid's import costs ~30 ms of cold start (it reads its own package
 metadata), a sixth of the budget, for these few lines."""
 from __future__ import annotations
@@ -10,8 +12,10 @@ import threading
 from datetime import datetime
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_RANDOM_BITS = 80
+_STEP_BITS = 48  # up to 2^48 a step: ~2^32 ids fit in one millisecond before a fresh draw
 _lock = threading.Lock()
-_last = (0, 0)
+_last = (-1, 0)
 
 
 def new_id(moment: datetime) -> str:
@@ -19,10 +23,11 @@ def new_id(moment: datetime) -> str:
     milliseconds = int(moment.timestamp() * 1000)
     with _lock:
         last_ms, last_random = _last
-        if milliseconds <= last_ms and last_random < (1 << 80) - 1:
-            milliseconds, random_part = last_ms, last_random + 1
+        step = int.from_bytes(os.urandom(_STEP_BITS // 8), "big") + 1
+        if milliseconds == last_ms and last_random + step < 1 << _RANDOM_BITS:
+            random_part = last_random + step
         else:
-            random_part = int.from_bytes(os.urandom(10), "big")
+            random_part = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big")
         _last = (milliseconds, random_part)
-    value = (milliseconds << 80) | random_part
+    value = (milliseconds << _RANDOM_BITS) | random_part
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))

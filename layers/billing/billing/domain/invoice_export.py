@@ -34,12 +34,30 @@ def _stamp(moment) -> str:
     return format_timestamp(moment) if moment else ""
 
 
+NUMBER_COLUMNS = {"plan_version", "line_number", "quantity", "unit_amount_cents", "amount_cents", "amount",
+                  "invoice_total_cents", "invoice_total"}
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(cell: str) -> str:
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)`, `+cmd|...`, `-1+1`,
+    `@SUM(...)`) gets a leading `'`, which shows the text as typed (OWASP's CSV injection advice)."""
+    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+
+
 def as_csv(invoice: Invoice) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
+    for row in _csv_rows(invoice):
+        writer.writerow({column: cell if column in NUMBER_COLUMNS else spreadsheet_text(str(cell)) for column, cell in row.items()})
+    return out.getvalue()
+
+
+def _csv_rows(invoice: Invoice) -> list[dict[str, Any]]:
+    rows = []
     for number, line in enumerate(invoice.line_items, start=1):
-        writer.writerow({
+        rows.append({
             "invoice_id": invoice.invoice_id, "invoice_number": invoice.number or "", "status": invoice.status,
             "organization_id": invoice.organization_id, "subscription_id": invoice.subscription_id, "plan_id": invoice.plan_id,
             "plan_version": invoice.plan_version, "period_start": _stamp(invoice.period_start), "period_end": _stamp(invoice.period_end),
@@ -49,7 +67,7 @@ def as_csv(invoice: Invoice) -> str:
             "amount": major_units(line.amount_cents, invoice.currency), "invoice_total_cents": invoice.total_cents,
             "invoice_total": major_units(invoice.total_cents, invoice.currency),
         })
-    return out.getvalue()
+    return rows
 
 
 def as_json(invoice: Invoice) -> dict[str, Any]:

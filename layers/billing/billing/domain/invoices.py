@@ -2,8 +2,9 @@
 is rounded half-even to whole cents once; the total is the sum of the lines."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from .periods import Period
 from .plans import Plan
 from .subscriptions import Subscription
-from .usage import PeriodUsage
-from .values import Credits, UtcTimestamp, format_decimal
+from .usage import PeriodUsage, UsageTotals
+from .values import Credits, TotalCredits, UtcTimestamp, format_decimal, round_credits
 
 InvoiceStatus = Literal["draft", "issued", "void"]
 LineKind = Literal["base_fee", "overage", "top_up"]
@@ -24,7 +25,7 @@ class LineItem(BaseModel):
     kind: LineKind
     description: str
     service: str | None = None
-    quantity: Credits
+    quantity: TotalCredits  # a period's overage can add up past any one event's 10^12
     unit_amount_cents: Credits  # decimal: overage rates are fractions of a cent per credit
     amount_cents: int
 
@@ -63,8 +64,14 @@ def invoice_id(subscription_id: str, period_start: datetime, revision: int = 1) 
     return base if revision == 1 else f"{base}_r{revision:03d}"
 
 
-def whole_cents(amount: Decimal) -> int:
-    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+def whole_cents(amount: Decimal, *factors: Decimal) -> int:
+    """The product, rounded half-even to whole cents once. Multiplied in a wide context: a period's
+    overage times a rate reaches 10^38, which must round, never fail or lose digits first."""
+    with localcontext() as wide:
+        wide.prec = 80
+        for factor in factors:
+            amount *= factor
+        return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
 def billed_until(subscription: Subscription, period: Period) -> datetime:
@@ -85,7 +92,7 @@ def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usag
         revision = previous.revision + 1 if previous.status == "void" else previous.revision
         created_at = now if previous.status == "void" else previous.created_at
     until = billed_until(subscription, period)
-    lines = [_base_fee(plan, period, until, subscription.canceled_at)]
+    lines = [_base_fee(plan, period, until, subscription.canceled_at, usage.totals)]
     for service in sorted(usage.services):
         overage = usage.services[service].overage_credits
         if overage > 0:
@@ -95,7 +102,7 @@ def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usag
                 service=service,
                 quantity=overage,
                 unit_amount_cents=plan.overage_rate_cents,
-                amount_cents=whole_cents(overage * plan.overage_rate_cents),
+                amount_cents=whole_cents(overage, plan.overage_rate_cents),
             ))
     subtotal = sum(line.amount_cents for line in lines)
     return Invoice(
@@ -117,13 +124,34 @@ def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usag
     )
 
 
-def _base_fee(plan: Plan, period: Period, until: datetime, canceled_at: datetime | None) -> LineItem:
+def _base_fee(plan: Plan, period: Period, until: datetime, canceled_at: datetime | None, usage: UsageTotals) -> LineItem:
     description = f"{plan.name} ({plan.billing_cadence}) base fee"
-    amount = Decimal(plan.base_fee_cents)
-    if until < period.end:
-        used, whole = (until - period.start).total_seconds(), (period.end - period.start).total_seconds()
-        amount = Decimal(plan.base_fee_cents) * Decimal(str(used)) / Decimal(str(whole))
-        description += (f", prorated for {used / 86400:.1f} of {whole / 86400:.1f} days "
-                        f"(canceled {canceled_at.date().isoformat()})")
-    cents = whole_cents(amount)
-    return LineItem(kind="base_fee", description=description, quantity=Decimal(1), unit_amount_cents=Decimal(cents), amount_cents=cents)
+    fee = Decimal(plan.base_fee_cents)
+    if until >= period.end:
+        return LineItem(kind="base_fee", description=description, quantity=Decimal(1), unit_amount_cents=fee, amount_cents=plan.base_fee_cents)
+    share = final_period_share(plan, period, until, usage)
+    description += (f", prorated at {format_decimal(share.billed * 100)}% (canceled {canceled_at.date().isoformat()}): "
+                    f"the larger of {share.days_used:.1f} of {share.days_in_period:.1f} days and "
+                    f"{format_decimal(share.allowance_used)} of {format_decimal(plan.credit_allowance)} allowance credits used")
+    return LineItem(kind="base_fee", description=description, quantity=share.billed, unit_amount_cents=fee,
+                    amount_cents=whole_cents(fee, share.billed))
+
+
+@dataclass(frozen=True)
+class FinalPeriodShare:
+    days_used: float
+    days_in_period: float
+    allowance_used: Decimal
+    billed: Decimal  # the share of the base fee billed, 0..1 to 6 decimals
+
+
+def final_period_share(plan: Plan, period: Period, until: datetime, usage: UsageTotals) -> FinalPeriodShare:
+    """A period cut short by cancellation bills the larger of the time it ran and the share of
+    its allowance that was used, so subscribing, using the allowance and canceling is never free.
+    The allowance is drawn before any other credit, so the allowance used is the credits debited
+    (usage not billed as overage) up to the allowance; the aggregate says it, so a re-draft agrees."""
+    used, whole = Decimal((until - period.start).total_seconds()), Decimal((period.end - period.start).total_seconds())
+    allowance_used = min(usage.credits - usage.overage_credits, plan.credit_allowance)
+    by_allowance = allowance_used / plan.credit_allowance if plan.credit_allowance > 0 else Decimal(0)
+    billed = round_credits(min(max(used / whole, by_allowance), Decimal(1)))
+    return FinalPeriodShare(days_used=float(used) / 86400, days_in_period=float(whole) / 86400, allowance_used=allowance_used, billed=billed)

@@ -12,7 +12,7 @@ from .ledger import CreditBalances
 from .errors import ValidationFailed
 from .periods import Period, period_at, period_index
 from .plans import PlanId
-from .values import Credits, UtcTimestamp, format_timestamp, round_credits
+from .values import Credits, TotalCredits, UtcTimestamp, format_timestamp, round_credits
 
 SubscriptionStatus = Literal["active", "canceled"]
 OrganizationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
@@ -105,9 +105,9 @@ def first_period(anchor: datetime, cadence: str) -> Period:
 class Health(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
-    period_usage_credits: Credits
-    period_overage_credits: Credits
-    burn_rate_credits_per_day: Credits
+    period_usage_credits: TotalCredits
+    period_overage_credits: TotalCredits
+    burn_rate_credits_per_day: TotalCredits
     projected_depletion_at: UtcTimestamp | None
     status: Literal["healthy", "low", "depleted"]
 

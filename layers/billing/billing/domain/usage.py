@@ -3,25 +3,56 @@ per-period aggregate that summaries, health and invoices read instead of scannin
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, field_validator, model_validator
 
 from .errors import CreditLimitReached, UnknownService, ValidationFailed  # noqa: F401 - part of this module's vocabulary
 from .ledger import CreditBalances
 from .plans import ServiceName, UsageRate
 from .subscriptions import OrganizationId
-from .values import MAGNITUDE_LIMIT, BoundedInt, Credits, PositiveDecimal, UtcTimestamp, format_decimal, round_credits
+from .values import (
+    MAGNITUDE_LIMIT, BoundedInt, Credits, ExactDecimal, PositiveDecimal, TotalCredits, UtcTimestamp, format_decimal, round_credits,
+    to_exact_decimal,
+)
 
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 GuardrailFlag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 EscalationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 SourceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-MetadataValue = Annotated[str, StringConstraints(max_length=256)] | bool | BoundedInt | None
+
+
+def _decimal_number(value: Any) -> Any:
+    """Only a JSON number that is not an integer: strings, booleans and ints have their own types."""
+    if not isinstance(value, Decimal):
+        raise ValueError("must be a number")
+    return to_exact_decimal(value)
+
+
+# Strict members, so that no value turns into another (a tiny number is not `false`, "12" not 12).
+MetadataValue = (
+    Annotated[str, Strict(), StringConstraints(max_length=256)]
+    | Annotated[bool, Strict()]
+    | Annotated[BoundedInt, Strict()]
+    | Annotated[ExactDecimal, BeforeValidator(_decimal_number)]
+    | None
+)
 
 FUTURE_SKEW = timedelta(minutes=5)  # producers' clocks drift; later than this is a bug upstream
+LATE_ARRIVAL = timedelta(days=35)  # as long as idempotency keys are remembered elsewhere (RETENTION)
+
+
+def occurred_at_problem(occurred_at: datetime | None, now: datetime) -> str | None:
+    """Why `occurred_at` is outside the window the contract accepts, if it is."""
+    if occurred_at is None:
+        return None
+    if occurred_at > now + FUTURE_SKEW:
+        return "must not be more than 5 minutes in the future"
+    if occurred_at < now - LATE_ARRIVAL:
+        return "must not be more than 35 days in the past"
+    return None
 
 
 class _Strict(BaseModel):
@@ -140,9 +171,9 @@ class UsageTotals(BaseModel):
 class ServiceUsage(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
-    quantity: Credits = Decimal(0)
-    credits: Credits = Decimal(0)
-    overage_credits: Credits = Decimal(0)
+    quantity: TotalCredits = Decimal(0)
+    credits: TotalCredits = Decimal(0)
+    overage_credits: TotalCredits = Decimal(0)
     events: int = 0
 
 
@@ -181,8 +212,8 @@ class PeriodUsage(BaseModel):
 class PeriodTotals(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
-    credits: Credits
-    overage_credits: Credits
+    credits: TotalCredits
+    overage_credits: TotalCredits
     events: int
 
 

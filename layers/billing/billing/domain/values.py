@@ -5,43 +5,67 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Annotated, Any
 
 from annotated_types import Ge, Gt, Le
 from pydantic import BeforeValidator, PlainSerializer
 
+from ..exact_json import OutOfRange
+
 FRACTION_DIGITS = 6
 CREDIT_QUANTUM = Decimal(1).scaleb(-FRACTION_DIGITS)  # 0.000001
-MAGNITUDE_LIMIT = Decimal(10) ** 12
-MAX_CENTS = 10**12
+MAGNITUDE_LIMIT = Decimal(10) ** 12  # one amount: a quantity, a rate, a top-up, a balance
+MAX_CENTS = 10**12 - 1  # one amount of money: a base fee, a price
+# Totals that add up many amounts (period aggregates, an invoice's overage): no request can take
+# them past this. DynamoDB keeps 38 significant digits; a period gains < 10^12 an event, and one
+# subscription takes at most ~1,000 transactions of 97 events a second, so reaching 10^26 would
+# take 30,000 years: the bound documents headroom rather than refusing anything reachable.
+TOTAL_LIMIT = Decimal(10) ** 26
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?", re.ASCII)
+_OUT_OF_RANGE = "is out of range: credits, quantities and rates are below 10^12 with at most 6 decimals"
 
 
-def to_exact_decimal(value: Any) -> Decimal:
-    """Parse a credit/quantity/rate: finite, below 10^12 in magnitude, at most 6 fractional digits."""
+def _as_decimal(value: Any) -> Decimal:
+    """A JSON number or a decimal string as a Decimal, refusing in constant time what no field
+    holds: floats, booleans, Unicode digits, underscores, exponents beyond three digits."""
+    if isinstance(value, OutOfRange):
+        raise ValueError(_OUT_OF_RANGE)
     if isinstance(value, bool) or value is None:
         raise ValueError("must be a decimal number or a decimal string")
     if isinstance(value, float):
         # Only reachable from Python callers: the JSON parser hands us Decimals.
         raise ValueError("binary floating point is not accepted; send a decimal string")
     if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, str) and value.strip():
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError("must be a decimal number such as \"12.5\"") from None
-    else:
-        raise ValueError("must be a decimal number or a decimal string")
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 64 or not _DECIMAL_TEXT.fullmatch(text):
+            raise ValueError("must be a decimal number such as \"12.5\" (ASCII digits, no separators)")
+        return Decimal(text)
+    raise ValueError("must be a decimal number or a decimal string")
+
+
+def to_exact_decimal(value: Any) -> Decimal:
+    """Parse a credit/quantity/rate: finite, below 10^12 in magnitude, at most 6 fractional digits."""
+    return _bounded_decimal(_as_decimal(value), MAGNITUDE_LIMIT)
+
+
+def _bounded_decimal(number: Decimal, limit: Decimal) -> Decimal:
     if not number.is_finite():
         raise ValueError("must be a finite number")
-    if number.copy_abs() >= MAGNITUDE_LIMIT:  # copy_abs: no context, so 1E+1000000 cannot overflow
-        raise ValueError("must be below 10^12 in magnitude")
-    if number != number.quantize(CREDIT_QUANTUM):
+    if number.copy_abs() >= limit:  # copy_abs: no context, so 1E+1000000 cannot overflow
+        raise ValueError(f"must be below 10^{limit.adjusted()} in magnitude")
+    if number.as_tuple().exponent < -FRACTION_DIGITS and number != round_credits(number):
         raise ValueError(f"must have at most {FRACTION_DIGITS} fractional digits")
     return number.normalize() if number else Decimal(0)
+
+
+def to_total(value: Any) -> Decimal:
+    """A stored or computed total (aggregates, invoice overage): exact, 6 decimals, below 10^26."""
+    return _bounded_decimal(_as_decimal(value), TOTAL_LIMIT)
 
 
 def format_decimal(value: Decimal) -> str:
@@ -65,11 +89,11 @@ BoundedInt = Annotated[int, Ge(-(2**63)), Le(2**63 - 1)]  # what DynamoDB number
 def to_cents(value: Any) -> int:
     """Money: a whole number of minor units. Accepts integral JSON numbers, nothing else."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise ValueError("must be a whole number of cents")
+        raise ValueError("must be a whole number of cents below 10^12")
     if isinstance(value, Decimal) and not value.is_finite():
         raise ValueError("must be a whole number of cents")
     if (value.copy_abs() if isinstance(value, Decimal) else abs(value)) > MAX_CENTS:  # before int(), which takes seconds on 1E+1000000
-        raise ValueError("must be at most 10^12 cents in magnitude")
+        raise ValueError("must be below 10^12 cents in magnitude")
     if isinstance(value, Decimal):
         if value != value.to_integral_value():
             raise ValueError("must be a whole number of cents")
@@ -83,6 +107,7 @@ ExactDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), _as_json_st
 Credits = ExactDecimal
 NonNegativeDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), Ge(0), _as_json_string]
 PositiveDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), Gt(0), _as_json_string]
+TotalCredits = Annotated[Decimal, BeforeValidator(to_total), _as_json_string]
 Cents = Annotated[int, BeforeValidator(to_cents)]
 NonNegativeCents = Annotated[int, BeforeValidator(to_cents), Ge(0)]
 

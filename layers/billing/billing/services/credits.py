@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from ..domain.ids import new_id
 from ..domain.access import Caller, Permission, require_residency
-from ..domain.errors import Conflict
+from ..domain.errors import Conflict, ValidationFailed
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
-from ..domain.values import ExactDecimal
-from ..store.base import SubscriptionStore
+from ..domain.values import MAGNITUDE_LIMIT, ExactDecimal
+from ..store.base import PlanStore, SubscriptionStore
 from .ledger import Pause, RecordFor, run_idempotently
 from .subscriptions import subscription_for
 
@@ -40,17 +40,24 @@ class CreditChangeRequest(BaseModel):
 
 
 def change_credits(
-    subscriptions: SubscriptionStore, caller: Caller, subscription_id: str, request: CreditChangeRequest, *, now: datetime, pause: Pause = time.sleep
+    plans: PlanStore, subscriptions: SubscriptionStore, caller: Caller, subscription_id: str, request: CreditChangeRequest, *, now: datetime,
+    pause: Pause = time.sleep,
 ) -> tuple[LedgerEntry, bool]:
     """Append a top-up or adjustment to the ledger. Returns (entry, replayed)."""
     subscription = subscription_for(subscriptions, caller, subscription_id, Permission.ADJUST_CREDITS)
     require_residency(caller, subscription.residency)
+    allowance = plans.version(subscription.plan_id, subscription.plan_version).credit_allowance
 
     def attempt(record_for: RecordFor) -> LedgerEntry:
         current = subscriptions.get(subscription_id)
         if request.type == "top_up" and not current.is_active:
             raise Conflict("The subscription is canceled; it takes no more top-ups.", code="no_active_subscription")
         balances = current.balances.changed("purchased", request.amount)
+        if request.amount > 0 and balances.purchased + allowance >= MAGNITUDE_LIMIT:
+            # Each period grants the allowance on top of what was purchased: the sum must stay a
+            # balance this API can hold, at this close and every later one.
+            raise ValidationFailed.of("amount", "would take the credit balance to 10^12 or more "
+                                      "(purchased credits plus the period allowance stay below 10^12)")
         seq = current.ledger_seq + 1
         entry = LedgerEntry(
             subscription_id=subscription_id,

@@ -14,13 +14,14 @@ from pydantic import BaseModel, ConfigDict
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.errors import Conflict, NotFound
 from ..domain.invoice_export import as_csv, as_json, export_filename
-from ..domain.invoices import Invoice, compose_invoice
+from ..domain.invoices import Invoice, billed_until, compose_invoice
 from ..domain.paging import Page
+from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_decimal, format_timestamp
 from ..store.base import InvoiceStore, PlanStore, SubscriptionStore, UsageStore
 from .ledger import Pause, with_retries
-from .periods import close_due_periods
+from .periods import close_due_periods, period_due
 from .subscriptions import subscription_for
 
 class DraftRequest(BaseModel):
@@ -79,9 +80,19 @@ def get_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller
     return found
 
 
-def issue_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller: Caller, subscription_id: str, invoice_id_: str,
-                  *, now: datetime, pause: Pause = time.sleep) -> Invoice:
-    get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, for_finance=True)  # 403/404
+def issue_invoice(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, caller: Caller,
+                  subscription_id: str, invoice_id_: str, *, now: datetime, pause: Pause = time.sleep) -> Invoice:
+    """Number and freeze a draft, only once its period has ended: usage still to come would be on
+    no invoice. A period that has ended but is not closed yet is closed first (as the scheduled run
+    would), so what is issued is the draft of the whole period, not one made before it ended."""
+    invoice = get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, for_finance=True)  # 403/404
+    subscription = subscriptions.get(subscription_id)
+    ends = billed_until(subscription, Period(invoice.period_start, invoice.period_end))
+    if invoice.is_draft and ends > now:
+        raise Conflict(f"The period runs until {format_timestamp(ends)}; its invoice can be issued once it has ended.",
+                       code="period_open", details={"period_end": format_timestamp(ends)})
+    if invoice.is_draft and period_due(subscription, now) and invoice.period_start == subscription.current_period_start:
+        close_due_periods(plans, subscriptions, usage, invoices, subscription, now, pause=pause)
 
     def attempt() -> Invoice:
         current = invoices.get(subscription_id, invoice_id_)

@@ -57,15 +57,23 @@ def run_idempotently(
         if recorded is not None and recorded.is_live(now):
             return result_type.model_validate(recorded.replay_for(fingerprint)), True
 
+    attempted: list[dict] = []  # what our own attempts tried to commit under the key
+
     def record_for(result: BaseModel) -> IdempotencyRecord | None:
-        return IdempotencyRecord.completed(scope, fingerprint, result, now) if scope is not None else None
+        if scope is None:
+            return None
+        record = IdempotencyRecord.completed(scope, fingerprint, result, now)
+        attempted.append(record.result)
+        return record
 
     try:
         return with_retries(lambda: attempt(record_for), pause=pause), False
     except KeyAlreadyCommitted:
-        # A concurrent twin of this request committed first: answer as it did.
+        # The key committed first: a twin's commit (answer as it did), or our own attempt whose
+        # answer was lost and retried (then this request did the work: not a replay).
         recorded = store.idempotency_record(scope)
-        return result_type.model_validate(recorded.replay_for(fingerprint)), True
+        first = result_type.model_validate(recorded.replay_for(fingerprint))
+        return first, recorded.result not in attempted
     except (Conflict, RetryableConflict):
         # Refused for the state it found (balance floor, canceled, contention)? If a twin committed
         # this key meanwhile, that state is the twin's doing: answer as the twin did instead.

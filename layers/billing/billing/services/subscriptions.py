@@ -49,9 +49,10 @@ def subscription_for(store: SubscriptionStore, caller: Caller, subscription_id: 
     does not exist or belongs to another organization."""
     caller.authorize(permission)
     subscription = store.get(subscription_id)
+    missing = NotFound(f"No subscription '{subscription_id[:128]}'.")  # also what another organization's answers
     if subscription is None:
-        raise NotFound(f"No subscription '{subscription_id}'.")
-    caller.authorize_for(permission, subscription.organization_id)
+        raise missing
+    caller.authorize_for(permission, subscription.organization_id, hidden_as=missing)
     return subscription
 
 

@@ -23,7 +23,7 @@ from ..domain.paging import Page
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
 from ..domain.usage import (
-    FUTURE_SKEW, BatchStatus, CreditLimitReached, PeriodTotals, PeriodUsage, UnknownService, UsageEvent, UsageRequest, UsageSummary, draw, price,
+    BatchStatus, CreditLimitReached, PeriodTotals, PeriodUsage, UnknownService, UsageEvent, UsageRequest, UsageSummary, draw, occurred_at_problem, price,
 )
 from ..store.base import EVENTS_PER_RECORD, DuplicateKeys, InvoiceStore, PlanStore, SubscriptionStore, UsageStore
 from .ledger import Pause, with_retries
@@ -112,6 +112,9 @@ class UsageRecorder:
     def record(self, requests: list[UsageRequest]) -> list[Outcome]:
         self.requests = requests
         self.fingerprints = [fingerprint(r) for r in requests]
+        # Event ids this request tried to commit, by position: finding one of them under its key
+        # means our own commit landed (a retry after a lost answer), not a twin's.
+        self.attempted_ids: dict[int, set[str]] = {}
         self.outcomes: list[Outcome | None] = [None] * len(requests)
         keys = [(r.organization_id, r.idempotency_key) for r in requests]
         recorded = self.usage.find_events(keys)
@@ -143,6 +146,8 @@ class UsageRecorder:
                     self.outcomes[position] = self._replay(found[keys[position]], position)
 
     def _replay(self, event: UsageEvent, position: int) -> Outcome:
+        if event.event_id in self.attempted_ids.get(position, ()):
+            return Outcome("accepted", event=event)  # our own commit: a first request is never a replay
         if event.fingerprint != self.fingerprints[position]:
             return Outcome("rejected", error=IdempotencyKeyReused(
                 "This idempotency key was already used with a different usage event.", details={"field": "idempotency_key", "event_id": event.event_id}))
@@ -199,8 +204,9 @@ class UsageRecorder:
                                   details={"field": "service", "services": sorted(plan.usage_rates)})
         if request.unit is not None and request.unit != rate.unit:
             return ValidationFailed.of("unit", f"the plan bills '{request.service}' per '{rate.unit}'")
-        if request.occurred_at is not None and request.occurred_at > self.now + FUTURE_SKEW:
-            return ValidationFailed.of("occurred_at", "must not be in the future")
+        late_or_early = occurred_at_problem(request.occurred_at, self.now)
+        if late_or_early:
+            return ValidationFailed.of("occurred_at", late_or_early)
         return None
 
     def _commit_chunk(self, subscription_id: str, plan: Plan, chunk: list[int]) -> None:
@@ -259,8 +265,10 @@ class UsageRecorder:
 
     def _event(self, request: UsageRequest, position: int, subscription: Subscription, unit: str, credits: Decimal, debited: Decimal,
                overage: Decimal, balance_after: Decimal, seq: int) -> UsageEvent:
+        event_id = new_id(self.now)
+        self.attempted_ids.setdefault(position, set()).add(event_id)
         return UsageEvent(
-            event_id=new_id(self.now),
+            event_id=event_id,
             subscription_id=subscription.subscription_id,
             organization_id=request.organization_id,
             service=request.service,

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from ..domain.errors import ValidationFailed
 from ..domain.paging import Page
 from ..domain.values import format_timestamp
+from ..exact_json import loads_exact
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -77,14 +78,23 @@ def decode_cursor(cursor: str | None, *, expected: Mapping[str, str]) -> dict[st
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()), parse_float=Decimal)
-        if not isinstance(key, dict) or not all(isinstance(v, (str, int, Decimal)) for v in key.values()):
+        key = loads_exact(base64.urlsafe_b64decode(padded.encode()))  # bounded: a crafted cursor is just text
+        if not isinstance(key, dict) or not 1 < len(key) <= 4 or not all(_key_value(v) for v in key.values()):
             raise ValueError
         if any(key.get(name) != want for name, want in expected.items()):
             raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed.of("cursor", "is not a cursor this list returned", location="query") from None
+    except (ValueError, binascii.Error):  # MalformedJson is a ValueError
+        raise _not_a_cursor() from None
     return to_attributes(key)
+
+
+def _key_value(v: Any) -> bool:
+    """Key attributes are strings and numbers; a number here came from a Query's LastEvaluatedKey."""
+    return isinstance(v, str) and len(v) <= 1024 or isinstance(v, (int, Decimal)) and not isinstance(v, bool)
+
+
+def _not_a_cursor() -> ValidationFailed:
+    return ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
 
 
 # --- transactions -------------------------------------------------------------------------
@@ -138,5 +148,11 @@ def query_page(client, query: dict[str, Any], *, cursor: str | None, pinned: Map
     """One page of a Query. `pinned` names the attributes a cursor must carry (the partition
     being listed), so a cursor cannot walk into another list."""
     start = decode_cursor(cursor, expected=pinned)
-    found = client.query(**query, **({"ExclusiveStartKey": start} if start else {}))
+    try:
+        found = client.query(**query, **({"ExclusiveStartKey": start} if start else {}))
+    except ClientError as error:
+        # A cursor that decodes but does not name this list's key (other attributes, wrong types).
+        if start is not None and error.response.get("Error", {}).get("Code") == "ValidationException":
+            raise _not_a_cursor() from None
+        raise
     return Page(items=[item(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey")))

@@ -9,6 +9,7 @@ Every change to balances is one TransactWriteItems whose balance update is condi
 ledger seq it read, so concurrent changes never lose an update and seq never skips or repeats."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -239,7 +240,8 @@ class DynamoSubscriptionStore:
                 }
             }]
         try:
-            transact_write(self._client, actions)
+            # One token an attempt: the SDK's own retry of a commit whose answer was lost is a no-op.
+            transact_write(self._client, actions, token=secrets.token_hex(16))
         except TransactionCancelled as cancelled:
             if idempotency is not None and cancelled.failed_condition(len(actions) - 1):
                 raise KeyAlreadyCommitted() from None

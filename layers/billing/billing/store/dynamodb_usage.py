@@ -92,7 +92,8 @@ class DynamoUsageStore:
             *({"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}} for item in event_items),
         ]
         try:
-            transact_write(self._client, actions)
+            # The token makes the SDK's own retry of a commit whose answer was lost a no-op.
+            transact_write(self._client, actions, token=entry.entry_id)
         except TransactionCancelled as cancelled:
             taken = [i for i in range(len(events)) if cancelled.failed_condition(FIXED_ACTIONS + i)]
             if taken:
