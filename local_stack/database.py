@@ -30,6 +30,7 @@ def stop_tracking_instances() -> None:
     class-level `instances_tracked` list, for resetting mocks between tests; nothing removes
     them. A long-running server holds every version of every item: ~5 MB an event on a busy table.
     The embedded server never resets, so its DynamoDB models keep no such list."""
+    import moto.dynamodb.models  # noqa: F401 - the models must exist to be found below
     from moto.core.common_models import BaseModel
 
     class NotTracked(list):

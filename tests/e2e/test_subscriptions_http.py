@@ -384,3 +384,40 @@ def test_the_same_credit_request_fired_ten_times_at_once_lands_once(fresh_server
     assert len({json.dumps(r.json(), sort_keys=True) for r in responses}) == 1
     _, entries = assert_ledger_is_honest(server, token, sid)
     assert [e["type"] for e in entries] == ["grant", "top_up"]
+
+
+# --- money safety -----------------------------------------------------------------------------
+
+def test_another_organizations_subscription_answers_exactly_as_a_missing_one(server, token):
+    sid = subscribe(server, token, new_org())["subscription_id"]
+    outsider = token("org:admin", org=new_org())
+    missing = "01JBZ8Y7Q9R5N0W3X2V1T6S4PA"
+    for suffix, method in [("", "GET"), ("/ledger", "GET"), ("/invoices", "GET"), ("/usage", "GET"), ("/usage/summary", "GET"), ("/cancel", "POST")]:
+        theirs = server.request(method, f"/subscriptions/{sid}{suffix}", token=outsider)
+        nothing = server.request(method, f"/subscriptions/{missing}{suffix}", token=outsider)
+        assert theirs.status_code == nothing.status_code == 404
+        assert theirs.content.replace(sid.encode(), b"ID") == nothing.content.replace(missing.encode(), b"ID"), suffix
+
+
+def test_top_ups_that_would_leave_an_unreadable_balance_are_refused_and_write_nothing(server, token):
+    sid = subscribe(server, token, new_org())["subscription_id"]  # allowance 1000 granted every period
+    assert credit(server, token, sid, "999999998999.99").status_code == 201  # + 1000 allowance: just below 10^12
+    refused = credit(server, token, sid, "0.01")
+    assert refused.status_code == 422 and [f["field"] for f in error_of(refused)["details"]["fields"]] == ["amount"]
+    subscription, entries = assert_ledger_is_honest(server, token, sid)
+    assert subscription["credit_balance"] == "999999999999.99" and len(entries) == 2
+    assert server.request("GET", f"/subscriptions/{sid}/usage/summary", token=token("finance")).status_code == 200
+
+
+def test_a_role_name_holding_a_comma_grants_nothing(server, token):
+    injected = token("org:member,marketplace:admin", org=new_org())
+    response = server.request("POST", "/plans", token=injected, json={"plan_id": new_plan_id(), **TERMS})
+    assert response.status_code == 401 and error_of(response)["code"] == "unauthenticated"  # refused whole, at the authorizer
+
+
+def test_an_organizations_token_without_a_residency_is_refused(server, token):
+    org = new_org()
+    response = server.request("POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org, residency=None),
+                              json=provision_body(residency="eu"))
+    assert response.status_code == 401 and error_of(response)["code"] == "unauthenticated"
+    assert server.request("GET", f"/organizations/{org}/subscriptions", token=token("finance")).json()["items"] == []

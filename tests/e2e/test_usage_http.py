@@ -6,9 +6,12 @@ import threading
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+
+from billing.domain.values import format_timestamp, parse_timestamp
 
 from .test_plans_http import TERMS, error_of, new_plan_id
 from .test_subscriptions_http import assert_ledger_is_honest, new_org, subscribe
@@ -289,3 +292,42 @@ def test_usage_from_the_bus_is_charged_like_http_and_a_duplicate_delivery_is_not
     assert [e["type"] for e in entries] == ["grant", "usage", "usage"]
     broken = server.request("POST", "/_local/invoke/UsageBusFunction", json=delivery | {"detail": {**delivery["detail"], "service": "telepathy", "idempotency_key": "x"}})
     assert broken.status_code == 500 and broken.json()["errorType"] == "UnknownService"
+
+
+def test_first_requests_from_sixteen_writers_are_never_answered_as_replays(fresh_server, token):
+    server = fresh_server
+    org = new_org()
+    subscribe(server, token, org)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(lambda _: record(server, token, usage_body(org, quantity="0.5")), range(192)))
+    refused = [r for r in responses if r.status_code != 201]
+    assert all(r.status_code == 409 and error_of(r)["code"] == "concurrent_update" for r in refused), [r.text for r in refused]
+    assert not [r for r in responses if r.headers.get("Idempotent-Replayed")]
+
+
+def test_totals_past_any_single_amount_stay_readable_draftable_and_closable(server, token):
+    plan_id = new_plan_id()
+    terms = {**TERMS, "overage_policy": "allow", "billing_cadence": "monthly", "base_fee_cents": 999_999_999_999,
+             "usage_rates": {"instrumentation": {"unit": "run", "credits_per_unit": "1"}}}
+    assert server.request("POST", "/plans", token=token("marketplace:admin"), json={"plan_id": plan_id, **terms}).status_code == 201
+    org = new_org()
+    subscription = subscribe(server, token, org, plan_id=plan_id)
+    sid = subscription["subscription_id"]
+    for _ in range(2):
+        assert record(server, token, usage_body(org, quantity="600000000000")).status_code == 201  # 1.2 x 10^12 over, together
+    finance = token("finance")
+    read = server.request("GET", f"/subscriptions/{sid}", token=finance)
+    assert read.status_code == 200 and read.json()["health"]["period_usage_credits"] == "1200000000000"
+    summary = server.request("GET", f"/subscriptions/{sid}/usage/summary", token=finance)
+    assert summary.status_code == 200 and summary.json()["totals"]["overage_credits"] == "1199999995000"
+    draft = server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=finance)
+    assert draft.status_code == 201 and draft.json()["total_cents"] == 999_999_999_999 + 11_699_999_951_250
+    run = server.request("POST", "/_local/invoke/InvoicingRunFunction",
+                         json={"scheduled_time": format_timestamp(parse_timestamp(subscription["current_period_end"]) + timedelta(seconds=1))})
+    assert run.status_code == 200 and run.json()["failures"] == []
+    assert server.request("GET", f"/subscriptions/{sid}", token=finance).json()["current_period_start"] == subscription["current_period_end"]
+
+
+def test_a_base_fee_of_a_trillion_cents_is_refused_at_write(server, token):
+    response = server.request("POST", "/plans", token=token("marketplace:admin"), json={"plan_id": new_plan_id(), **TERMS, "base_fee_cents": 10**12})
+    assert response.status_code == 422 and [f["field"] for f in error_of(response)["details"]["fields"]] == ["base_fee_cents"]

@@ -126,3 +126,30 @@ def test_settings_need_a_secret_or_a_jwks_url():
     with pytest.raises(ValueError):
         TokenSettings.from_environment({})
     assert TokenSettings.from_environment({"BILLING_JWKS_URL": "https://idp/jwks"}).jwks_url == "https://idp/jwks"
+
+
+def verified(**claims):
+    raw = {"sub": "u", "iss": "billing-local", "aud": "billing-api", "exp": time.time() + 60} | claims
+    return TokenVerifier(LOCAL).claims("Bearer " + jwt.encode(raw, "local-dev-secret"))
+
+
+@pytest.mark.parametrize("roles", [["org:member,marketplace:admin"], ["superuser"], ["finance", "Finance"], "org:member,finance"])
+def test_tokens_with_roles_outside_the_contract_are_refused_whole(roles):
+    with pytest.raises(Unauthenticated, match="roles this API does not know"):
+        verified(roles=roles, org="org-1", residency="us")
+
+
+@pytest.mark.parametrize("claims", [{"roles": ["org:admin"], "org": "org-1"}, {"roles": ["org:member"], "residency": "us"},
+                                    {"roles": ["finance"], "org": "org-1"}, {"roles": ["org:admin"], "org": 7, "residency": "us"}])
+def test_organization_tokens_carry_their_organization_and_residency(claims):
+    with pytest.raises(Unauthenticated):
+        verified(**claims)
+
+
+def test_roles_reach_the_function_in_a_form_no_role_name_can_split():
+    context = allow_policy("arn:aws:execute-api:us-east-1:123:abc/dev/GET/x", verified(roles=["finance"]))["context"]
+    assert json.loads(context["roles"]) == ["finance"]
+    with pytest.raises(Unauthenticated):  # a comma-joined string (the old form) is not read as roles
+        caller_from_authorizer(context | {"roles": "org:member,marketplace:admin"})
+    joined = caller_from_authorizer(context | {"roles": json.dumps(["org:member,marketplace:admin"])})
+    assert joined.roles == {"org:member,marketplace:admin"} and not joined.holds(Permission.MANAGE_PLANS.any_organization)

@@ -3,11 +3,12 @@ and never touches version n, which stays readable for the subscriptions signed u
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints
 
-from .values import BoundedInt, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
+from .values import NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
 
 BillingCadence = Literal["monthly", "quarterly", "annual"]
 OveragePolicy = Literal["allow", "block"]
@@ -42,11 +43,22 @@ class SlaTerms(_Terms):
     support: Label
 
 
+def feature_limit(value: Any) -> int | str | None:
+    """A feature's limit: a whole number (seats: 100) or a short text ("unlimited"), as sent."""
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        value = int(value)  # DynamoDB reads numbers back as Decimal; the bounded JSON parser keeps exponents small
+    if value is None or isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    if isinstance(value, str) and 0 < len(value.strip()) <= 200:
+        return value.strip()
+    raise ValueError("must be a whole number, or a text of 1 to 200 characters")
+
+
 class Feature(_Terms):
     key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
     label: Label
     included: bool
-    limit: BoundedInt | Label | None = None
+    limit: Annotated[int | str | None, PlainValidator(feature_limit)] = None
 
 
 class PlanTerms(_Terms):

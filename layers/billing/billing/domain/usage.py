@@ -7,14 +7,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, StringConstraints, field_validator, model_validator
 
 from .errors import CreditLimitReached, UnknownService, ValidationFailed  # noqa: F401 - part of this module's vocabulary
 from .ledger import CreditBalances
 from .plans import ServiceName, UsageRate
 from .subscriptions import OrganizationId
 from .values import (
-    MAGNITUDE_LIMIT, BoundedInt, Credits, ExactDecimal, PositiveDecimal, TotalCredits, UtcTimestamp, format_decimal, round_credits,
+    MAGNITUDE_LIMIT, Credits, PositiveDecimal, TotalCredits, UtcTimestamp, format_decimal, round_credits,
     to_exact_decimal,
 )
 
@@ -24,21 +24,26 @@ EscalationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0
 SourceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
-def _decimal_number(value: Any) -> Any:
-    """Only a JSON number that is not an integer: strings, booleans and ints have their own types."""
-    if not isinstance(value, Decimal):
-        raise ValueError("must be a number")
-    return to_exact_decimal(value)
+def metadata_value(value: Any) -> Any:
+    """A metadata value as sent, never turned into another kind (a tiny number is not `false`, "12"
+    not 12): a string, a boolean, an integer or a decimal an exact field could hold, or null."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if len(value) > 256:
+            raise ValueError("must be at most 256 characters")
+        return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise ValueError("must be an integer that fits in 64 bits")
+        return value
+    if isinstance(value, Decimal):
+        return to_exact_decimal(value)
+    raise ValueError("must be a string, a boolean, a number or null")
 
 
-# Strict members, so that no value turns into another (a tiny number is not `false`, "12" not 12).
-MetadataValue = (
-    Annotated[str, Strict(), StringConstraints(max_length=256)]
-    | Annotated[bool, Strict()]
-    | Annotated[BoundedInt, Strict()]
-    | Annotated[ExactDecimal, BeforeValidator(_decimal_number)]
-    | None
-)
+MetadataValue = Annotated[Any, PlainValidator(metadata_value), PlainSerializer(
+    lambda v: format_decimal(v) if isinstance(v, Decimal) else v, when_used="json")]
 
 FUTURE_SKEW = timedelta(minutes=5)  # producers' clocks drift; later than this is a bug upstream
 LATE_ARRIVAL = timedelta(days=35)  # as long as idempotency keys are remembered elsewhere (RETENTION)
