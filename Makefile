@@ -23,7 +23,8 @@ help:
 setup:
 	@bash scripts/bootstrap all
 
-run: setup
+run:  # serving needs only the service's environment, not the SAM CLI or the scanner
+	@bash scripts/bootstrap service
 	@$(PY) -m local_stack
 
 token:

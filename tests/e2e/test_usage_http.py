@@ -331,3 +331,14 @@ def test_totals_past_any_single_amount_stay_readable_draftable_and_closable(serv
 def test_a_base_fee_of_a_trillion_cents_is_refused_at_write(server, token):
     response = server.request("POST", "/plans", token=token("marketplace:admin"), json={"plan_id": new_plan_id(), **TERMS, "base_fee_cents": 10**12})
     assert response.status_code == 422 and [f["field"] for f in error_of(response)["details"]["fields"]] == ["base_fee_cents"]
+
+
+def test_a_replay_answers_exactly_the_first_response_whatever_the_metadata_holds(server, token):
+    org = new_org()
+    subscribe(server, token, org)
+    body = json.dumps(usage_body(org, metadata={"run": "r-1", "wells": 96, "ok": True, "none": None})).replace("96", "96, \"od\": 0.125")
+    headers = {"Content-Type": "application/json"}
+    first = server.request("POST", "/usage", token=token("service"), data=body, headers=headers)
+    again = server.request("POST", "/usage", token=token("service"), data=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200) and again.json() == first.json()
+    assert first.json()["metadata"] == {"run": "r-1", "wells": 96, "od": "0.125", "ok": True, "none": None}

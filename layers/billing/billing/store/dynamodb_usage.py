@@ -10,6 +10,8 @@ the ledger seq and the subscription being active), one ledger entry, one aggrega
 event rows. A single POST /usage is a chunk of one: four items."""
 from __future__ import annotations
 
+import json
+
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +21,7 @@ from ..domain.paging import Page
 from ..domain.subscriptions import Subscription
 from ..domain.usage import PeriodUsage, ServiceUsage, UsageEvent, UsageTotals
 from ..domain.values import format_timestamp
+from ..exact_json import loads_exact
 from .base import DuplicateKeys
 from .capacity import WriteUnits, item_size, transactional
 from .dynamodb import TransactionCancelled, from_attributes, query_page, to_attributes, transact_write, value
@@ -43,6 +46,8 @@ def period_key(subscription_id: str, period_start: datetime) -> dict[str, Any]:
 
 def _event(attributes: dict[str, Any]) -> UsageEvent:
     item = from_attributes(attributes)
+    if isinstance(item.get("metadata"), str):
+        item["metadata"] = loads_exact(item["metadata"])
     return UsageEvent.model_validate({k: v for k, v in item.items() if k not in ("pk", "sk", "usage_order")})
 
 
@@ -51,6 +56,9 @@ def _event_item(event: UsageEvent) -> dict[str, Any]:
         "pk": f"ORG#{event.organization_id}",
         "sk": f"USAGE#{event.idempotency_key}",
         **event.model_dump(),
+        # As JSON text: a DynamoDB map would read 1 back as Decimal("1") and drop nulls, and every
+        # replay must answer exactly what the first answer said.
+        "metadata": json.dumps(event.model_dump(mode="json")["metadata"], separators=(",", ":")),
         "fingerprint": event.fingerprint,
         "usage_order": f"{sortable_timestamp(event.occurred_at)}#{event.event_id}",
     }

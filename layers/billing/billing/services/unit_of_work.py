@@ -1,0 +1,36 @@
+"""What every use case works against: the deployment's stores, its clock and its settings, in one
+object (a unit of work in the sense of *Architecture Patterns with Python*). Handlers get it from
+`deployment.billing()`, built once per container; unit tests build an in-memory one. Adding a store
+changes this class and the composition root, not every service signature and call."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..domain.clock import Clock, SystemClock
+from ..store.base import InvoiceStore, PlanStore, SubscriptionStore, UsageStore
+
+
+@dataclass(frozen=True)
+class Billing:
+    plans: PlanStore
+    subscriptions: SubscriptionStore
+    usage: UsageStore
+    invoices: InvoiceStore
+    clock: Clock = field(default_factory=SystemClock)
+    residencies: tuple[str, ...] = ("us", "eu")
+    sandbox: bool = False
+
+    def now(self) -> datetime:
+        """Billing time: read once per use case, so one request sees one moment."""
+        return self.clock.now()
+
+    @classmethod
+    def in_memory(cls, clock: Clock | None = None, *, residencies: tuple[str, ...] = ("us", "eu"), sandbox: bool = False) -> "Billing":
+        """The same semantics on in-memory stores (conditional writes, ordering, cursors)."""
+        from ..store.memory import InMemoryInvoiceStore, InMemoryPlanStore, InMemorySubscriptionStore, InMemoryUsageStore
+
+        plans = InMemoryPlanStore()
+        subscriptions = InMemorySubscriptionStore(plans)
+        return cls(plans=plans, subscriptions=subscriptions, usage=InMemoryUsageStore(subscriptions),
+                   invoices=InMemoryInvoiceStore(subscriptions), clock=clock or SystemClock(), residencies=residencies, sandbox=sandbox)
