@@ -22,6 +22,7 @@ from .template import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOKE_PREFIX = "/_local/invoke/"
+CLOCK_PATH = "/_local/clock"
 SERVER_ERROR_CODES = {431: "request_header_fields_too_large", 414: "uri_too_long", 501: "method_not_allowed", 505: "http_version_not_supported"}
 
 
@@ -59,7 +60,8 @@ class LocalStack:
         os.environ["BILLING_DYNAMODB_ENDPOINT"] = endpoint
         self.endpoint = endpoint
         create_tables(client_for(endpoint, os.environ["AWS_DEFAULT_REGION"]), self.stack.tables())
-        self.functions = {name: LocalFunction(spec) for name, spec in specs.items()}
+        self.functions = {name: LocalFunction(spec) for name, spec in specs.items()}  # puts the layer on sys.path
+        self.clock = install_test_clock()
         self.gateway = ApiGateway(self.stack, self.functions)
 
     def invoke(self, function_id: str, body: bytes) -> HttpResponse:
@@ -78,6 +80,44 @@ class LocalStack:
             return _json(500, {"errorType": type(error).__name__, "errorMessage": str(error)})
 
 
+    def clock_request(self, method: str, body: bytes) -> HttpResponse:
+        """`/_local/clock`: read it (GET), move it forward (POST `{"now"}` or `{"advance_seconds"}`),
+        or give it back to real time (DELETE)."""
+        from billing.domain.clock import ClockMovedBackwards
+        from billing.domain.values import format_timestamp, parse_timestamp
+
+        if method == "POST":
+            try:
+                change = json.loads(body or b"{}")
+                if not isinstance(change, dict) or len(change.keys() & {"now", "advance_seconds"}) != 1 or len(change) != 1:
+                    raise ValueError('send {"now": "<RFC 3339>"} or {"advance_seconds": n}')
+                if "now" in change:
+                    self.clock.freeze(parse_timestamp(change["now"]))
+                else:
+                    seconds = change["advance_seconds"]
+                    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 10 * 366 * 86400:
+                        raise ClockMovedBackwards("advance_seconds must be a number of seconds from 0 to ten years")
+                    self.clock.advance(seconds)
+            except (ValueError, TypeError) as refused:
+                return _json(422, {"error": {"code": "validation_error", "message": str(refused), "details": {}}})
+        elif method == "DELETE":
+            self.clock.release()
+        elif method != "GET":
+            return _json(405, {"error": {"code": "method_not_allowed", "message": f"{method} /_local/clock is not a thing.", "details": {}}})
+        return _json(200, {"now": format_timestamp(self.clock.now()), "frozen": self.clock.is_frozen})
+
+
+def install_test_clock():
+    """Every function of the local stack shares this process and so the layer's `deployment`:
+    one test clock there is the billing time of the whole stack."""
+    from billing import deployment
+    from billing.domain.clock import TestClock
+
+    clock = TestClock()
+    deployment.use_clock(clock)
+    return clock
+
+
 def _json(status: int, payload: object) -> HttpResponse:
     return HttpResponse(status, {"Content-Type": "application/json"}, json.dumps(payload, default=str).encode())
 
@@ -91,6 +131,8 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             if self.path.startswith(INVOKE_PREFIX) and self.command == "POST":
                 response = local.invoke(self.path[len(INVOKE_PREFIX):].split("?")[0].strip("/"), body)
+            elif self.path.split("?")[0].rstrip("/") == CLOCK_PATH:
+                response = local.clock_request(self.command, body)
             else:
                 response = local.gateway.handle(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
             self.send_response(response.status)

@@ -3,7 +3,6 @@ from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import authorize, billing_api, caller, created_or_replayed, json_response, lambda_entry, parse_body, parse_query
 from billing.api.models import PageQuery
-from billing.domain.values import utc_now
 from billing.services import credits
 from billing.services.credits import CreditChangeRequest
 
@@ -14,15 +13,14 @@ app = billing_api()
 def change_credits(subscription_id: str):
     who = authorize(app, Permission.ADJUST_CREDITS)
     request = parse_body(app, CreditChangeRequest)
-    entry, replayed = credits.change_credits(deployment.plan_store(), deployment.subscription_store(), who, subscription_id, request,
-                                             now=utc_now())
+    entry, replayed = credits.change_credits(deployment.billing(), who, subscription_id, request)
     return created_or_replayed(entry, replayed)
 
 
 @app.get("/subscriptions/<subscription_id>/ledger")
 def read_ledger(subscription_id: str):
     query = parse_query(app, PageQuery)
-    page = credits.read_ledger(deployment.subscription_store(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor)
+    page = credits.read_ledger(deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor)
     return json_response(200, page)
 
 

@@ -6,7 +6,6 @@ from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import authorize, billing_api, caller, json_response, lambda_entry, parse_body, parse_query
 from billing.api.models import ExportQuery, PageQuery
-from billing.domain.values import utc_now
 from billing.services import invoices
 from billing.services.invoices import DraftRequest
 
@@ -18,42 +17,39 @@ BASE = "/subscriptions/<subscription_id>/invoices"
 def draft(subscription_id: str):
     who = authorize(app, Permission.MANAGE_INVOICES)
     request = parse_body(app, DraftRequest, required=False)
-    invoice, created = invoices.draft_invoice(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(),
-                                              deployment.invoice_store(), who, subscription_id, request, now=utc_now())
+    invoice, created = invoices.draft_invoice(deployment.billing(), who, subscription_id, request)
     return json_response(201 if created else 200, invoice)
 
 
 @app.get(BASE)
 def list_invoices(subscription_id: str):
     query = parse_query(app, PageQuery)
-    return json_response(200, invoices.list_invoices(deployment.subscription_store(), deployment.invoice_store(), caller(app), subscription_id,
-                                                     limit=query.limit, cursor=query.cursor))
+    page = invoices.list_invoices(deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor)
+    return json_response(200, page)
 
 
 @app.get(f"{BASE}/<invoice_id>")
 def get_invoice(subscription_id: str, invoice_id: str):
-    return json_response(200, invoices.get_invoice(deployment.subscription_store(), deployment.invoice_store(), caller(app), subscription_id, invoice_id))
+    return json_response(200, invoices.get_invoice(deployment.billing(), caller(app), subscription_id, invoice_id))
 
 
 @app.post(f"{BASE}/<invoice_id>/issue")
 def issue(subscription_id: str, invoice_id: str):
     who = authorize(app, Permission.MANAGE_INVOICES)
-    issued = invoices.issue_invoice(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(),
-                                    who, subscription_id, invoice_id, now=utc_now())
-    return json_response(200, issued)
+    return json_response(200, invoices.issue_invoice(deployment.billing(), who, subscription_id, invoice_id))
 
 
 @app.post(f"{BASE}/<invoice_id>/void")
 def void(subscription_id: str, invoice_id: str):
     who = authorize(app, Permission.MANAGE_INVOICES)
-    return json_response(200, invoices.void_invoice(deployment.subscription_store(), deployment.invoice_store(), who, subscription_id, invoice_id, now=utc_now()))
+    return json_response(200, invoices.void_invoice(deployment.billing(), who, subscription_id, invoice_id))
 
 
 @app.get(f"{BASE}/<invoice_id>/export")
 def export(subscription_id: str, invoice_id: str):
     who = authorize(app, Permission.MANAGE_INVOICES)
     query = parse_query(app, ExportQuery)
-    file = invoices.export_invoice(deployment.subscription_store(), deployment.invoice_store(), who, subscription_id, invoice_id, file_format=query.format)
+    file = invoices.export_invoice(deployment.billing(), who, subscription_id, invoice_id, file_format=query.format)
     return Response(status_code=200, content_type=file.content_type, body=file.body,
                     headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 

@@ -11,8 +11,7 @@ COUNTED = ("subscriptions_scanned", "periods_closed", "invoices_drafted", "allow
 
 
 def run(event, context):
-    report = invoices.run_invoicing(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(),
-                                    now=scheduled_time(event), served_residencies=deployment.settings().residencies)
+    report = invoices.run_invoicing(deployment.billing(), scheduled_at=scheduled_time(event))
     result = report.as_result()
     for name in COUNTED:
         metrics.add_metric(name="".join(part.title() for part in name.split("_")), unit=MetricUnit.Count, value=result[name])

@@ -2,7 +2,6 @@
 from billing import deployment
 from billing.api.http import billing_api, json_response, lambda_entry, parse_query
 from billing.api.models import PageQuery, PlanQuery
-from billing.domain.values import utc_now
 from billing.services import catalog
 
 app = billing_api()
@@ -11,16 +10,14 @@ app = billing_api()
 @app.get("/plans")
 def list_plans():
     query = parse_query(app, PageQuery)
-    page = catalog.list_catalog(
-        deployment.plan_store(), sandbox=deployment.settings().sandbox, now=utc_now(), limit=query.limit, cursor=query.cursor
-    )
+    page = catalog.list_catalog(deployment.billing(), limit=query.limit, cursor=query.cursor)
     return json_response(200, page)
 
 
 @app.get("/plans/<plan_id>")
 def get_plan(plan_id: str):
     query = parse_query(app, PlanQuery)
-    return json_response(200, catalog.get_plan(deployment.plan_store(), plan_id, version=query.version))
+    return json_response(200, catalog.get_plan(deployment.billing(), plan_id, version=query.version))
 
 
 lambda_handler = lambda_entry(app)

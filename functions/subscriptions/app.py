@@ -7,7 +7,6 @@ from billing.api.http import (
 )
 from billing.api.models import PageQuery
 from billing.domain.subscriptions import OrganizationId
-from billing.domain.values import utc_now
 from billing.services import subscriptions
 from billing.services.subscriptions import ProvisionRequest
 
@@ -20,8 +19,7 @@ def provision(organization_id: str):
     organization_id = path_value(OrganizationId, "organization_id", organization_id)
     request = parse_body(app, ProvisionRequest)
     subscription, replayed = subscriptions.provision_subscription(
-        deployment.plan_store(), deployment.subscription_store(), who, organization_id, request,
-        served_residencies=deployment.settings().residencies, idempotency_key=idempotency_key_header(app), now=utc_now(),
+        deployment.billing(), who, organization_id, request, idempotency_key=idempotency_key_header(app)
     )
     return created_or_replayed(subscription, replayed, location=f"{API_PREFIX}/subscriptions/{subscription.subscription_id}")
 
@@ -29,21 +27,18 @@ def provision(organization_id: str):
 @app.get("/organizations/<organization_id>/subscriptions")
 def list_for_organization(organization_id: str):
     query = parse_query(app, PageQuery)
-    page = subscriptions.list_subscriptions(deployment.subscription_store(), caller(app), organization_id, limit=query.limit, cursor=query.cursor)
+    page = subscriptions.list_subscriptions(deployment.billing(), caller(app), organization_id, limit=query.limit, cursor=query.cursor)
     return json_response(200, page)
 
 
 @app.get("/subscriptions/<subscription_id>")
 def get_subscription(subscription_id: str):
-    found = subscriptions.subscription_health(
-        deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), caller(app), subscription_id, now=utc_now()
-    )
-    return json_response(200, found)
+    return json_response(200, subscriptions.subscription_health(deployment.billing(), caller(app), subscription_id))
 
 
 @app.post("/subscriptions/<subscription_id>/cancel")
 def cancel(subscription_id: str):
-    return json_response(200, subscriptions.cancel_subscription(deployment.subscription_store(), caller(app), subscription_id, now=utc_now()))
+    return json_response(200, subscriptions.cancel_subscription(deployment.billing(), caller(app), subscription_id))
 
 
 lambda_handler = lambda_entry(app)

@@ -2,14 +2,13 @@
 What cannot be recorded raises: Lambda retries it, then the dead-letter queue keeps it."""
 from billing import deployment
 from billing.api.bus import usage_from_bus
-from billing.domain.values import utc_now
 from billing.observability import instrumented
 from billing.services import usage
 
 
 def record(event, context):
     request, producer = usage_from_bus(event)
-    recorded, replayed = usage.record_usage(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(), producer, request, now=utc_now())
+    recorded, replayed = usage.record_usage(deployment.billing(), producer, request)
     return {"status": "duplicate" if replayed else "accepted", "event": recorded.model_dump(mode="json")}
 
 

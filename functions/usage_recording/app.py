@@ -4,7 +4,6 @@ from billing.api.auth import Permission
 from billing.api.http import authorize, billing_api, created_or_replayed, json_response, lambda_entry, parse_body
 from billing.api.models import UsageBatch
 from billing.domain.usage import UsageRequest
-from billing.domain.values import utc_now
 from billing.services import usage
 
 app = billing_api()
@@ -14,7 +13,7 @@ app = billing_api()
 def record_usage():
     who = authorize(app, Permission.RECORD_USAGE)
     request = parse_body(app, UsageRequest)
-    event, replayed = usage.record_usage(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(), who, request, now=utc_now())
+    event, replayed = usage.record_usage(deployment.billing(), who, request)
     return created_or_replayed(event, replayed)
 
 
@@ -22,7 +21,7 @@ def record_usage():
 def record_usage_batch():
     who = authorize(app, Permission.RECORD_USAGE)
     batch = parse_body(app, UsageBatch)
-    report = usage.record_usage_batch(deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store(), who, batch.events, now=utc_now())
+    report = usage.record_usage_batch(deployment.billing(), who, batch.events)
     return json_response(200, report)
 
 

@@ -12,6 +12,7 @@ import pytest
 from billing.domain.invoice_export import NUMBER_COLUMNS
 from billing.domain.values import format_timestamp, parse_timestamp
 
+from .clock import invoke_run
 from .test_plans_http import TERMS, error_of, new_plan_id
 from .test_subscriptions_http import assert_ledger_is_honest, ledger, new_org, subscribe
 from .test_usage_http import record, usage_body
@@ -129,7 +130,8 @@ def test_a_voided_period_is_invoiced_again_under_the_next_revision(server, token
     assert server.request("GET", f"{path}/{first['invoice_id']}", token=token("finance")).json()["number"] == issued["number"]
 
 
-def test_the_scheduled_run_drafts_a_new_revision_for_a_voided_period(server, token):
+def test_the_scheduled_run_drafts_a_new_revision_for_a_voided_period(fresh_server, token):
+    server = fresh_server  # its clock moves a month on
     subscription = with_overage(server, token, new_org(), quantity="10")
     sid = subscription["subscription_id"]
     first = draft(server, token, sid).json()
@@ -198,12 +200,6 @@ def test_organizations_read_only_their_own_invoices(server, token):
 
 # --- the scheduled run ----------------------------------------------------------------------------
 
-def invoke_run(server, moment):
-    response = server.request("POST", "/_local/invoke/InvoicingRunFunction", json={"scheduled_time": format_timestamp(moment)})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def state(server, token, sid):
     subscription = server.request("GET", f"/subscriptions/{sid}", token=token("finance")).json()
     subscription.pop("health")
@@ -255,7 +251,8 @@ def test_two_runs_at_once_close_a_period_exactly_once(fresh_server, token):
         assert_ledger_is_honest(server, token, subscription["subscription_id"])
 
 
-def test_the_scheduled_run_leaves_an_issued_invoice_alone(server, token):
+def test_the_scheduled_run_leaves_an_issued_invoice_alone(fresh_server, token):
+    server = fresh_server  # its clock moves a month on
     subscription = with_overage(server, token, new_org(), quantity="10")
     sid = subscription["subscription_id"]
     invoice = draft(server, token, sid).json()

@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from billing import deployment
+from billing.domain.clock import SystemClock, TestClock
 from local_stack.database import create_tables
 from local_stack.functions import LocalFunction, merged_environment
 from local_stack.gateway import http_response_from_proxy
@@ -36,10 +37,13 @@ def with_path(event: dict, path_parameters: dict) -> dict:
 
 
 class Functions:
-    """The template's functions on an in-process moto DynamoDB."""
+    """The template's functions on an in-process moto DynamoDB, on a test clock (`clock`) that
+    runs in real time until a test moves it."""
 
     def __init__(self) -> None:
         self._loaded: dict[str, LocalFunction] = {}
+        self.clock = TestClock()
+        deployment.use_clock(self.clock)
 
     def __call__(self, function_id: str) -> LocalFunction:
         if function_id not in self._loaded:
@@ -74,6 +78,7 @@ def functions(monkeypatch):
         deployment.reset()
         create_tables(deployment.dynamodb(), STACK.tables())
         yield Functions()
+    deployment.use_clock(SystemClock())
     deployment.reset()
 
 

@@ -1,4 +1,5 @@
 """Invoices and the scheduled invoicing run on moto, as the template configures the functions."""
+from dataclasses import replace
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -31,6 +32,9 @@ def ledger_types(functions, subscription_id: str) -> list[str]:
 
 
 def run(functions, moment: datetime, *, classic: bool = False) -> dict:
+    """The schedule fires at `moment`: the test clock moves there first, as time would."""
+    if moment > functions.clock.now():
+        functions.clock.freeze(moment)
     event = sample_event("invoicing_run/eventbridge_scheduled.json" if classic else "invoicing_run/scheduler_invocation.json")
     event["time" if classic else "scheduled_time"] = format_timestamp(moment)
     return functions("InvoicingRunFunction").invoke(event)
@@ -102,10 +106,11 @@ def test_a_canceled_subscription_gets_a_prorated_final_invoice_and_is_closed(fun
 def test_the_run_only_touches_the_residencies_this_deployment_serves(functions):
     subscription = subscribe(functions)
     later = parse_timestamp(subscription["current_period_end"]) + timedelta(hours=1)
-    stores = (deployment.plan_store(), deployment.subscription_store(), deployment.usage_store(), deployment.invoice_store())
-    elsewhere = invoices.run_invoicing(*stores, now=later, served_residencies=("eu",))
+    functions.clock.freeze(later)
+    serving = deployment.billing()
+    elsewhere = invoices.run_invoicing(replace(serving, residencies=("eu",)), scheduled_at=later)
     assert elsewhere.other_residency_skipped == 1 and elsewhere.periods_closed == 0
-    assert invoices.run_invoicing(*stores, now=later, served_residencies=("us",)).periods_closed == 1
+    assert invoices.run_invoicing(replace(serving, residencies=("us",)), scheduled_at=later).periods_closed == 1
 
 
 def test_drafting_reads_the_aggregate_not_the_events(functions):

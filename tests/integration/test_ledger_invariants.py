@@ -2,7 +2,7 @@
 sequences against the store, checking invariants 1-3 of DESIGN.md after every step. Runs against
 the in-memory store and against the DynamoDB store on moto."""
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import boto3
@@ -12,12 +12,14 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multip
 from moto import mock_aws
 
 from billing.domain.access import Caller
+from billing.domain.clock import TestClock
 from billing.domain.errors import Conflict
 from billing.domain.idempotency import IdempotencyKeyReused
 from billing.domain.ledger import CreditBalances, InsufficientCredits
 from billing.services import catalog, credits, subscriptions
 from billing.services.credits import CreditChangeRequest
 from billing.services.subscriptions import ProvisionRequest
+from billing.services.unit_of_work import Billing
 from billing.store.dynamodb_plans import DynamoPlanStore
 from billing.store.dynamodb_subscriptions import DynamoSubscriptionStore
 from billing.store.memory import InMemoryPlanStore, InMemorySubscriptionStore
@@ -50,10 +52,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.plans, self.store = self.make_stores()
-        catalog.seed_lab_standard(self.plans, START)
+        plans, self.store = self.make_stores()
+        self.clock = TestClock(at=START)
+        # This machine never records usage nor drafts invoices: those stores stay out of it.
+        self.billing = Billing(plans=plans, subscriptions=self.store, usage=None, invoices=None, clock=self.clock, residencies=("us",))
+        catalog.seed_lab_standard(self.billing)
         self.run_id = uuid.uuid4().hex[:8]  # stores may be shared between examples: organizations are not
-        self.clock = START
         self.expected: dict[str, CreditBalances] = {}
         self.active: dict[str, str] = {}
         self.canceled: set[str] = set()
@@ -64,16 +68,15 @@ class LedgerMachine(RuleBasedStateMachine):
         raise NotImplementedError
 
     def tick(self):
-        self.clock += timedelta(seconds=1)
-        return self.clock
+        return self.clock.advance(1)
 
     @rule(target=subscriptions, org=st.sampled_from(["org-a", "org-b"]), key=st.sampled_from([None, "p1"]))
     def provision(self, org, key):
         org = f"{org}-{self.run_id}"
         prior = self.provisioned.get((org, key)) if key else None
         try:
-            subscription, replayed = subscriptions.provision_subscription(
-                self.plans, self.store, ADMIN, org, PROVISION, served_residencies=("us",), idempotency_key=key, now=self.tick(), pause=no_pause)
+            self.tick()
+            subscription, replayed = subscriptions.provision_subscription(self.billing, ADMIN, org, PROVISION, idempotency_key=key, pause=no_pause)
         except Conflict as conflict:
             assert conflict.code == "subscription_exists" and org in self.active and prior is None
             return multiple()
@@ -93,7 +96,8 @@ class LedgerMachine(RuleBasedStateMachine):
         request = CreditChangeRequest(amount=abs(amount) if top_up else amount, type=kind, reason="stateful", idempotency_key=key)
         prior = self.credit_requests.get((subscription_id, key))
         try:
-            entry, replayed = credits.change_credits(self.plans, self.store, ADMIN, subscription_id, request, now=self.tick(), pause=no_pause)
+            self.tick()
+            entry, replayed = credits.change_credits(self.billing, ADMIN, subscription_id, request, pause=no_pause)
         except IdempotencyKeyReused:
             assert prior is not None and prior[0] != request
             return
@@ -112,7 +116,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(subscription_id=subscriptions)
     def cancel(self, subscription_id):
-        canceled = subscriptions.cancel_subscription(self.store, ADMIN, subscription_id, now=self.tick(), pause=no_pause)
+        self.tick()
+        canceled = subscriptions.cancel_subscription(self.billing, ADMIN, subscription_id, pause=no_pause)
         assert canceled.status == "canceled"
         self.canceled.add(subscription_id)
         self.active = {org: sid for org, sid in self.active.items() if sid != subscription_id}

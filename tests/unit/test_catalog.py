@@ -1,18 +1,27 @@
 """The plan catalog's use cases against the in-memory store."""
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
+from billing.domain.clock import TestClock
 from billing.domain.errors import Conflict, NotFound, ValidationFailed
 from billing.domain.lab_standard import LAB_STANDARD_ID, lab_standard_terms
 from billing.domain.plans import PlanTerms
 from billing.services import catalog
-from billing.store.memory import InMemoryPlanStore
+from billing.services.unit_of_work import Billing
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+
+
+def at(billing: Billing, moment: datetime) -> Billing:
+    """The deployment with its test clock moved forward to `moment`."""
+    if moment > billing.now():
+        billing.clock.freeze(moment)
+    return billing
 
 
 def terms(**changes) -> PlanTerms:
@@ -28,80 +37,80 @@ def test_lab_standard_has_real_content():
 
 
 def test_an_empty_sandbox_catalog_is_seeded_with_lab_standard_once():
-    plans = InMemoryPlanStore()
-    first = catalog.list_catalog(plans, sandbox=True, now=NOW, limit=50, cursor=None)
-    second = catalog.list_catalog(plans, sandbox=True, now=NOW + timedelta(seconds=1), limit=50, cursor=None)
+    billing = Billing.in_memory(TestClock(at=NOW))
+    first = catalog.list_catalog(at(replace(billing, sandbox=True), NOW), limit=50, cursor=None)
+    second = catalog.list_catalog(at(replace(billing, sandbox=True), NOW + timedelta(seconds=1)), limit=50, cursor=None)
     assert [p.plan_id for p in first.items] == [LAB_STANDARD_ID]
     assert second.items == first.items
-    assert plans.version(LAB_STANDARD_ID, 2) is None
+    assert billing.plans.version(LAB_STANDARD_ID, 2) is None
 
 
 def test_a_production_catalog_is_never_seeded():
-    plans = InMemoryPlanStore()
-    assert catalog.list_catalog(plans, sandbox=False, now=NOW, limit=50, cursor=None).items == []
-    assert plans.current(LAB_STANDARD_ID) is None
+    billing = Billing.in_memory(TestClock(at=NOW))
+    assert catalog.list_catalog(at(replace(billing, sandbox=False), NOW), limit=50, cursor=None).items == []
+    assert billing.plans.current(LAB_STANDARD_ID) is None
 
 
 def test_the_catalog_lists_active_plans_cheapest_first_and_pages():
-    plans = InMemoryPlanStore()
+    billing = Billing.in_memory(TestClock(at=NOW))
     for plan_id, fee in [("gold", 90_000), ("bronze", 10_000), ("silver", 50_000), ("retired", 1)]:
-        catalog.publish_plan(plans, plan_id, terms(base_fee_cents=fee), now=NOW)
-    catalog.archive_plan(plans, "retired", now=NOW)
-    page = catalog.list_catalog(plans, sandbox=True, now=NOW, limit=2, cursor=None)
+        catalog.publish_plan(billing, plan_id, terms(base_fee_cents=fee))
+    catalog.archive_plan(billing, "retired")
+    page = catalog.list_catalog(at(replace(billing, sandbox=True), NOW), limit=2, cursor=None)
     assert [p.plan_id for p in page.items] == ["bronze", "silver"]
-    rest = catalog.list_catalog(plans, sandbox=True, now=NOW, limit=2, cursor=page.next_cursor)
+    rest = catalog.list_catalog(at(replace(billing, sandbox=True), NOW), limit=2, cursor=page.next_cursor)
     assert [p.plan_id for p in rest.items] == ["gold"] and rest.next_cursor is None
 
 
 def test_publishing_a_taken_plan_id_is_a_conflict():
-    plans = InMemoryPlanStore()
-    catalog.publish_plan(plans, "genomics", terms(), now=NOW)
+    billing = Billing.in_memory(TestClock(at=NOW))
+    catalog.publish_plan(billing, "genomics", terms())
     with pytest.raises(Conflict) as raised:
-        catalog.publish_plan(plans, "genomics", terms(base_fee_cents=1), now=NOW)
+        catalog.publish_plan(billing, "genomics", terms(base_fee_cents=1))
     assert raised.value.code == "plan_exists"
-    assert catalog.get_plan(plans, "genomics").base_fee_cents == lab_standard_terms().base_fee_cents
+    assert catalog.get_plan(billing, "genomics").base_fee_cents == lab_standard_terms().base_fee_cents
 
 
 def test_revisions_add_versions_and_keep_the_old_ones_readable():
-    plans = InMemoryPlanStore()
-    catalog.publish_plan(plans, "genomics", terms(), now=NOW)
-    revised = catalog.revise_plan(plans, "genomics", terms(base_fee_cents=1234), now=NOW + timedelta(days=1))
+    billing = Billing.in_memory(TestClock(at=NOW))
+    catalog.publish_plan(billing, "genomics", terms())
+    revised = catalog.revise_plan(at(billing, NOW + timedelta(days=1)), "genomics", terms(base_fee_cents=1234))
     assert revised.version == 2 and revised.created_at == NOW and revised.updated_at == NOW + timedelta(days=1)
-    assert catalog.get_plan(plans, "genomics").base_fee_cents == 1234
-    assert catalog.get_plan(plans, "genomics", version=1).base_fee_cents == lab_standard_terms().base_fee_cents
+    assert catalog.get_plan(billing, "genomics").base_fee_cents == 1234
+    assert catalog.get_plan(billing, "genomics", version=1).base_fee_cents == lab_standard_terms().base_fee_cents
     with pytest.raises(NotFound):
-        catalog.get_plan(plans, "genomics", version=3)
+        catalog.get_plan(billing, "genomics", version=3)
 
 
 def test_concurrent_revisions_each_get_their_own_version():
-    plans = InMemoryPlanStore()
-    catalog.publish_plan(plans, "genomics", terms(), now=NOW)
+    billing = Billing.in_memory(TestClock(at=NOW))
+    catalog.publish_plan(billing, "genomics", terms())
     results = []
-    threads = [threading.Thread(target=lambda fee=fee: results.append(catalog.revise_plan(plans, "genomics", terms(base_fee_cents=fee), now=NOW))) for fee in range(8)]
+    threads = [threading.Thread(target=lambda fee=fee: results.append(catalog.revise_plan(billing, "genomics", terms(base_fee_cents=fee)))) for fee in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert sorted(r.version for r in results) == list(range(2, 10))
-    assert all(plans.version("genomics", v) is not None for v in range(1, 10))
+    assert all(billing.plans.version("genomics", v) is not None for v in range(1, 10))
 
 
 def test_archived_plans_cannot_be_revised_and_archiving_twice_is_harmless():
-    plans = InMemoryPlanStore()
-    catalog.publish_plan(plans, "genomics", terms(), now=NOW)
-    assert catalog.archive_plan(plans, "genomics", now=NOW).status == "archived"
-    assert catalog.archive_plan(plans, "genomics", now=NOW + timedelta(hours=1)).updated_at == NOW
+    billing = Billing.in_memory(TestClock(at=NOW))
+    catalog.publish_plan(billing, "genomics", terms())
+    assert catalog.archive_plan(billing, "genomics").status == "archived"
+    assert catalog.archive_plan(at(billing, NOW + timedelta(hours=1)), "genomics").updated_at == NOW
     with pytest.raises(Conflict) as raised:
-        catalog.revise_plan(plans, "genomics", terms(), now=NOW)
+        catalog.revise_plan(billing, "genomics", terms())
     assert raised.value.code == "plan_archived"
     with pytest.raises(NotFound):
-        catalog.archive_plan(plans, "nothing-here", now=NOW)
+        catalog.archive_plan(billing, "nothing-here")
 
 
 def test_bad_cursors_are_refused():
-    plans = InMemoryPlanStore()
+    billing = Billing.in_memory(TestClock(at=NOW))
     with pytest.raises(ValidationFailed):
-        catalog.list_catalog(plans, sandbox=False, now=NOW, limit=1, cursor="not-a-plan")
+        catalog.list_catalog(at(replace(billing, sandbox=False), NOW), limit=1, cursor="not-a-plan")
 
 
 @pytest.mark.parametrize(

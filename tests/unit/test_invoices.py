@@ -13,7 +13,11 @@ from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.periods import period_at
 from billing.domain.plans import Plan
 from billing.domain.subscriptions import SlaAcceptance, Subscription
+from billing.domain.errors import RetryableConflict
 from billing.domain.usage import PeriodUsage, ServiceUsage
+from billing.services import invoices
+
+from .world import ADMIN, NOW, World
 
 START = datetime(2027, 1, 31, 9, 0, tzinfo=timezone.utc)
 PERIOD = period_at(START, "monthly", 0)  # Jan 31 -> Feb 28
@@ -82,3 +86,12 @@ def test_drafting_again_keeps_the_id_and_the_creation_time():
 
 def test_major_units_follow_the_currency_exponent():
     assert (major_units(49_965, "USD"), major_units(500, "JPY"), major_units(1234, "KWD"), major_units(-5, "EUR")) == ("499.65", "500", "1.234", "-0.05")
+
+
+def test_a_stale_draft_never_overwrites_a_newer_one():
+    world = World()
+    first, _ = invoices.draft_invoice(world.billing, ADMIN, world.sid, invoices.DraftRequest())
+    newer, _ = invoices.draft_invoice(world.at(NOW + timedelta(minutes=1)).billing, ADMIN, world.sid, invoices.DraftRequest())
+    with pytest.raises(RetryableConflict):
+        world.invoices.save_draft(first.model_copy(update={"updated_at": NOW + timedelta(minutes=2)}), first)  # built on the older read
+    assert world.invoices.get(world.sid, first.invoice_id) == newer

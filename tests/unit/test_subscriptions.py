@@ -1,10 +1,12 @@
 """Subscriptions and credits: the use cases against the in-memory stores."""
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from billing.domain.access import Caller
+from billing.domain.clock import TestClock
 from billing.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from billing.domain.idempotency import IdempotencyKeyReused
 from billing.domain.ledger import InsufficientCredits
@@ -12,7 +14,8 @@ from billing.domain.usage import UsageTotals
 from billing.services import catalog, credits, subscriptions
 from billing.services.credits import CreditChangeRequest
 from billing.services.subscriptions import ProvisionRequest
-from billing.store.memory import InMemoryPlanStore, InMemorySubscriptionStore, InMemoryUsageStore
+from billing.services.unit_of_work import Billing
+from billing.store.memory import InMemoryUsageStore
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 ADMIN = Caller("admin", frozenset({"marketplace:admin"}), None, "us")
@@ -29,9 +32,10 @@ def no_pause(_):
 
 @pytest.fixture
 def stores():
-    plans = InMemoryPlanStore()
-    catalog.seed_lab_standard(plans, NOW)
-    return plans, InMemorySubscriptionStore(plans)
+    """An in-memory deployment on a test clock at NOW, with Lab Standard in its catalog."""
+    billing = Billing.in_memory(TestClock(at=NOW), residencies=SERVED)
+    catalog.seed_lab_standard(billing)
+    return billing
 
 
 def request(**changes):
@@ -40,14 +44,14 @@ def request(**changes):
 
 
 def provision(stores, who=None, org="org-1", key=None, **changes):
-    plans, subs = stores
-    return subscriptions.provision_subscription(plans, subs, who or org_admin(org), org, request(**changes), served_residencies=SERVED,
-                                                idempotency_key=key, now=NOW, pause=no_pause)
+    return subscriptions.provision_subscription(stores, who or org_admin(org), org, request(**changes), idempotency_key=key, pause=no_pause)
 
 
 def change(stores, subscription_id, amount, kind="top_up", key="k1", who=ADMIN, now=NOW):
+    if now > stores.now():
+        stores.clock.freeze(now)
     body = CreditChangeRequest(amount=amount, type=kind, reason="test", idempotency_key=key)
-    return credits.change_credits(stores[0], stores[1], who, subscription_id, body, now=now, pause=no_pause)
+    return credits.change_credits(stores, who, subscription_id, body, pause=no_pause)
 
 
 def test_provisioning_pins_the_plan_starts_the_period_and_grants_the_allowance(stores):
@@ -57,7 +61,7 @@ def test_provisioning_pins_the_plan_starts_the_period_and_grants_the_allowance(s
     assert subscription.allowance_balance == subscription.credit_balance == Decimal(1000) and subscription.purchased_balance == 0
     assert subscription.sla_acceptance.accepted_by == "grace" and subscription.sla_acceptance.sla_tier == "standard"
     assert subscription.sla_acceptance.sla_version == "1" and subscription.sla_acceptance.accepted_at == NOW
-    [grant] = stores[1].ledger_page(subscription.subscription_id, limit=10, cursor=None).items
+    [grant] = stores.subscriptions.ledger_page(subscription.subscription_id, limit=10, cursor=None).items
     assert (grant.seq, grant.type, grant.amount, grant.bucket, grant.balance_after) == (1, "grant", Decimal(1000), "allowance", Decimal(1000))
 
 
@@ -66,10 +70,10 @@ def test_one_active_subscription_per_organization_until_it_is_canceled(stores):
     with pytest.raises(Conflict) as raised:
         provision(stores)
     assert raised.value.code == "subscription_exists"
-    subscriptions.cancel_subscription(stores[1], org_admin(), first.subscription_id, now=NOW)
+    subscriptions.cancel_subscription(stores, org_admin(), first.subscription_id)
     second, _ = provision(stores)
     assert second.subscription_id != first.subscription_id
-    page = subscriptions.list_subscriptions(stores[1], org_admin(), "org-1", limit=10, cursor=None)
+    page = subscriptions.list_subscriptions(stores, org_admin(), "org-1", limit=10, cursor=None)
     assert [s.subscription_id for s in page.items] == [second.subscription_id, first.subscription_id]
 
 
@@ -85,7 +89,7 @@ def test_provisioning_refuses_unknown_archived_and_unserved(stores):
     with pytest.raises(ValidationFailed) as raised:
         provision(stores, plan_id="nope")
     assert raised.value.fields[0]["field"] == "plan_id"
-    catalog.archive_plan(stores[0], "lab-standard", now=NOW)
+    catalog.archive_plan(stores, "lab-standard")
     with pytest.raises(Conflict) as archived:
         provision(stores)
     assert archived.value.code == "plan_archived"
@@ -99,15 +103,15 @@ def test_provisioning_refuses_unknown_archived_and_unserved(stores):
 
 def test_organization_callers_see_only_their_own(stores):
     mine, _ = provision(stores)
-    plans, subs = stores
+    subs = stores.subscriptions
     with pytest.raises(NotFound):
-        subscriptions.subscription_health(plans, subs, InMemoryUsageStore(), org_admin("org-2"), mine.subscription_id, now=NOW)
+        subscriptions.subscription_health(stores, org_admin("org-2"), mine.subscription_id)
     with pytest.raises(NotFound):
-        subscriptions.list_subscriptions(subs, org_admin("org-2"), "org-1", limit=10, cursor=None)
+        subscriptions.list_subscriptions(stores, org_admin("org-2"), "org-1", limit=10, cursor=None)
     with pytest.raises(NotFound):
         provision(stores, who=org_admin("org-2"), org="org-1")
     with pytest.raises(Forbidden):
-        subscriptions.cancel_subscription(subs, Caller("m", frozenset({"org:member"}), "org-1", "us"), mine.subscription_id, now=NOW)
+        subscriptions.cancel_subscription(stores, Caller("m", frozenset({"org:member"}), "org-1", "us"), mine.subscription_id)
 
 
 def test_credits_land_in_purchased_and_never_take_it_below_zero(stores):
@@ -117,7 +121,7 @@ def test_credits_land_in_purchased_and_never_take_it_below_zero(stores):
     with pytest.raises(InsufficientCredits):
         change(stores, subscription.subscription_id, Decimal("-250.6"), kind="adjustment", key="k2")
     entry, _ = change(stores, subscription.subscription_id, Decimal("-250.5"), kind="adjustment", key="k3")
-    assert entry.balance_after == Decimal(1000) and stores[1].get(subscription.subscription_id).purchased_balance == 0
+    assert entry.balance_after == Decimal(1000) and stores.subscriptions.get(subscription.subscription_id).purchased_balance == 0
 
 
 def test_credit_replays_and_key_reuse(stores):
@@ -127,7 +131,7 @@ def test_credit_replays_and_key_reuse(stores):
     assert replayed and again == first
     with pytest.raises(IdempotencyKeyReused):
         change(stores, subscription.subscription_id, Decimal("11"))
-    assert stores[1].get(subscription.subscription_id).ledger_seq == 2
+    assert stores.subscriptions.get(subscription.subscription_id).ledger_seq == 2
 
 
 def test_credit_changes_need_matching_residency_and_top_ups_an_active_subscription(stores):
@@ -135,7 +139,7 @@ def test_credit_changes_need_matching_residency_and_top_ups_an_active_subscripti
     with pytest.raises(Forbidden) as raised:
         change(stores, subscription.subscription_id, Decimal(1), who=Caller("admin", frozenset({"marketplace:admin"}), None, "eu"))
     assert raised.value.code == "residency_mismatch"
-    subscriptions.cancel_subscription(stores[1], ADMIN, subscription.subscription_id, now=NOW)
+    subscriptions.cancel_subscription(stores, ADMIN, subscription.subscription_id)
     with pytest.raises(Conflict) as canceled:
         change(stores, subscription.subscription_id, Decimal(1), key="k9")
     assert canceled.value.code == "no_active_subscription"
@@ -155,10 +159,11 @@ def test_health_from_usage_and_balance(stores, usage, balance_change, status):
     subscription, _ = provision(stores)
     usage_store = InMemoryUsageStore()
     usage_store.totals[(subscription.subscription_id, NOW)] = UsageTotals(credits=usage, overage_credits=Decimal(0))
-    subs = stores[1]
+    subs = stores.subscriptions
     drained = subscription.with_balances(subscription.balances.changed("allowance", balance_change), subscription.ledger_seq)
     subs._subscriptions[subscription.subscription_id] = drained  # a balance as usage would leave it
-    found = subscriptions.subscription_health(stores[0], subs, usage_store, ADMIN, subscription.subscription_id, now=NOW + timedelta(days=10))
+    stores.clock.freeze(NOW + timedelta(days=10))
+    found = subscriptions.subscription_health(replace(stores, usage=usage_store), ADMIN, subscription.subscription_id)
     assert found.health.status == status
     assert found.health.period_usage_credits == usage
     assert found.health.burn_rate_credits_per_day == usage / 10

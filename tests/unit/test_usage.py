@@ -10,17 +10,10 @@ from billing.domain.idempotency import IdempotencyKeyReused
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import CreditBalances
 from billing.domain.usage import CreditLimitReached, PeriodUsage, UnknownService, UsageRequest, draw
-from billing.services import catalog, subscriptions, usage
-from billing.services.subscriptions import ProvisionRequest
-from billing.store.memory import InMemoryInvoiceStore, InMemoryPlanStore, InMemorySubscriptionStore, InMemoryUsageStore
+from billing.services import subscriptions, usage
 
-NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
-ADMIN = Caller("admin", frozenset({"marketplace:admin"}), None, "us")
-SERVICE = Caller("svc|planner", frozenset({"service"}), None, None)
-
-
-def no_pause(_):
-    return None
+from .world import ADMIN, NOW, SERVICE, no_pause
+from .world import World as ServiceWorld
 
 
 def test_credits_are_drawn_from_allowance_then_purchased_then_overage():
@@ -33,26 +26,18 @@ def test_credits_are_drawn_from_allowance_then_purchased_then_overage():
         draw(CreditBalances(allowance=Decimal(1)), Decimal("1.000001"), "block")
 
 
-class World:
+class World(ServiceWorld):
     def __init__(self, overage_policy="allow", allowance="1000"):
-        self.plans = InMemoryPlanStore()
-        catalog.publish_plan(self.plans, "lab", lab_standard_terms().model_copy(update={"overage_policy": overage_policy, "credit_allowance": Decimal(allowance)}), now=NOW)
-        self.subscriptions = InMemorySubscriptionStore(self.plans)
-        self.usage = InMemoryUsageStore(self.subscriptions)
-        self.invoices = InMemoryInvoiceStore(self.subscriptions)
-        request = ProvisionRequest.model_validate({"plan_id": "lab", "residency": "us", "sla_acceptance": {"accepted_by": "a", "sla_version": "1"}})
-        self.subscription, _ = subscriptions.provision_subscription(self.plans, self.subscriptions, ADMIN, "org-1", request, served_residencies=("us",),
-                                                                    idempotency_key=None, now=NOW)
+        super().__init__(overage_policy=overage_policy, credit_allowance=Decimal(allowance))
 
     def record(self, who=SERVICE, now=None, **fields):
+        if now is not None:
+            self.at(now)
         request = UsageRequest.model_validate({"organization_id": "org-1", "service": "instrumentation", "quantity": 1, "idempotency_key": "k1"} | fields)
-        return usage.record_usage(self.plans, self.subscriptions, self.usage, self.invoices, who, request, now=now or NOW, pause=no_pause)
+        return usage.record_usage(self.billing, who, request, pause=no_pause)
 
     def batch(self, events):
-        return usage.record_usage_batch(self.plans, self.subscriptions, self.usage, self.invoices, SERVICE, events, now=NOW, pause=no_pause)
-
-    def ledger(self):
-        return self.subscriptions.ledger_page(self.subscription.subscription_id, limit=200, cursor=None).items
+        return usage.record_usage_batch(self.billing, SERVICE, events, pause=no_pause)
 
     def balance(self):
         return self.subscriptions.get(self.subscription.subscription_id).credit_balance
@@ -111,7 +96,7 @@ def test_only_services_and_admins_record_usage_and_canceled_subscriptions_take_n
     world = World()
     with pytest.raises(Forbidden):
         world.record(who=Caller("o", frozenset({"org:admin"}), "org-1", "us"))
-    subscriptions.cancel_subscription(world.subscriptions, ADMIN, world.subscription.subscription_id, now=NOW)
+    subscriptions.cancel_subscription(world.billing, ADMIN, world.sid)
     with pytest.raises(Conflict) as raised:
         world.record()
     assert raised.value.code == "no_active_subscription"
@@ -156,10 +141,22 @@ def test_period_usage_sums_events_per_service_and_flag():
     world = World()
     world.batch([event("a", guardrail={"flags": ["door_open", "drift"]}), event("b", service="planner", quantity="1", guardrail={"escalation_codes": ["E1"]}),
                  event("c", guardrail={"flags": ["drift"]})])
-    summary = usage.usage_summary(world.subscriptions, world.usage, ADMIN, world.subscription.subscription_id, period_start=None)
+    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
     assert summary.services["analytics"].events == 2 and summary.services["analytics"].credits == 2
     assert summary.guardrail_flags == {"door_open": 1, "drift": 2} and summary.escalation_codes == {"E1": 1}
     assert summary.totals.credits == 4 and summary.totals.events == 3
     with pytest.raises(ValidationFailed):
-        usage.usage_summary(world.subscriptions, world.usage, ADMIN, world.subscription.subscription_id, period_start=NOW + timedelta(days=1))
+        usage.usage_summary(world.billing, ADMIN, world.sid, period_start=NOW + timedelta(days=1))
     assert PeriodUsage.of([]).totals.credits == 0
+
+
+def test_a_batch_with_many_distinct_flags_splits_so_each_update_expression_stays_small():
+    world = World()
+    events = [{"organization_id": "org-1", "service": "instrumentation", "quantity": 1, "idempotency_key": f"f{i}",
+               "guardrail": {"flags": [f"flag-{i}-{j}" for j in range(5)]}} for i in range(97)]  # 485 distinct flags
+    report = usage.record_usage_batch(world.billing, SERVICE, events, pause=no_pause)
+    assert all(r["status"] == "accepted" for r in report.results)
+    chunks = [e for e in world.ledger() if e.type == "usage"]
+    assert len(chunks) >= 3  # 485 flag counters cannot share one expression
+    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
+    assert len(summary.guardrail_flags) == 485 and summary.totals.events == 97

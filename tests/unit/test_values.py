@@ -6,8 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.api.http import loads_exact
+from pydantic import ValidationError
+
+from billing.domain.errors import ValidationFailed
+from billing.domain.lab_standard import lab_standard_terms
+from billing.domain.plans import PlanTerms, UsageRate
+from billing.domain.usage import UsageRequest, price
+from billing.exact_json import MalformedJson, OutOfRange, loads_exact
+from billing.services import usage
 from billing.domain.values import format_decimal, format_timestamp, parse_timestamp, round_credits, to_cents, to_exact_decimal
+
+from .world import ADMIN, World
 
 
 @pytest.mark.parametrize(
@@ -85,3 +94,33 @@ def test_ids_are_ulids_that_sort_by_creation_time():
     same_moment = [new_id(datetime(2031, 1, 1, tzinfo=timezone.utc)) for _ in range(1000)]
     assert same_moment == sorted(same_moment) and len(set(same_moment)) == 1000
     assert new_id(datetime(2032, 1, 1, tzinfo=timezone.utc))[:10] == "01RY52G300"  # 48-bit ms time, Crockford base32
+
+
+def test_out_of_range_inputs_are_refused_not_crashes():
+    with pytest.raises(ValidationError):
+        UsageRequest(organization_id="o", service="s", quantity=1, idempotency_key="k", metadata={"n": 10**40})
+    terms = lab_standard_terms().model_dump() | {"features": [{"key": "seats", "label": "Seats", "included": True, "limit": 10**40}]}
+    with pytest.raises(ValidationError):
+        PlanTerms.model_validate(terms)
+    with pytest.raises(ValidationFailed):
+        price(Decimal("99999999999"), UsageRate(unit="run", credits_per_unit=Decimal("99999999999")))
+    with pytest.raises(ValueError):
+        to_cents(Decimal("1E+1000000"))  # refused by magnitude before int() could take seconds
+    world = World()
+    for far in (datetime(9999, 12, 31, tzinfo=timezone.utc), datetime(1, 1, 1, tzinfo=timezone.utc)):
+        with pytest.raises(ValidationFailed):
+            usage.usage_summary(world.billing, ADMIN, world.sid, period_start=far)
+
+
+@pytest.mark.parametrize("literal", ["1E+999999999999999999", "1e-99999", "9" * 41, "0." + "0" * 40 + "1"])
+def test_number_literals_no_field_holds_are_kept_as_text_never_converted(literal):
+    parsed = loads_exact('{"n": ' + literal + "}")["n"]
+    assert isinstance(parsed, OutOfRange)
+    with pytest.raises(ValueError, match="out of range"):
+        to_exact_decimal(parsed)
+
+
+@pytest.mark.parametrize("text", ['{"a": 1, "a": 2}', '{"a": NaN}', "[" * 5000 + "]" * 5000, '{"a": 1'])
+def test_json_this_api_does_not_read_is_malformed(text):
+    with pytest.raises(MalformedJson):
+        loads_exact(text)

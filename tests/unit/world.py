@@ -1,13 +1,14 @@
 """A subscription on an in-memory deployment, for service tests: one organization on a plan
-derived from Lab Standard, with helpers to record usage and read the ledger."""
+derived from Lab Standard, a test clock at NOW, and helpers to record usage and read the ledger."""
 from datetime import datetime, timezone
 
 from billing.domain.access import Caller
+from billing.domain.clock import TestClock
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.usage import UsageRequest
 from billing.services import catalog, subscriptions, usage
 from billing.services.subscriptions import ProvisionRequest
-from billing.store.memory import InMemoryInvoiceStore, InMemoryPlanStore, InMemorySubscriptionStore, InMemoryUsageStore
+from billing.services.unit_of_work import Billing
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 ADMIN = Caller("admin", frozenset({"marketplace:admin"}), None, "us")
@@ -20,19 +21,27 @@ def no_pause(_):
 
 class World:
     def __init__(self, **terms):
-        self.plans = InMemoryPlanStore()
-        catalog.publish_plan(self.plans, "lab", lab_standard_terms().model_copy(update=terms), now=NOW)
-        self.subscriptions = InMemorySubscriptionStore(self.plans)
-        self.usage = InMemoryUsageStore(self.subscriptions)
-        self.invoices = InMemoryInvoiceStore(self.subscriptions)
+        self.clock = TestClock(at=NOW)
+        self.billing = Billing.in_memory(self.clock, residencies=("us",))
+        # The stores themselves, for tests that watch or interfere with one.
+        self.plans, self.subscriptions = self.billing.plans, self.billing.subscriptions
+        self.usage, self.invoices = self.billing.usage, self.billing.invoices
+        catalog.publish_plan(self.billing, "lab", lab_standard_terms().model_copy(update=terms))
         request = ProvisionRequest.model_validate({"plan_id": "lab", "residency": "us", "sla_acceptance": {"accepted_by": "a", "sla_version": "1"}})
-        self.subscription, _ = subscriptions.provision_subscription(self.plans, self.subscriptions, ADMIN, "org-1", request,
-                                                                    served_residencies=("us",), idempotency_key=None, now=NOW)
+        self.subscription, _ = subscriptions.provision_subscription(self.billing, ADMIN, "org-1", request, idempotency_key=None)
         self.sid = self.subscription.subscription_id
 
-    def record(self, key, quantity, now=NOW):
+    def at(self, moment: datetime) -> "World":
+        """Move the clock forward to `moment` (it never goes back)."""
+        if moment > self.clock.now():
+            self.clock.freeze(moment)
+        return self
+
+    def record(self, key, quantity, now=None):
+        if now is not None:
+            self.at(now)
         request = UsageRequest(organization_id="org-1", service="instrumentation", quantity=quantity, idempotency_key=key)
-        return usage.record_usage(self.plans, self.subscriptions, self.usage, self.invoices, SERVICE, request, now=now, pause=no_pause)
+        return usage.record_usage(self.billing, SERVICE, request, pause=no_pause)
 
     def ledger(self):
         return self.subscriptions.ledger_page(self.sid, limit=200, cursor=None).items

@@ -1,11 +1,30 @@
-"""The composition root: the stores this Lambda container talks to, built once per container
-from the validated configuration and reused across invocations. Store modules are imported on
-first use, so a function loads only the stores (and models) it needs: cold start matters."""
+"""The composition root: what this Lambda container's use cases work against (`billing()`: the
+stores, the clock, the settings), built once per container from the validated configuration and
+reused across invocations. Store modules are imported on first use, so a function loads only the
+stores (and models) it needs: cold start matters."""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from .config import BillingConfig, load_config
+from .domain.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from .services.unit_of_work import Billing
+
+_clock: Clock = SystemClock()
+
+
+def use_clock(clock: Clock) -> None:
+    """The local stack's test clock, for every function of the process (never set when deployed)."""
+    global _clock
+    _clock = clock
+    billing.cache_clear()
+
+
+def clock() -> Clock:
+    return _clock
 
 
 def settings() -> BillingConfig:
@@ -59,8 +78,28 @@ def invoice_store():
                               ledger_table=config.credit_ledger_table)
 
 
+class _OnFirstUse:
+    """A store built (and its module imported) when a use case first touches it: the catalog
+    function never loads the usage store's code."""
+
+    def __init__(self, factory):
+        self._factory = factory
+
+    def __getattr__(self, name: str):
+        return getattr(self._factory(), name)
+
+
+@lru_cache(maxsize=1)
+def billing() -> "Billing":
+    from .services.unit_of_work import Billing
+
+    config = settings()
+    return Billing(plans=_OnFirstUse(plan_store), subscriptions=_OnFirstUse(subscription_store), usage=_OnFirstUse(usage_store),
+                   invoices=_OnFirstUse(invoice_store), clock=_clock, residencies=config.residencies, sandbox=config.sandbox)
+
+
 def reset() -> None:
     """Forget the cached configuration and clients (tests that swap databases between cases)."""
     load_config.cache_clear()
-    for cached in (dynamodb, plan_store, subscription_store, usage_store, invoice_store):
+    for cached in (dynamodb, plan_store, subscription_store, usage_store, invoice_store, billing):
         cached.cache_clear()

@@ -26,8 +26,9 @@ class TestClock:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self) -> None:
-        self._frozen: datetime | None = None
+    def __init__(self, at: datetime | None = None) -> None:
+        """Real time, or frozen from the start at `at` (a test's fixed moment, past or future)."""
+        self._frozen: datetime | None = at.astimezone(timezone.utc) if at else None
         self._lock = threading.Lock()
 
     def now(self) -> datetime:

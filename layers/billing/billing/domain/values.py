@@ -114,10 +114,6 @@ NonNegativeCents = Annotated[int, BeforeValidator(to_cents), Ge(0)]
 
 # --- time ---------------------------------------------------------------------------------
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with a `Z`; sub-second digits only when there are any."""
     moment = moment.astimezone(timezone.utc)

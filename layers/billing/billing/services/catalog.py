@@ -1,34 +1,33 @@
 """The plan catalog: partner listings, their versions, and the sandbox's default listing."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from ..domain.errors import Conflict, NotFound, RetryableConflict
 from ..domain.lab_standard import LAB_STANDARD_ID, lab_standard_terms
 from ..domain.paging import Page
 from ..domain.plans import Plan, PlanTerms
-from ..store.base import PlanStore
+from .unit_of_work import Billing
 
 REVISION_ATTEMPTS = 5
 
 
-def list_catalog(plans: PlanStore, *, sandbox: bool, now: datetime, limit: int, cursor: str | None) -> Page[Plan]:
+def list_catalog(billing: Billing, *, limit: int, cursor: str | None) -> Page[Plan]:
     """Active plans, cheapest base fee first. A sandbox whose catalog reads empty gets Lab Standard."""
-    page = plans.active_page(limit=limit, cursor=cursor)
-    if page.items or cursor is not None or not sandbox:
+    page = billing.plans.active_page(limit=limit, cursor=cursor)
+    if page.items or cursor is not None or not billing.sandbox:
         return page
-    seeded = seed_lab_standard(plans, now)
+    seeded = seed_lab_standard(billing)
     return Page(items=[seeded] if seeded.is_active else [])
 
 
-def seed_lab_standard(plans: PlanStore, now: datetime) -> Plan:
+def seed_lab_standard(billing: Billing) -> Plan:
     """Create Lab Standard once: the conditional write lets exactly one of many racing first
     calls create it; the others read what the winner wrote."""
+    plans = billing.plans
     existing = plans.current(LAB_STANDARD_ID)
     if existing is not None:
         return existing
     try:
-        plans.add(Plan.first_version(LAB_STANDARD_ID, lab_standard_terms(), now))
+        plans.add(Plan.first_version(LAB_STANDARD_ID, lab_standard_terms(), billing.now()))
     except (Conflict, RetryableConflict):
         pass  # a concurrent first call seeded it
     seeded = plans.current(LAB_STANDARD_ID)
@@ -37,7 +36,8 @@ def seed_lab_standard(plans: PlanStore, now: datetime) -> Plan:
     return seeded
 
 
-def get_plan(plans: PlanStore, plan_id: str, *, version: int | None = None) -> Plan:
+def get_plan(billing: Billing, plan_id: str, *, version: int | None = None) -> Plan:
+    plans = billing.plans
     plan = plans.current(plan_id) if version is None else plans.version(plan_id, version)
     if plan is None:
         suffix = f" version {version}" if version is not None else ""
@@ -45,29 +45,30 @@ def get_plan(plans: PlanStore, plan_id: str, *, version: int | None = None) -> P
     return plan
 
 
-def publish_plan(plans: PlanStore, plan_id: str, terms: PlanTerms, *, now: datetime) -> Plan:
-    plan = Plan.first_version(plan_id, terms, now)
-    plans.add(plan)
+def publish_plan(billing: Billing, plan_id: str, terms: PlanTerms) -> Plan:
+    plan = Plan.first_version(plan_id, terms, billing.now())
+    billing.plans.add(plan)
     return plan
 
 
-def revise_plan(plans: PlanStore, plan_id: str, terms: PlanTerms, *, now: datetime) -> Plan:
+def revise_plan(billing: Billing, plan_id: str, terms: PlanTerms) -> Plan:
     """Write the terms as version n+1. Concurrent revisions each get their own version
     (optimistic concurrency on the current version, retried a bounded number of times)."""
+    now = billing.now()
     for _ in range(REVISION_ATTEMPTS):
-        current = get_plan(plans, plan_id)
+        current = get_plan(billing, plan_id)
         if not current.is_active:
             raise Conflict(f"Plan '{plan_id}' is archived and can no longer be revised.", code="plan_archived")
         revised = current.revised(terms, now)
         try:
-            plans.replace(revised, expected_version=current.version)
+            billing.plans.replace(revised, expected_version=current.version)
             return revised
         except RetryableConflict:
             continue
     raise RetryableConflict(f"Plan '{plan_id}' is being revised concurrently; retry.")
 
 
-def archive_plan(plans: PlanStore, plan_id: str, *, now: datetime) -> Plan:
+def archive_plan(billing: Billing, plan_id: str) -> Plan:
     """Take the listing out of the catalog. Subscriptions on it go on; archiving twice is a no-op."""
-    get_plan(plans, plan_id)
-    return plans.archive(plan_id, now)
+    get_plan(billing, plan_id)
+    return billing.plans.archive(plan_id, billing.now())

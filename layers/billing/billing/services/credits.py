@@ -3,7 +3,6 @@ bucket; a negative adjustment may not take it below zero."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
@@ -15,9 +14,9 @@ from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.values import MAGNITUDE_LIMIT, ExactDecimal
-from ..store.base import PlanStore, SubscriptionStore
 from .ledger import Pause, RecordFor, run_idempotently
 from .subscriptions import subscription_for
+from .unit_of_work import Billing
 
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 
@@ -40,13 +39,13 @@ class CreditChangeRequest(BaseModel):
 
 
 def change_credits(
-    plans: PlanStore, subscriptions: SubscriptionStore, caller: Caller, subscription_id: str, request: CreditChangeRequest, *, now: datetime,
-    pause: Pause = time.sleep,
+    billing: Billing, caller: Caller, subscription_id: str, request: CreditChangeRequest, *, pause: Pause = time.sleep
 ) -> tuple[LedgerEntry, bool]:
     """Append a top-up or adjustment to the ledger. Returns (entry, replayed)."""
-    subscription = subscription_for(subscriptions, caller, subscription_id, Permission.ADJUST_CREDITS)
+    subscription = subscription_for(billing, caller, subscription_id, Permission.ADJUST_CREDITS)
     require_residency(caller, subscription.residency)
-    allowance = plans.version(subscription.plan_id, subscription.plan_version).credit_allowance
+    allowance = billing.plans.version(subscription.plan_id, subscription.plan_version).credit_allowance
+    subscriptions, now = billing.subscriptions, billing.now()
 
     def attempt(record_for: RecordFor) -> LedgerEntry:
         current = subscriptions.get(subscription_id)
@@ -86,6 +85,6 @@ def change_credits(
     )
 
 
-def read_ledger(subscriptions: SubscriptionStore, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
-    subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
-    return subscriptions.ledger_page(subscription_id, limit=limit, cursor=cursor)
+def read_ledger(billing: Billing, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+    subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    return billing.subscriptions.ledger_page(subscription_id, limit=limit, cursor=cursor)

@@ -5,24 +5,26 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from ..domain.access import Caller, Permission, require_residency
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.invoice_export import as_csv, as_json, export_filename
 from ..domain.invoices import Invoice, billed_until, compose_invoice
 from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_decimal, format_timestamp
-from ..store.base import InvoiceStore, PlanStore, SubscriptionStore, UsageStore
 from .ledger import Pause, with_retries
 from .periods import close_due_periods, period_due
 from .subscriptions import subscription_for
+from .unit_of_work import Billing
+
+SCHEDULE_SKEW = timedelta(minutes=5)  # the scheduler fires on time; further ahead is a wrong or forged event
 
 class DraftRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
@@ -37,62 +39,64 @@ class InvoiceFile:
     body: str
 
 
-def _for_finance(subscriptions: SubscriptionStore, caller: Caller, subscription_id: str) -> Subscription:
-    subscription = subscription_for(subscriptions, caller, subscription_id, Permission.MANAGE_INVOICES)
+def _for_finance(billing: Billing, caller: Caller, subscription_id: str) -> Subscription:
+    subscription = subscription_for(billing, caller, subscription_id, Permission.MANAGE_INVOICES)
     require_residency(caller, subscription.residency)
     return subscription
 
 
-def draft_invoice(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, caller: Caller,
-                  subscription_id: str, request: DraftRequest, *, now: datetime, pause: Pause = time.sleep) -> tuple[Invoice, bool]:
+def draft_invoice(billing: Billing, caller: Caller, subscription_id: str, request: DraftRequest,
+                  *, pause: Pause = time.sleep) -> tuple[Invoice, bool]:
     """Draft (or re-draft) a period's invoice from its aggregate. Returns (invoice, created)."""
-    subscription = _for_finance(subscriptions, caller, subscription_id)
+    subscription = _for_finance(billing, caller, subscription_id)
     period = subscription.current_period if request.period_start is None else subscription.period_starting(request.period_start)
-    plan = plans.version(subscription.plan_id, subscription.plan_version)
+    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
+    invoices, now = billing.invoices, billing.now()
 
     def attempt() -> tuple[Invoice, bool]:
         previous = invoices.latest_for_period(subscription_id, period.start)
         if previous is not None and previous.status == "issued":
-            raise Conflict(f"The invoice for this period was issued as {previous.number}; issued invoices never change.", code="invoice_not_draft")
-        draft = compose_invoice(subscription, plan, period, usage.period_usage(subscription_id, period.start), now=now, previous=previous)
+            raise Conflict(f"The invoice for this period was issued as {previous.number}; issued invoices never change.",
+                           code="invoice_not_draft")
+        usage = billing.usage.period_usage(subscription_id, period.start)
+        draft = compose_invoice(subscription, plan, period, usage, now=now, previous=previous)
         invoices.save_draft(draft, previous)
         return draft, previous is None or previous.invoice_id != draft.invoice_id
 
     return with_retries(attempt, pause=pause)
 
 
-def list_invoices(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
-    subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
-    return invoices.page(subscription_id, limit=limit, cursor=cursor)
+def list_invoices(billing: Billing, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
+    subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    return billing.invoices.page(subscription_id, limit=limit, cursor=cursor)
 
 
-def get_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller: Caller, subscription_id: str, invoice_id_: str,
-                *, for_finance: bool = False) -> Invoice:
+def get_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, for_finance: bool = False) -> Invoice:
     """One invoice: readable by the organization and finance; `for_finance` (issue, void, export)
     needs the finance role and the subscription's residency."""
     if for_finance:
-        _for_finance(subscriptions, caller, subscription_id)
+        _for_finance(billing, caller, subscription_id)
     else:
-        subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
-    found = invoices.get(subscription_id, invoice_id_)
+        subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    found = billing.invoices.get(subscription_id, invoice_id_)
     if found is None:
-        raise NotFound(f"No invoice '{invoice_id_}' for this subscription.")
+        raise NotFound(f"No invoice '{invoice_id_[:128]}' for this subscription.")
     return found
 
 
-def issue_invoice(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, caller: Caller,
-                  subscription_id: str, invoice_id_: str, *, now: datetime, pause: Pause = time.sleep) -> Invoice:
+def issue_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, pause: Pause = time.sleep) -> Invoice:
     """Number and freeze a draft, only once its period has ended: usage still to come would be on
     no invoice. A period that has ended but is not closed yet is closed first (as the scheduled run
     would), so what is issued is the draft of the whole period, not one made before it ended."""
-    invoice = get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, for_finance=True)  # 403/404
-    subscription = subscriptions.get(subscription_id)
+    invoice = get_invoice(billing, caller, subscription_id, invoice_id_, for_finance=True)  # 403/404
+    invoices, now = billing.invoices, billing.now()
+    subscription = billing.subscriptions.get(subscription_id)
     ends = billed_until(subscription, Period(invoice.period_start, invoice.period_end))
     if invoice.is_draft and ends > now:
         raise Conflict(f"The period runs until {format_timestamp(ends)}; its invoice can be issued once it has ended.",
                        code="period_open", details={"period_end": format_timestamp(ends)})
     if invoice.is_draft and period_due(subscription, now) and invoice.period_start == subscription.current_period_start:
-        close_due_periods(plans, subscriptions, usage, invoices, subscription, now, pause=pause)
+        close_due_periods(billing, subscription, now=now, pause=pause)
 
     def attempt() -> Invoice:
         current = invoices.get(subscription_id, invoice_id_)
@@ -103,17 +107,18 @@ def issue_invoice(plans: PlanStore, subscriptions: SubscriptionStore, usage: Usa
     return with_retries(attempt, pause=pause)
 
 
-def void_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller: Caller, subscription_id: str, invoice_id_: str, *, now: datetime) -> Invoice:
-    invoice = get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, for_finance=True)
-    return invoices.void(invoice, now)
+def void_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str) -> Invoice:
+    invoice = get_invoice(billing, caller, subscription_id, invoice_id_, for_finance=True)
+    return billing.invoices.void(invoice, billing.now())
 
 
-def export_invoice(subscriptions: SubscriptionStore, invoices: InvoiceStore, caller: Caller, subscription_id: str, invoice_id_: str,
+def export_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str,
                    *, file_format: Literal["csv", "json"]) -> InvoiceFile:
-    invoice = get_invoice(subscriptions, invoices, caller, subscription_id, invoice_id_, for_finance=True)
+    invoice = get_invoice(billing, caller, subscription_id, invoice_id_, for_finance=True)
     if file_format == "csv":
         return InvoiceFile("text/csv; charset=utf-8", export_filename(invoice, "csv"), as_csv(invoice))
-    return InvoiceFile("application/json", export_filename(invoice, "json"), json.dumps(as_json(invoice), separators=(",", ":")))
+    body = json.dumps(as_json(invoice), separators=(",", ":"))
+    return InvoiceFile("application/json", export_filename(invoice, "json"), body)
 
 
 # --- the scheduled run ----------------------------------------------------------------------
@@ -137,21 +142,26 @@ class InvoicingReport:
         return {"now": format_timestamp(self.now), "credits_expired": format_decimal(self.credits_expired), **result}
 
 
-def run_invoicing(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, *,
-                  now: datetime, served_residencies: tuple[str, ...], pause: Pause = time.sleep) -> InvoicingReport:
+def run_invoicing(billing: Billing, *, scheduled_at: datetime, pause: Pause = time.sleep) -> InvoicingReport:
     """For every subscription of a served residency whose period has ended by `now`: draft that
     period's invoice, expire the unused allowance, grant the next one and move the period on (a
     canceled subscription's last period is drafted, expired and closed). Each period closes in one
     transaction conditioned on the subscription being as read, so a second run, or a concurrent
-    one, finds nothing left to do."""
+    one, finds nothing left to do. `scheduled_at` is the event's time (a redelivery is then
+    deterministic); one more than 5 minutes ahead of the clock is refused, so no run closes
+    periods early."""
+    if scheduled_at > billing.now() + SCHEDULE_SKEW:
+        raise ValidationFailed.of("scheduled_time", f"is more than 5 minutes ahead of the billing clock ({format_timestamp(billing.now())})",
+                                  location="event")
+    now, served_residencies = scheduled_at, billing.residencies
     report = InvoicingReport(now=now)
-    for subscription in subscriptions.every_subscription():
+    for subscription in billing.subscriptions.every_subscription():
         report.subscriptions_scanned += 1
         if subscription.residency not in served_residencies:
             report.other_residency_skipped += 1
             continue
         try:
-            for step in close_due_periods(plans, subscriptions, usage, invoices, subscription, now, pause=pause):
+            for step in close_due_periods(billing, subscription, now=now, pause=pause):
                 report.periods_closed += 1
                 report.invoices_drafted += step.drafted
                 report.issued_invoices_left_alone += not step.drafted

@@ -16,8 +16,8 @@ from ..domain.ledger import LedgerEntry
 from ..domain.periods import period_at, period_index
 from ..domain.subscriptions import Subscription
 from ..domain.values import format_timestamp
-from ..store.base import InvoiceStore, PlanStore, SubscriptionStore, UsageStore
 from .ledger import Pause, with_retries
+from .unit_of_work import Billing
 
 CLOSING_ACTOR = "billing-period-close"
 
@@ -34,24 +34,24 @@ def period_due(subscription: Subscription, now: datetime) -> bool:
     return not subscription.final_period_closed and billed_until(subscription, subscription.current_period) <= now
 
 
-def close_due_periods(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore,
-                      subscription: Subscription, now: datetime, *, pause: Pause = time.sleep) -> list[PeriodClosed]:
-    """Close every period of the subscription that has ended by `now` (a late run catches up)."""
+def close_due_periods(billing: Billing, subscription: Subscription, *, now: datetime, pause: Pause = time.sleep) -> list[PeriodClosed]:
+    """Close every period of the subscription that has ended by `now` (a late run catches up).
+    `now` is the caller's moment: the request's, or the scheduled run's event time."""
     closed: list[PeriodClosed] = []
     while period_due(subscription, now):
-        step = with_retries(lambda: _close_period(plans, subscriptions, usage, invoices, subscription.subscription_id, now), pause=pause)
+        step = with_retries(lambda: _close_period(billing, subscription.subscription_id, now), pause=pause)
         if step is None:
             # Someone else (a concurrent run, or usage) closed it: carry on from what they left.
-            subscription = subscriptions.get(subscription.subscription_id)
+            subscription = billing.subscriptions.get(subscription.subscription_id)
             continue
         closed.append(step)
         subscription = step.subscription
     return closed
 
 
-def _close_period(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore,
-                  subscription_id: str, now: datetime) -> PeriodClosed | None:
-    current = subscriptions.get(subscription_id)
+def _close_period(billing: Billing, subscription_id: str, now: datetime) -> PeriodClosed | None:
+    plans, usage, invoices = billing.plans, billing.usage, billing.invoices
+    current = billing.subscriptions.get(subscription_id)
     if current is None or not period_due(current, now):
         return None
     period = current.current_period

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
@@ -17,8 +16,8 @@ from ..domain.periods import period_at
 from ..domain.plans import PlanId
 from ..domain.values import format_timestamp
 from ..domain.subscriptions import Health, Residency, SlaAcceptance, Subscription, assess_health
-from ..store.base import PlanStore, SubscriptionStore, UsageTotalsReader
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
+from .unit_of_work import Billing
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 SlaVersion = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
@@ -44,11 +43,11 @@ class SubscriptionWithHealth(Subscription):
     health: Health
 
 
-def subscription_for(store: SubscriptionStore, caller: Caller, subscription_id: str, permission: Permission) -> Subscription:
+def subscription_for(billing: Billing, caller: Caller, subscription_id: str, permission: Permission) -> Subscription:
     """The subscription, if the caller may act on it: 403 for a role that never may, 404 when it
     does not exist or belongs to another organization."""
     caller.authorize(permission)
-    subscription = store.get(subscription_id)
+    subscription = billing.subscriptions.get(subscription_id)
     missing = NotFound(f"No subscription '{subscription_id[:128]}'.")  # also what another organization's answers
     if subscription is None:
         raise missing
@@ -57,20 +56,18 @@ def subscription_for(store: SubscriptionStore, caller: Caller, subscription_id: 
 
 
 def provision_subscription(
-    plans: PlanStore,
-    subscriptions: SubscriptionStore,
+    billing: Billing,
     caller: Caller,
     organization_id: str,
     request: ProvisionRequest,
     *,
-    served_residencies: tuple[str, ...],
     idempotency_key: str | None,
-    now: datetime,
     pause: Pause = time.sleep,
 ) -> tuple[Subscription, bool]:
     """Subscribe the organization: pin the plan's current version, start the period now, grant
     the allowance as ledger entry 1, record the SLA acceptance, all in one transaction."""
     caller.authorize_for(Permission.MANAGE_SUBSCRIPTION, organization_id)
+    served_residencies, now = billing.residencies, billing.now()
     if request.residency not in served_residencies:
         raise Forbidden(f"This deployment does not serve residency '{request.residency}'.", code="residency_not_served",
                         details={"served": list(served_residencies)})
@@ -78,7 +75,7 @@ def provision_subscription(
         raise Forbidden(f"Your organization's residency is '{caller.residency}', not '{request.residency}'.", code="residency_mismatch")
 
     def attempt(record_for: RecordFor) -> Subscription:
-        plan = plans.current(request.plan_id)
+        plan = billing.plans.current(request.plan_id)
         if plan is None:
             raise ValidationFailed.of("plan_id", f"there is no plan '{request.plan_id}'")
         if not plan.is_active:
@@ -121,35 +118,34 @@ def provision_subscription(
             reason=f"Credit allowance of {plan.name} v{plan.version} for the first period",
             created_at=now,
         )
-        subscriptions.provision(subscription, grant, plan=plan, idempotency=record_for(subscription))
+        billing.subscriptions.provision(subscription, grant, plan=plan, idempotency=record_for(subscription))
         return subscription
 
     scope = scope_key("provision", organization_id, idempotency_key) if idempotency_key else None
     return run_idempotently(
-        subscriptions, scope=scope, fingerprint=fingerprint(request, organization_id),
+        billing.subscriptions, scope=scope, fingerprint=fingerprint(request, organization_id),
         result_type=Subscription, attempt=attempt, now=now, pause=pause,
     )
 
 
-def list_subscriptions(subscriptions: SubscriptionStore, caller: Caller, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
+def list_subscriptions(billing: Billing, caller: Caller, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
     caller.authorize_for(Permission.READ_BILLING, organization_id)
-    return subscriptions.organization_page(organization_id, limit=limit, cursor=cursor)
+    return billing.subscriptions.organization_page(organization_id, limit=limit, cursor=cursor)
 
 
-def subscription_health(
-    plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageTotalsReader, caller: Caller, subscription_id: str, *, now: datetime
-) -> SubscriptionWithHealth:
-    subscription = subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
-    totals = usage.period_totals(subscription.subscription_id, subscription.current_period_start)
-    plan = plans.version(subscription.plan_id, subscription.plan_version)
+def subscription_health(billing: Billing, caller: Caller, subscription_id: str) -> SubscriptionWithHealth:
+    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    totals = billing.usage.period_totals(subscription.subscription_id, subscription.current_period_start)
+    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     allowance = plan.credit_allowance if plan else subscription.allowance_balance
-    health = assess_health(subscription, usage=totals.credits, overage=totals.overage_credits, allowance=allowance, now=now)
+    health = assess_health(subscription, usage=totals.credits, overage=totals.overage_credits, allowance=allowance, now=billing.now())
     return SubscriptionWithHealth(**dict(subscription), health=health)
 
 
-def cancel_subscription(subscriptions: SubscriptionStore, caller: Caller, subscription_id: str, *, now: datetime, pause: Pause = time.sleep) -> Subscription:
+def cancel_subscription(billing: Billing, caller: Caller, subscription_id: str, *, pause: Pause = time.sleep) -> Subscription:
     """Stop the subscription taking usage. Its open period is still invoiced; canceling twice is a no-op."""
-    subscription_for(subscriptions, caller, subscription_id, Permission.MANAGE_SUBSCRIPTION)
+    subscription_for(billing, caller, subscription_id, Permission.MANAGE_SUBSCRIPTION)
+    subscriptions, now = billing.subscriptions, billing.now()
 
     def attempt() -> Subscription:
         current = subscriptions.get(subscription_id)

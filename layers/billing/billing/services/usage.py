@@ -25,10 +25,11 @@ from ..domain.subscriptions import Subscription
 from ..domain.usage import (
     BatchStatus, CreditLimitReached, PeriodTotals, PeriodUsage, UnknownService, UsageEvent, UsageRequest, UsageSummary, draw, occurred_at_problem, price,
 )
-from ..store.base import EVENTS_PER_RECORD, DuplicateKeys, InvoiceStore, PlanStore, SubscriptionStore, UsageStore
+from ..store.base import EVENTS_PER_RECORD, DuplicateKeys
 from .ledger import Pause, with_retries
 from .periods import close_due_periods, period_due
 from .subscriptions import subscription_for
+from .unit_of_work import Billing
 
 MAX_BATCH_EVENTS = 100
 COUNTERS_PER_TRANSACTION = 200  # one ADD a counter: ~13 characters each, under the 4 KB expression limit
@@ -49,17 +50,15 @@ class BatchReport(BaseModel):
     write_units: dict[str, Any]
 
 
-def record_usage(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, caller: Caller,
-                 request: UsageRequest, *, now: datetime, pause: Pause = time.sleep) -> tuple[UsageEvent, bool]:
+def record_usage(billing: Billing, caller: Caller, request: UsageRequest, *, pause: Pause = time.sleep) -> tuple[UsageEvent, bool]:
     """Record one event. Returns (event, replayed); a refused event raises and writes nothing."""
-    [outcome] = UsageRecorder(plans, subscriptions, usage, invoices, caller, now=now, pause=pause).record([request])
+    [outcome] = UsageRecorder(billing, caller, pause=pause).record([request])
     if outcome.status == "rejected":
         raise outcome.error
     return outcome.event, outcome.status == "duplicate"
 
 
-def record_usage_batch(plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, caller: Caller,
-                       raw_events: list[Any], *, now: datetime, pause: Pause = time.sleep) -> BatchReport:
+def record_usage_batch(billing: Billing, caller: Caller, raw_events: list[Any], *, pause: Pause = time.sleep) -> BatchReport:
     """Up to 100 events; each gets its own result, so one bad event never sinks the others."""
     caller.authorize(Permission.RECORD_USAGE)
     if len(raw_events) > MAX_BATCH_EVENTS:
@@ -74,7 +73,7 @@ def record_usage_batch(plans: PlanStore, subscriptions: SubscriptionStore, usage
                 field["field"] = f"events.{position}.{field['field']}"
             parsed.append(failed)
     valid = [p for p in parsed if isinstance(p, UsageRequest)]
-    recorded = iter(UsageRecorder(plans, subscriptions, usage, invoices, caller, now=now, pause=pause).record(valid))
+    recorded = iter(UsageRecorder(billing, caller, pause=pause).record(valid))
     outcomes = [next(recorded) if isinstance(p, UsageRequest) else Outcome("rejected", error=p) for p in parsed]
     return _report(outcomes)
 
@@ -103,11 +102,10 @@ def _report(outcomes: list[Outcome]) -> BatchReport:
 class UsageRecorder:
     """One recording request: replays first, then each organization's events charged in chunks."""
 
-    def __init__(self, plans: PlanStore, subscriptions: SubscriptionStore, usage: UsageStore, invoices: InvoiceStore, caller: Caller,
-                 *, now: datetime, pause: Pause):
+    def __init__(self, billing: Billing, caller: Caller, *, pause: Pause):
         caller.authorize(Permission.RECORD_USAGE)
-        self.plans, self.subscriptions, self.usage, self.invoices = plans, subscriptions, usage, invoices
-        self.caller, self.now, self.pause = caller, now, pause
+        self.billing, self.plans, self.subscriptions, self.usage = billing, billing.plans, billing.subscriptions, billing.usage
+        self.caller, self.now, self.pause = caller, billing.now(), pause
 
     def record(self, requests: list[UsageRequest]) -> list[Outcome]:
         self.requests = requests
@@ -164,7 +162,7 @@ class UsageRecorder:
         if period_due(subscription, self.now):
             # The period ended and the scheduled run has not closed it yet: close it first, so this
             # usage meets the new period's allowance rather than the spent one.
-            closed = close_due_periods(self.plans, self.subscriptions, self.usage, self.invoices, subscription, self.now, pause=self.pause)
+            closed = close_due_periods(self.billing, subscription, now=self.now, pause=self.pause)
             subscription = closed[-1].subscription if closed else self.subscriptions.get(subscription.subscription_id)
         plan = self.plans.version(subscription.plan_id, subscription.plan_version)
         chargeable = []
@@ -309,17 +307,17 @@ class UsageRecorder:
         )
 
 
-def list_usage(subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, subscription_id: str, *, start: datetime | None,
-               end: datetime | None, service: str | None, guardrail_flag: str | None, limit: int, cursor: str | None) -> Page[UsageEvent]:
-    subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
-    return usage.events_page(subscription_id, start=start, end=end, service=service, guardrail_flag=guardrail_flag, limit=limit, cursor=cursor)
+def list_usage(billing: Billing, caller: Caller, subscription_id: str, *, start: datetime | None, end: datetime | None,
+               service: str | None, guardrail_flag: str | None, limit: int, cursor: str | None) -> Page[UsageEvent]:
+    subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    return billing.usage.events_page(subscription_id, start=start, end=end, service=service, guardrail_flag=guardrail_flag, limit=limit, cursor=cursor)
 
 
-def usage_summary(subscriptions: SubscriptionStore, usage: UsageStore, caller: Caller, subscription_id: str, *, period_start: datetime | None) -> UsageSummary:
+def usage_summary(billing: Billing, caller: Caller, subscription_id: str, *, period_start: datetime | None) -> UsageSummary:
     """A period's totals from its aggregate (never by scanning events). Default: the current period."""
-    subscription = subscription_for(subscriptions, caller, subscription_id, Permission.READ_BILLING)
+    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     period = subscription.current_period if period_start is None else subscription.period_starting(period_start)
-    aggregate = usage.period_usage(subscription_id, period.start)
+    aggregate = billing.usage.period_usage(subscription_id, period.start)
     totals = aggregate.totals
     return UsageSummary(
         subscription_id=subscription_id,
