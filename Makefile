@@ -9,51 +9,51 @@ ORG ?=
 RESIDENCY ?= us
 ENV ?= default
 
-.PHONY: help setup run token test test-fast validate scan build deploy bench clean
+.PHONY: help setup run token test test-fast format validate scan build deploy bench clean
 
-help:
-	@echo "make run                               serve the API on http://127.0.0.1:3000 (BILLING_PORT)"
-	@echo "make token ROLE=... ORG=... RESIDENCY=...  print a bearer token for the local stack"
-	@echo "make test                              all tests: unit, integration, e2e, sam validate + build, checkov scan"
-	@echo "make test-fast                         unit + integration + e2e, without the SAM CLI or the scanner"
-	@echo "make scan                              checkov over template.yaml (skips and reasons: .checkov.yaml)"
-	@echo "make bench                             the performance targets of DESIGN.md, as ratios"
-	@echo "make deploy ENV=sandbox                sam build && sam deploy --config-env ENV"
+help:  ## list every target with what it does
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)$$/\1\t\2/' | \
+		awk -F'\t' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 
-setup:
+setup:  ## set up .venv, .venv-sam and .venv-scan (pinned; skipped when nothing changed)
 	@bash scripts/bootstrap all
 
-run:  # serving needs only the service's environment, not the SAM CLI or the scanner
+run:  ## serve the API on http://127.0.0.1:3000 (BILLING_PORT); sets up only .venv
 	@bash scripts/bootstrap service
 	@$(PY) -m local_stack
 
-token:
+token:  ## print a local bearer token: make token ROLE=... ORG=... RESIDENCY=...
 	@bash scripts/bootstrap service
 	@$(PY) -m local_stack.token --role "$(ROLE)" --org "$(ORG)" --residency "$(RESIDENCY)"
 
-test: setup
+test: setup  ## every test: unit, integration, e2e, style, sam validate + build, checkov
 	$(PY) -m pytest
 
-test-fast:
+test-fast:  ## unit + integration + e2e + style, without the SAM CLI or the scanner
 	@bash scripts/bootstrap service
 	$(PY) -m pytest -m "not build and not scan"
 
-validate: setup
+format:  ## apply the formatter and the linter's fixes (rules: ruff.toml)
+	@bash scripts/bootstrap service
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+validate: setup  ## sam validate --lint
 	$(SAM) validate --lint
 
-scan:
+scan:  ## checkov over template.yaml (skips and their reasons: .checkov.yaml)
 	@bash scripts/bootstrap scan
 	$(CHECKOV) --config-file .checkov.yaml
 
-build: setup
+build: setup  ## sam build (no container)
 	$(SAM) build
 
-deploy: build
+deploy: build  ## sam build && sam deploy --config-env ENV (ENV=sandbox|prod|...)
 	$(SAM) deploy --config-env $(ENV)
 
-clean:
+clean:  ## remove build and test caches
 	rm -rf .aws-sam .pytest_cache .hypothesis
 
-bench:
+bench:  ## the performance targets of DESIGN.md, as ratios on this machine
 	@bash scripts/bootstrap service
 	@$(PY) bench/benchmark.py

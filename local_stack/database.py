@@ -4,11 +4,13 @@ BILLING_DYNAMODB_ENDPOINT (DynamoDB Local, AWS). Tables come from template.yaml.
 moto's TransactWriteItems is not safe under concurrent calls, so the embedded server handles
 one DynamoDB request at a time. Only the database is serialized: the functions themselves run
 concurrently, so races between a read and a conditional write are as real as on AWS."""
+
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -127,7 +129,7 @@ class EmbeddedDynamoDB:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "EmbeddedDynamoDB":
+    def start(self) -> EmbeddedDynamoDB:
         self._thread.start()
         return self
 

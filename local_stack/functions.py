@@ -1,6 +1,7 @@
 """Lambda, locally: each function of the template is loaded from its CodeUri with its layers
 on the path. Like Lambda, a container serves one invocation at a time; concurrent invocations
 get more containers (fresh imports of the function module), up to a cap."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -8,9 +9,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 from .template import PSEUDO, FunctionSpec
 
@@ -22,7 +24,9 @@ class LambdaContext:
         self.function_name = spec.logical_id
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = spec.memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:function:{spec.logical_id}"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:function:{spec.logical_id}"
+        )
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{spec.logical_id}"
         self.log_stream_name = "local"

@@ -1,5 +1,6 @@
 """API Gateway (REST, Lambda proxy), locally: route matching on the template's paths, the
 TOKEN authorizer the template declares, proxy events, and the template's gateway responses."""
+
 from __future__ import annotations
 
 import base64
@@ -36,12 +37,18 @@ class ApiGateway:
 
     def gateway_response(self, kind: str, default_status: int) -> HttpResponse:
         """A response API Gateway makes itself, as the template's GatewayResponses shape it."""
-        spec = self.responses.get(kind) or self.responses.get("DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX") or {}
+        spec = (
+            self.responses.get(kind)
+            or self.responses.get("DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX")
+            or {}
+        )
         status = int(spec.get("StatusCode", default_status))
         body = (spec.get("ResponseTemplates") or {}).get("application/json") or json.dumps({"message": kind})
         return HttpResponse(status, {"Content-Type": "application/json"}, body.encode())
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1") -> HttpResponse:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1"
+    ) -> HttpResponse:
         url = urlsplit(raw_path)
         path = url.path.rstrip("/") or "/"
         if len(body) > API_GATEWAY_BODY_LIMIT:
@@ -55,7 +62,9 @@ class ApiGateway:
             if isinstance(outcome, HttpResponse):
                 return outcome
             authorizer_context = outcome
-        event = self._proxy_event(route.path, method, path, url.query, headers, body, path_params, authorizer_context, source_ip)
+        event = self._proxy_event(
+            route.path, method, path, url.query, headers, body, path_params, authorizer_context, source_ip
+        )
         try:
             result = self.functions[route.function_id].invoke(event)
         except Exception:  # a function that raises is a 502 from API Gateway
@@ -80,7 +89,9 @@ class ApiGateway:
         region, account = PSEUDO["AWS::Region"], PSEUDO["AWS::AccountId"]
         method_arn = f"arn:aws:execute-api:{region}:{account}:{API_ID}/{self.stage}/{method}{path}"
         try:
-            answer = self.functions[authorizer.function_id].invoke({"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn})
+            answer = self.functions[authorizer.function_id].invoke(
+                {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+            )
         except Exception as error:
             if str(error) == "Unauthorized":
                 return self.gateway_response("UNAUTHORIZED", 401)
@@ -89,7 +100,9 @@ class ApiGateway:
             return self.gateway_response("ACCESS_DENIED", 403)
         return {**(answer.get("context") or {}), "principalId": answer.get("principalId")}
 
-    def _proxy_event(self, resource, method, path, query, headers, body, path_params, authorizer, source_ip) -> dict[str, Any]:
+    def _proxy_event(
+        self, resource, method, path, query, headers, body, path_params, authorizer, source_ip
+    ) -> dict[str, Any]:
         multi_query = parse_qs(query, keep_blank_values=True)
         try:
             text, encoded = (body.decode("utf-8") if body else None), False
@@ -121,6 +134,7 @@ class ApiGateway:
             "body": text,
             "isBase64Encoded": encoded,
         }
+
 
 def http_response_from_proxy(result: Any) -> HttpResponse:
     """A Lambda proxy result as the HTTP response API Gateway would send."""

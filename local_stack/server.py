@@ -3,6 +3,7 @@ on the embedded DynamoDB (or BILLING_DYNAMODB_ENDPOINT), sandbox mode on.
 
   POST /_local/invoke/{FunctionLogicalId}   deliver an event to a function (`sam local invoke`)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,12 @@ from .template import Stack
 ROOT = Path(__file__).resolve().parent.parent
 INVOKE_PREFIX = "/_local/invoke/"
 CLOCK_PATH = "/_local/clock"
-SERVER_ERROR_CODES = {431: "request_header_fields_too_large", 414: "uri_too_long", 501: "method_not_allowed", 505: "http_version_not_supported"}
+SERVER_ERROR_CODES = {
+    431: "request_header_fields_too_large",
+    414: "uri_too_long",
+    501: "method_not_allowed",
+    505: "http_version_not_supported",
+}
 
 
 def local_parameters(environ: dict[str, str]) -> dict[str, str]:
@@ -50,8 +56,12 @@ class LocalStack:
         self.stack = Stack(template, local_parameters(environ))
         specs = self.stack.functions()
         # Fake credentials only matter to the embedded database; a real endpoint uses the caller's.
-        defaults = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                    "POWERTOOLS_METRICS_DISABLED": "true"}
+        defaults = {
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
         if self.database:
             defaults |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
         for key, value in defaults.items():
@@ -68,17 +78,27 @@ class LocalStack:
         """What `sam local invoke` does: the event to the function, its result back as JSON."""
         function = self.functions.get(function_id)
         if function is None:
-            return _json(404, {"error": {"code": "not_found", "message": f"template.yaml has no function {function_id}.", "details": {"functions": sorted(self.functions)}}})
+            return _json(
+                404,
+                {
+                    "error": {
+                        "code": "not_found",
+                        "message": f"template.yaml has no function {function_id}.",
+                        "details": {"functions": sorted(self.functions)},
+                    }
+                },
+            )
         try:
             event = json.loads(body or b"{}")
         except ValueError:
-            return _json(400, {"error": {"code": "malformed_json", "message": "The event is not valid JSON.", "details": {}}})
+            return _json(
+                400, {"error": {"code": "malformed_json", "message": "The event is not valid JSON.", "details": {}}}
+            )
         try:
             return _json(200, function.invoke(event))
         except Exception as error:  # Lambda's error shape, as sam local invoke prints it
             traceback.print_exc()
             return _json(500, {"errorType": type(error).__name__, "errorMessage": str(error)})
-
 
     def clock_request(self, method: str, body: bytes) -> HttpResponse:
         """`/_local/clock`: read it (GET), move it forward (POST `{"now"}` or `{"advance_seconds"}`),
@@ -89,13 +109,21 @@ class LocalStack:
         if method == "POST":
             try:
                 change = json.loads(body or b"{}")
-                if not isinstance(change, dict) or len(change.keys() & {"now", "advance_seconds"}) != 1 or len(change) != 1:
+                if (
+                    not isinstance(change, dict)
+                    or len(change.keys() & {"now", "advance_seconds"}) != 1
+                    or len(change) != 1
+                ):
                     raise ValueError('send {"now": "<RFC 3339>"} or {"advance_seconds": n}')
                 if "now" in change:
                     self.clock.freeze(parse_timestamp(change["now"]))
                 else:
                     seconds = change["advance_seconds"]
-                    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 10 * 366 * 86400:
+                    if (
+                        isinstance(seconds, bool)
+                        or not isinstance(seconds, (int, float))
+                        or not 0 <= seconds <= 10 * 366 * 86400
+                    ):
                         raise ClockMovedBackwards("advance_seconds must be a number of seconds from 0 to ten years")
                     self.clock.advance(seconds)
             except (ValueError, TypeError) as refused:
@@ -103,7 +131,16 @@ class LocalStack:
         elif method == "DELETE":
             self.clock.release()
         elif method != "GET":
-            return _json(405, {"error": {"code": "method_not_allowed", "message": f"{method} /_local/clock is not a thing.", "details": {}}})
+            return _json(
+                405,
+                {
+                    "error": {
+                        "code": "method_not_allowed",
+                        "message": f"{method} /_local/clock is not a thing.",
+                        "details": {},
+                    }
+                },
+            )
         return _json(200, {"now": format_timestamp(self.clock.now()), "frozen": self.clock.is_frozen})
 
 
@@ -130,11 +167,13 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if self.path.startswith(INVOKE_PREFIX) and self.command == "POST":
-                response = local.invoke(self.path[len(INVOKE_PREFIX):].split("?")[0].strip("/"), body)
+                response = local.invoke(self.path[len(INVOKE_PREFIX) :].split("?")[0].strip("/"), body)
             elif self.path.split("?")[0].rstrip("/") == CLOCK_PATH:
                 response = local.clock_request(self.command, body)
             else:
-                response = local.gateway.handle(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+                response = local.gateway.handle(
+                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                )
             self.send_response(response.status)
             for key, value in response.headers.items():
                 if key.lower() not in ("content-length", "connection"):
@@ -150,7 +189,9 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             in the API's error envelope, as API Gateway's gateway responses are, never an HTML page."""
             kind = SERVER_ERROR_CODES.get(code, "bad_request" if code < 500 else "internal_error")
             message = "A request header is over 64 KiB." if code == 431 else message
-            body = json.dumps({"error": {"code": kind, "message": message or HTTPStatus(code).phrase, "details": {}}}).encode()
+            body = json.dumps(
+                {"error": {"code": kind, "message": message or HTTPStatus(code).phrase, "details": {}}}
+            ).encode()
             self.send_response(code, message)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -172,7 +213,9 @@ class _Server(ThreadingHTTPServer):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default=os.environ.get("BILLING_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("BILLING_PORT", "3000")))
     args = parser.parse_args(argv)
@@ -180,9 +223,12 @@ def main(argv: list[str] | None = None) -> None:
     local = LocalStack()
     server = _Server((args.host, args.port), make_handler(local))
     database = "embedded moto" if local.database else local.endpoint
-    print(f"billing local stack ready on http://{args.host}:{server.server_address[1]}/api/billing "
-          f"({len(local.functions)} functions, {len(local.gateway.routes)} routes, DynamoDB: {database}, "
-          f"{time.monotonic() - started:.1f}s)", flush=True)
+    print(
+        f"billing local stack ready on http://{args.host}:{server.server_address[1]}/api/billing "
+        f"({len(local.functions)} functions, {len(local.gateway.routes)} routes, DynamoDB: {database}, "
+        f"{time.monotonic() - started:.1f}s)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

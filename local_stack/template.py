@@ -1,6 +1,7 @@
 """Reads template.yaml (CloudFormation tags included) and resolves what the local stack needs:
 tables, functions with their merged environment, API routes, the authorizer and gateway
 responses. The template stays the single source of truth: a route it lacks cannot work here."""
+
 from __future__ import annotations
 
 import re
@@ -102,7 +103,7 @@ class Stack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::Sub":
@@ -221,7 +222,14 @@ class Stack:
                     continue
                 props = event["Properties"]
                 authorizer = props.get("Auth", {}).get("Authorizer", default.get("DefaultAuthorizer"))
-                routes.append(ApiRoute(name, props["Method"].upper(), props["Path"], None if authorizer in (None, "NONE") else authorizer))
+                routes.append(
+                    ApiRoute(
+                        name,
+                        props["Method"].upper(),
+                        props["Path"],
+                        None if authorizer in (None, "NONE") else authorizer,
+                    )
+                )
         # API Gateway prefers the most specific path: more literal segments first.
         return sorted(routes, key=lambda r: -r.static_segments)
 

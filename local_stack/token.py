@@ -1,4 +1,5 @@
 """`make token ROLE=... ORG=... RESIDENCY=...`: print a bearer token for the local stack."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,16 @@ def main(argv: list[str] | None = None) -> None:
     roles = [r.strip() for joined in (args.role or ["marketplace:admin"]) for r in joined.split(",") if r.strip()]
     sub = args.sub or f"local|{roles[0] if roles else 'anonymous'}{'@' + args.org if args.org else ''}"
     secret = os.environ.get("BILLING_JWT_SECRET", "local-dev-secret")
-    print(mint_token(sub=sub, roles=roles, org=args.org or None, residency=args.residency or None, secret=secret, ttl_seconds=args.ttl))
+    print(
+        mint_token(
+            sub=sub,
+            roles=roles,
+            org=args.org or None,
+            residency=args.residency or None,
+            secret=secret,
+            ttl_seconds=args.ttl,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared test setup: the core layer and the local stack are importable, tokens are easy to make."""
+
 from __future__ import annotations
 
 import sys
@@ -19,6 +20,8 @@ def token():
     """token(role, org=..., residency=...) -> a bearer token the local stack accepts."""
 
     def make(*roles: str, org: str | None = None, residency: str | None = "us", sub: str | None = None, **extra) -> str:
-        return mint_token(sub=sub or f"test|{'+'.join(roles) or 'none'}", roles=list(roles), org=org, residency=residency, **extra)
+        return mint_token(
+            sub=sub or f"test|{'+'.join(roles) or 'none'}", roles=list(roles), org=org, residency=residency, **extra
+        )
 
     return make

@@ -1,5 +1,6 @@
 """API Gateway TOKEN authorizer: verifies the bearer JWT and hands its billing claims
 (sub, roles, org, residency) to the functions. A refused token is a 401."""
+
 import os
 
 from billing.api.auth import allow_policy
@@ -16,5 +17,5 @@ def lambda_handler(event, context):
         claims = verifier.claims(event.get("authorizationToken"))
     except Unauthenticated as refused:
         logger.info("bearer token refused", extra={"reason": refused.message})
-        raise Exception("Unauthorized")  # the exact word API Gateway turns into a 401
+        raise Exception("Unauthorized") from None  # the exact word API Gateway turns into a 401
     return allow_policy(event["methodArn"], claims)

@@ -1,7 +1,17 @@
 """Credit top-ups and adjustments (marketplace:admin) and the credit ledger."""
+
 from billing import deployment
 from billing.api.auth import Permission
-from billing.api.http import authorize, billing_api, caller, created_or_replayed, json_response, lambda_entry, parse_body, parse_query
+from billing.api.http import (
+    authorize,
+    billing_api,
+    caller,
+    created_or_replayed,
+    json_response,
+    lambda_entry,
+    parse_body,
+    parse_query,
+)
 from billing.api.models import PageQuery
 from billing.services import credits
 from billing.services.credits import CreditChangeRequest
@@ -20,7 +30,9 @@ def change_credits(subscription_id: str):
 @app.get("/subscriptions/<subscription_id>/ledger")
 def read_ledger(subscription_id: str):
     query = parse_query(app, PageQuery)
-    page = credits.read_ledger(deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor)
+    page = credits.read_ledger(
+        deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor
+    )
     return json_response(200, page)
 
 

@@ -1,5 +1,6 @@
 """Invoices: draft a period, list, read, issue, void and export (marketplace:admin and finance
 change and export; organizations read their own)."""
+
 from aws_lambda_powertools.event_handler import Response
 
 from billing import deployment
@@ -24,7 +25,9 @@ def draft(subscription_id: str):
 @app.get(BASE)
 def list_invoices(subscription_id: str):
     query = parse_query(app, PageQuery)
-    page = invoices.list_invoices(deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor)
+    page = invoices.list_invoices(
+        deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor
+    )
     return json_response(200, page)
 
 
@@ -50,8 +53,12 @@ def export(subscription_id: str, invoice_id: str):
     who = authorize(app, Permission.MANAGE_INVOICES)
     query = parse_query(app, ExportQuery)
     file = invoices.export_invoice(deployment.billing(), who, subscription_id, invoice_id, file_format=query.format)
-    return Response(status_code=200, content_type=file.content_type, body=file.body,
-                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+    return Response(
+        status_code=200,
+        content_type=file.content_type,
+        body=file.body,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
 
 
 lambda_handler = lambda_entry(app)

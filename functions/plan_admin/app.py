@@ -1,4 +1,5 @@
 """POST /plans, PUT /plans/{plan_id}, POST /plans/{plan_id}/archive (marketplace:admin)."""
+
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import API_PREFIX, authorize, billing_api, json_response, lambda_entry, parse_body

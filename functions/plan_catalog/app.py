@@ -1,4 +1,5 @@
 """GET /plans and GET /plans/{plan_id}: the public catalog (no token needed)."""
+
 from billing import deployment
 from billing.api.http import billing_api, json_response, lambda_entry, parse_query
 from billing.api.models import PageQuery, PlanQuery

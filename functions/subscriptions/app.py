@@ -1,9 +1,19 @@
 """Subscriptions: provision (with SLA acceptance), list an organization's, read one with health, cancel."""
+
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import (
-    API_PREFIX, authorize, billing_api, caller, created_or_replayed, idempotency_key_header, json_response, lambda_entry,
-    parse_body, parse_query, path_value,
+    API_PREFIX,
+    authorize,
+    billing_api,
+    caller,
+    created_or_replayed,
+    idempotency_key_header,
+    json_response,
+    lambda_entry,
+    parse_body,
+    parse_query,
+    path_value,
 )
 from billing.api.models import PageQuery
 from billing.domain.subscriptions import OrganizationId
@@ -21,13 +31,17 @@ def provision(organization_id: str):
     subscription, replayed = subscriptions.provision_subscription(
         deployment.billing(), who, organization_id, request, idempotency_key=idempotency_key_header(app)
     )
-    return created_or_replayed(subscription, replayed, location=f"{API_PREFIX}/subscriptions/{subscription.subscription_id}")
+    return created_or_replayed(
+        subscription, replayed, location=f"{API_PREFIX}/subscriptions/{subscription.subscription_id}"
+    )
 
 
 @app.get("/organizations/<organization_id>/subscriptions")
 def list_for_organization(organization_id: str):
     query = parse_query(app, PageQuery)
-    page = subscriptions.list_subscriptions(deployment.billing(), caller(app), organization_id, limit=query.limit, cursor=query.cursor)
+    page = subscriptions.list_subscriptions(
+        deployment.billing(), caller(app), organization_id, limit=query.limit, cursor=query.cursor
+    )
     return json_response(200, page)
 
 

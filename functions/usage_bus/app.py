@@ -1,5 +1,6 @@
 """UsageRecorded events from the usage bus, recorded exactly as POST /usage records them.
 What cannot be recorded raises: Lambda retries it, then the dead-letter queue keeps it."""
+
 from billing import deployment
 from billing.api.bus import usage_from_bus
 from billing.observability import instrumented

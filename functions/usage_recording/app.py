@@ -1,4 +1,5 @@
 """POST /usage and POST /usage/batch: usage as credit debits (service, marketplace:admin)."""
+
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import authorize, billing_api, created_or_replayed, json_response, lambda_entry, parse_body

@@ -1,4 +1,5 @@
 """Moving the local stack through time: its test clock (`/_local/clock`) and the schedule."""
+
 from billing.domain.values import format_timestamp, parse_timestamp
 
 
@@ -13,6 +14,8 @@ def move_clock(server, moment):
 def invoke_run(server, moment):
     """The schedule fires at `moment`: the stack's clock gets there first, as time would."""
     move_clock(server, moment)
-    response = server.request("POST", "/_local/invoke/InvoicingRunFunction", json={"scheduled_time": format_timestamp(moment)})
+    response = server.request(
+        "POST", "/_local/invoke/InvoicingRunFunction", json={"scheduled_time": format_timestamp(moment)}
+    )
     assert response.status_code == 200, response.text
     return response.json()

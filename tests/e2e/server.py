@@ -1,4 +1,5 @@
 """Starts `python -m local_stack` (what `make run` runs) on a free port and talks HTTP to it."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,12 @@ class LocalServer:
         env = {**os.environ, "BILLING_ACCESS_LOG": "false", **environment}
         env.pop("BILLING_DYNAMODB_ENDPOINT", None) if "BILLING_DYNAMODB_ENDPOINT" not in environment else None
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local_stack", "--port", "0"], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "local_stack", "--port", "0"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.output: list[str] = []
         self.base_url = self._wait_until_ready(timeout=60)
@@ -45,12 +50,24 @@ class LocalServer:
         for line in self.process.stdout:
             self.output.append(line)
 
-    def request(self, method: str, path: str, *, token: str | None = None, json: Any = None, data: Any = None, headers: dict | None = None, params=None) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: dict | None = None,
+        params=None,
+    ) -> requests.Response:
         sent = dict(headers or {})
         if token:
             sent["Authorization"] = f"Bearer {token}"
         url = path if path.startswith("/_local") else f"/api/billing{path}"
-        return requests.request(method, self.base_url + url, json=json, data=data, headers=sent, params=params, timeout=30)
+        return requests.request(
+            method, self.base_url + url, json=json, data=data, headers=sent, params=params, timeout=30
+        )
 
     def stop(self) -> None:
         self.process.terminate()

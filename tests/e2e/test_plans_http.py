@@ -1,4 +1,5 @@
 """The plan catalog over HTTP against the local stack: every status and error code of API.md."""
+
 import json
 import subprocess
 import sys
@@ -13,13 +14,25 @@ import pytest
 from .server import ROOT
 
 TERMS = {
-    "name": "Genomics Pro", "description": "High-throughput sequencing analysis.", "partner": "Helix Partners",
+    "name": "Genomics Pro",
+    "description": "High-throughput sequencing analysis.",
+    "partner": "Helix Partners",
     "bundle": [{"sku": "seq-pro", "name": "Sequence analysis pro"}],
-    "billing_cadence": "quarterly", "currency": "USD", "base_fee_cents": 129900, "credit_allowance": "5000",
-    "overage_policy": "block", "overage_rate_cents": "9.75",
-    "usage_rates": {"analytics": {"unit": "sample", "credits_per_unit": 0.2}, "planner": {"unit": "finalization", "credits_per_unit": "2"}},
+    "billing_cadence": "quarterly",
+    "currency": "USD",
+    "base_fee_cents": 129900,
+    "credit_allowance": "5000",
+    "overage_policy": "block",
+    "overage_rate_cents": "9.75",
+    "usage_rates": {
+        "analytics": {"unit": "sample", "credits_per_unit": 0.2},
+        "planner": {"unit": "finalization", "credits_per_unit": "2"},
+    },
     "sla": {"tier": "premium", "uptime_percent": "99.95", "response_time_hours": 2, "support": "24x7"},
-    "features": [{"key": "sso", "label": "Single sign-on", "included": True}, {"key": "seats", "label": "Seats", "included": True, "limit": 100}],
+    "features": [
+        {"key": "sso", "label": "Single sign-on", "included": True},
+        {"key": "seats", "label": "Seats", "included": True, "limit": 100},
+    ],
 }
 
 
@@ -72,18 +85,38 @@ def test_an_admin_publishes_a_plan_with_exact_decimals(server, admin):
 
 def test_publishing_a_taken_plan_id_is_409_and_changes_nothing(server, admin):
     plan = publish(server, admin)
-    response = server.request("POST", "/plans", token=admin, json={"plan_id": plan["plan_id"], **TERMS, "base_fee_cents": 1})
+    response = server.request(
+        "POST", "/plans", token=admin, json={"plan_id": plan["plan_id"], **TERMS, "base_fee_cents": 1}
+    )
     assert response.status_code == 409 and error_of(response)["code"] == "plan_exists"
     assert server.request("GET", f"/plans/{plan['plan_id']}").json()["base_fee_cents"] == TERMS["base_fee_cents"]
 
 
-@pytest.mark.parametrize("method, path", [("POST", "/plans"), ("PUT", "/plans/lab-standard"), ("POST", "/plans/lab-standard/archive")])
+@pytest.mark.parametrize(
+    "method, path", [("POST", "/plans"), ("PUT", "/plans/lab-standard"), ("POST", "/plans/lab-standard/archive")]
+)
 def test_writes_without_a_valid_token_are_401(server, token, method, path):
     expired = token("marketplace:admin", now=time.time() - 86400)
     forged = token("marketplace:admin", secret="not-the-local-secret")
-    unsigned = jwt.encode({"sub": "x", "roles": ["marketplace:admin"], "iss": "billing-local", "aud": "billing-api", "exp": time.time() + 60}, None, algorithm="none")
-    for headers in ({}, {"Authorization": "Bearer " + expired}, {"Authorization": "Bearer " + forged},
-                    {"Authorization": "Bearer " + unsigned}, {"Authorization": "Basic YWRtaW46YWRtaW4="}, {"Authorization": "Bearer"}):
+    unsigned = jwt.encode(
+        {
+            "sub": "x",
+            "roles": ["marketplace:admin"],
+            "iss": "billing-local",
+            "aud": "billing-api",
+            "exp": time.time() + 60,
+        },
+        None,
+        algorithm="none",
+    )
+    for headers in (
+        {},
+        {"Authorization": "Bearer " + expired},
+        {"Authorization": "Bearer " + forged},
+        {"Authorization": "Bearer " + unsigned},
+        {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        {"Authorization": "Bearer"},
+    ):
         response = server.request(method, path, json={"plan_id": new_plan_id(), **TERMS}, headers=headers)
         assert response.status_code == 401, (headers, response.text)
         assert error_of(response)["code"] == "unauthenticated"
@@ -95,8 +128,11 @@ def test_writes_by_non_admins_are_403_and_write_nothing(server, token, admin, ro
     caller = token(role, org="org-helix" if role.startswith("org:") else None)
     plan = publish(server, admin)
     plan_id = new_plan_id()
-    attempts = [("POST", "/plans", {"plan_id": plan_id, **TERMS}), ("PUT", f"/plans/{plan['plan_id']}", {**TERMS, "base_fee_cents": 5}),
-                ("POST", f"/plans/{plan['plan_id']}/archive", None)]
+    attempts = [
+        ("POST", "/plans", {"plan_id": plan_id, **TERMS}),
+        ("PUT", f"/plans/{plan['plan_id']}", {**TERMS, "base_fee_cents": 5}),
+        ("POST", f"/plans/{plan['plan_id']}/archive", None),
+    ]
     for method, path, body in attempts:
         response = server.request(method, path, token=caller, json=body)
         assert response.status_code == 403 and error_of(response)["code"] == "forbidden", response.text
@@ -134,10 +170,14 @@ def test_invalid_plans_are_422_naming_the_field_and_write_nothing(server, admin,
 def test_a_missing_field_is_422(server, admin):
     body = {"plan_id": new_plan_id(), **{k: v for k, v in TERMS.items() if k != "usage_rates"}}
     response = server.request("POST", "/plans", token=admin, json=body)
-    assert response.status_code == 422 and [f["field"] for f in error_of(response)["details"]["fields"]] == ["usage_rates"]
+    assert response.status_code == 422 and [f["field"] for f in error_of(response)["details"]["fields"]] == [
+        "usage_rates"
+    ]
 
 
-@pytest.mark.parametrize("raw", ['{"plan_id": ', "not json", "[1, 2, 3]", '"a string"', "", '{"credit_allowance": NaN}'])
+@pytest.mark.parametrize(
+    "raw", ['{"plan_id": ', "not json", "[1, 2, 3]", '"a string"', "", '{"credit_allowance": NaN}']
+)
 def test_bodies_that_are_not_a_json_object_are_400(server, admin, raw):
     response = server.request("POST", "/plans", token=admin, data=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and error_of(response)["code"] == "malformed_json"
@@ -168,7 +208,9 @@ def test_revising_an_unknown_plan_is_404_and_an_invalid_revision_is_422(server, 
     response = server.request("PUT", "/plans/no-such-plan", token=admin, json=TERMS)
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
     plan = publish(server, admin)
-    response = server.request("PUT", f"/plans/{plan['plan_id']}", token=admin, json={**TERMS, "billing_cadence": "weekly"})
+    response = server.request(
+        "PUT", f"/plans/{plan['plan_id']}", token=admin, json={**TERMS, "billing_cadence": "weekly"}
+    )
     assert response.status_code == 422 and error_of(response)["details"]["fields"][0]["field"] == "billing_cadence"
     assert server.request("GET", f"/plans/{plan['plan_id']}").json()["version"] == 1
 
@@ -207,7 +249,17 @@ def test_the_catalog_pages_cheapest_first(server, admin):
     assert all(p["status"] == "active" for p in seen)
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"cursor": "garbage!"}, {"cursor": "eyJsaXN0aW5nIjoiYXJjaGl2ZWQifQ"}, {"colour": "blue"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 201},
+        {"limit": "ten"},
+        {"cursor": "garbage!"},
+        {"cursor": "eyJsaXN0aW5nIjoiYXJjaGl2ZWQifQ"},
+        {"colour": "blue"},
+    ],
+)
 def test_bad_list_parameters_are_422(server, params):
     response = server.request("GET", "/plans", params=params)
     assert response.status_code == 422 and error_of(response)["code"] == "validation_error"
@@ -235,16 +287,29 @@ def test_twenty_racing_first_calls_create_exactly_one_plan(fresh_server):
 
 
 def test_make_token_mints_what_the_local_stack_accepts(server):
-    printed = subprocess.run([sys.executable, "-m", "local_stack.token", "--role", "org:admin", "--org", "org-42", "--residency", "eu"],
-                             cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    claims = jwt.decode(printed, "local-dev-secret", algorithms=["HS256"], audience="billing-api", issuer="billing-local")
+    printed = subprocess.run(
+        [sys.executable, "-m", "local_stack.token", "--role", "org:admin", "--org", "org-42", "--residency", "eu"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    claims = jwt.decode(
+        printed, "local-dev-secret", algorithms=["HS256"], audience="billing-api", issuer="billing-local"
+    )
     assert claims["roles"] == ["org:admin"] and claims["org"] == "org-42" and claims["residency"] == "eu"
     response = server.request("POST", "/plans", token=printed, json={"plan_id": new_plan_id(), **TERMS})
     assert response.status_code == 403  # accepted as a token, refused by role
 
 
 def test_local_invoke_delivers_an_event_to_a_template_function(server):
-    response = server.request("POST", "/_local/invoke/InvoicingRunFunction", json={"scheduled_time": "2000-01-01T00:00:00Z"})
-    assert response.status_code == 200 and response.json()["now"] == "2000-01-01T00:00:00Z" and response.json()["periods_closed"] == 0
+    response = server.request(
+        "POST", "/_local/invoke/InvoicingRunFunction", json={"scheduled_time": "2000-01-01T00:00:00Z"}
+    )
+    assert (
+        response.status_code == 200
+        and response.json()["now"] == "2000-01-01T00:00:00Z"
+        and response.json()["periods_closed"] == 0
+    )
     missing = server.request("POST", "/_local/invoke/NoSuchFunction", json={})
     assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"

@@ -1,5 +1,6 @@
 """Subscriptions, credits and the ledger over HTTP: every status and error code of API.md,
 and the concurrency guarantees of DESIGN.md (invariants 1-3, 8)."""
+
 import json
 import random
 import threading
@@ -17,12 +18,18 @@ def new_org() -> str:
 
 
 def provision_body(**changes):
-    return {"plan_id": "lab-standard", "residency": "us", "sla_acceptance": {"accepted_by": "grace@lab.example", "sla_version": "1"}} | changes
+    return {
+        "plan_id": "lab-standard",
+        "residency": "us",
+        "sla_acceptance": {"accepted_by": "grace@lab.example", "sla_version": "1"},
+    } | changes
 
 
 def subscribe(server, token, org, **changes):
     server.request("GET", "/plans")  # the sandbox seeds Lab Standard
-    response = server.request("POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body(**changes))
+    response = server.request(
+        "POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body(**changes)
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -31,7 +38,9 @@ def ledger(server, token, subscription_id):
     entries, cursor = [], None
     while True:
         params = {"limit": 50} | ({"cursor": cursor} if cursor else {})
-        page = server.request("GET", f"/subscriptions/{subscription_id}/ledger", token=token("finance"), params=params).json()
+        page = server.request(
+            "GET", f"/subscriptions/{subscription_id}/ledger", token=token("finance"), params=params
+        ).json()
         entries += page["items"]
         cursor = page["next_cursor"]
         if not cursor:
@@ -53,28 +62,54 @@ def assert_ledger_is_honest(server, token, subscription_id):
 
 # --- provisioning ---------------------------------------------------------------------------
 
+
 def test_an_org_admin_subscribes_with_sla_acceptance_and_gets_the_allowance(server, token):
     org = new_org()
     subscription = subscribe(server, token, org)
-    assert subscription["status"] == "active" and subscription["plan_id"] == "lab-standard" and subscription["plan_version"] == 1
-    assert subscription["allowance_balance"] == subscription["credit_balance"] == "1000" and subscription["purchased_balance"] == "0"
-    assert subscription["sla_acceptance"] | {"accepted_at": None} == {"accepted_by": "grace@lab.example", "accepted_at": None, "sla_tier": "standard", "sla_version": "1"}
+    assert (
+        subscription["status"] == "active"
+        and subscription["plan_id"] == "lab-standard"
+        and subscription["plan_version"] == 1
+    )
+    assert (
+        subscription["allowance_balance"] == subscription["credit_balance"] == "1000"
+        and subscription["purchased_balance"] == "0"
+    )
+    assert subscription["sla_acceptance"] | {"accepted_at": None} == {
+        "accepted_by": "grace@lab.example",
+        "accepted_at": None,
+        "sla_tier": "standard",
+        "sla_version": "1",
+    }
     assert subscription["current_period_start"] < subscription["current_period_end"]
     [grant] = ledger(server, token, subscription["subscription_id"])
-    assert (grant["seq"], grant["type"], grant["amount"], grant["bucket"], grant["balance_after"]) == (1, "grant", "1000", "allowance", "1000")
+    assert (grant["seq"], grant["type"], grant["amount"], grant["bucket"], grant["balance_after"]) == (
+        1,
+        "grant",
+        "1000",
+        "allowance",
+        "1000",
+    )
 
 
 def test_a_marketplace_admin_may_subscribe_any_organization(server, token):
     org = new_org()
     server.request("GET", "/plans")
-    response = server.request("POST", f"/organizations/{org}/subscriptions", token=token("marketplace:admin"), json=provision_body(residency="eu"))
+    response = server.request(
+        "POST",
+        f"/organizations/{org}/subscriptions",
+        token=token("marketplace:admin"),
+        json=provision_body(residency="eu"),
+    )
     assert response.status_code == 201 and response.json()["residency"] == "eu"
 
 
 def test_a_second_active_subscription_is_409_and_writes_nothing(server, token):
     org = new_org()
     first = subscribe(server, token, org)
-    response = server.request("POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body())
+    response = server.request(
+        "POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body()
+    )
     assert response.status_code == 409 and error_of(response)["code"] == "subscription_exists"
     listed = server.request("GET", f"/organizations/{org}/subscriptions", token=token("org:member", org=org)).json()
     assert [s["subscription_id"] for s in listed["items"]] == [first["subscription_id"]]
@@ -89,8 +124,13 @@ def test_an_idempotency_key_replays_the_first_response_and_refuses_another_body(
     again = server.request("POST", path, token=admin, json=provision_body(), headers={"Idempotency-Key": "sub-1"})
     assert first.status_code == 201 and again.status_code == 200 and again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
-    other = server.request("POST", path, token=admin, headers={"Idempotency-Key": "sub-1"},
-                           json=provision_body(sla_acceptance={"accepted_by": "someone-else", "sla_version": "1"}))
+    other = server.request(
+        "POST",
+        path,
+        token=admin,
+        headers={"Idempotency-Key": "sub-1"},
+        json=provision_body(sla_acceptance={"accepted_by": "someone-else", "sla_version": "1"}),
+    )
     assert other.status_code == 422 and error_of(other)["code"] == "idempotency_key_reused"
     bad_key = server.request("POST", path, token=admin, json=provision_body(), headers={"Idempotency-Key": "x" * 300})
     assert bad_key.status_code == 422 and error_of(bad_key)["details"]["fields"][0]["field"] == "Idempotency-Key"
@@ -102,7 +142,12 @@ def test_an_archived_plan_takes_no_new_subscriptions(server, token):
     assert server.request("POST", "/plans", token=admin, json={"plan_id": plan_id, **TERMS}).status_code == 201
     assert server.request("POST", f"/plans/{plan_id}/archive", token=admin).status_code == 200
     org = new_org()
-    response = server.request("POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body(plan_id=plan_id))
+    response = server.request(
+        "POST",
+        f"/organizations/{org}/subscriptions",
+        token=token("org:admin", org=org),
+        json=provision_body(plan_id=plan_id),
+    )
     assert response.status_code == 409 and error_of(response)["code"] == "plan_archived"
     assert server.request("GET", f"/organizations/{org}/subscriptions", token=admin).json()["items"] == []
 
@@ -132,36 +177,51 @@ def test_subscriptions_pin_the_plan_version_they_signed_up_to(server, token):
 def test_invalid_provisioning_is_422_naming_the_field(server, token, body, field):
     org = new_org()
     server.request("GET", "/plans")
-    response = server.request("POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=body)
+    response = server.request(
+        "POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=body
+    )
     assert response.status_code == 422, response.text
     assert field in [f["field"] for f in error_of(response)["details"]["fields"]]
     assert server.request("GET", f"/organizations/{org}/subscriptions", token=token("finance")).json()["items"] == []
 
 
 def test_an_invalid_organization_id_in_the_path_is_422(server, token):
-    response = server.request("POST", "/organizations/bad%20org!/subscriptions", token=token("marketplace:admin"), json=provision_body())
+    response = server.request(
+        "POST", "/organizations/bad%20org!/subscriptions", token=token("marketplace:admin"), json=provision_body()
+    )
     assert response.status_code == 422 and error_of(response)["details"]["fields"][0]["location"] == "path"
 
 
 def test_residency_must_be_served_and_match_the_organization(server, token):
     org = new_org()
     admin = token("org:admin", org=org, residency="us")
-    unserved = server.request("POST", f"/organizations/{org}/subscriptions", token=admin, json=provision_body(residency="ap"))
+    unserved = server.request(
+        "POST", f"/organizations/{org}/subscriptions", token=admin, json=provision_body(residency="ap")
+    )
     assert unserved.status_code == 403 and error_of(unserved)["code"] == "residency_not_served"
-    mismatch = server.request("POST", f"/organizations/{org}/subscriptions", token=admin, json=provision_body(residency="eu"))
+    mismatch = server.request(
+        "POST", f"/organizations/{org}/subscriptions", token=admin, json=provision_body(residency="eu")
+    )
     assert mismatch.status_code == 403 and error_of(mismatch)["code"] == "residency_mismatch"
 
 
 @pytest.mark.parametrize("role", ["org:member", "finance", "service"])
 def test_roles_that_may_not_subscribe_get_403(server, token, role):
     org = new_org()
-    response = server.request("POST", f"/organizations/{org}/subscriptions", token=token(role, org=org if role.startswith("org") else None), json=provision_body())
+    response = server.request(
+        "POST",
+        f"/organizations/{org}/subscriptions",
+        token=token(role, org=org if role.startswith("org") else None),
+        json=provision_body(),
+    )
     assert response.status_code == 403 and error_of(response)["code"] == "forbidden"
 
 
 def test_another_organizations_admin_gets_404(server, token):
     org = new_org()
-    response = server.request("POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=new_org()), json=provision_body())
+    response = server.request(
+        "POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=new_org()), json=provision_body()
+    )
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
 
 
@@ -169,7 +229,9 @@ def test_provisioning_without_a_token_a_json_object_or_a_small_body_fails_cleanl
     org = new_org()
     path = f"/organizations/{org}/subscriptions"
     assert server.request("POST", path, json=provision_body()).status_code == 401
-    malformed = server.request("POST", path, token=token("org:admin", org=org), data="{", headers={"Content-Type": "application/json"})
+    malformed = server.request(
+        "POST", path, token=token("org:admin", org=org), data="{", headers={"Content-Type": "application/json"}
+    )
     assert malformed.status_code == 400 and error_of(malformed)["code"] == "malformed_json"
     huge = server.request("POST", path, token=token("org:admin", org=org), json=provision_body(padding="x" * 300_000))
     assert huge.status_code == 413 and error_of(huge)["code"] == "payload_too_large"
@@ -182,18 +244,24 @@ def test_two_racing_first_subscriptions_give_one_201_and_one_409(server, token):
         server.request("GET", "/plans")
         barrier = threading.Barrier(2)
 
-        def attempt(_):
+        def attempt(_, org=org, barrier=barrier):
             barrier.wait()
-            return server.request("POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body())
+            return server.request(
+                "POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body()
+            )
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             responses = list(pool.map(attempt, range(2)))
         assert sorted(r.status_code for r in responses) == [201, 409]
         assert [error_of(r)["code"] for r in responses if r.status_code == 409] == ["subscription_exists"]
-        assert len(server.request("GET", f"/organizations/{org}/subscriptions", token=token("finance")).json()["items"]) == 1
+        assert (
+            len(server.request("GET", f"/organizations/{org}/subscriptions", token=token("finance")).json()["items"])
+            == 1
+        )
 
 
 # --- reading and canceling ------------------------------------------------------------------
+
 
 def test_reading_a_subscription_shows_health_and_scopes_to_the_organization(server, token):
     org = new_org()
@@ -202,8 +270,13 @@ def test_reading_a_subscription_shows_health_and_scopes_to_the_organization(serv
     found = server.request("GET", path, token=token("org:member", org=org))
     assert found.status_code == 200
     health = found.json()["health"]
-    assert health == {"period_usage_credits": "0", "period_overage_credits": "0", "burn_rate_credits_per_day": "0",
-                      "projected_depletion_at": None, "status": "healthy"}
+    assert health == {
+        "period_usage_credits": "0",
+        "period_overage_credits": "0",
+        "burn_rate_credits_per_day": "0",
+        "projected_depletion_at": None,
+        "status": "healthy",
+    }
     assert server.request("GET", path, token=token("finance")).status_code == 200
     outsider = server.request("GET", path, token=token("org:admin", org=new_org()))
     assert outsider.status_code == 404 and error_of(outsider)["code"] == "not_found"
@@ -218,13 +291,35 @@ def test_an_organizations_subscriptions_list_newest_first_and_page(server, token
     for _ in range(3):
         subscription = subscribe(server, token, org)
         ids.append(subscription["subscription_id"])
-        assert server.request("POST", f"/subscriptions/{subscription['subscription_id']}/cancel", token=token("org:admin", org=org)).status_code == 200
-    first = server.request("GET", f"/organizations/{org}/subscriptions", token=token("org:member", org=org), params={"limit": 2}).json()
-    rest = server.request("GET", f"/organizations/{org}/subscriptions", token=token("org:member", org=org), params={"limit": 2, "cursor": first["next_cursor"]}).json()
+        assert (
+            server.request(
+                "POST", f"/subscriptions/{subscription['subscription_id']}/cancel", token=token("org:admin", org=org)
+            ).status_code
+            == 200
+        )
+    first = server.request(
+        "GET", f"/organizations/{org}/subscriptions", token=token("org:member", org=org), params={"limit": 2}
+    ).json()
+    rest = server.request(
+        "GET",
+        f"/organizations/{org}/subscriptions",
+        token=token("org:member", org=org),
+        params={"limit": 2, "cursor": first["next_cursor"]},
+    ).json()
     assert [s["subscription_id"] for s in first["items"] + rest["items"]] == ids[::-1]
-    assert server.request("GET", f"/organizations/{org}/subscriptions", token=token("org:member", org=new_org())).status_code == 404
+    assert (
+        server.request(
+            "GET", f"/organizations/{org}/subscriptions", token=token("org:member", org=new_org())
+        ).status_code
+        == 404
+    )
     assert server.request("GET", f"/organizations/{org}/subscriptions", token=token("service")).status_code == 403
-    assert server.request("GET", f"/organizations/{org}/subscriptions", token=token("finance"), params={"limit": 0}).status_code == 422
+    assert (
+        server.request(
+            "GET", f"/organizations/{org}/subscriptions", token=token("finance"), params={"limit": 0}
+        ).status_code
+        == 422
+    )
 
 
 def test_canceling_is_for_the_organizations_admin_and_is_idempotent(server, token):
@@ -244,9 +339,12 @@ def test_canceling_is_for_the_organizations_admin_and_is_idempotent(server, toke
 
 # --- credits and the ledger -----------------------------------------------------------------
 
+
 def credit(server, token, subscription_id, amount, kind="top_up", key=None, who=None, reason="credit pack"):
     body = {"amount": amount, "type": kind, "reason": reason, "idempotency_key": key or uuid.uuid4().hex}
-    return server.request("POST", f"/subscriptions/{subscription_id}/credits", token=who or token("marketplace:admin"), json=body)
+    return server.request(
+        "POST", f"/subscriptions/{subscription_id}/credits", token=who or token("marketplace:admin"), json=body
+    )
 
 
 def test_top_ups_and_adjustments_go_through_the_ledger(server, token):
@@ -255,12 +353,22 @@ def test_top_ups_and_adjustments_go_through_the_ledger(server, token):
     top_up = credit(server, token, sid, "250.125")
     assert top_up.status_code == 201
     entry = top_up.json()
-    assert (entry["seq"], entry["type"], entry["bucket"], entry["amount"], entry["balance_after"]) == (2, "top_up", "purchased", "250.125", "1250.125")
+    assert (entry["seq"], entry["type"], entry["bucket"], entry["amount"], entry["balance_after"]) == (
+        2,
+        "top_up",
+        "purchased",
+        "250.125",
+        "1250.125",
+    )
     assert entry["actor"] and entry["reason"] == "credit pack" and entry["entry_id"]
     down = credit(server, token, sid, -50, kind="adjustment", reason="goodwill reversal")
     assert down.status_code == 201 and down.json()["balance_after"] == "1200.125"
     subscription, entries = assert_ledger_is_honest(server, token, sid)
-    assert subscription["purchased_balance"] == "200.125" and [e["type"] for e in entries] == ["grant", "top_up", "adjustment"]
+    assert subscription["purchased_balance"] == "200.125" and [e["type"] for e in entries] == [
+        "grant",
+        "top_up",
+        "adjustment",
+    ]
 
 
 def test_a_negative_adjustment_below_zero_is_409_and_writes_nothing(server, token):
@@ -333,13 +441,28 @@ def test_the_ledger_reads_oldest_first_for_the_organization_and_finance_only(ser
     sid = subscribe(server, token, org)["subscription_id"]
     for amount in ("1", "2", "3"):
         credit(server, token, sid, amount)
-    page = server.request("GET", f"/subscriptions/{sid}/ledger", token=token("org:member", org=org), params={"limit": 2}).json()
+    page = server.request(
+        "GET", f"/subscriptions/{sid}/ledger", token=token("org:member", org=org), params={"limit": 2}
+    ).json()
     assert [e["seq"] for e in page["items"]] == [1, 2] and page["next_cursor"]
-    rest = server.request("GET", f"/subscriptions/{sid}/ledger", token=token("org:member", org=org), params={"limit": 2, "cursor": page["next_cursor"]}).json()
+    rest = server.request(
+        "GET",
+        f"/subscriptions/{sid}/ledger",
+        token=token("org:member", org=org),
+        params={"limit": 2, "cursor": page["next_cursor"]},
+    ).json()
     assert [e["seq"] for e in rest["items"]] == [3, 4]
-    assert server.request("GET", f"/subscriptions/{sid}/ledger", token=token("org:admin", org=new_org())).status_code == 404
+    assert (
+        server.request("GET", f"/subscriptions/{sid}/ledger", token=token("org:admin", org=new_org())).status_code
+        == 404
+    )
     assert server.request("GET", f"/subscriptions/{sid}/ledger", token=token("service")).status_code == 403
-    foreign_cursor = server.request("GET", f"/subscriptions/{sid}/ledger", token=token("finance"), params={"cursor": page["next_cursor"][:-4] + "AAAA"})
+    foreign_cursor = server.request(
+        "GET",
+        f"/subscriptions/{sid}/ledger",
+        token=token("finance"),
+        params={"cursor": page["next_cursor"][:-4] + "AAAA"},
+    )
     assert foreign_cursor.status_code == 422
 
 
@@ -348,7 +471,12 @@ def test_sixteen_concurrent_writers_never_lose_an_update(fresh_server, token):
     sid = subscribe(server, token, new_org())["subscription_id"]
     credit(server, token, sid, "100")
     rng = random.Random(7)
-    plan = [(str(Decimal(rng.randint(1, 4000)) / 100), "top_up") if rng.random() < 0.5 else (str(-Decimal(rng.randint(1, 6000)) / 100), "adjustment") for _ in range(96)]
+    plan = [
+        (str(Decimal(rng.randint(1, 4000)) / 100), "top_up")
+        if rng.random() < 0.5
+        else (str(-Decimal(rng.randint(1, 6000)) / 100), "adjustment")
+        for _ in range(96)
+    ]
 
     def change(item):
         amount, kind = item
@@ -359,7 +487,9 @@ def test_sixteen_concurrent_writers_never_lose_an_update(fresh_server, token):
     accepted = [r.json() for r in responses if r.status_code == 201]
     refused = [r for r in responses if r.status_code != 201]
     # A refusal is the balance floor, or contention outlasting the retries (retryable; wrote nothing).
-    assert all(r.status_code == 409 and error_of(r)["code"] in ("insufficient_credits", "concurrent_update") for r in refused), [r.text for r in refused]
+    assert all(
+        r.status_code == 409 and error_of(r)["code"] in ("insufficient_credits", "concurrent_update") for r in refused
+    ), [r.text for r in refused]
     assert any(error_of(r)["code"] == "insufficient_credits" for r in refused)
     assert len(accepted) >= len(plan) // 3
     subscription, entries = assert_ledger_is_honest(server, token, sid)
@@ -388,11 +518,19 @@ def test_the_same_credit_request_fired_ten_times_at_once_lands_once(fresh_server
 
 # --- money safety -----------------------------------------------------------------------------
 
+
 def test_another_organizations_subscription_answers_exactly_as_a_missing_one(server, token):
     sid = subscribe(server, token, new_org())["subscription_id"]
     outsider = token("org:admin", org=new_org())
     missing = "01JBZ8Y7Q9R5N0W3X2V1T6S4PA"
-    for suffix, method in [("", "GET"), ("/ledger", "GET"), ("/invoices", "GET"), ("/usage", "GET"), ("/usage/summary", "GET"), ("/cancel", "POST")]:
+    for suffix, method in [
+        ("", "GET"),
+        ("/ledger", "GET"),
+        ("/invoices", "GET"),
+        ("/usage", "GET"),
+        ("/usage/summary", "GET"),
+        ("/cancel", "POST"),
+    ]:
         theirs = server.request(method, f"/subscriptions/{sid}{suffix}", token=outsider)
         nothing = server.request(method, f"/subscriptions/{missing}{suffix}", token=outsider)
         assert theirs.status_code == nothing.status_code == 404
@@ -412,12 +550,18 @@ def test_top_ups_that_would_leave_an_unreadable_balance_are_refused_and_write_no
 def test_a_role_name_holding_a_comma_grants_nothing(server, token):
     injected = token("org:member,marketplace:admin", org=new_org())
     response = server.request("POST", "/plans", token=injected, json={"plan_id": new_plan_id(), **TERMS})
-    assert response.status_code == 401 and error_of(response)["code"] == "unauthenticated"  # refused whole, at the authorizer
+    assert (
+        response.status_code == 401 and error_of(response)["code"] == "unauthenticated"
+    )  # refused whole, at the authorizer
 
 
 def test_an_organizations_token_without_a_residency_is_refused(server, token):
     org = new_org()
-    response = server.request("POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org, residency=None),
-                              json=provision_body(residency="eu"))
+    response = server.request(
+        "POST",
+        f"/organizations/{org}/subscriptions",
+        token=token("org:admin", org=org, residency=None),
+        json=provision_body(residency="eu"),
+    )
     assert response.status_code == 401 and error_of(response)["code"] == "unauthenticated"
     assert server.request("GET", f"/organizations/{org}/subscriptions", token=token("finance")).json()["items"] == []

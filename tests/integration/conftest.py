@@ -1,5 +1,6 @@
 """Handlers against moto, loaded and configured exactly as template.yaml declares them, driven by
 the sample events in events/."""
+
 from __future__ import annotations
 
 import copy
@@ -50,7 +51,9 @@ class Functions:
             self._loaded[function_id] = LocalFunction(SPECS[function_id])
         return self._loaded[function_id]
 
-    def http(self, function_id: str, event_name: str, *, body=None, authorizer=..., path_parameters=None, query=...) -> tuple[int, dict, dict]:
+    def http(
+        self, function_id: str, event_name: str, *, body=None, authorizer=..., path_parameters=None, query=...
+    ) -> tuple[int, dict, dict]:
         """Deliver a sample API event (optionally changed) and decode the proxy result."""
         event = copy.deepcopy(sample_event(event_name))
         if body is not None:
@@ -68,8 +71,12 @@ class Functions:
 @pytest.fixture
 def functions(monkeypatch):
     environment = merged_environment(SPECS) | {
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
     monkeypatch.delenv("BILLING_DYNAMODB_ENDPOINT", raising=False)
     for key, value in environment.items():

@@ -1,7 +1,8 @@
 """Invoices and the scheduled invoicing run on moto, as the template configures the functions."""
-from dataclasses import replace
+
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from billing import deployment
 from billing.domain.values import format_timestamp, parse_timestamp
@@ -27,7 +28,9 @@ def use(functions, key: str, quantity: str, service: str = "instrumentation") ->
 
 
 def ledger_types(functions, subscription_id: str) -> list[str]:
-    _, _, page = functions.http("CreditsFunction", "credits/read_ledger.json", path_parameters={"subscription_id": subscription_id})
+    _, _, page = functions.http(
+        "CreditsFunction", "credits/read_ledger.json", path_parameters={"subscription_id": subscription_id}
+    )
     return [e["type"] for e in page["items"]]
 
 
@@ -35,7 +38,9 @@ def run(functions, moment: datetime, *, classic: bool = False) -> dict:
     """The schedule fires at `moment`: the test clock moves there first, as time would."""
     if moment > functions.clock.now():
         functions.clock.freeze(moment)
-    event = sample_event("invoicing_run/eventbridge_scheduled.json" if classic else "invoicing_run/scheduler_invocation.json")
+    event = sample_event(
+        "invoicing_run/eventbridge_scheduled.json" if classic else "invoicing_run/scheduler_invocation.json"
+    )
     event["time" if classic else "scheduled_time"] = format_timestamp(moment)
     return functions("InvoicingRunFunction").invoke(event)
 
@@ -45,7 +50,11 @@ def test_the_sample_events_draft_issue_export_and_void(functions):
     sid = {"subscription_id": subscription["subscription_id"]}
     use(functions, "u1", "201")  # 1005 credits: 5 over the allowance at 12.5 cents
     status, _, draft = functions.http("InvoicesFunction", "invoices/draft_invoice.json", path_parameters=sid)
-    assert status == 201 and [line["amount_cents"] for line in draft["line_items"]] == [49_900, 62] and draft["total_cents"] == 49_962
+    assert (
+        status == 201
+        and [line["amount_cents"] for line in draft["line_items"]] == [49_900, 62]
+        and draft["total_cents"] == 49_962
+    )
     ids = sid | {"invoice_id": draft["invoice_id"]}
     status, _, refused = functions.http("InvoicesFunction", "invoices/issue_invoice.json", path_parameters=ids)
     assert status == 409 and refused["error"]["code"] == "period_open"  # usage may still come
@@ -65,28 +74,59 @@ def test_a_scheduled_run_past_the_period_end_drafts_expires_grants_and_moves_on(
     subscription = subscribe(functions)
     sid = subscription["subscription_id"]
     use(functions, "u1", "30")  # 150 of the 1000 allowance credits
-    functions.http("CreditsFunction", "credits/adjust_credits.json", path_parameters={"subscription_id": sid})  # 250 purchased
+    functions.http(
+        "CreditsFunction", "credits/adjust_credits.json", path_parameters={"subscription_id": sid}
+    )  # 250 purchased
     period_end = parse_timestamp(subscription["current_period_end"])
     report = run(functions, period_end + timedelta(minutes=15))
-    assert (report["periods_closed"], report["invoices_drafted"], report["allowances_expired"], report["allowances_granted"]) == (1, 1, 1, 1)
+    assert (
+        report["periods_closed"],
+        report["invoices_drafted"],
+        report["allowances_expired"],
+        report["allowances_granted"],
+    ) == (1, 1, 1, 1)
     assert report["credits_expired"] == "850" and report["failures"] == []
     assert ledger_types(functions, sid) == ["grant", "usage", "top_up", "expiry", "grant"]
-    _, _, after = functions.http("SubscriptionsFunction", "subscriptions/get_subscription.json", path_parameters={"subscription_id": sid})
-    assert after["credit_balance"] == "1250" and after["allowance_balance"] == "1000" and after["purchased_balance"] == "250"
+    _, _, after = functions.http(
+        "SubscriptionsFunction", "subscriptions/get_subscription.json", path_parameters={"subscription_id": sid}
+    )
+    assert (
+        after["credit_balance"] == "1250"
+        and after["allowance_balance"] == "1000"
+        and after["purchased_balance"] == "250"
+    )
     assert after["current_period_start"] == subscription["current_period_end"]
-    _, _, listed = functions.http("InvoicesFunction", "invoices/list_invoices.json", path_parameters={"subscription_id": sid})
-    assert [(i["period_start"], i["status"]) for i in listed["items"]] == [(subscription["current_period_start"], "draft")]
+    _, _, listed = functions.http(
+        "InvoicesFunction", "invoices/list_invoices.json", path_parameters={"subscription_id": sid}
+    )
+    assert [(i["period_start"], i["status"]) for i in listed["items"]] == [
+        (subscription["current_period_start"], "draft")
+    ]
 
-    again = run(functions, period_end + timedelta(minutes=15), classic=True)  # the same moment, delivered again (EventBridge shape)
-    assert again["periods_closed"] == 0 and ledger_types(functions, sid) == ["grant", "usage", "top_up", "expiry", "grant"]
+    again = run(
+        functions, period_end + timedelta(minutes=15), classic=True
+    )  # the same moment, delivered again (EventBridge shape)
+    assert again["periods_closed"] == 0 and ledger_types(functions, sid) == [
+        "grant",
+        "usage",
+        "top_up",
+        "expiry",
+        "grant",
+    ]
 
 
 def test_a_late_run_closes_every_period_it_missed(functions):
     subscription = subscribe(functions)
     report = run(functions, parse_timestamp(subscription["current_period_end"]) + timedelta(days=62))
     assert report["periods_closed"] == 3 and report["invoices_drafted"] == 3
-    _, _, listed = functions.http("InvoicesFunction", "invoices/list_invoices.json", path_parameters={"subscription_id": subscription["subscription_id"]})
-    assert len(listed["items"]) == 3 and listed["items"] == sorted(listed["items"], key=lambda i: i["period_start"], reverse=True)
+    _, _, listed = functions.http(
+        "InvoicesFunction",
+        "invoices/list_invoices.json",
+        path_parameters={"subscription_id": subscription["subscription_id"]},
+    )
+    assert len(listed["items"]) == 3 and listed["items"] == sorted(
+        listed["items"], key=lambda i: i["period_start"], reverse=True
+    )
     assert Counter(ledger_types(functions, subscription["subscription_id"])) == {"grant": 4, "expiry": 3}
 
 
@@ -94,12 +134,12 @@ def test_a_canceled_subscription_gets_a_prorated_final_invoice_and_is_closed(fun
     subscription = subscribe(functions)
     sid = {"subscription_id": subscription["subscription_id"]}
     functions.http("SubscriptionsFunction", "subscriptions/cancel.json", path_parameters=sid)
-    report = run(functions, datetime.now(timezone.utc) + timedelta(minutes=1))
+    report = run(functions, datetime.now(UTC) + timedelta(minutes=1))
     assert (report["periods_closed"], report["final_periods_closed"], report["allowances_granted"]) == (1, 1, 0)
     _, _, listed = functions.http("InvoicesFunction", "invoices/list_invoices.json", path_parameters=sid)
     [final] = listed["items"]
     assert final["line_items"][0]["amount_cents"] < 49_900 and "prorated" in final["line_items"][0]["description"]
-    assert run(functions, datetime.now(timezone.utc) + timedelta(days=90))["periods_closed"] == 0
+    assert run(functions, datetime.now(UTC) + timedelta(days=90))["periods_closed"] == 0
     assert ledger_types(functions, subscription["subscription_id"]) == ["grant", "expiry"]
 
 
@@ -117,7 +157,10 @@ def test_drafting_reads_the_aggregate_not_the_events(functions):
     subscription = subscribe(functions)
     sid = {"subscription_id": subscription["subscription_id"]}
     calls: list[tuple[str, str]] = []
-    deployment.dynamodb().meta.events.register("before-parameter-build.dynamodb", lambda model, params, **_: calls.append((model.name, params.get("TableName", ""))))
+    deployment.dynamodb().meta.events.register(
+        "before-parameter-build.dynamodb",
+        lambda model, params, **_: calls.append((model.name, params.get("TableName", ""))),
+    )
 
     def draft_calls() -> Counter:
         calls.clear()
@@ -127,7 +170,12 @@ def test_drafting_reads_the_aggregate_not_the_events(functions):
 
     use(functions, "first", "1")
     few = draft_calls()
-    batch = {"events": [{"organization_id": "org-helix", "service": "analytics", "quantity": "1", "idempotency_key": f"e{i}"} for i in range(100)]}
+    batch = {
+        "events": [
+            {"organization_id": "org-helix", "service": "analytics", "quantity": "1", "idempotency_key": f"e{i}"}
+            for i in range(100)
+        ]
+    }
     for round_ in range(3):
         batch = {"events": [e | {"idempotency_key": f"r{round_}-{e['idempotency_key']}"} for e in batch["events"]]}
         functions.http("UsageRecordingFunction", "usage_recording/record_usage_batch.json", body=batch)

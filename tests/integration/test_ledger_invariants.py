@@ -1,8 +1,9 @@
 """A model-based, stateful test: random provision / top-up / adjust / replay / key reuse / cancel
 sequences against the store, checking invariants 1-3 of DESIGN.md after every step. Runs against
 the in-memory store and against the DynamoDB store on moto."""
+
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import boto3
@@ -28,8 +29,10 @@ from local_stack.database import create_tables
 from .conftest import STACK
 
 ADMIN = Caller("admin", frozenset({"marketplace:admin"}), None, "us")
-START = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
-PROVISION = ProvisionRequest.model_validate({"plan_id": "lab-standard", "residency": "us", "sla_acceptance": {"accepted_by": "a", "sla_version": "1"}})
+START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+PROVISION = ProvisionRequest.model_validate(
+    {"plan_id": "lab-standard", "residency": "us", "sla_acceptance": {"accepted_by": "a", "sla_version": "1"}}
+)
 amounts = st.decimals(min_value=Decimal("-1500"), max_value=Decimal("1500"), places=3).filter(lambda d: d != 0)
 
 
@@ -55,7 +58,9 @@ class LedgerMachine(RuleBasedStateMachine):
         plans, self.store = self.make_stores()
         self.clock = TestClock(at=START)
         # This machine never records usage nor drafts invoices: those stores stay out of it.
-        self.billing = Billing(plans=plans, subscriptions=self.store, usage=None, invoices=None, clock=self.clock, residencies=("us",))
+        self.billing = Billing(
+            plans=plans, subscriptions=self.store, usage=None, invoices=None, clock=self.clock, residencies=("us",)
+        )
         catalog.seed_lab_standard(self.billing)
         self.run_id = uuid.uuid4().hex[:8]  # stores may be shared between examples: organizations are not
         self.expected: dict[str, CreditBalances] = {}
@@ -76,7 +81,9 @@ class LedgerMachine(RuleBasedStateMachine):
         prior = self.provisioned.get((org, key)) if key else None
         try:
             self.tick()
-            subscription, replayed = subscriptions.provision_subscription(self.billing, ADMIN, org, PROVISION, idempotency_key=key, pause=no_pause)
+            subscription, replayed = subscriptions.provision_subscription(
+                self.billing, ADMIN, org, PROVISION, idempotency_key=key, pause=no_pause
+            )
         except Conflict as conflict:
             assert conflict.code == "subscription_exists" and org in self.active and prior is None
             return multiple()
@@ -90,10 +97,17 @@ class LedgerMachine(RuleBasedStateMachine):
             self.provisioned[(org, key)] = subscription
         return subscription.subscription_id
 
-    @rule(subscription_id=subscriptions, amount=amounts, top_up=st.booleans(), key=st.sampled_from(["k1", "k2", "k3", "k4", "k5"]))
+    @rule(
+        subscription_id=subscriptions,
+        amount=amounts,
+        top_up=st.booleans(),
+        key=st.sampled_from(["k1", "k2", "k3", "k4", "k5"]),
+    )
     def change_credits(self, subscription_id, amount, top_up, key):
         kind = "top_up" if top_up else "adjustment"
-        request = CreditChangeRequest(amount=abs(amount) if top_up else amount, type=kind, reason="stateful", idempotency_key=key)
+        request = CreditChangeRequest(
+            amount=abs(amount) if top_up else amount, type=kind, reason="stateful", idempotency_key=key
+        )
         prior = self.credit_requests.get((subscription_id, key))
         try:
             self.tick()
@@ -105,7 +119,12 @@ class LedgerMachine(RuleBasedStateMachine):
             assert prior is None and self.expected[subscription_id].purchased + request.amount < 0
             return
         except Conflict as conflict:
-            assert conflict.code == "no_active_subscription" and top_up and subscription_id in self.canceled and prior is None
+            assert (
+                conflict.code == "no_active_subscription"
+                and top_up
+                and subscription_id in self.canceled
+                and prior is None
+            )
             return
         if prior is not None:
             assert replayed and prior[0] == request and entry == prior[1]
@@ -130,9 +149,14 @@ class LedgerMachine(RuleBasedStateMachine):
             assert [e.seq for e in entries] == list(range(1, len(entries) + 1))  # invariant 2
             assert subscription.ledger_seq == len(entries)
             total = sum((e.amount for e in entries), Decimal(0))
-            assert subscription.credit_balance == subscription.allowance_balance + subscription.purchased_balance == total  # invariant 1
+            assert (
+                subscription.credit_balance == subscription.allowance_balance + subscription.purchased_balance == total
+            )  # invariant 1
             assert entries[-1].balance_after == subscription.credit_balance
-            assert min(subscription.allowance_balance, subscription.purchased_balance, *(e.balance_after for e in entries)) >= 0
+            assert (
+                min(subscription.allowance_balance, subscription.purchased_balance, *(e.balance_after for e in entries))
+                >= 0
+            )
             assert subscription.balances == expected
             references = [e.reference for e in entries if e.reference.startswith("request:")]
             assert len(references) == len(set(references))  # invariant 3: one key, one entry
@@ -156,9 +180,13 @@ class DynamoLedgerMachine(LedgerMachine):
         create_tables(self.client, specs)
         self.tables = {t["TableName"].split("-")[0]: t["TableName"] for t in specs}
         plans = DynamoPlanStore(self.client, self.tables["marketplace_pricing_plans"])
-        store = DynamoSubscriptionStore(self.client, subscriptions_table=self.tables["marketplace_subscriptions"],
-                                        ledger_table=self.tables["marketplace_credit_ledger"],
-                                        idempotency_table=self.tables["marketplace_idempotency"], plans_table=self.tables["marketplace_pricing_plans"])
+        store = DynamoSubscriptionStore(
+            self.client,
+            subscriptions_table=self.tables["marketplace_subscriptions"],
+            ledger_table=self.tables["marketplace_credit_ledger"],
+            idempotency_table=self.tables["marketplace_idempotency"],
+            plans_table=self.tables["marketplace_pricing_plans"],
+        )
         return plans, store
 
     def teardown(self):
@@ -167,13 +195,17 @@ class DynamoLedgerMachine(LedgerMachine):
 
 
 class TestDynamoLedger(DynamoLedgerMachine.TestCase):
-    settings = settings(max_examples=30, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings = settings(
+        max_examples=30, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
 
     @classmethod
     def setUpClass(cls):
         cls._mock = mock_aws()
         cls._mock.start()
-        DynamoLedgerMachine.client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+        DynamoLedgerMachine.client = boto3.client(
+            "dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+        )
 
     @classmethod
     def tearDownClass(cls):
@@ -181,4 +213,6 @@ class TestDynamoLedger(DynamoLedgerMachine.TestCase):
 
 
 TestInMemoryLedger = InMemoryLedgerMachine.TestCase
-TestInMemoryLedger.settings = settings(max_examples=60, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TestInMemoryLedger.settings = settings(
+    max_examples=60, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)

@@ -1,4 +1,5 @@
 """The plan functions and the authorizer, on moto, driven by events/."""
+
 import time
 
 import pytest
@@ -28,7 +29,12 @@ def test_given_an_admin_when_a_plan_is_published_revised_and_archived_then_versi
     status, _, revised = functions.http("PlanAdminFunction", "plan_admin/revise_plan.json")
     assert status == 200 and revised["version"] == 2 and revised["base_fee_cents"] == 139900
 
-    status, _, first = functions.http("PlanCatalogFunction", "plan_catalog/get_plan.json", path_parameters={"plan_id": "genomics-pro"}, query={"version": "1"})
+    status, _, first = functions.http(
+        "PlanCatalogFunction",
+        "plan_catalog/get_plan.json",
+        path_parameters={"plan_id": "genomics-pro"},
+        query={"version": "1"},
+    )
     assert status == 200 and first["version"] == 1 and first["base_fee_cents"] == 129900
 
     status, _, archived = functions.http("PlanAdminFunction", "plan_admin/archive_plan.json")
@@ -38,9 +44,13 @@ def test_given_an_admin_when_a_plan_is_published_revised_and_archived_then_versi
 
 
 def test_given_a_non_admin_when_publishing_then_403_and_nothing_is_written(functions):
-    status, _, body = functions.http("PlanAdminFunction", "plan_admin/publish_plan.json", authorizer=claims("org:admin", org="org-helix"))
+    status, _, body = functions.http(
+        "PlanAdminFunction", "plan_admin/publish_plan.json", authorizer=claims("org:admin", org="org-helix")
+    )
     assert status == 403 and body["error"]["code"] == "forbidden"
-    status, _, _ = functions.http("PlanCatalogFunction", "plan_catalog/get_plan.json", path_parameters={"plan_id": "genomics-pro"})
+    status, _, _ = functions.http(
+        "PlanCatalogFunction", "plan_catalog/get_plan.json", path_parameters={"plan_id": "genomics-pro"}
+    )
     assert status == 404
 
 
@@ -58,7 +68,9 @@ def test_given_the_authorizer_event_when_the_token_is_valid_then_it_allows_with_
     assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 
-@pytest.mark.parametrize("token", ["Bearer <token>", "Bearer " + mint_token(sub="u", roles=["finance"], now=time.time() - 86400)])
+@pytest.mark.parametrize(
+    "token", ["Bearer <token>", "Bearer " + mint_token(sub="u", roles=["finance"], now=time.time() - 86400)]
+)
 def test_given_the_authorizer_event_when_the_token_is_bad_then_unauthorized(functions, token):
     event = sample_event("authorizer/token.json") | {"authorizationToken": token}
     with pytest.raises(Exception, match="^Unauthorized$"):

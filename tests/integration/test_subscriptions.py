@@ -1,4 +1,5 @@
 """The subscription and credit functions on moto, driven by events/."""
+
 from .conftest import claims
 
 
@@ -19,9 +20,16 @@ def test_given_the_sample_events_when_an_organization_subscribes_tops_up_and_can
     assert status == 200 and replay == subscription and headers["Idempotent-Replayed"] == "true"
 
     status, _, entry = functions.http("CreditsFunction", "credits/adjust_credits.json", path_parameters=sid)
-    assert status == 201 and (entry["seq"], entry["type"], entry["amount"], entry["balance_after"]) == (2, "top_up", "250", "1250")
+    assert status == 201 and (entry["seq"], entry["type"], entry["amount"], entry["balance_after"]) == (
+        2,
+        "top_up",
+        "250",
+        "1250",
+    )
 
-    status, _, found = functions.http("SubscriptionsFunction", "subscriptions/get_subscription.json", path_parameters=sid)
+    status, _, found = functions.http(
+        "SubscriptionsFunction", "subscriptions/get_subscription.json", path_parameters=sid
+    )
     assert status == 200 and found["credit_balance"] == "1250" and found["health"]["status"] == "healthy"
 
     status, _, page = functions.http("CreditsFunction", "credits/read_ledger.json", path_parameters=sid)
@@ -38,7 +46,10 @@ def test_given_another_organization_when_it_reads_the_subscription_then_404(func
     subscription = provisioned(functions)
     sid = {"subscription_id": subscription["subscription_id"]}
     outsider = claims("org:admin", org="org-other")
-    for function_id, event in (("SubscriptionsFunction", "subscriptions/get_subscription.json"), ("CreditsFunction", "credits/read_ledger.json"),
-                               ("SubscriptionsFunction", "subscriptions/cancel.json")):
+    for function_id, event in (
+        ("SubscriptionsFunction", "subscriptions/get_subscription.json"),
+        ("CreditsFunction", "credits/read_ledger.json"),
+        ("SubscriptionsFunction", "subscriptions/cancel.json"),
+    ):
         status, _, body = functions.http(function_id, event, path_parameters=sid, authorizer=outsider)
         assert status == 404 and body["error"]["code"] == "not_found"

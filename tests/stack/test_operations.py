@@ -2,6 +2,7 @@
 structured access logs naming the fields on-call needs, function logs carrying the same request
 id, every alarm paging the topic and explained in the runbook, the dashboard covering the stack,
 and the properties that two skipped checkov checks stand for (see .checkov.yaml)."""
+
 from __future__ import annotations
 
 import io
@@ -71,19 +72,23 @@ def refs(value) -> set[str]:
 
 # --- access logs ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("field, variable", [
-    ("requestId", "$context.requestId"),
-    ("sub", "$context.authorizer.sub"),
-    ("org", "$context.authorizer.org"),
-    ("resourcePath", "$context.resourcePath"),
-    ("httpMethod", "$context.httpMethod"),
-    ("status", "$context.status"),
-    ("responseLatency", "$context.responseLatency"),
-    ("integrationLatency", "$context.integrationLatency"),
-    ("integrationErrorMessage", "$context.integrationErrorMessage"),
-    ("errorMessage", "$context.error.messageString"),  # $context.error.message, quoted by API Gateway
-    ("errorResponseType", "$context.error.responseType"),
-])
+
+@pytest.mark.parametrize(
+    "field, variable",
+    [
+        ("requestId", "$context.requestId"),
+        ("sub", "$context.authorizer.sub"),
+        ("org", "$context.authorizer.org"),
+        ("resourcePath", "$context.resourcePath"),
+        ("httpMethod", "$context.httpMethod"),
+        ("status", "$context.status"),
+        ("responseLatency", "$context.responseLatency"),
+        ("integrationLatency", "$context.integrationLatency"),
+        ("integrationErrorMessage", "$context.integrationErrorMessage"),
+        ("errorMessage", "$context.error.messageString"),  # $context.error.message, quoted by API Gateway
+        ("errorResponseType", "$context.error.responseType"),
+    ],
+)
 def test_the_access_log_is_one_json_object_naming_the_field(field, variable):
     assert access_log_fields()[field] == variable
 
@@ -111,7 +116,11 @@ def test_access_logs_and_function_logs_go_to_groups_with_a_retention_period():
 
 def test_metric_filters_on_the_access_log_read_fields_it_writes():
     fields = set(access_log_fields())
-    filters = {name: f for name, f in of_type("AWS::Logs::MetricFilter").items() if refs(f["Properties"]["LogGroupName"]) == {"ApiAccessLogGroup"}}
+    filters = {
+        name: f
+        for name, f in of_type("AWS::Logs::MetricFilter").items()
+        if refs(f["Properties"]["LogGroupName"]) == {"ApiAccessLogGroup"}
+    }
     assert filters
     for name, metric_filter in filters.items():
         read = set(re.findall(r"\$\.(\w+)", metric_filter["Properties"]["FilterPattern"]))
@@ -135,8 +144,12 @@ def test_api_function_logs_carry_the_api_gateway_request_id_as_correlation_id(mo
         return {"plans": []}
 
     event = json.loads((ROOT / "events" / "plan_catalog" / "list_plans.json").read_text())
-    context = SimpleNamespace(function_name="PlanCatalogFunction", memory_limit_in_mb=512, aws_request_id="lambda-request-1",
-                              invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:PlanCatalogFunction")
+    context = SimpleNamespace(
+        function_name="PlanCatalogFunction",
+        memory_limit_in_mb=512,
+        aws_request_id="lambda-request-1",
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:PlanCatalogFunction",
+    )
     handler = logger.registered_handler
     written = io.StringIO()
     previous = handler.setStream(written)
@@ -150,8 +163,11 @@ def test_api_function_logs_carry_the_api_gateway_request_id_as_correlation_id(mo
 
 
 def test_every_api_function_handler_is_built_by_lambda_entry():
-    api_functions = {name for name, f in of_type("AWS::Serverless::Function").items()
-                     if any(e.get("Type") == "Api" for e in f["Properties"].get("Events", {}).values())}
+    api_functions = {
+        name
+        for name, f in of_type("AWS::Serverless::Function").items()
+        if any(e.get("Type") == "Api" for e in f["Properties"].get("Events", {}).values())
+    }
     assert api_functions
     for name in api_functions:
         source = (ROOT / RESOURCES[name]["Properties"]["CodeUri"] / "app.py").read_text()
@@ -159,6 +175,7 @@ def test_every_api_function_handler_is_built_by_lambda_entry():
 
 
 # --- alarms and the runbook ----------------------------------------------------------------
+
 
 def alarms() -> dict[str, dict]:
     return of_type("AWS::CloudWatch::Alarm")
@@ -192,15 +209,21 @@ def test_each_alarm_pages_the_topic_and_points_at_its_runbook_section(alarm):
 
 
 def test_the_alarms_cover_what_the_issue_asks_for():
-    watched = {(json.dumps(p.get("Namespace")), p.get("MetricName")) for p in (a["Properties"] for a in alarms().values())}
+    watched = {
+        (json.dumps(p.get("Namespace")), p.get("MetricName")) for p in (a["Properties"] for a in alarms().values())
+    }
     for alarm in alarms().values():
         for query in alarm["Properties"].get("Metrics", []):
             metric = query.get("MetricStat", {}).get("Metric", {})
             watched.add((json.dumps(metric.get("Namespace")), metric.get("MetricName")))
     ours = json.dumps({"Fn::Sub": "MarketplaceBilling/${Stage}"})
-    for namespace, metric in [("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/ApiGateway", "5XXError"),
-                              ("AWS/DynamoDB", "WriteThrottleEvents"), ("AWS/DynamoDB", "ReadThrottleEvents"),
-                              ("AWS/Lambda", "Errors")]:
+    for namespace, metric in [
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/DynamoDB", "WriteThrottleEvents"),
+        ("AWS/DynamoDB", "ReadThrottleEvents"),
+        ("AWS/Lambda", "Errors"),
+    ]:
         assert (json.dumps(namespace), metric) in watched, metric
     assert (ours, "InvoicingFailures") in watched and (ours, "AuthorizerFailures") in watched
     queues = set(of_type("AWS::SQS::Queue"))
@@ -209,6 +232,7 @@ def test_the_alarms_cover_what_the_issue_asks_for():
 
 
 # --- the dashboard -------------------------------------------------------------------------
+
 
 def dashboard_body() -> dict:
     (dashboard,) = of_type("AWS::CloudWatch::Dashboard").values()
@@ -221,20 +245,36 @@ def test_the_dashboard_is_json_and_shows_every_function_table_queue_and_alarm():
     assert body["widgets"]
     (dashboard,) = of_type("AWS::CloudWatch::Dashboard").values()
     shown = refs(dashboard["Properties"]["DashboardBody"])
-    for kind in ("AWS::Serverless::Function", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::CloudWatch::Alarm", "AWS::Logs::LogGroup"):
+    for kind in (
+        "AWS::Serverless::Function",
+        "AWS::DynamoDB::Table",
+        "AWS::SQS::Queue",
+        "AWS::CloudWatch::Alarm",
+        "AWS::Logs::LogGroup",
+    ):
         missing = set(of_type(kind)) - shown
         assert not missing, f"the dashboard does not show {kind} {sorted(missing)}"
 
 
 def test_the_dashboard_graphs_the_metrics_the_code_and_the_filters_emit():
     text = json.dumps(dashboard_body())
-    filtered = {m["MetricName"] for f in of_type("AWS::Logs::MetricFilter").values() for m in f["Properties"]["MetricTransformations"]}
-    invoicing = {"SubscriptionsScanned", "PeriodsClosed", "InvoicesDrafted", "InvoicingFailures"}  # functions/invoicing_run
+    filtered = {
+        m["MetricName"]
+        for f in of_type("AWS::Logs::MetricFilter").values()
+        for m in f["Properties"]["MetricTransformations"]
+    }
+    invoicing = {
+        "SubscriptionsScanned",
+        "PeriodsClosed",
+        "InvoicesDrafted",
+        "InvoicingFailures",
+    }  # functions/invoicing_run
     for metric in filtered | invoicing:
         assert f'"{metric}"' in text, metric
 
 
 # --- what two skipped checkov checks stand for ---------------------------------------------
+
 
 def test_every_queue_is_encrypted_at_rest():
     """Stands for CKV_AWS_27, which only knows KmsMasterKeyId: SSE-SQS counts too."""
@@ -251,4 +291,6 @@ def test_every_asynchronously_invoked_function_has_a_dead_letter_queue():
             continue
         assert function["Properties"].get("DeadLetterQueue"), f"{name} is invoked asynchronously and has no DLQ"
         for event in events:
-            assert event["Properties"].get("DeadLetterConfig"), f"{name}: its {event['Type']} has no DLQ for undeliverable events"
+            assert event["Properties"].get("DeadLetterConfig"), (
+                f"{name}: its {event['Type']} has no DLQ for undeliverable events"
+            )

@@ -1,4 +1,5 @@
 """The stack as SAM sees it: the template lints clean and builds without a container."""
+
 import os
 import subprocess
 from pathlib import Path
@@ -23,7 +24,15 @@ def test_template_passes_sam_validate_lint():
 
 
 def test_sam_build_without_a_container_packages_every_function_and_the_layer(tmp_path):
-    result = sam("build", "--template", "template.yaml", "--build-dir", str(tmp_path / "build"), "--cache-dir", str(tmp_path / "cache"))
+    result = sam(
+        "build",
+        "--template",
+        "template.yaml",
+        "--build-dir",
+        str(tmp_path / "build"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     build = tmp_path / "build"
     layer = build / "BillingCoreLayer" / "python"

@@ -1,12 +1,13 @@
 """checkov over template.yaml (.venv-scan, pinned in requirements-scan.txt), configured in one
 place, .checkov.yaml: any failed check fails the build, and every skipped check carries its reason."""
+
 from __future__ import annotations
 
 import json
 import os
 import re
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,18 @@ def skips() -> dict[str, str]:
     return {m.group(1): (m.group(2) or "").strip() for m in map(SKIP_LINE.match, lines) if m}
 
 
-@lru_cache(maxsize=None)
+@cache
 def checkov(*extra: str) -> dict:
     assert CHECKOV.exists(), "checkov is installed by scripts/bootstrap (make test does it)"
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}  # offline: no platform look-ups
-    result = subprocess.run([str(CHECKOV), "--config-file", str(CONFIG), "--output", "json", *extra],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(CHECKOV), "--config-file", str(CONFIG), "--output", "json", *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.stdout.strip().startswith("{"), result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["summary"]["parsing_errors"] == 0, report["summary"]

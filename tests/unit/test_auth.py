@@ -1,4 +1,5 @@
 """Callers, roles and bearer tokens."""
+
 import json
 import threading
 import time
@@ -52,7 +53,9 @@ def test_an_org_role_without_an_org_claim_holds_nothing():
 
 
 def test_authorizer_context_round_trips_into_a_caller():
-    claims = TokenVerifier(LOCAL).claims("Bearer " + mint_token(sub="u1", roles=["finance", "org:member"], org="org-9", residency="EU"))
+    claims = TokenVerifier(LOCAL).claims(
+        "Bearer " + mint_token(sub="u1", roles=["finance", "org:member"], org="org-9", residency="EU")
+    )
     policy = allow_policy("arn:aws:execute-api:us-east-1:123:abc/dev/POST/api/billing/plans", claims)
     assert policy["policyDocument"]["Statement"][0]["Resource"] == "arn:aws:execute-api:us-east-1:123:abc/dev/*"
     who = caller_from_authorizer(policy["context"])
@@ -73,8 +76,14 @@ def test_authorizer_context_round_trips_into_a_caller():
         "Bearer " + mint_token(sub="u", roles=["finance"], now=time.time() - 7200, ttl_seconds=600),
         "Bearer " + mint_token(sub="u", roles=["finance"], audience="another-api"),
         "Bearer " + mint_token(sub="u", roles=["finance"], issuer="https://evil.example"),
-        "Bearer " + jwt.encode({"sub": "u", "roles": [], "iss": "billing-local", "aud": "billing-api"}, "local-dev-secret"),  # no exp
-        "Bearer " + jwt.encode({"sub": "u", "roles": [], "iss": "billing-local", "aud": "billing-api", "exp": 9e9}, None, algorithm="none"),
+        "Bearer "
+        + jwt.encode(
+            {"sub": "u", "roles": [], "iss": "billing-local", "aud": "billing-api"}, "local-dev-secret"
+        ),  # no exp
+        "Bearer "
+        + jwt.encode(
+            {"sub": "u", "roles": [], "iss": "billing-local", "aud": "billing-api", "exp": 9e9}, None, algorithm="none"
+        ),
     ],
 )
 def test_missing_expired_and_forged_tokens_are_refused(header):
@@ -84,7 +93,18 @@ def test_missing_expired_and_forged_tokens_are_refused(header):
 
 def test_roles_may_come_from_another_claim_as_a_string():
     settings = TokenSettings(issuer="billing-local", audience="billing-api", secret="s", roles_claim="cognito:groups")
-    token = jwt.encode({"sub": "u", "cognito:groups": "finance org:member", "org": "org-1", "residency": "us", "iss": "billing-local", "aud": "billing-api", "exp": time.time() + 60}, "s")
+    token = jwt.encode(
+        {
+            "sub": "u",
+            "cognito:groups": "finance org:member",
+            "org": "org-1",
+            "residency": "us",
+            "iss": "billing-local",
+            "aud": "billing-api",
+            "exp": time.time() + 60,
+        },
+        "s",
+    )
     assert TokenVerifier(settings).claims(f"Bearer {token}")["roles"] == ["finance", "org:member"]
 
 
@@ -107,10 +127,28 @@ def test_tokens_from_an_identity_provider_are_checked_against_its_jwks():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         issuer = "https://idp.example/pool"
-        settings = TokenSettings(issuer=issuer, audience="client-1", jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json", org_claim="custom:org")
-        claims = {"sub": "u", "roles": ["org:admin"], "custom:org": "org-7", "residency": "eu", "iss": issuer, "aud": "client-1", "exp": time.time() + 60}
+        settings = TokenSettings(
+            issuer=issuer,
+            audience="client-1",
+            jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json",
+            org_claim="custom:org",
+        )
+        claims = {
+            "sub": "u",
+            "roles": ["org:admin"],
+            "custom:org": "org-7",
+            "residency": "eu",
+            "iss": issuer,
+            "aud": "client-1",
+            "exp": time.time() + 60,
+        }
         good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
-        assert TokenVerifier(settings).claims(f"Bearer {good}") == {"sub": "u", "roles": ["org:admin"], "org": "org-7", "residency": "eu"}
+        assert TokenVerifier(settings).claims(f"Bearer {good}") == {
+            "sub": "u",
+            "roles": ["org:admin"],
+            "org": "org-7",
+            "residency": "eu",
+        }
         other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "k1"})
         with pytest.raises(Unauthenticated):
@@ -133,14 +171,23 @@ def verified(**claims):
     return TokenVerifier(LOCAL).claims("Bearer " + jwt.encode(raw, "local-dev-secret"))
 
 
-@pytest.mark.parametrize("roles", [["org:member,marketplace:admin"], ["superuser"], ["finance", "Finance"], "org:member,finance"])
+@pytest.mark.parametrize(
+    "roles", [["org:member,marketplace:admin"], ["superuser"], ["finance", "Finance"], "org:member,finance"]
+)
 def test_tokens_with_roles_outside_the_contract_are_refused_whole(roles):
     with pytest.raises(Unauthenticated, match="roles this API does not know"):
         verified(roles=roles, org="org-1", residency="us")
 
 
-@pytest.mark.parametrize("claims", [{"roles": ["org:admin"], "org": "org-1"}, {"roles": ["org:member"], "residency": "us"},
-                                    {"roles": ["finance"], "org": "org-1"}, {"roles": ["org:admin"], "org": 7, "residency": "us"}])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"roles": ["org:admin"], "org": "org-1"},
+        {"roles": ["org:member"], "residency": "us"},
+        {"roles": ["finance"], "org": "org-1"},
+        {"roles": ["org:admin"], "org": 7, "residency": "us"},
+    ],
+)
 def test_organization_tokens_carry_their_organization_and_residency(claims):
     with pytest.raises(Unauthenticated):
         verified(**claims)
@@ -152,4 +199,6 @@ def test_roles_reach_the_function_in_a_form_no_role_name_can_split():
     with pytest.raises(Unauthenticated):  # a comma-joined string (the old form) is not read as roles
         caller_from_authorizer(context | {"roles": "org:member,marketplace:admin"})
     joined = caller_from_authorizer(context | {"roles": json.dumps(["org:member,marketplace:admin"])})
-    assert joined.roles == {"org:member,marketplace:admin"} and not joined.holds(Permission.MANAGE_PLANS.any_organization)
+    assert joined.roles == {"org:member,marketplace:admin"} and not joined.holds(
+        Permission.MANAGE_PLANS.any_organization
+    )

@@ -1,7 +1,8 @@
 """The plan catalog's use cases against the in-memory store."""
+
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from billing.domain.plans import PlanTerms
 from billing.services import catalog
 from billing.services.unit_of_work import Billing
 
-NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 def at(billing: Billing, moment: datetime) -> Billing:
@@ -86,7 +87,12 @@ def test_concurrent_revisions_each_get_their_own_version():
     billing = Billing.in_memory(TestClock(at=NOW))
     catalog.publish_plan(billing, "genomics", terms())
     results = []
-    threads = [threading.Thread(target=lambda fee=fee: results.append(catalog.revise_plan(billing, "genomics", terms(base_fee_cents=fee)))) for fee in range(8)]
+    threads = [
+        threading.Thread(
+            target=lambda fee=fee: results.append(catalog.revise_plan(billing, "genomics", terms(base_fee_cents=fee)))
+        )
+        for fee in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -115,10 +121,19 @@ def test_bad_cursors_are_refused():
 
 @pytest.mark.parametrize(
     "change, field",
-    [({"base_fee_cents": -1}, "base_fee_cents"), ({"currency": "usd"}, "currency"), ({"usage_rates": {}}, "usage_rates"),
-     ({"overage_policy": "maybe"}, "overage_policy"), ({"billing_cadence": "weekly"}, "billing_cadence"),
-     ({"usage_rates": {"planner": {"unit": "run", "credits_per_unit": "0"}}}, "usage_rates.planner.credits_per_unit"),
-     ({"credit_allowance": "0.0000001"}, "credit_allowance"), ({"surprise": 1}, "surprise")],
+    [
+        ({"base_fee_cents": -1}, "base_fee_cents"),
+        ({"currency": "usd"}, "currency"),
+        ({"usage_rates": {}}, "usage_rates"),
+        ({"overage_policy": "maybe"}, "overage_policy"),
+        ({"billing_cadence": "weekly"}, "billing_cadence"),
+        (
+            {"usage_rates": {"planner": {"unit": "run", "credits_per_unit": "0"}}},
+            "usage_rates.planner.credits_per_unit",
+        ),
+        ({"credit_allowance": "0.0000001"}, "credit_allowance"),
+        ({"surprise": 1}, "surprise"),
+    ],
 )
 def test_plan_terms_refuse_bad_fields(change, field):
     raw = lab_standard_terms().model_dump() | change

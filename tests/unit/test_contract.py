@@ -1,4 +1,5 @@
 """template.yaml serves every route of the contract, and every function has sample events."""
+
 import re
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """The shared REST edge: the error envelope for every kind of failure, in one place."""
+
 import json
 from typing import Annotated
 
@@ -9,9 +10,16 @@ from billing.api.models import PageQuery
 
 
 def event(method="GET", path="/api/billing/things", body=None, query=None, authorizer=None):
-    return {"httpMethod": method, "path": path, "resource": path, "headers": {"Content-Type": "application/json"},
-            "queryStringParameters": query, "body": body, "isBase64Encoded": False,
-            "requestContext": {"authorizer": authorizer, "stage": "dev", "requestId": "r"}}
+    return {
+        "httpMethod": method,
+        "path": path,
+        "resource": path,
+        "headers": {"Content-Type": "application/json"},
+        "queryStringParameters": query,
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": {"authorizer": authorizer, "stage": "dev", "requestId": "r"},
+    }
 
 
 def answer(app, **kwargs):

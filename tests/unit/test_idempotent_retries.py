@@ -1,6 +1,7 @@
 """Retries and twins: a commit whose answer was lost (a timeout, the SDK retrying the same write)
 finds its own record on the retry, so it answers as a first request (201), never as a replay; a
 concurrent twin that committed first is replayed, never refused; nothing is charged twice."""
+
 from decimal import Decimal
 
 from billing.domain.idempotency import KeyAlreadyCommitted
@@ -55,7 +56,6 @@ def test_a_credit_change_whose_commit_answer_was_lost_is_created_not_replayed():
     assert [e.type for e in world.ledger()] == ["grant", "top_up"]
 
 
-
 def test_a_usage_twin_that_committed_meanwhile_is_replayed_not_refused():
     world = World(overage_policy="block", credit_allowance=Decimal(5))
     find_events = world.usage.find_events
@@ -77,7 +77,12 @@ def test_a_usage_twin_that_committed_meanwhile_is_replayed_not_refused():
 def test_a_credit_twin_that_committed_meanwhile_is_replayed_not_refused():
     world = World()
     body = CreditChangeRequest(amount=Decimal(-1), type="adjustment", reason="r", idempotency_key="k")
-    credits.change_credits(world.billing, ADMIN, world.sid, CreditChangeRequest(amount=Decimal(1), type="top_up", reason="r", idempotency_key="t"))
+    credits.change_credits(
+        world.billing,
+        ADMIN,
+        world.sid,
+        CreditChangeRequest(amount=Decimal(1), type="top_up", reason="r", idempotency_key="t"),
+    )
     lookup = world.subscriptions.idempotency_record
     state = {"first": True}
 

@@ -1,5 +1,6 @@
 """Closing billing periods: lazily by usage that arrives after the end, and by the scheduled run;
 each period exactly once."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,7 +28,9 @@ def test_usage_after_the_period_ended_closes_it_first_and_meets_the_new_allowanc
 def test_a_final_close_with_nothing_to_expire_happens_once():
     world = World(credit_allowance=Decimal(0))
     subscriptions.cancel_subscription(world.at(NOW + timedelta(days=3)).billing, ADMIN, world.sid)
-    run = lambda: invoices.run_invoicing(world.at(NOW + timedelta(days=4)).billing, scheduled_at=NOW + timedelta(days=4), pause=no_pause)  # noqa: E731
+    run = lambda: invoices.run_invoicing(
+        world.at(NOW + timedelta(days=4)).billing, scheduled_at=NOW + timedelta(days=4), pause=no_pause
+    )  # noqa: E731
     assert (run().final_periods_closed, run().final_periods_closed) == (1, 0)
 
 

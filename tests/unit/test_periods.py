@@ -1,12 +1,13 @@
 """Period arithmetic: periods tile time from the anchor, month-end safe."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.domain.periods import CADENCE_MONTHS, add_months, period_at, period_containing, period_index
 
-UTC = timezone.utc
+UTC = UTC
 anchors = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 12, 31), timezones=st.just(UTC))
 cadences = st.sampled_from(sorted(CADENCE_MONTHS))
 indexes = st.integers(min_value=-50, max_value=300)
@@ -23,10 +24,18 @@ def test_consecutive_periods_meet_with_no_gap_or_overlap(anchor, cadence, k):
 def test_period_lengths_match_the_cadence(anchor, cadence, k):
     period = period_at(anchor, cadence, k)
     months = CADENCE_MONTHS[cadence]
-    assert timedelta(days=28 * months - (3 if months > 1 else 0)) <= period.end - period.start <= timedelta(days=31 * months + 1)
+    assert (
+        timedelta(days=28 * months - (3 if months > 1 else 0))
+        <= period.end - period.start
+        <= timedelta(days=31 * months + 1)
+    )
 
 
-@given(anchors, cadences, st.datetimes(min_value=datetime(1999, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)))
+@given(
+    anchors,
+    cadences,
+    st.datetimes(min_value=datetime(1999, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)),
+)
 def test_every_moment_falls_in_exactly_one_period(anchor, cadence, moment):
     k = period_index(anchor, cadence, moment)
     assert period_at(anchor, cadence, k).contains(moment)

@@ -1,6 +1,7 @@
 """Subscriptions and credits: the use cases against the in-memory stores."""
+
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,7 +18,7 @@ from billing.services.subscriptions import ProvisionRequest
 from billing.services.unit_of_work import Billing
 from billing.store.memory import InMemoryUsageStore
 
-NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 ADMIN = Caller("admin", frozenset({"marketplace:admin"}), None, "us")
 SERVED = ("us", "eu")
 
@@ -39,12 +40,16 @@ def stores():
 
 
 def request(**changes):
-    return ProvisionRequest.model_validate({"plan_id": "lab-standard", "residency": "us",
-                                            "sla_acceptance": {"accepted_by": "grace", "sla_version": 1}} | changes)
+    return ProvisionRequest.model_validate(
+        {"plan_id": "lab-standard", "residency": "us", "sla_acceptance": {"accepted_by": "grace", "sla_version": 1}}
+        | changes
+    )
 
 
 def provision(stores, who=None, org="org-1", key=None, **changes):
-    return subscriptions.provision_subscription(stores, who or org_admin(org), org, request(**changes), idempotency_key=key, pause=no_pause)
+    return subscriptions.provision_subscription(
+        stores, who or org_admin(org), org, request(**changes), idempotency_key=key, pause=no_pause
+    )
 
 
 def change(stores, subscription_id, amount, kind="top_up", key="k1", who=ADMIN, now=NOW):
@@ -57,12 +62,23 @@ def change(stores, subscription_id, amount, kind="top_up", key="k1", who=ADMIN, 
 def test_provisioning_pins_the_plan_starts_the_period_and_grants_the_allowance(stores):
     subscription, replayed = provision(stores)
     assert not replayed and subscription.plan_version == 1 and subscription.status == "active"
-    assert subscription.current_period_start == NOW and subscription.current_period_end == datetime(2026, 12, 24, 10, tzinfo=timezone.utc)
-    assert subscription.allowance_balance == subscription.credit_balance == Decimal(1000) and subscription.purchased_balance == 0
+    assert subscription.current_period_start == NOW and subscription.current_period_end == datetime(
+        2026, 12, 24, 10, tzinfo=UTC
+    )
+    assert (
+        subscription.allowance_balance == subscription.credit_balance == Decimal(1000)
+        and subscription.purchased_balance == 0
+    )
     assert subscription.sla_acceptance.accepted_by == "grace" and subscription.sla_acceptance.sla_tier == "standard"
     assert subscription.sla_acceptance.sla_version == "1" and subscription.sla_acceptance.accepted_at == NOW
     [grant] = stores.subscriptions.ledger_page(subscription.subscription_id, limit=10, cursor=None).items
-    assert (grant.seq, grant.type, grant.amount, grant.bucket, grant.balance_after) == (1, "grant", Decimal(1000), "allowance", Decimal(1000))
+    assert (grant.seq, grant.type, grant.amount, grant.bucket, grant.balance_after) == (
+        1,
+        "grant",
+        Decimal(1000),
+        "allowance",
+        Decimal(1000),
+    )
 
 
 def test_one_active_subscription_per_organization_until_it_is_canceled(stores):
@@ -103,7 +119,6 @@ def test_provisioning_refuses_unknown_archived_and_unserved(stores):
 
 def test_organization_callers_see_only_their_own(stores):
     mine, _ = provision(stores)
-    subs = stores.subscriptions
     with pytest.raises(NotFound):
         subscriptions.subscription_health(stores, org_admin("org-2"), mine.subscription_id)
     with pytest.raises(NotFound):
@@ -111,7 +126,9 @@ def test_organization_callers_see_only_their_own(stores):
     with pytest.raises(NotFound):
         provision(stores, who=org_admin("org-2"), org="org-1")
     with pytest.raises(Forbidden):
-        subscriptions.cancel_subscription(stores, Caller("m", frozenset({"org:member"}), "org-1", "us"), mine.subscription_id)
+        subscriptions.cancel_subscription(
+            stores, Caller("m", frozenset({"org:member"}), "org-1", "us"), mine.subscription_id
+        )
 
 
 def test_credits_land_in_purchased_and_never_take_it_below_zero(stores):
@@ -121,7 +138,10 @@ def test_credits_land_in_purchased_and_never_take_it_below_zero(stores):
     with pytest.raises(InsufficientCredits):
         change(stores, subscription.subscription_id, Decimal("-250.6"), kind="adjustment", key="k2")
     entry, _ = change(stores, subscription.subscription_id, Decimal("-250.5"), kind="adjustment", key="k3")
-    assert entry.balance_after == Decimal(1000) and stores.subscriptions.get(subscription.subscription_id).purchased_balance == 0
+    assert (
+        entry.balance_after == Decimal(1000)
+        and stores.subscriptions.get(subscription.subscription_id).purchased_balance == 0
+    )
 
 
 def test_credit_replays_and_key_reuse(stores):
@@ -137,7 +157,12 @@ def test_credit_replays_and_key_reuse(stores):
 def test_credit_changes_need_matching_residency_and_top_ups_an_active_subscription(stores):
     subscription, _ = provision(stores)
     with pytest.raises(Forbidden) as raised:
-        change(stores, subscription.subscription_id, Decimal(1), who=Caller("admin", frozenset({"marketplace:admin"}), None, "eu"))
+        change(
+            stores,
+            subscription.subscription_id,
+            Decimal(1),
+            who=Caller("admin", frozenset({"marketplace:admin"}), None, "eu"),
+        )
     assert raised.value.code == "residency_mismatch"
     subscriptions.cancel_subscription(stores, ADMIN, subscription.subscription_id)
     with pytest.raises(Conflict) as canceled:
@@ -145,7 +170,14 @@ def test_credit_changes_need_matching_residency_and_top_ups_an_active_subscripti
     assert canceled.value.code == "no_active_subscription"
 
 
-@pytest.mark.parametrize("body", [{"amount": "0", "type": "adjustment"}, {"amount": "-1", "type": "top_up"}, {"amount": "1.0000001", "type": "top_up"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"amount": "0", "type": "adjustment"},
+        {"amount": "-1", "type": "top_up"},
+        {"amount": "1.0000001", "type": "top_up"},
+    ],
+)
 def test_credit_requests_refuse_meaningless_amounts(body):
     with pytest.raises(ValueError):
         CreditChangeRequest.model_validate(body | {"reason": "r", "idempotency_key": "k"})
@@ -153,14 +185,21 @@ def test_credit_requests_refuse_meaningless_amounts(body):
 
 @pytest.mark.parametrize(
     "usage, balance_change, status",
-    [(Decimal(0), Decimal(0), "healthy"), (Decimal(300), Decimal(-300), "healthy"), (Decimal(700), Decimal(-950), "low"), (Decimal(1000), Decimal(-1000), "depleted")],
+    [
+        (Decimal(0), Decimal(0), "healthy"),
+        (Decimal(300), Decimal(-300), "healthy"),
+        (Decimal(700), Decimal(-950), "low"),
+        (Decimal(1000), Decimal(-1000), "depleted"),
+    ],
 )
 def test_health_from_usage_and_balance(stores, usage, balance_change, status):
     subscription, _ = provision(stores)
     usage_store = InMemoryUsageStore()
     usage_store.totals[(subscription.subscription_id, NOW)] = UsageTotals(credits=usage, overage_credits=Decimal(0))
     subs = stores.subscriptions
-    drained = subscription.with_balances(subscription.balances.changed("allowance", balance_change), subscription.ledger_seq)
+    drained = subscription.with_balances(
+        subscription.balances.changed("allowance", balance_change), subscription.ledger_seq
+    )
     subs._subscriptions[subscription.subscription_id] = drained  # a balance as usage would leave it
     stores.clock.freeze(NOW + timedelta(days=10))
     found = subscriptions.subscription_health(replace(stores, usage=usage_store), ADMIN, subscription.subscription_id)

@@ -1,5 +1,6 @@
 """Pricing, draw-down and usage recording against the in-memory stores."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -7,7 +8,6 @@ import pytest
 from billing.domain.access import Caller
 from billing.domain.errors import Conflict, Forbidden, PayloadTooLarge, ValidationFailed
 from billing.domain.idempotency import IdempotencyKeyReused
-from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import CreditBalances
 from billing.domain.usage import CreditLimitReached, PeriodUsage, UnknownService, UsageRequest, draw
 from billing.services import subscriptions, usage
@@ -19,9 +19,16 @@ from .world import World as ServiceWorld
 def test_credits_are_drawn_from_allowance_then_purchased_then_overage():
     balances = CreditBalances(allowance=Decimal(10), purchased=Decimal(5))
     paid, after = draw(balances, Decimal(12), "block")
-    assert (paid.allowance, paid.purchased, paid.overage) == (10, 2, 0) and after == CreditBalances(allowance=0, purchased=3)
+    assert (paid.allowance, paid.purchased, paid.overage) == (10, 2, 0) and after == CreditBalances(
+        allowance=0, purchased=3
+    )
     paid, after = draw(after, Decimal("4.5"), "allow")
-    assert (paid.allowance, paid.purchased, paid.overage, paid.debited) == (0, 3, Decimal("1.5"), 3) and after.total == 0
+    assert (paid.allowance, paid.purchased, paid.overage, paid.debited) == (
+        0,
+        3,
+        Decimal("1.5"),
+        3,
+    ) and after.total == 0
     with pytest.raises(CreditLimitReached):
         draw(CreditBalances(allowance=Decimal(1)), Decimal("1.000001"), "block")
 
@@ -33,7 +40,9 @@ class World(ServiceWorld):
     def record(self, who=SERVICE, now=None, **fields):
         if now is not None:
             self.at(now)
-        request = UsageRequest.model_validate({"organization_id": "org-1", "service": "instrumentation", "quantity": 1, "idempotency_key": "k1"} | fields)
+        request = UsageRequest.model_validate(
+            {"organization_id": "org-1", "service": "instrumentation", "quantity": 1, "idempotency_key": "k1"} | fields
+        )
         return usage.record_usage(self.billing, who, request, pause=no_pause)
 
     def batch(self, events):
@@ -46,12 +55,24 @@ class World(ServiceWorld):
 def test_an_event_is_priced_at_the_plan_rate_and_written_with_its_entry_and_aggregate():
     world = World()
     event, replayed = world.record(quantity="2.5", guardrail={"flags": ["door_open"]})
-    assert not replayed and event.credits == Decimal("12.5") and event.debited_credits == Decimal("12.5") and event.overage_credits == 0
+    assert (
+        not replayed
+        and event.credits == Decimal("12.5")
+        and event.debited_credits == Decimal("12.5")
+        and event.overage_credits == 0
+    )
     assert event.unit == "run" and event.balance_after == Decimal("987.5") and event.ledger_seq == 2
     [_, entry] = world.ledger()
-    assert (entry.type, entry.amount, entry.bucket, entry.balance_after) == ("usage", Decimal("-12.5"), "allowance", Decimal("987.5"))
+    assert (entry.type, entry.amount, entry.bucket, entry.balance_after) == (
+        "usage",
+        Decimal("-12.5"),
+        "allowance",
+        Decimal("987.5"),
+    )
     aggregate = world.usage.period_usage(world.subscription.subscription_id, world.subscription.current_period_start)
-    assert aggregate.services["instrumentation"].credits == Decimal("12.5") and aggregate.guardrail_flags == {"door_open": 1}
+    assert aggregate.services["instrumentation"].credits == Decimal("12.5") and aggregate.guardrail_flags == {
+        "door_open": 1
+    }
 
 
 def test_replays_answer_the_first_event_and_reused_keys_are_refused():
@@ -82,8 +103,12 @@ def test_an_allowing_plan_records_overage_beyond_the_balance():
 
 @pytest.mark.parametrize(
     "fields, error",
-    [({"service": "telepathy"}, UnknownService), ({"unit": "hour"}, ValidationFailed),
-     ({"occurred_at": (NOW + timedelta(hours=1)).isoformat()}, ValidationFailed), ({"organization_id": "org-2"}, Conflict)],
+    [
+        ({"service": "telepathy"}, UnknownService),
+        ({"unit": "hour"}, ValidationFailed),
+        ({"occurred_at": (NOW + timedelta(hours=1)).isoformat()}, ValidationFailed),
+        ({"organization_id": "org-2"}, Conflict),
+    ],
 )
 def test_unchargeable_events_are_refused(fields, error):
     world = World()
@@ -109,11 +134,27 @@ def event(key, **fields):
 def test_a_batch_answers_each_event_and_one_bad_event_sinks_none():
     world = World()
     world.record(idempotency_key="seen")
-    report = world.batch([event("a"), {"organization_id": "org-1"}, event("b", service="telepathy"), event("seen", service="instrumentation", quantity=1),
-                          event("a"), event("c", organization_id="org-none"), event("seen", quantity="9")])
+    report = world.batch(
+        [
+            event("a"),
+            {"organization_id": "org-1"},
+            event("b", service="telepathy"),
+            event("seen", service="instrumentation", quantity=1),
+            event("a"),
+            event("c", organization_id="org-none"),
+            event("seen", quantity="9"),
+        ]
+    )
     statuses = [(r["status"], r.get("error", {}).get("code")) for r in report.results]
-    assert statuses == [("accepted", None), ("rejected", "validation_error"), ("rejected", "unknown_service"), ("duplicate", None),
-                        ("duplicate", None), ("rejected", "no_active_subscription"), ("rejected", "idempotency_key_reused")]
+    assert statuses == [
+        ("accepted", None),
+        ("rejected", "validation_error"),
+        ("rejected", "unknown_service"),
+        ("duplicate", None),
+        ("duplicate", None),
+        ("rejected", "no_active_subscription"),
+        ("rejected", "idempotency_key_reused"),
+    ]
     assert report.results[1]["error"]["details"]["fields"][0]["field"].startswith("events.1.")
     assert report.results[4]["event_id"] == report.results[0]["event_id"]
     assert len(world.ledger()) == 3  # grant, the single event, one entry for the batch
@@ -132,15 +173,26 @@ def test_a_full_batch_takes_as_few_transactions_as_the_item_limit_allows():
 
 def test_a_blocking_plan_refuses_only_the_events_the_balance_cannot_cover_in_a_batch():
     world = World(overage_policy="block", allowance="10")
-    report = world.batch([event("a", quantity="16"), event("b", quantity="40"), event("c", quantity="24")])  # 4, 10, 6 credits
-    assert [(r["status"], r.get("error", {}).get("code")) for r in report.results] == [("accepted", None), ("rejected", "insufficient_credits"), ("accepted", None)]
+    report = world.batch(
+        [event("a", quantity="16"), event("b", quantity="40"), event("c", quantity="24")]
+    )  # 4, 10, 6 credits
+    assert [(r["status"], r.get("error", {}).get("code")) for r in report.results] == [
+        ("accepted", None),
+        ("rejected", "insufficient_credits"),
+        ("accepted", None),
+    ]
     assert world.balance() == 0
 
 
 def test_period_usage_sums_events_per_service_and_flag():
     world = World()
-    world.batch([event("a", guardrail={"flags": ["door_open", "drift"]}), event("b", service="planner", quantity="1", guardrail={"escalation_codes": ["E1"]}),
-                 event("c", guardrail={"flags": ["drift"]})])
+    world.batch(
+        [
+            event("a", guardrail={"flags": ["door_open", "drift"]}),
+            event("b", service="planner", quantity="1", guardrail={"escalation_codes": ["E1"]}),
+            event("c", guardrail={"flags": ["drift"]}),
+        ]
+    )
     summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
     assert summary.services["analytics"].events == 2 and summary.services["analytics"].credits == 2
     assert summary.guardrail_flags == {"door_open": 1, "drift": 2} and summary.escalation_codes == {"E1": 1}
@@ -152,8 +204,16 @@ def test_period_usage_sums_events_per_service_and_flag():
 
 def test_a_batch_with_many_distinct_flags_splits_so_each_update_expression_stays_small():
     world = World()
-    events = [{"organization_id": "org-1", "service": "instrumentation", "quantity": 1, "idempotency_key": f"f{i}",
-               "guardrail": {"flags": [f"flag-{i}-{j}" for j in range(5)]}} for i in range(97)]  # 485 distinct flags
+    events = [
+        {
+            "organization_id": "org-1",
+            "service": "instrumentation",
+            "quantity": 1,
+            "idempotency_key": f"f{i}",
+            "guardrail": {"flags": [f"flag-{i}-{j}" for j in range(5)]},
+        }
+        for i in range(97)
+    ]  # 485 distinct flags
     report = usage.record_usage_batch(world.billing, SERVICE, events, pause=no_pause)
     assert all(r["status"] == "accepted" for r in report.results)
     chunks = [e for e in world.ledger() if e.type == "usage"]

@@ -1,35 +1,67 @@
 """Exact values: credits as decimals, money as cents, RFC 3339 timestamps, exact JSON."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from pydantic import ValidationError
 
 from billing.domain.errors import ValidationFailed
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.plans import PlanTerms, UsageRate
 from billing.domain.usage import UsageRequest, price
+from billing.domain.values import (
+    format_decimal,
+    format_timestamp,
+    parse_timestamp,
+    round_credits,
+    to_cents,
+    to_exact_decimal,
+)
 from billing.exact_json import MalformedJson, OutOfRange, loads_exact
 from billing.services import usage
-from billing.domain.values import format_decimal, format_timestamp, parse_timestamp, round_credits, to_cents, to_exact_decimal
 
 from .world import ADMIN, World
 
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("12.5", Decimal("12.5")), (12, Decimal(12)), (Decimal("1.000000"), Decimal(1)), (" 0.000001 ", Decimal("0.000001")),
-     ("1e3", Decimal(1000)), ("-3.25", Decimal("-3.25")), ("999999999999.999999", Decimal("999999999999.999999"))],
+    [
+        ("12.5", Decimal("12.5")),
+        (12, Decimal(12)),
+        (Decimal("1.000000"), Decimal(1)),
+        (" 0.000001 ", Decimal("0.000001")),
+        ("1e3", Decimal(1000)),
+        ("-3.25", Decimal("-3.25")),
+        ("999999999999.999999", Decimal("999999999999.999999")),
+    ],
 )
 def test_exact_decimals_are_accepted(raw, expected):
     assert to_exact_decimal(raw) == expected
 
 
 @pytest.mark.parametrize(
-    "raw", ["NaN", "Infinity", "-inf", "1e12", "1000000000000", "0.0000001", "1e-7", "abc", "", True, None, 0.1, [], "1e400", "1e1000000", "-1E+9999999"]
+    "raw",
+    [
+        "NaN",
+        "Infinity",
+        "-inf",
+        "1e12",
+        "1000000000000",
+        "0.0000001",
+        "1e-7",
+        "abc",
+        "",
+        True,
+        None,
+        0.1,
+        [],
+        "1e400",
+        "1e1000000",
+        "-1E+9999999",
+    ],
 )
 def test_inexact_or_out_of_range_values_are_refused(raw):
     with pytest.raises(ValueError):
@@ -43,7 +75,15 @@ def test_decimals_format_without_exponent_or_trailing_zeros():
     assert format_decimal(Decimal("0.000001")) == "0.000001"
 
 
-@given(st.decimals(min_value=Decimal("-999999999999.999999"), max_value=Decimal("999999999999.999999"), places=6, allow_nan=False, allow_infinity=False))
+@given(
+    st.decimals(
+        min_value=Decimal("-999999999999.999999"),
+        max_value=Decimal("999999999999.999999"),
+        places=6,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+)
 def test_credits_survive_a_round_trip_through_their_json_string(value):
     assert to_exact_decimal(format_decimal(value)) == value
 
@@ -54,7 +94,10 @@ def test_credit_rounding_is_half_even_at_six_places():
     assert round_credits(Decimal("2.0000025")) == Decimal("2.000002")
 
 
-@pytest.mark.parametrize("raw, ok", [(100, True), (Decimal("100.0"), True), (Decimal("100.5"), False), ("100", False), (True, False), (10**13, False)])
+@pytest.mark.parametrize(
+    "raw, ok",
+    [(100, True), (Decimal("100.0"), True), (Decimal("100.5"), False), ("100", False), (True, False), (10**13, False)],
+)
 def test_cents_are_whole_numbers(raw, ok):
     if ok:
         assert to_cents(raw) == 100
@@ -65,7 +108,7 @@ def test_cents_are_whole_numbers(raw, ok):
 
 def test_timestamps_are_rfc3339_utc():
     moment = parse_timestamp("2026-11-24T11:00:00+01:00")
-    assert moment == datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+    assert moment == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
     assert format_timestamp(moment) == "2026-11-24T10:00:00Z"
     assert format_timestamp(parse_timestamp("2026-11-24T10:00:00.123456789Z")) == "2026-11-24T10:00:00.123456Z"
     for bad in ("2026-11-24", "2026-11-24T10:00:00", "yesterday", 1795860000):
@@ -87,19 +130,21 @@ def test_ids_are_ulids_that_sort_by_creation_time():
 
     from billing.domain.ids import new_id
 
-    start = datetime(2030, 1, 1, tzinfo=timezone.utc)  # later than any id minted before in this process
+    start = datetime(2030, 1, 1, tzinfo=UTC)  # later than any id minted before in this process
     ids = [new_id(start + timedelta(milliseconds=ms)) for ms in (0, 1, 1000, 86_400_000)]
     assert all(len(i) == 26 and set(i) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for i in ids)
     assert ids == sorted(ids)
-    same_moment = [new_id(datetime(2031, 1, 1, tzinfo=timezone.utc)) for _ in range(1000)]
+    same_moment = [new_id(datetime(2031, 1, 1, tzinfo=UTC)) for _ in range(1000)]
     assert same_moment == sorted(same_moment) and len(set(same_moment)) == 1000
-    assert new_id(datetime(2032, 1, 1, tzinfo=timezone.utc))[:10] == "01RY52G300"  # 48-bit ms time, Crockford base32
+    assert new_id(datetime(2032, 1, 1, tzinfo=UTC))[:10] == "01RY52G300"  # 48-bit ms time, Crockford base32
 
 
 def test_out_of_range_inputs_are_refused_not_crashes():
     with pytest.raises(ValidationError):
         UsageRequest(organization_id="o", service="s", quantity=1, idempotency_key="k", metadata={"n": 10**40})
-    terms = lab_standard_terms().model_dump() | {"features": [{"key": "seats", "label": "Seats", "included": True, "limit": 10**40}]}
+    terms = lab_standard_terms().model_dump() | {
+        "features": [{"key": "seats", "label": "Seats", "included": True, "limit": 10**40}]
+    }
     with pytest.raises(ValidationError):
         PlanTerms.model_validate(terms)
     with pytest.raises(ValidationFailed):
@@ -107,7 +152,7 @@ def test_out_of_range_inputs_are_refused_not_crashes():
     with pytest.raises(ValueError):
         to_cents(Decimal("1E+1000000"))  # refused by magnitude before int() could take seconds
     world = World()
-    for far in (datetime(9999, 12, 31, tzinfo=timezone.utc), datetime(1, 1, 1, tzinfo=timezone.utc)):
+    for far in (datetime(9999, 12, 31, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC)):
         with pytest.raises(ValidationFailed):
             usage.usage_summary(world.billing, ADMIN, world.sid, period_start=far)
 

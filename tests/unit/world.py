@@ -1,6 +1,7 @@
 """A subscription on an in-memory deployment, for service tests: one organization on a plan
 derived from Lab Standard, a test clock at NOW, and helpers to record usage and read the ledger."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 from billing.domain.access import Caller
 from billing.domain.clock import TestClock
@@ -10,7 +11,7 @@ from billing.services import catalog, subscriptions, usage
 from billing.services.subscriptions import ProvisionRequest
 from billing.services.unit_of_work import Billing
 
-NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 ADMIN = Caller("admin", frozenset({"marketplace:admin"}), None, "us")
 SERVICE = Caller("svc", frozenset({"service"}), None, None)
 
@@ -27,8 +28,12 @@ class World:
         self.plans, self.subscriptions = self.billing.plans, self.billing.subscriptions
         self.usage, self.invoices = self.billing.usage, self.billing.invoices
         catalog.publish_plan(self.billing, "lab", lab_standard_terms().model_copy(update=terms))
-        request = ProvisionRequest.model_validate({"plan_id": "lab", "residency": "us", "sla_acceptance": {"accepted_by": "a", "sla_version": "1"}})
-        self.subscription, _ = subscriptions.provision_subscription(self.billing, ADMIN, "org-1", request, idempotency_key=None)
+        request = ProvisionRequest.model_validate(
+            {"plan_id": "lab", "residency": "us", "sla_acceptance": {"accepted_by": "a", "sla_version": "1"}}
+        )
+        self.subscription, _ = subscriptions.provision_subscription(
+            self.billing, ADMIN, "org-1", request, idempotency_key=None
+        )
         self.sid = self.subscription.subscription_id
 
     def at(self, moment: datetime) -> "World":
@@ -40,7 +45,9 @@ class World:
     def record(self, key, quantity, now=None):
         if now is not None:
             self.at(now)
-        request = UsageRequest(organization_id="org-1", service="instrumentation", quantity=quantity, idempotency_key=key)
+        request = UsageRequest(
+            organization_id="org-1", service="instrumentation", quantity=quantity, idempotency_key=key
+        )
         return usage.record_usage(self.billing, SERVICE, request, pause=no_pause)
 
     def ledger(self):

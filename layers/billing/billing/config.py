@@ -1,10 +1,11 @@
 """Deployment settings, read once from the environment that template.yaml sets, and validated.
 Nothing below the api layer reads `os.environ`."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -32,7 +33,7 @@ class BillingConfig(BaseModel):
         return raw
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> "BillingConfig":
+    def from_environment(cls, environ: Mapping[str, str]) -> BillingConfig:
         return cls(
             stage=environ.get("BILLING_STAGE", "dev"),
             sandbox=environ.get("BILLING_SANDBOX", "false").strip().lower() == "true",

@@ -2,6 +2,7 @@
 stores, the clock, the settings), built once per container from the validated configuration and
 reused across invocations. Store modules are imported on first use, so a function loads only the
 stores (and models) it needs: cold start matters."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -65,8 +66,12 @@ def usage_store():
     from .store.dynamodb_usage import DynamoUsageStore
 
     config = settings()
-    return DynamoUsageStore(dynamodb(), usage_table=config.usage_events_table, subscriptions_table=config.subscriptions_table,
-                            ledger_table=config.credit_ledger_table)
+    return DynamoUsageStore(
+        dynamodb(),
+        usage_table=config.usage_events_table,
+        subscriptions_table=config.subscriptions_table,
+        ledger_table=config.credit_ledger_table,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -74,8 +79,12 @@ def invoice_store():
     from .store.dynamodb_invoices import DynamoInvoiceStore
 
     config = settings()
-    return DynamoInvoiceStore(dynamodb(), invoices_table=config.invoices_table, subscriptions_table=config.subscriptions_table,
-                              ledger_table=config.credit_ledger_table)
+    return DynamoInvoiceStore(
+        dynamodb(),
+        invoices_table=config.invoices_table,
+        subscriptions_table=config.subscriptions_table,
+        ledger_table=config.credit_ledger_table,
+    )
 
 
 class _OnFirstUse:
@@ -90,12 +99,19 @@ class _OnFirstUse:
 
 
 @lru_cache(maxsize=1)
-def billing() -> "Billing":
+def billing() -> Billing:
     from .services.unit_of_work import Billing
 
     config = settings()
-    return Billing(plans=_OnFirstUse(plan_store), subscriptions=_OnFirstUse(subscription_store), usage=_OnFirstUse(usage_store),
-                   invoices=_OnFirstUse(invoice_store), clock=_clock, residencies=config.residencies, sandbox=config.sandbox)
+    return Billing(
+        plans=_OnFirstUse(plan_store),
+        subscriptions=_OnFirstUse(subscription_store),
+        usage=_OnFirstUse(usage_store),
+        invoices=_OnFirstUse(invoice_store),
+        clock=_clock,
+        residencies=config.residencies,
+        sandbox=config.sandbox,
+    )
 
 
 def reset() -> None:

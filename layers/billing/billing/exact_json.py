@@ -6,6 +6,7 @@ Decimal raise an arithmetic error, and a 4,301-digit integer takes the parser's 
 Here each literal is looked at as text first: one that no field of this API could hold becomes
 an `OutOfRange` marker, which every validator refuses (a 422 naming the field), in microseconds.
 Duplicate keys are refused too (a duplicated `quantity` must not be charged as the last one)."""
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(found) != len(pairs):
         seen: set[str] = set()
         repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise MalformedJson(f"the key \"{repeated[:64]}\" appears more than once in one object")
+        raise MalformedJson(f'the key "{repeated[:64]}" appears more than once in one object')
     return found
 
 
@@ -79,8 +80,9 @@ def loads_exact(text: str | bytes) -> Any:
     """JSON with integers as int, other numbers as exact Decimal, out-of-range literals as
     `OutOfRange`; raises MalformedJson for anything that is not JSON this API reads."""
     try:
-        return json.loads(text, parse_int=_integer, parse_float=_decimal, parse_constant=_refuse_constant,
-                          object_pairs_hook=_object)
+        return json.loads(
+            text, parse_int=_integer, parse_float=_decimal, parse_constant=_refuse_constant, object_pairs_hook=_object
+        )
     except RecursionError:
         raise MalformedJson("it is nested too deeply") from None
     except MalformedJson:

@@ -2,12 +2,14 @@
 Lambda's active tracing (template.yaml) traces every invocation. Powertools' Tracer adds
 subsegments only where the X-Ray SDK is installed: the layer leaves it out on purpose,
 because it costs more cold start than boto3 itself and brings a botocore of its own."""
+
 from __future__ import annotations
 
 import importlib.util
 import os
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 

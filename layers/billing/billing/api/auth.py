@@ -1,9 +1,11 @@
 """The authorizer's side of callers: the context it hands to functions, the policy it returns,
 and turning that context back into a `Caller` inside a function."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..domain.access import Caller, Permission, Role, require_residency  # noqa: F401 - re-exported for handlers
 from ..domain.errors import Unauthenticated

@@ -1,5 +1,6 @@
 """EventBridge deliveries to billing functions: the usage bus's `UsageRecorded` events and the
 invoicing schedule's invocations."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,7 +31,9 @@ def usage_from_bus(event: dict[str, Any]) -> tuple[UsageRequest, Caller]:
     """The usage a `UsageRecorded` event reports (its `detail` is a POST /usage body), and the
     producer as a `service` caller."""
     if event.get("detail-type") != USAGE_RECORDED or not isinstance(event.get("detail"), dict):
-        raise ValidationFailed.of("detail-type", f"expected a {USAGE_RECORDED} event with an object detail", location="event")
+        raise ValidationFailed.of(
+            "detail-type", f"expected a {USAGE_RECORDED} event with an object detail", location="event"
+        )
     try:
         request = UsageRequest.model_validate(_exact(event["detail"]))
     except ValueError as error:  # pydantic's ValidationError is a ValueError
@@ -40,11 +43,13 @@ def usage_from_bus(event: dict[str, Any]) -> tuple[UsageRequest, Caller]:
 
 
 def scheduled_time(event: dict[str, Any]) -> datetime:
-    """"Now" for a scheduled run: EventBridge Scheduler's `scheduled_time` (the schedule's input
+    """ "Now" for a scheduled run: EventBridge Scheduler's `scheduled_time` (the schedule's input
     carries <aws.scheduler.scheduled-time>), or a classic scheduled event's `time`. Taking it from
     the event keeps a redelivery or replay of the same event deterministic."""
     raw = event.get("scheduled_time") or event.get("time")
     try:
         return parse_timestamp(raw)
     except ValueError:
-        raise ValidationFailed.of("scheduled_time", "the event carries no RFC 3339 `scheduled_time` or `time`", location="event") from None
+        raise ValidationFailed.of(
+            "scheduled_time", "the event carries no RFC 3339 `scheduled_time` or `time`", location="event"
+        ) from None

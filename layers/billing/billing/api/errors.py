@@ -1,5 +1,6 @@
 """The one place that turns errors into the contract's envelope:
 `{"error": {"code", "message", "details"}}` with the status API.md gives each kind."""
+
 from __future__ import annotations
 
 import json
@@ -57,5 +58,12 @@ def from_powertools_validation(errors: list[dict[str, Any]]) -> domain.BillingEr
     fields = []
     for e in errors:
         where, *path = [str(part) for part in e.get("loc", ("body",))] or ["body"]
-        fields.append(domain.FieldError(".".join(path) or where, _message(str(e.get("msg", "is invalid"))), location=where, kind=str(e.get("type", "invalid"))))
+        fields.append(
+            domain.FieldError(
+                ".".join(path) or where,
+                _message(str(e.get("msg", "is invalid"))),
+                location=where,
+                kind=str(e.get("type", "invalid")),
+            )
+        )
     return domain.ValidationFailed(fields)

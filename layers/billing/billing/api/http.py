@@ -1,11 +1,13 @@
 """The REST edge every API function shares: one resolver factory, exact JSON in and out,
 body/query parsing into pydantic models, the error envelope, and the Lambda entry point."""
+
 from __future__ import annotations
 
 import base64
 import json
 import re
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -64,7 +66,11 @@ def billing_api(*, enable_validation: bool = False) -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
         logger.exception("unhandled error")
-        return Response(status_code=500, content_type=JSON, body=dumps(errors.envelope("internal_error", "Something went wrong on our side; it has been logged.")))
+        return Response(
+            status_code=500,
+            content_type=JSON,
+            body=dumps(errors.envelope("internal_error", "Something went wrong on our side; it has been logged.")),
+        )
 
     if enable_validation:
         from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -94,6 +100,7 @@ def _refuse_oversized_body(app: APIGatewayRestResolver, next_middleware: Callabl
 
 # --- request parsing ------------------------------------------------------------------------
 
+
 def caller(app: APIGatewayRestResolver) -> Caller:
     return caller_from_authorizer(app.current_event.request_context.authorizer.raw_event)
 
@@ -108,8 +115,10 @@ def _refuse_other_media_types(app: APIGatewayRestResolver) -> None:
     declared = app.current_event.headers.get("Content-Type")  # case-insensitive in Powertools
     media_type = (declared or JSON).split(";")[0].strip().lower()
     if media_type != JSON and not media_type.endswith("+json"):
-        raise domain.UnsupportedMediaType(f"Send the body as {JSON}, not {media_type[:100]}.",
-                                          details={"content_type": media_type[:100], "accepted": [JSON]})
+        raise domain.UnsupportedMediaType(
+            f"Send the body as {JSON}, not {media_type[:100]}.",
+            details={"content_type": media_type[:100], "accepted": [JSON]},
+        )
 
 
 def json_object(app: APIGatewayRestResolver, *, required: bool = True) -> dict[str, Any]:
@@ -156,7 +165,9 @@ def path_value(annotation: Any, name: str, raw: str) -> Any:
     try:
         return TypeAdapter(annotation).validate_python(raw)
     except ValidationError as error:
-        raise domain.ValidationFailed.of(name, errors.validation_failed(error, location="path").fields[0]["message"], location="path") from None
+        raise domain.ValidationFailed.of(
+            name, errors.validation_failed(error, location="path").fields[0]["message"], location="path"
+        ) from None
 
 
 def idempotency_key_header(app: APIGatewayRestResolver) -> str | None:
@@ -164,7 +175,9 @@ def idempotency_key_header(app: APIGatewayRestResolver) -> str | None:
     if key is None:
         return None
     if not IDEMPOTENCY_KEY.match(key):
-        raise domain.ValidationFailed.of("Idempotency-Key", "must be 1 to 255 visible ASCII characters", location="header")
+        raise domain.ValidationFailed.of(
+            "Idempotency-Key", "must be 1 to 255 visible ASCII characters", location="header"
+        )
     return key
 
 

@@ -1,4 +1,5 @@
 """Request models of the HTTP API (responses are the domain objects themselves)."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -43,7 +44,7 @@ class UsageQuery(PageQuery):
     guardrail_flag: GuardrailFlag | None = None
 
     @model_validator(mode="after")
-    def _ordered(self) -> "UsageQuery":
+    def _ordered(self) -> UsageQuery:
         if self.start and self.end and self.start >= self.end:
             raise ValueError("'from' must be before 'to'")
         return self

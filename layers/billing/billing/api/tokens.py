@@ -2,12 +2,14 @@
 and tests only. HS256 with a shared secret for local/sandbox, or RS256/ES256 against an
 identity provider's JWKS (Cognito, any OIDC) when `BILLING_JWKS_URL` is set.
 Only the authorizer function ships PyJWT, so only it (and local tooling) imports this module."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 import jwt
 
@@ -33,7 +35,7 @@ class TokenSettings:
     leeway_seconds: int = 30
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> "TokenSettings":
+    def from_environment(cls, environ: Mapping[str, str]) -> TokenSettings:
         settings = cls(
             issuer=environ.get("BILLING_JWT_ISSUER") or LOCAL_ISSUER,
             audience=environ.get("BILLING_JWT_AUDIENCE") or AUDIENCE,
@@ -53,7 +55,7 @@ class TokenVerifier:
         self.settings = settings
 
     @cached_property
-    def _jwks(self) -> "jwt.PyJWKClient":
+    def _jwks(self) -> jwt.PyJWKClient:
         # Keys are cached across invocations of a warm container.
         return jwt.PyJWKClient(self.settings.jwks_url, cache_keys=True, lifespan=3600)
 
@@ -91,7 +93,9 @@ def _billing_claims(raw: Mapping[str, Any], settings: TokenSettings) -> dict[str
         raise Unauthenticated("The token's roles claim must be a list of strings.")
     unknown = sorted(set(roles) - CONTRACT_ROLES)
     if unknown:
-        raise Unauthenticated(f"The token carries roles this API does not know: {', '.join(r[:64] for r in unknown[:5])}.")
+        raise Unauthenticated(
+            f"The token carries roles this API does not know: {', '.join(r[:64] for r in unknown[:5])}."
+        )
     org, residency = raw.get(settings.org_claim) or None, raw.get(settings.residency_claim) or None
     if not all(isinstance(v, str) for v in (org, residency) if v is not None):
         raise Unauthenticated("The token's organization and residency claims must be strings.")
@@ -121,7 +125,14 @@ def mint_token(
     now: float | None = None,
 ) -> str:
     issued = int(now if now is not None else time.time())
-    claims: dict[str, Any] = {"sub": sub, "roles": roles, "iss": issuer, "aud": audience, "iat": issued, "exp": issued + ttl_seconds}
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "roles": roles,
+        "iss": issuer,
+        "aud": audience,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+    }
     if org:
         claims["org"] = org
     if residency:

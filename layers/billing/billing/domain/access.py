@@ -1,14 +1,15 @@
 """Who may do what (API.md, "Callers, roles and residency"): the roles of the contract, the
 permissions they hold for any organization or only for their own, and residency checks."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 from .errors import Forbidden, NotFound
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "marketplace:admin"
     FINANCE = "finance"
     SERVICE = "service"
@@ -48,7 +49,7 @@ class Caller:
     def holds(self, roles: frozenset[Role]) -> bool:
         return any(role.value in self.roles for role in roles)
 
-    def authorize(self, permission: Permission) -> "Caller":
+    def authorize(self, permission: Permission) -> Caller:
         """403 unless some role of the caller's grants `permission` (for some organization)."""
         if self.holds(permission.any_organization):
             return self
@@ -59,9 +60,15 @@ class Caller:
     def is_outsider(self, permission: Permission, organization_id: str) -> bool:
         """An organization-scoped caller looking at another organization's resource: it must get
         the very answer a missing resource gets (404), never a hint that the resource exists."""
-        return not self.holds(permission.any_organization) and bool(self.organization_id) and self.organization_id != organization_id
+        return (
+            not self.holds(permission.any_organization)
+            and bool(self.organization_id)
+            and self.organization_id != organization_id
+        )
 
-    def authorize_for(self, permission: Permission, organization_id: str, *, hidden_as: NotFound | None = None) -> "Caller":
+    def authorize_for(
+        self, permission: Permission, organization_id: str, *, hidden_as: NotFound | None = None
+    ) -> Caller:
         """As `authorize`, for one organization's resource; an outsider gets `hidden_as` (404)."""
         if self.is_outsider(permission, organization_id):
             raise hidden_as or NotFound("No such resource.")
@@ -76,6 +83,7 @@ def require_residency(caller: Caller, residency: str) -> None:
     """Credit adjustments and invoices need the caller's residency claim to match the data's."""
     if caller.residency != residency:
         raise Forbidden(
-            f"This subscription's data resides in '{residency}'; your token's residency is '{caller.residency or 'none'}'.",
+            f"This subscription's data resides in '{residency}'; "
+            f"your token's residency is '{caller.residency or 'none'}'.",
             code="residency_mismatch",
         )

@@ -1,10 +1,11 @@
 """Billing time. Every use case asks its clock for "now", so one clock moves the whole deployment:
 the system clock when deployed, a test clock in the local stack (as Stripe's test clocks) that
 tests and demos move through periods, expiries and holds. Token expiry stays on the real clock."""
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -14,7 +15,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ClockMovedBackwards(ValueError):
@@ -28,12 +29,12 @@ class TestClock:
 
     def __init__(self, at: datetime | None = None) -> None:
         """Real time, or frozen from the start at `at` (a test's fixed moment, past or future)."""
-        self._frozen: datetime | None = at.astimezone(timezone.utc) if at else None
+        self._frozen: datetime | None = at.astimezone(UTC) if at else None
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
         with self._lock:
-            return self._frozen or datetime.now(timezone.utc)
+            return self._frozen or datetime.now(UTC)
 
     @property
     def is_frozen(self) -> bool:
@@ -41,10 +42,10 @@ class TestClock:
 
     def freeze(self, moment: datetime) -> datetime:
         with self._lock:
-            current = self._frozen or datetime.now(timezone.utc)
+            current = self._frozen or datetime.now(UTC)
             if moment < current:
                 raise ClockMovedBackwards(f"the clock is at {current.isoformat()}; it only moves forward")
-            self._frozen = moment.astimezone(timezone.utc)
+            self._frozen = moment.astimezone(UTC)
             return self._frozen
 
     def advance(self, seconds: float) -> datetime:

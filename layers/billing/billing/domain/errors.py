@@ -1,5 +1,6 @@
 """Domain errors. Each carries a stable machine code from the API contract; the api layer alone
 decides which HTTP status each kind becomes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,16 +55,21 @@ class ValidationFailed(BillingError):
         self.fields = fields
 
     @classmethod
-    def from_pydantic(cls, error: Any, *, location: str) -> "ValidationFailed":
+    def from_pydantic(cls, error: Any, *, location: str) -> ValidationFailed:
         """A pydantic ValidationError as a 422 naming every bad field (`usage_rates.planner.unit`)."""
         fields = [
-            FieldError(".".join(str(p) for p in e["loc"]) or location, e["msg"].removeprefix("Value error, "), location=location, kind=e["type"])
+            FieldError(
+                ".".join(str(p) for p in e["loc"]) or location,
+                e["msg"].removeprefix("Value error, "),
+                location=location,
+                kind=e["type"],
+            )
             for e in error.errors(include_url=False, include_context=False, include_input=False)
         ]
         return cls(fields)
 
     @classmethod
-    def of(cls, field: str, message: str, *, location: str = "body", code: str | None = None) -> "ValidationFailed":
+    def of(cls, field: str, message: str, *, location: str = "body", code: str | None = None) -> ValidationFailed:
         return cls([FieldError(field, message, location=location)], code=code, message=f"{field}: {message}")
 
 

@@ -1,6 +1,7 @@
 """Idempotency keys. A key is scoped (e.g. to an organization) and bound to the fingerprint of
 the request it first came with; its record holds that request's result, kept well past any
 client's retry window (Stripe keeps 24 h, Metronome 34 days: we keep 35)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,14 @@ class IdempotencyRecord(BaseModel):
     expires_at: UtcTimestamp
 
     @classmethod
-    def completed(cls, scope: str, fingerprint: str, result: BaseModel, now: datetime) -> "IdempotencyRecord":
-        return cls(scope=scope, fingerprint=fingerprint, result=result.model_dump(mode="json"), created_at=now, expires_at=now + RETENTION)
+    def completed(cls, scope: str, fingerprint: str, result: BaseModel, now: datetime) -> IdempotencyRecord:
+        return cls(
+            scope=scope,
+            fingerprint=fingerprint,
+            result=result.model_dump(mode="json"),
+            created_at=now,
+            expires_at=now + RETENTION,
+        )
 
     def is_live(self, now: datetime) -> bool:
         return now < self.expires_at

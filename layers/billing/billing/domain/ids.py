@@ -5,6 +5,7 @@ first. Only the millisecond just used carries over: a moment in the future (a sc
 time, a test clock) never sticks, and ids of other milliseconds are random from scratch.
 Hand-written because python-ulid's import costs ~30 ms of cold start (it reads its own package
 metadata), a sixth of the budget, for these few lines."""
+
 from __future__ import annotations
 
 import os

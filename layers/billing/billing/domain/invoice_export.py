@@ -1,6 +1,7 @@
 """Invoices as files for financial tooling: CSV (a header row, one row per line item, invoice
 fields repeated on each row as accounting imports expect) and JSON. Amounts come both as integer
 minor units and as decimal major units in the currency's own exponent."""
+
 from __future__ import annotations
 
 import csv
@@ -11,13 +12,48 @@ from typing import Any
 from .invoices import Invoice
 from .values import format_decimal, format_timestamp
 
-ZERO_DECIMAL = {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+ZERO_DECIMAL = {
+    "BIF",
+    "CLP",
+    "DJF",
+    "GNF",
+    "JPY",
+    "KMF",
+    "KRW",
+    "MGA",
+    "PYG",
+    "RWF",
+    "UGX",
+    "VND",
+    "VUV",
+    "XAF",
+    "XOF",
+    "XPF",
+}
 THREE_DECIMAL = {"BHD", "JOD", "KWD", "OMR", "TND"}
 
 CSV_COLUMNS = [
-    "invoice_id", "invoice_number", "status", "organization_id", "subscription_id", "plan_id", "plan_version",
-    "period_start", "period_end", "issued_at", "currency", "line_number", "kind", "service", "description",
-    "quantity", "unit_amount_cents", "amount_cents", "amount", "invoice_total_cents", "invoice_total",
+    "invoice_id",
+    "invoice_number",
+    "status",
+    "organization_id",
+    "subscription_id",
+    "plan_id",
+    "plan_version",
+    "period_start",
+    "period_end",
+    "issued_at",
+    "currency",
+    "line_number",
+    "kind",
+    "service",
+    "description",
+    "quantity",
+    "unit_amount_cents",
+    "amount_cents",
+    "amount",
+    "invoice_total_cents",
+    "invoice_total",
 ]
 
 
@@ -34,8 +70,16 @@ def _stamp(moment) -> str:
     return format_timestamp(moment) if moment else ""
 
 
-NUMBER_COLUMNS = {"plan_version", "line_number", "quantity", "unit_amount_cents", "amount_cents", "amount",
-                  "invoice_total_cents", "invoice_total"}
+NUMBER_COLUMNS = {
+    "plan_version",
+    "line_number",
+    "quantity",
+    "unit_amount_cents",
+    "amount_cents",
+    "amount",
+    "invoice_total_cents",
+    "invoice_total",
+}
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -50,23 +94,40 @@ def as_csv(invoice: Invoice) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in _csv_rows(invoice):
-        writer.writerow({column: cell if column in NUMBER_COLUMNS else spreadsheet_text(str(cell)) for column, cell in row.items()})
+        writer.writerow(
+            {column: cell if column in NUMBER_COLUMNS else spreadsheet_text(str(cell)) for column, cell in row.items()}
+        )
     return out.getvalue()
 
 
 def _csv_rows(invoice: Invoice) -> list[dict[str, Any]]:
     rows = []
     for number, line in enumerate(invoice.line_items, start=1):
-        rows.append({
-            "invoice_id": invoice.invoice_id, "invoice_number": invoice.number or "", "status": invoice.status,
-            "organization_id": invoice.organization_id, "subscription_id": invoice.subscription_id, "plan_id": invoice.plan_id,
-            "plan_version": invoice.plan_version, "period_start": _stamp(invoice.period_start), "period_end": _stamp(invoice.period_end),
-            "issued_at": _stamp(invoice.issued_at), "currency": invoice.currency, "line_number": number, "kind": line.kind,
-            "service": line.service or "", "description": line.description, "quantity": format_decimal(line.quantity),
-            "unit_amount_cents": format_decimal(line.unit_amount_cents), "amount_cents": line.amount_cents,
-            "amount": major_units(line.amount_cents, invoice.currency), "invoice_total_cents": invoice.total_cents,
-            "invoice_total": major_units(invoice.total_cents, invoice.currency),
-        })
+        rows.append(
+            {
+                "invoice_id": invoice.invoice_id,
+                "invoice_number": invoice.number or "",
+                "status": invoice.status,
+                "organization_id": invoice.organization_id,
+                "subscription_id": invoice.subscription_id,
+                "plan_id": invoice.plan_id,
+                "plan_version": invoice.plan_version,
+                "period_start": _stamp(invoice.period_start),
+                "period_end": _stamp(invoice.period_end),
+                "issued_at": _stamp(invoice.issued_at),
+                "currency": invoice.currency,
+                "line_number": number,
+                "kind": line.kind,
+                "service": line.service or "",
+                "description": line.description,
+                "quantity": format_decimal(line.quantity),
+                "unit_amount_cents": format_decimal(line.unit_amount_cents),
+                "amount_cents": line.amount_cents,
+                "amount": major_units(line.amount_cents, invoice.currency),
+                "invoice_total_cents": invoice.total_cents,
+                "invoice_total": major_units(invoice.total_cents, invoice.currency),
+            }
+        )
     return rows
 
 
@@ -85,9 +146,16 @@ def as_json(invoice: Invoice) -> dict[str, Any]:
         "currency": currency,
         "currency_exponent": exponent(currency),
         "lines": [
-            {"line_number": n, "kind": line.kind, "service": line.service, "description": line.description,
-             "quantity": format_decimal(line.quantity), "unit_amount_cents": format_decimal(line.unit_amount_cents),
-             "amount_cents": line.amount_cents, "amount": major_units(line.amount_cents, currency)}
+            {
+                "line_number": n,
+                "kind": line.kind,
+                "service": line.service,
+                "description": line.description,
+                "quantity": format_decimal(line.quantity),
+                "unit_amount_cents": format_decimal(line.unit_amount_cents),
+                "amount_cents": line.amount_cents,
+                "amount": major_units(line.amount_cents, currency),
+            }
             for n, line in enumerate(invoice.line_items, start=1)
         ],
         "subtotal_cents": invoice.subtotal_cents,
@@ -99,4 +167,3 @@ def as_json(invoice: Invoice) -> dict[str, Any]:
 
 def export_filename(invoice: Invoice, extension: str) -> str:
     return f"{invoice.number or invoice.invoice_id}.{extension}"
-

@@ -1,5 +1,6 @@
 """Invoices: a period's base fee and overage, priced from the period aggregate. Each line's amount
 is rounded half-even to whole cents once; the total is the sum of the lines."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,8 +82,15 @@ def billed_until(subscription: Subscription, period: Period) -> datetime:
     return period.end
 
 
-def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usage: PeriodUsage, *, now: datetime,
-                    previous: Invoice | None = None) -> Invoice:
+def compose_invoice(
+    subscription: Subscription,
+    plan: Plan,
+    period: Period,
+    usage: PeriodUsage,
+    *,
+    now: datetime,
+    previous: Invoice | None = None,
+) -> Invoice:
     """The draft for a period: the base fee (prorated when a cancellation cut the period short)
     and one overage line per service that ran over, priced at the subscription's plan version.
     `previous` is the period's latest invoice: a draft is replaced in place, a void one is
@@ -96,14 +104,17 @@ def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usag
     for service in sorted(usage.services):
         overage = usage.services[service].overage_credits
         if overage > 0:
-            lines.append(LineItem(
-                kind="overage",
-                description=f"{service} overage: {format_decimal(overage)} credits at {format_decimal(plan.overage_rate_cents)}¢ per credit",
-                service=service,
-                quantity=overage,
-                unit_amount_cents=plan.overage_rate_cents,
-                amount_cents=whole_cents(overage, plan.overage_rate_cents),
-            ))
+            lines.append(
+                LineItem(
+                    kind="overage",
+                    description=f"{service} overage: {format_decimal(overage)} credits "
+                    f"at {format_decimal(plan.overage_rate_cents)}¢ per credit",
+                    service=service,
+                    quantity=overage,
+                    unit_amount_cents=plan.overage_rate_cents,
+                    amount_cents=whole_cents(overage, plan.overage_rate_cents),
+                )
+            )
     subtotal = sum(line.amount_cents for line in lines)
     return Invoice(
         invoice_id=invoice_id(subscription.subscription_id, period.start, revision),
@@ -124,17 +135,32 @@ def compose_invoice(subscription: Subscription, plan: Plan, period: Period, usag
     )
 
 
-def _base_fee(plan: Plan, period: Period, until: datetime, canceled_at: datetime | None, usage: UsageTotals) -> LineItem:
+def _base_fee(
+    plan: Plan, period: Period, until: datetime, canceled_at: datetime | None, usage: UsageTotals
+) -> LineItem:
     description = f"{plan.name} ({plan.billing_cadence}) base fee"
     fee = Decimal(plan.base_fee_cents)
     if until >= period.end:
-        return LineItem(kind="base_fee", description=description, quantity=Decimal(1), unit_amount_cents=fee, amount_cents=plan.base_fee_cents)
+        return LineItem(
+            kind="base_fee",
+            description=description,
+            quantity=Decimal(1),
+            unit_amount_cents=fee,
+            amount_cents=plan.base_fee_cents,
+        )
     share = final_period_share(plan, period, until, usage)
-    description += (f", prorated at {format_decimal(share.billed * 100)}% (canceled {canceled_at.date().isoformat()}): "
-                    f"the larger of {share.days_used:.1f} of {share.days_in_period:.1f} days and "
-                    f"{format_decimal(share.allowance_used)} of {format_decimal(plan.credit_allowance)} allowance credits used")
-    return LineItem(kind="base_fee", description=description, quantity=share.billed, unit_amount_cents=fee,
-                    amount_cents=whole_cents(fee, share.billed))
+    description += (
+        f", prorated at {format_decimal(share.billed * 100)}% (canceled {canceled_at.date().isoformat()}): "
+        f"the larger of {share.days_used:.1f} of {share.days_in_period:.1f} days and "
+        f"{format_decimal(share.allowance_used)} of {format_decimal(plan.credit_allowance)} allowance credits used"
+    )
+    return LineItem(
+        kind="base_fee",
+        description=description,
+        quantity=share.billed,
+        unit_amount_cents=fee,
+        amount_cents=whole_cents(fee, share.billed),
+    )
 
 
 @dataclass(frozen=True)
@@ -154,4 +180,6 @@ def final_period_share(plan: Plan, period: Period, until: datetime, usage: Usage
     allowance_used = min(usage.credits - usage.overage_credits, plan.credit_allowance)
     by_allowance = allowance_used / plan.credit_allowance if plan.credit_allowance > 0 else Decimal(0)
     billed = round_credits(min(max(used / whole, by_allowance), Decimal(1)))
-    return FinalPeriodShare(days_used=float(used) / 86400, days_in_period=float(whole) / 86400, allowance_used=allowance_used, billed=billed)
+    return FinalPeriodShare(
+        days_used=float(used) / 86400, days_in_period=float(whole) / 86400, allowance_used=allowance_used, billed=billed
+    )

@@ -1,4 +1,5 @@
 """The sandbox's default listing, created when a sandbox catalog is first read empty."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -7,6 +8,7 @@ from functools import lru_cache
 from .plans import PlanTerms
 
 LAB_STANDARD_ID = "lab-standard"
+
 
 @lru_cache(maxsize=1)
 def lab_standard_terms() -> PlanTerms:
@@ -19,8 +21,16 @@ def lab_standard_terms() -> PlanTerms:
         ),
         partner="Marketplace",
         bundle=[
-            {"sku": "planner-core", "name": "Protocol planner", "description": "Plan finalizations with escalation review."},
-            {"sku": "instrument-link", "name": "Instrument link", "description": "Instrument runs with guardrail flags."},
+            {
+                "sku": "planner-core",
+                "name": "Protocol planner",
+                "description": "Plan finalizations with escalation review.",
+            },
+            {
+                "sku": "instrument-link",
+                "name": "Instrument link",
+                "description": "Instrument runs with guardrail flags.",
+            },
             {"sku": "seq-analysis", "name": "Sequence analysis", "description": "Analysis pipelines billed per unit."},
         ],
         billing_cadence="monthly",
@@ -34,7 +44,12 @@ def lab_standard_terms() -> PlanTerms:
             "instrumentation": {"unit": "run", "credits_per_unit": Decimal("5")},
             "analytics": {"unit": "sample", "credits_per_unit": Decimal("0.25")},
         },
-        sla={"tier": "standard", "uptime_percent": Decimal("99.9"), "response_time_hours": Decimal("8"), "support": "Business hours, email and chat"},
+        sla={
+            "tier": "standard",
+            "uptime_percent": Decimal("99.9"),
+            "response_time_hours": Decimal("8"),
+            "support": "Business hours, email and chat",
+        },
         features=[
             {"key": "planner.finalizations", "label": "Protocol finalizations", "included": True},
             {"key": "instrumentation.runs", "label": "Instrument runs", "included": True},

@@ -1,6 +1,7 @@
 """The credit ledger: every balance change is an entry with the next gapless `seq`, and the
 balances it leaves behind. Balances live in two buckets: the allowance (granted each period,
 expires at its end) and purchased credits (top-ups, kept until used)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -31,13 +32,17 @@ class CreditBalances(BaseModel):
     def total(self) -> Decimal:
         return self.allowance + self.purchased
 
-    def changed(self, bucket: Bucket, amount: Decimal) -> "CreditBalances":
+    def changed(self, bucket: Bucket, amount: Decimal) -> CreditBalances:
         """The balances after `amount` (signed) lands in `bucket`; never below zero."""
         after = getattr(self, bucket) + amount
         if after < 0:
             raise InsufficientCredits(
                 f"This would take the {bucket} balance below zero.",
-                details={"bucket": bucket, "balance": format_decimal(getattr(self, bucket)), "amount": format_decimal(amount)},
+                details={
+                    "bucket": bucket,
+                    "balance": format_decimal(getattr(self, bucket)),
+                    "amount": format_decimal(amount),
+                },
             )
         return self.model_copy(update={bucket: after})
 

@@ -1,4 +1,5 @@
 """A page of a list endpoint: `{"items": [...], "next_cursor": "..." | null}`."""
+
 from __future__ import annotations
 
 from typing import Generic, TypeVar

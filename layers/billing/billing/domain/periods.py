@@ -1,6 +1,7 @@
 """Billing periods. Period k of a subscription is [anchor + k cadences, anchor + (k+1) cadences),
 always counted from the anchor so month ends survive short months: an anchor of Jan 31 gives
 Feb 28 (29), then Mar 31 again."""
+
 from __future__ import annotations
 
 import calendar

@@ -1,5 +1,6 @@
 """Pricing plans (partner listings). A plan's terms are versioned: a revision writes version n+1
 and never touches version n, which stays readable for the subscriptions signed up to it."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -87,10 +88,10 @@ class Plan(PlanTerms):
     updated_at: UtcTimestamp
 
     @classmethod
-    def first_version(cls, plan_id: str, terms: PlanTerms, now: datetime) -> "Plan":
+    def first_version(cls, plan_id: str, terms: PlanTerms, now: datetime) -> Plan:
         return cls(plan_id=plan_id, version=1, status="active", created_at=now, updated_at=now, **dict(terms))
 
-    def revised(self, terms: PlanTerms, now: datetime) -> "Plan":
+    def revised(self, terms: PlanTerms, now: datetime) -> Plan:
         """The next version: new terms, same identity and listing date, still the same status."""
         return Plan(
             plan_id=self.plan_id,
@@ -101,10 +102,9 @@ class Plan(PlanTerms):
             **dict(terms),
         )
 
-    def archived(self, now: datetime) -> "Plan":
+    def archived(self, now: datetime) -> Plan:
         return self.model_copy(update={"status": "archived", "updated_at": now})
 
     @property
     def is_active(self) -> bool:
         return self.status == "active"
-

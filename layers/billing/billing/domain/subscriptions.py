@@ -1,5 +1,6 @@
 """Subscriptions: an organization on a plan version, with its period, its credit balances and
 the SLA it accepted; and the health a storefront shows for it."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -8,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .ledger import CreditBalances
 from .errors import ValidationFailed
+from .ledger import CreditBalances
 from .periods import Period, period_at, period_index
 from .plans import PlanId
 from .values import Credits, TotalCredits, UtcTimestamp, format_timestamp, round_credits
@@ -64,7 +65,7 @@ class Subscription(BaseModel):
     def current_period(self) -> Period:
         return Period(self.current_period_start, self.current_period_end)
 
-    def with_balances(self, balances: CreditBalances, seq: int) -> "Subscription":
+    def with_balances(self, balances: CreditBalances, seq: int) -> Subscription:
         return self.model_copy(
             update={
                 "allowance_balance": balances.allowance,
@@ -79,22 +80,34 @@ class Subscription(BaseModel):
         is checked first, so a year-9999 request is a 422, not date arithmetic overflowing."""
         if not self.billing_cycle_anchor <= start <= self.current_period_start:
             raise ValidationFailed.of("period_start", "is not a period this subscription has reached", location="query")
-        period = period_at(self.billing_cycle_anchor, self.billing_cadence, period_index(self.billing_cycle_anchor, self.billing_cadence, start))
+        period = period_at(
+            self.billing_cycle_anchor,
+            self.billing_cadence,
+            period_index(self.billing_cycle_anchor, self.billing_cadence, start),
+        )
         if period.start != start:
-            raise ValidationFailed.of("period_start", f"is not the start of a billing period (the one containing it starts {format_timestamp(period.start)})", location="query")
+            raise ValidationFailed.of(
+                "period_start",
+                f"is not the start of a billing period (the one containing it starts {format_timestamp(period.start)})",
+                location="query",
+            )
         return period
 
-    def rolled_over(self, balances: CreditBalances, seq: int, next_period: Period | None) -> "Subscription":
+    def rolled_over(self, balances: CreditBalances, seq: int, next_period: Period | None) -> Subscription:
         """After a period closes: the balances it left, and the next period (None: closed for good)."""
-        update = {"allowance_balance": balances.allowance, "purchased_balance": balances.purchased,
-                  "credit_balance": balances.total, "ledger_seq": seq}
+        update = {
+            "allowance_balance": balances.allowance,
+            "purchased_balance": balances.purchased,
+            "credit_balance": balances.total,
+            "ledger_seq": seq,
+        }
         if next_period is None:
             update["final_period_closed"] = True
         else:
             update |= {"current_period_start": next_period.start, "current_period_end": next_period.end}
         return self.model_copy(update=update)
 
-    def canceled(self, now: datetime) -> "Subscription":
+    def canceled(self, now: datetime) -> Subscription:
         return self.model_copy(update={"status": "canceled", "canceled_at": now})
 
 
@@ -112,7 +125,9 @@ class Health(BaseModel):
     status: Literal["healthy", "low", "depleted"]
 
 
-def assess_health(subscription: Subscription, *, usage: Decimal, overage: Decimal, allowance: Decimal, now: datetime) -> Health:
+def assess_health(
+    subscription: Subscription, *, usage: Decimal, overage: Decimal, allowance: Decimal, now: datetime
+) -> Health:
     """Burn rate over the elapsed part of the period (at least one day, so the first hour does not
     read as a stampede); depletion projected at that rate; `low` when depletion comes before the
     period ends or the balance is under 10% of the allowance."""
@@ -125,7 +140,9 @@ def assess_health(subscription: Subscription, *, usage: Decimal, overage: Decima
         depletion = now + timedelta(days=min(days_left, 36500))
     if balance <= 0:
         status = "depleted"
-    elif (depletion is not None and depletion < subscription.current_period_end) or (allowance > 0 and balance < allowance * LOW_BALANCE_SHARE):
+    elif (depletion is not None and depletion < subscription.current_period_end) or (
+        allowance > 0 and balance < allowance * LOW_BALANCE_SHARE
+    ):
         status = "low"
     else:
         status = "healthy"

@@ -1,5 +1,6 @@
 """Usage: what producer services report, priced in credits and drawn from the balances, and the
 per-period aggregate that summaries, health and invoices read instead of scanning events."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -7,14 +8,29 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from .errors import CreditLimitReached, UnknownService, ValidationFailed  # noqa: F401 - part of this module's vocabulary
 from .ledger import CreditBalances
 from .plans import ServiceName, UsageRate
 from .subscriptions import OrganizationId
 from .values import (
-    MAGNITUDE_LIMIT, Credits, PositiveDecimal, TotalCredits, UtcTimestamp, format_decimal, round_credits,
+    MAGNITUDE_LIMIT,
+    Credits,
+    PositiveDecimal,
+    TotalCredits,
+    UtcTimestamp,
+    format_decimal,
+    round_credits,
     to_exact_decimal,
 )
 
@@ -42,8 +58,11 @@ def metadata_value(value: Any) -> Any:
     raise ValueError("must be a string, a boolean, a number or null")
 
 
-MetadataValue = Annotated[Any, PlainValidator(metadata_value), PlainSerializer(
-    lambda v: format_decimal(v) if isinstance(v, Decimal) else v, when_used="json")]
+MetadataValue = Annotated[
+    Any,
+    PlainValidator(metadata_value),
+    PlainSerializer(lambda v: format_decimal(v) if isinstance(v, Decimal) else v, when_used="json"),
+]
 
 FUTURE_SKEW = timedelta(minutes=5)  # producers' clocks drift; later than this is a bug upstream
 LATE_ARRIVAL = timedelta(days=35)  # as long as idempotency keys are remembered elsewhere (RETENTION)
@@ -94,7 +113,9 @@ class UsageRequest(_Strict):
     unit: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     source: UsageSource | None = None
     guardrail: Guardrail = Field(default_factory=Guardrail)
-    metadata: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], MetadataValue] = Field(default_factory=dict, max_length=16)
+    metadata: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], MetadataValue] = Field(
+        default_factory=dict, max_length=16
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -184,15 +205,15 @@ class ServiceUsage(BaseModel):
 
 class PeriodUsage(BaseModel):
     """The period aggregate: per service totals and counts per guardrail flag and escalation code."""
-    model_config = ConfigDict(defer_build=True)
 
+    model_config = ConfigDict(defer_build=True)
 
     services: dict[str, ServiceUsage] = Field(default_factory=dict)
     guardrail_flags: dict[str, int] = Field(default_factory=dict)
     escalation_codes: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, events: list[UsageEvent]) -> "PeriodUsage":
+    def of(cls, events: list[UsageEvent]) -> PeriodUsage:
         services: dict[str, ServiceUsage] = {}
         flags: Counter[str] = Counter()
         codes: Counter[str] = Counter()

@@ -1,10 +1,11 @@
 """Exact value types shared by every record: credits and rates as decimals, money as integer
 cents, RFC 3339 UTC timestamps. Requests may send credits as JSON numbers or strings; inside
 they are always `Decimal` (never binary floating point), and JSON out always sends strings."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Annotated, Any
 
@@ -43,7 +44,7 @@ def _as_decimal(value: Any) -> Decimal:
     if isinstance(value, str):
         text = value.strip()
         if len(text) > 64 or not _DECIMAL_TEXT.fullmatch(text):
-            raise ValueError("must be a decimal number such as \"12.5\" (ASCII digits, no separators)")
+            raise ValueError('must be a decimal number such as "12.5" (ASCII digits, no separators)')
         return Decimal(text)
     raise ValueError("must be a decimal number or a decimal string")
 
@@ -92,7 +93,9 @@ def to_cents(value: Any) -> int:
         raise ValueError("must be a whole number of cents below 10^12")
     if isinstance(value, Decimal) and not value.is_finite():
         raise ValueError("must be a whole number of cents")
-    if (value.copy_abs() if isinstance(value, Decimal) else abs(value)) > MAX_CENTS:  # before int(), which takes seconds on 1E+1000000
+    if (
+        value.copy_abs() if isinstance(value, Decimal) else abs(value)
+    ) > MAX_CENTS:  # before int(), which takes seconds on 1E+1000000
         raise ValueError("must be below 10^12 cents in magnitude")
     if isinstance(value, Decimal):
         if value != value.to_integral_value():
@@ -114,9 +117,10 @@ NonNegativeCents = Annotated[int, BeforeValidator(to_cents), Ge(0)]
 
 # --- time ---------------------------------------------------------------------------------
 
+
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with a `Z`; sub-second digits only when there are any."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     spec = "microseconds" if moment.microsecond else "seconds"
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
@@ -128,7 +132,7 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (RFC 3339)")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z")
     text = value.upper().replace(" ", "T").replace("Z", "+00:00")
@@ -136,7 +140,7 @@ def parse_timestamp(value: Any) -> datetime:
     if fraction and len(fraction.group(1)) > 6:  # Python keeps microseconds; drop finer digits
         text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
     try:
-        return datetime.fromisoformat(text).astimezone(timezone.utc)
+        return datetime.fromisoformat(text).astimezone(UTC)
     except ValueError:
         raise ValueError("must be a valid RFC 3339 timestamp") from None
 

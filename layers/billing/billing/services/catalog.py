@@ -1,4 +1,5 @@
 """The plan catalog: partner listings, their versions, and the sandbox's default listing."""
+
 from __future__ import annotations
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict

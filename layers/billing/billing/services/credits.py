@@ -1,5 +1,6 @@
 """Credit top-ups and adjustments, and reading the ledger. Positive amounts land in the purchased
 bucket; a negative adjustment may not take it below zero."""
+
 from __future__ import annotations
 
 import time
@@ -7,10 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
-from ..domain.ids import new_id
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.errors import Conflict, ValidationFailed
 from ..domain.idempotency import fingerprint, scope_key
+from ..domain.ids import new_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.values import MAGNITUDE_LIMIT, ExactDecimal
@@ -30,7 +31,7 @@ class CreditChangeRequest(BaseModel):
     idempotency_key: IdempotencyKey
 
     @model_validator(mode="after")
-    def _signed_as_its_type_allows(self) -> "CreditChangeRequest":
+    def _signed_as_its_type_allows(self) -> CreditChangeRequest:
         if self.type == "top_up" and self.amount <= 0:
             raise ValueError("a top_up amount must be greater than zero")
         if self.amount == 0:
@@ -55,8 +56,11 @@ def change_credits(
         if request.amount > 0 and balances.purchased + allowance >= MAGNITUDE_LIMIT:
             # Each period grants the allowance on top of what was purchased: the sum must stay a
             # balance this API can hold, at this close and every later one.
-            raise ValidationFailed.of("amount", "would take the credit balance to 10^12 or more "
-                                      "(purchased credits plus the period allowance stay below 10^12)")
+            raise ValidationFailed.of(
+                "amount",
+                "would take the credit balance to 10^12 or more "
+                "(purchased credits plus the period allowance stay below 10^12)",
+            )
         seq = current.ledger_seq + 1
         entry = LedgerEntry(
             subscription_id=subscription_id,
@@ -71,7 +75,12 @@ def change_credits(
             reason=request.reason,
             created_at=now,
         )
-        subscriptions.append(current.with_balances(balances, seq), entry, idempotency=record_for(entry), require_active=request.type == "top_up")
+        subscriptions.append(
+            current.with_balances(balances, seq),
+            entry,
+            idempotency=record_for(entry),
+            require_active=request.type == "top_up",
+        )
         return entry
 
     return run_idempotently(
@@ -85,6 +94,8 @@ def change_credits(
     )
 
 
-def read_ledger(billing: Billing, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+def read_ledger(
+    billing: Billing, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None
+) -> Page[LedgerEntry]:
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     return billing.subscriptions.ledger_page(subscription_id, limit=limit, cursor=cursor)

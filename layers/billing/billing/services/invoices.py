@@ -1,5 +1,6 @@
 """Invoices: drafting a period from its aggregate, issuing with the next gapless number, voiding,
 exporting; and the scheduled run that closes ended periods."""
+
 from __future__ import annotations
 
 import json
@@ -26,6 +27,7 @@ from .unit_of_work import Billing
 
 SCHEDULE_SKEW = timedelta(minutes=5)  # the scheduler fires on time; further ahead is a wrong or forged event
 
+
 class DraftRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -45,19 +47,26 @@ def _for_finance(billing: Billing, caller: Caller, subscription_id: str) -> Subs
     return subscription
 
 
-def draft_invoice(billing: Billing, caller: Caller, subscription_id: str, request: DraftRequest,
-                  *, pause: Pause = time.sleep) -> tuple[Invoice, bool]:
+def draft_invoice(
+    billing: Billing, caller: Caller, subscription_id: str, request: DraftRequest, *, pause: Pause = time.sleep
+) -> tuple[Invoice, bool]:
     """Draft (or re-draft) a period's invoice from its aggregate. Returns (invoice, created)."""
     subscription = _for_finance(billing, caller, subscription_id)
-    period = subscription.current_period if request.period_start is None else subscription.period_starting(request.period_start)
+    period = (
+        subscription.current_period
+        if request.period_start is None
+        else subscription.period_starting(request.period_start)
+    )
     plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     invoices, now = billing.invoices, billing.now()
 
     def attempt() -> tuple[Invoice, bool]:
         previous = invoices.latest_for_period(subscription_id, period.start)
         if previous is not None and previous.status == "issued":
-            raise Conflict(f"The invoice for this period was issued as {previous.number}; issued invoices never change.",
-                           code="invoice_not_draft")
+            raise Conflict(
+                f"The invoice for this period was issued as {previous.number}; issued invoices never change.",
+                code="invoice_not_draft",
+            )
         usage = billing.usage.period_usage(subscription_id, period.start)
         draft = compose_invoice(subscription, plan, period, usage, now=now, previous=previous)
         invoices.save_draft(draft, previous)
@@ -66,12 +75,16 @@ def draft_invoice(billing: Billing, caller: Caller, subscription_id: str, reques
     return with_retries(attempt, pause=pause)
 
 
-def list_invoices(billing: Billing, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
+def list_invoices(
+    billing: Billing, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None
+) -> Page[Invoice]:
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     return billing.invoices.page(subscription_id, limit=limit, cursor=cursor)
 
 
-def get_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, for_finance: bool = False) -> Invoice:
+def get_invoice(
+    billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, for_finance: bool = False
+) -> Invoice:
     """One invoice: readable by the organization and finance; `for_finance` (issue, void, export)
     needs the finance role and the subscription's residency."""
     if for_finance:
@@ -84,7 +97,9 @@ def get_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_
     return found
 
 
-def issue_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, pause: Pause = time.sleep) -> Invoice:
+def issue_invoice(
+    billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, pause: Pause = time.sleep
+) -> Invoice:
     """Number and freeze a draft, only once its period has ended: usage still to come would be on
     no invoice. A period that has ended but is not closed yet is closed first (as the scheduled run
     would), so what is issued is the draft of the whole period, not one made before it ended."""
@@ -93,15 +108,20 @@ def issue_invoice(billing: Billing, caller: Caller, subscription_id: str, invoic
     subscription = billing.subscriptions.get(subscription_id)
     ends = billed_until(subscription, Period(invoice.period_start, invoice.period_end))
     if invoice.is_draft and ends > now:
-        raise Conflict(f"The period runs until {format_timestamp(ends)}; its invoice can be issued once it has ended.",
-                       code="period_open", details={"period_end": format_timestamp(ends)})
+        raise Conflict(
+            f"The period runs until {format_timestamp(ends)}; its invoice can be issued once it has ended.",
+            code="period_open",
+            details={"period_end": format_timestamp(ends)},
+        )
     if invoice.is_draft and period_due(subscription, now) and invoice.period_start == subscription.current_period_start:
         close_due_periods(billing, subscription, now=now, pause=pause)
 
     def attempt() -> Invoice:
         current = invoices.get(subscription_id, invoice_id_)
         if not current.is_draft:
-            raise Conflict(f"Invoice '{invoice_id_}' is {current.status}; only drafts are issued.", code="invoice_not_draft")
+            raise Conflict(
+                f"Invoice '{invoice_id_}' is {current.status}; only drafts are issued.", code="invoice_not_draft"
+            )
         return invoices.issue(current, now)
 
     return with_retries(attempt, pause=pause)
@@ -112,8 +132,9 @@ def void_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice
     return billing.invoices.void(invoice, billing.now())
 
 
-def export_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str,
-                   *, file_format: Literal["csv", "json"]) -> InvoiceFile:
+def export_invoice(
+    billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, file_format: Literal["csv", "json"]
+) -> InvoiceFile:
     invoice = get_invoice(billing, caller, subscription_id, invoice_id_, for_finance=True)
     if file_format == "csv":
         return InvoiceFile("text/csv; charset=utf-8", export_filename(invoice, "csv"), as_csv(invoice))
@@ -122,6 +143,7 @@ def export_invoice(billing: Billing, caller: Caller, subscription_id: str, invoi
 
 
 # --- the scheduled run ----------------------------------------------------------------------
+
 
 @dataclass
 class InvoicingReport:
@@ -151,8 +173,11 @@ def run_invoicing(billing: Billing, *, scheduled_at: datetime, pause: Pause = ti
     deterministic); one more than 5 minutes ahead of the clock is refused, so no run closes
     periods early."""
     if scheduled_at > billing.now() + SCHEDULE_SKEW:
-        raise ValidationFailed.of("scheduled_time", f"is more than 5 minutes ahead of the billing clock ({format_timestamp(billing.now())})",
-                                  location="event")
+        raise ValidationFailed.of(
+            "scheduled_time",
+            f"is more than 5 minutes ahead of the billing clock ({format_timestamp(billing.now())})",
+            location="event",
+        )
     now, served_residencies = scheduled_at, billing.residencies
     report = InvoicingReport(now=now)
     for subscription in billing.subscriptions.every_subscription():
@@ -170,5 +195,7 @@ def run_invoicing(billing: Billing, *, scheduled_at: datetime, pause: Pause = ti
                 report.allowances_granted += step.granted
                 report.final_periods_closed += not step.granted
         except Exception as error:  # one subscription's trouble must not stop the run; the next run retries it
-            report.failures.append({"subscription_id": subscription.subscription_id, "error": type(error).__name__, "message": str(error)})
+            report.failures.append(
+                {"subscription_id": subscription.subscription_id, "error": type(error).__name__, "message": str(error)}
+            )
     return report

@@ -1,11 +1,13 @@
 """How every balance change runs: optimistic concurrency with bounded, jittered retries, and
 idempotency keys whose first result is replayed to every retry of the same request."""
+
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Optional, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -14,7 +16,7 @@ from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..store.base import SubscriptionStore
 
 Result = TypeVar("Result", bound=BaseModel)
-RecordFor = Callable[[BaseModel], Optional[IdempotencyRecord]]
+RecordFor = Callable[[BaseModel], IdempotencyRecord | None]
 Pause = Callable[[float], None]
 
 # 24 attempts of full-jitter backoff wait ~3 s at worst: well inside the functions' 10 s timeout.

@@ -3,6 +3,7 @@ draft, the expiry of its unused allowance, the next period's grant and the subsc
 to the next period, all conditioned on the subscription being as read. The scheduled invoicing
 run closes every due period; usage arriving after a period ended closes it first (lazily), so
 it is charged against the period it falls in, never the stale one."""
+
 from __future__ import annotations
 
 import time
@@ -34,12 +35,15 @@ def period_due(subscription: Subscription, now: datetime) -> bool:
     return not subscription.final_period_closed and billed_until(subscription, subscription.current_period) <= now
 
 
-def close_due_periods(billing: Billing, subscription: Subscription, *, now: datetime, pause: Pause = time.sleep) -> list[PeriodClosed]:
+def close_due_periods(
+    billing: Billing, subscription: Subscription, *, now: datetime, pause: Pause = time.sleep
+) -> list[PeriodClosed]:
     """Close every period of the subscription that has ended by `now` (a late run catches up).
     `now` is the caller's moment: the request's, or the scheduled run's event time."""
     closed: list[PeriodClosed] = []
     while period_due(subscription, now):
-        step = with_retries(lambda: _close_period(billing, subscription.subscription_id, now), pause=pause)
+        subscription_id = subscription.subscription_id
+        step = with_retries(lambda: _close_period(billing, subscription_id, now), pause=pause)  # noqa: B023 - called at once
         if step is None:
             # Someone else (a concurrent run, or usage) closed it: carry on from what they left.
             subscription = billing.subscriptions.get(subscription.subscription_id)
@@ -60,23 +64,57 @@ def _close_period(billing: Billing, subscription_id: str, now: datetime) -> Peri
     existing = invoices.latest_for_period(subscription_id, period.start)
     draft = None
     if existing is None or existing.status != "issued":  # a draft is replaced, a void one followed by a new revision
-        draft = compose_invoice(current, plan, period, usage.period_usage(subscription_id, period.start), now=now, previous=existing)
+        draft = compose_invoice(
+            current, plan, period, usage.period_usage(subscription_id, period.start), now=now, previous=existing
+        )
     balances, seq, entries = current.balances, current.ledger_seq, []
     expired = balances.allowance
     if expired > 0:
         seq, balances = seq + 1, balances.changed("allowance", -expired)
-        entries.append(LedgerEntry(subscription_id=subscription_id, seq=seq, entry_id=new_id(now), type="expiry", amount=-expired,
-                                   bucket="allowance", balance_after=balances.total, reference=f"period:{format_timestamp(period.start)}",
-                                   actor=CLOSING_ACTOR, reason="Unused allowance expired at the end of the period", created_at=now))
+        entries.append(
+            LedgerEntry(
+                subscription_id=subscription_id,
+                seq=seq,
+                entry_id=new_id(now),
+                type="expiry",
+                amount=-expired,
+                bucket="allowance",
+                balance_after=balances.total,
+                reference=f"period:{format_timestamp(period.start)}",
+                actor=CLOSING_ACTOR,
+                reason="Unused allowance expired at the end of the period",
+                created_at=now,
+            )
+        )
     next_period = None
     if not final:
         anchor, cadence = current.billing_cycle_anchor, current.billing_cadence
         next_period = period_at(anchor, cadence, period_index(anchor, cadence, period.start) + 1)
         seq, balances = seq + 1, balances.changed("allowance", plan.credit_allowance)
-        entries.append(LedgerEntry(subscription_id=subscription_id, seq=seq, entry_id=new_id(now), type="grant", amount=plan.credit_allowance,
-                                   bucket="allowance", balance_after=balances.total, reference=f"period:{format_timestamp(next_period.start)}",
-                                   actor=CLOSING_ACTOR, reason=f"Credit allowance of {plan.name} v{plan.version} for the period", created_at=now))
+        entries.append(
+            LedgerEntry(
+                subscription_id=subscription_id,
+                seq=seq,
+                entry_id=new_id(now),
+                type="grant",
+                amount=plan.credit_allowance,
+                bucket="allowance",
+                balance_after=balances.total,
+                reference=f"period:{format_timestamp(next_period.start)}",
+                actor=CLOSING_ACTOR,
+                reason=f"Credit allowance of {plan.name} v{plan.version} for the period",
+                created_at=now,
+            )
+        )
     closed = current.rolled_over(balances, seq, next_period)
-    invoices.close_period(closed, entries, draft, previous_seq=current.ledger_seq, previous_period_start=period.start,
-                          previous_draft=existing if draft is not None else None)
-    return PeriodClosed(subscription=closed, drafted=draft is not None, expired=expired, granted=next_period is not None)
+    invoices.close_period(
+        closed,
+        entries,
+        draft,
+        previous_seq=current.ledger_seq,
+        previous_period_start=period.start,
+        previous_draft=existing if draft is not None else None,
+    )
+    return PeriodClosed(
+        subscription=closed, drafted=draft is not None, expired=expired, granted=next_period is not None
+    )

@@ -1,4 +1,5 @@
 """Subscribing an organization to a plan, reading its subscriptions (with health), canceling."""
+
 from __future__ import annotations
 
 import time
@@ -6,22 +7,25 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-from ..domain.ids import new_id
 from ..domain.access import Caller, Permission
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..domain.idempotency import fingerprint, scope_key
+from ..domain.ids import new_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.periods import period_at
 from ..domain.plans import PlanId
-from ..domain.values import format_timestamp
 from ..domain.subscriptions import Health, Residency, SlaAcceptance, Subscription, assess_health
+from ..domain.values import format_timestamp
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .unit_of_work import Billing
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-SlaVersion = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
-                       StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+SlaVersion = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+]
 
 
 class SlaAcceptanceRequest(BaseModel):
@@ -69,10 +73,16 @@ def provision_subscription(
     caller.authorize_for(Permission.MANAGE_SUBSCRIPTION, organization_id)
     served_residencies, now = billing.residencies, billing.now()
     if request.residency not in served_residencies:
-        raise Forbidden(f"This deployment does not serve residency '{request.residency}'.", code="residency_not_served",
-                        details={"served": list(served_residencies)})
+        raise Forbidden(
+            f"This deployment does not serve residency '{request.residency}'.",
+            code="residency_not_served",
+            details={"served": list(served_residencies)},
+        )
     if caller.organization_id and caller.residency and caller.residency != request.residency:
-        raise Forbidden(f"Your organization's residency is '{caller.residency}', not '{request.residency}'.", code="residency_mismatch")
+        raise Forbidden(
+            f"Your organization's residency is '{caller.residency}', not '{request.residency}'.",
+            code="residency_mismatch",
+        )
 
     def attempt(record_for: RecordFor) -> Subscription:
         plan = billing.plans.current(request.plan_id)
@@ -123,12 +133,19 @@ def provision_subscription(
 
     scope = scope_key("provision", organization_id, idempotency_key) if idempotency_key else None
     return run_idempotently(
-        billing.subscriptions, scope=scope, fingerprint=fingerprint(request, organization_id),
-        result_type=Subscription, attempt=attempt, now=now, pause=pause,
+        billing.subscriptions,
+        scope=scope,
+        fingerprint=fingerprint(request, organization_id),
+        result_type=Subscription,
+        attempt=attempt,
+        now=now,
+        pause=pause,
     )
 
 
-def list_subscriptions(billing: Billing, caller: Caller, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
+def list_subscriptions(
+    billing: Billing, caller: Caller, organization_id: str, *, limit: int, cursor: str | None
+) -> Page[Subscription]:
     caller.authorize_for(Permission.READ_BILLING, organization_id)
     return billing.subscriptions.organization_page(organization_id, limit=limit, cursor=cursor)
 
@@ -138,11 +155,15 @@ def subscription_health(billing: Billing, caller: Caller, subscription_id: str) 
     totals = billing.usage.period_totals(subscription.subscription_id, subscription.current_period_start)
     plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     allowance = plan.credit_allowance if plan else subscription.allowance_balance
-    health = assess_health(subscription, usage=totals.credits, overage=totals.overage_credits, allowance=allowance, now=billing.now())
+    health = assess_health(
+        subscription, usage=totals.credits, overage=totals.overage_credits, allowance=allowance, now=billing.now()
+    )
     return SubscriptionWithHealth(**dict(subscription), health=health)
 
 
-def cancel_subscription(billing: Billing, caller: Caller, subscription_id: str, *, pause: Pause = time.sleep) -> Subscription:
+def cancel_subscription(
+    billing: Billing, caller: Caller, subscription_id: str, *, pause: Pause = time.sleep
+) -> Subscription:
     """Stop the subscription taking usage. Its open period is still invoiced; canceling twice is a no-op."""
     subscription_for(billing, caller, subscription_id, Permission.MANAGE_SUBSCRIPTION)
     subscriptions, now = billing.subscriptions, billing.now()

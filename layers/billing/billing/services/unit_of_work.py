@@ -2,6 +2,7 @@
 object (a unit of work in the sense of *Architecture Patterns with Python*). Handlers get it from
 `deployment.billing()`, built once per container; unit tests build an in-memory one. Adding a store
 changes this class and the composition root, not every service signature and call."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,11 +27,25 @@ class Billing:
         return self.clock.now()
 
     @classmethod
-    def in_memory(cls, clock: Clock | None = None, *, residencies: tuple[str, ...] = ("us", "eu"), sandbox: bool = False) -> "Billing":
+    def in_memory(
+        cls, clock: Clock | None = None, *, residencies: tuple[str, ...] = ("us", "eu"), sandbox: bool = False
+    ) -> Billing:
         """The same semantics on in-memory stores (conditional writes, ordering, cursors)."""
-        from ..store.memory import InMemoryInvoiceStore, InMemoryPlanStore, InMemorySubscriptionStore, InMemoryUsageStore
+        from ..store.memory import (
+            InMemoryInvoiceStore,
+            InMemoryPlanStore,
+            InMemorySubscriptionStore,
+            InMemoryUsageStore,
+        )
 
         plans = InMemoryPlanStore()
         subscriptions = InMemorySubscriptionStore(plans)
-        return cls(plans=plans, subscriptions=subscriptions, usage=InMemoryUsageStore(subscriptions),
-                   invoices=InMemoryInvoiceStore(subscriptions), clock=clock or SystemClock(), residencies=residencies, sandbox=sandbox)
+        return cls(
+            plans=plans,
+            subscriptions=subscriptions,
+            usage=InMemoryUsageStore(subscriptions),
+            invoices=InMemoryInvoiceStore(subscriptions),
+            clock=clock or SystemClock(),
+            residencies=residencies,
+            sandbox=sandbox,
+        )

@@ -4,6 +4,7 @@ Every event is priced at its subscription's pinned plan version, drawn from the 
 purchased credits, then overage (or refused whole when the plan blocks overage). Events for one
 subscription are committed in chunks: one transaction per chunk writes the balances once, one
 ledger entry, the period aggregate and the event rows, which double as idempotency records."""
+
 from __future__ import annotations
 
 import time
@@ -14,16 +15,26 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..domain.ids import new_id
 from ..domain.access import Caller, Permission
 from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
+from ..domain.ids import new_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
 from ..domain.usage import (
-    BatchStatus, CreditLimitReached, PeriodTotals, PeriodUsage, UnknownService, UsageEvent, UsageRequest, UsageSummary, draw, occurred_at_problem, price,
+    BatchStatus,
+    CreditLimitReached,
+    PeriodTotals,
+    PeriodUsage,
+    UnknownService,
+    UsageEvent,
+    UsageRequest,
+    UsageSummary,
+    draw,
+    occurred_at_problem,
+    price,
 )
 from ..store.base import EVENTS_PER_RECORD, DuplicateKeys
 from .ledger import Pause, with_retries
@@ -50,7 +61,9 @@ class BatchReport(BaseModel):
     write_units: dict[str, Any]
 
 
-def record_usage(billing: Billing, caller: Caller, request: UsageRequest, *, pause: Pause = time.sleep) -> tuple[UsageEvent, bool]:
+def record_usage(
+    billing: Billing, caller: Caller, request: UsageRequest, *, pause: Pause = time.sleep
+) -> tuple[UsageEvent, bool]:
     """Record one event. Returns (event, replayed); a refused event raises and writes nothing."""
     [outcome] = UsageRecorder(billing, caller, pause=pause).record([request])
     if outcome.status == "rejected":
@@ -58,7 +71,9 @@ def record_usage(billing: Billing, caller: Caller, request: UsageRequest, *, pau
     return outcome.event, outcome.status == "duplicate"
 
 
-def record_usage_batch(billing: Billing, caller: Caller, raw_events: list[Any], *, pause: Pause = time.sleep) -> BatchReport:
+def record_usage_batch(
+    billing: Billing, caller: Caller, raw_events: list[Any], *, pause: Pause = time.sleep
+) -> BatchReport:
     """Up to 100 events; each gets its own result, so one bad event never sinks the others."""
     caller.authorize(Permission.RECORD_USAGE)
     if len(raw_events) > MAX_BATCH_EVENTS:
@@ -85,18 +100,25 @@ def _report(outcomes: list[Outcome]) -> BatchReport:
         if outcome.event is not None:
             result |= outcome.event.model_dump(mode="json")
         if outcome.error is not None:
-            result["error"] = {"code": outcome.error.code, "message": outcome.error.message, "details": outcome.error.details}
+            result["error"] = {
+                "code": outcome.error.code,
+                "message": outcome.error.message,
+                "details": outcome.error.details,
+            }
         if outcome.write_units is not None:
             result["write_units"] = outcome.write_units
         results.append(result)
     accepted = [o for o in outcomes if o.status == "accepted"]
     total = round(sum(o.write_units["total"] for o in accepted if o.write_units), 3)
-    return BatchReport(results=results, write_units={
-        "total": total,
-        "accepted_events": len(accepted),
-        "per_accepted_event": round(total / len(accepted), 3) if accepted else 0,
-        "basis": "estimated from item sizes: 1 KB rounding, x2 for transactional writes, +1 per index entry",
-    })
+    return BatchReport(
+        results=results,
+        write_units={
+            "total": total,
+            "accepted_events": len(accepted),
+            "per_accepted_event": round(total / len(accepted), 3) if accepted else 0,
+            "basis": "estimated from item sizes: 1 KB rounding, x2 for transactional writes, +1 per index entry",
+        },
+    )
 
 
 class UsageRecorder:
@@ -104,7 +126,12 @@ class UsageRecorder:
 
     def __init__(self, billing: Billing, caller: Caller, *, pause: Pause):
         caller.authorize(Permission.RECORD_USAGE)
-        self.billing, self.plans, self.subscriptions, self.usage = billing, billing.plans, billing.subscriptions, billing.usage
+        self.billing, self.plans, self.subscriptions, self.usage = (
+            billing,
+            billing.plans,
+            billing.subscriptions,
+            billing.usage,
+        )
         self.caller, self.now, self.pause = caller, billing.now(), pause
 
     def record(self, requests: list[UsageRequest]) -> list[Outcome]:
@@ -130,13 +157,19 @@ class UsageRecorder:
         for position, key in enumerate(keys):
             if self.outcomes[position] is None:
                 first = self.outcomes[first_of[key]]
-                self.outcomes[position] = self._replay(first.event, position) if first.event else Outcome("rejected", error=first.error)
+                self.outcomes[position] = (
+                    self._replay(first.event, position) if first.event else Outcome("rejected", error=first.error)
+                )
         return self.outcomes
 
     def _replay_twins_of_refusals(self, keys: list[tuple[str, str]]) -> None:
         """An event refused for the state it found (balance floor, canceled, contention) may have a
         concurrent twin that committed its key meanwhile, and caused that state: answer as the twin did."""
-        refused = [p for p, o in enumerate(self.outcomes) if o is not None and isinstance(o.error, (Conflict, CreditLimitReached, RetryableConflict))]
+        refused = [
+            p
+            for p, o in enumerate(self.outcomes)
+            if o is not None and isinstance(o.error, (Conflict, CreditLimitReached, RetryableConflict))
+        ]
         if refused:
             found = self.usage.find_events([keys[p] for p in refused])
             for position in refused:
@@ -147,8 +180,13 @@ class UsageRecorder:
         if event.event_id in self.attempted_ids.get(position, ()):
             return Outcome("accepted", event=event)  # our own commit: a first request is never a replay
         if event.fingerprint != self.fingerprints[position]:
-            return Outcome("rejected", error=IdempotencyKeyReused(
-                "This idempotency key was already used with a different usage event.", details={"field": "idempotency_key", "event_id": event.event_id}))
+            return Outcome(
+                "rejected",
+                error=IdempotencyKeyReused(
+                    "This idempotency key was already used with a different usage event.",
+                    details={"field": "idempotency_key", "event_id": event.event_id},
+                ),
+            )
         return Outcome("duplicate", event=event)
 
     def _reject(self, positions: list[int], error: BillingError) -> None:
@@ -158,7 +196,12 @@ class UsageRecorder:
     def _charge_organization(self, organization_id: str, positions: list[int]) -> None:
         subscription = self.subscriptions.active_for(organization_id)
         if subscription is None:
-            return self._reject(positions, Conflict(f"Organization '{organization_id}' has no active subscription.", code="no_active_subscription"))
+            return self._reject(
+                positions,
+                Conflict(
+                    f"Organization '{organization_id}' has no active subscription.", code="no_active_subscription"
+                ),
+            )
         if period_due(subscription, self.now):
             # The period ended and the scheduled run has not closed it yet: close it first, so this
             # usage meets the new period's allowance rather than the spent one.
@@ -175,7 +218,8 @@ class UsageRecorder:
         self._known = subscription  # the first attempt may use it; the transaction's seq condition checks it is current
         for chunk in self._chunks(chargeable):
             try:
-                with_retries(lambda: self._commit_chunk(subscription.subscription_id, plan, chunk), pause=self.pause)
+                commit = lambda chunk=chunk: self._commit_chunk(subscription.subscription_id, plan, chunk)  # noqa: E731
+                with_retries(commit, pause=self.pause)
             except RetryableConflict as exhausted:
                 self._reject([p for p in chunk if self.outcomes[p] is None], exhausted)
 
@@ -186,9 +230,17 @@ class UsageRecorder:
         counters: set[str] = set()
         for position in positions:
             request = self.requests[position]
-            touched = {f"svc:{request.service}"} | {f"flag:{f}" for f in request.guardrail.flags} | {f"esc:{c}" for c in request.guardrail.escalation_codes}
+            touched = (
+                {f"svc:{request.service}"}
+                | {f"flag:{f}" for f in request.guardrail.flags}
+                | {f"esc:{c}" for c in request.guardrail.escalation_codes}
+            )
             weight = lambda names: sum(4 if n.startswith("svc:") else 1 for n in names)  # noqa: E731
-            if not chunks or len(chunks[-1]) == EVENTS_PER_RECORD or weight(counters | touched) > COUNTERS_PER_TRANSACTION:
+            if (
+                not chunks
+                or len(chunks[-1]) == EVENTS_PER_RECORD
+                or weight(counters | touched) > COUNTERS_PER_TRANSACTION
+            ):
                 chunks.append([])
                 counters = set()
             chunks[-1].append(position)
@@ -198,8 +250,10 @@ class UsageRecorder:
     def _unchargeable(self, request: UsageRequest, plan: Plan) -> BillingError | None:
         rate = plan.usage_rates.get(request.service)
         if rate is None:
-            return UnknownService(f"Plan '{plan.plan_id}' v{plan.version} has no rate for service '{request.service}'.",
-                                  details={"field": "service", "services": sorted(plan.usage_rates)})
+            return UnknownService(
+                f"Plan '{plan.plan_id}' v{plan.version} has no rate for service '{request.service}'.",
+                details={"field": "service", "services": sorted(plan.usage_rates)},
+            )
         if request.unit is not None and request.unit != rate.unit:
             return ValidationFailed.of("unit", f"the plan bills '{request.service}' per '{rate.unit}'")
         late_or_early = occurred_at_problem(request.occurred_at, self.now)
@@ -214,7 +268,10 @@ class UsageRecorder:
             return
         current, self._known = self._known or self.subscriptions.get(subscription_id), None
         if not current.is_active:
-            return self._reject(pending, Conflict("The subscription was canceled; it takes no more usage.", code="no_active_subscription"))
+            return self._reject(
+                pending,
+                Conflict("The subscription was canceled; it takes no more usage.", code="no_active_subscription"),
+            )
         seq = current.ledger_seq + 1
         balances = current.balances
         charged: list[tuple[int, UsageEvent, Decimal, Decimal]] = []
@@ -227,23 +284,47 @@ class UsageRecorder:
                 self._reject([position], refused)  # decided on these balances: a retry decides again
                 continue
             unit = request.unit or plan.usage_rates[request.service].unit
-            charged.append((position, self._event(request, position, current, unit, credits, paid.debited, paid.overage, balances.total, seq),
-                            paid.allowance, paid.purchased))
+            charged.append(
+                (
+                    position,
+                    self._event(
+                        request, position, current, unit, credits, paid.debited, paid.overage, balances.total, seq
+                    ),
+                    paid.allowance,
+                    paid.purchased,
+                )
+            )
         if not charged:
             return
         events = [event for _, event, _, _ in charged]
-        entry = self._ledger_entry(current, seq, events, sum((a for *_, a, _ in charged), Decimal(0)),
-                                   sum((p for *_, p in charged), Decimal(0)), balances.total)
+        entry = self._ledger_entry(
+            current,
+            seq,
+            events,
+            sum((a for *_, a, _ in charged), Decimal(0)),
+            sum((p for *_, p in charged), Decimal(0)),
+            balances.total,
+        )
         try:
-            units = self.usage.record(current.with_balances(balances, seq), entry, events, PeriodUsage.of(events),
-                                      period_start=current.current_period_start, period_end=current.current_period_end)
+            units = self.usage.record(
+                current.with_balances(balances, seq),
+                entry,
+                events,
+                PeriodUsage.of(events),
+                period_start=current.current_period_start,
+                period_end=current.current_period_end,
+            )
         except DuplicateKeys as taken:
             # Concurrent twins committed these keys first: answer as they did, then retry the rest.
             positions = [charged[i][0] for i in taken.positions]
-            found = self.usage.find_events([(self.requests[p].organization_id, self.requests[p].idempotency_key) for p in positions])
+            found = self.usage.find_events(
+                [(self.requests[p].organization_id, self.requests[p].idempotency_key) for p in positions]
+            )
             for position in positions:
                 request = self.requests[position]
-                self.outcomes[position] = self._replay(found[(request.organization_id, request.idempotency_key)], position)
+                self.outcomes[position] = self._replay(
+                    found[(request.organization_id, request.idempotency_key)], position
+                )
             self._clear_refusals(pending)
             raise RetryableConflict("Some events were recorded concurrently; retrying the rest.") from None
         except RetryableConflict:
@@ -261,8 +342,18 @@ class UsageRecorder:
             if outcome is not None and isinstance(outcome.error, CreditLimitReached):
                 self.outcomes[position] = None
 
-    def _event(self, request: UsageRequest, position: int, subscription: Subscription, unit: str, credits: Decimal, debited: Decimal,
-               overage: Decimal, balance_after: Decimal, seq: int) -> UsageEvent:
+    def _event(
+        self,
+        request: UsageRequest,
+        position: int,
+        subscription: Subscription,
+        unit: str,
+        credits: Decimal,
+        debited: Decimal,
+        overage: Decimal,
+        balance_after: Decimal,
+        seq: int,
+    ) -> UsageEvent:
         event_id = new_id(self.now)
         self.attempted_ids.setdefault(position, set()).add(event_id)
         return UsageEvent(
@@ -287,8 +378,15 @@ class UsageRecorder:
             fingerprint=self.fingerprints[position],
         )
 
-    def _ledger_entry(self, subscription: Subscription, seq: int, events: list[UsageEvent], from_allowance: Decimal,
-                      from_purchased: Decimal, balance_after: Decimal) -> LedgerEntry:
+    def _ledger_entry(
+        self,
+        subscription: Subscription,
+        seq: int,
+        events: list[UsageEvent],
+        from_allowance: Decimal,
+        from_purchased: Decimal,
+        balance_after: Decimal,
+    ) -> LedgerEntry:
         single = len(events) == 1
         services = ", ".join(sorted({e.service for e in events}))
         return LedgerEntry(
@@ -300,20 +398,42 @@ class UsageRecorder:
             bucket="allowance" if from_allowance > 0 or from_purchased == 0 else "purchased",
             allocation={"allowance": -from_allowance, "purchased": -from_purchased},
             balance_after=balance_after,
-            reference=f"usage:{events[0].event_id}" if single else f"usage-batch:{events[0].event_id}..{events[-1].event_id}",
+            reference=f"usage:{events[0].event_id}"
+            if single
+            else f"usage-batch:{events[0].event_id}..{events[-1].event_id}",
             actor=self.caller.principal,
             reason=f"Usage of {services}" if single else f"{len(events)} usage events ({services})",
             created_at=self.now,
         )
 
 
-def list_usage(billing: Billing, caller: Caller, subscription_id: str, *, start: datetime | None, end: datetime | None,
-               service: str | None, guardrail_flag: str | None, limit: int, cursor: str | None) -> Page[UsageEvent]:
+def list_usage(
+    billing: Billing,
+    caller: Caller,
+    subscription_id: str,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    service: str | None,
+    guardrail_flag: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[UsageEvent]:
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
-    return billing.usage.events_page(subscription_id, start=start, end=end, service=service, guardrail_flag=guardrail_flag, limit=limit, cursor=cursor)
+    return billing.usage.events_page(
+        subscription_id,
+        start=start,
+        end=end,
+        service=service,
+        guardrail_flag=guardrail_flag,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
-def usage_summary(billing: Billing, caller: Caller, subscription_id: str, *, period_start: datetime | None) -> UsageSummary:
+def usage_summary(
+    billing: Billing, caller: Caller, subscription_id: str, *, period_start: datetime | None
+) -> UsageSummary:
     """A period's totals from its aggregate (never by scanning events). Default: the current period."""
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     period = subscription.current_period if period_start is None else subscription.period_starting(period_start)
@@ -326,6 +446,9 @@ def usage_summary(billing: Billing, caller: Caller, subscription_id: str, *, per
         services=aggregate.services,
         guardrail_flags=aggregate.guardrail_flags,
         escalation_codes=aggregate.escalation_codes,
-        totals=PeriodTotals(credits=totals.credits, overage_credits=totals.overage_credits,
-                            events=sum(s.events for s in aggregate.services.values())),
+        totals=PeriodTotals(
+            credits=totals.credits,
+            overage_credits=totals.overage_credits,
+            events=sum(s.events for s in aggregate.services.values()),
+        ),
     )

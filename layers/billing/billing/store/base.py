@@ -1,9 +1,11 @@
 """What the services need from persistence, as protocols the DynamoDB store and the in-memory
 fake both satisfy."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from ..domain.idempotency import IdempotencyRecord
 from ..domain.invoices import Invoice
@@ -45,7 +47,9 @@ class SubscriptionStore(Protocol):
     def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
         """Newest first."""
 
-    def provision(self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
+    def provision(
+        self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None
+    ) -> None:
         """Write a new subscription with its first ledger entry. Raises Conflict(`subscription_exists`)
         when the organization has an active subscription, RetryableConflict when the plan changed
         meanwhile, KeyAlreadyCommitted when the idempotency key was used first."""
@@ -54,7 +58,14 @@ class SubscriptionStore(Protocol):
         """Store the canceled subscription and free the organization's active slot. Raises
         RetryableConflict when it is no longer active."""
 
-    def append(self, subscription: Subscription, entry: LedgerEntry, *, idempotency: IdempotencyRecord | None, require_active: bool = False) -> None:
+    def append(
+        self,
+        subscription: Subscription,
+        entry: LedgerEntry,
+        *,
+        idempotency: IdempotencyRecord | None,
+        require_active: bool = False,
+    ) -> None:
         """Write `entry` (seq n+1) and the balances it leaves, if the last seq is still n (and, with
         `require_active`, the subscription is still active). Raises
         RetryableConflict when another change came first, KeyAlreadyCommitted as above."""
@@ -92,13 +103,30 @@ class UsageStore(UsageTotalsReader, Protocol):
     def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
         """Recorded events by (organization, idempotency key)."""
 
-    def record(self, subscription: Subscription, entry: LedgerEntry, events: list[UsageEvent], usage: PeriodUsage,
-               *, period_start: datetime, period_end: datetime) -> WriteUnits:
-        """Commit a chunk of at most EVENTS_PER_RECORD events for one subscription atomically with its balances, ledger entry and
-        period aggregate. Raises RetryableConflict or DuplicateKeys."""
+    def record(
+        self,
+        subscription: Subscription,
+        entry: LedgerEntry,
+        events: list[UsageEvent],
+        usage: PeriodUsage,
+        *,
+        period_start: datetime,
+        period_end: datetime,
+    ) -> WriteUnits:
+        """Commit a chunk of at most EVENTS_PER_RECORD events for one subscription atomically with
+        its balances, ledger entry and period aggregate. Raises RetryableConflict or DuplicateKeys."""
 
-    def events_page(self, subscription_id: str, *, start: datetime | None, end: datetime | None, service: str | None,
-                    guardrail_flag: str | None, limit: int, cursor: str | None) -> Page[UsageEvent]: ...
+    def events_page(
+        self,
+        subscription_id: str,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        service: str | None,
+        guardrail_flag: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[UsageEvent]: ...
 
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage: ...
 
@@ -122,8 +150,16 @@ class InvoiceStore(Protocol):
 
     def void(self, invoice: Invoice, now: datetime) -> Invoice: ...
 
-    def close_period(self, subscription: Subscription, entries: list[LedgerEntry], draft: Invoice | None, *,
-                     previous_seq: int, previous_period_start: datetime, previous_draft: Invoice | None = None) -> None:
+    def close_period(
+        self,
+        subscription: Subscription,
+        entries: list[LedgerEntry],
+        draft: Invoice | None,
+        *,
+        previous_seq: int,
+        previous_period_start: datetime,
+        previous_draft: Invoice | None = None,
+    ) -> None:
         """In one transaction: the period's draft, the expiry/grant entries and the subscription's next
         period and balances, if nothing changed the subscription since it was read. Raises
         RetryableConflict otherwise, and when the draft's invoice was issued or voided meanwhile."""

@@ -2,6 +2,7 @@
 attribute names plus values; writes round up to 1 KB per item; transactional writes count twice;
 each index entry a write creates is one more (non-transactional) write. moto reports no real
 capacity, so the store estimates it this way; on AWS, ReturnConsumedCapacity gives the bill."""
+
 from __future__ import annotations
 
 import math
@@ -23,11 +24,15 @@ class WriteUnits(BaseModel):
 
     def per(self, count: int) -> dict[str, float]:
         count = max(count, 1)
-        return {"table": round(self.table / count, 3), "indexes": round(self.indexes / count, 3), "total": round(self.total / count, 3)}
+        return {
+            "table": round(self.table / count, 3),
+            "indexes": round(self.indexes / count, 3),
+            "total": round(self.total / count, 3),
+        }
 
 
 def _value_size(attribute: dict[str, Any]) -> int:
-    (kind, raw), = attribute.items()
+    ((kind, raw),) = attribute.items()
     if kind == "S":
         return len(raw.encode())
     if kind == "N":
@@ -53,4 +58,7 @@ def kilobytes(size: int) -> int:
 
 
 def transactional(item_sizes: list[int], *, index_entry_sizes: list[int] = ()) -> WriteUnits:
-    return WriteUnits(table=float(sum(2 * kilobytes(s) for s in item_sizes)), indexes=float(sum(kilobytes(s) for s in index_entry_sizes)))
+    return WriteUnits(
+        table=float(sum(2 * kilobytes(s) for s in item_sizes)),
+        indexes=float(sum(kilobytes(s) for s in index_entry_sizes)),
+    )

@@ -1,13 +1,15 @@
 """DynamoDB plumbing shared by every store: the client, exact (Decimal) item conversion,
 opaque page cursors and transactions whose cancellations become domain-level signals."""
+
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -63,6 +65,7 @@ def value(v: Any) -> dict[str, Any]:
 
 # --- cursors ------------------------------------------------------------------------------
 
+
 def encode_cursor(last_evaluated_key: Mapping[str, Any] | None) -> str | None:
     if not last_evaluated_key:
         return None
@@ -98,6 +101,7 @@ def _not_a_cursor() -> ValidationFailed:
 
 
 # --- transactions -------------------------------------------------------------------------
+
 
 class TransactionCancelled(Exception):
     """A TransactWriteItems was cancelled; `reasons[i]` is the code for the i-th action
@@ -144,7 +148,14 @@ def is_conditional_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def query_page(client, query: dict[str, Any], *, cursor: str | None, pinned: Mapping[str, str], item: Callable[[dict[str, Any]], Any]) -> Page:
+def query_page(
+    client,
+    query: dict[str, Any],
+    *,
+    cursor: str | None,
+    pinned: Mapping[str, str],
+    item: Callable[[dict[str, Any]], Any],
+) -> Page:
     """One page of a Query. `pinned` names the attributes a cursor must carry (the partition
     being listed), so a cursor cannot walk into another list."""
     start = decode_cursor(cursor, expected=pinned)
@@ -155,4 +166,6 @@ def query_page(client, query: dict[str, Any], *, cursor: str | None, pinned: Map
         if start is not None and error.response.get("Error", {}).get("Code") == "ValidationException":
             raise _not_a_cursor() from None
         raise
-    return Page(items=[item(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey")))
+    return Page(
+        items=[item(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey"))
+    )

@@ -4,6 +4,7 @@ SUB#{id} / INV#{invoice_id}     one invoice per subscription and period; the id 
                                 start, so a subscription's invoices sort by period
 COUNTER / INVOICE_NUMBER        the last number issued; advanced in the issuing transaction, so
                                 numbers are gapless and never reused"""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,7 +17,15 @@ from ..domain.invoices import Invoice, invoice_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.subscriptions import Subscription
-from .dynamodb import TransactionCancelled, from_attributes, is_conditional_failure, query_page, to_attributes, transact_write, value
+from .dynamodb import (
+    TransactionCancelled,
+    from_attributes,
+    is_conditional_failure,
+    query_page,
+    to_attributes,
+    transact_write,
+    value,
+)
 from .dynamodb_subscriptions import ledger_put, subscription_key
 
 COUNTER_KEY = {"pk": {"S": "COUNTER"}, "sk": {"S": "INVOICE_NUMBER"}}
@@ -47,18 +56,30 @@ class DynamoInvoiceStore:
 
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
         """The period's latest revision (its revisions share the first revision's id as a prefix)."""
-        found = self._client.query(TableName=self._table, KeyConditionExpression="pk = :pk AND begins_with(sk, :period)",
-                                   ExpressionAttributeValues={":pk": value(f"SUB#{subscription_id}"),
-                                                              ":period": value(f"INV#{invoice_id(subscription_id, period_start)}")},
-                                   ScanIndexForward=False, ConsistentRead=True, Limit=1)
+        found = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :period)",
+            ExpressionAttributeValues={
+                ":pk": value(f"SUB#{subscription_id}"),
+                ":period": value(f"INV#{invoice_id(subscription_id, period_start)}"),
+            },
+            ScanIndexForward=False,
+            ConsistentRead=True,
+            Limit=1,
+        )
         items = found.get("Items", [])
         return _invoice(items[0]) if items else None
 
     def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
         partition = f"SUB#{subscription_id}"
-        query = {"TableName": self._table, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :inv)",
-                 "ExpressionAttributeValues": {":pk": value(partition), ":inv": value("INV#")},
-                 "ScanIndexForward": False, "ConsistentRead": True, "Limit": limit}
+        query = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :inv)",
+            "ExpressionAttributeValues": {":pk": value(partition), ":inv": value("INV#")},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
         return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_invoice)
 
     def _put_draft(self, invoice: Invoice, previous: Invoice | None) -> dict[str, Any]:
@@ -69,9 +90,11 @@ class DynamoInvoiceStore:
         if previous is None or previous.invoice_id != invoice.invoice_id:  # a first draft, or a new revision
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
-            put |= {"ConditionExpression": "#status = :draft AND updated_at = :read",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":draft": value("draft"), ":read": value(previous.updated_at)}}
+            put |= {
+                "ConditionExpression": "#status = :draft AND updated_at = :read",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":draft": value("draft"), ":read": value(previous.updated_at)},
+            }
         return {"Put": put}
 
     def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
@@ -90,15 +113,31 @@ class DynamoInvoiceStore:
         counter = self._client.get_item(TableName=self._table, Key=COUNTER_KEY, ConsistentRead=True).get("Item")
         last = int(from_attributes(counter)["last_number"]) if counter else 0
         number = f"INV-{last + 1:06d}"
-        advance = {"Update": {"TableName": self._table, "Key": COUNTER_KEY, "UpdateExpression": "SET last_number = :next",
-                              "ConditionExpression": "last_number = :last" if counter else "attribute_not_exists(pk)",
-                              "ExpressionAttributeValues": {":next": value(last + 1), **({":last": value(last)} if counter else {})}}}
-        freeze = {"Update": {"TableName": self._table, "Key": _key(invoice.subscription_id, invoice.invoice_id),
-                             "UpdateExpression": "SET #status = :issued, #number = :number, issued_at = :now, updated_at = :now",
-                             "ConditionExpression": "#status = :draft AND updated_at = :read",
-                             "ExpressionAttributeNames": {"#status": "status", "#number": "number"},
-                             "ExpressionAttributeValues": {":issued": value("issued"), ":draft": value("draft"), ":number": value(number),
-                                                           ":now": value(now), ":read": value(invoice.updated_at)}}}
+        advance = {
+            "Update": {
+                "TableName": self._table,
+                "Key": COUNTER_KEY,
+                "UpdateExpression": "SET last_number = :next",
+                "ConditionExpression": "last_number = :last" if counter else "attribute_not_exists(pk)",
+                "ExpressionAttributeValues": {":next": value(last + 1), **({":last": value(last)} if counter else {})},
+            }
+        }
+        freeze = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _key(invoice.subscription_id, invoice.invoice_id),
+                "UpdateExpression": "SET #status = :issued, #number = :number, issued_at = :now, updated_at = :now",
+                "ConditionExpression": "#status = :draft AND updated_at = :read",
+                "ExpressionAttributeNames": {"#status": "status", "#number": "number"},
+                "ExpressionAttributeValues": {
+                    ":issued": value("issued"),
+                    ":draft": value("draft"),
+                    ":number": value(number),
+                    ":now": value(now),
+                    ":read": value(invoice.updated_at),
+                },
+            }
+        }
         try:
             transact_write(self._client, [advance, freeze])
         except TransactionCancelled as cancelled:
@@ -112,11 +151,17 @@ class DynamoInvoiceStore:
     def void(self, invoice: Invoice, now: datetime) -> Invoice:
         try:
             updated = self._client.update_item(
-                TableName=self._table, Key=_key(invoice.subscription_id, invoice.invoice_id),
+                TableName=self._table,
+                Key=_key(invoice.subscription_id, invoice.invoice_id),
                 UpdateExpression="SET #status = :void, voided_at = :now, updated_at = :now",
                 ConditionExpression="#status IN (:draft, :issued)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":void": value("void"), ":draft": value("draft"), ":issued": value("issued"), ":now": value(now)},
+                ExpressionAttributeValues={
+                    ":void": value("void"),
+                    ":draft": value("draft"),
+                    ":issued": value("issued"),
+                    ":now": value(now),
+                },
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -128,21 +173,40 @@ class DynamoInvoiceStore:
             return current  # already void: voiding is idempotent
         return _invoice(updated["Attributes"])
 
-    def close_period(self, subscription: Subscription, entries: list[LedgerEntry], draft: Invoice | None, *,
-                     previous_seq: int, previous_period_start: datetime, previous_draft: Invoice | None = None) -> None:
+    def close_period(
+        self,
+        subscription: Subscription,
+        entries: list[LedgerEntry],
+        draft: Invoice | None,
+        *,
+        previous_seq: int,
+        previous_period_start: datetime,
+        previous_draft: Invoice | None = None,
+    ) -> None:
         update = {
             "Update": {
                 "TableName": self._subscriptions,
                 "Key": subscription_key(subscription.subscription_id),
-                "UpdateExpression": "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, "
-                                    "ledger_seq = :seq, current_period_start = :start, current_period_end = :end, final_period_closed = :closed",
-                "ConditionExpression": "ledger_seq = :previous_seq AND current_period_start = :previous_start AND final_period_closed = :open",
+                "UpdateExpression": (
+                    "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, "
+                    "ledger_seq = :seq, current_period_start = :start, current_period_end = :end, "
+                    "final_period_closed = :closed"
+                ),
+                "ConditionExpression": (
+                    "ledger_seq = :previous_seq AND current_period_start = :previous_start "
+                    "AND final_period_closed = :open"
+                ),
                 "ExpressionAttributeValues": {
-                    ":allowance": value(subscription.allowance_balance), ":purchased": value(subscription.purchased_balance),
-                    ":total": value(subscription.credit_balance), ":seq": value(subscription.ledger_seq),
-                    ":start": value(subscription.current_period_start), ":end": value(subscription.current_period_end),
-                    ":closed": value(subscription.final_period_closed), ":previous_seq": value(previous_seq),
-                    ":previous_start": value(previous_period_start), ":open": value(False),
+                    ":allowance": value(subscription.allowance_balance),
+                    ":purchased": value(subscription.purchased_balance),
+                    ":total": value(subscription.credit_balance),
+                    ":seq": value(subscription.ledger_seq),
+                    ":start": value(subscription.current_period_start),
+                    ":end": value(subscription.current_period_end),
+                    ":closed": value(subscription.final_period_closed),
+                    ":previous_seq": value(previous_seq),
+                    ":previous_start": value(previous_period_start),
+                    ":open": value(False),
                 },
             }
         }
@@ -152,4 +216,6 @@ class DynamoInvoiceStore:
         try:
             transact_write(self._client, actions)
         except TransactionCancelled:
-            raise RetryableConflict("The subscription or its invoice changed while closing the period; retry.") from None
+            raise RetryableConflict(
+                "The subscription or its invoice changed while closing the period; retry."
+            ) from None

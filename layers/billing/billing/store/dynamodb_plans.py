@@ -1,6 +1,7 @@
 """Plans in DynamoDB. One partition per plan: a `CURRENT` item (the latest version plus the
 listing's status) and one immutable item per version. Active listings carry the sparse
 `listing`/`listing_order` attributes that the `active_catalog` index sorts by base fee."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -115,7 +116,10 @@ class DynamoPlanStore:
                             "Item": to_attributes(_current_item(plan)),
                             "ConditionExpression": "#version = :expected AND #status = :active",
                             "ExpressionAttributeNames": {"#version": "version", "#status": "status"},
-                            "ExpressionAttributeValues": {":expected": value(expected_version), ":active": value("active")},
+                            "ExpressionAttributeValues": {
+                                ":expected": value(expected_version),
+                                ":active": value("active"),
+                            },
                         }
                     },
                     {
@@ -138,7 +142,11 @@ class DynamoPlanStore:
                 UpdateExpression="SET #status = :archived, updated_at = :now REMOVE listing, listing_order",
                 ConditionExpression="attribute_exists(pk) AND #status = :active",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":archived": value("archived"), ":active": value("active"), ":now": value(now)},
+                ExpressionAttributeValues={
+                    ":archived": value("archived"),
+                    ":active": value("active"),
+                    ":now": value(now),
+                },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

@@ -7,11 +7,13 @@ idempotency    {scope}                     the first result of a keyed request (
 
 Every change to balances is one TransactWriteItems whose balance update is conditioned on the
 ledger seq it read, so concurrent changes never lose an update and seq never skips or repeats."""
+
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from ..domain.errors import Conflict, RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
@@ -51,7 +53,10 @@ def balance_update(table: str, subscription: Subscription, *, require_active: bo
         "Update": {
             "TableName": table,
             "Key": subscription_key(subscription.subscription_id),
-            "UpdateExpression": "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, ledger_seq = :seq",
+            "UpdateExpression": (
+                "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, "
+                "ledger_seq = :seq"
+            ),
             "ConditionExpression": condition,
             **({"ExpressionAttributeNames": {"#status": "status"}} if require_active else {}),
             "ExpressionAttributeValues": {
@@ -68,8 +73,12 @@ def balance_update(table: str, subscription: Subscription, *, require_active: bo
 
 def subscription_item(subscription: Subscription) -> dict[str, Any]:
     """The subscription as stored: keys, fields, and the organization index's sort key."""
-    return {"pk": f"SUB#{subscription.subscription_id}", "sk": SUBSCRIPTION, **subscription.model_dump(),
-            "organization_order": subscription.subscription_id}  # ULIDs sort by creation time
+    return {
+        "pk": f"SUB#{subscription.subscription_id}",
+        "sk": SUBSCRIPTION,
+        **subscription.model_dump(),
+        "organization_order": subscription.subscription_id,
+    }  # ULIDs sort by creation time
 
 
 def ledger_put(table: str, entry: LedgerEntry) -> dict[str, Any]:
@@ -86,7 +95,9 @@ def _entry(item: dict[str, Any]) -> LedgerEntry:
 
 
 class DynamoSubscriptionStore:
-    def __init__(self, client, *, subscriptions_table: str, ledger_table: str, idempotency_table: str, plans_table: str):
+    def __init__(
+        self, client, *, subscriptions_table: str, ledger_table: str, idempotency_table: str, plans_table: str
+    ):
         self._client = client
         self._subscriptions = subscriptions_table
         self._ledger = ledger_table
@@ -95,7 +106,9 @@ class DynamoSubscriptionStore:
 
     # --- reads ---------------------------------------------------------------------------------
     def get(self, subscription_id: str) -> Subscription | None:
-        found = self._client.get_item(TableName=self._subscriptions, Key=subscription_key(subscription_id), ConsistentRead=True)
+        found = self._client.get_item(
+            TableName=self._subscriptions, Key=subscription_key(subscription_id), ConsistentRead=True
+        )
         return _subscription(found["Item"]) if "Item" in found else None
 
     def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
@@ -107,7 +120,9 @@ class DynamoSubscriptionStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        return query_page(self._client, query, cursor=cursor, pinned={"organization_id": organization_id}, item=_subscription)
+        return query_page(
+            self._client, query, cursor=cursor, pinned={"organization_id": organization_id}, item=_subscription
+        )
 
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         partition = f"SUB#{subscription_id}"
@@ -130,17 +145,25 @@ class DynamoSubscriptionStore:
             fingerprint=item["fingerprint"],
             result=item["result"],
             created_at=item["created_at"],
-            expires_at=datetime.fromtimestamp(int(item["expires_at"]), tz=timezone.utc),
+            expires_at=datetime.fromtimestamp(int(item["expires_at"]), tz=UTC),
         )
 
     # --- writes --------------------------------------------------------------------------------
-    def provision(self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
+    def provision(
+        self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None
+    ) -> None:
         actions = [
             {
                 "Put": {
                     "TableName": self._subscriptions,
-                    "Item": to_attributes({"pk": f"ORG#{subscription.organization_id}", "sk": ACTIVE_GUARD,
-                                           "subscription_id": subscription.subscription_id, "created_at": subscription.created_at}),
+                    "Item": to_attributes(
+                        {
+                            "pk": f"ORG#{subscription.organization_id}",
+                            "sk": ACTIVE_GUARD,
+                            "subscription_id": subscription.subscription_id,
+                            "created_at": subscription.created_at,
+                        }
+                    ),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -175,7 +198,11 @@ class DynamoSubscriptionStore:
                     "UpdateExpression": "SET #status = :canceled, canceled_at = :at",
                     "ConditionExpression": "#status = :active",
                     "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":canceled": value("canceled"), ":active": value("active"), ":at": value(subscription.canceled_at)},
+                    "ExpressionAttributeValues": {
+                        ":canceled": value("canceled"),
+                        ":active": value("active"),
+                        ":at": value(subscription.canceled_at),
+                    },
                 }
             },
             {
@@ -192,8 +219,18 @@ class DynamoSubscriptionStore:
         except TransactionCancelled:
             raise RetryableConflict("The subscription changed while canceling; retry.") from None
 
-    def append(self, subscription: Subscription, entry: LedgerEntry, *, idempotency: IdempotencyRecord | None, require_active: bool = False) -> None:
-        actions = [balance_update(self._subscriptions, subscription, require_active=require_active), ledger_put(self._ledger, entry)]
+    def append(
+        self,
+        subscription: Subscription,
+        entry: LedgerEntry,
+        *,
+        idempotency: IdempotencyRecord | None,
+        require_active: bool = False,
+    ) -> None:
+        actions = [
+            balance_update(self._subscriptions, subscription, require_active=require_active),
+            ledger_put(self._ledger, entry),
+        ]
         try:
             self._commit(actions, idempotency)
         except TransactionCancelled:
@@ -201,8 +238,12 @@ class DynamoSubscriptionStore:
 
     def every_subscription(self) -> Iterator[Subscription]:
         """All subscriptions, page by page (a Scan returns at most 1 MB at a time)."""
-        scan: dict[str, Any] = {"TableName": self._subscriptions, "FilterExpression": "sk = :sk",
-                                "ExpressionAttributeValues": {":sk": value(SUBSCRIPTION)}, "ConsistentRead": True}
+        scan: dict[str, Any] = {
+            "TableName": self._subscriptions,
+            "FilterExpression": "sk = :sk",
+            "ExpressionAttributeValues": {":sk": value(SUBSCRIPTION)},
+            "ConsistentRead": True,
+        }
         while True:
             found = self._client.scan(**scan)
             yield from (_subscription(item) for item in found.get("Items", []))
@@ -212,8 +253,12 @@ class DynamoSubscriptionStore:
 
     def active_for(self, organization_id: str) -> Subscription | None:
         """The organization's active subscription, found through its guard item."""
-        guard = self._client.get_item(TableName=self._subscriptions, Key=_guard_key(organization_id), ConsistentRead=True,
-                                      ProjectionExpression="subscription_id")
+        guard = self._client.get_item(
+            TableName=self._subscriptions,
+            Key=_guard_key(organization_id),
+            ConsistentRead=True,
+            ProjectionExpression="subscription_id",
+        )
         if "Item" not in guard:
             return None
         subscription = self.get(from_attributes(guard["Item"])["subscription_id"])
@@ -221,24 +266,37 @@ class DynamoSubscriptionStore:
 
     # --- items ---------------------------------------------------------------------------------
     def _put_subscription(self, subscription: Subscription) -> dict[str, Any]:
-        return {"Put": {"TableName": self._subscriptions, "Item": to_attributes(subscription_item(subscription)),
-                        "ConditionExpression": "attribute_not_exists(pk)"}}
+        return {
+            "Put": {
+                "TableName": self._subscriptions,
+                "Item": to_attributes(subscription_item(subscription)),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
 
     def _commit(self, actions: list[dict[str, Any]], idempotency: IdempotencyRecord | None) -> None:
         """Write `actions` and, when the request carried a key, its idempotency record, atomically.
         A live record under the same key means a twin request committed first: KeyAlreadyCommitted."""
         if idempotency is not None:
-            item = {"pk": idempotency.scope, "fingerprint": idempotency.fingerprint, "result": idempotency.result,
-                    "created_at": idempotency.created_at, "expires_at": int(idempotency.expires_at.timestamp())}
+            item = {
+                "pk": idempotency.scope,
+                "fingerprint": idempotency.fingerprint,
+                "result": idempotency.result,
+                "created_at": idempotency.created_at,
+                "expires_at": int(idempotency.expires_at.timestamp()),
+            }
             # An expired record (TTL deletes lazily) may be overwritten; a live one may not.
-            actions = [*actions, {
-                "Put": {
-                    "TableName": self._idempotency,
-                    "Item": to_attributes(item),
-                    "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-                    "ExpressionAttributeValues": {":now": value(int(idempotency.created_at.timestamp()))},
-                }
-            }]
+            actions = [
+                *actions,
+                {
+                    "Put": {
+                        "TableName": self._idempotency,
+                        "Item": to_attributes(item),
+                        "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                        "ExpressionAttributeValues": {":now": value(int(idempotency.created_at.timestamp()))},
+                    }
+                },
+            ]
         try:
             # One token an attempt: the SDK's own retry of a commit whose answer was lost is a no-op.
             transact_write(self._client, actions, token=secrets.token_hex(16))

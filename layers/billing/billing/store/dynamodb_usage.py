@@ -8,10 +8,10 @@ by_subscription index         subscription_id + usage_order ("{occurred_at}#{eve
 A chunk of events for one subscription is one TransactWriteItems: the balance update (guarded by
 the ledger seq and the subscription being active), one ledger entry, one aggregate update and the
 event rows. A single POST /usage is a chunk of one: four items."""
+
 from __future__ import annotations
 
 import json
-
 from datetime import datetime
 from typing import Any
 
@@ -77,7 +77,12 @@ class DynamoUsageStore:
         found: dict[tuple[str, str], UsageEvent] = {}
         distinct = list(dict.fromkeys(keys))
         for start in range(0, len(distinct), 100):
-            pending = {self._table: {"Keys": [_event_key(o, k) for o, k in distinct[start : start + 100]], "ConsistentRead": True}}
+            pending = {
+                self._table: {
+                    "Keys": [_event_key(o, k) for o, k in distinct[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
             while pending:
                 answer = self._client.batch_get_item(RequestItems=pending)
                 for item in answer.get("Responses", {}).get(self._table, []):
@@ -87,8 +92,16 @@ class DynamoUsageStore:
         return found
 
     # --- recording -----------------------------------------------------------------------------
-    def record(self, subscription: Subscription, entry: LedgerEntry, events: list[UsageEvent], usage: PeriodUsage,
-               *, period_start: datetime, period_end: datetime) -> WriteUnits:
+    def record(
+        self,
+        subscription: Subscription,
+        entry: LedgerEntry,
+        events: list[UsageEvent],
+        usage: PeriodUsage,
+        *,
+        period_start: datetime,
+        period_end: datetime,
+    ) -> WriteUnits:
         """Commit a chunk. Raises RetryableConflict when the balances moved or the subscription was
         canceled meanwhile, DuplicateKeys when some keys were committed concurrently."""
         event_items = [to_attributes(_event_item(e)) for e in events]
@@ -97,7 +110,10 @@ class DynamoUsageStore:
             balance_update(self._subscriptions, subscription, require_active=True),
             ledger_put(self._ledger, entry),
             aggregate,
-            *({"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}} for item in event_items),
+            *(
+                {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+                for item in event_items
+            ),
         ]
         try:
             # The token makes the SDK's own retry of a commit whose answer was lost a no-op.
@@ -108,7 +124,11 @@ class DynamoUsageStore:
                 raise DuplicateKeys(taken) from None
             raise RetryableConflict("The balance changed while recording usage; retry.") from None
         event_sizes = [item_size(item) for item in event_items]
-        sizes = [item_size(to_attributes(subscription_item(subscription))), item_size(actions[1]["Put"]["Item"]), self._aggregate_size(aggregate)]
+        sizes = [
+            item_size(to_attributes(subscription_item(subscription))),
+            item_size(actions[1]["Put"]["Item"]),
+            self._aggregate_size(aggregate),
+        ]
         return transactional(sizes + event_sizes, index_entry_sizes=event_sizes)
 
     @staticmethod
@@ -118,7 +138,9 @@ class DynamoUsageStore:
         names = update["Update"]["ExpressionAttributeNames"]
         return 60 + sum(len(n.encode()) + 8 for n in names.values())
 
-    def _aggregate_update(self, usage: PeriodUsage, subscription_id: str, period_start: datetime, period_end: datetime) -> dict[str, Any]:
+    def _aggregate_update(
+        self, usage: PeriodUsage, subscription_id: str, period_start: datetime, period_end: datetime
+    ) -> dict[str, Any]:
         names: dict[str, str] = {}
         values: dict[str, Any] = {":end": value(period_end)}
         additions: list[str] = []
@@ -151,8 +173,17 @@ class DynamoUsageStore:
         }
 
     # --- reading -------------------------------------------------------------------------------
-    def events_page(self, subscription_id: str, *, start: datetime | None, end: datetime | None, service: str | None,
-                    guardrail_flag: str | None, limit: int, cursor: str | None) -> Page[UsageEvent]:
+    def events_page(
+        self,
+        subscription_id: str,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        service: str | None,
+        guardrail_flag: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[UsageEvent]:
         """Newest first, occurred_at in [start, end); service and flag filter within each page."""
         condition = "subscription_id = :sid"
         values: dict[str, Any] = {":sid": value(subscription_id)}
@@ -189,7 +220,9 @@ class DynamoUsageStore:
         return query_page(self._client, query, cursor=cursor, pinned={"subscription_id": subscription_id}, item=_event)
 
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage:
-        found = self._client.get_item(TableName=self._table, Key=period_key(subscription_id, period_start), ConsistentRead=True)
+        found = self._client.get_item(
+            TableName=self._table, Key=period_key(subscription_id, period_start), ConsistentRead=True
+        )
         item = from_attributes(found.get("Item", {}))
         usage = PeriodUsage()
         for name, amount in item.items():

@@ -1,5 +1,6 @@
 """In-memory stores with the DynamoDB stores' semantics (conditional writes, ordering, cursors),
 for fast unit tests of the services."""
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,8 @@ from ..domain.paging import Page
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
-from .capacity import WriteUnits
 from .base import DuplicateKeys
+from .capacity import WriteUnits
 
 
 class InMemoryPlanStore:
@@ -30,7 +31,9 @@ class InMemoryPlanStore:
         return self._versions.get((plan_id, version))
 
     def active_page(self, *, limit: int, cursor: str | None) -> Page[Plan]:
-        ordered = sorted((p for p in self._current.values() if p.is_active), key=lambda p: (p.base_fee_cents, p.plan_id))
+        ordered = sorted(
+            (p for p in self._current.values() if p.is_active), key=lambda p: (p.base_fee_cents, p.plan_id)
+        )
         return _page(ordered, limit, cursor, key=lambda p: p.plan_id)
 
     def add(self, plan: Plan) -> None:
@@ -73,7 +76,11 @@ class InMemorySubscriptionStore:
         return self._subscriptions.get(subscription_id)
 
     def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
-        mine = sorted((s for s in self._subscriptions.values() if s.organization_id == organization_id), key=lambda s: s.subscription_id, reverse=True)
+        mine = sorted(
+            (s for s in self._subscriptions.values() if s.organization_id == organization_id),
+            key=lambda s: s.subscription_id,
+            reverse=True,
+        )
         return _page(mine, limit, cursor, key=lambda s: s.subscription_id)
 
     def every_subscription(self):
@@ -96,11 +103,16 @@ class InMemorySubscriptionStore:
         if existing is not None and existing.is_live(record.created_at):
             raise KeyAlreadyCommitted()
 
-    def provision(self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
+    def provision(
+        self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None
+    ) -> None:
         with self._lock:
             self._claim_key(idempotency)
             if subscription.organization_id in self._active:
-                raise Conflict(f"Organization '{subscription.organization_id}' already has an active subscription.", code="subscription_exists")
+                raise Conflict(
+                    f"Organization '{subscription.organization_id}' already has an active subscription.",
+                    code="subscription_exists",
+                )
             current = self._plans.current(plan.plan_id)
             if current is None or not current.is_active or current.version != plan.version:
                 raise RetryableConflict("The plan changed while subscribing; retry.")
@@ -118,7 +130,14 @@ class InMemorySubscriptionStore:
             self._subscriptions[subscription.subscription_id] = stored.canceled(subscription.canceled_at)
             self._active.pop(subscription.organization_id, None)
 
-    def append(self, subscription: Subscription, entry: LedgerEntry, *, idempotency: IdempotencyRecord | None, require_active: bool = False) -> None:
+    def append(
+        self,
+        subscription: Subscription,
+        entry: LedgerEntry,
+        *,
+        idempotency: IdempotencyRecord | None,
+        require_active: bool = False,
+    ) -> None:
         with self._lock:
             self._claim_key(idempotency)
             stored = self._subscriptions.get(subscription.subscription_id)
@@ -155,8 +174,16 @@ class InMemoryUsageStore:
     def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
         return {k: self.events[k] for k in keys if k in self.events}
 
-    def record(self, subscription: Subscription, entry: LedgerEntry, events: list[UsageEvent], usage: PeriodUsage,
-               *, period_start: datetime, period_end: datetime) -> WriteUnits:
+    def record(
+        self,
+        subscription: Subscription,
+        entry: LedgerEntry,
+        events: list[UsageEvent],
+        usage: PeriodUsage,
+        *,
+        period_start: datetime,
+        period_end: datetime,
+    ) -> WriteUnits:
         store = self._subscriptions
         with store._lock:
             stored = store._subscriptions.get(subscription.subscription_id)
@@ -172,10 +199,18 @@ class InMemoryUsageStore:
             self.aggregates.setdefault((subscription.subscription_id, period_start), []).extend(events)
         return WriteUnits(table=0, indexes=0)
 
-    def events_page(self, subscription_id: str, *, start, end, service, guardrail_flag, limit: int, cursor: str | None) -> Page[UsageEvent]:
-        chosen = [e for e in self.events.values() if e.subscription_id == subscription_id
-                  and (start is None or e.occurred_at >= start) and (end is None or e.occurred_at < end)
-                  and (service is None or e.service == service) and (guardrail_flag is None or guardrail_flag in e.guardrail.flags)]
+    def events_page(
+        self, subscription_id: str, *, start, end, service, guardrail_flag, limit: int, cursor: str | None
+    ) -> Page[UsageEvent]:
+        chosen = [
+            e
+            for e in self.events.values()
+            if e.subscription_id == subscription_id
+            and (start is None or e.occurred_at >= start)
+            and (end is None or e.occurred_at < end)
+            and (service is None or e.service == service)
+            and (guardrail_flag is None or guardrail_flag in e.guardrail.flags)
+        ]
         chosen.sort(key=lambda e: (e.occurred_at, e.event_id), reverse=True)
         return _page(chosen, limit, cursor, key=lambda e: e.event_id)
 
@@ -201,7 +236,11 @@ class InMemoryInvoiceStore:
         return self.invoices.get((subscription_id, invoice_id))
 
     def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
-        mine = sorted((i for (sid, _), i in self.invoices.items() if sid == subscription_id), key=lambda i: i.invoice_id, reverse=True)
+        mine = sorted(
+            (i for (sid, _), i in self.invoices.items() if sid == subscription_id),
+            key=lambda i: i.invoice_id,
+            reverse=True,
+        )
         return _page(mine, limit, cursor, key=lambda i: i.invoice_id)
 
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
@@ -230,7 +269,14 @@ class InMemoryInvoiceStore:
             if stored.updated_at != invoice.updated_at:
                 raise RetryableConflict("The draft changed; retry.")
             self.last_number += 1
-            issued = stored.model_copy(update={"status": "issued", "number": f"INV-{self.last_number:06d}", "issued_at": now, "updated_at": now})
+            issued = stored.model_copy(
+                update={
+                    "status": "issued",
+                    "number": f"INV-{self.last_number:06d}",
+                    "issued_at": now,
+                    "updated_at": now,
+                }
+            )
             self.invoices[(invoice.subscription_id, invoice.invoice_id)] = issued
             return issued
 
@@ -242,12 +288,24 @@ class InMemoryInvoiceStore:
                 self.invoices[(invoice.subscription_id, invoice.invoice_id)] = stored
             return stored
 
-    def close_period(self, subscription: Subscription, entries: list[LedgerEntry], draft: Invoice | None, *,
-                     previous_seq: int, previous_period_start: datetime, previous_draft: Invoice | None = None) -> None:
+    def close_period(
+        self,
+        subscription: Subscription,
+        entries: list[LedgerEntry],
+        draft: Invoice | None,
+        *,
+        previous_seq: int,
+        previous_period_start: datetime,
+        previous_draft: Invoice | None = None,
+    ) -> None:
         store = self._subscriptions
         with store._lock:
             stored = store._subscriptions[subscription.subscription_id]
-            if stored.ledger_seq != previous_seq or stored.current_period_start != previous_period_start or stored.final_period_closed:
+            if (
+                stored.ledger_seq != previous_seq
+                or stored.current_period_start != previous_period_start
+                or stored.final_period_closed
+            ):
                 raise RetryableConflict("The subscription changed while closing the period; retry.")
             if draft is not None:
                 try:
