@@ -1,7 +1,10 @@
-"""GET /plans and GET /plans/{plan_id}: the public catalog (no token needed)."""
+"""GET /plans and GET /plans/{plan_id}: the public catalog (no token needed); GET /openapi.json: the
+API's OpenAPI document, built from the route table and the models on its first request only."""
+
+from aws_lambda_powertools.event_handler import Response
 
 from billing import deployment
-from billing.api.http import billing_api, json_response, lambda_entry, parse_query
+from billing.api.http import JSON, billing_api, json_response, lambda_entry, parse_query
 from billing.api.models import PageQuery, PlanQuery
 from billing.services import catalog
 
@@ -19,6 +22,13 @@ def list_plans():
 def get_plan(plan_id: str):
     query = parse_query(app, PlanQuery)
     return json_response(200, catalog.get_plan(deployment.billing(), plan_id, version=query.version))
+
+
+@app.get("/openapi.json")
+def openapi_document():
+    from billing.api.openapi import document_json  # pydantic schema generation: only when asked, once
+
+    return Response(status_code=200, content_type=JSON, body=document_json())
 
 
 lambda_handler = lambda_entry(app)

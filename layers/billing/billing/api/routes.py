@@ -1,0 +1,167 @@
+"""The route table of the HTTP API: every Api event of template.yaml, with the models that describe
+it (request body, query, path parameters, success bodies) and the errors it can answer. The OpenAPI
+document (`billing.api.openapi`) is generated from this table and the models; tests/unit/
+test_openapi.py fails when a route of template.yaml is missing here or this table names a route the
+template lacks (the Lambda has no template.yaml at run time, so the table lives in the layer).
+
+Nothing here is imported on a cold start: `routes()` imports the models when the document is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# The error codes every route of a kind can answer (API.md's error table); routes add their own.
+AUTH_ERRORS = {401: ("unauthenticated",), 403: ("forbidden",)}
+BODY_ERRORS = {
+    400: ("malformed_json",),
+    413: ("payload_too_large",),
+    415: ("unsupported_media_type",),
+    422: ("validation_error",),
+}
+QUERY_ERRORS = {422: ("validation_error",)}
+FOUND_ERRORS = {404: ("not_found",)}
+WRITE_CONFLICTS = {409: ("concurrent_update",)}
+
+CSV = "text/csv"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as template.yaml names it: /api/billing/...
+    operation_id: str
+    summary: str
+    responses: dict[int, Any]  # success status -> response model (CSV for a file)
+    roles: tuple[str, ...] = ()  # roles that may call it; () = public (no token)
+    body: Any = None
+    body_required: bool = True
+    query: Any = None
+    path_types: dict[str, Any] = field(default_factory=dict)  # a path parameter's type when not a plain string
+    headers: dict[str, Any] = field(default_factory=dict)  # request headers besides Authorization
+    errors: dict[int, tuple[str, ...]] = field(default_factory=dict)  # route-specific statuses and codes
+    tag: str = ""
+
+    @property
+    def public(self) -> bool:
+        return not self.roles
+
+    def error_codes(self) -> dict[int, tuple[str, ...]]:
+        """Every status besides the successes that this route can answer, with the codes of each."""
+        kinds = [] if self.public else [AUTH_ERRORS]
+        if self.body is not None:
+            kinds.append(BODY_ERRORS)
+        if self.query is not None or self.path_types:
+            kinds.append(QUERY_ERRORS)
+        if "{" in self.path:
+            kinds.append(FOUND_ERRORS)
+        if self.method != "GET":
+            kinds.append(WRITE_CONFLICTS)
+        kinds.append(self.errors)
+        merged: dict[int, list[str]] = {}
+        for kind in kinds:
+            for status, codes in kind.items():
+                merged.setdefault(status, [])
+                merged[status] += [c for c in codes if c not in merged[status]]
+        return {status: tuple(merged[status]) for status in sorted(merged)}
+
+
+ADMIN = "marketplace:admin"
+FINANCE = "finance"
+SERVICE = "service"
+ORG_ADMIN = "org:admin"
+ORG_MEMBER = "org:member"
+READERS = (ADMIN, FINANCE, ORG_ADMIN, ORG_MEMBER)
+P = "/api/billing"
+SUB = P + "/subscriptions/{subscription_id}"
+INVOICE = SUB + "/invoices/{invoice_id}"
+
+
+def routes() -> list[Route]:
+    from ..domain.invoices import Invoice
+    from ..domain.ledger import LedgerEntry
+    from ..domain.paging import Page
+    from ..domain.plans import Plan, PlanId, PlanTerms
+    from ..domain.subscriptions import OrganizationId, Subscription
+    from ..domain.usage import UsageEvent, UsageRequest, UsageSummary
+    from ..services.credits import CreditChangeRequest
+    from ..services.invoices import DraftRequest
+    from ..services.subscriptions import ProvisionRequest, SubscriptionWithHealth
+    from ..services.usage import BatchReport
+    from .http import IDEMPOTENCY_KEY
+    from .models import ExportQuery, PageQuery, PlanListing, PlanQuery, SummaryQuery, UsageBatch, UsageQuery
+
+    idempotency_header = {
+        "Idempotency-Key": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern, "minLength": 1, "maxLength": 255}
+    }
+    return [
+        # --- plans
+        Route("GET", P + "/plans", "listPlans", "Active plans, cheapest base fee first", {200: Page[Plan]},
+              query=PageQuery, tag="plans"),
+        Route("GET", P + "/plans/{plan_id}", "getPlan", "A plan (latest version, or ?version=n)", {200: Plan},
+              query=PlanQuery, tag="plans"),
+        Route("POST", P + "/plans", "publishPlan", "Publish a partner listing (version 1)", {201: Plan},
+              roles=(ADMIN,), body=PlanListing, errors={409: ("plan_exists",)}, tag="plans"),
+        Route("PUT", P + "/plans/{plan_id}", "revisePlan", "Revise a plan's terms (version + 1)", {200: Plan},
+              roles=(ADMIN,), body=PlanTerms, path_types={"plan_id": PlanId}, errors={409: ("plan_archived",)},
+              tag="plans"),
+        Route("POST", P + "/plans/{plan_id}/archive", "archivePlan", "Archive a plan", {200: Plan},
+              roles=(ADMIN,), path_types={"plan_id": PlanId}, tag="plans"),
+        Route("GET", P + "/openapi.json", "getOpenApi", "This document (OpenAPI 3.1)", {200: dict}, tag="meta"),
+        # --- subscriptions
+        Route("POST", P + "/organizations/{organization_id}/subscriptions", "provisionSubscription",
+              "Subscribe an organization to a plan, accepting its SLA", {201: Subscription, 200: Subscription},
+              roles=(ADMIN, ORG_ADMIN), body=ProvisionRequest, path_types={"organization_id": OrganizationId},
+              headers=idempotency_header,
+              errors={
+                  403: ("residency_mismatch", "residency_not_served"),
+                  409: ("subscription_exists", "plan_archived", "idempotency_in_progress"),
+                  422: ("idempotency_key_reused",),
+              }, tag="subscriptions"),
+        Route("GET", P + "/organizations/{organization_id}/subscriptions", "listOrganizationSubscriptions",
+              "An organization's subscriptions, newest first", {200: Page[Subscription]}, roles=READERS,
+              query=PageQuery, tag="subscriptions"),
+        Route("GET", SUB, "getSubscription", "A subscription with its health", {200: SubscriptionWithHealth},
+              roles=READERS, tag="subscriptions"),
+        Route("POST", SUB + "/cancel", "cancelSubscription", "Cancel a subscription", {200: Subscription},
+              roles=(ADMIN, ORG_ADMIN), tag="subscriptions"),
+        # --- credits
+        Route("POST", SUB + "/credits", "changeCredits", "A top-up or an adjustment, as a ledger entry",
+              {201: LedgerEntry, 200: LedgerEntry}, roles=(ADMIN,), body=CreditChangeRequest,
+              errors={
+                  403: ("residency_mismatch",),
+                  409: ("insufficient_credits", "no_active_subscription", "idempotency_in_progress"),
+                  422: ("idempotency_key_reused",),
+              }, tag="credits"),
+        Route("GET", SUB + "/ledger", "readLedger", "The credit ledger, oldest first (by seq)",
+              {200: Page[LedgerEntry]}, roles=READERS, query=PageQuery, tag="credits"),
+        # --- usage
+        Route("POST", P + "/usage", "recordUsage", "Record one usage event (a credit debit)",
+              {201: UsageEvent, 200: UsageEvent}, roles=(ADMIN, SERVICE), body=UsageRequest,
+              errors={
+                  402: ("insufficient_credits",),
+                  409: ("no_active_subscription", "idempotency_in_progress"),
+                  422: ("idempotency_key_reused", "unknown_service"),
+              }, tag="usage"),
+        Route("POST", P + "/usage/batch", "recordUsageBatch", "Record up to 100 usage events, one result each",
+              {200: BatchReport}, roles=(ADMIN, SERVICE), body=UsageBatch, tag="usage"),
+        Route("GET", SUB + "/usage", "listUsage", "Usage events, newest first", {200: Page[UsageEvent]},
+              roles=READERS, query=UsageQuery, tag="usage"),
+        Route("GET", SUB + "/usage/summary", "usageSummary", "Per-service totals of a period",
+              {200: UsageSummary}, roles=READERS, query=SummaryQuery, tag="usage"),
+        # --- invoices
+        Route("POST", SUB + "/invoices/draft", "draftInvoice", "Draft (or redraft) a period's invoice",
+              {201: Invoice, 200: Invoice}, roles=(ADMIN, FINANCE), body=DraftRequest, body_required=False,
+              errors={403: ("residency_mismatch",), 409: ("invoice_not_draft",)}, tag="invoices"),
+        Route("GET", SUB + "/invoices", "listInvoices", "A subscription's invoices, newest period first",
+              {200: Page[Invoice]}, roles=READERS, query=PageQuery, tag="invoices"),
+        Route("GET", INVOICE, "getInvoice", "An invoice", {200: Invoice}, roles=READERS, tag="invoices"),
+        Route("POST", INVOICE + "/issue", "issueInvoice", "Issue a draft (gapless number)", {200: Invoice},
+              roles=(ADMIN, FINANCE), errors={403: ("residency_mismatch",), 409: ("invoice_not_draft", "period_open")},
+              tag="invoices"),
+        Route("POST", INVOICE + "/void", "voidInvoice", "Void an invoice", {200: Invoice}, roles=(ADMIN, FINANCE),
+              errors={403: ("residency_mismatch",), 409: ("invoice_not_draft",)}, tag="invoices"),
+        Route("GET", INVOICE + "/export", "exportInvoice", "An invoice as a CSV (or JSON) file",
+              {200: CSV}, roles=(ADMIN, FINANCE), query=ExportQuery, errors={403: ("residency_mismatch",)},
+              tag="invoices"),
+    ]  # fmt: skip
