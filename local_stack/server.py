@@ -2,6 +2,7 @@
 on the embedded DynamoDB (or BILLING_DYNAMODB_ENDPOINT), sandbox mode on.
 
   POST /_local/invoke/{FunctionLogicalId}   deliver an event to a function (`sam local invoke`)
+  GET  /api/billing/docs                     the API reference (Swagger UI over /api/billing/openapi.json)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from .database import EmbeddedDynamoDB, client_for, create_tables
+from .docs import docs_response, is_docs_path
 from .functions import LocalFunction, merged_environment
 from .gateway import ApiGateway, HttpResponse
 from .template import Stack
@@ -170,6 +172,8 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 response = local.invoke(self.path[len(INVOKE_PREFIX) :].split("?")[0].strip("/"), body)
             elif self.path.split("?")[0].rstrip("/") == CLOCK_PATH:
                 response = local.clock_request(self.command, body)
+            elif is_docs_path(self.path.split("?")[0]):
+                response = docs_response(self.command, self.path.split("?")[0])
             else:
                 response = local.gateway.handle(
                     self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
@@ -180,9 +184,17 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
-            self.wfile.write(response.body)
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        def __getattr__(self, name: str):
+            """Any other method (HEAD, OPTIONS, TRACE, ...) gets the gateway's answer for a route it
+            does not have, in the envelope, as API Gateway answers it: never a 501 page."""
+            if name.startswith("do_") and name[3:].isalpha():
+                return self._serve
+            raise AttributeError(name)
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """The server's own refusals (a header over 64 KiB: 431, a malformed request line: 400)

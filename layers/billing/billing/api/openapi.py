@@ -176,12 +176,32 @@ def _operation(route: Route, refs: dict[tuple[Any, str], dict[str, Any]]) -> dic
     return operation
 
 
+def _links(route: Route, table: list[Route]) -> dict[str, Any]:
+    """What a created resource leads to: every operation whose path parameters the 201 body names
+    (a subscription's, an invoice's, a plan's operations), as OpenAPI links for stateful clients."""
+    model = route.responses.get(201)
+    fields = set(getattr(model, "model_fields", {}))
+    links = {}
+    for other in table:
+        names = _PARAMETER.findall(other.path)
+        if other is not route and names and set(names) <= fields:
+            links[other.operation_id] = {
+                "operationId": other.operation_id,
+                "parameters": {name: f"$response.body#/{name}" for name in names},
+            }
+    return links
+
+
 def build_document(table: list[Route] | None = None) -> dict[str, Any]:
     table = routes() if table is None else table
     refs, definitions = _model_schemas(table)
     paths: dict[str, dict[str, Any]] = {}
     for route in table:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
+        operation = _operation(route, refs)
+        links = _links(route, table)
+        if links:
+            operation["responses"]["201"]["links"] = links
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
     definitions[ERROR_ENVELOPE] = _error_envelope()
     return {
         "openapi": "3.1.0",
