@@ -9,13 +9,13 @@ ORG ?=
 RESIDENCY ?= us
 ENV ?= default
 
-.PHONY: help setup run token test test-fast format validate scan build deploy bench clean
+.PHONY: help setup run token test test-fast fuzz format validate scan build deploy bench clean
 
 help:  ## list every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)$$/\1\t\2/' | \
 		awk -F'\t' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 
-setup:  ## set up .venv, .venv-sam and .venv-scan (pinned; skipped when nothing changed)
+setup:  ## set up .venv, .venv-sam, .venv-scan and .venv-fuzz (pinned; skipped when nothing changed)
 	@bash scripts/bootstrap all
 
 run:  ## serve the API on http://127.0.0.1:3000 (BILLING_PORT); sets up only .venv
@@ -26,12 +26,17 @@ token:  ## print a local bearer token: make token ROLE=... ORG=... RESIDENCY=...
 	@bash scripts/bootstrap service
 	@$(PY) -m local_stack.token --role "$(ROLE)" --org "$(ORG)" --residency "$(RESIDENCY)"
 
-test: setup  ## every test: unit, integration, e2e, style, sam validate + build, checkov
+test: setup  ## every test: unit, integration, e2e, style, Schemathesis, sam validate + build, checkov
 	$(PY) -m pytest
 
-test-fast:  ## unit + integration + e2e + style, without the SAM CLI or the scanner
+test-fast:  ## unit + integration + e2e + style, without the SAM CLI, the scanner or Schemathesis
 	@bash scripts/bootstrap service
-	$(PY) -m pytest -m "not build and not scan"
+	$(PY) -m pytest -m "not build and not scan and not fuzz"
+
+fuzz:  ## Schemathesis against the local stack (BILLING_FUZZ_SEED, BILLING_FUZZ_EXAMPLES)
+	@bash scripts/bootstrap service
+	@bash scripts/bootstrap fuzz
+	$(PY) -m pytest -m fuzz -s
 
 format:  ## apply the formatter and the linter's fixes (rules: ruff.toml)
 	@bash scripts/bootstrap service

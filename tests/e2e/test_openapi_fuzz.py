@@ -68,6 +68,7 @@ def seed_resources(server: LocalServer) -> tuple[dict[str, str], dict[str, str]]
     return tokens, known
 
 
+@pytest.mark.fuzz
 def test_schemathesis_finds_nothing_against_the_openapi_document():
     if not ST.exists():
         if os.environ.get("CI"):
@@ -87,7 +88,7 @@ def test_schemathesis_finds_nothing_against_the_openapi_document():
             "--seed",
             str(SEED),
             "--workers",
-            "2",
+            "1",  # one: reproducible from the seed (and hypothesis' lambda-source cache is not thread-safe)
             "--generation-database",
             "none",
             "--request-timeout",
