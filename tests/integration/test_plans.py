@@ -75,3 +75,10 @@ def test_given_the_authorizer_event_when_the_token_is_bad_then_unauthorized(func
     event = sample_event("authorizer/token.json") | {"authorizationToken": token}
     with pytest.raises(Exception, match="^Unauthorized$"):
         functions("AuthorizerFunction").invoke(event)
+
+
+def test_given_the_openapi_event_when_delivered_then_the_catalog_function_answers_the_document(functions):
+    status, headers, document = functions.http("PlanCatalogFunction", "plan_catalog/openapi_document.json")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert document["openapi"] == "3.1.0"
+    assert document["paths"]["/api/billing/openapi.json"]["get"]["security"] == []

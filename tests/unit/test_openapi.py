@@ -97,9 +97,24 @@ def test_bodies_queries_and_path_parameters_carry_their_constraints(document):
     assert "from" in by_name and "to" in by_name
     organization = document["paths"]["/api/billing/organizations/{organization_id}/subscriptions"]["post"]
     assert organization["parameters"][0]["schema"]["pattern"]
+    quantity = document["components"]["schemas"]["UsageRequest"]["properties"]["quantity"]["anyOf"]
+    assert quantity[0] == {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 10**12}
+    assert quantity[1]["type"] == "string" and quantity[1]["pattern"]
     # responses are documented as sent: decimals as strings
     event = document["components"]["schemas"]["UsageEvent"]["properties"]["credits"]
     assert event["type"] == "string"
+
+
+def test_created_resources_link_to_the_operations_their_bodies_name(document):
+    draft = document["paths"]["/api/billing/subscriptions/{subscription_id}/invoices/draft"]["post"]
+    issue = draft["responses"]["201"]["links"]["issueInvoice"]
+    assert issue == {
+        "operationId": "issueInvoice",
+        "parameters": {
+            "subscription_id": "$response.body#/subscription_id",
+            "invoice_id": "$response.body#/invoice_id",
+        },
+    }
 
 
 def test_public_routes_need_no_token_and_the_rest_a_bearer_jwt(document):

@@ -64,6 +64,8 @@ def _error_response(codes: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+DECIMAL_LIMIT = 10**12
+DECIMAL_TEXT = r"^[+-]?(?:\d{1,12}(?:\.\d{0,6})?|\.\d{1,6})$"
 _BOUNDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
 
 
@@ -82,6 +84,13 @@ def _json_schema_bounds(node: Any) -> Any:
         for target in targets:
             for key, value in bounds.items():
                 target.setdefault(key, value)
+    branches = node.get("anyOf", [])
+    if [b.get("type") for b in branches] == ["number", "string"] and "pattern" not in branches[1]:
+        # An exact decimal (values.py), sent as a JSON number or a string: below 10^12, 6 decimals.
+        branches[0].setdefault("exclusiveMaximum", DECIMAL_LIMIT)
+        if "minimum" not in branches[0]:
+            branches[0].setdefault("exclusiveMinimum", -DECIMAL_LIMIT)
+        branches[1]["pattern"] = DECIMAL_TEXT
     return node
 
 
