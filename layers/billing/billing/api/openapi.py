@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the API, generated from the route table (`routes.py`, checked against
+"""The OpenAPI 3.1 document of the API, generated from the operations table (`operations.py`, checked against
 template.yaml by a test) and the pydantic models themselves: requests in validation mode, responses in
 serialization mode (what goes over the wire: decimals as strings). Built on the first request for it
 and kept for the container's life: schema generation takes a few hundred milliseconds."""
@@ -9,7 +9,7 @@ import re
 from functools import cache
 from typing import Any
 
-from .routes import CSV, Route, routes
+from .operations import CSV, Route, routes
 
 TITLE = "Marketplace Billing API"
 VERSION = "1"

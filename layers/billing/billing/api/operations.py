@@ -1,7 +1,7 @@
-"""The route table of the HTTP API: every Api event of template.yaml, with the models that describe
+"""The operations of the HTTP API: every Api event of template.yaml (but the `ANY` ones), with the models that describe
 it (request body, query, path parameters, success bodies) and the errors it can answer. The OpenAPI
 document (`billing.api.openapi`) is generated from this table and the models; tests/unit/
-test_openapi.py fails when a route of template.yaml is missing here or this table names a route the
+test_openapi.py fails when an operation of template.yaml is missing here or this table names a route the
 template lacks (the Lambda has no template.yaml at run time, so the table lives in the layer).
 
 Nothing here is imported on a cold start: `routes()` imports the models when the document is built."""
