@@ -50,7 +50,7 @@ def void(subscription_id: str, invoice_id: str):
 
 @app.get(f"{BASE}/<invoice_id>/export")
 def export(subscription_id: str, invoice_id: str):
-    who = authorize(app, Permission.MANAGE_INVOICES)
+    who = authorize(app, Permission.READ_BILLING)
     query = parse_query(app, ExportQuery)
     file = invoices.export_invoice(deployment.billing(), who, subscription_id, invoice_id, file_format=query.format)
     return Response(

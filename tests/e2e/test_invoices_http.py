@@ -240,7 +240,13 @@ def test_exports_are_csv_and_json_whose_rows_add_up(server, token):
     assert as_json.status_code == 200 and as_json.headers["Content-Type"].startswith("application/json")
     assert sum(line["amount_cents"] for line in as_json.json()["lines"]) == as_json.json()["total_cents"] == 49_941
     assert server.request("GET", path, token=token("finance"), params={"format": "xml"}).status_code == 422
-    assert server.request("GET", path, token=token("org:admin", org=org)).status_code == 403
+    for own in (token("org:admin", org=org), token("org:member", org=org)):  # customers download their own invoices
+        mine = server.request("GET", path, token=own, params={"format": "csv"})
+        assert mine.status_code == 200 and mine.text == response.text
+    theirs = server.request("GET", path, token=token("org:member", org=new_org()))
+    assert theirs.status_code == 404 and error_of(theirs)["code"] == "not_found"
+    refused = server.request("GET", path, token=token("service"))
+    assert refused.status_code == 403 and error_of(refused)["details"]["permission"] == "read_billing"
     assert error_of(server.request("GET", path, token=token("finance", residency="eu")))["code"] == "residency_mismatch"
 
 

@@ -313,3 +313,33 @@ def test_local_invoke_delivers_an_event_to_a_template_function(server):
     )
     missing = server.request("POST", "/_local/invoke/NoSuchFunction", json={})
     assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"
+
+
+def mint(**changes):
+    from billing.api.tokens import mint_token
+
+    return mint_token(**({"sub": "u", "roles": ["marketplace:admin"], "residency": "us"} | changes))
+
+
+@pytest.mark.parametrize(
+    "header, reason",
+    [
+        (None, "A bearer token is required: send Authorization: Bearer <token>."),
+        ("Bearer not-a-jwt", "The bearer token is malformed: it is not a signed JWT."),
+        ("Bearer " + mint(now=time.time() - 86400, ttl_seconds=60), "The bearer token has expired."),
+        (
+            "Bearer " + mint(secret="someone-elses-secret-0123456789abcdef"),
+            "The bearer token's signature does not verify.",
+        ),
+        ("Bearer " + mint(issuer="https://elsewhere.example"), "The bearer token was issued by another issuer."),
+        ("Bearer " + mint(audience="another-api"), "The bearer token is meant for another audience."),
+        ("Bearer " + mint(roles=["superuser"]), "The token carries roles this API does not know: superuser."),
+    ],
+)
+def test_a_401_says_why(server, header, reason):
+    response = server.request("POST", "/plans", json={}, headers={"Authorization": header} if header else {})
+    assert response.status_code == 401 and error_of(response) == {
+        "code": "unauthenticated",
+        "message": reason,
+        "details": {},
+    }

@@ -565,3 +565,12 @@ def test_an_organizations_token_without_a_residency_is_refused(server, token):
     )
     assert response.status_code == 401 and error_of(response)["code"] == "unauthenticated"
     assert server.request("GET", f"/organizations/{org}/subscriptions", token=token("finance")).json()["items"] == []
+
+
+def test_every_403_names_the_permission_actually_missing(server, token):
+    sid = subscribe(server, token, new_org())["subscription_id"]
+    credits = credit(server, token, sid, "1", who=token("finance"))
+    assert credits.status_code == 403 and error_of(credits)["details"]["permission"] == "adjust_credits"
+    assert "adjust_credits" in error_of(credits)["message"]
+    plans = server.request("POST", "/plans", token=token("finance"), json={"plan_id": new_plan_id(), **TERMS})
+    assert error_of(plans)["details"] == {"permission": "manage_plans", "roles": ["marketplace:admin"]}

@@ -135,7 +135,12 @@ def void_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice
 def export_invoice(
     billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, file_format: Literal["csv", "json"]
 ) -> InvoiceFile:
-    invoice = get_invoice(billing, caller, subscription_id, invoice_id_, for_finance=True)
+    """A file for financial tooling: for the organization's own users, and for finance and
+    marketplace staff of the subscription's residency."""
+    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    if caller.holds(Permission.READ_BILLING.any_organization):
+        require_residency(caller, subscription.residency)
+    invoice = get_invoice(billing, caller, subscription_id, invoice_id_)
     if file_format == "csv":
         return InvoiceFile("text/csv; charset=utf-8", export_filename(invoice, "csv"), as_csv(invoice))
     body = json.dumps(as_json(invoice), separators=(",", ":"))
