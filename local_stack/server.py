@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .database import EmbeddedDynamoDB, client_for, create_tables
 from .functions import LocalFunction, merged_environment
-from .gateway import ApiGateway, HttpResponse
+from .gateway import API_GATEWAY_BODY_LIMIT, ApiGateway, HttpResponse
 from .template import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,7 +164,16 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = (self.headers.get("Content-Length") or "0").strip()
+            if not declared.isdigit():
+                return self.send_error(400, "Content-Length must be a whole number of bytes.")
+            if int(declared) > API_GATEWAY_BODY_LIMIT:  # refused before reading: API Gateway's own limit
+                self.close_connection = True
+                body = json.dumps(
+                    {"error": {"code": "payload_too_large", "message": "The request body is too large.", "details": {}}}
+                ).encode()
+                return self._send(HttpResponse(413, {"Content-Type": "application/json"}, body))
+            length = int(declared)
             body = self.rfile.read(length) if length else b""
             if self.path.startswith(INVOKE_PREFIX) and self.command == "POST":
                 response = local.invoke(self.path[len(INVOKE_PREFIX) :].split("?")[0].strip("/"), body)
@@ -174,11 +183,16 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 response = local.gateway.handle(
                     self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
                 )
+            self._send(response)
+
+        def _send(self, response: HttpResponse) -> None:
             self.send_response(response.status)
             for key, value in response.headers.items():
                 if key.lower() not in ("content-length", "connection"):
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(response.body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(response.body)
 

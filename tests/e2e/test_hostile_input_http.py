@@ -430,3 +430,27 @@ def test_hostile_queries_never_answer_5xx(stack, target, name, data):
     assert response.status_code < 500, (params, response.text)
     if response.status_code >= 400:
         error_of(response)
+
+
+@pytest.mark.parametrize("length, status", [("abc", 400), ("-5", 400), ("99999999999", 413)])
+def test_a_content_length_that_is_no_length_or_too_long_is_refused_before_reading(stack, length, status):
+    import socket
+
+    server, _ = stack
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=QUICK) as connection:
+        connection.sendall(f"POST /api/billing/usage HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+        answer = b""
+        while chunk := connection.recv(65536):  # the server closes the connection after a refusal
+            answer += chunk
+        answer = answer.decode()
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}") and json.loads(body)["error"]["code"]
+
+
+def test_a_bus_delivery_that_is_not_an_event_is_a_validation_failure(stack):
+    server, _ = stack
+    response = server.request("POST", "/_local/invoke/UsageBusFunction", json=[])
+    assert (
+        response.status_code == 500 and response.json()["errorType"] == "ValidationFailed"
+    )  # Lambda retries, then the DLQ

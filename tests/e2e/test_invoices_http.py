@@ -91,6 +91,7 @@ def test_drafting_an_unknown_period_is_422(server, token, body):
     sid = subscribe(server, token, new_org())["subscription_id"]
     response = draft(server, token, sid, body=body)
     assert response.status_code == 422 and error_of(response)["code"] == "validation_error"
+    assert {f["location"] for f in error_of(response)["details"]["fields"]} == {"body"}  # a body field, not a query one
     malformed = server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=token("finance"), data="{")
     assert malformed.status_code == 400
     assert server.request("GET", f"/subscriptions/{sid}/invoices", token=token("finance")).json()["items"] == []
@@ -366,8 +367,9 @@ def test_subscribing_using_the_allowance_and_canceling_at_once_pays_for_the_allo
     org = new_org()
     sid = subscribe(server, token, org)["subscription_id"]
     assert record(server, token, usage_body(org, quantity="200")).status_code == 201  # 1000 credits: all of it
-    server.request("POST", f"/subscriptions/{sid}/cancel", token=token("org:admin", org=org))
+    canceled = server.request("POST", f"/subscriptions/{sid}/cancel", token=token("org:admin", org=org)).json()
     invoice = draft(server, token, sid).json()
+    assert invoice["period_end"] == canceled["canceled_at"]  # the final period ends at the cancellation
     [base] = invoice["line_items"]
     assert base["amount_cents"] == 49_900 and base["quantity"] == "1" and base["unit_amount_cents"] == "49900"
     assert "1000 of 1000 allowance credits used" in base["description"] and "prorated at 100%" in base["description"]

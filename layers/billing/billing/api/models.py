@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..domain.errors import FieldError, ValidationFailed
 from ..domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..domain.plans import PlanId, PlanTerms, ServiceName
 from ..domain.usage import GuardrailFlag
@@ -45,8 +46,11 @@ class UsageQuery(PageQuery):
 
     @model_validator(mode="after")
     def _ordered(self) -> UsageQuery:
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError("'from' must be before 'to'")
+        if self.start and self.end and self.start >= self.end:  # names both: either may be the wrong one
+            message = "'from' must be before 'to'"
+            raise ValidationFailed(
+                [FieldError("from", message, location="query"), FieldError("to", message, location="query")]
+            )
         return self
 
 

@@ -122,7 +122,7 @@ def compose_invoice(
         organization_id=subscription.organization_id,
         status="draft",
         period_start=period.start,
-        period_end=period.end,
+        period_end=until,  # a canceled subscription's final period ends at its cancellation
         currency=plan.currency,
         plan_id=plan.plan_id,
         plan_version=plan.version,

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .errors import ValidationFailed
+from .errors import Conflict, ValidationFailed
 from .ledger import CreditBalances
 from .periods import Period, period_at, period_index
 from .plans import PlanId
@@ -75,11 +75,14 @@ class Subscription(BaseModel):
             }
         )
 
-    def period_starting(self, start: datetime) -> Period:
+    def period_starting(self, start: datetime, *, location: str = "query") -> Period:
         """The billing period that starts at `start`, if this subscription has reached it. The range
-        is checked first, so a year-9999 request is a 422, not date arithmetic overflowing."""
+        is checked first, so a year-9999 request is a 422, not date arithmetic overflowing.
+        `location` says where the client sent it (a query parameter, or a body field)."""
         if not self.billing_cycle_anchor <= start <= self.current_period_start:
-            raise ValidationFailed.of("period_start", "is not a period this subscription has reached", location="query")
+            raise ValidationFailed.of(
+                "period_start", "is not a period this subscription has reached", location=location
+            )
         period = period_at(
             self.billing_cycle_anchor,
             self.billing_cadence,
@@ -89,7 +92,7 @@ class Subscription(BaseModel):
             raise ValidationFailed.of(
                 "period_start",
                 f"is not the start of a billing period (the one containing it starts {format_timestamp(period.start)})",
-                location="query",
+                location=location,
             )
         return period
 
@@ -152,4 +155,14 @@ def assess_health(
         burn_rate_credits_per_day=burn_rate,
         projected_depletion_at=depletion.replace(microsecond=0) if depletion else None,
         status=status,
+    )
+
+
+def subscription_exists(organization_id: str, existing_id: str | None) -> Conflict:
+    """409 for a second active subscription, naming the one the organization already has."""
+    return Conflict(
+        f"Organization '{organization_id}' already has an active subscription "
+        f"({existing_id or 'unknown'}); cancel it first.",
+        code="subscription_exists",
+        details={"subscription_id": existing_id},
     )

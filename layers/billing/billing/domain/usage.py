@@ -143,6 +143,8 @@ def price(quantity: Decimal, rate: UsageRate) -> Decimal:
     credits = round_credits(quantity * rate.credits_per_unit)
     if credits >= MAGNITUDE_LIMIT:
         raise ValidationFailed.of("quantity", "prices at 10^12 credits or more at this plan's rate")
+    if credits == 0:  # split small enough, usage would be free: report it in larger amounts
+        raise ValidationFailed.of("quantity", "prices at less than 0.000001 credits at this plan's rate")
     return credits
 
 

@@ -55,7 +55,7 @@ def draft_invoice(
     period = (
         subscription.current_period
         if request.period_start is None
-        else subscription.period_starting(request.period_start)
+        else subscription.period_starting(request.period_start, location="body")
     )
     plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     invoices, now = billing.invoices, billing.now()

@@ -71,7 +71,8 @@ def provision_subscription(
     """Subscribe the organization: pin the plan's current version, start the period now, grant
     the allowance as ledger entry 1, record the SLA acceptance, all in one transaction."""
     caller.authorize_for(Permission.MANAGE_SUBSCRIPTION, organization_id)
-    served_residencies, now = billing.residencies, billing.now()
+    # Billing periods start on a whole second, so a client can name one in any RFC 3339 form.
+    served_residencies, now = billing.residencies, billing.now().replace(microsecond=0)
     if request.residency not in served_residencies:
         raise Forbidden(
             f"This deployment does not serve residency '{request.residency}'.",

@@ -397,6 +397,7 @@ class UsageRecorder:
             amount=-(from_allowance + from_purchased),
             bucket="allowance" if from_allowance > 0 or from_purchased == 0 else "purchased",
             allocation={"allowance": -from_allowance, "purchased": -from_purchased},
+            overage_credits=sum((e.overage_credits for e in events), Decimal(0)),
             balance_after=balance_after,
             reference=f"usage:{events[0].event_id}"
             if single

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain.errors import Conflict, RetryableConflict
+from ..domain.errors import RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import Subscription, subscription_exists
 from .dynamodb import TransactionCancelled, from_attributes, query_page, to_attributes, transact_write, value
 
 SUBSCRIPTION = "SUBSCRIPTION"
@@ -165,6 +165,7 @@ class DynamoSubscriptionStore:
                         }
                     ),
                     "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",  # to name the existing subscription
                 }
             },
             {
@@ -183,10 +184,8 @@ class DynamoSubscriptionStore:
             self._commit(actions, idempotency)
         except TransactionCancelled as cancelled:
             if cancelled.failed_condition(0):
-                raise Conflict(
-                    f"Organization '{subscription.organization_id}' already has an active subscription.",
-                    code="subscription_exists",
-                ) from None
+                guard = from_attributes(cancelled.reasons[0].get("Item") or {})
+                raise subscription_exists(subscription.organization_id, guard.get("subscription_id")) from None
             raise RetryableConflict("The plan or the organization changed while subscribing; retry.") from None
 
     def cancel(self, subscription: Subscription) -> None:

@@ -12,7 +12,7 @@ from ..domain.invoices import Invoice, invoice_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import Subscription, subscription_exists
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
 from .base import DuplicateKeys
 from .capacity import WriteUnits
@@ -109,10 +109,7 @@ class InMemorySubscriptionStore:
         with self._lock:
             self._claim_key(idempotency)
             if subscription.organization_id in self._active:
-                raise Conflict(
-                    f"Organization '{subscription.organization_id}' already has an active subscription.",
-                    code="subscription_exists",
-                )
+                raise subscription_exists(subscription.organization_id, self._active[subscription.organization_id])
             current = self._plans.current(plan.plan_id)
             if current is None or not current.is_active or current.version != plan.version:
                 raise RetryableConflict("The plan changed while subscribing; retry.")
