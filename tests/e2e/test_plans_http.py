@@ -343,3 +343,78 @@ def test_a_401_says_why(server, header, reason):
         "message": reason,
         "details": {},
     }
+
+
+# --- revisions: PUT what GET returned, PATCH a merge patch, If-Match, versions ----------------------
+
+
+def test_a_plan_read_changed_in_one_field_and_put_back_is_the_next_version(server, admin):
+    plan = publish(server, admin)
+    path = f"/plans/{plan['plan_id']}"
+    read = server.request("GET", path)
+    assert read.headers["ETag"] == '"1"'
+    changed = read.json() | {"base_fee_cents": 139_900}
+    put = server.request("PUT", path, token=admin, json=changed, headers={"If-Match": read.headers["ETag"]})
+    assert put.status_code == 200 and put.headers["ETag"] == '"2"'
+    assert put.json() == changed | {"version": 2, "updated_at": put.json()["updated_at"]}
+    stale = server.request("PUT", path, token=admin, json=changed, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412 and error_of(stale)["code"] == "precondition_failed"
+    assert error_of(stale)["details"]["current_version"] == 2
+    assert server.request("GET", path).json()["version"] == 2  # the stale write wrote nothing
+
+
+def test_a_merge_patch_changes_only_what_it_names_and_honours_if_match(server, admin):
+    plan = publish(server, admin)
+    path = f"/plans/{plan['plan_id']}"
+    patch = {"sla": {"tier": "platinum"}, "description": None, "usage_rates": {"planner": None}}
+    response = server.request(
+        "PATCH",
+        path,
+        token=admin,
+        json=patch,
+        headers={"If-Match": '"1"', "Content-Type": "application/merge-patch+json"},
+    )
+    assert response.status_code == 200, response.text
+    patched = response.json()
+    assert (
+        patched["version"] == 2
+        and patched["sla"] == plan["sla"] | {"tier": "platinum"}
+        and patched["description"] == ""
+    )
+    assert set(patched["usage_rates"]) == {"analytics"} and patched["base_fee_cents"] == plan["base_fee_cents"]
+    stale = server.request("PATCH", path, token=admin, json={"name": "Late"}, headers={"If-Match": 'W/"1"'})
+    assert stale.status_code == 412 and server.request("GET", path).json()["name"] == plan["name"]
+    versions = server.request("GET", f"{path}/versions").json()["items"]
+    assert [(v["version"], v["sla"]["tier"]) for v in versions] == [(2, "platinum"), (1, plan["sla"]["tier"])]
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"currency": "XYZ"}, "currency"),
+        ({"currency": "XAU"}, "currency"),
+        ({"plan_id": "another-plan"}, "plan_id"),
+        (
+            {
+                "features": [
+                    {"key": "sso", "label": "SSO", "included": True},
+                    {"key": "sso", "label": "Again", "included": False},
+                ]
+            },
+            "features",
+        ),
+    ],
+)
+def test_revisions_refuse_unknown_currencies_repeated_feature_keys_and_another_plan_id(server, admin, change, field):
+    plan = publish(server, admin)
+    response = server.request("PUT", f"/plans/{plan['plan_id']}", token=admin, json=plan | change)
+    assert response.status_code == 422 and [f["field"] for f in error_of(response)["details"]["fields"]] == [field]
+    assert server.request("GET", f"/plans/{plan['plan_id']}").json() == plan
+
+
+def test_publishing_in_a_currency_that_is_not_active_is_422(server, admin):
+    response = server.request(
+        "POST", "/plans", token=admin, json={"plan_id": new_plan_id(), **TERMS, "currency": "XYZ"}
+    )
+    assert response.status_code == 422 and error_of(response)["details"]["fields"][0]["field"] == "currency"
+    assert publish(server, admin, currency="JPY")["currency"] == "JPY"

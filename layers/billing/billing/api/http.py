@@ -181,6 +181,24 @@ def idempotency_key_header(app: APIGatewayRestResolver) -> str | None:
     return key
 
 
+def if_match_version(app: APIGatewayRestResolver) -> int | None:
+    """The plan version `If-Match` names (`"3"`, `W/"3"`), None when absent or `*`. A value that
+    names no version can match nothing: 412."""
+    raw = app.current_event.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    tag = raw.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit() or len(tag) > 9:
+        raise domain.PreconditionFailed(
+            'If-Match must be an ETag this API returned, such as "3".', details={"if_match": raw[:64]}
+        )
+    return int(tag)
+
+
+def etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}
+
+
 def created_or_replayed(result: BaseModel, replayed: bool, *, location: str | None = None) -> Response:
     """201 for the request that did the work; 200 with the same body for each replay of it."""
     if replayed:

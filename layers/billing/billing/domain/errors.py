@@ -103,6 +103,12 @@ class UnsupportedMediaType(BillingError):
     code = "unsupported_media_type"
 
 
+class PreconditionFailed(BillingError):
+    """`If-Match` names a version the resource has moved on from (412)."""
+
+    code = "precondition_failed"
+
+
 class PayloadTooLarge(BillingError):
     code = "payload_too_large"
 

@@ -26,6 +26,9 @@ class PlanStore(Protocol):
     def active_page(self, *, limit: int, cursor: str | None) -> Page[Plan]:
         """Active plans, cheapest base fee first (ties by plan id)."""
 
+    def versions_page(self, plan_id: str, *, limit: int, cursor: str | None) -> Page[Plan]:
+        """Every version of the plan, newest first."""
+
     def add(self, plan: Plan) -> None:
         """Write version 1. Raises Conflict(`plan_exists`) when the plan id is taken."""
 

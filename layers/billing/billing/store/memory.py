@@ -36,6 +36,10 @@ class InMemoryPlanStore:
         )
         return _page(ordered, limit, cursor, key=lambda p: p.plan_id)
 
+    def versions_page(self, plan_id: str, *, limit: int, cursor: str | None) -> Page[Plan]:
+        versions = sorted((p for (pid, _), p in self._versions.items() if pid == plan_id), key=lambda p: -p.version)
+        return _page(versions, limit, cursor, key=lambda p: f"{p.version:06d}")
+
     def add(self, plan: Plan) -> None:
         with self._lock:
             if plan.plan_id in self._current:
