@@ -13,7 +13,7 @@ import pytest
 from billing.domain.invoice_export import NUMBER_COLUMNS
 from billing.domain.values import parse_timestamp
 
-from .clock import invoke_run
+from .clock import invoke_run, move_clock
 from .test_plans_http import TERMS, error_of, new_plan_id
 from .test_subscriptions_http import assert_ledger_is_honest, ledger, new_org, subscribe
 from .test_usage_http import record, usage_body
@@ -448,3 +448,83 @@ def test_exported_text_cells_never_run_as_spreadsheet_formulas(server, token, na
 def row_amount(row):
     """Numbers stay numbers: a spreadsheet reads these columns as values, unprefixed."""
     return int(Decimal(row["amount"]) * 100)
+
+
+# --- periods ---------------------------------------------------------------------------------------
+
+
+def test_periods_list_newest_first_with_their_usage_and_invoice(fresh_server, token):
+    server = fresh_server  # its clock moves two periods on
+    org = new_org()
+    subscription = with_overage(server, token, org, quantity="210")  # 1050 credits: 50 over
+    sid = subscription["subscription_id"]
+    first_end = parse_timestamp(subscription["current_period_end"])
+    invoke_run(server, first_end + timedelta(minutes=1))  # closes the first period, drafting its invoice
+    assert record(server, token, usage_body(org, quantity="2")).status_code == 201  # 10 credits in the second
+    periods = server.request("GET", f"/subscriptions/{sid}/periods", token=token("org:member", org=org)).json()
+    second, first = periods["items"]
+    assert periods["next_cursor"] is None
+    assert (second["status"], second["usage_credits"], second["overage_credits"], second["invoice_id"]) == (
+        "open",
+        "10",
+        "0",
+        None,
+    )
+    assert second["period_start"] == subscription["current_period_end"]
+    assert (first["status"], first["usage_credits"], first["overage_credits"]) == ("closed", "1050", "50")
+    assert first["invoice_status"] == "draft" and first["period_start"] == subscription["current_period_start"]
+    paged = server.request("GET", f"/subscriptions/{sid}/periods", token=token("finance"), params={"limit": 1}).json()
+    assert paged["items"] == [second] and paged["next_cursor"]
+    rest = server.request(
+        "GET",
+        f"/subscriptions/{sid}/periods",
+        token=token("finance"),
+        params={"limit": 1, "cursor": paged["next_cursor"]},
+    ).json()
+    assert rest == {"items": [first], "next_cursor": None}
+    outsider = server.request("GET", f"/subscriptions/{sid}/periods", token=token("org:member", org=new_org()))
+    assert outsider.status_code == 404
+    bad = server.request("GET", f"/subscriptions/{sid}/periods", token=token("finance"), params={"cursor": "7"})
+    assert bad.status_code == 422 and error_of(bad)["details"]["fields"][0]["field"] == "cursor"
+
+
+def test_daily_usage_comes_from_day_aggregates_oldest_first(fresh_server, token):
+    server = fresh_server  # its clock moves a day on
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    assert record(server, token, usage_body(org, quantity="2")).status_code == 201
+    today = parse_timestamp(server.request("GET", "/_local/clock").json()["now"])
+    move_clock(server, today + timedelta(days=1))
+    events = [usage_body(org, quantity="1"), usage_body(org, service="analytics", quantity="4")]
+    assert server.request("POST", "/usage/batch", token=token("service"), json={"events": events}).status_code == 200
+    daily = server.request("GET", f"/subscriptions/{sid}/usage/daily", token=token("org:admin", org=org)).json()[
+        "items"
+    ]
+    assert [d["day"] for d in daily] == [today.date().isoformat(), (today + timedelta(days=1)).date().isoformat()]
+    assert daily[0]["services"] == {
+        "instrumentation": {"quantity": "2", "credits": "10", "overage_credits": "0", "events": 1}
+    }
+    assert (
+        set(daily[1]["services"]) == {"instrumentation", "analytics"}
+        and daily[1]["services"]["analytics"]["credits"] == "1"
+    )
+    window = {
+        "from": (today + timedelta(days=1)).date().isoformat(),
+        "to": (today + timedelta(days=2)).date().isoformat(),
+    }
+    assert [
+        d["day"]
+        for d in server.request(
+            "GET", f"/subscriptions/{sid}/usage/daily", token=token("finance"), params=window
+        ).json()["items"]
+    ] == [window["from"]]
+    too_long = server.request(
+        "GET",
+        f"/subscriptions/{sid}/usage/daily",
+        token=token("finance"),
+        params={"from": "2025-01-01", "to": "2026-06-01"},
+    )
+    assert too_long.status_code == 422 and [f["field"] for f in error_of(too_long)["details"]["fields"]] == [
+        "from",
+        "to",
+    ]

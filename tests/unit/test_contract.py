@@ -27,8 +27,6 @@ def contract_routes() -> set[tuple[str, str]]:
 NOT_YET_BUILT = {
     ("GET", "/invoices"): "contract gaps (finance lists)",
     ("GET", "/subscriptions"): "contract gaps (finance lists)",
-    ("GET", "/subscriptions/{subscription_id}/periods"): "contract gaps (periods)",
-    ("GET", "/subscriptions/{subscription_id}/usage/daily"): "contract gaps (periods)",
     ("GET", "/openapi.json"): "OpenAPI document generated from the code",
     ("POST", "/subscriptions/{subscription_id}/grants"): "credit grants",
     ("GET", "/subscriptions/{subscription_id}/grants"): "credit grants",

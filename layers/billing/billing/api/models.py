@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..domain.errors import FieldError, ValidationFailed
 from ..domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..domain.plans import PlanId, PlanTerms, ServiceName
 from ..domain.usage import GuardrailFlag
-from ..domain.values import UtcTimestamp
+from ..domain.values import UtcTimestamp, parse_timestamp
+
+
+def _day_or_timestamp(value: Any) -> Any:
+    """`2026-11-24` is that day's midnight UTC; anything else must be an RFC 3339 timestamp."""
+    if isinstance(value, str) and len(value) == 10:
+        return parse_timestamp(value + "T00:00:00Z")
+    return value
+
+
+DayOrTimestamp = Annotated[UtcTimestamp, BeforeValidator(_day_or_timestamp)]
 
 
 class PageQuery(BaseModel):
@@ -47,6 +57,24 @@ class UsageQuery(PageQuery):
     @model_validator(mode="after")
     def _ordered(self) -> UsageQuery:
         if self.start and self.end and self.start >= self.end:  # names both: either may be the wrong one
+            message = "'from' must be before 'to'"
+            raise ValidationFailed(
+                [FieldError("from", message, location="query"), FieldError("to", message, location="query")]
+            )
+        return self
+
+
+class DailyQuery(BaseModel):
+    """`?from&to`: timestamps (or dates: midnight UTC), `to` excluded, at most 366 days apart."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+
+    start: DayOrTimestamp | None = Field(default=None, alias="from")
+    end: DayOrTimestamp | None = Field(default=None, alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DailyQuery:
+        if self.start and self.end and self.start >= self.end:
             message = "'from' must be before 'to'"
             raise ValidationFailed(
                 [FieldError("from", message, location="query"), FieldError("to", message, location="query")]

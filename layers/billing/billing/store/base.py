@@ -4,7 +4,7 @@ fake both satisfy."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from ..domain.idempotency import IdempotencyRecord
@@ -133,12 +133,23 @@ class UsageStore(UsageTotalsReader, Protocol):
 
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage: ...
 
+    def period_usages(self, subscription_id: str, period_starts: list[datetime]) -> dict[datetime, PeriodUsage]:
+        """The aggregates of several periods at once (a period without usage is absent)."""
+
+    def day_aggregates(
+        self, subscription_id: str, first_period: datetime, last_period: datetime
+    ) -> list[tuple[datetime, date, PeriodUsage]]:
+        """(period start, UTC day recorded, usage) of the periods starting in [first, last], oldest first."""
+
 
 class InvoiceStore(Protocol):
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None: ...
 
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
         """The period's latest invoice revision."""
+
+    def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
+        """The latest revision of each period's invoice, for periods starting in [first, last]."""
 
     def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
         """Newest period first."""

@@ -54,6 +54,27 @@ class DynamoInvoiceStore:
         found = self._client.get_item(TableName=self._table, Key=_key(subscription_id, invoice_id), ConsistentRead=True)
         return _invoice(found["Item"]) if "Item" in found else None
 
+    def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
+        query = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": value(f"SUB#{subscription_id}"),
+                ":first": value(f"INV#{invoice_id(subscription_id, first)}"),
+                ":last": value(f"INV#{invoice_id(subscription_id, last)}~"),  # "~" sorts after its revisions' "_r"
+            },
+            "ConsistentRead": True,
+        }
+        latest: dict[datetime, Invoice] = {}
+        while True:  # oldest first, so a later revision replaces an earlier one
+            answer = self._client.query(**query)
+            for item in answer.get("Items", []):
+                invoice = _invoice(item)
+                latest[invoice.period_start] = invoice
+            if "LastEvaluatedKey" not in answer:
+                return latest
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
         """The period's latest revision (its revisions share the first revision's id as a prefix)."""
         found = self._client.query(

@@ -4,7 +4,7 @@ for fast unit tests of the services."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import date, datetime
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
@@ -218,6 +218,21 @@ class InMemoryUsageStore:
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage:
         return PeriodUsage.of(self.aggregates.get((subscription_id, period_start), []))
 
+    def period_usages(self, subscription_id: str, period_starts: list[datetime]) -> dict[datetime, PeriodUsage]:
+        return {
+            s: self.period_usage(subscription_id, s) for s in period_starts if (subscription_id, s) in self.aggregates
+        }
+
+    def day_aggregates(
+        self, subscription_id: str, first_period: datetime, last_period: datetime
+    ) -> list[tuple[datetime, date, PeriodUsage]]:
+        by_day: dict[tuple[datetime, date], list[UsageEvent]] = {}
+        for (sid, start), events in self.aggregates.items():
+            if sid == subscription_id and first_period <= start <= last_period:
+                for event in events:
+                    by_day.setdefault((start, event.recorded_at.date()), []).append(event)
+        return [(start, day, PeriodUsage.of(by_day[(start, day)])) for start, day in sorted(by_day)]
+
     def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
         if (subscription_id, period_start) in self.totals:
             return self.totals[(subscription_id, period_start)]
@@ -243,6 +258,10 @@ class InMemoryInvoiceStore:
             reverse=True,
         )
         return _page(mine, limit, cursor, key=lambda i: i.invoice_id)
+
+    def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
+        starts = {i.period_start for (sid, _), i in self.invoices.items() if sid == subscription_id}
+        return {s: self.latest_for_period(subscription_id, s) for s in starts if first <= s <= last}
 
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
         prefix = invoice_id(subscription_id, period_start)
