@@ -528,3 +528,88 @@ def test_daily_usage_comes_from_day_aggregates_oldest_first(fresh_server, token)
         "from",
         "to",
     ]
+
+
+# --- finance's lists across subscriptions ----------------------------------------------------------
+
+
+def subscribe_in(server, token, org, residency):
+    body = {
+        "plan_id": "lab-standard",
+        "residency": residency,
+        "sla_acceptance": {"accepted_by": "a", "sla_version": "1"},
+    }
+    response = server.request(
+        "POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org, residency=residency), json=body
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_finance_lists_subscriptions_and_invoices_across_organizations_by_filter(fresh_server, token):
+    server = fresh_server  # a database of its own: the lists are exact
+    server.request("GET", "/plans")  # the sandbox seeds Lab Standard into the empty catalog first
+    plan_id = new_plan_id()
+    assert (
+        server.request(
+            "POST",
+            "/plans",
+            token=token("marketplace:admin"),
+            json={"plan_id": plan_id, **TERMS, "billing_cadence": "monthly"},
+        ).status_code
+        == 201
+    )
+    orgs = [new_org() for _ in range(3)]
+    sids = [
+        subscribe(server, token, orgs[0])["subscription_id"],
+        subscribe(server, token, orgs[1], plan_id=plan_id)["subscription_id"],
+        subscribe_in(server, token, orgs[2], "eu")["subscription_id"],
+    ]
+    server.request("POST", f"/subscriptions/{sids[0]}/cancel", token=token("marketplace:admin"))
+    finance = token("finance")
+    listed = server.request("GET", "/subscriptions", token=finance).json()
+    assert [s["subscription_id"] for s in listed["items"]] == [sids[1], sids[0]]  # the caller's residency, newest first
+    by_plan = server.request("GET", "/subscriptions", token=finance, params={"plan_id": plan_id}).json()["items"]
+    assert [s["subscription_id"] for s in by_plan] == [sids[1]]
+    canceled = server.request("GET", "/subscriptions", token=finance, params={"status": "canceled"}).json()["items"]
+    assert [s["subscription_id"] for s in canceled] == [sids[0]] and canceled[0]["credit_balance"] == "1000"
+    eu = server.request(
+        "GET", "/subscriptions", token=finance, params={"residency": "eu", "organization_id": orgs[2]}
+    ).json()
+    assert [s["subscription_id"] for s in eu["items"]] == [sids[2]]
+    first_page = server.request("GET", "/subscriptions", token=finance, params={"limit": 1}).json()
+    assert len(first_page["items"]) == 1 and first_page["next_cursor"]
+    other_filter = server.request(
+        "GET",
+        "/subscriptions",
+        token=finance,
+        params={"limit": 1, "status": "active", "cursor": first_page["next_cursor"]},
+    )
+    assert other_filter.status_code == 422 and error_of(other_filter)["details"]["fields"][0]["field"] == "cursor"
+    for who in (token("org:admin", org=orgs[0]), token("service")):
+        refused = server.request("GET", "/subscriptions", token=who)
+        assert refused.status_code == 403 and error_of(refused)["details"]["permission"] == "list_across_organizations"
+
+    drafts = [draft(server, token, sid).json() for sid in sids[:2]]
+    invoices = server.request("GET", "/invoices", token=finance, params={"status": "draft"}).json()["items"]
+    assert {i["invoice_id"] for i in invoices} == {d["invoice_id"] for d in drafts} and "residency" not in invoices[0]
+    mine = server.request("GET", "/invoices", token=finance, params={"organization_id": orgs[1]}).json()["items"]
+    assert [i["invoice_id"] for i in mine] == [drafts[1]["invoice_id"]]
+
+    def in_window(start, end):
+        params = {"period_start_from": start, "period_start_to": end}
+        return {
+            i["invoice_id"] for i in server.request("GET", "/invoices", token=finance, params=params).json()["items"]
+        }
+
+    starts = sorted(d["period_start"] for d in drafts)
+    assert in_window(starts[0], starts[-1]) == {d["invoice_id"] for d in drafts}
+    assert in_window("2020-01-01T00:00:00Z", "2020-02-01T00:00:00Z") == set()
+    backwards = server.request(
+        "GET",
+        "/invoices",
+        token=finance,
+        params={"period_start_from": "2027-01-01T00:00:00Z", "period_start_to": "2026-01-01T00:00:00Z"},
+    )
+    assert backwards.status_code == 422 and len(error_of(backwards)["details"]["fields"]) == 2
+    assert server.request("GET", "/invoices", token=finance, params={"residency": "eu"}).json()["items"] == []

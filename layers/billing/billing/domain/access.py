@@ -31,6 +31,7 @@ class Permission(Enum):
     ADJUST_CREDITS = ("adjust_credits", frozenset({Role.ADMIN}), frozenset())
     RECORD_USAGE = ("record_usage", frozenset({Role.ADMIN, Role.SERVICE}), frozenset())
     MANAGE_INVOICES = ("manage_invoices", frozenset({Role.ADMIN, Role.FINANCE}), frozenset())
+    LIST_ACROSS_ORGANIZATIONS = ("list_across_organizations", frozenset({Role.ADMIN, Role.FINANCE}), frozenset())
 
     @property
     def label(self) -> str:

@@ -3,6 +3,7 @@ the SLA it accepted; and the health a storefront shows for it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
@@ -166,3 +167,22 @@ def subscription_exists(organization_id: str, existing_id: str | None) -> Confli
         code="subscription_exists",
         details={"subscription_id": existing_id},
     )
+
+
+@dataclass(frozen=True)
+class SubscriptionFilters:
+    """`GET /subscriptions`: each given filter must match."""
+
+    status: SubscriptionStatus | None = None
+    plan_id: str | None = None
+    organization_id: str | None = None
+
+    def matches(self, subscription: Subscription) -> bool:
+        return all(
+            wanted is None or getattr(subscription, name) == wanted
+            for name, wanted in (
+                ("status", self.status),
+                ("plan_id", self.plan_id),
+                ("organization_id", self.organization_id),
+            )
+        )

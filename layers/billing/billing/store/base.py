@@ -8,11 +8,11 @@ from datetime import date, datetime
 from typing import Protocol
 
 from ..domain.idempotency import IdempotencyRecord
-from ..domain.invoices import Invoice
+from ..domain.invoices import Invoice, InvoiceFilters
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import Subscription, SubscriptionFilters
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
 from .capacity import WriteUnits
 
@@ -78,6 +78,11 @@ class SubscriptionStore(Protocol):
 
     def every_subscription(self) -> Iterator[Subscription]:
         """Every subscription, paging through the whole table."""
+
+    def residency_page(
+        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
+    ) -> Page[Subscription]:
+        """The residency's subscriptions matching `filters`, newest first (an index, no scan)."""
 
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         """Oldest first, by seq."""
@@ -147,6 +152,11 @@ class InvoiceStore(Protocol):
 
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
         """The period's latest invoice revision."""
+
+    def residency_page(
+        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None
+    ) -> Page[Invoice]:
+        """The residency's invoices matching `filters`, newest period first (an index, no scan)."""
 
     def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
         """The latest revision of each period's invoice, for periods starting in [first, last]."""

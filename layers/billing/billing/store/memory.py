@@ -8,11 +8,11 @@ from datetime import date, datetime
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
-from ..domain.invoices import Invoice, invoice_id
+from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription, subscription_exists
+from ..domain.subscriptions import Subscription, SubscriptionFilters, subscription_exists
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
 from .base import DuplicateKeys
 from .capacity import WriteUnits
@@ -93,6 +93,13 @@ class InMemorySubscriptionStore:
     def active_for(self, organization_id: str) -> Subscription | None:
         subscription_id = self._active.get(organization_id)
         return self._subscriptions.get(subscription_id) if subscription_id else None
+
+    def residency_page(
+        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
+    ) -> Page[Subscription]:
+        chosen = [s for s in self._subscriptions.values() if s.residency == residency and filters.matches(s)]
+        chosen.sort(key=lambda s: s.subscription_id, reverse=True)
+        return _page(chosen, limit, cursor, key=lambda s: s.subscription_id)
 
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         return _page(self._ledger.get(subscription_id, []), limit, cursor, key=lambda e: str(e.seq))
@@ -258,6 +265,13 @@ class InMemoryInvoiceStore:
             reverse=True,
         )
         return _page(mine, limit, cursor, key=lambda i: i.invoice_id)
+
+    def residency_page(
+        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None
+    ) -> Page[Invoice]:
+        chosen = [i for i in self.invoices.values() if i.residency == residency and filters.matches(i)]
+        chosen.sort(key=lambda i: (i.period_start, i.invoice_id), reverse=True)
+        return _page(chosen, limit, cursor, key=lambda i: i.invoice_id)
 
     def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
         starts = {i.period_start for (sid, _), i in self.invoices.items() if sid == subscription_id}
