@@ -24,6 +24,7 @@ from .template import Stack
 ROOT = Path(__file__).resolve().parent.parent
 INVOKE_PREFIX = "/_local/invoke/"
 CLOCK_PATH = "/_local/clock"
+TOKEN_PATH = "/_local/token"
 SERVER_ERROR_CODES = {
     431: "request_header_fields_too_large",
     414: "uri_too_long",
@@ -144,6 +145,27 @@ class LocalStack:
         return _json(200, {"now": format_timestamp(self.clock.now()), "frozen": self.clock.is_frozen})
 
 
+def token_request(body: bytes) -> HttpResponse:
+    """`POST /_local/token` `{"roles", "org"?, "residency"}` -> `{"token"}`: the local storefront's sign-in."""
+    from billing.domain.errors import Unauthenticated
+
+    from .token import local_token
+
+    try:
+        asked = json.loads(body or b"{}")
+        roles = asked.get("roles") if isinstance(asked, dict) else None
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise ValueError('send {"roles": [...], "org"?: "...", "residency": "us"}')
+        org, residency = asked.get("org"), asked.get("residency")
+        if not all(v is None or isinstance(v, str) for v in (org, residency)):
+            raise ValueError("org and residency are strings")
+        return _json(200, {"token": local_token(roles, org=org, residency=residency)})
+    except ValueError as refused:
+        return _json(422, {"error": {"code": "validation_error", "message": str(refused), "details": {}}})
+    except Unauthenticated as refused:
+        return _json(422, {"error": {"code": "validation_error", "message": refused.message, "details": {}}})
+
+
 def install_test_clock():
     """Every function of the local stack shares this process and so the layer's `deployment`:
     one test clock there is the billing time of the whole stack."""
@@ -179,6 +201,8 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 response = local.invoke(self.path[len(INVOKE_PREFIX) :].split("?")[0].strip("/"), body)
             elif self.path.split("?")[0].rstrip("/") == CLOCK_PATH:
                 response = local.clock_request(self.command, body)
+            elif self.path.split("?")[0].rstrip("/") == TOKEN_PATH and self.command == "POST":
+                response = token_request(body)
             else:
                 response = local.gateway.handle(
                     self.command, self.path, dict(self.headers.items()), body, self.client_address[0]

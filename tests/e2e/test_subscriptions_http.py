@@ -584,3 +584,18 @@ def test_a_top_up_that_is_not_positive_names_the_amount(server, token):
     assert [(f["field"], f["message"]) for f in error_of(response)["details"]["fields"]] == [
         ("amount", "a top_up amount must be greater than zero")
     ]
+
+
+def test_the_local_sign_in_hands_out_tokens_the_authorizer_accepts_and_refuses_what_it_would_not(server):
+    org = new_org()
+    signed_in = server.request("POST", "/_local/token", json={"roles": ["org:admin"], "org": org, "residency": "us"})
+    assert signed_in.status_code == 200
+    listed = server.request("GET", f"/organizations/{org}/subscriptions", token=signed_in.json()["token"])
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    for asked in (
+        {"roles": ["boss"], "residency": "us"},
+        {"roles": ["org:member"], "residency": "us"},
+        {"roles": "finance"},
+    ):
+        refused = server.request("POST", "/_local/token", json=asked)
+        assert refused.status_code == 422 and error_of(refused)["code"] == "validation_error", asked
