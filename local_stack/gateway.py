@@ -80,10 +80,12 @@ class ApiGateway:
         return http_response_from_proxy(result)
 
     def _match(self, method: str, path: str):
-        for route in self.routes:
-            found = route.pattern.match(path)
-            if found and route.method in (method, "ANY"):
-                return route, found.groupdict()
+        """As API Gateway: a resource's own method first, then its ANY method."""
+        for wanted in (method, "ANY"):
+            for route in self.routes:
+                found = route.pattern.match(path)
+                if found and route.method == wanted:
+                    return route, found.groupdict()
         return None, {}
 
     def _authorize(self, name: str, method: str, path: str, headers: dict[str, str]) -> dict[str, Any] | HttpResponse:

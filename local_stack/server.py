@@ -43,6 +43,7 @@ def local_parameters(environ: dict[str, str]) -> dict[str, str]:
         "JwtIssuer": "billing-local",
         "JwtAudience": "billing-api",
         "LogLevel": environ.get("BILLING_LOG_LEVEL", "WARNING"),
+        "CorsOrigins": environ.get("BILLING_CORS_ORIGINS", ""),
     }
 
 
@@ -220,7 +221,7 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(response.body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """The server's own refusals (a header over 64 KiB: 431, a malformed request line: 400)

@@ -267,7 +267,7 @@ def test_bad_list_parameters_are_422(server, params):
 
 
 def test_unknown_routes_are_404_in_the_envelope(server, admin):
-    for method, path in (("GET", "/nothing"), ("DELETE", "/plans/lab-standard")):
+    for method, path in (("GET", "/nothing"), ("DELETE", "/plans/lab-standard/nothing")):
         response = server.request(method, path, token=admin)
         assert response.status_code == 404 and error_of(response)["code"] == "not_found"
 
@@ -418,3 +418,41 @@ def test_publishing_in_a_currency_that_is_not_active_is_422(server, admin):
     )
     assert response.status_code == 422 and error_of(response)["details"]["fields"][0]["field"] == "currency"
     assert publish(server, admin, currency="JPY")["currency"] == "JPY"
+
+
+def test_a_known_path_with_another_method_is_405_with_allow_and_options_lists_them(server, admin):
+    plan = publish(server, admin)
+    refused = server.request("DELETE", f"/plans/{plan['plan_id']}", token=admin)
+    assert refused.status_code == 405 and error_of(refused)["code"] == "method_not_allowed"
+    assert refused.headers["Allow"] == "GET, PATCH, PUT, OPTIONS"
+    assert server.request("PUT", "/plans").headers["Allow"] == "GET, POST, OPTIONS"
+    options = server.request("OPTIONS", f"/plans/{plan['plan_id']}/versions")
+    assert options.status_code == 204 and options.headers["Allow"] == "GET, OPTIONS"
+    assert server.request("DELETE", "/no/such/path").status_code == 404
+    assert server.request("GET", f"/plans/{plan['plan_id']}").json() == plan  # the path's own methods still answer
+
+
+def test_cors_answers_only_the_configured_origins():
+    from .server import LocalServer
+
+    server = LocalServer(BILLING_CORS_ORIGINS="https://shop.example,https://admin.example")
+    try:
+        asked = {
+            "Origin": "https://admin.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
+        preflight = server.request("OPTIONS", "/usage", headers=asked)
+        assert (
+            preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "https://admin.example"
+        )
+        assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+        assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+        catalog = server.request("GET", "/plans", headers={"Origin": "https://shop.example"})
+        assert catalog.headers[
+            "Access-Control-Allow-Origin"
+        ] == "https://shop.example" and "ETag" in catalog.headers.get("Access-Control-Expose-Headers", "")
+        elsewhere = server.request("GET", "/plans", headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in elsewhere.headers
+    finally:
+        server.stop()

@@ -58,7 +58,8 @@ def test_the_list_of_routes_awaiting_an_issue_only_holds_unbuilt_contract_routes
 
 
 def test_only_the_public_catalog_routes_skip_the_authorizer():
-    public = {(r.method, r.path) for r in Stack(ROOT / "template.yaml").api_routes() if r.authorizer is None}
+    routes = Stack(ROOT / "template.yaml").api_routes()
+    public = {(r.method, r.path) for r in routes if r.authorizer is None and r.method != "ANY"}
     assert public == {
         ("GET", "/api/billing/plans"),
         ("GET", "/api/billing/plans/{plan_id}"),
@@ -71,3 +72,15 @@ def test_every_function_has_sample_events():
     for spec in stack.functions().values():
         folder = ROOT / "events" / spec.code_dir.name
         assert list(folder.glob("*.json")), f"no sample events for {spec.logical_id} in {folder}"
+
+
+def test_every_path_answers_its_other_methods_and_the_route_table_is_current():
+    """Each path has an ANY method (no token: it answers OPTIONS and 405, never data), and the
+    layer's route table, which says what `Allow` lists, is what template.yaml declares."""
+    routes = Stack(ROOT / "template.yaml").api_routes()
+    paths = {r.path for r in routes if r.method != "ANY"}
+    others = {r.path for r in routes if r.method == "ANY" and r.authorizer is None}
+    assert paths == others
+    from local_stack.routes import TABLE, render, route_table
+
+    assert TABLE.read_text() == render(route_table(Stack(ROOT / "template.yaml"))), "run: python -m local_stack.routes"

@@ -103,6 +103,12 @@ class UnsupportedMediaType(BillingError):
     code = "unsupported_media_type"
 
 
+class MethodNotAllowed(BillingError):
+    """The path exists; the method does not (405)."""
+
+    code = "method_not_allowed"
+
+
 class PreconditionFailed(BillingError):
     """`If-Match` names a version the resource has moved on from (412)."""
 
