@@ -332,6 +332,7 @@ def bodies(target) -> dict[str, tuple[str, str, str, dict]]:
         "draft": ("POST", f"/subscriptions/{sid}/invoices/draft", "finance", {"period_start": "2026-01-01T00:00:00Z"}),
         "issue": ("POST", f"/subscriptions/{sid}/invoices/{inv}/issue", "finance", {}),
         "cancel": ("POST", f"/subscriptions/{sid}/cancel", "marketplace:admin", {"x": 1}),
+        "patch plan": ("PATCH", "/plans/lab-standard", "marketplace:admin", {"sla": {"tier": "gold"}, "features": []}),
     }
 
 
@@ -359,7 +360,19 @@ def mutated(body: dict, path: tuple, literal: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "route", ["publish plan", "revise plan", "subscribe", "credits", "usage", "usage batch", "draft", "issue", "cancel"]
+    "route",
+    [
+        "publish plan",
+        "revise plan",
+        "patch plan",
+        "subscribe",
+        "credits",
+        "usage",
+        "usage batch",
+        "draft",
+        "issue",
+        "cancel",
+    ],
 )
 @settings(max_examples=40, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
@@ -382,6 +395,19 @@ def test_mutated_bodies_never_answer_5xx_and_refusals_write_nothing(stack, targe
 
 QUERIES = {
     "catalog": ("/plans", "finance", ["limit", "cursor"]),
+    "versions": ("/plans/lab-standard/versions", "finance", ["limit", "cursor"]),
+    "all subscriptions": (
+        "/subscriptions",
+        "finance",
+        ["status", "plan_id", "organization_id", "residency", "limit", "cursor"],
+    ),
+    "all invoices": (
+        "/invoices",
+        "finance",
+        ["status", "organization_id", "period_start_from", "period_start_to", "residency", "limit", "cursor"],
+    ),
+    "periods": ("/subscriptions/{sid}/periods", "finance", ["limit", "cursor"]),
+    "daily": ("/subscriptions/{sid}/usage/daily", "finance", ["from", "to"]),
     "plan": ("/plans/lab-standard", "finance", ["version"]),
     "subscriptions": ("/organizations/{org}/subscriptions", "finance", ["limit", "cursor"]),
     "ledger": ("/subscriptions/{sid}/ledger", "finance", ["limit", "cursor"]),
