@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "billing")]
 os.environ.setdefault("BILLING_LOG_LEVEL", "ERROR")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF metrics lines in the report
 
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "7"))
 LATENCY_RUNS = int(os.environ.get("BENCH_LATENCY_RUNS", "60"))

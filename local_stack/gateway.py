@@ -35,8 +35,11 @@ class ApiGateway:
         self.responses = stack.gateway_responses()
         self.stage = stack.stage()
 
-    def gateway_response(self, kind: str, default_status: int) -> HttpResponse:
-        """A response API Gateway makes itself, as the template's GatewayResponses shape it."""
+    def gateway_response(
+        self, kind: str, default_status: int, authorizer: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """A response API Gateway makes itself, as the template's GatewayResponses shape it,
+        with `$context.authorizer.<key>` filled in from the authorizer's context."""
         spec = (
             self.responses.get(kind)
             or self.responses.get("DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX")
@@ -44,6 +47,8 @@ class ApiGateway:
         )
         status = int(spec.get("StatusCode", default_status))
         body = (spec.get("ResponseTemplates") or {}).get("application/json") or json.dumps({"message": kind})
+        for key, value in (authorizer or {}).items():
+            body = body.replace(f"$context.authorizer.{key}", str(value))
         return HttpResponse(status, {"Content-Type": "application/json"}, body.encode())
 
     def handle(
@@ -75,10 +80,12 @@ class ApiGateway:
         return http_response_from_proxy(result)
 
     def _match(self, method: str, path: str):
-        for route in self.routes:
-            found = route.pattern.match(path)
-            if found and route.method in (method, "ANY"):
-                return route, found.groupdict()
+        """As API Gateway: a resource's own method first, then its ANY method."""
+        for wanted in (method, "ANY"):
+            for route in self.routes:
+                found = route.pattern.match(path)
+                if found and route.method == wanted:
+                    return route, found.groupdict()
         return None, {}
 
     def _authorize(self, name: str, method: str, path: str, headers: dict[str, str]) -> dict[str, Any] | HttpResponse:
@@ -97,7 +104,7 @@ class ApiGateway:
                 return self.gateway_response("UNAUTHORIZED", 401)
             return self.gateway_response("AUTHORIZER_FAILURE", 500)
         if not _allows(answer.get("policyDocument", {}), method_arn):
-            return self.gateway_response("ACCESS_DENIED", 403)
+            return self.gateway_response("ACCESS_DENIED", 403, answer.get("context"))
         return {**(answer.get("context") or {}), "principalId": answer.get("principalId")}
 
     def _proxy_event(

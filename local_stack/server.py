@@ -20,12 +20,13 @@ from pathlib import Path
 from .database import EmbeddedDynamoDB, client_for, create_tables
 from .docs import docs_response, is_docs_path
 from .functions import LocalFunction, merged_environment
-from .gateway import ApiGateway, HttpResponse
+from .gateway import API_GATEWAY_BODY_LIMIT, ApiGateway, HttpResponse
 from .template import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOKE_PREFIX = "/_local/invoke/"
 CLOCK_PATH = "/_local/clock"
+TOKEN_PATH = "/_local/token"
 SERVER_ERROR_CODES = {
     431: "request_header_fields_too_large",
     414: "uri_too_long",
@@ -44,6 +45,7 @@ def local_parameters(environ: dict[str, str]) -> dict[str, str]:
         "JwtIssuer": "billing-local",
         "JwtAudience": "billing-api",
         "LogLevel": environ.get("BILLING_LOG_LEVEL", "WARNING"),
+        "CorsOrigins": environ.get("BILLING_CORS_ORIGINS", ""),
     }
 
 
@@ -146,6 +148,27 @@ class LocalStack:
         return _json(200, {"now": format_timestamp(self.clock.now()), "frozen": self.clock.is_frozen})
 
 
+def token_request(body: bytes) -> HttpResponse:
+    """`POST /_local/token` `{"roles", "org"?, "residency"}` -> `{"token"}`: the local storefront's sign-in."""
+    from billing.domain.errors import Unauthenticated
+
+    from .token import local_token
+
+    try:
+        asked = json.loads(body or b"{}")
+        roles = asked.get("roles") if isinstance(asked, dict) else None
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise ValueError('send {"roles": [...], "org"?: "...", "residency": "us"}')
+        org, residency = asked.get("org"), asked.get("residency")
+        if not all(v is None or isinstance(v, str) for v in (org, residency)):
+            raise ValueError("org and residency are strings")
+        return _json(200, {"token": local_token(roles, org=org, residency=residency)})
+    except ValueError as refused:
+        return _json(422, {"error": {"code": "validation_error", "message": str(refused), "details": {}}})
+    except Unauthenticated as refused:
+        return _json(422, {"error": {"code": "validation_error", "message": refused.message, "details": {}}})
+
+
 def install_test_clock():
     """Every function of the local stack shares this process and so the layer's `deployment`:
     one test clock there is the billing time of the whole stack."""
@@ -166,7 +189,16 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = (self.headers.get("Content-Length") or "0").strip()
+            if not declared.isdigit():
+                return self.send_error(400, "Content-Length must be a whole number of bytes.")
+            if int(declared) > API_GATEWAY_BODY_LIMIT:  # refused before reading: API Gateway's own limit
+                self.close_connection = True
+                body = json.dumps(
+                    {"error": {"code": "payload_too_large", "message": "The request body is too large.", "details": {}}}
+                ).encode()
+                return self._send(HttpResponse(413, {"Content-Type": "application/json"}, body))
+            length = int(declared)
             body = self.rfile.read(length) if length else b""
             if self.path.startswith(INVOKE_PREFIX) and self.command == "POST":
                 response = local.invoke(self.path[len(INVOKE_PREFIX) :].split("?")[0].strip("/"), body)
@@ -174,20 +206,27 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 response = local.clock_request(self.command, body)
             elif is_docs_path(self.path.split("?")[0]):
                 response = docs_response(self.command, self.path.split("?")[0])
+            elif self.path.split("?")[0].rstrip("/") == TOKEN_PATH and self.command == "POST":
+                response = token_request(body)
             else:
                 response = local.gateway.handle(
                     self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
                 )
+            self._send(response)
+
+        def _send(self, response: HttpResponse) -> None:
             self.send_response(response.status)
             for key, value in response.headers.items():
                 if key.lower() not in ("content-length", "connection"):
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(response.body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
 
         def __getattr__(self, name: str):
             """Any other method (HEAD, OPTIONS, TRACE, ...) gets the gateway's answer for a route it

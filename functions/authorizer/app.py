@@ -3,7 +3,7 @@
 
 import os
 
-from billing.api.auth import allow_policy
+from billing.api.auth import allow_policy, deny_policy
 from billing.api.tokens import TokenSettings, TokenVerifier
 from billing.domain.errors import Unauthenticated
 from billing.observability import logger
@@ -17,5 +17,5 @@ def lambda_handler(event, context):
         claims = verifier.claims(event.get("authorizationToken"))
     except Unauthenticated as refused:
         logger.info("bearer token refused", extra={"reason": refused.message})
-        raise Exception("Unauthorized") from None  # the exact word API Gateway turns into a 401
+        return deny_policy(event["methodArn"], refused.message)  # a 401 that says why (template: ACCESS_DENIED)
     return allow_policy(event["methodArn"], claims)

@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import authorize, billing_api, caller, json_response, lambda_entry, parse_body, parse_query
-from billing.api.models import ExportQuery, PageQuery
+from billing.api.models import ExportQuery, InvoicesQuery, PageQuery
 from billing.services import invoices
 from billing.services.invoices import DraftRequest
 
@@ -20,6 +20,16 @@ def draft(subscription_id: str):
     request = parse_body(app, DraftRequest, required=False)
     invoice, created = invoices.draft_invoice(deployment.billing(), who, subscription_id, request)
     return json_response(201 if created else 200, invoice)
+
+
+@app.get("/invoices")
+def search_invoices():
+    who = authorize(app, Permission.LIST_ACROSS_ORGANIZATIONS)
+    query = parse_query(app, InvoicesQuery)
+    page = invoices.search_invoices(
+        deployment.billing(), who, query.filters(), residency=query.residency, limit=query.limit, cursor=query.cursor
+    )
+    return json_response(200, page)
 
 
 @app.get(BASE)
@@ -50,7 +60,7 @@ def void(subscription_id: str, invoice_id: str):
 
 @app.get(f"{BASE}/<invoice_id>/export")
 def export(subscription_id: str, invoice_id: str):
-    who = authorize(app, Permission.MANAGE_INVOICES)
+    who = authorize(app, Permission.READ_BILLING)
     query = parse_query(app, ExportQuery)
     file = invoices.export_invoice(deployment.billing(), who, subscription_id, invoice_id, file_format=query.format)
     return Response(

@@ -1,10 +1,11 @@
-"""GET /plans and GET /plans/{plan_id}: the public catalog (no token needed); GET /openapi.json: the
-API's OpenAPI document, built from the route table and the models on its first request only."""
+"""GET /plans, GET /plans/{plan_id} and its versions: the public catalog (no token needed); GET
+/openapi.json: the API's OpenAPI document, built from the operations table and the models on its first
+request only."""
 
 from aws_lambda_powertools.event_handler import Response
 
 from billing import deployment
-from billing.api.http import JSON, billing_api, json_response, lambda_entry, parse_query
+from billing.api.http import JSON, billing_api, etag, json_response, lambda_entry, parse_query
 from billing.api.models import PageQuery, PlanQuery
 from billing.services import catalog
 
@@ -21,7 +22,16 @@ def list_plans():
 @app.get("/plans/<plan_id>")
 def get_plan(plan_id: str):
     query = parse_query(app, PlanQuery)
-    return json_response(200, catalog.get_plan(deployment.billing(), plan_id, version=query.version))
+    plan = catalog.get_plan(deployment.billing(), plan_id, version=query.version)
+    return json_response(200, plan, headers=etag(plan.version))  # what If-Match names on PUT and PATCH
+
+
+@app.get("/plans/<plan_id>/versions")
+def list_versions(plan_id: str):
+    query = parse_query(app, PageQuery)
+    return json_response(
+        200, catalog.list_versions(deployment.billing(), plan_id, limit=query.limit, cursor=query.cursor)
+    )
 
 
 @app.get("/openapi.json")

@@ -15,7 +15,7 @@ from billing.api.http import (
     parse_query,
     path_value,
 )
-from billing.api.models import PageQuery
+from billing.api.models import PageQuery, SubscriptionsQuery
 from billing.domain.subscriptions import OrganizationId
 from billing.services import subscriptions
 from billing.services.subscriptions import ProvisionRequest
@@ -41,6 +41,16 @@ def list_for_organization(organization_id: str):
     query = parse_query(app, PageQuery)
     page = subscriptions.list_subscriptions(
         deployment.billing(), caller(app), organization_id, limit=query.limit, cursor=query.cursor
+    )
+    return json_response(200, page)
+
+
+@app.get("/subscriptions")
+def search_subscriptions():
+    who = authorize(app, Permission.LIST_ACROSS_ORGANIZATIONS)
+    query = parse_query(app, SubscriptionsQuery)
+    page = subscriptions.search_subscriptions(
+        deployment.billing(), who, query.filters(), residency=query.residency, limit=query.limit, cursor=query.cursor
     )
     return json_response(200, page)
 

@@ -1,8 +1,9 @@
-"""GET /subscriptions/{id}/usage (filtered, newest first) and GET .../usage/summary (the period aggregate)."""
+"""GET /subscriptions/{id}/usage (filtered, newest first), .../usage/summary (a period's aggregate),
+.../usage/daily (day aggregates) and .../periods (the periods reached, with usage and invoice)."""
 
 from billing import deployment
 from billing.api.http import billing_api, caller, json_response, lambda_entry, parse_query
-from billing.api.models import SummaryQuery, UsageQuery
+from billing.api.models import DailyQuery, PageQuery, SummaryQuery, UsageQuery
 from billing.services import usage
 
 app = billing_api()
@@ -30,6 +31,22 @@ def usage_summary(subscription_id: str):
     query = parse_query(app, SummaryQuery)
     summary = usage.usage_summary(deployment.billing(), caller(app), subscription_id, period_start=query.period_start)
     return json_response(200, summary)
+
+
+@app.get("/subscriptions/<subscription_id>/usage/daily")
+def daily_usage(subscription_id: str):
+    query = parse_query(app, DailyQuery)
+    days = usage.daily_usage(deployment.billing(), caller(app), subscription_id, start=query.start, end=query.end)
+    return json_response(200, {"items": [day.model_dump(mode="json") for day in days], "next_cursor": None})
+
+
+@app.get("/subscriptions/<subscription_id>/periods")
+def list_periods(subscription_id: str):
+    query = parse_query(app, PageQuery)
+    page = usage.list_periods(
+        deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor
+    )
+    return json_response(200, page)
 
 
 lambda_handler = lambda_entry(app)

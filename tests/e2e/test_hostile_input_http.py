@@ -332,6 +332,7 @@ def bodies(target) -> dict[str, tuple[str, str, str, dict]]:
         "draft": ("POST", f"/subscriptions/{sid}/invoices/draft", "finance", {"period_start": "2026-01-01T00:00:00Z"}),
         "issue": ("POST", f"/subscriptions/{sid}/invoices/{inv}/issue", "finance", {}),
         "cancel": ("POST", f"/subscriptions/{sid}/cancel", "marketplace:admin", {"x": 1}),
+        "patch plan": ("PATCH", "/plans/lab-standard", "marketplace:admin", {"sla": {"tier": "gold"}, "features": []}),
     }
 
 
@@ -359,7 +360,19 @@ def mutated(body: dict, path: tuple, literal: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "route", ["publish plan", "revise plan", "subscribe", "credits", "usage", "usage batch", "draft", "issue", "cancel"]
+    "route",
+    [
+        "publish plan",
+        "revise plan",
+        "patch plan",
+        "subscribe",
+        "credits",
+        "usage",
+        "usage batch",
+        "draft",
+        "issue",
+        "cancel",
+    ],
 )
 @settings(max_examples=40, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
@@ -382,6 +395,19 @@ def test_mutated_bodies_never_answer_5xx_and_refusals_write_nothing(stack, targe
 
 QUERIES = {
     "catalog": ("/plans", "finance", ["limit", "cursor"]),
+    "versions": ("/plans/lab-standard/versions", "finance", ["limit", "cursor"]),
+    "all subscriptions": (
+        "/subscriptions",
+        "finance",
+        ["status", "plan_id", "organization_id", "residency", "limit", "cursor"],
+    ),
+    "all invoices": (
+        "/invoices",
+        "finance",
+        ["status", "organization_id", "period_start_from", "period_start_to", "residency", "limit", "cursor"],
+    ),
+    "periods": ("/subscriptions/{sid}/periods", "finance", ["limit", "cursor"]),
+    "daily": ("/subscriptions/{sid}/usage/daily", "finance", ["from", "to"]),
     "plan": ("/plans/lab-standard", "finance", ["version"]),
     "subscriptions": ("/organizations/{org}/subscriptions", "finance", ["limit", "cursor"]),
     "ledger": ("/subscriptions/{sid}/ledger", "finance", ["limit", "cursor"]),
@@ -430,3 +456,27 @@ def test_hostile_queries_never_answer_5xx(stack, target, name, data):
     assert response.status_code < 500, (params, response.text)
     if response.status_code >= 400:
         error_of(response)
+
+
+@pytest.mark.parametrize("length, status", [("abc", 400), ("-5", 400), ("99999999999", 413)])
+def test_a_content_length_that_is_no_length_or_too_long_is_refused_before_reading(stack, length, status):
+    import socket
+
+    server, _ = stack
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=QUICK) as connection:
+        connection.sendall(f"POST /api/billing/usage HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+        answer = b""
+        while chunk := connection.recv(65536):  # the server closes the connection after a refusal
+            answer += chunk
+        answer = answer.decode()
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}") and json.loads(body)["error"]["code"]
+
+
+def test_a_bus_delivery_that_is_not_an_event_is_a_validation_failure(stack):
+    server, _ = stack
+    response = server.request("POST", "/_local/invoke/UsageBusFunction", json=[])
+    assert (
+        response.status_code == 500 and response.json()["errorType"] == "ValidationFailed"
+    )  # Lambda retries, then the DLQ

@@ -13,7 +13,7 @@ import pytest
 from billing.domain.invoice_export import NUMBER_COLUMNS
 from billing.domain.values import parse_timestamp
 
-from .clock import invoke_run
+from .clock import invoke_run, move_clock
 from .test_plans_http import TERMS, error_of, new_plan_id
 from .test_subscriptions_http import assert_ledger_is_honest, ledger, new_org, subscribe
 from .test_usage_http import record, usage_body
@@ -91,6 +91,7 @@ def test_drafting_an_unknown_period_is_422(server, token, body):
     sid = subscribe(server, token, new_org())["subscription_id"]
     response = draft(server, token, sid, body=body)
     assert response.status_code == 422 and error_of(response)["code"] == "validation_error"
+    assert {f["location"] for f in error_of(response)["details"]["fields"]} == {"body"}  # a body field, not a query one
     malformed = server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=token("finance"), data="{")
     assert malformed.status_code == 400
     assert server.request("GET", f"/subscriptions/{sid}/invoices", token=token("finance")).json()["items"] == []
@@ -240,7 +241,13 @@ def test_exports_are_csv_and_json_whose_rows_add_up(server, token):
     assert as_json.status_code == 200 and as_json.headers["Content-Type"].startswith("application/json")
     assert sum(line["amount_cents"] for line in as_json.json()["lines"]) == as_json.json()["total_cents"] == 49_941
     assert server.request("GET", path, token=token("finance"), params={"format": "xml"}).status_code == 422
-    assert server.request("GET", path, token=token("org:admin", org=org)).status_code == 403
+    for own in (token("org:admin", org=org), token("org:member", org=org)):  # customers download their own invoices
+        mine = server.request("GET", path, token=own, params={"format": "csv"})
+        assert mine.status_code == 200 and mine.text == response.text
+    theirs = server.request("GET", path, token=token("org:member", org=new_org()))
+    assert theirs.status_code == 404 and error_of(theirs)["code"] == "not_found"
+    refused = server.request("GET", path, token=token("service"))
+    assert refused.status_code == 403 and error_of(refused)["details"]["permission"] == "read_billing"
     assert error_of(server.request("GET", path, token=token("finance", residency="eu")))["code"] == "residency_mismatch"
 
 
@@ -360,8 +367,9 @@ def test_subscribing_using_the_allowance_and_canceling_at_once_pays_for_the_allo
     org = new_org()
     sid = subscribe(server, token, org)["subscription_id"]
     assert record(server, token, usage_body(org, quantity="200")).status_code == 201  # 1000 credits: all of it
-    server.request("POST", f"/subscriptions/{sid}/cancel", token=token("org:admin", org=org))
+    canceled = server.request("POST", f"/subscriptions/{sid}/cancel", token=token("org:admin", org=org)).json()
     invoice = draft(server, token, sid).json()
+    assert invoice["period_end"] == canceled["canceled_at"]  # the final period ends at the cancellation
     [base] = invoice["line_items"]
     assert base["amount_cents"] == 49_900 and base["quantity"] == "1" and base["unit_amount_cents"] == "49900"
     assert "1000 of 1000 allowance credits used" in base["description"] and "prorated at 100%" in base["description"]
@@ -440,3 +448,168 @@ def test_exported_text_cells_never_run_as_spreadsheet_formulas(server, token, na
 def row_amount(row):
     """Numbers stay numbers: a spreadsheet reads these columns as values, unprefixed."""
     return int(Decimal(row["amount"]) * 100)
+
+
+# --- periods ---------------------------------------------------------------------------------------
+
+
+def test_periods_list_newest_first_with_their_usage_and_invoice(fresh_server, token):
+    server = fresh_server  # its clock moves two periods on
+    org = new_org()
+    subscription = with_overage(server, token, org, quantity="210")  # 1050 credits: 50 over
+    sid = subscription["subscription_id"]
+    first_end = parse_timestamp(subscription["current_period_end"])
+    invoke_run(server, first_end + timedelta(minutes=1))  # closes the first period, drafting its invoice
+    assert record(server, token, usage_body(org, quantity="2")).status_code == 201  # 10 credits in the second
+    periods = server.request("GET", f"/subscriptions/{sid}/periods", token=token("org:member", org=org)).json()
+    second, first = periods["items"]
+    assert periods["next_cursor"] is None
+    assert (second["status"], second["usage_credits"], second["overage_credits"], second["invoice_id"]) == (
+        "open",
+        "10",
+        "0",
+        None,
+    )
+    assert second["period_start"] == subscription["current_period_end"]
+    assert (first["status"], first["usage_credits"], first["overage_credits"]) == ("closed", "1050", "50")
+    assert first["invoice_status"] == "draft" and first["period_start"] == subscription["current_period_start"]
+    paged = server.request("GET", f"/subscriptions/{sid}/periods", token=token("finance"), params={"limit": 1}).json()
+    assert paged["items"] == [second] and paged["next_cursor"]
+    rest = server.request(
+        "GET",
+        f"/subscriptions/{sid}/periods",
+        token=token("finance"),
+        params={"limit": 1, "cursor": paged["next_cursor"]},
+    ).json()
+    assert rest == {"items": [first], "next_cursor": None}
+    outsider = server.request("GET", f"/subscriptions/{sid}/periods", token=token("org:member", org=new_org()))
+    assert outsider.status_code == 404
+    bad = server.request("GET", f"/subscriptions/{sid}/periods", token=token("finance"), params={"cursor": "7"})
+    assert bad.status_code == 422 and error_of(bad)["details"]["fields"][0]["field"] == "cursor"
+
+
+def test_daily_usage_comes_from_day_aggregates_oldest_first(fresh_server, token):
+    server = fresh_server  # its clock moves a day on
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    assert record(server, token, usage_body(org, quantity="2")).status_code == 201
+    today = parse_timestamp(server.request("GET", "/_local/clock").json()["now"])
+    move_clock(server, today + timedelta(days=1))
+    events = [usage_body(org, quantity="1"), usage_body(org, service="analytics", quantity="4")]
+    assert server.request("POST", "/usage/batch", token=token("service"), json={"events": events}).status_code == 200
+    daily = server.request("GET", f"/subscriptions/{sid}/usage/daily", token=token("org:admin", org=org)).json()[
+        "items"
+    ]
+    assert [d["day"] for d in daily] == [today.date().isoformat(), (today + timedelta(days=1)).date().isoformat()]
+    assert daily[0]["services"] == {
+        "instrumentation": {"quantity": "2", "credits": "10", "overage_credits": "0", "events": 1}
+    }
+    assert (
+        set(daily[1]["services"]) == {"instrumentation", "analytics"}
+        and daily[1]["services"]["analytics"]["credits"] == "1"
+    )
+    window = {
+        "from": (today + timedelta(days=1)).date().isoformat(),
+        "to": (today + timedelta(days=2)).date().isoformat(),
+    }
+    assert [
+        d["day"]
+        for d in server.request(
+            "GET", f"/subscriptions/{sid}/usage/daily", token=token("finance"), params=window
+        ).json()["items"]
+    ] == [window["from"]]
+    too_long = server.request(
+        "GET",
+        f"/subscriptions/{sid}/usage/daily",
+        token=token("finance"),
+        params={"from": "2025-01-01", "to": "2026-06-01"},
+    )
+    assert too_long.status_code == 422 and [f["field"] for f in error_of(too_long)["details"]["fields"]] == [
+        "from",
+        "to",
+    ]
+
+
+# --- finance's lists across subscriptions ----------------------------------------------------------
+
+
+def subscribe_in(server, token, org, residency):
+    body = {
+        "plan_id": "lab-standard",
+        "residency": residency,
+        "sla_acceptance": {"accepted_by": "a", "sla_version": "1"},
+    }
+    response = server.request(
+        "POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org, residency=residency), json=body
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_finance_lists_subscriptions_and_invoices_across_organizations_by_filter(fresh_server, token):
+    server = fresh_server  # a database of its own: the lists are exact
+    server.request("GET", "/plans")  # the sandbox seeds Lab Standard into the empty catalog first
+    plan_id = new_plan_id()
+    assert (
+        server.request(
+            "POST",
+            "/plans",
+            token=token("marketplace:admin"),
+            json={"plan_id": plan_id, **TERMS, "billing_cadence": "monthly"},
+        ).status_code
+        == 201
+    )
+    orgs = [new_org() for _ in range(3)]
+    sids = [
+        subscribe(server, token, orgs[0])["subscription_id"],
+        subscribe(server, token, orgs[1], plan_id=plan_id)["subscription_id"],
+        subscribe_in(server, token, orgs[2], "eu")["subscription_id"],
+    ]
+    server.request("POST", f"/subscriptions/{sids[0]}/cancel", token=token("marketplace:admin"))
+    finance = token("finance")
+    listed = server.request("GET", "/subscriptions", token=finance).json()
+    assert [s["subscription_id"] for s in listed["items"]] == [sids[1], sids[0]]  # the caller's residency, newest first
+    by_plan = server.request("GET", "/subscriptions", token=finance, params={"plan_id": plan_id}).json()["items"]
+    assert [s["subscription_id"] for s in by_plan] == [sids[1]]
+    canceled = server.request("GET", "/subscriptions", token=finance, params={"status": "canceled"}).json()["items"]
+    assert [s["subscription_id"] for s in canceled] == [sids[0]] and canceled[0]["credit_balance"] == "1000"
+    eu = server.request(
+        "GET", "/subscriptions", token=finance, params={"residency": "eu", "organization_id": orgs[2]}
+    ).json()
+    assert [s["subscription_id"] for s in eu["items"]] == [sids[2]]
+    first_page = server.request("GET", "/subscriptions", token=finance, params={"limit": 1}).json()
+    assert len(first_page["items"]) == 1 and first_page["next_cursor"]
+    other_filter = server.request(
+        "GET",
+        "/subscriptions",
+        token=finance,
+        params={"limit": 1, "status": "active", "cursor": first_page["next_cursor"]},
+    )
+    assert other_filter.status_code == 422 and error_of(other_filter)["details"]["fields"][0]["field"] == "cursor"
+    for who in (token("org:admin", org=orgs[0]), token("service")):
+        refused = server.request("GET", "/subscriptions", token=who)
+        assert refused.status_code == 403 and error_of(refused)["details"]["permission"] == "list_across_organizations"
+
+    drafts = [draft(server, token, sid).json() for sid in sids[:2]]
+    invoices = server.request("GET", "/invoices", token=finance, params={"status": "draft"}).json()["items"]
+    assert {i["invoice_id"] for i in invoices} == {d["invoice_id"] for d in drafts} and "residency" not in invoices[0]
+    mine = server.request("GET", "/invoices", token=finance, params={"organization_id": orgs[1]}).json()["items"]
+    assert [i["invoice_id"] for i in mine] == [drafts[1]["invoice_id"]]
+
+    def in_window(start, end):
+        params = {"period_start_from": start, "period_start_to": end}
+        return {
+            i["invoice_id"] for i in server.request("GET", "/invoices", token=finance, params=params).json()["items"]
+        }
+
+    starts = sorted(d["period_start"] for d in drafts)
+    assert in_window(starts[0], starts[-1]) == {d["invoice_id"] for d in drafts}
+    assert in_window("2020-01-01T00:00:00Z", "2020-02-01T00:00:00Z") == set()
+    backwards = server.request(
+        "GET",
+        "/invoices",
+        token=finance,
+        params={"period_start_from": "2027-01-01T00:00:00Z", "period_start_to": "2026-01-01T00:00:00Z"},
+    )
+    assert backwards.status_code == 422 and len(error_of(backwards)["details"]["fields"]) == 2
+    assert server.request("GET", "/invoices", token=finance, params={"residency": "eu"}).json()["items"] == []

@@ -267,7 +267,7 @@ def test_bad_list_parameters_are_422(server, params):
 
 
 def test_unknown_routes_are_404_in_the_envelope(server, admin):
-    for method, path in (("GET", "/nothing"), ("DELETE", "/plans/lab-standard")):
+    for method, path in (("GET", "/nothing"), ("DELETE", "/plans/lab-standard/nothing")):
         response = server.request(method, path, token=admin)
         assert response.status_code == 404 and error_of(response)["code"] == "not_found"
 
@@ -313,3 +313,146 @@ def test_local_invoke_delivers_an_event_to_a_template_function(server):
     )
     missing = server.request("POST", "/_local/invoke/NoSuchFunction", json={})
     assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"
+
+
+def mint(**changes):
+    from billing.api.tokens import mint_token
+
+    return mint_token(**({"sub": "u", "roles": ["marketplace:admin"], "residency": "us"} | changes))
+
+
+@pytest.mark.parametrize(
+    "header, reason",
+    [
+        (None, "A bearer token is required: send Authorization: Bearer <token>."),
+        ("Bearer not-a-jwt", "The bearer token is malformed: it is not a signed JWT."),
+        ("Bearer " + mint(now=time.time() - 86400, ttl_seconds=60), "The bearer token has expired."),
+        (
+            "Bearer " + mint(secret="someone-elses-secret-0123456789abcdef"),
+            "The bearer token's signature does not verify.",
+        ),
+        ("Bearer " + mint(issuer="https://elsewhere.example"), "The bearer token was issued by another issuer."),
+        ("Bearer " + mint(audience="another-api"), "The bearer token is meant for another audience."),
+        ("Bearer " + mint(roles=["superuser"]), "The token carries roles this API does not know: superuser."),
+    ],
+)
+def test_a_401_says_why(server, header, reason):
+    response = server.request("POST", "/plans", json={}, headers={"Authorization": header} if header else {})
+    assert response.status_code == 401 and error_of(response) == {
+        "code": "unauthenticated",
+        "message": reason,
+        "details": {},
+    }
+
+
+# --- revisions: PUT what GET returned, PATCH a merge patch, If-Match, versions ----------------------
+
+
+def test_a_plan_read_changed_in_one_field_and_put_back_is_the_next_version(server, admin):
+    plan = publish(server, admin)
+    path = f"/plans/{plan['plan_id']}"
+    read = server.request("GET", path)
+    assert read.headers["ETag"] == '"1"'
+    changed = read.json() | {"base_fee_cents": 139_900}
+    put = server.request("PUT", path, token=admin, json=changed, headers={"If-Match": read.headers["ETag"]})
+    assert put.status_code == 200 and put.headers["ETag"] == '"2"'
+    assert put.json() == changed | {"version": 2, "updated_at": put.json()["updated_at"]}
+    stale = server.request("PUT", path, token=admin, json=changed, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412 and error_of(stale)["code"] == "precondition_failed"
+    assert error_of(stale)["details"]["current_version"] == 2
+    assert server.request("GET", path).json()["version"] == 2  # the stale write wrote nothing
+
+
+def test_a_merge_patch_changes_only_what_it_names_and_honours_if_match(server, admin):
+    plan = publish(server, admin)
+    path = f"/plans/{plan['plan_id']}"
+    patch = {"sla": {"tier": "platinum"}, "description": None, "usage_rates": {"planner": None}}
+    response = server.request(
+        "PATCH",
+        path,
+        token=admin,
+        json=patch,
+        headers={"If-Match": '"1"', "Content-Type": "application/merge-patch+json"},
+    )
+    assert response.status_code == 200, response.text
+    patched = response.json()
+    assert (
+        patched["version"] == 2
+        and patched["sla"] == plan["sla"] | {"tier": "platinum"}
+        and patched["description"] == ""
+    )
+    assert set(patched["usage_rates"]) == {"analytics"} and patched["base_fee_cents"] == plan["base_fee_cents"]
+    stale = server.request("PATCH", path, token=admin, json={"name": "Late"}, headers={"If-Match": 'W/"1"'})
+    assert stale.status_code == 412 and server.request("GET", path).json()["name"] == plan["name"]
+    versions = server.request("GET", f"{path}/versions").json()["items"]
+    assert [(v["version"], v["sla"]["tier"]) for v in versions] == [(2, "platinum"), (1, plan["sla"]["tier"])]
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"currency": "XYZ"}, "currency"),
+        ({"currency": "XAU"}, "currency"),
+        ({"plan_id": "another-plan"}, "plan_id"),
+        (
+            {
+                "features": [
+                    {"key": "sso", "label": "SSO", "included": True},
+                    {"key": "sso", "label": "Again", "included": False},
+                ]
+            },
+            "features",
+        ),
+    ],
+)
+def test_revisions_refuse_unknown_currencies_repeated_feature_keys_and_another_plan_id(server, admin, change, field):
+    plan = publish(server, admin)
+    response = server.request("PUT", f"/plans/{plan['plan_id']}", token=admin, json=plan | change)
+    assert response.status_code == 422 and [f["field"] for f in error_of(response)["details"]["fields"]] == [field]
+    assert server.request("GET", f"/plans/{plan['plan_id']}").json() == plan
+
+
+def test_publishing_in_a_currency_that_is_not_active_is_422(server, admin):
+    response = server.request(
+        "POST", "/plans", token=admin, json={"plan_id": new_plan_id(), **TERMS, "currency": "XYZ"}
+    )
+    assert response.status_code == 422 and error_of(response)["details"]["fields"][0]["field"] == "currency"
+    assert publish(server, admin, currency="JPY")["currency"] == "JPY"
+
+
+def test_a_known_path_with_another_method_is_405_with_allow_and_options_lists_them(server, admin):
+    plan = publish(server, admin)
+    refused = server.request("DELETE", f"/plans/{plan['plan_id']}", token=admin)
+    assert refused.status_code == 405 and error_of(refused)["code"] == "method_not_allowed"
+    assert refused.headers["Allow"] == "GET, PATCH, PUT, OPTIONS"
+    assert server.request("PUT", "/plans").headers["Allow"] == "GET, POST, OPTIONS"
+    options = server.request("OPTIONS", f"/plans/{plan['plan_id']}/versions")
+    assert options.status_code == 204 and options.headers["Allow"] == "GET, OPTIONS"
+    assert server.request("DELETE", "/no/such/path").status_code == 404
+    assert server.request("GET", f"/plans/{plan['plan_id']}").json() == plan  # the path's own methods still answer
+
+
+def test_cors_answers_only_the_configured_origins():
+    from .server import LocalServer
+
+    server = LocalServer(BILLING_CORS_ORIGINS="https://shop.example,https://admin.example")
+    try:
+        asked = {
+            "Origin": "https://admin.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
+        preflight = server.request("OPTIONS", "/usage", headers=asked)
+        assert (
+            preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "https://admin.example"
+        )
+        assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+        assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+        catalog = server.request("GET", "/plans", headers={"Origin": "https://shop.example"})
+        assert catalog.headers[
+            "Access-Control-Allow-Origin"
+        ] == "https://shop.example" and "ETag" in catalog.headers.get("Access-Control-Expose-Headers", "")
+        elsewhere = server.request("GET", "/plans", headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in elsewhere.headers
+    finally:
+        server.stop()

@@ -111,6 +111,7 @@ def test_a_second_active_subscription_is_409_and_writes_nothing(server, token):
         "POST", f"/organizations/{org}/subscriptions", token=token("org:admin", org=org), json=provision_body()
     )
     assert response.status_code == 409 and error_of(response)["code"] == "subscription_exists"
+    assert error_of(response)["details"] == {"subscription_id": first["subscription_id"]}
     listed = server.request("GET", f"/organizations/{org}/subscriptions", token=token("org:member", org=org)).json()
     assert [s["subscription_id"] for s in listed["items"]] == [first["subscription_id"]]
 
@@ -393,8 +394,8 @@ def test_credit_replays_return_the_first_entry_and_reused_keys_are_422(server, t
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"amount": "0", "type": "adjustment"}, "body"),
-        ({"amount": "-5", "type": "top_up"}, "body"),
+        ({"amount": "0", "type": "adjustment"}, "amount"),
+        ({"amount": "-5", "type": "top_up"}, "amount"),
         ({"amount": "1.0000001", "type": "top_up"}, "amount"),
         ({"amount": "NaN", "type": "top_up"}, "amount"),
         ({"amount": "10", "type": "gift"}, "type"),
@@ -565,3 +566,36 @@ def test_an_organizations_token_without_a_residency_is_refused(server, token):
     )
     assert response.status_code == 401 and error_of(response)["code"] == "unauthenticated"
     assert server.request("GET", f"/organizations/{org}/subscriptions", token=token("finance")).json()["items"] == []
+
+
+def test_every_403_names_the_permission_actually_missing(server, token):
+    sid = subscribe(server, token, new_org())["subscription_id"]
+    credits = credit(server, token, sid, "1", who=token("finance"))
+    assert credits.status_code == 403 and error_of(credits)["details"]["permission"] == "adjust_credits"
+    assert "adjust_credits" in error_of(credits)["message"]
+    plans = server.request("POST", "/plans", token=token("finance"), json={"plan_id": new_plan_id(), **TERMS})
+    assert error_of(plans)["details"] == {"permission": "manage_plans", "roles": ["marketplace:admin"]}
+
+
+def test_a_top_up_that_is_not_positive_names_the_amount(server, token):
+    sid = subscribe(server, token, new_org())["subscription_id"]
+    response = credit(server, token, sid, "-5")
+    assert response.status_code == 422
+    assert [(f["field"], f["message"]) for f in error_of(response)["details"]["fields"]] == [
+        ("amount", "a top_up amount must be greater than zero")
+    ]
+
+
+def test_the_local_sign_in_hands_out_tokens_the_authorizer_accepts_and_refuses_what_it_would_not(server):
+    org = new_org()
+    signed_in = server.request("POST", "/_local/token", json={"roles": ["org:admin"], "org": org, "residency": "us"})
+    assert signed_in.status_code == 200
+    listed = server.request("GET", f"/organizations/{org}/subscriptions", token=signed_in.json()["token"])
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    for asked in (
+        {"roles": ["boss"], "residency": "us"},
+        {"roles": ["org:member"], "residency": "us"},
+        {"roles": "finance"},
+    ):
+        refused = server.request("POST", "/_local/token", json=asked)
+        assert refused.status_code == 422 and error_of(refused)["code"] == "validation_error", asked

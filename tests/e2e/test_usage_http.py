@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -513,3 +513,64 @@ def test_a_replay_answers_exactly_the_first_response_whatever_the_metadata_holds
     again = server.request("POST", "/usage", token=token("service"), data=body, headers=headers)
     assert (first.status_code, again.status_code) == (201, 200) and again.json() == first.json()
     assert first.json()["metadata"] == {"run": "r-1", "wells": 96, "od": "0.125", "ok": True, "none": None}
+
+
+def test_usage_too_small_to_price_is_refused_not_free(server, token):
+    org = new_org()
+    subscribe(server, token, org)
+    response = record(server, token, usage_body(org, service="analytics", quantity="0.000001"))  # 0.25 a sample
+    assert response.status_code == 422 and [f["field"] for f in error_of(response)["details"]["fields"]] == ["quantity"]
+    assert (
+        record(server, token, usage_body(org, service="analytics", quantity="0.000004")).json()["credits"] == "0.000001"
+    )
+
+
+def test_a_window_of_from_after_to_names_both_and_messages_show_no_patterns_or_classes(server, token):
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    window = {"from": "2026-11-25T00:00:00Z", "to": "2026-11-24T00:00:00Z"}
+    backwards = server.request("GET", f"/subscriptions/{sid}/usage", token=token("finance"), params=window)
+    fields = error_of(backwards)["details"]["fields"]
+    assert backwards.status_code == 422 and [(f["field"], f["location"]) for f in fields] == [
+        ("from", "query"),
+        ("to", "query"),
+    ]
+    batch = server.request(
+        "POST", "/usage/batch", token=token("service"), json={"events": [1, usage_body(org, idempotency_key="a b")]}
+    )
+    errors = [r["error"] for r in batch.json()["results"]]
+    assert [f["message"] for e in errors for f in e["details"]["fields"]] == [
+        "must be a JSON object",
+        "has characters or a form this field does not accept",
+    ]
+    assert all("UsageRequest" not in json.dumps(e) and "^[" not in json.dumps(e) for e in errors)
+
+
+def test_an_all_overage_chunk_shows_its_overage_on_the_ledger_entry(server, token):
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    assert record(server, token, usage_body(org, quantity="200")).status_code == 201  # the allowance, spent
+    events = [usage_body(org, quantity="2") for _ in range(3)]  # 30 credits, all of it overage
+    assert server.request("POST", "/usage/batch", token=token("service"), json={"events": events}).status_code == 200
+    entry = server.request("GET", f"/subscriptions/{sid}/ledger", token=token("finance")).json()["items"][-1]
+    assert (entry["type"], entry["amount"], entry["overage_credits"]) == ("usage", "0", "30")
+
+
+def test_periods_start_on_whole_seconds_and_are_named_in_any_rfc3339_form(server, token):
+    org = new_org()
+    subscription = subscribe(server, token, org)
+    start = parse_timestamp(subscription["current_period_start"])
+    assert start.microsecond == 0 and "." not in subscription["current_period_start"]
+    sid = subscription["subscription_id"]
+    for form in (
+        subscription["current_period_start"],
+        start.isoformat(),
+        start.astimezone(timezone(timedelta(hours=2))).isoformat(),
+        subscription["current_period_start"].replace("Z", ".000Z"),
+    ):
+        summary = server.request(
+            "GET", f"/subscriptions/{sid}/usage/summary", token=token("finance"), params={"period_start": form}
+        )
+        assert summary.status_code == 200 and summary.json()["period_start"] == subscription["current_period_start"], (
+            form
+        )

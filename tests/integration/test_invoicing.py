@@ -159,7 +159,7 @@ def test_drafting_reads_the_aggregate_not_the_events(functions):
     calls: list[tuple[str, str]] = []
     deployment.dynamodb().meta.events.register(
         "before-parameter-build.dynamodb",
-        lambda model, params, **_: calls.append((model.name, params.get("TableName", ""))),
+        lambda model, params, **_: calls.append((model.name, params.get("TableName", ""), aggregate_range(params))),
     )
 
     def draft_calls() -> Counter:
@@ -182,5 +182,12 @@ def test_drafting_reads_the_aggregate_not_the_events(functions):
     many = draft_calls()
     assert few == many  # 1 event or 301: the same calls
     events_table = deployment.settings().usage_events_table
-    assert [call for call in many if call[1] == events_table] == [("GetItem", events_table)]  # the aggregate, by key
-    assert not any(operation == "Scan" for operation, _ in many) and sum(many.values()) <= 5
+    # The period's aggregate: one Query over its day items (at most 366), never the events.
+    assert [call[:2] for call in many if call[1] == events_table] == [("Query", events_table)]
+    assert [call[2] for call in many if call[1] == events_table][0].startswith("PERIOD#")
+    assert not any(operation == "Scan" for operation, *_ in many) and sum(many.values()) <= 5
+
+
+def aggregate_range(params: dict) -> str:
+    """Where a Query starts (":first"), to tell an aggregate read from an event read."""
+    return ((params.get("ExpressionAttributeValues") or {}).get(":first") or {}).get("S", "")

@@ -71,10 +71,12 @@ def test_given_the_authorizer_event_when_the_token_is_valid_then_it_allows_with_
 @pytest.mark.parametrize(
     "token", ["Bearer <token>", "Bearer " + mint_token(sub="u", roles=["finance"], now=time.time() - 86400)]
 )
-def test_given_the_authorizer_event_when_the_token_is_bad_then_unauthorized(functions, token):
+def test_given_the_authorizer_event_when_the_token_is_bad_then_denied_with_the_reason(functions, token):
     event = sample_event("authorizer/token.json") | {"authorizationToken": token}
-    with pytest.raises(Exception, match="^Unauthorized$"):
-        functions("AuthorizerFunction").invoke(event)
+    answer = functions("AuthorizerFunction").invoke(event)
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    reasons = ("The bearer token is malformed: it is not a signed JWT.", "The bearer token has expired.")
+    assert answer["context"]["reason"] in reasons
 
 
 def test_given_the_openapi_event_when_delivered_then_the_catalog_function_answers_the_document(functions):

@@ -130,6 +130,7 @@ def test_public_routes_need_no_token_and_the_rest_a_bearer_jwt(document):
     assert public == {
         ("GET", "/api/billing/plans"),
         ("GET", "/api/billing/plans/{plan_id}"),
+        ("GET", "/api/billing/plans/{plan_id}/versions"),
         ("GET", "/api/billing/openapi.json"),
     }
 
@@ -137,9 +138,9 @@ def test_public_routes_need_no_token_and_the_rest_a_bearer_jwt(document):
 def test_a_route_added_to_the_table_appears_in_the_document_with_no_other_change():
     from billing.domain.plans import Plan
 
-    extra = Route("GET", "/api/billing/plans/{plan_id}/versions", "listPlanVersions", "Versions", {200: Plan})
+    extra = Route("GET", "/api/billing/plans/{plan_id}/drafts", "listPlanDrafts", "Drafts", {200: Plan})
     document = build_document([*routes(), extra])
-    assert "get" in document["paths"]["/api/billing/plans/{plan_id}/versions"]
+    assert "get" in document["paths"]["/api/billing/plans/{plan_id}/drafts"]
     validate(document)
 
 

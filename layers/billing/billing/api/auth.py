@@ -40,6 +40,21 @@ def authorizer_context(claims: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def deny_policy(method_arn: str, reason: str) -> dict[str, Any]:
+    """A refused token: API Gateway answers with the ACCESS_DENIED gateway response, which the
+    template makes a 401 whose message is `reason` (so a 401 says why). The reason goes into a
+    JSON template as is: keep it to plain printable text without quotes or backslashes."""
+    plain = "".join(c for c in reason if c.isprintable() and c not in '"\\')[:300]
+    return {
+        "principalId": "refused",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": method_arn}],
+        },
+        "context": {"reason": plain},
+    }
+
+
 def allow_policy(method_arn: str, claims: Mapping[str, Any]) -> dict[str, Any]:
     """A TOKEN authorizer's answer. The policy covers every route of the stage (not just the one
     asked for) because API Gateway caches it per token and reuses it on other routes; what a

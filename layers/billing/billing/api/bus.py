@@ -30,7 +30,11 @@ def _exact(value: Any) -> Any:
 def usage_from_bus(event: dict[str, Any]) -> tuple[UsageRequest, Caller]:
     """The usage a `UsageRecorded` event reports (its `detail` is a POST /usage body), and the
     producer as a `service` caller."""
-    if event.get("detail-type") != USAGE_RECORDED or not isinstance(event.get("detail"), dict):
+    if (
+        not isinstance(event, dict)
+        or event.get("detail-type") != USAGE_RECORDED
+        or not isinstance(event.get("detail"), dict)
+    ):
         raise ValidationFailed.of(
             "detail-type", f"expected a {USAGE_RECORDED} event with an object detail", location="event"
         )
@@ -46,7 +50,7 @@ def scheduled_time(event: dict[str, Any]) -> datetime:
     """ "Now" for a scheduled run: EventBridge Scheduler's `scheduled_time` (the schedule's input
     carries <aws.scheduler.scheduled-time>), or a classic scheduled event's `time`. Taking it from
     the event keeps a redelivery or replay of the same event deterministic."""
-    raw = event.get("scheduled_time") or event.get("time")
+    raw = (event.get("scheduled_time") or event.get("time")) if isinstance(event, dict) else None
     try:
         return parse_timestamp(raw)
     except ValueError:

@@ -19,6 +19,8 @@ STATUS_BY_ERROR: list[tuple[type[domain.BillingError], int]] = [
     (domain.NotFound, 404),
     (domain.RetryableConflict, 409),
     (domain.Conflict, 409),
+    (domain.MethodNotAllowed, 405),
+    (domain.PreconditionFailed, 412),
     (domain.PayloadTooLarge, 413),
     (domain.UnsupportedMediaType, 415),
     (domain.ValidationFailed, 422),

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -50,6 +52,7 @@ def billing_api(*, enable_validation: bool = False) -> APIGatewayRestResolver:
         enable_validation=enable_validation,
         serializer=dumps,
         json_body_deserializer=loads_exact,
+        cors=cors_for(os.environ.get("BILLING_CORS_ORIGINS", "")),
     )
     app.use(middlewares=[_refuse_oversized_body])
 
@@ -61,7 +64,19 @@ def billing_api(*, enable_validation: bool = False) -> APIGatewayRestResolver:
 
     @app.not_found
     def _no_route(_: Exception) -> Response:
-        return error_response(domain.NotFound(f"No route {app.current_event.http_method} {app.current_event.path}."))
+        """A path the API has, asked with another method: 405 with `Allow` (OPTIONS: 204 with it,
+        when no CORS origin is configured to answer the preflight); any other path: 404."""
+        method, path = app.current_event.http_method, app.current_event.path
+        allowed = allowed_methods(path)
+        if not allowed:
+            return error_response(domain.NotFound(f"No route {method} {path[:200]}."))
+        allow = {"Allow": ", ".join((*allowed, "OPTIONS"))}
+        if method == "OPTIONS":
+            return Response(status_code=204, content_type=None, body="", headers=allow)
+        refused = domain.MethodNotAllowed(
+            f"{path[:200]} answers {', '.join(allowed)}, not {method[:16]}.", details={"allowed": list(allowed)}
+        )
+        return Response(status_code=405, content_type=JSON, body=errors.error_body(refused), headers=allow)
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
@@ -80,6 +95,37 @@ def billing_api(*, enable_validation: bool = False) -> APIGatewayRestResolver:
             return error_response(errors.from_powertools_validation(list(error.errors())))
 
     return app
+
+
+def cors_for(origins: str) -> CORSConfig | None:
+    """Cross-origin callers from `BILLING_CORS_ORIGINS` (a comma list; none by default: the storefront
+    is served from the API's own origin)."""
+    allowed = [origin.strip() for origin in origins.split(",") if origin.strip()]
+    if not allowed:
+        return None
+    return CORSConfig(
+        allow_origin=allowed[0],
+        extra_origins=allowed[1:],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
+        expose_headers=["ETag", "Location", "Idempotent-Replayed"],
+        max_age=600,
+    )
+
+
+def allowed_methods(path: str) -> tuple[str, ...]:
+    """The methods of the API route that `path` (a request path) matches, from the route table."""
+    relative = path.removeprefix(API_PREFIX).rstrip("/") or "/"
+    for route, methods in _route_patterns():
+        if route.fullmatch(relative):
+            return methods
+    return ()
+
+
+@lru_cache(maxsize=1)
+def _route_patterns() -> list[tuple[re.Pattern, tuple[str, ...]]]:
+    from .routes import ROUTES
+
+    return [(re.compile(re.sub(r"\{[^/]+\}", "[^/]+", path)), methods) for path, methods in ROUTES.items()]
 
 
 def _body_bytes(event: dict) -> bytes:
@@ -179,6 +225,24 @@ def idempotency_key_header(app: APIGatewayRestResolver) -> str | None:
             "Idempotency-Key", "must be 1 to 255 visible ASCII characters", location="header"
         )
     return key
+
+
+def if_match_version(app: APIGatewayRestResolver) -> int | None:
+    """The plan version `If-Match` names (`"3"`, `W/"3"`), None when absent or `*`. A value that
+    names no version can match nothing: 412."""
+    raw = app.current_event.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    tag = raw.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit() or len(tag) > 9:
+        raise domain.PreconditionFailed(
+            'If-Match must be an ETag this API returned, such as "3".', details={"if_match": raw[:64]}
+        )
+    return int(tag)
+
+
+def etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}
 
 
 def created_or_replayed(result: BaseModel, replayed: bool, *, location: str | None = None) -> Response:

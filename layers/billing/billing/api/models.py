@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ..domain.errors import FieldError, ValidationFailed
+from ..domain.invoices import InvoiceFilters
 from ..domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..domain.plans import PlanId, PlanTerms, ServiceName
+from ..domain.subscriptions import OrganizationId, Residency, SubscriptionFilters
 from ..domain.usage import GuardrailFlag
-from ..domain.values import UtcTimestamp
+from ..domain.values import UtcTimestamp, parse_timestamp
+
+
+def _day_or_timestamp(value: Any) -> Any:
+    """`2026-11-24` is that day's midnight UTC; anything else must be an RFC 3339 timestamp."""
+    if isinstance(value, str) and len(value) == 10:
+        return parse_timestamp(value + "T00:00:00Z")
+    return value
+
+
+DayOrTimestamp = Annotated[UtcTimestamp, BeforeValidator(_day_or_timestamp)]
 
 
 class PageQuery(BaseModel):
@@ -45,8 +58,29 @@ class UsageQuery(PageQuery):
 
     @model_validator(mode="after")
     def _ordered(self) -> UsageQuery:
+        if self.start and self.end and self.start >= self.end:  # names both: either may be the wrong one
+            message = "'from' must be before 'to'"
+            raise ValidationFailed(
+                [FieldError("from", message, location="query"), FieldError("to", message, location="query")]
+            )
+        return self
+
+
+class DailyQuery(BaseModel):
+    """`?from&to`: timestamps (or dates: midnight UTC), `to` excluded, at most 366 days apart."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+
+    start: DayOrTimestamp | None = Field(default=None, alias="from")
+    end: DayOrTimestamp | None = Field(default=None, alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DailyQuery:
         if self.start and self.end and self.start >= self.end:
-            raise ValueError("'from' must be before 'to'")
+            message = "'from' must be before 'to'"
+            raise ValidationFailed(
+                [FieldError("from", message, location="query"), FieldError("to", message, location="query")]
+            )
         return self
 
 
@@ -68,3 +102,42 @@ class ExportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     format: Literal["csv", "json"] = "csv"
+
+
+class SubscriptionsQuery(PageQuery):
+    """`GET /subscriptions?status&plan_id&organization_id&residency`."""
+
+    status: Literal["active", "canceled"] | None = None
+    plan_id: PlanId | None = None
+    organization_id: OrganizationId | None = None
+    residency: Residency | None = None
+
+    def filters(self) -> SubscriptionFilters:
+        return SubscriptionFilters(status=self.status, plan_id=self.plan_id, organization_id=self.organization_id)
+
+
+class InvoicesQuery(PageQuery):
+    """`GET /invoices?status&organization_id&period_start_from&period_start_to&residency`."""
+
+    status: Literal["draft", "issued", "void"] | None = None
+    organization_id: OrganizationId | None = None
+    period_start_from: UtcTimestamp | None = None
+    period_start_to: UtcTimestamp | None = None
+    residency: Residency | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> InvoicesQuery:
+        if self.period_start_from and self.period_start_to and self.period_start_from > self.period_start_to:
+            message = "'period_start_from' must not be after 'period_start_to'"
+            raise ValidationFailed(
+                [FieldError(name, message, location="query") for name in ("period_start_from", "period_start_to")]
+            )
+        return self
+
+    def filters(self) -> InvoiceFilters:
+        return InvoiceFilters(
+            status=self.status,
+            organization_id=self.organization_id,
+            period_from=self.period_start_from,
+            period_to=self.period_start_to,
+        )

@@ -102,7 +102,7 @@ def _model_schemas(table: list[Route]) -> tuple[dict[tuple[Any, str], dict[str, 
 
     used: list[tuple[Any, str]] = []
     for route in table:
-        if route.body is not None:
+        if isinstance(route.body, type):
             used.append((route.body, "validation"))
         for model in route.responses.values():
             if isinstance(model, type) and issubclass(model, BaseModel):
@@ -165,7 +165,11 @@ def _operation(route: Route, refs: dict[tuple[Any, str], dict[str, Any]]) -> dic
     if route.body is not None:
         operation["requestBody"] = {
             "required": route.body_required,
-            "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
+            "content": {
+                "application/json": {
+                    "schema": route.body if isinstance(route.body, dict) else refs[(route.body, "validation")]
+                }
+            },
         }
     responses: dict[str, Any] = {}
     for status, model in sorted(route.responses.items()):

@@ -24,6 +24,7 @@ FOUND_ERRORS = {404: ("not_found",)}
 WRITE_CONFLICTS = {409: ("concurrent_update",)}
 
 CSV = "text/csv"
+MERGE_PATCH = {"type": "object", "description": "A JSON merge patch (RFC 7396) of the plan's terms"}
 
 
 @dataclass(frozen=True)
@@ -81,19 +82,31 @@ def routes() -> list[Route]:
     from ..domain.invoices import Invoice
     from ..domain.ledger import LedgerEntry
     from ..domain.paging import Page
-    from ..domain.plans import Plan, PlanId, PlanTerms
+    from ..domain.plans import Plan, PlanId, PlanRevision
     from ..domain.subscriptions import OrganizationId, Subscription
-    from ..domain.usage import UsageEvent, UsageRequest, UsageSummary
+    from ..domain.usage import DailyUsage, UsageEvent, UsageRequest, UsageSummary
     from ..services.credits import CreditChangeRequest
     from ..services.invoices import DraftRequest
     from ..services.subscriptions import ProvisionRequest, SubscriptionWithHealth
-    from ..services.usage import BatchReport
+    from ..services.usage import BatchReport, BillingPeriod
     from .http import IDEMPOTENCY_KEY
-    from .models import ExportQuery, PageQuery, PlanListing, PlanQuery, SummaryQuery, UsageBatch, UsageQuery
+    from .models import (
+        DailyQuery,
+        ExportQuery,
+        InvoicesQuery,
+        PageQuery,
+        PlanListing,
+        PlanQuery,
+        SubscriptionsQuery,
+        SummaryQuery,
+        UsageBatch,
+        UsageQuery,
+    )
 
     idempotency_header = {
         "Idempotency-Key": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern, "minLength": 1, "maxLength": 255}
     }
+    if_match_header = {"If-Match": {"type": "string", "description": 'An ETag this API returned, such as "3"'}}
     return [
         # --- plans
         Route("GET", P + "/plans", "listPlans", "Active plans, cheapest base fee first", {200: Page[Plan]},
@@ -102,9 +115,14 @@ def routes() -> list[Route]:
               query=PlanQuery, tag="plans"),
         Route("POST", P + "/plans", "publishPlan", "Publish a partner listing (version 1)", {201: Plan},
               roles=(ADMIN,), body=PlanListing, errors={409: ("plan_exists",)}, tag="plans"),
+        Route("GET", P + "/plans/{plan_id}/versions", "listPlanVersions", "Every version of a plan, newest first",
+              {200: Page[Plan]}, query=PageQuery, tag="plans"),
         Route("PUT", P + "/plans/{plan_id}", "revisePlan", "Revise a plan's terms (version + 1)", {200: Plan},
-              roles=(ADMIN,), body=PlanTerms, path_types={"plan_id": PlanId}, errors={409: ("plan_archived",)},
-              tag="plans"),
+              roles=(ADMIN,), body=PlanRevision, path_types={"plan_id": PlanId}, headers=if_match_header,
+              errors={409: ("plan_archived",), 412: ("precondition_failed",)}, tag="plans"),
+        Route("PATCH", P + "/plans/{plan_id}", "patchPlan", "A JSON merge patch (RFC 7396) of a plan's terms",
+              {200: Plan}, roles=(ADMIN,), body=MERGE_PATCH, path_types={"plan_id": PlanId}, headers=if_match_header,
+              errors={409: ("plan_archived",), 412: ("precondition_failed",)}, tag="plans"),
         Route("POST", P + "/plans/{plan_id}/archive", "archivePlan", "Archive a plan", {200: Plan},
               roles=(ADMIN,), path_types={"plan_id": PlanId}, tag="plans"),
         Route("GET", P + "/openapi.json", "getOpenApi", "This document (OpenAPI 3.1)", {200: dict}, tag="meta"),
@@ -121,6 +139,10 @@ def routes() -> list[Route]:
         Route("GET", P + "/organizations/{organization_id}/subscriptions", "listOrganizationSubscriptions",
               "An organization's subscriptions, newest first", {200: Page[Subscription]}, roles=READERS,
               query=PageQuery, tag="subscriptions"),
+        Route("GET", P + "/subscriptions", "searchSubscriptions", "Subscriptions across organizations, newest first",
+              {200: Page[Subscription]}, roles=(ADMIN, FINANCE), query=SubscriptionsQuery, tag="subscriptions"),
+        Route("GET", SUB + "/periods", "listPeriods", "A subscription's billing periods, newest first",
+              {200: Page[BillingPeriod]}, roles=READERS, query=PageQuery, tag="subscriptions"),
         Route("GET", SUB, "getSubscription", "A subscription with its health", {200: SubscriptionWithHealth},
               roles=READERS, tag="subscriptions"),
         Route("POST", SUB + "/cancel", "cancelSubscription", "Cancel a subscription", {200: Subscription},
@@ -147,12 +169,16 @@ def routes() -> list[Route]:
               {200: BatchReport}, roles=(ADMIN, SERVICE), body=UsageBatch, tag="usage"),
         Route("GET", SUB + "/usage", "listUsage", "Usage events, newest first", {200: Page[UsageEvent]},
               roles=READERS, query=UsageQuery, tag="usage"),
+        Route("GET", SUB + "/usage/daily", "dailyUsage", "Usage per UTC day, oldest first", {200: Page[DailyUsage]},
+              roles=READERS, query=DailyQuery, tag="usage"),
         Route("GET", SUB + "/usage/summary", "usageSummary", "Per-service totals of a period",
               {200: UsageSummary}, roles=READERS, query=SummaryQuery, tag="usage"),
         # --- invoices
         Route("POST", SUB + "/invoices/draft", "draftInvoice", "Draft (or redraft) a period's invoice",
               {201: Invoice, 200: Invoice}, roles=(ADMIN, FINANCE), body=DraftRequest, body_required=False,
               errors={403: ("residency_mismatch",), 409: ("invoice_not_draft",)}, tag="invoices"),
+        Route("GET", P + "/invoices", "searchInvoices", "Invoices across subscriptions, newest period first",
+              {200: Page[Invoice]}, roles=(ADMIN, FINANCE), query=InvoicesQuery, tag="invoices"),
         Route("GET", SUB + "/invoices", "listInvoices", "A subscription's invoices, newest period first",
               {200: Page[Invoice]}, roles=READERS, query=PageQuery, tag="invoices"),
         Route("GET", INVOICE, "getInvoice", "An invoice", {200: Invoice}, roles=READERS, tag="invoices"),

@@ -79,8 +79,24 @@ class TokenVerifier:
                 options={"require": ["exp", "sub", "iss", "aud"]},
             )
         except (jwt.PyJWTError, ValueError) as error:
-            raise Unauthenticated(f"The bearer token was refused: {error}.") from None
+            raise Unauthenticated(_why_refused(error)) from None
         return _billing_claims(raw, settings)
+
+
+def _why_refused(error: Exception) -> str:
+    """A reason a client developer can act on, in plain words (not the library's)."""
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"The bearer token has no '{error.claim}' claim."
+    reasons = [
+        (jwt.ExpiredSignatureError, "The bearer token has expired."),
+        (jwt.ImmatureSignatureError, "The bearer token is not valid yet."),
+        (jwt.InvalidIssuerError, "The bearer token was issued by another issuer."),
+        (jwt.InvalidAudienceError, "The bearer token is meant for another audience."),
+        (jwt.InvalidSignatureError, "The bearer token's signature does not verify."),
+        (jwt.InvalidAlgorithmError, "The bearer token is signed with an algorithm this API does not accept."),
+        (jwt.DecodeError, "The bearer token is malformed: it is not a signed JWT."),
+    ]
+    return next((reason for kind, reason in reasons if isinstance(error, kind)), "The bearer token was refused.")
 
 
 def _billing_claims(raw: Mapping[str, Any], settings: TokenSettings) -> dict[str, Any]:

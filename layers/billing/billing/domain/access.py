@@ -21,22 +21,37 @@ ORGANIZATION_ROLES = frozenset({Role.ORG_ADMIN.value, Role.ORG_MEMBER.value})
 
 
 class Permission(Enum):
-    """Each value: the roles that hold it for any organization, and those that hold it for their own."""
+    """Each value: its name in error messages, the roles that hold it for any organization, and
+    those that hold it for their own. The name keeps values distinct: two permissions held by the
+    same roles would otherwise be one enum member under two names (and a 403 would name the other)."""
 
-    MANAGE_PLANS = (frozenset({Role.ADMIN}), frozenset())
-    MANAGE_SUBSCRIPTION = (frozenset({Role.ADMIN}), frozenset({Role.ORG_ADMIN}))
-    READ_BILLING = (frozenset({Role.ADMIN, Role.FINANCE}), frozenset({Role.ORG_ADMIN, Role.ORG_MEMBER}))
-    ADJUST_CREDITS = (frozenset({Role.ADMIN}), frozenset())
-    RECORD_USAGE = (frozenset({Role.ADMIN, Role.SERVICE}), frozenset())
-    MANAGE_INVOICES = (frozenset({Role.ADMIN, Role.FINANCE}), frozenset())
+    MANAGE_PLANS = ("manage_plans", frozenset({Role.ADMIN}), frozenset())
+    MANAGE_SUBSCRIPTION = ("manage_subscription", frozenset({Role.ADMIN}), frozenset({Role.ORG_ADMIN}))
+    READ_BILLING = ("read_billing", frozenset({Role.ADMIN, Role.FINANCE}), frozenset({Role.ORG_ADMIN, Role.ORG_MEMBER}))
+    ADJUST_CREDITS = ("adjust_credits", frozenset({Role.ADMIN}), frozenset())
+    RECORD_USAGE = ("record_usage", frozenset({Role.ADMIN, Role.SERVICE}), frozenset())
+    MANAGE_INVOICES = ("manage_invoices", frozenset({Role.ADMIN, Role.FINANCE}), frozenset())
+    LIST_ACROSS_ORGANIZATIONS = ("list_across_organizations", frozenset({Role.ADMIN, Role.FINANCE}), frozenset())
 
     @property
-    def any_organization(self) -> frozenset[Role]:
+    def label(self) -> str:
         return self.value[0]
 
     @property
-    def own_organization(self) -> frozenset[Role]:
+    def any_organization(self) -> frozenset[Role]:
         return self.value[1]
+
+    @property
+    def own_organization(self) -> frozenset[Role]:
+        return self.value[2]
+
+    def refused(self) -> Forbidden:
+        """The 403 for a caller none of whose roles holds this permission: it names the permission."""
+        holders = sorted(r.value for r in self.any_organization | self.own_organization)
+        return Forbidden(
+            f"Your roles do not allow this: it needs the {self.label} permission ({', '.join(holders)}).",
+            details={"permission": self.label, "roles": holders},
+        )
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,7 @@ class Caller:
             return self
         if self.organization_id and self.holds(permission.own_organization):
             return self
-        raise Forbidden(f"Your roles do not allow this ({permission.name.lower()}).")
+        raise permission.refused()
 
     def is_outsider(self, permission: Permission, organization_id: str) -> bool:
         """An organization-scoped caller looking at another organization's resource: it must get
@@ -76,7 +91,7 @@ class Caller:
             return self
         if self.organization_id == organization_id and self.holds(permission.own_organization):
             return self
-        raise Forbidden(f"Your roles do not allow this ({permission.name.lower()}).")
+        raise permission.refused()
 
 
 def require_residency(caller: Caller, residency: str) -> None:

@@ -59,10 +59,7 @@ class ValidationFailed(BillingError):
         """A pydantic ValidationError as a 422 naming every bad field (`usage_rates.planner.unit`)."""
         fields = [
             FieldError(
-                ".".join(str(p) for p in e["loc"]) or location,
-                e["msg"].removeprefix("Value error, "),
-                location=location,
-                kind=e["type"],
+                ".".join(str(p) for p in e["loc"]) or location, _plain_message(e), location=location, kind=e["type"]
             )
             for e in error.errors(include_url=False, include_context=False, include_input=False)
         ]
@@ -71,6 +68,27 @@ class ValidationFailed(BillingError):
     @classmethod
     def of(cls, field: str, message: str, *, location: str = "body", code: str | None = None) -> ValidationFailed:
         return cls([FieldError(field, message, location=location)], code=code, message=f"{field}: {message}")
+
+
+# Pydantic's wording where it would show a regular expression or a class name, or reads like Python.
+PLAIN_MESSAGES = {
+    "string_pattern_mismatch": "has characters or a form this field does not accept",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
+    "extra_forbidden": "is not a field of this request",
+    "missing": "is required",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+}
+
+
+def _plain_message(error: dict[str, Any]) -> str:
+    return PLAIN_MESSAGES.get(error["type"]) or error["msg"].removeprefix("Value error, ")
 
 
 class MalformedRequest(BillingError):
@@ -83,6 +101,18 @@ class UnsupportedMediaType(BillingError):
     """A body sent as something other than JSON (415)."""
 
     code = "unsupported_media_type"
+
+
+class MethodNotAllowed(BillingError):
+    """The path exists; the method does not (405)."""
+
+    code = "method_not_allowed"
+
+
+class PreconditionFailed(BillingError):
+    """`If-Match` names a version the resource has moved on from (412)."""
+
+    code = "precondition_failed"
 
 
 class PayloadTooLarge(BillingError):

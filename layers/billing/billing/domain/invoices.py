@@ -45,6 +45,7 @@ class Invoice(BaseModel):
     plan_id: str
     plan_version: int
     revision: int = 1  # a voided period is invoiced again under the next revision
+    residency: str | None = Field(default=None, exclude=True)  # stored, for finance's list; not answered
     line_items: list[LineItem] = Field(default_factory=list)
     subtotal_cents: int
     total_cents: int
@@ -120,9 +121,10 @@ def compose_invoice(
         invoice_id=invoice_id(subscription.subscription_id, period.start, revision),
         subscription_id=subscription.subscription_id,
         organization_id=subscription.organization_id,
+        residency=subscription.residency,
         status="draft",
         period_start=period.start,
-        period_end=period.end,
+        period_end=until,  # a canceled subscription's final period ends at its cancellation
         currency=plan.currency,
         plan_id=plan.plan_id,
         plan_version=plan.version,
@@ -183,3 +185,21 @@ def final_period_share(plan: Plan, period: Period, until: datetime, usage: Usage
     return FinalPeriodShare(
         days_used=float(used) / 86400, days_in_period=float(whole) / 86400, allowance_used=allowance_used, billed=billed
     )
+
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    """`GET /invoices`: each given filter must match; periods starting in [period_from, period_to]."""
+
+    status: InvoiceStatus | None = None
+    organization_id: str | None = None
+    period_from: datetime | None = None
+    period_to: datetime | None = None
+
+    def matches(self, invoice: Invoice) -> bool:
+        return (
+            (self.status is None or invoice.status == self.status)
+            and (self.organization_id is None or invoice.organization_id == self.organization_id)
+            and (self.period_from is None or invoice.period_start >= self.period_from)
+            and (self.period_to is None or invoice.period_start <= self.period_to)
+        )

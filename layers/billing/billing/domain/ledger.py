@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import Conflict
-from .values import Credits, UtcTimestamp, format_decimal
+from .values import Credits, TotalCredits, UtcTimestamp, format_decimal
 
 EntryType = Literal["grant", "usage", "top_up", "adjustment", "expiry"]
 Bucket = Literal["allowance", "purchased"]
@@ -63,3 +63,6 @@ class LedgerEntry(BaseModel):
     created_at: UtcTimestamp
     # For usage entries, which bucket paid what (an entry has one `bucket`, a debit may touch both).
     allocation: dict[Bucket, Credits] | None = None
+    # For usage entries, the credits of the charge that no balance paid (billed as overage):
+    # an all-overage batch would otherwise read as an entry of amount 0 and nothing else.
+    overage_credits: TotalCredits | None = None

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, field_validator
 
 from .values import NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
 
@@ -62,6 +62,35 @@ class Feature(_Terms):
     limit: Annotated[int | str | None, PlainValidator(feature_limit)] = None
 
 
+def active_currency(code: str) -> str:
+    """An active ISO 4217 currency (the maintained list of the `iso4217` package), not just three
+    letters: "XYZ" is refused, and so are the codes of no money (gold, test, "no currency").
+    Checked when a plan is written; imported here only then, to keep other functions' cold start."""
+    from iso4217 import Currency
+
+    try:
+        currency = Currency(code)
+    except ValueError:
+        raise ValueError("is not an active ISO 4217 currency code") from None
+    if currency.exponent is None:  # XAU, XTS, XXX...: units of account, not money
+        raise ValueError("is not a currency invoices can be issued in")
+    return code
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge key by key, `null` removes a key, anything else
+    replaces the value."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
 class PlanTerms(_Terms):
     """What an admin writes when listing or revising a plan."""
 
@@ -78,6 +107,29 @@ class PlanTerms(_Terms):
     usage_rates: dict[ServiceName, UsageRate] = Field(min_length=1, max_length=50)
     sla: SlaTerms
     features: list[Feature] = Field(default_factory=list, max_length=200)
+
+    @field_validator("features")
+    @classmethod
+    def _distinct_keys(cls, features: list[Feature]) -> list[Feature]:
+        keys = [f.key for f in features]
+        if len(set(keys)) != len(keys):
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            raise ValueError(f"feature keys must be unique; repeated: {', '.join(repeated)}")
+        return features
+
+
+class PlanRevision(PlanTerms):
+    """`PUT /plans/{id}`: the terms, or the plan as `GET` returned it. The read-only fields are
+    ignored; a `plan_id` other than the path's is refused by the service."""
+
+    plan_id: str | None = None
+    version: int | None = None
+    status: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    def terms(self) -> PlanTerms:
+        return PlanTerms.model_validate(self.model_dump(include=set(PlanTerms.model_fields)))
 
 
 class Plan(PlanTerms):

@@ -3,13 +3,14 @@ the SLA it accepted; and the health a storefront shows for it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .errors import ValidationFailed
+from .errors import Conflict, ValidationFailed
 from .ledger import CreditBalances
 from .periods import Period, period_at, period_index
 from .plans import PlanId
@@ -75,11 +76,14 @@ class Subscription(BaseModel):
             }
         )
 
-    def period_starting(self, start: datetime) -> Period:
+    def period_starting(self, start: datetime, *, location: str = "query") -> Period:
         """The billing period that starts at `start`, if this subscription has reached it. The range
-        is checked first, so a year-9999 request is a 422, not date arithmetic overflowing."""
+        is checked first, so a year-9999 request is a 422, not date arithmetic overflowing.
+        `location` says where the client sent it (a query parameter, or a body field)."""
         if not self.billing_cycle_anchor <= start <= self.current_period_start:
-            raise ValidationFailed.of("period_start", "is not a period this subscription has reached", location="query")
+            raise ValidationFailed.of(
+                "period_start", "is not a period this subscription has reached", location=location
+            )
         period = period_at(
             self.billing_cycle_anchor,
             self.billing_cadence,
@@ -89,7 +93,7 @@ class Subscription(BaseModel):
             raise ValidationFailed.of(
                 "period_start",
                 f"is not the start of a billing period (the one containing it starts {format_timestamp(period.start)})",
-                location="query",
+                location=location,
             )
         return period
 
@@ -153,3 +157,32 @@ def assess_health(
         projected_depletion_at=depletion.replace(microsecond=0) if depletion else None,
         status=status,
     )
+
+
+def subscription_exists(organization_id: str, existing_id: str | None) -> Conflict:
+    """409 for a second active subscription, naming the one the organization already has."""
+    return Conflict(
+        f"Organization '{organization_id}' already has an active subscription "
+        f"({existing_id or 'unknown'}); cancel it first.",
+        code="subscription_exists",
+        details={"subscription_id": existing_id},
+    )
+
+
+@dataclass(frozen=True)
+class SubscriptionFilters:
+    """`GET /subscriptions`: each given filter must match."""
+
+    status: SubscriptionStatus | None = None
+    plan_id: str | None = None
+    organization_id: str | None = None
+
+    def matches(self, subscription: Subscription) -> bool:
+        return all(
+            wanted is None or getattr(subscription, name) == wanted
+            for name, wanted in (
+                ("status", self.status),
+                ("plan_id", self.plan_id),
+                ("organization_id", self.organization_id),
+            )
+        )

@@ -143,6 +143,8 @@ def price(quantity: Decimal, rate: UsageRate) -> Decimal:
     credits = round_credits(quantity * rate.credits_per_unit)
     if credits >= MAGNITUDE_LIMIT:
         raise ValidationFailed.of("quantity", "prices at 10^12 credits or more at this plan's rate")
+    if credits == 0:  # split small enough, usage would be free: report it in larger amounts
+        raise ValidationFailed.of("quantity", "prices at less than 0.000001 credits at this plan's rate")
     return credits
 
 
@@ -227,12 +229,38 @@ class PeriodUsage(BaseModel):
             codes.update(event.guardrail.escalation_codes)
         return cls(services=services, guardrail_flags=dict(flags), escalation_codes=dict(codes))
 
+    @classmethod
+    def merged(cls, parts: list[PeriodUsage]) -> PeriodUsage:
+        """Several aggregates (the days of a period) as one."""
+        total = cls()
+        for part in parts:
+            for service, counted in part.services.items():
+                into = total.services.setdefault(service, ServiceUsage())
+                into.quantity += counted.quantity
+                into.credits += counted.credits
+                into.overage_credits += counted.overage_credits
+                into.events += counted.events
+            for flag, count in part.guardrail_flags.items():
+                total.guardrail_flags[flag] = total.guardrail_flags.get(flag, 0) + count
+            for code, count in part.escalation_codes.items():
+                total.escalation_codes[code] = total.escalation_codes.get(code, 0) + count
+        return total
+
     @property
     def totals(self) -> UsageTotals:
         return UsageTotals(
             credits=sum((s.credits for s in self.services.values()), Decimal(0)),
             overage_credits=sum((s.overage_credits for s in self.services.values()), Decimal(0)),
         )
+
+
+class DailyUsage(BaseModel):
+    """One UTC day's usage of a subscription (the day it was recorded), per service."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    day: str  # 2026-11-24
+    services: dict[str, ServiceUsage]
 
 
 class PeriodTotals(BaseModel):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from ..domain.errors import Conflict, NotFound, RetryableConflict
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..domain.errors import Conflict, NotFound, PreconditionFailed, RetryableConflict, ValidationFailed
 from ..domain.lab_standard import LAB_STANDARD_ID, lab_standard_terms
 from ..domain.paging import Page
-from ..domain.plans import Plan, PlanTerms
+from ..domain.plans import Plan, PlanRevision, PlanTerms, active_currency, merge_patch
 from .unit_of_work import Billing
 
 REVISION_ATTEMPTS = 5
@@ -47,26 +52,83 @@ def get_plan(billing: Billing, plan_id: str, *, version: int | None = None) -> P
 
 
 def publish_plan(billing: Billing, plan_id: str, terms: PlanTerms) -> Plan:
+    _require_active_currency(terms)
     plan = Plan.first_version(plan_id, terms, billing.now())
     billing.plans.add(plan)
     return plan
 
 
-def revise_plan(billing: Billing, plan_id: str, terms: PlanTerms) -> Plan:
-    """Write the terms as version n+1. Concurrent revisions each get their own version
-    (optimistic concurrency on the current version, retried a bounded number of times)."""
+def list_versions(billing: Billing, plan_id: str, *, limit: int, cursor: str | None) -> Page[Plan]:
+    """Every version of a plan, newest first (subscriptions stay on the version they signed up to)."""
+    get_plan(billing, plan_id)
+    return billing.plans.versions_page(plan_id, limit=limit, cursor=cursor)
+
+
+def revise_plan(billing: Billing, plan_id: str, revision: PlanTerms, *, if_match: int | None = None) -> Plan:
+    """Write the terms as version n+1. Without `if_match`, concurrent revisions each get their own
+    version (optimistic concurrency on the current version, retried a bounded number of times);
+    with it, the revision applies only to that version (412 once the plan has moved on)."""
+    terms = _terms_of(revision, plan_id)
+    return _revise(billing, plan_id, lambda _current: terms, if_match=if_match)
+
+
+def patch_plan(billing: Billing, plan_id: str, patch: dict[str, Any], *, if_match: int | None = None) -> Plan:
+    """A JSON merge patch (RFC 7396) of the current terms, written as version n+1."""
+
+    def patched(current: Plan) -> PlanTerms:
+        merged = merge_patch(
+            PlanTerms.model_validate(current.model_dump(include=set(PlanTerms.model_fields))).model_dump(mode="json"),
+            patch,
+        )
+        try:
+            revision = PlanRevision.model_validate(merged)
+        except ValidationError as error:
+            raise ValidationFailed.from_pydantic(error, location="body") from None
+        return _terms_of(revision, plan_id)
+
+    return _revise(billing, plan_id, patched, if_match=if_match)
+
+
+def _revise(billing: Billing, plan_id: str, new_terms: Callable[[Plan], PlanTerms], *, if_match: int | None) -> Plan:
     now = billing.now()
     for _ in range(REVISION_ATTEMPTS):
         current = get_plan(billing, plan_id)
+        if if_match is not None and current.version != if_match:
+            raise _moved_on(plan_id, current.version)
         if not current.is_active:
             raise Conflict(f"Plan '{plan_id}' is archived and can no longer be revised.", code="plan_archived")
-        revised = current.revised(terms, now)
+        revised = current.revised(new_terms(current), now)
         try:
             billing.plans.replace(revised, expected_version=current.version)
             return revised
         except RetryableConflict:
-            continue
+            if if_match is not None:  # the version the client read is gone: it must read again
+                raise _moved_on(plan_id, get_plan(billing, plan_id).version) from None
     raise RetryableConflict(f"Plan '{plan_id}' is being revised concurrently; retry.")
+
+
+def _terms_of(revision: PlanTerms, plan_id: str) -> PlanTerms:
+    """The terms a revision writes: its read-only fields dropped, its currency an active one."""
+    if isinstance(revision, PlanRevision):
+        if revision.plan_id is not None and revision.plan_id != plan_id:
+            raise ValidationFailed.of("plan_id", f"is this plan's id, '{plan_id}', or left out")
+        revision = revision.terms()
+    _require_active_currency(revision)
+    return revision
+
+
+def _moved_on(plan_id: str, version: int) -> PreconditionFailed:
+    return PreconditionFailed(
+        f"Plan '{plan_id}' is at version {version}; read it again and revise that version.",
+        details={"current_version": version, "etag": f'"{version}"'},
+    )
+
+
+def _require_active_currency(terms: PlanTerms) -> None:
+    try:
+        active_currency(terms.currency)
+    except ValueError as refused:
+        raise ValidationFailed.of("currency", str(refused)) from None
 
 
 def archive_plan(billing: Billing, plan_id: str) -> Plan:

@@ -4,9 +4,10 @@ bucket; a negative adjustment may not take it below zero."""
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
 
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.errors import Conflict, ValidationFailed
@@ -25,18 +26,19 @@ IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$
 class CreditChangeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
+    type: Literal["top_up", "adjustment"]  # before `amount`, whose check reads it
     amount: ExactDecimal
-    type: Literal["top_up", "adjustment"]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     idempotency_key: IdempotencyKey
 
-    @model_validator(mode="after")
-    def _signed_as_its_type_allows(self) -> CreditChangeRequest:
-        if self.type == "top_up" and self.amount <= 0:
+    @field_validator("amount")
+    @classmethod
+    def _signed_as_its_type_allows(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
+        if info.data.get("type") == "top_up" and amount <= 0:
             raise ValueError("a top_up amount must be greater than zero")
-        if self.amount == 0:
+        if amount == 0:
             raise ValueError("an adjustment amount must not be zero")
-        return self
+        return amount
 
 
 def change_credits(

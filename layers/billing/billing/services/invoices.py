@@ -15,14 +15,14 @@ from pydantic import BaseModel, ConfigDict
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.invoice_export import as_csv, as_json, export_filename
-from ..domain.invoices import Invoice, billed_until, compose_invoice
+from ..domain.invoices import Invoice, InvoiceFilters, billed_until, compose_invoice
 from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_decimal, format_timestamp
 from .ledger import Pause, with_retries
 from .periods import close_due_periods, period_due
-from .subscriptions import subscription_for
+from .subscriptions import listed_residency, subscription_for
 from .unit_of_work import Billing
 
 SCHEDULE_SKEW = timedelta(minutes=5)  # the scheduler fires on time; further ahead is a wrong or forged event
@@ -55,7 +55,7 @@ def draft_invoice(
     period = (
         subscription.current_period
         if request.period_start is None
-        else subscription.period_starting(request.period_start)
+        else subscription.period_starting(request.period_start, location="body")
     )
     plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     invoices, now = billing.invoices, billing.now()
@@ -80,6 +80,15 @@ def list_invoices(
 ) -> Page[Invoice]:
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     return billing.invoices.page(subscription_id, limit=limit, cursor=cursor)
+
+
+def search_invoices(
+    billing: Billing, caller: Caller, filters: InvoiceFilters, *, residency: str | None, limit: int, cursor: str | None
+) -> Page[Invoice]:
+    """Finance's list across subscriptions (the drafts the schedule made), newest period first,
+    within one residency (the query's, or the caller's own)."""
+    caller.authorize(Permission.LIST_ACROSS_ORGANIZATIONS)
+    return billing.invoices.residency_page(listed_residency(caller, residency), filters, limit=limit, cursor=cursor)
 
 
 def get_invoice(
@@ -135,7 +144,12 @@ def void_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice
 def export_invoice(
     billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, file_format: Literal["csv", "json"]
 ) -> InvoiceFile:
-    invoice = get_invoice(billing, caller, subscription_id, invoice_id_, for_finance=True)
+    """A file for financial tooling: for the organization's own users, and for finance and
+    marketplace staff of the subscription's residency."""
+    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    if caller.holds(Permission.READ_BILLING.any_organization):
+        require_residency(caller, subscription.residency)
+    invoice = get_invoice(billing, caller, subscription_id, invoice_id_)
     if file_format == "csv":
         return InvoiceFile("text/csv; charset=utf-8", export_filename(invoice, "csv"), as_csv(invoice))
     body = json.dumps(as_json(invoice), separators=(",", ":"))

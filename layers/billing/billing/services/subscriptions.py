@@ -15,7 +15,7 @@ from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.periods import period_at
 from ..domain.plans import PlanId
-from ..domain.subscriptions import Health, Residency, SlaAcceptance, Subscription, assess_health
+from ..domain.subscriptions import Health, Residency, SlaAcceptance, Subscription, SubscriptionFilters, assess_health
 from ..domain.values import format_timestamp
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .unit_of_work import Billing
@@ -71,7 +71,8 @@ def provision_subscription(
     """Subscribe the organization: pin the plan's current version, start the period now, grant
     the allowance as ledger entry 1, record the SLA acceptance, all in one transaction."""
     caller.authorize_for(Permission.MANAGE_SUBSCRIPTION, organization_id)
-    served_residencies, now = billing.residencies, billing.now()
+    # Billing periods start on a whole second, so a client can name one in any RFC 3339 form.
+    served_residencies, now = billing.residencies, billing.now().replace(microsecond=0)
     if request.residency not in served_residencies:
         raise Forbidden(
             f"This deployment does not serve residency '{request.residency}'.",
@@ -148,6 +149,30 @@ def list_subscriptions(
 ) -> Page[Subscription]:
     caller.authorize_for(Permission.READ_BILLING, organization_id)
     return billing.subscriptions.organization_page(organization_id, limit=limit, cursor=cursor)
+
+
+def search_subscriptions(
+    billing: Billing,
+    caller: Caller,
+    filters: SubscriptionFilters,
+    *,
+    residency: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[Subscription]:
+    """Finance's list across organizations, newest first, within one residency (the query's, or
+    the caller's own): data stays in the residency it lives in, and the index is partitioned by it."""
+    caller.authorize(Permission.LIST_ACROSS_ORGANIZATIONS)
+    return billing.subscriptions.residency_page(
+        listed_residency(caller, residency), filters, limit=limit, cursor=cursor
+    )
+
+
+def listed_residency(caller: Caller, residency: str | None) -> str:
+    chosen = residency or caller.residency
+    if not chosen:
+        raise ValidationFailed.of("residency", "is required: your token carries none", location="query")
+    return chosen
 
 
 def subscription_health(billing: Billing, caller: Caller, subscription_id: str) -> SubscriptionWithHealth:

@@ -9,33 +9,38 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..domain.access import Caller, Permission
-from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
+from ..domain.errors import BillingError, Conflict, FieldError, PayloadTooLarge, RetryableConflict, ValidationFailed
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
 from ..domain.ids import new_id
+from ..domain.invoices import InvoiceStatus, billed_until
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
+from ..domain.periods import Period, period_at, period_containing, period_index
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
 from ..domain.usage import (
     BatchStatus,
     CreditLimitReached,
+    DailyUsage,
     PeriodTotals,
     PeriodUsage,
     UnknownService,
     UsageEvent,
     UsageRequest,
     UsageSummary,
+    UsageTotals,
     draw,
     occurred_at_problem,
     price,
 )
+from ..domain.values import TotalCredits, UtcTimestamp
 from ..store.base import EVENTS_PER_RECORD, DuplicateKeys
 from .ledger import Pause, with_retries
 from .periods import close_due_periods, period_due
@@ -397,6 +402,7 @@ class UsageRecorder:
             amount=-(from_allowance + from_purchased),
             bucket="allowance" if from_allowance > 0 or from_purchased == 0 else "purchased",
             allocation={"allowance": -from_allowance, "purchased": -from_purchased},
+            overage_credits=sum((e.overage_credits for e in events), Decimal(0)),
             balance_after=balance_after,
             reference=f"usage:{events[0].event_id}"
             if single
@@ -452,3 +458,94 @@ def usage_summary(
             events=sum(s.events for s in aggregate.services.values()),
         ),
     )
+
+
+# --- periods and days ----------------------------------------------------------------------------
+
+MAX_DAILY_WINDOW = timedelta(days=366)
+
+
+class BillingPeriod(BaseModel):
+    """One period of a subscription, as `GET /subscriptions/{id}/periods` lists it."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    period_start: UtcTimestamp
+    period_end: UtcTimestamp
+    status: Literal["open", "closed"]
+    invoice_id: str | None
+    invoice_status: InvoiceStatus | None
+    usage_credits: TotalCredits
+    overage_credits: TotalCredits
+
+
+def list_periods(
+    billing: Billing, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None
+) -> Page[BillingPeriod]:
+    """The periods the subscription has reached, newest first, each with its usage (from the period
+    aggregates, read together) and its latest invoice. The cursor is the index of the last period
+    returned; its neighbours are computed, never scanned for."""
+    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    anchor, cadence = subscription.billing_cycle_anchor, subscription.billing_cadence
+    newest = period_index(anchor, cadence, subscription.current_period_start)
+    top = newest if cursor is None else _period_cursor(cursor, newest) - 1
+    indexes = list(range(top, max(top - limit, -1), -1))
+    if not indexes:
+        return Page(items=[])
+    periods = [period_at(anchor, cadence, i) for i in indexes]
+    usage = billing.usage.period_usages(subscription_id, [p.start for p in periods])
+    invoices = billing.invoices.latest_for_periods(subscription_id, periods[-1].start, periods[0].start)
+    items = []
+    for index, period in zip(indexes, periods, strict=True):
+        totals = usage[period.start].totals if period.start in usage else UsageTotals()
+        invoice = invoices.get(period.start)
+        is_open = index == newest and not subscription.final_period_closed
+        items.append(
+            BillingPeriod(
+                period_start=period.start,
+                period_end=billed_until(subscription, period),
+                status="open" if is_open else "closed",
+                invoice_id=invoice.invoice_id if invoice else None,
+                invoice_status=invoice.status if invoice else None,
+                usage_credits=totals.credits,
+                overage_credits=totals.overage_credits,
+            )
+        )
+    return Page(items=items, next_cursor=str(indexes[-1]) if indexes[-1] > 0 else None)
+
+
+def _period_cursor(cursor: str, newest: int) -> int:
+    if not cursor.isdigit() or not 0 < int(cursor) <= newest:
+        raise ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
+    return int(cursor)
+
+
+def daily_usage(
+    billing: Billing, caller: Caller, subscription_id: str, *, start: datetime | None, end: datetime | None
+) -> list[DailyUsage]:
+    """Usage per UTC day (the day it was recorded) in [from, to), oldest first, from the day
+    aggregates. Default: the 30 days up to now; at most 366 days at once."""
+    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    end = end or billing.now() + timedelta(days=1)
+    start = start or end - timedelta(days=31)
+    if end - start > MAX_DAILY_WINDOW:
+        message = "'from' and 'to' may be at most 366 days apart"
+        raise ValidationFailed(
+            [FieldError("from", message, location="query"), FieldError("to", message, location="query")]
+        )
+    first, last = start.date(), (end - timedelta(microseconds=1)).date()  # `to` itself is excluded
+    # Only the periods the subscription has reached can have usage: clamping to them also keeps
+    # period arithmetic away from year 9999.
+    anchor, cadence = subscription.billing_cycle_anchor, subscription.billing_cadence
+    reached = Period(anchor, subscription.current_period_end)
+    if end <= reached.start or start >= reached.end:
+        return []
+    first_period = period_containing(anchor, cadence, max(start, reached.start)).start
+    last_period = period_containing(anchor, cadence, min(end, reached.end) - timedelta(microseconds=1)).start
+    by_day: dict[date, list[PeriodUsage]] = {}
+    for _, day, usage in billing.usage.day_aggregates(subscription_id, first_period, last_period):
+        if first <= day <= last:  # a day that straddles two periods has an aggregate in each
+            by_day.setdefault(day, []).append(usage)
+    return [
+        DailyUsage(day=day.isoformat(), services=PeriodUsage.merged(by_day[day]).services) for day in sorted(by_day)
+    ]

@@ -4,15 +4,15 @@ fake both satisfy."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from ..domain.idempotency import IdempotencyRecord
-from ..domain.invoices import Invoice
+from ..domain.invoices import Invoice, InvoiceFilters
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import Subscription, SubscriptionFilters
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
 from .capacity import WriteUnits
 
@@ -25,6 +25,9 @@ class PlanStore(Protocol):
 
     def active_page(self, *, limit: int, cursor: str | None) -> Page[Plan]:
         """Active plans, cheapest base fee first (ties by plan id)."""
+
+    def versions_page(self, plan_id: str, *, limit: int, cursor: str | None) -> Page[Plan]:
+        """Every version of the plan, newest first."""
 
     def add(self, plan: Plan) -> None:
         """Write version 1. Raises Conflict(`plan_exists`) when the plan id is taken."""
@@ -75,6 +78,11 @@ class SubscriptionStore(Protocol):
 
     def every_subscription(self) -> Iterator[Subscription]:
         """Every subscription, paging through the whole table."""
+
+    def residency_page(
+        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
+    ) -> Page[Subscription]:
+        """The residency's subscriptions matching `filters`, newest first (an index, no scan)."""
 
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         """Oldest first, by seq."""
@@ -130,12 +138,28 @@ class UsageStore(UsageTotalsReader, Protocol):
 
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage: ...
 
+    def period_usages(self, subscription_id: str, period_starts: list[datetime]) -> dict[datetime, PeriodUsage]:
+        """The aggregates of several periods at once (a period without usage is absent)."""
+
+    def day_aggregates(
+        self, subscription_id: str, first_period: datetime, last_period: datetime
+    ) -> list[tuple[datetime, date, PeriodUsage]]:
+        """(period start, UTC day recorded, usage) of the periods starting in [first, last], oldest first."""
+
 
 class InvoiceStore(Protocol):
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None: ...
 
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
         """The period's latest invoice revision."""
+
+    def residency_page(
+        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None
+    ) -> Page[Invoice]:
+        """The residency's invoices matching `filters`, newest period first (an index, no scan)."""
+
+    def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
+        """The latest revision of each period's invoice, for periods starting in [first, last]."""
 
     def page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Invoice]:
         """Newest period first."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -66,23 +67,29 @@ def value(v: Any) -> dict[str, Any]:
 # --- cursors ------------------------------------------------------------------------------
 
 
-def encode_cursor(last_evaluated_key: Mapping[str, Any] | None) -> str | None:
+CURSOR_LIST = "~list"  # the digest of the query a cursor continues: another list or filter is refused
+
+
+def encode_cursor(last_evaluated_key: Mapping[str, Any] | None, *, list_digest: str = "") -> str | None:
     if not last_evaluated_key:
         return None
-    plain = from_attributes(last_evaluated_key)
+    plain = from_attributes(last_evaluated_key) | ({CURSOR_LIST: list_digest} if list_digest else {})
     raw = json.dumps(plain, default=str, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, *, expected: Mapping[str, str]) -> dict[str, Any] | None:
-    """The ExclusiveStartKey a cursor stands for. `expected` pins attributes (e.g. the partition) so
-    a cursor from another list, or another organization's, is refused rather than followed."""
+def decode_cursor(cursor: str | None, *, expected: Mapping[str, str], list_digest: str = "") -> dict[str, Any] | None:
+    """The ExclusiveStartKey a cursor stands for. `expected` pins attributes (e.g. the partition) and
+    `list_digest` the whole query (index, key condition, filters), so a cursor from another list,
+    another filter or another organization's is refused rather than followed."""
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = loads_exact(base64.urlsafe_b64decode(padded.encode()))  # bounded: a crafted cursor is just text
-        if not isinstance(key, dict) or not 1 < len(key) <= 4 or not all(_key_value(v) for v in key.values()):
+        if not isinstance(key, dict) or key.pop(CURSOR_LIST, "") != list_digest:
+            raise ValueError
+        if not 1 < len(key) <= 4 or not all(_key_value(v) for v in key.values()):
             raise ValueError
         if any(key.get(name) != want for name, want in expected.items()):
             raise ValueError
@@ -148,6 +155,20 @@ def is_conditional_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def add_filters(query: dict[str, Any], equal: Mapping[str, Any]) -> None:
+    """Narrow a Query to items whose attributes equal these values (applied by DynamoDB after the
+    key condition, within the page it reads)."""
+    if not equal:
+        return
+    names = query.setdefault("ExpressionAttributeNames", {})
+    values = query.setdefault("ExpressionAttributeValues", {})
+    parts = []
+    for n, (attribute, wanted) in enumerate(equal.items()):
+        names[f"#f{n}"], values[f":f{n}"] = attribute, value(wanted)
+        parts.append(f"#f{n} = :f{n}")
+    query["FilterExpression"] = " AND ".join(parts)
+
+
 def query_page(
     client,
     query: dict[str, Any],
@@ -158,7 +179,8 @@ def query_page(
 ) -> Page:
     """One page of a Query. `pinned` names the attributes a cursor must carry (the partition
     being listed), so a cursor cannot walk into another list."""
-    start = decode_cursor(cursor, expected=pinned)
+    digest = _list_digest(query)
+    start = decode_cursor(cursor, expected=pinned, list_digest=digest)
     try:
         found = client.query(**query, **({"ExclusiveStartKey": start} if start else {}))
     except ClientError as error:
@@ -166,6 +188,12 @@ def query_page(
         if start is not None and error.response.get("Error", {}).get("Code") == "ValidationException":
             raise _not_a_cursor() from None
         raise
-    return Page(
-        items=[item(i) for i in found.get("Items", [])], next_cursor=encode_cursor(found.get("LastEvaluatedKey"))
-    )
+    next_cursor = encode_cursor(found.get("LastEvaluatedKey"), list_digest=digest)
+    return Page(items=[item(i) for i in found.get("Items", [])], next_cursor=next_cursor)
+
+
+def _list_digest(query: Mapping[str, Any]) -> str:
+    """What makes a list this list: the table and index, the key condition, the filters and their
+    values (not the page size)."""
+    shape = {k: v for k, v in query.items() if k not in ("Limit", "ExclusiveStartKey")}
+    return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()[:16]

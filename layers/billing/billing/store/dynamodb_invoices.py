@@ -13,12 +13,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict
-from ..domain.invoices import Invoice, invoice_id
+from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.subscriptions import Subscription
+from ..domain.values import format_timestamp
 from .dynamodb import (
     TransactionCancelled,
+    add_filters,
     from_attributes,
     is_conditional_failure,
     query_page,
@@ -28,6 +30,7 @@ from .dynamodb import (
 )
 from .dynamodb_subscriptions import ledger_put, subscription_key
 
+RESIDENCY_INDEX = "by_residency"
 COUNTER_KEY = {"pk": {"S": "COUNTER"}, "sk": {"S": "INVOICE_NUMBER"}}
 
 
@@ -53,6 +56,50 @@ class DynamoInvoiceStore:
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
         found = self._client.get_item(TableName=self._table, Key=_key(subscription_id, invoice_id), ConsistentRead=True)
         return _invoice(found["Item"]) if "Item" in found else None
+
+    def residency_page(
+        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None
+    ) -> Page[Invoice]:
+        """Newest period first within the residency; the period range is the key condition, status
+        and organization filter within each page."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RESIDENCY_INDEX,
+            "ExpressionAttributeValues": {":residency": value(residency)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        condition = "residency = :residency"
+        if filters.period_from or filters.period_to:
+            low = format_timestamp(filters.period_from) if filters.period_from else ""
+            high = format_timestamp(filters.period_to) + "#~" if filters.period_to else "~"
+            condition += " AND period_order BETWEEN :low AND :high"
+            query["ExpressionAttributeValues"] |= {":low": value(low or "0"), ":high": value(high)}
+        query["KeyConditionExpression"] = condition
+        equal = {"status": filters.status, "organization_id": filters.organization_id}
+        add_filters(query, {name: wanted for name, wanted in equal.items() if wanted is not None})
+        return query_page(self._client, query, cursor=cursor, pinned={"residency": residency}, item=_invoice)
+
+    def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
+        query = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": value(f"SUB#{subscription_id}"),
+                ":first": value(f"INV#{invoice_id(subscription_id, first)}"),
+                ":last": value(f"INV#{invoice_id(subscription_id, last)}~"),  # "~" sorts after its revisions' "_r"
+            },
+            "ConsistentRead": True,
+        }
+        latest: dict[datetime, Invoice] = {}
+        while True:  # oldest first, so a later revision replaces an earlier one
+            answer = self._client.query(**query)
+            for item in answer.get("Items", []):
+                invoice = _invoice(item)
+                latest[invoice.period_start] = invoice
+            if "LastEvaluatedKey" not in answer:
+                return latest
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
         """The period's latest revision (its revisions share the first revision's id as a prefix)."""
@@ -85,7 +132,13 @@ class DynamoInvoiceStore:
     def _put_draft(self, invoice: Invoice, previous: Invoice | None) -> dict[str, Any]:
         """Write the draft if the period's invoice is still as read: absent, or the very draft read
         (so a draft built from an older aggregate never overwrites a newer one)."""
-        item = {"pk": f"SUB#{invoice.subscription_id}", "sk": f"INV#{invoice.invoice_id}", **invoice.model_dump()}
+        item = {
+            "pk": f"SUB#{invoice.subscription_id}",
+            "sk": f"INV#{invoice.invoice_id}",
+            **invoice.model_dump(),
+            "residency": invoice.residency,  # the residency index: finance's list across subscriptions
+            "period_order": f"{format_timestamp(invoice.period_start)}#{invoice.invoice_id}",
+        }
         put: dict[str, Any] = {"TableName": self._table, "Item": to_attributes(item)}
         if previous is None or previous.invoice_id != invoice.invoice_id:  # a first draft, or a new revision
             put["ConditionExpression"] = "attribute_not_exists(pk)"

@@ -90,6 +90,18 @@ class DynamoPlanStore:
         }
         return query_page(self._client, query, cursor=cursor, pinned={"listing": ACTIVE_LISTING}, item=_plan)
 
+    def versions_page(self, plan_id: str, *, limit: int, cursor: str | None) -> Page[Plan]:
+        partition = f"PLAN#{plan_id}"
+        query = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :versions)",
+            "ExpressionAttributeValues": {":pk": value(partition), ":versions": value("V#")},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_plan)
+
     def add(self, plan: Plan) -> None:
         absent = {"ConditionExpression": "attribute_not_exists(pk)"}
         try:

@@ -15,17 +15,26 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain.errors import Conflict, RetryableConflict
+from ..domain.errors import RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription
-from .dynamodb import TransactionCancelled, from_attributes, query_page, to_attributes, transact_write, value
+from ..domain.subscriptions import Subscription, SubscriptionFilters, subscription_exists
+from .dynamodb import (
+    TransactionCancelled,
+    add_filters,
+    from_attributes,
+    query_page,
+    to_attributes,
+    transact_write,
+    value,
+)
 
 SUBSCRIPTION = "SUBSCRIPTION"
 ACTIVE_GUARD = "ACTIVE_SUBSCRIPTION"
 ORGANIZATION_INDEX = "by_organization"
+RESIDENCY_INDEX = "by_residency"
 _INTERNAL = ("pk", "sk", "organization_order")
 
 
@@ -77,8 +86,9 @@ def subscription_item(subscription: Subscription) -> dict[str, Any]:
         "pk": f"SUB#{subscription.subscription_id}",
         "sk": SUBSCRIPTION,
         **subscription.model_dump(),
-        "organization_order": subscription.subscription_id,
-    }  # ULIDs sort by creation time
+        "organization_order": subscription.subscription_id,  # ULIDs sort by creation time
+        "created_order": subscription.subscription_id,  # the residency index's sort key, the same order
+    }
 
 
 def ledger_put(table: str, entry: LedgerEntry) -> dict[str, Any]:
@@ -124,6 +134,38 @@ class DynamoSubscriptionStore:
             self._client, query, cursor=cursor, pinned={"organization_id": organization_id}, item=_subscription
         )
 
+    def residency_page(
+        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
+    ) -> Page[Subscription]:
+        """Newest first, through the residency index (keys and filter attributes only), then the
+        page's subscriptions read whole and consistently."""
+        query = {
+            "TableName": self._subscriptions,
+            "IndexName": RESIDENCY_INDEX,
+            "KeyConditionExpression": "residency = :residency",
+            "ExpressionAttributeValues": {":residency": value(residency)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        conditions = {"status": filters.status, "plan_id": filters.plan_id, "organization_id": filters.organization_id}
+        add_filters(query, {name: wanted for name, wanted in conditions.items() if wanted is not None})
+        keys = query_page(
+            self._client, query, cursor=cursor, pinned={"residency": residency}, item=lambda item: item["pk"]["S"]
+        )
+        found = self._batch_get([{"pk": value(pk), "sk": value(SUBSCRIPTION)} for pk in keys.items])
+        by_pk = {f"SUB#{s.subscription_id}": s for s in found}
+        return Page(items=[by_pk[pk] for pk in keys.items if pk in by_pk], next_cursor=keys.next_cursor)
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[Subscription]:
+        found: list[Subscription] = []
+        for first in range(0, len(keys), 100):
+            pending = {self._subscriptions: {"Keys": keys[first : first + 100], "ConsistentRead": True}}
+            while pending:
+                answer = self._client.batch_get_item(RequestItems=pending)
+                found += [_subscription(item) for item in answer.get("Responses", {}).get(self._subscriptions, [])]
+                pending = answer.get("UnprocessedKeys") or {}
+        return found
+
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         partition = f"SUB#{subscription_id}"
         query = {
@@ -165,6 +207,7 @@ class DynamoSubscriptionStore:
                         }
                     ),
                     "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",  # to name the existing subscription
                 }
             },
             {
@@ -183,10 +226,8 @@ class DynamoSubscriptionStore:
             self._commit(actions, idempotency)
         except TransactionCancelled as cancelled:
             if cancelled.failed_condition(0):
-                raise Conflict(
-                    f"Organization '{subscription.organization_id}' already has an active subscription.",
-                    code="subscription_exists",
-                ) from None
+                guard = from_attributes(cancelled.reasons[0].get("Item") or {})
+                raise subscription_exists(subscription.organization_id, guard.get("subscription_id")) from None
             raise RetryableConflict("The plan or the organization changed while subscribing; retry.") from None
 
     def cancel(self, subscription: Subscription) -> None:

@@ -2,7 +2,10 @@
 
 ORG#{org} / USAGE#{key}       the event, which is also its idempotency record: a key can commit
                               once per organization, and every retry finds the first answer here
-SUB#{id} / PERIOD#{start}     the period aggregate: counters ADDed by the same transactions
+SUB#{id} / PERIOD#{start}#DAY#{yyyy-mm-dd}
+                              the aggregate of one period's usage recorded on one UTC day: counters
+                              ADDed by the same transactions; a period's aggregate is the sum of
+                              its days (one Query), and the days are the storefront's chart
 by_subscription index         subscription_id + usage_order ("{occurred_at}#{event_id}"), for listing
 
 A chunk of events for one subscription is one TransactWriteItems: the balance update (guarded by
@@ -12,7 +15,7 @@ event rows. A single POST /usage is a chunk of one: four items."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ..domain.errors import RetryableConflict
@@ -20,7 +23,7 @@ from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.subscriptions import Subscription
 from ..domain.usage import PeriodUsage, ServiceUsage, UsageEvent, UsageTotals
-from ..domain.values import format_timestamp
+from ..domain.values import format_timestamp, parse_timestamp
 from ..exact_json import loads_exact
 from .base import DuplicateKeys
 from .capacity import WriteUnits, item_size, transactional
@@ -40,8 +43,28 @@ def _event_key(organization_id: str, idempotency_key: str) -> dict[str, Any]:
     return {"pk": value(f"ORG#{organization_id}"), "sk": value(f"USAGE#{idempotency_key}")}
 
 
-def period_key(subscription_id: str, period_start: datetime) -> dict[str, Any]:
-    return {"pk": value(f"SUB#{subscription_id}"), "sk": value(f"PERIOD#{format_timestamp(period_start)}")}
+def _period_prefix(period_start: datetime) -> str:
+    return f"PERIOD#{format_timestamp(period_start)}#DAY#"
+
+
+def aggregate_key(subscription_id: str, period_start: datetime, day: date) -> dict[str, Any]:
+    return {"pk": value(f"SUB#{subscription_id}"), "sk": value(_period_prefix(period_start) + day.isoformat())}
+
+
+def _counters(item: dict[str, Any]) -> PeriodUsage:
+    """An aggregate item's counters (`svc:{service}:{counter}`, `flag:{f}`, `esc:{c}`) as usage."""
+    usage = PeriodUsage()
+    for name, amount in item.items():
+        kind, _, rest = name.partition(":")
+        if kind == "svc":
+            service, _, counter = rest.rpartition(":")
+            counted = usage.services.setdefault(service, ServiceUsage())
+            setattr(counted, counter, int(amount) if counter == "events" else amount)
+        elif kind == "flag":
+            usage.guardrail_flags[rest] = int(amount)
+        elif kind == "esc":
+            usage.escalation_codes[rest] = int(amount)
+    return usage
 
 
 def _event(attributes: dict[str, Any]) -> UsageEvent:
@@ -105,7 +128,10 @@ class DynamoUsageStore:
         """Commit a chunk. Raises RetryableConflict when the balances moved or the subscription was
         canceled meanwhile, DuplicateKeys when some keys were committed concurrently."""
         event_items = [to_attributes(_event_item(e)) for e in events]
-        aggregate = self._aggregate_update(usage, subscription.subscription_id, period_start, period_end)
+        recorded_on = events[0].recorded_at.date()  # a chunk is recorded at one moment
+        aggregate = self._aggregate_update(
+            usage, aggregate_key(subscription.subscription_id, period_start, recorded_on), period_end
+        )
         actions = [
             balance_update(self._subscriptions, subscription, require_active=True),
             ledger_put(self._ledger, entry),
@@ -138,9 +164,8 @@ class DynamoUsageStore:
         names = update["Update"]["ExpressionAttributeNames"]
         return 60 + sum(len(n.encode()) + 8 for n in names.values())
 
-    def _aggregate_update(
-        self, usage: PeriodUsage, subscription_id: str, period_start: datetime, period_end: datetime
-    ) -> dict[str, Any]:
+    def _aggregate_update(self, usage: PeriodUsage, key: dict[str, Any], period_end: datetime) -> dict[str, Any]:
+        """ADD the chunk's counters to its (period, day) aggregate."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {":end": value(period_end)}
         additions: list[str] = []
@@ -151,10 +176,6 @@ class DynamoUsageStore:
             values[f":a{n}"] = value(amount)
             additions.append(f"#a{n} :a{n}")
 
-        totals = usage.totals
-        add("credits", totals.credits)
-        add("overage_credits", totals.overage_credits)
-        add("events", sum(s.events for s in usage.services.values()))
         for service, counted in usage.services.items():
             for counter in ("quantity", "credits", "overage_credits", "events"):
                 add(f"svc:{service}:{counter}", getattr(counted, counter))
@@ -165,7 +186,7 @@ class DynamoUsageStore:
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": period_key(subscription_id, period_start),
+                "Key": key,
                 "UpdateExpression": "SET period_end = if_not_exists(period_end, :end) ADD " + ", ".join(additions),
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
@@ -220,22 +241,40 @@ class DynamoUsageStore:
         return query_page(self._client, query, cursor=cursor, pinned={"subscription_id": subscription_id}, item=_event)
 
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage:
-        found = self._client.get_item(
-            TableName=self._table, Key=period_key(subscription_id, period_start), ConsistentRead=True
-        )
-        item = from_attributes(found.get("Item", {}))
-        usage = PeriodUsage()
-        for name, amount in item.items():
-            kind, _, rest = name.partition(":")
-            if kind == "svc":
-                service, _, counter = rest.rpartition(":")
-                counted = usage.services.setdefault(service, ServiceUsage())
-                setattr(counted, counter, int(amount) if counter == "events" else amount)
-            elif kind == "flag":
-                usage.guardrail_flags[rest] = int(amount)
-            elif kind == "esc":
-                usage.escalation_codes[rest] = int(amount)
-        return usage
+        return PeriodUsage.merged([u for *_, u in self.day_aggregates(subscription_id, period_start, period_start)])
+
+    def period_usages(self, subscription_id: str, period_starts: list[datetime]) -> dict[datetime, PeriodUsage]:
+        days = self.day_aggregates(subscription_id, min(period_starts), max(period_starts))
+        by_period: dict[datetime, list[PeriodUsage]] = {}
+        for period_start, _, usage in days:
+            by_period.setdefault(period_start, []).append(usage)
+        return {start: PeriodUsage.merged(parts) for start, parts in by_period.items() if start in set(period_starts)}
+
+    def day_aggregates(
+        self, subscription_id: str, first_period: datetime, last_period: datetime
+    ) -> list[tuple[datetime, date, PeriodUsage]]:
+        """(period start, day, usage) of the periods starting in [first, last], oldest first:
+        one Query (a period has at most 366 days; an annual page or two)."""
+        query = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": value(f"SUB#{subscription_id}"),
+                ":first": value(_period_prefix(first_period)),
+                ":last": value(_period_prefix(last_period) + "~"),
+            },
+            "ConsistentRead": True,
+        }
+        days: list[tuple[datetime, date, PeriodUsage]] = []
+        while True:
+            answer = self._client.query(**query)
+            for attributes in answer.get("Items", []):
+                item = from_attributes(attributes)
+                period, _, day = item["sk"].removeprefix("PERIOD#").partition("#DAY#")
+                days.append((parse_timestamp(period), date.fromisoformat(day), _counters(item)))
+            if "LastEvaluatedKey" not in answer:
+                return days
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
         return self.period_usage(subscription_id, period_start).totals

@@ -4,15 +4,15 @@ for fast unit tests of the services."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import date, datetime
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
-from ..domain.invoices import Invoice, invoice_id
+from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import Subscription, SubscriptionFilters, subscription_exists
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
 from .base import DuplicateKeys
 from .capacity import WriteUnits
@@ -35,6 +35,10 @@ class InMemoryPlanStore:
             (p for p in self._current.values() if p.is_active), key=lambda p: (p.base_fee_cents, p.plan_id)
         )
         return _page(ordered, limit, cursor, key=lambda p: p.plan_id)
+
+    def versions_page(self, plan_id: str, *, limit: int, cursor: str | None) -> Page[Plan]:
+        versions = sorted((p for (pid, _), p in self._versions.items() if pid == plan_id), key=lambda p: -p.version)
+        return _page(versions, limit, cursor, key=lambda p: f"{p.version:06d}")
 
     def add(self, plan: Plan) -> None:
         with self._lock:
@@ -90,6 +94,13 @@ class InMemorySubscriptionStore:
         subscription_id = self._active.get(organization_id)
         return self._subscriptions.get(subscription_id) if subscription_id else None
 
+    def residency_page(
+        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
+    ) -> Page[Subscription]:
+        chosen = [s for s in self._subscriptions.values() if s.residency == residency and filters.matches(s)]
+        chosen.sort(key=lambda s: s.subscription_id, reverse=True)
+        return _page(chosen, limit, cursor, key=lambda s: s.subscription_id)
+
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         return _page(self._ledger.get(subscription_id, []), limit, cursor, key=lambda e: str(e.seq))
 
@@ -109,10 +120,7 @@ class InMemorySubscriptionStore:
         with self._lock:
             self._claim_key(idempotency)
             if subscription.organization_id in self._active:
-                raise Conflict(
-                    f"Organization '{subscription.organization_id}' already has an active subscription.",
-                    code="subscription_exists",
-                )
+                raise subscription_exists(subscription.organization_id, self._active[subscription.organization_id])
             current = self._plans.current(plan.plan_id)
             if current is None or not current.is_active or current.version != plan.version:
                 raise RetryableConflict("The plan changed while subscribing; retry.")
@@ -217,6 +225,21 @@ class InMemoryUsageStore:
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage:
         return PeriodUsage.of(self.aggregates.get((subscription_id, period_start), []))
 
+    def period_usages(self, subscription_id: str, period_starts: list[datetime]) -> dict[datetime, PeriodUsage]:
+        return {
+            s: self.period_usage(subscription_id, s) for s in period_starts if (subscription_id, s) in self.aggregates
+        }
+
+    def day_aggregates(
+        self, subscription_id: str, first_period: datetime, last_period: datetime
+    ) -> list[tuple[datetime, date, PeriodUsage]]:
+        by_day: dict[tuple[datetime, date], list[UsageEvent]] = {}
+        for (sid, start), events in self.aggregates.items():
+            if sid == subscription_id and first_period <= start <= last_period:
+                for event in events:
+                    by_day.setdefault((start, event.recorded_at.date()), []).append(event)
+        return [(start, day, PeriodUsage.of(by_day[(start, day)])) for start, day in sorted(by_day)]
+
     def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
         if (subscription_id, period_start) in self.totals:
             return self.totals[(subscription_id, period_start)]
@@ -242,6 +265,17 @@ class InMemoryInvoiceStore:
             reverse=True,
         )
         return _page(mine, limit, cursor, key=lambda i: i.invoice_id)
+
+    def residency_page(
+        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None
+    ) -> Page[Invoice]:
+        chosen = [i for i in self.invoices.values() if i.residency == residency and filters.matches(i)]
+        chosen.sort(key=lambda i: (i.period_start, i.invoice_id), reverse=True)
+        return _page(chosen, limit, cursor, key=lambda i: i.invoice_id)
+
+    def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
+        starts = {i.period_start for (sid, _), i in self.invoices.items() if sid == subscription_id}
+        return {s: self.latest_for_period(subscription_id, s) for s in starts if first <= s <= last}
 
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
         prefix = invoice_id(subscription_id, period_start)
