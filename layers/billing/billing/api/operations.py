@@ -188,6 +188,6 @@ def routes() -> list[Route]:
         Route("POST", INVOICE + "/void", "voidInvoice", "Void an invoice", {200: Invoice}, roles=(ADMIN, FINANCE),
               errors={403: ("residency_mismatch",), 409: ("invoice_not_draft",)}, tag="invoices"),
         Route("GET", INVOICE + "/export", "exportInvoice", "An invoice as a CSV (or JSON) file",
-              {200: CSV}, roles=(ADMIN, FINANCE), query=ExportQuery, errors={403: ("residency_mismatch",)},
+              {200: CSV}, roles=READERS, query=ExportQuery, errors={403: ("residency_mismatch",)},
               tag="invoices"),
     ]  # fmt: skip
