@@ -149,8 +149,8 @@ def api_event(name: str, *, body=None, path_parameters=None, authorizer=None) ->
     return event
 
 
-ADMIN = {"principalId": "bench", "sub": "bench", "roles": "marketplace:admin", "org": "", "residency": "us"}
-SERVICE = {"principalId": "svc", "sub": "svc", "roles": "service", "org": "", "residency": "us"}
+ADMIN = {"principalId": "bench", "sub": "bench", "roles": '["marketplace:admin"]', "org": "", "residency": "us"}
+SERVICE = {"principalId": "svc", "sub": "svc", "roles": '["service"]', "org": "", "residency": "us"}
 
 
 def overhead(stack, org: str, subscription_id: str) -> None:
@@ -267,7 +267,7 @@ def throughput(stack, org: str) -> None:
 def drafting(stack) -> None:
     """Drafting reads the period aggregate, so its cost must not follow the number of events."""
     usage_function, invoices = stack.functions["UsageRecordingFunction"], stack.functions["InvoicesFunction"]
-    finance = {"principalId": "fin", "sub": "fin", "roles": "finance", "org": "", "residency": "us"}
+    finance = {"principalId": "fin", "sub": "fin", "roles": '["finance"]', "org": "", "residency": "us"}
 
     def subscription_with(events: int) -> str:
         org = f"org-draft-{uuid.uuid4().hex[:6]}"

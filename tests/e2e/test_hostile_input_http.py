@@ -480,3 +480,42 @@ def test_a_bus_delivery_that_is_not_an_event_is_a_validation_failure(stack):
     assert (
         response.status_code == 500 and response.json()["errorType"] == "ValidationFailed"
     )  # Lambda retries, then the DLQ
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1899-12-31T23:59:59Z"])
+def test_timestamps_at_the_edges_of_the_calendar_are_422_not_overflows(stack, target, moment):
+    server, _ = stack
+    finance, sid = target["token"]("finance"), target["sid"]
+    usage = send(
+        server, "POST", "/usage", target["token"]("service"), json.dumps(usage_body(target["org"], occurred_at=moment))
+    )
+    assert [f["field"] for f in assert_refused(usage, 422)["details"]["fields"]] == ["occurred_at"]
+    for path, name in (
+        (f"/subscriptions/{sid}/usage", "from"),
+        (f"/subscriptions/{sid}/usage/daily", "to"),
+        ("/invoices", "period_start_to"),
+        (f"/subscriptions/{sid}/usage/summary", "period_start"),
+    ):
+        response = server.request("GET", path, token=finance, params={name: moment})
+        assert [f["field"] for f in assert_refused(response, 422)["details"]["fields"]] == [name], path
+
+
+def test_a_body_in_another_unicode_encoding_is_malformed(stack, target):
+    server, _ = stack
+    body = json.dumps(usage_body(target["org"])).encode("utf-16")
+    assert_refused(send(server, "POST", "/usage", target["token"]("service"), body), 400, "malformed_json")
+
+
+def test_a_periods_cursor_of_another_subscription_is_refused(stack, target):
+    server, _ = stack
+    finance = target["token"]("finance")
+    other = server.request(
+        "POST",
+        f"/organizations/{new_org()}/subscriptions",
+        token=target["token"]("marketplace:admin"),
+        json=provision_body(),
+    ).json()["subscription_id"]
+    stolen = f"1.{'0' * 12}"  # the shape of a cursor, tied to no list
+    for sid in (target["sid"], other):
+        response = server.request("GET", f"/subscriptions/{sid}/periods", token=finance, params={"cursor": stolen})
+        assert [f["field"] for f in assert_refused(response, 422)["details"]["fields"]] == ["cursor"]

@@ -605,6 +605,9 @@ def test_finance_lists_subscriptions_and_invoices_across_organizations_by_filter
     starts = sorted(d["period_start"] for d in drafts)
     assert in_window(starts[0], starts[-1]) == {d["invoice_id"] for d in drafts}
     assert in_window("2020-01-01T00:00:00Z", "2020-02-01T00:00:00Z") == set()
+    half_past = starts[-1].replace("Z", ".5Z")  # bounds between whole seconds round inward to them
+    assert in_window(starts[0], half_past) == {d["invoice_id"] for d in drafts}
+    assert in_window(half_past, "2999-01-01T00:00:00Z") == set()
     backwards = server.request(
         "GET",
         "/invoices",

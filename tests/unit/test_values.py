@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from billing.domain.errors import ValidationFailed
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.plans import PlanTerms, UsageRate
-from billing.domain.usage import UsageRequest, price
+from billing.domain.usage import PeriodUsage, ServiceUsage, UsageRequest, price
 from billing.domain.values import (
     format_decimal,
     format_timestamp,
@@ -169,3 +169,11 @@ def test_number_literals_no_field_holds_are_kept_as_text_never_converted(literal
 def test_json_this_api_does_not_read_is_malformed(text):
     with pytest.raises(MalformedJson):
         loads_exact(text)
+
+
+def test_totals_add_up_exactly_past_28_digits():
+    big, small = Decimal("12345678901234567890123.000001"), Decimal("0.000001")
+    parts = [PeriodUsage(services={"x": ServiceUsage(credits=amount, quantity=amount)}) for amount in (big, small)]
+    merged = PeriodUsage.merged(parts)
+    assert merged.services["x"].credits == merged.totals.credits == Decimal("12345678901234567890123.000002")
+    assert format_decimal(merged.totals.credits) == "12345678901234567890123.000002"

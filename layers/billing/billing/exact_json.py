@@ -80,6 +80,8 @@ def loads_exact(text: str | bytes) -> Any:
     """JSON with integers as int, other numbers as exact Decimal, out-of-range literals as
     `OutOfRange`; raises MalformedJson for anything that is not JSON this API reads."""
     try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")  # strictly: json.loads would also guess UTF-16 and UTF-32
         return json.loads(
             text, parse_int=_integer, parse_float=_decimal, parse_constant=_refuse_constant, object_pairs_hook=_object
         )

@@ -28,7 +28,9 @@ def _tracing_enabled() -> bool:
 
 def instrumented(handler: Handler, *, correlation_id_path: str | None = None) -> Handler:
     """Logger outermost (so everything below logs with context), then tracer, then metrics."""
-    wrapped = metrics.log_metrics(handler, capture_cold_start_metric=True, raise_on_empty_metrics=False)
+    # Powertools writes the cold-start metric even with metrics disabled: ask for it only when enabled.
+    cold_start = os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() not in ("true", "1")
+    wrapped = metrics.log_metrics(handler, capture_cold_start_metric=cold_start, raise_on_empty_metrics=False)
     if _tracing_enabled():
         from aws_lambda_powertools import Tracer
 

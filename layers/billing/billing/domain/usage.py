@@ -29,6 +29,7 @@ from .values import (
     PositiveDecimal,
     TotalCredits,
     UtcTimestamp,
+    exact_sums,
     format_decimal,
     round_credits,
     to_exact_decimal,
@@ -216,6 +217,11 @@ class PeriodUsage(BaseModel):
 
     @classmethod
     def of(cls, events: list[UsageEvent]) -> PeriodUsage:
+        with exact_sums():
+            return cls._of(events)
+
+    @classmethod
+    def _of(cls, events: list[UsageEvent]) -> PeriodUsage:
         services: dict[str, ServiceUsage] = {}
         flags: Counter[str] = Counter()
         codes: Counter[str] = Counter()
@@ -232,6 +238,11 @@ class PeriodUsage(BaseModel):
     @classmethod
     def merged(cls, parts: list[PeriodUsage]) -> PeriodUsage:
         """Several aggregates (the days of a period) as one."""
+        with exact_sums():
+            return cls._merged(parts)
+
+    @classmethod
+    def _merged(cls, parts: list[PeriodUsage]) -> PeriodUsage:
         total = cls()
         for part in parts:
             for service, counted in part.services.items():
@@ -248,10 +259,11 @@ class PeriodUsage(BaseModel):
 
     @property
     def totals(self) -> UsageTotals:
-        return UsageTotals(
-            credits=sum((s.credits for s in self.services.values()), Decimal(0)),
-            overage_credits=sum((s.overage_credits for s in self.services.values()), Decimal(0)),
-        )
+        with exact_sums():
+            return UsageTotals(
+                credits=sum((s.credits for s in self.services.values()), Decimal(0)),
+                overage_credits=sum((s.overage_credits for s in self.services.values()), Decimal(0)),
+            )
 
 
 class DailyUsage(BaseModel):

@@ -18,10 +18,10 @@ FRACTION_DIGITS = 6
 CREDIT_QUANTUM = Decimal(1).scaleb(-FRACTION_DIGITS)  # 0.000001
 MAGNITUDE_LIMIT = Decimal(10) ** 12  # one amount: a quantity, a rate, a top-up, a balance
 MAX_CENTS = 10**12 - 1  # one amount of money: a base fee, a price
-# Totals that add up many amounts (period aggregates, an invoice's overage): no request can take
-# them past this. DynamoDB keeps 38 significant digits; a period gains < 10^12 an event, and one
-# subscription takes at most ~1,000 transactions of 97 events a second, so reaching 10^26 would
-# take 30,000 years: the bound documents headroom rather than refusing anything reachable.
+# Totals that add up many amounts (period aggregates, an invoice's overage). DynamoDB keeps 38
+# significant digits; a period gains < 10^12 an event, and one subscription item takes at most
+# ~1,000 writes a second (97 events each), so even an annual period tops out near 3 x 10^24: the
+# bound is headroom, not a refusal anything can reach. Sums run in a 60-digit context (exact).
 TOTAL_LIMIT = Decimal(10) ** 26
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?", re.ASCII)
 _OUT_OF_RANGE = "is out of range: credits, quantities and rates are below 10^12 with at most 6 decimals"
@@ -61,7 +61,8 @@ def _bounded_decimal(number: Decimal, limit: Decimal) -> Decimal:
         raise ValueError(f"must be below 10^{limit.adjusted()} in magnitude")
     if number.as_tuple().exponent < -FRACTION_DIGITS and number != round_credits(number):
         raise ValueError(f"must have at most {FRACTION_DIGITS} fractional digits")
-    return number.normalize() if number else Decimal(0)
+    with exact_sums():  # normalize() rounds to the context precision: 28 digits would cut a total
+        return number.normalize() if number else Decimal(0)
 
 
 def to_total(value: Any) -> Decimal:
@@ -73,7 +74,13 @@ def format_decimal(value: Decimal) -> str:
     """Plain positional notation, no exponent, no trailing zeros: Decimal('12.50') -> '12.5'."""
     if not value:
         return "0"
-    return format(value.normalize(), "f")
+    with exact_sums():
+        return format(value.normalize(), "f")
+
+
+def exact_sums():
+    """A decimal context wide enough that sums of totals (below 10^26, 6 decimals) stay exact."""
+    return localcontext(prec=60)
 
 
 def round_credits(value: Decimal) -> Decimal:
@@ -128,21 +135,34 @@ def format_timestamp(moment: datetime) -> str:
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9000  # far outside any billing time; far inside what datetime holds
+
+
 def parse_timestamp(value: Any) -> datetime:
+    """An RFC 3339 instant, in UTC, between the years 1900 and 9000: a moment nearer datetime's own
+    limits would overflow in the arithmetic that follows (an offset, a period, a window)."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (RFC 3339)")
-        return value.astimezone(UTC)
+        return _in_range(value.astimezone(UTC))
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z")
     text = value.upper().replace(" ", "T").replace("Z", "+00:00")
     fraction = re.search(r"\.(\d+)", text)
     if fraction and len(fraction.group(1)) > 6:  # Python keeps microseconds; drop finer digits
         text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
+    if not EARLIEST_YEAR <= int(text[:4]) <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     try:
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
+        return _in_range(datetime.fromisoformat(text).astimezone(UTC))
+    except (ValueError, OverflowError):
         raise ValueError("must be a valid RFC 3339 timestamp") from None
+
+
+def _in_range(moment: datetime) -> datetime:
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return moment
 
 
 UtcTimestamp = Annotated[

@@ -7,6 +7,7 @@ ledger entry, the period aggregate and the event rows, which double as idempoten
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -488,7 +489,7 @@ def list_periods(
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     anchor, cadence = subscription.billing_cycle_anchor, subscription.billing_cadence
     newest = period_index(anchor, cadence, subscription.current_period_start)
-    top = newest if cursor is None else _period_cursor(cursor, newest) - 1
+    top = newest if cursor is None else _period_cursor(cursor, subscription_id, newest) - 1
     indexes = list(range(top, max(top - limit, -1), -1))
     if not indexes:
         return Page(items=[])
@@ -511,13 +512,20 @@ def list_periods(
                 overage_credits=totals.overage_credits,
             )
         )
-    return Page(items=items, next_cursor=str(indexes[-1]) if indexes[-1] > 0 else None)
+    last = indexes[-1]
+    return Page(items=items, next_cursor=f"{last}.{_list_tag(subscription_id)}" if last > 0 else None)
 
 
-def _period_cursor(cursor: str, newest: int) -> int:
-    if not cursor.isdigit() or not 0 < int(cursor) <= newest:
+def _list_tag(subscription_id: str) -> str:
+    """Ties a periods cursor to its subscription's list: another list's cursor is refused."""
+    return hashlib.sha256(f"periods:{subscription_id}".encode()).hexdigest()[:12]
+
+
+def _period_cursor(cursor: str, subscription_id: str, newest: int) -> int:
+    index, _, tag = cursor.partition(".")
+    if not index.isdigit() or len(index) > 9 or tag != _list_tag(subscription_id) or not 0 < int(index) <= newest:
         raise ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
-    return int(cursor)
+    return int(index)
 
 
 def daily_usage(
@@ -544,7 +552,7 @@ def daily_usage(
     last_period = period_containing(anchor, cadence, min(end, reached.end) - timedelta(microseconds=1)).start
     by_day: dict[date, list[PeriodUsage]] = {}
     for _, day, usage in billing.usage.day_aggregates(subscription_id, first_period, last_period):
-        if first <= day <= last:  # a day that straddles two periods has an aggregate in each
+        if day is not None and first <= day <= last:  # a day straddling two periods has an aggregate in each
             by_day.setdefault(day, []).append(usage)
     return [
         DailyUsage(day=day.isoformat(), services=PeriodUsage.merged(by_day[day]).services) for day in sorted(by_day)

@@ -7,7 +7,7 @@ COUNTER / INVOICE_NUMBER        the last number issued; advanced in the issuing 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -31,6 +31,12 @@ from .dynamodb import (
 from .dynamodb_subscriptions import ledger_put, subscription_key
 
 RESIDENCY_INDEX = "by_residency"
+
+
+def _whole_second_at_or_after(moment: datetime) -> datetime:
+    return moment if not moment.microsecond else moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
 COUNTER_KEY = {"pk": {"S": "COUNTER"}, "sk": {"S": "INVOICE_NUMBER"}}
 
 
@@ -71,8 +77,10 @@ class DynamoInvoiceStore:
         }
         condition = "residency = :residency"
         if filters.period_from or filters.period_to:
-            low = format_timestamp(filters.period_from) if filters.period_from else ""
-            high = format_timestamp(filters.period_to) + "#~" if filters.period_to else "~"
+            # Period starts are whole seconds: round the bounds inward to them, so the string order
+            # of the key ("...:00Z#inv_...") is the time order the filter means.
+            low = format_timestamp(_whole_second_at_or_after(filters.period_from)) if filters.period_from else ""
+            high = format_timestamp(filters.period_to.replace(microsecond=0)) + "#~" if filters.period_to else "~"
             condition += " AND period_order BETWEEN :low AND :high"
             query["ExpressionAttributeValues"] |= {":low": value(low or "0"), ":high": value(high)}
         query["KeyConditionExpression"] = condition

@@ -36,7 +36,7 @@ FIXED_ACTIONS = 3  # balance update, ledger entry, aggregate: the event puts fol
 
 def sortable_timestamp(moment: datetime) -> str:
     """Fixed width, so string order is time order (format_timestamp drops zero microseconds)."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.%fZ")
 
 
 def _event_key(organization_id: str, idempotency_key: str) -> dict[str, Any]:
@@ -252,7 +252,7 @@ class DynamoUsageStore:
 
     def day_aggregates(
         self, subscription_id: str, first_period: datetime, last_period: datetime
-    ) -> list[tuple[datetime, date, PeriodUsage]]:
+    ) -> list[tuple[datetime, date | None, PeriodUsage]]:
         """(period start, day, usage) of the periods starting in [first, last], oldest first:
         one Query (a period has at most 366 days; an annual page or two)."""
         query = {
@@ -260,18 +260,19 @@ class DynamoUsageStore:
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
             "ExpressionAttributeValues": {
                 ":pk": value(f"SUB#{subscription_id}"),
-                ":first": value(_period_prefix(first_period)),
+                ":first": value(f"PERIOD#{format_timestamp(first_period)}"),  # also a whole-period item (below)
                 ":last": value(_period_prefix(last_period) + "~"),
             },
             "ConsistentRead": True,
         }
-        days: list[tuple[datetime, date, PeriodUsage]] = []
+        days: list[tuple[datetime, date | None, PeriodUsage]] = []
         while True:
             answer = self._client.query(**query)
             for attributes in answer.get("Items", []):
                 item = from_attributes(attributes)
                 period, _, day = item["sk"].removeprefix("PERIOD#").partition("#DAY#")
-                days.append((parse_timestamp(period), date.fromisoformat(day), _counters(item)))
+                # An aggregate written before days were kept covers the whole period: no day.
+                days.append((parse_timestamp(period), date.fromisoformat(day) if day else None, _counters(item)))
             if "LastEvaluatedKey" not in answer:
                 return days
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
