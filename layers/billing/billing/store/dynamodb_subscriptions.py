@@ -130,9 +130,14 @@ class DynamoSubscriptionStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        return query_page(
-            self._client, query, cursor=cursor, pinned={"organization_id": organization_id}, item=_subscription
+        keys = query_page(
+            self._client,
+            query,
+            cursor=cursor,
+            pinned={"organization_id": organization_id},
+            item=lambda item: item["pk"]["S"],
         )
+        return self._whole(keys)
 
     def residency_page(
         self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
@@ -152,6 +157,11 @@ class DynamoSubscriptionStore:
         keys = query_page(
             self._client, query, cursor=cursor, pinned={"residency": residency}, item=lambda item: item["pk"]["S"]
         )
+        return self._whole(keys)
+
+    def _whole(self, keys: Page[str]) -> Page[Subscription]:
+        """A page of keys from an index that projects only keys (or filter attributes), as whole
+        subscriptions read consistently: so the index never takes a write when balances change."""
         found = self._batch_get([{"pk": value(pk), "sk": value(SUBSCRIPTION)} for pk in keys.items])
         by_pk = {f"SUB#{s.subscription_id}": s for s in found}
         return Page(items=[by_pk[pk] for pk in keys.items if pk in by_pk], next_cursor=keys.next_cursor)
