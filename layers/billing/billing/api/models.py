@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..domain.errors import FieldError, ValidationFailed
-from ..domain.invoices import InvoiceFilters
 from ..domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..domain.plans import PlanId, PlanTerms, ServiceName
 from ..domain.subscriptions import OrganizationId, Residency, SubscriptionFilters
 from ..domain.usage import GuardrailFlag
 from ..domain.values import UtcTimestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from ..domain.invoices import InvoiceFilters
 
 
 def _day_or_timestamp(value: Any) -> Any:
@@ -135,6 +137,8 @@ class InvoicesQuery(PageQuery):
         return self
 
     def filters(self) -> InvoiceFilters:
+        from ..domain.invoices import InvoiceFilters  # on use: every function imports these models (cold start)
+
         return InvoiceFilters(
             status=self.status,
             organization_id=self.organization_id,
