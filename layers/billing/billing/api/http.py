@@ -113,19 +113,24 @@ def cors_for(origins: str) -> CORSConfig | None:
 
 
 def allowed_methods(path: str) -> tuple[str, ...]:
-    """The methods of the API route that `path` (a request path) matches, from the route table."""
-    relative = path.removeprefix(API_PREFIX).rstrip("/") or "/"
+    """The methods of the API route that `path` (a request path) matches, from the operations table
+    (the one the OpenAPI document is made of; tests keep it in step with template.yaml)."""
     for route, methods in _route_patterns():
-        if route.fullmatch(relative):
+        if route.fullmatch(path.rstrip("/")):
             return methods
     return ()
 
 
 @lru_cache(maxsize=1)
 def _route_patterns() -> list[tuple[re.Pattern, tuple[str, ...]]]:
-    from .routes import ROUTES
+    """Built on the first request for a method a path lacks (it imports the models): never on a
+    cold start's way to an answer."""
+    from .operations import routes
 
-    return [(re.compile(re.sub(r"\{[^/]+\}", "[^/]+", path)), methods) for path, methods in ROUTES.items()]
+    methods: dict[str, set[str]] = {}
+    for route in routes():
+        methods.setdefault(route.path, set()).add(route.method)
+    return [(re.compile(re.sub(r"\{[^/]+\}", "[^/]+", path)), tuple(sorted(found))) for path, found in methods.items()]
 
 
 def _body_bytes(event: dict) -> bytes:
