@@ -7,7 +7,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from .gateway import HttpResponse
+from .gateway import HttpResponse, refusal
 
 DOCS_PATH = "/api/billing/docs"
 ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png")
@@ -51,19 +51,12 @@ def assets_folder() -> Path:
 def docs_response(method: str, path: str) -> HttpResponse:
     name = path[len(DOCS_PATH) :].strip("/")
     if method not in ("GET", "HEAD"):
-        return _error(405, "method_not_allowed", f"{method} {DOCS_PATH} is not a thing; GET it.")
+        return refusal(405, "method_not_allowed", f"{method} {DOCS_PATH} is not a thing; GET it.")
     if not name or name == "index.html":
         return HttpResponse(200, {"Content-Type": "text/html; charset=utf-8"}, PAGE.format(base=DOCS_PATH).encode())
     if name not in ASSETS:
-        return _error(404, "not_found", "No such file of the API reference.")
+        return refusal(404, "not_found", "No such file of the API reference.")
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return HttpResponse(
         200, {"Content-Type": kind, "Cache-Control": "max-age=3600"}, (assets_folder() / name).read_bytes()
     )
-
-
-def _error(status: int, code: str, message: str) -> HttpResponse:
-    import json
-
-    body = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
-    return HttpResponse(status, {"Content-Type": "application/json"}, body)

@@ -143,6 +143,12 @@ class ApiGateway:
         }
 
 
+def refusal(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> HttpResponse:
+    """An answer of the local stack itself, in the API's error envelope."""
+    body = json.dumps({"error": {"code": code, "message": message, "details": details or {}}}).encode()
+    return HttpResponse(status, {"Content-Type": "application/json"}, body)
+
+
 def http_response_from_proxy(result: Any) -> HttpResponse:
     """A Lambda proxy result as the HTTP response API Gateway would send."""
     if not isinstance(result, dict) or "statusCode" not in result:

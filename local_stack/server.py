@@ -20,7 +20,7 @@ from pathlib import Path
 from .database import EmbeddedDynamoDB, client_for, create_tables
 from .docs import docs_response, is_docs_path
 from .functions import LocalFunction, merged_environment
-from .gateway import API_GATEWAY_BODY_LIMIT, ApiGateway, HttpResponse
+from .gateway import API_GATEWAY_BODY_LIMIT, ApiGateway, HttpResponse, refusal
 from .template import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,22 +82,13 @@ class LocalStack:
         """What `sam local invoke` does: the event to the function, its result back as JSON."""
         function = self.functions.get(function_id)
         if function is None:
-            return _json(
-                404,
-                {
-                    "error": {
-                        "code": "not_found",
-                        "message": f"template.yaml has no function {function_id}.",
-                        "details": {"functions": sorted(self.functions)},
-                    }
-                },
+            return refusal(
+                404, "not_found", f"template.yaml has no function {function_id}.", {"functions": sorted(self.functions)}
             )
         try:
             event = json.loads(body or b"{}")
         except ValueError:
-            return _json(
-                400, {"error": {"code": "malformed_json", "message": "The event is not valid JSON.", "details": {}}}
-            )
+            return refusal(400, "malformed_json", "The event is not valid JSON.")
         try:
             return _json(200, function.invoke(event))
         except Exception as error:  # Lambda's error shape, as sam local invoke prints it
@@ -107,7 +98,6 @@ class LocalStack:
     def clock_request(self, method: str, body: bytes) -> HttpResponse:
         """`/_local/clock`: read it (GET), move it forward (POST `{"now"}` or `{"advance_seconds"}`),
         or give it back to real time (DELETE)."""
-        from billing.domain.clock import ClockMovedBackwards
         from billing.domain.values import format_timestamp, parse_timestamp
 
         if method == "POST":
@@ -128,23 +118,14 @@ class LocalStack:
                         or not isinstance(seconds, (int, float))
                         or not 0 <= seconds <= 10 * 366 * 86400
                     ):
-                        raise ClockMovedBackwards("advance_seconds must be a number of seconds from 0 to ten years")
+                        raise ValueError("advance_seconds must be a number of seconds from 0 to ten years")
                     self.clock.advance(seconds)
-            except (ValueError, TypeError) as refused:
-                return _json(422, {"error": {"code": "validation_error", "message": str(refused), "details": {}}})
+            except (ValueError, TypeError) as refused:  # ClockMovedBackwards is a ValueError
+                return refusal(422, "validation_error", str(refused))
         elif method == "DELETE":
             self.clock.release()
         elif method != "GET":
-            return _json(
-                405,
-                {
-                    "error": {
-                        "code": "method_not_allowed",
-                        "message": f"{method} /_local/clock is not a thing.",
-                        "details": {},
-                    }
-                },
-            )
+            return refusal(405, "method_not_allowed", f"{method} /_local/clock is not a thing.")
         return _json(200, {"now": format_timestamp(self.clock.now()), "frozen": self.clock.is_frozen})
 
 
@@ -164,9 +145,9 @@ def token_request(body: bytes) -> HttpResponse:
             raise ValueError("org and residency are strings")
         return _json(200, {"token": local_token(roles, org=org, residency=residency)})
     except ValueError as refused:
-        return _json(422, {"error": {"code": "validation_error", "message": str(refused), "details": {}}})
+        return refusal(422, "validation_error", str(refused))
     except Unauthenticated as refused:
-        return _json(422, {"error": {"code": "validation_error", "message": refused.message, "details": {}}})
+        return refusal(422, "validation_error", refused.message)
 
 
 def install_test_clock():
@@ -194,19 +175,17 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 return self.send_error(400, "Content-Length must be a whole number of bytes.")
             if int(declared) > API_GATEWAY_BODY_LIMIT:  # refused before reading: API Gateway's own limit
                 self.close_connection = True
-                body = json.dumps(
-                    {"error": {"code": "payload_too_large", "message": "The request body is too large.", "details": {}}}
-                ).encode()
-                return self._send(HttpResponse(413, {"Content-Type": "application/json"}, body))
+                return self._send(refusal(413, "payload_too_large", "The request body is too large."))
             length = int(declared)
             body = self.rfile.read(length) if length else b""
-            if self.path.startswith(INVOKE_PREFIX) and self.command == "POST":
-                response = local.invoke(self.path[len(INVOKE_PREFIX) :].split("?")[0].strip("/"), body)
-            elif self.path.split("?")[0].rstrip("/") == CLOCK_PATH:
+            path = self.path.split("?")[0]
+            if path.startswith(INVOKE_PREFIX) and self.command == "POST":
+                response = local.invoke(path[len(INVOKE_PREFIX) :].strip("/"), body)
+            elif path.rstrip("/") == CLOCK_PATH:
                 response = local.clock_request(self.command, body)
-            elif is_docs_path(self.path.split("?")[0]):
-                response = docs_response(self.command, self.path.split("?")[0])
-            elif self.path.split("?")[0].rstrip("/") == TOKEN_PATH and self.command == "POST":
+            elif is_docs_path(path):
+                response = docs_response(self.command, path)
+            elif path.rstrip("/") == TOKEN_PATH and self.command == "POST":
                 response = token_request(body)
             else:
                 response = local.gateway.handle(
@@ -240,16 +219,8 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             in the API's error envelope, as API Gateway's gateway responses are, never an HTML page."""
             kind = SERVER_ERROR_CODES.get(code, "bad_request" if code < 500 else "internal_error")
             message = "A request header is over 64 KiB." if code == 431 else message
-            body = json.dumps(
-                {"error": {"code": kind, "message": message or HTTPStatus(code).phrase, "details": {}}}
-            ).encode()
-            self.send_response(code, message)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
-                self.wfile.write(body)
+            self.close_connection = True
+            self._send(refusal(code, kind, message or HTTPStatus(code).phrase))
 
         def log_message(self, format: str, *args: object) -> None:
             if os.environ.get("BILLING_ACCESS_LOG", "true") == "true":

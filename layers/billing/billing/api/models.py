@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ..domain.errors import FieldError, ValidationFailed
+from ..domain.errors import ValidationFailed
 from ..domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..domain.plans import PlanId, PlanTerms, ServiceName
 from ..domain.subscriptions import OrganizationId, Residency, SubscriptionFilters
@@ -25,6 +26,11 @@ def _day_or_timestamp(value: Any) -> Any:
 
 
 DayOrTimestamp = Annotated[UtcTimestamp, BeforeValidator(_day_or_timestamp)]
+
+
+def _require_from_before_to(start: datetime | None, end: datetime | None) -> None:
+    if start and end and start >= end:  # names both: either may be the wrong one
+        raise ValidationFailed.naming(("from", "to"), "'from' must be before 'to'", location="query")
 
 
 class PageQuery(BaseModel):
@@ -60,11 +66,7 @@ class UsageQuery(PageQuery):
 
     @model_validator(mode="after")
     def _ordered(self) -> UsageQuery:
-        if self.start and self.end and self.start >= self.end:  # names both: either may be the wrong one
-            message = "'from' must be before 'to'"
-            raise ValidationFailed(
-                [FieldError("from", message, location="query"), FieldError("to", message, location="query")]
-            )
+        _require_from_before_to(self.start, self.end)
         return self
 
 
@@ -78,11 +80,7 @@ class DailyQuery(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> DailyQuery:
-        if self.start and self.end and self.start >= self.end:
-            message = "'from' must be before 'to'"
-            raise ValidationFailed(
-                [FieldError("from", message, location="query"), FieldError("to", message, location="query")]
-            )
+        _require_from_before_to(self.start, self.end)
         return self
 
 
@@ -130,9 +128,10 @@ class InvoicesQuery(PageQuery):
     @model_validator(mode="after")
     def _ordered(self) -> InvoicesQuery:
         if self.period_start_from and self.period_start_to and self.period_start_from > self.period_start_to:
-            message = "'period_start_from' must not be after 'period_start_to'"
-            raise ValidationFailed(
-                [FieldError(name, message, location="query") for name in ("period_start_from", "period_start_to")]
+            raise ValidationFailed.naming(
+                ("period_start_from", "period_start_to"),
+                "'period_start_from' must not be after 'period_start_to'",
+                location="query",
             )
         return self
 

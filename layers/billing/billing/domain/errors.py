@@ -66,6 +66,11 @@ class ValidationFailed(BillingError):
         return cls(fields)
 
     @classmethod
+    def naming(cls, fields: tuple[str, ...], message: str, *, location: str) -> ValidationFailed:
+        """One message for several fields that are wrong together (`from` after `to`: either may be)."""
+        return cls([FieldError(field, message, location=location) for field in fields])
+
+    @classmethod
     def of(cls, field: str, message: str, *, location: str = "body", code: str | None = None) -> ValidationFailed:
         return cls([FieldError(field, message, location=location)], code=code, message=f"{field}: {message}")
 

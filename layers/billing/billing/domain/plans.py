@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, field_validator
 
-from .values import NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
+from .values import INT64, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
 
 BillingCadence = Literal["monthly", "quarterly", "annual"]
 OveragePolicy = Literal["allow", "block"]
@@ -48,7 +48,7 @@ def feature_limit(value: Any) -> int | str | None:
     """A feature's limit: a whole number (seats: 100) or a short text ("unlimited"), as sent."""
     if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
         value = int(value)  # DynamoDB reads numbers back as Decimal; the bounded JSON parser keeps exponents small
-    if value is None or isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+    if value is None or isinstance(value, int) and not isinstance(value, bool) and value in INT64:
         return value
     if isinstance(value, str) and 0 < len(value.strip()) <= 200:
         return value.strip()

@@ -24,6 +24,7 @@ from .ledger import CreditBalances
 from .plans import ServiceName, UsageRate
 from .subscriptions import OrganizationId
 from .values import (
+    INT64,
     MAGNITUDE_LIMIT,
     Credits,
     PositiveDecimal,
@@ -51,7 +52,7 @@ def metadata_value(value: Any) -> Any:
             raise ValueError("must be at most 256 characters")
         return value
     if isinstance(value, int):
-        if not -(2**63) <= value < 2**63:
+        if value not in INT64:
             raise ValueError("must be an integer that fits in 64 bits")
         return value
     if isinstance(value, Decimal):

@@ -91,7 +91,8 @@ def round_credits(value: Decimal) -> Decimal:
         return value.quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-BoundedInt = Annotated[int, Ge(-(2**63)), Le(2**63 - 1)]  # what DynamoDB numbers (38 digits) hold with room
+INT64 = range(-(2**63), 2**63)  # the whole numbers free-form fields hold: DynamoDB's 38 digits, with room
+BoundedInt = Annotated[int, Ge(INT64.start), Le(INT64.stop - 1)]
 
 
 def to_cents(value: Any) -> int:

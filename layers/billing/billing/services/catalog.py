@@ -76,10 +76,8 @@ def patch_plan(billing: Billing, plan_id: str, patch: dict[str, Any], *, if_matc
     """A JSON merge patch (RFC 7396) of the current terms, written as version n+1."""
 
     def patched(current: Plan) -> PlanTerms:
-        merged = merge_patch(
-            PlanTerms.model_validate(current.model_dump(include=set(PlanTerms.model_fields))).model_dump(mode="json"),
-            patch,
-        )
+        terms = current.model_dump(mode="json", include=set(PlanTerms.model_fields))  # as GET shows them
+        merged = merge_patch(terms, patch)
         try:
             revision = PlanRevision.model_validate(merged)
         except ValidationError as error:

@@ -91,15 +91,14 @@ def search_invoices(
     return billing.invoices.residency_page(listed_residency(caller, residency), filters, limit=limit, cursor=cursor)
 
 
-def get_invoice(
-    billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, for_finance: bool = False
-) -> Invoice:
-    """One invoice: readable by the organization and finance; `for_finance` (issue, void, export)
-    needs the finance role and the subscription's residency."""
-    if for_finance:
-        _for_finance(billing, caller, subscription_id)
-    else:
-        subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+def get_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str) -> Invoice:
+    """One invoice: readable by the organization and finance."""
+    subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    return _invoice_of(billing, subscription_id, invoice_id_)
+
+
+def _invoice_of(billing: Billing, subscription_id: str, invoice_id_: str) -> Invoice:
+    """The invoice, once the caller may see its subscription (404 when there is none)."""
     found = billing.invoices.get(subscription_id, invoice_id_)
     if found is None:
         raise NotFound(f"No invoice '{invoice_id_[:128]}' for this subscription.")
@@ -112,9 +111,9 @@ def issue_invoice(
     """Number and freeze a draft, only once its period has ended: usage still to come would be on
     no invoice. A period that has ended but is not closed yet is closed first (as the scheduled run
     would), so what is issued is the draft of the whole period, not one made before it ended."""
-    invoice = get_invoice(billing, caller, subscription_id, invoice_id_, for_finance=True)  # 403/404
+    subscription = _for_finance(billing, caller, subscription_id)  # 403/404
+    invoice = _invoice_of(billing, subscription_id, invoice_id_)
     invoices, now = billing.invoices, billing.now()
-    subscription = billing.subscriptions.get(subscription_id)
     ends = billed_until(subscription, Period(invoice.period_start, invoice.period_end))
     if invoice.is_draft and ends > now:
         raise Conflict(
@@ -137,8 +136,8 @@ def issue_invoice(
 
 
 def void_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str) -> Invoice:
-    invoice = get_invoice(billing, caller, subscription_id, invoice_id_, for_finance=True)
-    return billing.invoices.void(invoice, billing.now())
+    _for_finance(billing, caller, subscription_id)
+    return billing.invoices.void(_invoice_of(billing, subscription_id, invoice_id_), billing.now())
 
 
 def export_invoice(
@@ -149,7 +148,7 @@ def export_invoice(
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     if caller.holds(Permission.READ_BILLING.any_organization):
         require_residency(caller, subscription.residency)
-    invoice = get_invoice(billing, caller, subscription_id, invoice_id_)
+    invoice = _invoice_of(billing, subscription_id, invoice_id_)
     if file_format == "csv":
         return InvoiceFile("text/csv; charset=utf-8", export_filename(invoice, "csv"), as_csv(invoice))
     body = json.dumps(as_json(invoice), separators=(",", ":"))

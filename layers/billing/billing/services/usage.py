@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..domain.access import Caller, Permission
-from ..domain.errors import BillingError, Conflict, FieldError, PayloadTooLarge, RetryableConflict, ValidationFailed
+from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
 from ..domain.ids import new_id
 from ..domain.invoices import InvoiceStatus, billed_until
@@ -303,12 +303,14 @@ class UsageRecorder:
         if not charged:
             return
         events = [event for _, event, _, _ in charged]
+        usage = PeriodUsage.of(events)
         entry = self._ledger_entry(
             current,
             seq,
             events,
             sum((a for *_, a, _ in charged), Decimal(0)),
             sum((p for *_, p in charged), Decimal(0)),
+            usage.totals.overage_credits,
             balances.total,
         )
         try:
@@ -316,7 +318,7 @@ class UsageRecorder:
                 current.with_balances(balances, seq),
                 entry,
                 events,
-                PeriodUsage.of(events),
+                usage,
                 period_start=current.current_period_start,
                 period_end=current.current_period_end,
             )
@@ -391,6 +393,7 @@ class UsageRecorder:
         events: list[UsageEvent],
         from_allowance: Decimal,
         from_purchased: Decimal,
+        overage: Decimal,
         balance_after: Decimal,
     ) -> LedgerEntry:
         single = len(events) == 1
@@ -403,7 +406,7 @@ class UsageRecorder:
             amount=-(from_allowance + from_purchased),
             bucket="allowance" if from_allowance > 0 or from_purchased == 0 else "purchased",
             allocation={"allowance": -from_allowance, "purchased": -from_purchased},
-            overage_credits=sum((e.overage_credits for e in events), Decimal(0)),
+            overage_credits=overage,
             balance_after=balance_after,
             reference=f"usage:{events[0].event_id}"
             if single
@@ -537,10 +540,7 @@ def daily_usage(
     end = end or billing.now() + timedelta(days=1)
     start = start or end - timedelta(days=31)
     if end - start > MAX_DAILY_WINDOW:
-        message = "'from' and 'to' may be at most 366 days apart"
-        raise ValidationFailed(
-            [FieldError("from", message, location="query"), FieldError("to", message, location="query")]
-        )
+        raise ValidationFailed.naming(("from", "to"), "'from' and 'to' may be at most 366 days apart", location="query")
     first, last = start.date(), (end - timedelta(microseconds=1)).date()  # `to` itself is excluded
     # Only the periods the subscription has reached can have usage: clamping to them also keeps
     # period arithmetic away from year 9999.

@@ -244,11 +244,12 @@ class DynamoUsageStore:
         return PeriodUsage.merged([u for *_, u in self.day_aggregates(subscription_id, period_start, period_start)])
 
     def period_usages(self, subscription_id: str, period_starts: list[datetime]) -> dict[datetime, PeriodUsage]:
-        days = self.day_aggregates(subscription_id, min(period_starts), max(period_starts))
+        wanted = set(period_starts)
         by_period: dict[datetime, list[PeriodUsage]] = {}
-        for period_start, _, usage in days:
-            by_period.setdefault(period_start, []).append(usage)
-        return {start: PeriodUsage.merged(parts) for start, parts in by_period.items() if start in set(period_starts)}
+        for period_start, _, usage in self.day_aggregates(subscription_id, min(wanted), max(wanted)):
+            if period_start in wanted:
+                by_period.setdefault(period_start, []).append(usage)
+        return {start: PeriodUsage.merged(parts) for start, parts in by_period.items()}
 
     def day_aggregates(
         self, subscription_id: str, first_period: datetime, last_period: datetime
