@@ -574,3 +574,20 @@ def test_periods_start_on_whole_seconds_and_are_named_in_any_rfc3339_form(server
         assert summary.status_code == 200 and summary.json()["period_start"] == subscription["current_period_start"], (
             form
         )
+
+
+def test_every_422_names_its_field_in_details_fields_whatever_its_code(server, token):
+    org = new_org()
+    subscribe(server, token, org)
+    body = usage_body(org)
+    assert record(server, token, body).status_code == 201
+    reused = record(server, token, body | {"quantity": "2"})
+    unknown = record(server, token, usage_body(org, service="telepathy"))
+    for response, code, field in (
+        (reused, "idempotency_key_reused", "idempotency_key"),
+        (unknown, "unknown_service", "service"),
+    ):
+        assert response.status_code == 422, (code, response.status_code, response.headers, response.text)
+        error = error_of(response)
+        assert error["code"] == code
+        assert [(f["field"], f["location"]) for f in error["details"]["fields"]] == [(field, "body")]

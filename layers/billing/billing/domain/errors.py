@@ -136,7 +136,16 @@ class CreditLimitReached(BillingError):
     code = "insufficient_credits"
 
 
-class UnknownService(BillingError):
+class FieldRefusal(BillingError):
+    """A 422 of its own code about one field: like every 422, it names the field in `details.fields`
+    (and, as before, in `details.field`)."""
+
+    def __init__(self, message: str, *, field: str, details: dict[str, Any] | None = None):
+        fields = [FieldError(field, message)]
+        super().__init__(message, details={"field": field, **(details or {}), "fields": fields})
+
+
+class UnknownService(FieldRefusal):
     """The subscription's plan has no rate for the service (422)."""
 
     code = "unknown_service"

@@ -11,13 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import BillingError
+from .errors import FieldRefusal
 from .values import UtcTimestamp
 
 RETENTION = timedelta(days=35)
 
 
-class IdempotencyKeyReused(BillingError):
+class IdempotencyKeyReused(FieldRefusal):
     code = "idempotency_key_reused"
 
 
@@ -51,8 +51,7 @@ class IdempotencyRecord(BaseModel):
         """The first result, if this is the same request again; else the key was reused."""
         if fingerprint != self.fingerprint:
             raise IdempotencyKeyReused(
-                "This idempotency key was already used with a different request body.",
-                details={"field": "idempotency_key"},
+                "This idempotency key was already used with a different request body.", field="idempotency_key"
             )
         return self.result
 

@@ -190,7 +190,8 @@ class UsageRecorder:
                 "rejected",
                 error=IdempotencyKeyReused(
                     "This idempotency key was already used with a different usage event.",
-                    details={"field": "idempotency_key", "event_id": event.event_id},
+                    field="idempotency_key",
+                    details={"event_id": event.event_id},
                 ),
             )
         return Outcome("duplicate", event=event)
@@ -258,7 +259,8 @@ class UsageRecorder:
         if rate is None:
             return UnknownService(
                 f"Plan '{plan.plan_id}' v{plan.version} has no rate for service '{request.service}'.",
-                details={"field": "service", "services": sorted(plan.usage_rates)},
+                field="service",
+                details={"services": sorted(plan.usage_rates)},
             )
         if request.unit is not None and request.unit != rate.unit:
             return ValidationFailed.of("unit", f"the plan bills '{request.service}' per '{rate.unit}'")
