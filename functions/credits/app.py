@@ -1,4 +1,4 @@
-"""Credit top-ups and adjustments (marketplace:admin) and the credit ledger."""
+"""Credit top-ups, adjustments and grants (marketplace:admin); the credit ledger and grants."""
 
 from billing import deployment
 from billing.api.auth import Permission
@@ -12,9 +12,9 @@ from billing.api.http import (
     parse_body,
     parse_query,
 )
-from billing.api.models import PageQuery
+from billing.api.models import GrantsQuery, PageQuery
 from billing.services import credits
-from billing.services.credits import CreditChangeRequest
+from billing.services.credits import CreditChangeRequest, GrantRequest, VoidRequest
 
 app = billing_api()
 
@@ -34,6 +34,30 @@ def read_ledger(subscription_id: str):
         deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor
     )
     return json_response(200, page)
+
+
+@app.post("/subscriptions/<subscription_id>/grants")
+def create_grant(subscription_id: str):
+    who = authorize(app, Permission.ADJUST_CREDITS)
+    request = parse_body(app, GrantRequest)
+    grant, replayed = credits.create_grant(deployment.billing(), who, subscription_id, request)
+    return created_or_replayed(grant, replayed)
+
+
+@app.get("/subscriptions/<subscription_id>/grants")
+def list_grants(subscription_id: str):
+    query = parse_query(app, GrantsQuery)
+    page = credits.list_grants(
+        deployment.billing(), caller(app), subscription_id, status=query.status, limit=query.limit, cursor=query.cursor
+    )
+    return json_response(200, page)
+
+
+@app.post("/subscriptions/<subscription_id>/grants/<grant_id>/void")
+def void_grant(subscription_id: str, grant_id: str):
+    who = authorize(app, Permission.ADJUST_CREDITS)
+    request = parse_body(app, VoidRequest, required=False)
+    return json_response(200, credits.void_grant(deployment.billing(), who, subscription_id, grant_id, request))
 
 
 lambda_handler = lambda_entry(app)

@@ -1,4 +1,4 @@
-"""Subscriptions: provision (with SLA acceptance), list an organization's, read one with health, cancel."""
+"""Subscriptions: provision (with SLA acceptance), list an organization's, read one with health, cancel, settings."""
 
 from billing import deployment
 from billing.api.auth import Permission
@@ -18,7 +18,7 @@ from billing.api.http import (
 from billing.api.models import PageQuery, SubscriptionsQuery
 from billing.domain.subscriptions import OrganizationId
 from billing.services import subscriptions
-from billing.services.subscriptions import ProvisionRequest
+from billing.services.subscriptions import ProvisionRequest, SettingsRequest
 
 app = billing_api()
 
@@ -63,6 +63,13 @@ def get_subscription(subscription_id: str):
 @app.post("/subscriptions/<subscription_id>/cancel")
 def cancel(subscription_id: str):
     return json_response(200, subscriptions.cancel_subscription(deployment.billing(), caller(app), subscription_id))
+
+
+@app.put("/subscriptions/<subscription_id>/settings")
+def change_settings(subscription_id: str):
+    who = authorize(app, Permission.MANAGE_SUBSCRIPTION)
+    request = parse_body(app, SettingsRequest)
+    return json_response(200, subscriptions.change_settings(deployment.billing(), who, subscription_id, request))
 
 
 lambda_handler = lambda_entry(app)

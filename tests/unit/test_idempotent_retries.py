@@ -45,8 +45,8 @@ def test_a_credit_change_whose_commit_answer_was_lost_is_created_not_replayed():
     world = World()
     append = world.subscriptions.append
 
-    def append_then_lose_the_answer(subscription, entry, *, idempotency, require_active=False):
-        append(subscription, entry, idempotency=idempotency, require_active=require_active)
+    def append_then_lose_the_answer(posting, *, idempotency, require_active=False):
+        append(posting, idempotency=idempotency, require_active=require_active)
         raise KeyAlreadyCommitted()  # the retry found the record the lost commit wrote
 
     world.subscriptions.append = append_then_lose_the_answer
@@ -94,4 +94,4 @@ def test_a_credit_twin_that_committed_meanwhile_is_replayed_not_refused():
 
     world.subscriptions.idempotency_record = racing_lookup
     entry, replayed = credits.change_credits(world.billing, ADMIN, world.sid, body, pause=no_pause)
-    assert replayed and entry.amount == -1 and world.subscriptions.get(world.sid).purchased_balance == 0
+    assert replayed and entry.amount == -1 and world.subscriptions.get(world.sid).credit_balance == 1000

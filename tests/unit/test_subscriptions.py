@@ -131,17 +131,18 @@ def test_organization_callers_see_only_their_own(stores):
         )
 
 
-def test_credits_land_in_purchased_and_never_take_it_below_zero(stores):
+def test_top_ups_are_purchased_grants_and_adjustments_never_take_the_balance_below_zero(stores):
     subscription, _ = provision(stores)
     entry, replayed = change(stores, subscription.subscription_id, Decimal("250.5"))
     assert not replayed and (entry.seq, entry.bucket, entry.balance_after) == (2, "purchased", Decimal("1250.5"))
+    assert entry.grant_id is not None
     with pytest.raises(InsufficientCredits):
-        change(stores, subscription.subscription_id, Decimal("-250.6"), kind="adjustment", key="k2")
-    entry, _ = change(stores, subscription.subscription_id, Decimal("-250.5"), kind="adjustment", key="k3")
-    assert (
-        entry.balance_after == Decimal(1000)
-        and stores.subscriptions.get(subscription.subscription_id).purchased_balance == 0
-    )
+        change(stores, subscription.subscription_id, Decimal("-1250.6"), kind="adjustment", key="k2")
+    entry, _ = change(stores, subscription.subscription_id, Decimal("-1000.5"), kind="adjustment", key="k3")
+    after = stores.subscriptions.get(subscription.subscription_id)
+    # Draw-down order: the allowance (priority 0) first, then the purchased grant.
+    assert entry.balance_after == Decimal(250) and (after.allowance_balance, after.purchased_balance) == (0, 250)
+    assert [a.amount for a in entry.allocation] == [Decimal(-1000), Decimal("-0.5")]
 
 
 def test_credit_replays_and_key_reuse(stores):
@@ -197,9 +198,9 @@ def test_health_from_usage_and_balance(stores, usage, balance_change, status):
     usage_store = InMemoryUsageStore()
     usage_store.totals[(subscription.subscription_id, NOW)] = UsageTotals(credits=usage, overage_credits=Decimal(0))
     subs = stores.subscriptions
-    drained = subscription.with_balances(
-        subscription.balances.changed("allowance", balance_change), subscription.ledger_seq
-    )
+    book = subscription.book(NOW, "test")
+    book.draw(-balance_change)
+    drained = subscription.after(book)
     subs._subscriptions[subscription.subscription_id] = drained  # a balance as usage would leave it
     stores.clock.freeze(NOW + timedelta(days=10))
     found = subscriptions.subscription_health(replace(stores, usage=usage_store), ADMIN, subscription.subscription_id)

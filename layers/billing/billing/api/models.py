@@ -42,6 +42,10 @@ class PageQuery(BaseModel):
     cursor: str | None = Field(default=None, min_length=1, max_length=2048)
 
 
+class GrantsQuery(PageQuery):
+    status: Literal["active", "depleted", "expired", "voided"] | None = None
+
+
 class PlanQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 

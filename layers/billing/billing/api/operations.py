@@ -79,20 +79,22 @@ INVOICE = SUB + "/invoices/{invoice_id}"
 
 
 def routes() -> list[Route]:
+    from ..domain.grants import CreditGrant
     from ..domain.invoices import Invoice
     from ..domain.ledger import LedgerEntry
     from ..domain.paging import Page
     from ..domain.plans import Plan, PlanId, PlanRevision
     from ..domain.subscriptions import OrganizationId, Subscription
     from ..domain.usage import DailyUsage, UsageEvent, UsageRequest, UsageSummary
-    from ..services.credits import CreditChangeRequest
+    from ..services.credits import CreditChangeRequest, GrantRequest, VoidRequest
     from ..services.invoices import DraftRequest
-    from ..services.subscriptions import ProvisionRequest, SubscriptionWithHealth
+    from ..services.subscriptions import ProvisionRequest, SettingsRequest, SubscriptionWithHealth
     from ..services.usage import BatchReport, BillingPeriod
     from .http import IDEMPOTENCY_KEY
     from .models import (
         DailyQuery,
         ExportQuery,
+        GrantsQuery,
         InvoicesQuery,
         PageQuery,
         PlanListing,
@@ -147,6 +149,8 @@ def routes() -> list[Route]:
               roles=READERS, tag="subscriptions"),
         Route("POST", SUB + "/cancel", "cancelSubscription", "Cancel a subscription", {200: Subscription},
               roles=(ADMIN, ORG_ADMIN), tag="subscriptions"),
+        Route("PUT", SUB + "/settings", "changeSettings", "Low-balance threshold and auto top-up",
+              {200: SubscriptionWithHealth}, roles=(ADMIN, ORG_ADMIN), body=SettingsRequest, tag="subscriptions"),
         # --- credits
         Route("POST", SUB + "/credits", "changeCredits", "A top-up or an adjustment, as a ledger entry",
               {201: LedgerEntry, 200: LedgerEntry}, roles=(ADMIN,), body=CreditChangeRequest,
@@ -157,6 +161,18 @@ def routes() -> list[Route]:
               }, tag="credits"),
         Route("GET", SUB + "/ledger", "readLedger", "The credit ledger, oldest first (by seq)",
               {200: Page[LedgerEntry]}, roles=READERS, query=PageQuery, tag="credits"),
+        Route("POST", SUB + "/grants", "createGrant", "A purchased or promotional credit grant",
+              {201: CreditGrant, 200: CreditGrant}, roles=(ADMIN,), body=GrantRequest,
+              errors={
+                  403: ("residency_mismatch",),
+                  409: ("no_active_subscription", "grant_limit_reached", "idempotency_in_progress"),
+                  422: ("idempotency_key_reused",),
+              }, tag="credits"),
+        Route("GET", SUB + "/grants", "listGrants", "A subscription's credit grants, newest first",
+              {200: Page[CreditGrant]}, roles=READERS, query=GrantsQuery, tag="credits"),
+        Route("POST", SUB + "/grants/{grant_id}/void", "voidGrant", "Void a grant: its remaining credits leave",
+              {200: CreditGrant}, roles=(ADMIN,), body=VoidRequest, body_required=False,
+              errors={403: ("residency_mismatch",), 409: ("grant_not_active",)}, tag="credits"),
         # --- usage
         Route("POST", P + "/usage", "recordUsage", "Record one usage event (a credit debit)",
               {201: UsageEvent, 200: UsageEvent}, roles=(ADMIN, SERVICE), body=UsageRequest,

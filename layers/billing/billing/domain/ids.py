@@ -32,3 +32,9 @@ def new_id(moment: datetime) -> str:
         _last = (milliseconds, random_part)
     value = (milliseconds << _RANDOM_BITS) | random_part
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def first_id_at(moment: datetime) -> str:
+    """The smallest id minted at `moment`'s millisecond: ids from [a, b) sort in [first_id_at(a), first_id_at(b))."""
+    value = int(moment.timestamp() * 1000) << _RANDOM_BITS
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))

@@ -1,8 +1,10 @@
-"""Invoices: a period's base fee and overage, priced from the period aggregate. Each line's amount
+"""Invoices: a period's base fee and overage, priced from the period aggregate, and its priced
+top-ups. Each line's amount
 is rounded half-even to whole cents once; the total is the sum of the lines."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -10,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .grants import AUTO_TOP_UP_ACTOR, CreditGrant
 from .periods import Period
 from .plans import Plan
 from .subscriptions import Subscription
@@ -90,10 +93,12 @@ def compose_invoice(
     usage: PeriodUsage,
     *,
     now: datetime,
+    top_ups: Sequence[CreditGrant] = (),
     previous: Invoice | None = None,
 ) -> Invoice:
-    """The draft for a period: the base fee (prorated when a cancellation cut the period short)
-    and one overage line per service that ran over, priced at the subscription's plan version.
+    """The draft for a period: the base fee (prorated when a cancellation cut the period short),
+    one overage line per service that ran over, priced at the subscription's plan version, and one
+    line per priced grant made in the period (`top_ups`: credits sold are billed once, here).
     `previous` is the period's latest invoice: a draft is replaced in place, a void one is
     followed by the next revision (an issued one is final, and never redrafted)."""
     revision, created_at = 1, now
@@ -116,6 +121,7 @@ def compose_invoice(
                     amount_cents=whole_cents(overage, plan.overage_rate_cents),
                 )
             )
+    lines += [_top_up(grant) for grant in top_ups if grant.price_cents > 0]
     subtotal = sum(line.amount_cents for line in lines)
     return Invoice(
         invoice_id=invoice_id(subscription.subscription_id, period.start, revision),
@@ -134,6 +140,19 @@ def compose_invoice(
         total_cents=subtotal,
         created_at=created_at,
         updated_at=now,
+    )
+
+
+def _top_up(grant: CreditGrant) -> LineItem:
+    """The agreed price is the amount; the per-credit price it implies is shown to 6 places."""
+    bought = "auto top-up" if grant.actor == AUTO_TOP_UP_ACTOR else f"{grant.kind} credits"
+    return LineItem(
+        kind="top_up",
+        description=f"{bought}: {format_decimal(grant.amount)} credits on "
+        f"{grant.created_at.date().isoformat()} (grant {grant.grant_id})",
+        quantity=grant.amount,
+        unit_amount_cents=round_credits(Decimal(grant.price_cents) / grant.amount),
+        amount_cents=grant.price_cents,
     )
 
 

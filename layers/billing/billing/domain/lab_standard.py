@@ -39,6 +39,7 @@ def lab_standard_terms() -> PlanTerms:
         credit_allowance=Decimal("1000"),
         overage_policy="allow",
         overage_rate_cents=Decimal("12.5"),
+        credit_price_cents=Decimal("10"),
         usage_rates={
             "planner": {"unit": "finalization", "credits_per_unit": Decimal("2")},
             "instrumentation": {"unit": "run", "credits_per_unit": Decimal("5")},

@@ -1,18 +1,18 @@
 """The credit ledger: every balance change is an entry with the next gapless `seq`, and the
-balances it leaves behind. Balances live in two buckets: the allowance (granted each period,
-expires at its end) and purchased credits (top-ups, kept until used)."""
+balance it leaves behind. Credits belong to grants (see grants.py); an entry names the grant it
+moved, or the allocation of a debit across several. Its `bucket` is the allowance or `purchased`
+(every other grant: purchased and promotional credits)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import Conflict
-from .values import Credits, TotalCredits, UtcTimestamp, format_decimal
+from .values import Credits, TotalCredits, UtcTimestamp
 
-EntryType = Literal["grant", "usage", "top_up", "adjustment", "expiry"]
+EntryType = Literal["grant", "usage", "top_up", "adjustment", "expiry", "void"]
 Bucket = Literal["allowance", "purchased"]
 
 
@@ -22,29 +22,13 @@ class InsufficientCredits(Conflict):
     code = "insufficient_credits"
 
 
-class CreditBalances(BaseModel):
+class GrantAllocation(BaseModel):
+    """What one grant paid of a debit (negative, as the entry's amount)."""
+
     model_config = ConfigDict(frozen=True, defer_build=True)
 
-    allowance: Decimal = Decimal(0)
-    purchased: Decimal = Decimal(0)
-
-    @property
-    def total(self) -> Decimal:
-        return self.allowance + self.purchased
-
-    def changed(self, bucket: Bucket, amount: Decimal) -> CreditBalances:
-        """The balances after `amount` (signed) lands in `bucket`; never below zero."""
-        after = getattr(self, bucket) + amount
-        if after < 0:
-            raise InsufficientCredits(
-                f"This would take the {bucket} balance below zero.",
-                details={
-                    "bucket": bucket,
-                    "balance": format_decimal(getattr(self, bucket)),
-                    "amount": format_decimal(amount),
-                },
-            )
-        return self.model_copy(update={bucket: after})
+    grant_id: str
+    amount: Credits
 
 
 class LedgerEntry(BaseModel):
@@ -61,8 +45,9 @@ class LedgerEntry(BaseModel):
     actor: str
     reason: str
     created_at: UtcTimestamp
-    # For usage entries, which bucket paid what (an entry has one `bucket`, a debit may touch both).
-    allocation: dict[Bucket, Credits] | None = None
+    grant_id: str | None = None  # the grant this entry moved, when it moved one
+    # For debits, what each grant paid (a usage chunk or an adjustment may draw from several).
+    allocation: list[GrantAllocation] | None = None
     # For usage entries, the credits of the charge that no balance paid (billed as overage):
     # an all-overage batch would otherwise read as an entry of amount 0 and nothing else.
     overage_credits: TotalCredits | None = None

@@ -104,6 +104,7 @@ class PlanTerms(_Terms):
     credit_allowance: NonNegativeDecimal
     overage_policy: OveragePolicy
     overage_rate_cents: NonNegativeDecimal
+    credit_price_cents: NonNegativeDecimal | None = None  # the default price of a purchased credit (top-ups)
     usage_rates: dict[ServiceName, UsageRate] = Field(min_length=1, max_length=50)
     sla: SlaTerms
     features: list[Feature] = Field(default_factory=list, max_length=200)

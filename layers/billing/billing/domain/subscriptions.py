@@ -8,19 +8,52 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 from .errors import Conflict, ValidationFailed
-from .ledger import CreditBalances
+from .grants import (
+    AUTO_TOP_UP_ACTOR,
+    MAX_ACTIVE_GRANTS,
+    PURCHASED_PRIORITY,
+    ActiveGrant,
+    CreditBook,
+    CreditGrant,
+    GrantEnd,
+    priced_cents,
+)
+from .ids import new_id
+from .ledger import LedgerEntry
 from .periods import Period, period_at, period_index
-from .plans import PlanId
-from .values import Credits, TotalCredits, UtcTimestamp, format_timestamp, round_credits
+from .plans import Plan, PlanId
+from .values import (
+    MAGNITUDE_LIMIT,
+    MAX_CENTS,
+    Credits,
+    NonNegativeDecimal,
+    PositiveDecimal,
+    TotalCredits,
+    UtcTimestamp,
+    format_decimal,
+    format_timestamp,
+    round_credits,
+)
 
 SubscriptionStatus = Literal["active", "canceled"]
 OrganizationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 Residency = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,16}$")]
 
 LOW_BALANCE_SHARE = Decimal("0.1")  # below 10% of the allowance is "low"
+# What a credit write changes on the subscription; a period close also moves the period.
+CREDIT_FIELDS = (
+    "grants",
+    "allowance_balance",
+    "purchased_balance",
+    "credit_balance",
+    "ledger_seq",
+    "auto_top_ups_in_period",
+)
+PERIOD_FIELDS = ("current_period_start", "current_period_end", "final_period_closed")
 
 
 class SlaAcceptance(BaseModel):
@@ -30,6 +63,18 @@ class SlaAcceptance(BaseModel):
     accepted_at: UtcTimestamp
     sla_tier: str
     sla_version: str
+
+
+class AutoTopUp(BaseModel):
+    """When a charge leaves the balance under `threshold_credits`, buy `amount` more (priced at the
+    plan's credit price), at most `max_per_period` times a period."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    enabled: bool
+    threshold_credits: NonNegativeDecimal
+    amount: PositiveDecimal
+    max_per_period: Annotated[int, Ge(1), Le(100)]
 
 
 class Subscription(BaseModel):
@@ -53,10 +98,29 @@ class Subscription(BaseModel):
     created_at: UtcTimestamp
     canceled_at: UtcTimestamp | None = None
     final_period_closed: bool = False  # a canceled subscription's last period has been invoiced and closed
+    grants: tuple[ActiveGrant, ...] = ()  # the active grants: their remaining credits sum to credit_balance
+    held_credits: Credits = Decimal(0)
+    auto_top_up: AutoTopUp | None = None
+    low_balance_threshold_credits: Credits | None = None  # None: 10% of the plan's allowance
+    auto_top_ups_in_period: int = 0
 
+    @computed_field
     @property
-    def balances(self) -> CreditBalances:
-        return CreditBalances(allowance=self.allowance_balance, purchased=self.purchased_balance)
+    def available_credits(self) -> Credits:
+        return self.credit_balance - self.held_credits
+
+    def taking(self, other: Subscription, fields: tuple[str, ...]) -> Subscription:
+        """This subscription with `fields` as `other` has them (what a conditional update sets)."""
+        return self.model_copy(update={name: getattr(other, name) for name in fields})
+
+    def book(self, now: datetime, actor: str) -> CreditBook:
+        """A working copy of this subscription's grants for one write."""
+        return CreditBook(self.subscription_id, self.grants, self.ledger_seq, now, actor)
+
+    def low_balance_threshold(self, allowance: Decimal) -> Decimal:
+        if self.low_balance_threshold_credits is not None:
+            return self.low_balance_threshold_credits
+        return round_credits(allowance * LOW_BALANCE_SHARE)
 
     @property
     def is_active(self) -> bool:
@@ -66,13 +130,16 @@ class Subscription(BaseModel):
     def current_period(self) -> Period:
         return Period(self.current_period_start, self.current_period_end)
 
-    def with_balances(self, balances: CreditBalances, seq: int) -> Subscription:
+    def after(self, book: CreditBook, *, auto_top_ups: int = 0) -> Subscription:
+        """The subscription as `book`'s write leaves it: its grants, their sums and the last seq."""
         return self.model_copy(
             update={
-                "allowance_balance": balances.allowance,
-                "purchased_balance": balances.purchased,
-                "credit_balance": balances.total,
-                "ledger_seq": seq,
+                "grants": book.grants,
+                "allowance_balance": book.balance_of("allowance"),
+                "purchased_balance": book.balance_of("purchased"),
+                "credit_balance": book.balance,
+                "ledger_seq": book.seq,
+                "auto_top_ups_in_period": self.auto_top_ups_in_period + auto_top_ups,
             }
         )
 
@@ -97,19 +164,18 @@ class Subscription(BaseModel):
             )
         return period
 
-    def rolled_over(self, balances: CreditBalances, seq: int, next_period: Period | None) -> Subscription:
-        """After a period closes: the balances it left, and the next period (None: closed for good)."""
-        update = {
-            "allowance_balance": balances.allowance,
-            "purchased_balance": balances.purchased,
-            "credit_balance": balances.total,
-            "ledger_seq": seq,
-        }
+    def rolled_over(self, book: CreditBook, next_period: Period | None) -> Subscription:
+        """After a period closes: the grants it left, and the next period (None: closed for good)."""
+        after = self.after(book)
         if next_period is None:
-            update["final_period_closed"] = True
-        else:
-            update |= {"current_period_start": next_period.start, "current_period_end": next_period.end}
-        return self.model_copy(update=update)
+            return after.model_copy(update={"final_period_closed": True})
+        return after.model_copy(
+            update={
+                "current_period_start": next_period.start,
+                "current_period_end": next_period.end,
+                "auto_top_ups_in_period": 0,
+            }
+        )
 
     def canceled(self, now: datetime) -> Subscription:
         return self.model_copy(update={"status": "canceled", "canceled_at": now})
@@ -145,7 +211,7 @@ def assess_health(
     if balance <= 0:
         status = "depleted"
     elif (depletion is not None and depletion < subscription.current_period_end) or (
-        allowance > 0 and balance < allowance * LOW_BALANCE_SHARE
+        balance < subscription.low_balance_threshold(allowance)
     ):
         status = "low"
     else:
@@ -186,3 +252,50 @@ class SubscriptionFilters:
                 ("organization_id", self.organization_id),
             )
         )
+
+
+@dataclass(frozen=True)
+class CreditPosting:
+    """One write to a subscription's credits: the subscription as it leaves it, and what it appends
+    (ledger entries, grant records started, grant records ended). The write is conditioned on the
+    last ledger seq still being `previous_seq`."""
+
+    subscription: Subscription
+    previous_seq: int
+    entries: tuple[LedgerEntry, ...] = ()
+    started: tuple[CreditGrant, ...] = ()
+    ended: tuple[GrantEnd, ...] = ()
+
+    @classmethod
+    def of(cls, before: Subscription, after: Subscription, book: CreditBook) -> CreditPosting:
+        return cls(after, before.ledger_seq, tuple(book.entries), tuple(book.started), tuple(book.ended))
+
+
+def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> CreditGrant | None:
+    """The purchased grant an auto top-up adds when a charge has left the balance under its
+    threshold, if the period's quota allows another (and the grant fits: else none, until later)."""
+    settings = subscription.auto_top_up
+    if (
+        settings is None
+        or not settings.enabled
+        or book.balance >= settings.threshold_credits
+        or subscription.auto_top_ups_in_period >= settings.max_per_period
+        or len(book.grants) >= MAX_ACTIVE_GRANTS
+        or book.balance - book.balance_of("allowance") + settings.amount + plan.credit_allowance >= MAGNITUDE_LIMIT
+    ):
+        return None
+    return CreditGrant(
+        grant_id=new_id(book.now),
+        subscription_id=subscription.subscription_id,
+        kind="purchased",
+        amount=settings.amount,
+        remaining=settings.amount,
+        priority=PURCHASED_PRIORITY,
+        effective_at=book.now,
+        price_cents=min(priced_cents(settings.amount, plan.credit_price_cents), MAX_CENTS),
+        currency=plan.currency,
+        reason=f"Auto top-up: the balance fell below {format_decimal(settings.threshold_credits)} credits",
+        period_start=subscription.current_period_start,
+        actor=AUTO_TOP_UP_ACTOR,
+        created_at=book.now,
+    )

@@ -20,7 +20,6 @@ from pydantic import (
 )
 
 from .errors import CreditLimitReached, UnknownService, ValidationFailed  # noqa: F401 - part of this module's vocabulary
-from .ledger import CreditBalances
 from .plans import ServiceName, UsageRate
 from .subscriptions import OrganizationId
 from .values import (
@@ -127,20 +126,6 @@ class UsageRequest(_Strict):
         return raw
 
 
-class CreditDraw(BaseModel):
-    """How an event's credits are paid: allowance first (it expires), then purchased, then overage."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-    allowance: Decimal
-    purchased: Decimal
-    overage: Decimal
-
-    @property
-    def debited(self) -> Decimal:
-        return self.allowance + self.purchased
-
-
 def price(quantity: Decimal, rate: UsageRate) -> Decimal:
     credits = round_credits(quantity * rate.credits_per_unit)
     if credits >= MAGNITUDE_LIMIT:
@@ -150,17 +135,12 @@ def price(quantity: Decimal, rate: UsageRate) -> Decimal:
     return credits
 
 
-def draw(balances: CreditBalances, credits: Decimal, overage_policy: str) -> tuple[CreditDraw, CreditBalances]:
-    from_allowance = min(credits, balances.allowance)
-    from_purchased = min(credits - from_allowance, balances.purchased)
-    overage = credits - from_allowance - from_purchased
-    if overage > 0 and overage_policy != "allow":
-        raise CreditLimitReached(
-            "The plan blocks overage and the balance does not cover this usage.",
-            details={"credits": format_decimal(credits), "credit_balance": format_decimal(balances.total)},
-        )
-    after = CreditBalances(allowance=balances.allowance - from_allowance, purchased=balances.purchased - from_purchased)
-    return CreditDraw(allowance=from_allowance, purchased=from_purchased, overage=overage), after
+def insufficient_credits(credits: Decimal, available: Decimal) -> CreditLimitReached:
+    """402 on a `block` plan: the event is refused whole, nothing written."""
+    return CreditLimitReached(
+        "The plan blocks overage and the available credits do not cover this usage.",
+        details={"credits": format_decimal(credits), "available_credits": format_decimal(available)},
+    )
 
 
 class UsageEvent(BaseModel):

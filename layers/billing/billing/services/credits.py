@@ -1,26 +1,45 @@
-"""Credit top-ups and adjustments, and reading the ledger. Positive amounts land in the purchased
-bucket; a negative adjustment may not take it below zero."""
+"""Changes to a subscription's credits by marketplace staff: top-ups and adjustments
+(`POST .../credits`), grants (`POST .../grants`, `.../void`), and reading the ledger and grants.
+
+Every change is one CreditPosting: the due period closed first, expired grants written off, then
+the change itself, all under the subscription's ledger seq and the request's idempotency key."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.errors import Conflict, ValidationFailed
+from ..domain.grants import (
+    PROMOTIONAL_PRIORITY,
+    PURCHASED_PRIORITY,
+    CreditBook,
+    CreditGrant,
+    GrantStatus,
+    Priority,
+    new_grant_id,
+    priced_cents,
+)
 from ..domain.idempotency import fingerprint, scope_key
-from ..domain.ids import new_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
-from ..domain.values import MAGNITUDE_LIMIT, ExactDecimal
+from ..domain.plans import Plan
+from ..domain.subscriptions import CreditPosting, Subscription
+from ..domain.values import MAGNITUDE_LIMIT, MAX_CENTS, ExactDecimal, NonNegativeCents, PositiveDecimal, UtcTimestamp
 from .ledger import Pause, RecordFor, run_idempotently
+from .periods import close_due_periods, period_due
 from .subscriptions import subscription_for
 from .unit_of_work import Billing
 
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Result = TypeVar("Result", bound=BaseModel)
 
 
 class CreditChangeRequest(BaseModel):
@@ -28,8 +47,9 @@ class CreditChangeRequest(BaseModel):
 
     type: Literal["top_up", "adjustment"]  # before `amount`, whose check reads it
     amount: ExactDecimal
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Reason
     idempotency_key: IdempotencyKey
+    price_cents: NonNegativeCents | None = None
 
     @field_validator("amount")
     @classmethod
@@ -40,60 +60,238 @@ class CreditChangeRequest(BaseModel):
             raise ValueError("an adjustment amount must not be zero")
         return amount
 
+    @model_validator(mode="after")
+    def _only_top_ups_are_priced(self) -> CreditChangeRequest:
+        if self.price_cents is not None and self.type != "top_up":
+            raise ValidationFailed.of("price_cents", "only a top_up is sold; an adjustment has no price")
+        return self
+
+
+class GrantRequest(BaseModel):
+    """`POST .../grants`: purchased credits (sold: priced, billed on the period's invoice) or
+    promotional ones (free)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    amount: PositiveDecimal
+    kind: Literal["purchased", "promotional"]
+    priority: Priority | None = None
+    effective_at: UtcTimestamp | None = None
+    expires_at: UtcTimestamp | None = None
+    price_cents: NonNegativeCents | None = None
+    reason: Reason
+    idempotency_key: IdempotencyKey
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GrantRequest:
+        if self.kind == "promotional" and self.price_cents:
+            raise ValidationFailed.of("price_cents", "a promotional grant is free; only purchased credits are priced")
+        if self.expires_at and self.effective_at and self.expires_at <= self.effective_at:
+            raise ValidationFailed.of("expires_at", "must be after effective_at")
+        return self
+
+
+class VoidRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    reason: Reason = "Voided by marketplace staff"
+
 
 def change_credits(
     billing: Billing, caller: Caller, subscription_id: str, request: CreditChangeRequest, *, pause: Pause = time.sleep
 ) -> tuple[LedgerEntry, bool]:
-    """Append a top-up or adjustment to the ledger. Returns (entry, replayed)."""
+    """A positive amount is a purchased grant (priority 100, no expiry; a top-up priced, by default
+    at the plan's credit price); a negative adjustment draws from grants in draw-down order and may
+    not take the balance below zero. Returns (entry, replayed)."""
+
+    def change(current: Subscription, plan: Plan, book: CreditBook) -> LedgerEntry:
+        reference = f"request:{request.idempotency_key}"
+        if request.amount < 0:
+            book.take_exactly(-request.amount)
+            return book.post_draws("adjustment", reference=reference, reason=request.reason)
+        price = request.price_cents if request.type == "top_up" else 0
+        grant = _purchased(billing, caller, current, plan, request.amount, price, request.reason, PURCHASED_PRIORITY)
+        return _added(book, plan, grant, entry_type=request.type, reference=reference)
+
+    return _post_change(
+        billing,
+        caller,
+        subscription_id,
+        scope=("credits", request.idempotency_key),
+        fingerprint=fingerprint(request, subscription_id),
+        result_type=LedgerEntry,
+        change=change,
+        require_active=request.amount > 0,
+        pause=pause,
+    )
+
+
+def create_grant(
+    billing: Billing, caller: Caller, subscription_id: str, request: GrantRequest, *, pause: Pause = time.sleep
+) -> tuple[CreditGrant, bool]:
+    """A purchased or promotional grant with its own priority, start and expiry. Returns (grant, replayed)."""
+
+    def change(current: Subscription, plan: Plan, book: CreditBook) -> CreditGrant:
+        now = billing.now()
+        if request.expires_at is not None and request.expires_at <= now:
+            raise ValidationFailed.of("expires_at", "must be in the future")
+        default_priority = PURCHASED_PRIORITY if request.kind == "purchased" else PROMOTIONAL_PRIORITY
+        price = request.price_cents if request.kind == "purchased" else 0
+        grant = _purchased(
+            billing, caller, current, plan, request.amount, price, request.reason, request.priority, default_priority
+        ).model_copy(
+            update={
+                "kind": request.kind,
+                "effective_at": request.effective_at or now,
+                "expires_at": request.expires_at,
+            }
+        )
+        entry_type = "top_up" if request.kind == "purchased" else "grant"
+        _added(book, plan, grant, entry_type=entry_type, reference=f"request:{request.idempotency_key}")
+        return grant
+
+    return _post_change(
+        billing,
+        caller,
+        subscription_id,
+        scope=("grants", request.idempotency_key),
+        fingerprint=fingerprint(request, subscription_id),
+        result_type=CreditGrant,
+        change=change,
+        require_active=True,
+        pause=pause,
+    )
+
+
+def void_grant(
+    billing: Billing,
+    caller: Caller,
+    subscription_id: str,
+    grant_id: str,
+    request: VoidRequest,
+    *,
+    pause: Pause = time.sleep,
+) -> CreditGrant:
+    """Its remaining credits leave the balance (a `void` entry); a grant that is not active is 409."""
+    grant = billing.subscriptions.grant(
+        subscription_for(billing, caller, subscription_id, Permission.ADJUST_CREDITS), grant_id
+    )
+
+    def change(current: Subscription, plan: Plan, book: CreditBook) -> CreditGrant:
+        voided = book.void(grant_id, reason=request.reason, reference=f"grant:{grant_id}")
+        return grant.model_copy(update={"status": "voided", "remaining": voided.remaining, "ended_at": book.now})
+
+    voided, _ = _post_change(
+        billing,
+        caller,
+        subscription_id,
+        scope=None,  # voiding is idempotent by nature: a second void finds the grant not active
+        fingerprint="",
+        result_type=CreditGrant,
+        change=change,
+        require_active=False,
+        pause=pause,
+    )
+    return voided
+
+
+def _purchased(
+    billing: Billing,
+    caller: Caller,
+    subscription: Subscription,
+    plan: Plan,
+    amount: Decimal,
+    price_cents: int | None,
+    reason: str,
+    priority: int | None,
+    default_priority: int = PURCHASED_PRIORITY,
+) -> CreditGrant:
+    """A grant of purchased credits, priced as asked or at the plan's credit price."""
+    now = billing.now()
+    price = priced_cents(amount, plan.credit_price_cents) if price_cents is None else price_cents
+    if price > MAX_CENTS:
+        raise ValidationFailed.of("amount", "prices at 10^12 cents or more; sell it in smaller grants")
+    return CreditGrant(
+        grant_id=new_grant_id(now),
+        subscription_id=subscription.subscription_id,
+        kind="purchased",
+        amount=amount,
+        remaining=amount,
+        priority=default_priority if priority is None else priority,
+        effective_at=now,
+        expires_at=None,
+        price_cents=price,
+        currency=plan.currency,
+        reason=reason,
+        period_start=subscription.current_period_start,
+        actor=caller.principal,
+        created_at=now,
+    )
+
+
+def _added(book: CreditBook, plan: Plan, grant: CreditGrant, *, entry_type: str, reference: str) -> LedgerEntry:
+    # Each period grants the allowance on top of what else is held: the sum must stay a balance
+    # this API can hold, at this close and every later one.
+    if book.balance - book.balance_of("allowance") + grant.amount + plan.credit_allowance >= MAGNITUDE_LIMIT:
+        raise ValidationFailed.of(
+            "amount",
+            "would take the credit balance to 10^12 or more "
+            "(credits held beyond the allowance, plus the period allowance, stay below 10^12)",
+        )
+    return book.add(grant, entry_type=entry_type, reference=reference)
+
+
+def _post_change(
+    billing: Billing,
+    caller: Caller,
+    subscription_id: str,
+    *,
+    scope: tuple[str, str] | None,
+    fingerprint: str,
+    result_type: type[Result],
+    change: Callable[[Subscription, Plan, CreditBook], Result],
+    require_active: bool,
+    pause: Pause,
+) -> tuple[Result, bool]:
+    """Run one staff change to credits as a CreditPosting, idempotently under its key."""
     subscription = subscription_for(billing, caller, subscription_id, Permission.ADJUST_CREDITS)
     require_residency(caller, subscription.residency)
-    allowance = billing.plans.version(subscription.plan_id, subscription.plan_version).credit_allowance
+    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     subscriptions, now = billing.subscriptions, billing.now()
 
-    def attempt(record_for: RecordFor) -> LedgerEntry:
-        current = subscriptions.get(subscription_id)
-        if request.type == "top_up" and not current.is_active:
-            raise Conflict("The subscription is canceled; it takes no more top-ups.", code="no_active_subscription")
-        balances = current.balances.changed("purchased", request.amount)
-        if request.amount > 0 and balances.purchased + allowance >= MAGNITUDE_LIMIT:
-            # Each period grants the allowance on top of what was purchased: the sum must stay a
-            # balance this API can hold, at this close and every later one.
-            raise ValidationFailed.of(
-                "amount",
-                "would take the credit balance to 10^12 or more "
-                "(purchased credits plus the period allowance stay below 10^12)",
-            )
-        seq = current.ledger_seq + 1
-        entry = LedgerEntry(
-            subscription_id=subscription_id,
-            seq=seq,
-            entry_id=new_id(now),
-            type=request.type,
-            amount=request.amount,
-            bucket="purchased",
-            balance_after=balances.total,
-            reference=f"request:{request.idempotency_key}",
-            actor=caller.principal,
-            reason=request.reason,
-            created_at=now,
-        )
+    def attempt(record_for: RecordFor) -> Result:
+        current = up_to_date(billing, subscription_id, now, pause=pause)
+        if require_active and not current.is_active:
+            raise Conflict("The subscription is canceled; it takes no more credits.", code="no_active_subscription")
+        book = current.book(now, caller.principal)
+        book.expire_due()
+        result = change(current, plan, book)
         subscriptions.append(
-            current.with_balances(balances, seq),
-            entry,
-            idempotency=record_for(entry),
-            require_active=request.type == "top_up",
+            CreditPosting.of(current, current.after(book), book),
+            idempotency=record_for(result),
+            require_active=require_active,
         )
-        return entry
+        return result
 
     return run_idempotently(
         subscriptions,
-        scope=scope_key("credits", subscription_id, request.idempotency_key),
-        fingerprint=fingerprint(request, subscription_id),
-        result_type=LedgerEntry,
+        scope=scope_key(scope[0], subscription_id, scope[1]) if scope else None,
+        fingerprint=fingerprint,
+        result_type=result_type,
         attempt=attempt,
         now=now,
         pause=pause,
     )
+
+
+def up_to_date(billing: Billing, subscription_id: str, now: datetime, *, pause: Pause) -> Subscription:
+    """The subscription with any period that has ended by `now` closed first, so a change lands in
+    the period it happens in (a top-up on that period's invoice, usage against its allowance)."""
+    current = billing.subscriptions.get(subscription_id)
+    if period_due(current, now):
+        closed = close_due_periods(billing, current, now=now, pause=pause)
+        current = closed[-1].subscription if closed else billing.subscriptions.get(subscription_id)
+    return current
 
 
 def read_ledger(
@@ -101,3 +299,17 @@ def read_ledger(
 ) -> Page[LedgerEntry]:
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     return billing.subscriptions.ledger_page(subscription_id, limit=limit, cursor=cursor)
+
+
+def list_grants(
+    billing: Billing,
+    caller: Caller,
+    subscription_id: str,
+    *,
+    status: GrantStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[CreditGrant]:
+    """Newest first; an active grant shows its remaining credits as of the last change."""
+    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    return billing.subscriptions.grants_page(subscription, status=status, limit=limit, cursor=cursor)

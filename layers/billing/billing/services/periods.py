@@ -1,8 +1,9 @@
 """Closing billing periods. A period that has ended is closed in one transaction: its invoice
-draft, the expiry of its unused allowance, the next period's grant and the subscription's move
-to the next period, all conditioned on the subscription being as read. The scheduled invoicing
-run closes every due period; usage arriving after a period ended closes it first (lazily), so
-it is charged against the period it falls in, never the stale one."""
+draft, the expiry of its unused allowance (and of any grant past its expiry), the next period's
+allowance grant and the subscription's move to the next period, all conditioned on the
+subscription being as read. The scheduled invoicing run closes every due period; usage arriving
+after a period ended closes it first (lazily), so it is charged against the period it falls in,
+never the stale one."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from ..domain.ids import new_id
+from ..domain.grants import allowance_grant
 from ..domain.invoices import billed_until, compose_invoice
-from ..domain.ledger import LedgerEntry
 from ..domain.periods import period_at, period_index
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import CreditPosting, Subscription
 from ..domain.values import format_timestamp
 from .ledger import Pause, with_retries
 from .unit_of_work import Billing
@@ -65,56 +65,53 @@ def _close_period(billing: Billing, subscription_id: str, now: datetime) -> Peri
     draft = None
     if existing is None or existing.status != "issued":  # a draft is replaced, a void one followed by a new revision
         draft = compose_invoice(
-            current, plan, period, usage.period_usage(subscription_id, period.start), now=now, previous=existing
+            current,
+            plan,
+            period,
+            usage.period_usage(subscription_id, period.start),
+            now=now,
+            top_ups=billing.subscriptions.grants_made_in(subscription_id, period),
+            previous=existing,
         )
-    balances, seq, entries = current.balances, current.ledger_seq, []
-    expired = balances.allowance
-    if expired > 0:
-        seq, balances = seq + 1, balances.changed("allowance", -expired)
-        entries.append(
-            LedgerEntry(
-                subscription_id=subscription_id,
-                seq=seq,
-                entry_id=new_id(now),
-                type="expiry",
-                amount=-expired,
-                bucket="allowance",
-                balance_after=balances.total,
-                reference=f"period:{format_timestamp(period.start)}",
-                actor=CLOSING_ACTOR,
-                reason="Unused allowance expired at the end of the period",
-                created_at=now,
-            )
-        )
+    book = current.book(now, CLOSING_ACTOR)
+    # The period's allowance expires with it (a final period's at the cancellation), and so does
+    # every other grant whose time has come.
+    book.expire_due(also=lambda grant: final and grant.kind == "allowance")
+    expired = sum((-e.amount for e in book.entries), Decimal(0))
     next_period = None
     if not final:
         anchor, cadence = current.billing_cycle_anchor, current.billing_cadence
         next_period = period_at(anchor, cadence, period_index(anchor, cadence, period.start) + 1)
-        seq, balances = seq + 1, balances.changed("allowance", plan.credit_allowance)
-        entries.append(
-            LedgerEntry(
-                subscription_id=subscription_id,
-                seq=seq,
-                entry_id=new_id(now),
-                type="grant",
-                amount=plan.credit_allowance,
-                bucket="allowance",
-                balance_after=balances.total,
+        if plan.credit_allowance > 0:
+            book.add(
+                allowance_grant(current, plan, next_period, now=now, actor=CLOSING_ACTOR),
+                entry_type="grant",
                 reference=f"period:{format_timestamp(next_period.start)}",
-                actor=CLOSING_ACTOR,
-                reason=f"Credit allowance of {plan.name} v{plan.version} for the period",
-                created_at=now,
+                within_limit=False,  # the period's own allowance always fits: the last one just expired
             )
-        )
-    closed = current.rolled_over(balances, seq, next_period)
+    closed = current.rolled_over(book, next_period)
     invoices.close_period(
-        closed,
-        entries,
+        CreditPosting.of(current, closed, book),
         draft,
-        previous_seq=current.ledger_seq,
         previous_period_start=period.start,
         previous_draft=existing if draft is not None else None,
     )
     return PeriodClosed(
         subscription=closed, drafted=draft is not None, expired=expired, granted=next_period is not None
     )
+
+
+def expire_due_grants(billing: Billing, subscription_id: str, *, now: datetime, pause: Pause = time.sleep) -> Decimal:
+    """Write off the grants past their expiry of a subscription nothing else has touched since (the
+    scheduled run's part: any other change to the subscription does it first). Returns the credits."""
+
+    def attempt() -> Decimal:
+        current = billing.subscriptions.get(subscription_id)
+        book = current.book(now, CLOSING_ACTOR)
+        book.expire_due()
+        if not book.ended:
+            return Decimal(0)
+        billing.subscriptions.append(CreditPosting.of(current, current.after(book), book), idempotency=None)
+        return sum((-e.amount for e in book.entries), Decimal(0))
+
+    return with_retries(attempt, pause=pause)

@@ -9,14 +9,24 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from ..domain.access import Caller, Permission
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..domain.grants import allowance_grant
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ids import new_id
-from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.periods import period_at
 from ..domain.plans import PlanId
-from ..domain.subscriptions import Health, Residency, SlaAcceptance, Subscription, SubscriptionFilters, assess_health
-from ..domain.values import format_timestamp
+from ..domain.subscriptions import (
+    LOW_BALANCE_SHARE,
+    AutoTopUp,
+    CreditPosting,
+    Health,
+    Residency,
+    SlaAcceptance,
+    Subscription,
+    SubscriptionFilters,
+    assess_health,
+)
+from ..domain.values import NonNegativeDecimal, format_timestamp, round_credits
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .unit_of_work import Billing
 
@@ -93,7 +103,7 @@ def provision_subscription(
             raise Conflict(f"Plan '{plan.plan_id}' is archived and takes no new subscriptions.", code="plan_archived")
         period = period_at(now, plan.billing_cadence, 0)
         subscription_id = new_id(now)
-        subscription = Subscription(
+        unfunded = Subscription(
             subscription_id=subscription_id,
             organization_id=organization_id,
             plan_id=plan.plan_id,
@@ -110,26 +120,24 @@ def provision_subscription(
             ),
             current_period_start=period.start,
             current_period_end=period.end,
-            credit_balance=plan.credit_allowance,
-            allowance_balance=plan.credit_allowance,
+            credit_balance=0,
+            allowance_balance=0,
             purchased_balance=0,
-            ledger_seq=1,
+            ledger_seq=0,
+            low_balance_threshold_credits=round_credits(plan.credit_allowance * LOW_BALANCE_SHARE),
             created_at=now,
         )
-        grant = LedgerEntry(
-            subscription_id=subscription_id,
-            seq=1,
-            entry_id=new_id(now),
-            type="grant",
-            amount=plan.credit_allowance,
-            bucket="allowance",
-            balance_after=plan.credit_allowance,
-            reference=f"period:{format_timestamp(period.start)}",
-            actor=caller.principal,
-            reason=f"Credit allowance of {plan.name} v{plan.version} for the first period",
-            created_at=now,
+        book = unfunded.book(now, caller.principal)
+        if plan.credit_allowance > 0:
+            book.add(
+                allowance_grant(unfunded, plan, period, now=now, actor=caller.principal),
+                entry_type="grant",
+                reference=f"period:{format_timestamp(period.start)}",
+            )
+        subscription = unfunded.after(book)
+        billing.subscriptions.provision(
+            CreditPosting.of(unfunded, subscription, book), plan=plan, idempotency=record_for(subscription)
         )
-        billing.subscriptions.provision(subscription, grant, plan=plan, idempotency=record_for(subscription))
         return subscription
 
     scope = scope_key("provision", organization_id, idempotency_key) if idempotency_key else None
@@ -202,3 +210,31 @@ def cancel_subscription(
         return canceled
 
     return with_retries(attempt, pause=pause)
+
+
+class SettingsRequest(BaseModel):
+    """`PUT .../settings`: a field left out stays as it is; `auto_top_up: null` turns it off and
+    `low_balance_threshold_credits: null` goes back to the default (10% of the allowance)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    low_balance_threshold_credits: NonNegativeDecimal | None = None
+    auto_top_up: AutoTopUp | None = None
+
+
+def change_settings(
+    billing: Billing, caller: Caller, subscription_id: str, request: SettingsRequest
+) -> SubscriptionWithHealth:
+    subscription = subscription_for(billing, caller, subscription_id, Permission.MANAGE_SUBSCRIPTION)
+    given = request.model_fields_set
+    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
+    threshold = request.low_balance_threshold_credits
+    if "low_balance_threshold_credits" in given and threshold is None:
+        threshold = round_credits(plan.credit_allowance * LOW_BALANCE_SHARE)
+    billing.subscriptions.save_settings(
+        subscription_id,
+        low_balance_threshold_credits=threshold if "low_balance_threshold_credits" in given else None,
+        auto_top_up=request.auto_top_up,
+        change_auto_top_up="auto_top_up" in given,
+    )
+    return subscription_health(billing, caller, subscription_id)

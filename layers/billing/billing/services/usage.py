@@ -18,14 +18,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..domain.access import Caller, Permission
 from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
+from ..domain.grants import CreditBook
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
 from ..domain.ids import new_id
 from ..domain.invoices import InvoiceStatus, billed_until
-from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.periods import Period, period_at, period_containing, period_index
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import CreditPosting, Subscription, auto_top_up
 from ..domain.usage import (
     BatchStatus,
     CreditLimitReached,
@@ -37,12 +37,12 @@ from ..domain.usage import (
     UsageRequest,
     UsageSummary,
     UsageTotals,
-    draw,
+    insufficient_credits,
     occurred_at_problem,
     price,
 )
 from ..domain.values import TotalCredits, UtcTimestamp
-from ..store.base import EVENTS_PER_RECORD, DuplicateKeys
+from ..store.base import MAX_TRANSACTION_ITEMS, DuplicateKeys
 from .ledger import Pause, with_retries
 from .periods import close_due_periods, period_due
 from .subscriptions import subscription_for
@@ -224,15 +224,19 @@ class UsageRecorder:
                 chargeable.append(position)
         self._known = subscription  # the first attempt may use it; the transaction's seq condition checks it is current
         for chunk in self._chunks(chargeable):
-            try:
-                commit = lambda chunk=chunk: self._commit_chunk(subscription.subscription_id, plan, chunk)  # noqa: E731
-                with_retries(commit, pause=self.pause)
-            except RetryableConflict as exhausted:
-                self._reject([p for p in chunk if self.outcomes[p] is None], exhausted)
+            commit = lambda chunk=chunk: self._commit_chunk(subscription.subscription_id, plan, chunk)  # noqa: E731
+            # A commit settles at least one event (an auto top-up or a full transaction may leave
+            # the rest of the chunk for the next one).
+            while any(self.outcomes[p] is None for p in chunk):
+                try:
+                    with_retries(commit, pause=self.pause)
+                except RetryableConflict as exhausted:
+                    self._reject([p for p in chunk if self.outcomes[p] is None], exhausted)
 
     def _chunks(self, positions: list[int]) -> list[list[int]]:
-        """As few transactions as the limits allow: 97 events, and few enough distinct aggregate
-        counters (4 a service, 1 a guardrail flag or escalation code) for one update expression."""
+        """As few transactions as the limits allow: few enough distinct aggregate counters (4 a
+        service, 1 a guardrail flag or escalation code) for one update expression. The item limit
+        is decided as events are drawn (`_room_for_one_more`): a chunk may take two transactions."""
         chunks: list[list[int]] = []
         counters: set[str] = set()
         for position in positions:
@@ -245,7 +249,7 @@ class UsageRecorder:
             weight = lambda names: sum(4 if n.startswith("svc:") else 1 for n in names)  # noqa: E731
             if (
                 not chunks
-                or len(chunks[-1]) == EVENTS_PER_RECORD
+                or len(chunks[-1]) == MAX_TRANSACTION_ITEMS
                 or weight(counters | touched) > COUNTERS_PER_TRANSACTION
             ):
                 chunks.append([])
@@ -270,7 +274,9 @@ class UsageRecorder:
         return None
 
     def _commit_chunk(self, subscription_id: str, plan: Plan, chunk: list[int]) -> None:
-        """One attempt: price and draw each pending event from fresh balances, then commit them all."""
+        """One attempt: write off expired grants, price and draw pending events in draw-down order,
+        then commit them together. An auto top-up ends the chunk (its grant and entry follow the
+        usage entry); what did not fit stays pending for the next transaction."""
         pending = [p for p in chunk if self.outcomes[p] is None]
         if not pending:
             return
@@ -280,45 +286,47 @@ class UsageRecorder:
                 pending,
                 Conflict("The subscription was canceled; it takes no more usage.", code="no_active_subscription"),
             )
-        seq = current.ledger_seq + 1
-        balances = current.balances
-        charged: list[tuple[int, UsageEvent, Decimal, Decimal]] = []
+        book = current.book(self.now, self.caller.principal)
+        book.expire_due()
+        usage_seq = book.seq + 1  # expiries come first; the chunk's usage entry follows them
+        charged: list[tuple[int, UsageEvent]] = []
+        top_up = None
         for position in pending:
+            if not self._room_for_one_more(book, charged, current):
+                break
             request = self.requests[position]
             credits = price(request.quantity, plan.usage_rates[request.service])
-            try:
-                paid, balances = draw(balances, credits, plan.overage_policy)
-            except CreditLimitReached as refused:
-                self._reject([position], refused)  # decided on these balances: a retry decides again
+            if plan.overage_policy != "allow" and credits > book.available():
+                # Decided on these balances: a retry decides again.
+                self._reject([position], insufficient_credits(credits, book.available()))
                 continue
+            overage = book.draw(credits)
             unit = request.unit or plan.usage_rates[request.service].unit
-            charged.append(
-                (
-                    position,
-                    self._event(
-                        request, position, current, unit, credits, paid.debited, paid.overage, balances.total, seq
-                    ),
-                    paid.allowance,
-                    paid.purchased,
-                )
+            event = self._event(
+                request, position, current, unit, credits, credits - overage, overage, book.balance, usage_seq
             )
+            charged.append((position, event))
+            top_up = auto_top_up(current, plan, book)
+            if top_up is not None:
+                break
         if not charged:
             return
-        events = [event for _, event, _, _ in charged]
+        events = [event for _, event in charged]
         usage = PeriodUsage.of(events)
-        entry = self._ledger_entry(
-            current,
-            seq,
-            events,
-            sum((a for *_, a, _ in charged), Decimal(0)),
-            sum((p for *_, p in charged), Decimal(0)),
-            usage.totals.overage_credits,
-            balances.total,
+        book.post_draws(
+            "usage",
+            reference=f"usage:{events[0].event_id}"
+            if len(events) == 1
+            else f"usage-batch:{events[0].event_id}..{events[-1].event_id}",
+            reason=_usage_reason(events),
+            overage=usage.totals.overage_credits,
         )
+        if top_up is not None:
+            book.add(top_up, entry_type="top_up", reference=f"usage:{events[-1].event_id}")
+        after = current.after(book, auto_top_ups=1 if top_up else 0)
         try:
             units = self.usage.record(
-                current.with_balances(balances, seq),
-                entry,
+                CreditPosting.of(current, after, book),
                 events,
                 usage,
                 period_start=current.current_period_start,
@@ -340,10 +348,19 @@ class UsageRecorder:
         except RetryableConflict:
             self._clear_refusals(pending)
             raise
-        self._known = current.with_balances(balances, seq)  # what this commit left, for the next chunk
+        self._known = after  # what this commit left, for the next chunk
         share = units.per(len(events))
-        for position, event, *_ in charged:
+        for position, event in charged:
             self.outcomes[position] = Outcome("accepted", event=event, write_units=share)
+
+    @staticmethod
+    def _room_for_one_more(book: CreditBook, charged: list, subscription: Subscription) -> bool:
+        """A transaction holds 100 items: the subscription, the entries and grant records so far,
+        the usage entry and aggregate to come, an auto top-up's two items, and the events, each of
+        which might deplete every grant it draws from."""
+        reserved = 3 + (2 if subscription.auto_top_up and subscription.auto_top_up.enabled else 0)
+        used = reserved + len(book.entries) + len(book.started) + len(book.ended) + len(charged)
+        return used + 1 + len(book.grants) <= MAX_TRANSACTION_ITEMS
 
     def _clear_refusals(self, pending: list[int]) -> None:
         """Refusals for lack of credit were decided on balances that have moved: decide again."""
@@ -388,35 +405,10 @@ class UsageRecorder:
             fingerprint=self.fingerprints[position],
         )
 
-    def _ledger_entry(
-        self,
-        subscription: Subscription,
-        seq: int,
-        events: list[UsageEvent],
-        from_allowance: Decimal,
-        from_purchased: Decimal,
-        overage: Decimal,
-        balance_after: Decimal,
-    ) -> LedgerEntry:
-        single = len(events) == 1
-        services = ", ".join(sorted({e.service for e in events}))
-        return LedgerEntry(
-            subscription_id=subscription.subscription_id,
-            seq=seq,
-            entry_id=new_id(self.now),
-            type="usage",
-            amount=-(from_allowance + from_purchased),
-            bucket="allowance" if from_allowance > 0 or from_purchased == 0 else "purchased",
-            allocation={"allowance": -from_allowance, "purchased": -from_purchased},
-            overage_credits=overage,
-            balance_after=balance_after,
-            reference=f"usage:{events[0].event_id}"
-            if single
-            else f"usage-batch:{events[0].event_id}..{events[-1].event_id}",
-            actor=self.caller.principal,
-            reason=f"Usage of {services}" if single else f"{len(events)} usage events ({services})",
-            created_at=self.now,
-        )
+
+def _usage_reason(events: list[UsageEvent]) -> str:
+    services = ", ".join(sorted({e.service for e in events}))
+    return f"Usage of {services}" if len(events) == 1 else f"{len(events)} usage events ({services})"
 
 
 def list_usage(

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol
 
+from ..domain.grants import CreditGrant, GrantStatus
 from ..domain.idempotency import IdempotencyRecord
 from ..domain.invoices import Invoice, InvoiceFilters
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
+from ..domain.periods import Period
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription, SubscriptionFilters
+from ..domain.subscriptions import AutoTopUp, CreditPosting, Subscription, SubscriptionFilters
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
 from .capacity import WriteUnits
 
@@ -50,27 +53,21 @@ class SubscriptionStore(Protocol):
     def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
         """Newest first."""
 
-    def provision(
-        self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None
-    ) -> None:
-        """Write a new subscription with its first ledger entry. Raises Conflict(`subscription_exists`)
-        when the organization has an active subscription, RetryableConflict when the plan changed
-        meanwhile, KeyAlreadyCommitted when the idempotency key was used first."""
+    def provision(self, posting: CreditPosting, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
+        """Write a new subscription with its first ledger entry and allowance grant. Raises
+        Conflict(`subscription_exists`) when the organization has an active subscription,
+        RetryableConflict when the plan changed meanwhile, KeyAlreadyCommitted when the
+        idempotency key was used first."""
 
     def cancel(self, subscription: Subscription) -> None:
         """Store the canceled subscription and free the organization's active slot. Raises
         RetryableConflict when it is no longer active."""
 
     def append(
-        self,
-        subscription: Subscription,
-        entry: LedgerEntry,
-        *,
-        idempotency: IdempotencyRecord | None,
-        require_active: bool = False,
+        self, posting: CreditPosting, *, idempotency: IdempotencyRecord | None, require_active: bool = False
     ) -> None:
-        """Write `entry` (seq n+1) and the balances it leaves, if the last seq is still n (and, with
-        `require_active`, the subscription is still active). Raises
+        """Write the posting's entries (seq n+1...), grants and the balances they leave, if the last
+        seq is still n (and, with `require_active`, the subscription is still active). Raises
         RetryableConflict when another change came first, KeyAlreadyCommitted as above."""
 
     def active_for(self, organization_id: str) -> Subscription | None:
@@ -89,9 +86,31 @@ class SubscriptionStore(Protocol):
 
     def idempotency_record(self, scope: str) -> IdempotencyRecord | None: ...
 
+    def save_settings(
+        self,
+        subscription_id: str,
+        *,
+        low_balance_threshold_credits: Decimal | None,
+        auto_top_up: AutoTopUp | None,
+        change_auto_top_up: bool,
+    ) -> None:
+        """Set the low-balance threshold (when given) and auto top-up (when `change_auto_top_up`)."""
 
-# DynamoDB transactions hold 100 items; a usage chunk also writes the balance, ledger and aggregate items.
-EVENTS_PER_RECORD = 97
+    def grants_page(
+        self, subscription: Subscription, *, status: GrantStatus | None, limit: int, cursor: str | None
+    ) -> Page[CreditGrant]:
+        """Newest first, active grants with the remaining credits the subscription holds for them."""
+
+    def grant(self, subscription: Subscription, grant_id: str) -> CreditGrant:
+        """One grant's record (live remaining while active). Raises NotFound."""
+
+    def grants_made_in(self, subscription_id: str, period: Period) -> list[CreditGrant]:
+        """The grants made during the period, oldest first (its priced ones are invoice lines)."""
+
+
+# DynamoDB transactions hold 100 items; a usage chunk also writes the subscription, its ledger
+# entries and grant records, and the aggregate.
+MAX_TRANSACTION_ITEMS = 100
 
 
 class DuplicateKeys(Exception):
@@ -113,16 +132,16 @@ class UsageStore(UsageTotalsReader, Protocol):
 
     def record(
         self,
-        subscription: Subscription,
-        entry: LedgerEntry,
+        posting: CreditPosting,
         events: list[UsageEvent],
         usage: PeriodUsage,
         *,
         period_start: datetime,
         period_end: datetime,
     ) -> WriteUnits:
-        """Commit a chunk of at most EVENTS_PER_RECORD events for one subscription atomically with
-        its balances, ledger entry and period aggregate. Raises RetryableConflict or DuplicateKeys."""
+        """Commit a chunk of events for one subscription atomically with its credit posting (grants,
+        balances, ledger entries) and period aggregate, in one transaction of at most 100 items.
+        Raises RetryableConflict or DuplicateKeys."""
 
     def events_page(
         self,
@@ -176,14 +195,12 @@ class InvoiceStore(Protocol):
 
     def close_period(
         self,
-        subscription: Subscription,
-        entries: list[LedgerEntry],
+        posting: CreditPosting,
         draft: Invoice | None,
         *,
-        previous_seq: int,
         previous_period_start: datetime,
         previous_draft: Invoice | None = None,
     ) -> None:
-        """In one transaction: the period's draft, the expiry/grant entries and the subscription's next
-        period and balances, if nothing changed the subscription since it was read. Raises
+        """In one transaction: the period's draft, the posting (expiries, the next allowance grant) and
+        the subscription's next period, if nothing changed the subscription since it was read. Raises
         RetryableConflict otherwise, and when the draft's invoice was issued or voided meanwhile."""

@@ -14,9 +14,8 @@ from botocore.exceptions import ClientError
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
-from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import PERIOD_FIELDS, CreditPosting
 from ..domain.values import format_timestamp
 from .dynamodb import (
     TransactionCancelled,
@@ -28,7 +27,7 @@ from .dynamodb import (
     transact_write,
     value,
 )
-from .dynamodb_subscriptions import ledger_put, subscription_key
+from .dynamodb_subscriptions import Tables, posting_actions
 
 RESIDENCY_INDEX = "by_residency"
 
@@ -57,7 +56,7 @@ class DynamoInvoiceStore:
         self._client = client
         self._table = invoices_table
         self._subscriptions = subscriptions_table
-        self._ledger = ledger_table
+        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table)
 
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
         found = self._client.get_item(TableName=self._table, Key=_key(subscription_id, invoice_id), ConsistentRead=True)
@@ -236,42 +235,18 @@ class DynamoInvoiceStore:
 
     def close_period(
         self,
-        subscription: Subscription,
-        entries: list[LedgerEntry],
+        posting: CreditPosting,
         draft: Invoice | None,
         *,
-        previous_seq: int,
         previous_period_start: datetime,
         previous_draft: Invoice | None = None,
     ) -> None:
-        update = {
-            "Update": {
-                "TableName": self._subscriptions,
-                "Key": subscription_key(subscription.subscription_id),
-                "UpdateExpression": (
-                    "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, "
-                    "ledger_seq = :seq, current_period_start = :start, current_period_end = :end, "
-                    "final_period_closed = :closed"
-                ),
-                "ConditionExpression": (
-                    "ledger_seq = :previous_seq AND current_period_start = :previous_start "
-                    "AND final_period_closed = :open"
-                ),
-                "ExpressionAttributeValues": {
-                    ":allowance": value(subscription.allowance_balance),
-                    ":purchased": value(subscription.purchased_balance),
-                    ":total": value(subscription.credit_balance),
-                    ":seq": value(subscription.ledger_seq),
-                    ":start": value(subscription.current_period_start),
-                    ":end": value(subscription.current_period_end),
-                    ":closed": value(subscription.final_period_closed),
-                    ":previous_seq": value(previous_seq),
-                    ":previous_start": value(previous_period_start),
-                    ":open": value(False),
-                },
-            }
-        }
-        actions = [update, *(ledger_put(self._ledger, e) for e in entries)]
+        actions = posting_actions(
+            self._tables,
+            posting,
+            also_set=PERIOD_FIELDS,
+            also_require={"current_period_start": previous_period_start, "final_period_closed": False},
+        )
         if draft is not None:
             actions.append(self._put_draft(draft, previous_draft))
         try:

@@ -2,25 +2,40 @@
 
 subscriptions  SUB#{id} / SUBSCRIPTION     the subscription, its balances and `ledger_seq`
                ORG#{org} / ACTIVE          guard: at most one active subscription per organization
+               SUB#{id} / GRANT#{grant_id} a grant's record (its live `remaining` is on the subscription
+                                           while it is active)
 credit ledger  SUB#{id} / SEQ#{seq:012}    one immutable item per entry
 idempotency    {scope}                     the first result of a keyed request (TTL `expires_at`)
 
-Every change to balances is one TransactWriteItems whose balance update is conditioned on the
-ledger seq it read, so concurrent changes never lose an update and seq never skips or repeats."""
+Every change to credits is one TransactWriteItems (a CreditPosting) whose subscription update is
+conditioned on the ledger seq it read, so concurrent changes never lose an update and seq never
+skips or repeats."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from ..domain.errors import RetryableConflict
+from ..domain.errors import NotFound, RetryableConflict
+from ..domain.grants import CreditGrant, GrantEnd, GrantStatus
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
+from ..domain.ids import first_id_at
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
+from ..domain.periods import Period
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription, SubscriptionFilters, subscription_exists
+from ..domain.subscriptions import (
+    CREDIT_FIELDS,
+    AutoTopUp,
+    CreditPosting,
+    Subscription,
+    SubscriptionFilters,
+    subscription_exists,
+)
 from .dynamodb import (
     TransactionCancelled,
     add_filters,
@@ -35,6 +50,7 @@ SUBSCRIPTION = "SUBSCRIPTION"
 ACTIVE_GUARD = "ACTIVE_SUBSCRIPTION"
 ORGANIZATION_INDEX = "by_organization"
 RESIDENCY_INDEX = "by_residency"
+GRANT_PREFIX = "GRANT#"
 _INTERNAL = ("pk", "sk", "organization_order")
 
 
@@ -54,27 +70,80 @@ def _strip(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in from_attributes(item).items() if k not in _INTERNAL}
 
 
-def balance_update(table: str, subscription: Subscription, *, require_active: bool) -> dict[str, Any]:
-    """Set the balances `subscription` carries and advance `ledger_seq` to its value, if the stored
-    seq is still the one before (and, with `require_active`, the subscription is still active)."""
-    condition = "ledger_seq = :previous" + (" AND #status = :active" if require_active else "")
+def credit_update(
+    table: str,
+    posting: CreditPosting,
+    *,
+    require_active: bool = False,
+    also_set: tuple[str, ...] = (),
+    also_require: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Set the grants and balances `posting` leaves (and `also_set` fields of its subscription) if
+    the stored ledger seq is still the one it read (and, with `require_active`, the subscription is
+    still active; and `also_require` attributes still hold these values)."""
+    subscription = posting.subscription
+    stored = subscription.model_dump(include={*CREDIT_FIELDS, *also_set})
+    names = {f"#s{n}": name for n, name in enumerate(stored)}
+    values = {f":s{n}": value(stored[name]) for n, name in enumerate(stored)}
+    conditions = ["ledger_seq = :previous"]
+    values[":previous"] = value(posting.previous_seq)
+    required = ({"status": "active"} if require_active else {}) | (also_require or {})
+    for n, (name, wanted) in enumerate(required.items()):
+        names[f"#r{n}"], values[f":r{n}"] = name, value(wanted)
+        conditions.append(f"#r{n} = :r{n}")
     return {
         "Update": {
             "TableName": table,
             "Key": subscription_key(subscription.subscription_id),
-            "UpdateExpression": (
-                "SET allowance_balance = :allowance, purchased_balance = :purchased, credit_balance = :total, "
-                "ledger_seq = :seq"
-            ),
-            "ConditionExpression": condition,
-            **({"ExpressionAttributeNames": {"#status": "status"}} if require_active else {}),
+            "UpdateExpression": "SET " + ", ".join(f"#s{n} = :s{n}" for n in range(len(stored))),
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def posting_actions(
+    tables: Tables, posting: CreditPosting, *, require_active: bool = False, **update: Any
+) -> list[dict[str, Any]]:
+    """The transaction items of a credit write: the subscription, its ledger entries, the grant
+    records it starts (new items) and ends (each still active as read)."""
+    return [
+        credit_update(tables.subscriptions, posting, require_active=require_active, **update),
+        *(ledger_put(tables.ledger, entry) for entry in posting.entries),
+        *(grant_put(tables.subscriptions, grant) for grant in posting.started),
+        *(grant_end(tables.subscriptions, posting.subscription.subscription_id, end) for end in posting.ended),
+    ]
+
+
+@dataclass(frozen=True)
+class Tables:
+    subscriptions: str
+    ledger: str
+
+
+def _grant_key(subscription_id: str, grant_id: str) -> dict[str, Any]:
+    return {"pk": value(f"SUB#{subscription_id}"), "sk": value(f"{GRANT_PREFIX}{grant_id}")}
+
+
+def grant_put(table: str, grant: CreditGrant) -> dict[str, Any]:
+    item = {"pk": f"SUB#{grant.subscription_id}", "sk": f"{GRANT_PREFIX}{grant.grant_id}", **grant.model_dump()}
+    return {"Put": {"TableName": table, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def grant_end(table: str, subscription_id: str, end: GrantEnd) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": _grant_key(subscription_id, end.grant_id),
+            "UpdateExpression": "SET #status = :status, remaining = :remaining, ended_at = :at",
+            "ConditionExpression": "#status = :active",
+            "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {
-                **({":active": value("active")} if require_active else {}),
-                ":allowance": value(subscription.allowance_balance),
-                ":purchased": value(subscription.purchased_balance),
-                ":total": value(subscription.credit_balance),
-                ":seq": value(subscription.ledger_seq),
-                ":previous": value(subscription.ledger_seq - 1),
+                ":status": value(end.status),
+                ":remaining": value(end.remaining),
+                ":at": value(end.at),
+                ":active": value("active"),
             },
         }
     }
@@ -100,6 +169,10 @@ def _subscription(item: dict[str, Any]) -> Subscription:
     return Subscription.model_validate(_strip(item))
 
 
+def _grant(item: dict[str, Any]) -> CreditGrant:
+    return CreditGrant.model_validate(_strip(item))
+
+
 def _entry(item: dict[str, Any]) -> LedgerEntry:
     return LedgerEntry.model_validate(_strip(item))
 
@@ -113,6 +186,7 @@ class DynamoSubscriptionStore:
         self._ledger = ledger_table
         self._idempotency = idempotency_table
         self._plans = plans_table
+        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table)
 
     # --- reads ---------------------------------------------------------------------------------
     def get(self, subscription_id: str) -> Subscription | None:
@@ -187,6 +261,58 @@ class DynamoSubscriptionStore:
         }
         return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_entry)
 
+    def grants_page(
+        self, subscription: Subscription, *, status: GrantStatus | None, limit: int, cursor: str | None
+    ) -> Page[CreditGrant]:
+        """Newest first; an active grant shows the remaining credits the subscription holds for it."""
+        partition = f"SUB#{subscription.subscription_id}"
+        query = {
+            "TableName": self._subscriptions,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :grants)",
+            "ExpressionAttributeValues": {":pk": value(partition), ":grants": value(GRANT_PREFIX)},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        add_filters(query, {"status": status} if status else {})
+        live = {g.grant_id: g for g in subscription.grants}
+        return query_page(
+            self._client,
+            query,
+            cursor=cursor,
+            pinned={"pk": partition},
+            item=lambda item: (grant := _grant(item)).as_of(live.get(grant.grant_id)),
+        )
+
+    def grant(self, subscription: Subscription, grant_id: str) -> CreditGrant:
+        found = self._client.get_item(
+            TableName=self._subscriptions, Key=_grant_key(subscription.subscription_id, grant_id), ConsistentRead=True
+        )
+        if "Item" not in found:
+            raise NotFound(f"No grant '{grant_id[:128]}' on this subscription.")
+        live = {g.grant_id: g for g in subscription.grants}
+        return _grant(found["Item"]).as_of(live.get(grant_id))
+
+    def grants_made_in(self, subscription_id: str, period: Period) -> list[CreditGrant]:
+        """The grants made during the period (their ids carry their creation time), oldest first."""
+        query: dict[str, Any] = {
+            "TableName": self._subscriptions,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": value(f"SUB#{subscription_id}"),
+                ":first": value(GRANT_PREFIX + first_id_at(period.start)),
+                ":last": value(GRANT_PREFIX + first_id_at(period.end)),
+            },
+            "ConsistentRead": True,
+        }
+        grants: list[CreditGrant] = []
+        while True:
+            found = self._client.query(**query)
+            grants += [_grant(item) for item in found.get("Items", [])]
+            if "LastEvaluatedKey" not in found:
+                return [g for g in grants if g.period_start == period.start]
+            query["ExclusiveStartKey"] = found["LastEvaluatedKey"]
+
     def idempotency_record(self, scope: str) -> IdempotencyRecord | None:
         found = self._client.get_item(TableName=self._idempotency, Key={"pk": value(scope)}, ConsistentRead=True)
         if "Item" not in found:
@@ -201,9 +327,8 @@ class DynamoSubscriptionStore:
         )
 
     # --- writes --------------------------------------------------------------------------------
-    def provision(
-        self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None
-    ) -> None:
+    def provision(self, posting: CreditPosting, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
+        subscription = posting.subscription
         actions = [
             {
                 "Put": {
@@ -230,7 +355,8 @@ class DynamoSubscriptionStore:
                 }
             },
             self._put_subscription(subscription),
-            ledger_put(self._ledger, grant),
+            *(ledger_put(self._ledger, entry) for entry in posting.entries),
+            *(grant_put(self._subscriptions, grant) for grant in posting.started),
         ]
         try:
             self._commit(actions, idempotency)
@@ -271,21 +397,55 @@ class DynamoSubscriptionStore:
             raise RetryableConflict("The subscription changed while canceling; retry.") from None
 
     def append(
-        self,
-        subscription: Subscription,
-        entry: LedgerEntry,
-        *,
-        idempotency: IdempotencyRecord | None,
-        require_active: bool = False,
+        self, posting: CreditPosting, *, idempotency: IdempotencyRecord | None, require_active: bool = False
     ) -> None:
-        actions = [
-            balance_update(self._subscriptions, subscription, require_active=require_active),
-            ledger_put(self._ledger, entry),
-        ]
+        actions = posting_actions(self._tables, posting, require_active=require_active)
         try:
             self._commit(actions, idempotency)
         except TransactionCancelled:
             raise RetryableConflict("The balance changed meanwhile; retry.") from None
+
+    def save_settings(
+        self,
+        subscription_id: str,
+        *,
+        low_balance_threshold_credits: Decimal | None,
+        auto_top_up: AutoTopUp | None,
+        change_auto_top_up: bool,
+    ) -> None:
+        """Set what is given; settings are no credit change, so they take no ledger seq."""
+        changes: dict[str, Any] = {}
+        if low_balance_threshold_credits is not None:
+            changes["low_balance_threshold_credits"] = low_balance_threshold_credits
+        if change_auto_top_up:
+            changes["auto_top_up"] = auto_top_up.model_dump() if auto_top_up else None
+        if not changes:
+            return
+        sets = [f"#c{n} = :c{n}" for n, name in enumerate(changes) if changes[name] is not None]
+        removes = [f"#c{n}" for n, name in enumerate(changes) if changes[name] is None]
+        self._client.update_item(
+            TableName=self._subscriptions,
+            Key=subscription_key(subscription_id),
+            UpdateExpression=" ".join(
+                part
+                for part in (
+                    "SET " + ", ".join(sets) if sets else "",
+                    "REMOVE " + ", ".join(removes) if removes else "",
+                )
+                if part
+            ),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={f"#c{n}": name for n, name in enumerate(changes)},
+            **(
+                {
+                    "ExpressionAttributeValues": {
+                        f":c{n}": value(changes[name]) for n, name in enumerate(changes) if changes[name] is not None
+                    }
+                }
+                if sets
+                else {}
+            ),
+        )
 
     def every_subscription(self) -> Iterator[Subscription]:
         """All subscriptions, page by page (a Scan returns at most 1 MB at a time)."""

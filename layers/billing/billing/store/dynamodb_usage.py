@@ -19,19 +19,17 @@ from datetime import date, datetime
 from typing import Any
 
 from ..domain.errors import RetryableConflict
-from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import CreditPosting
 from ..domain.usage import PeriodUsage, ServiceUsage, UsageEvent, UsageTotals
 from ..domain.values import format_timestamp, parse_timestamp
 from ..exact_json import loads_exact
 from .base import DuplicateKeys
 from .capacity import WriteUnits, item_size, transactional
 from .dynamodb import TransactionCancelled, from_attributes, query_page, to_attributes, transact_write, value
-from .dynamodb_subscriptions import balance_update, ledger_put, subscription_item
+from .dynamodb_subscriptions import Tables, posting_actions, subscription_item
 
 USAGE_INDEX = "by_subscription"
-FIXED_ACTIONS = 3  # balance update, ledger entry, aggregate: the event puts follow them
 
 
 def sortable_timestamp(moment: datetime) -> str:
@@ -93,6 +91,7 @@ class DynamoUsageStore:
         self._table = usage_table
         self._subscriptions = subscriptions_table
         self._ledger = ledger_table
+        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table)
 
     # --- idempotency ---------------------------------------------------------------------------
     def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
@@ -117,8 +116,7 @@ class DynamoUsageStore:
     # --- recording -----------------------------------------------------------------------------
     def record(
         self,
-        subscription: Subscription,
-        entry: LedgerEntry,
+        posting: CreditPosting,
         events: list[UsageEvent],
         usage: PeriodUsage,
         *,
@@ -127,32 +125,34 @@ class DynamoUsageStore:
     ) -> WriteUnits:
         """Commit a chunk. Raises RetryableConflict when the balances moved or the subscription was
         canceled meanwhile, DuplicateKeys when some keys were committed concurrently."""
+        subscription = posting.subscription
         event_items = [to_attributes(_event_item(e)) for e in events]
         recorded_on = events[0].recorded_at.date()  # a chunk is recorded at one moment
         aggregate = self._aggregate_update(
             usage, aggregate_key(subscription.subscription_id, period_start, recorded_on), period_end
         )
+        credits = posting_actions(self._tables, posting, require_active=True)
         actions = [
-            balance_update(self._subscriptions, subscription, require_active=True),
-            ledger_put(self._ledger, entry),
+            *credits,
             aggregate,
             *(
                 {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
                 for item in event_items
             ),
         ]
+        first_event = len(credits) + 1
         try:
             # The token makes the SDK's own retry of a commit whose answer was lost a no-op.
-            transact_write(self._client, actions, token=entry.entry_id)
+            transact_write(self._client, actions, token=posting.entries[-1].entry_id)
         except TransactionCancelled as cancelled:
-            taken = [i for i in range(len(events)) if cancelled.failed_condition(FIXED_ACTIONS + i)]
+            taken = [i for i in range(len(events)) if cancelled.failed_condition(first_event + i)]
             if taken:
                 raise DuplicateKeys(taken) from None
             raise RetryableConflict("The balance changed while recording usage; retry.") from None
         event_sizes = [item_size(item) for item in event_items]
         sizes = [
             item_size(to_attributes(subscription_item(subscription))),
-            item_size(actions[1]["Put"]["Item"]),
+            *(item_size(action.get("Put", {}).get("Item", {})) or 100 for action in credits[1:]),
             self._aggregate_size(aggregate),
         ]
         return transactional(sizes + event_sizes, index_entry_sizes=event_sizes)

@@ -7,12 +7,21 @@ import threading
 from datetime import date, datetime
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
+from ..domain.grants import CreditGrant
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
+from ..domain.periods import Period
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription, SubscriptionFilters, subscription_exists
+from ..domain.subscriptions import (
+    CREDIT_FIELDS,
+    PERIOD_FIELDS,
+    CreditPosting,
+    Subscription,
+    SubscriptionFilters,
+    subscription_exists,
+)
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
 from .base import DuplicateKeys
 from .capacity import WriteUnits
@@ -74,6 +83,7 @@ class InMemorySubscriptionStore:
         self._active: dict[str, str] = {}
         self._ledger: dict[str, list[LedgerEntry]] = {}
         self._idempotency: dict[str, IdempotencyRecord] = {}
+        self._grants: dict[tuple[str, str], CreditGrant] = {}
         self._lock = threading.Lock()
 
     def get(self, subscription_id: str) -> Subscription | None:
@@ -114,9 +124,8 @@ class InMemorySubscriptionStore:
         if existing is not None and existing.is_live(record.created_at):
             raise KeyAlreadyCommitted()
 
-    def provision(
-        self, subscription: Subscription, grant: LedgerEntry, *, plan: Plan, idempotency: IdempotencyRecord | None
-    ) -> None:
+    def provision(self, posting: CreditPosting, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
+        subscription = posting.subscription
         with self._lock:
             self._claim_key(idempotency)
             if subscription.organization_id in self._active:
@@ -126,7 +135,8 @@ class InMemorySubscriptionStore:
                 raise RetryableConflict("The plan changed while subscribing; retry.")
             self._active[subscription.organization_id] = subscription.subscription_id
             self._subscriptions[subscription.subscription_id] = subscription
-            self._ledger[subscription.subscription_id] = [grant]
+            self._ledger[subscription.subscription_id] = []
+            self.post(posting, subscription)
             if idempotency:
                 self._idempotency[idempotency.scope] = idempotency
 
@@ -139,22 +149,74 @@ class InMemorySubscriptionStore:
             self._active.pop(subscription.organization_id, None)
 
     def append(
-        self,
-        subscription: Subscription,
-        entry: LedgerEntry,
-        *,
-        idempotency: IdempotencyRecord | None,
-        require_active: bool = False,
+        self, posting: CreditPosting, *, idempotency: IdempotencyRecord | None, require_active: bool = False
     ) -> None:
         with self._lock:
             self._claim_key(idempotency)
-            stored = self._subscriptions.get(subscription.subscription_id)
-            if stored is None or stored.ledger_seq != entry.seq - 1 or (require_active and not stored.is_active):
-                raise RetryableConflict("The balance changed meanwhile; retry.")
-            self._subscriptions[subscription.subscription_id] = stored.with_balances(subscription.balances, entry.seq)
-            self._ledger[subscription.subscription_id].append(entry)
+            stored = self.stored_for(posting, require_active=require_active)
+            self.post(posting, stored.taking(posting.subscription, CREDIT_FIELDS))
             if idempotency:
                 self._idempotency[idempotency.scope] = idempotency
+
+    def save_settings(self, subscription_id: str, *, low_balance_threshold_credits, auto_top_up, change_auto_top_up):
+        with self._lock:
+            stored = self._subscriptions[subscription_id]
+            update = {}
+            if low_balance_threshold_credits is not None:
+                update["low_balance_threshold_credits"] = low_balance_threshold_credits
+            if change_auto_top_up:
+                update["auto_top_up"] = auto_top_up
+            self._subscriptions[subscription_id] = stored.model_copy(update=update)
+
+    def stored_for(self, posting: CreditPosting, *, require_active: bool) -> Subscription:
+        """The stored subscription, if the posting's conditions hold (call under the lock)."""
+        stored = self._subscriptions.get(posting.subscription.subscription_id)
+        if stored is None or stored.ledger_seq != posting.previous_seq or (require_active and not stored.is_active):
+            raise RetryableConflict("The balance changed meanwhile; retry.")
+        ended = [self._grants.get((stored.subscription_id, end.grant_id)) for end in posting.ended]
+        if any(grant is None or grant.status != "active" for grant in ended):
+            raise RetryableConflict("A grant changed meanwhile; retry.")
+        return stored
+
+    def post(self, posting: CreditPosting, subscription: Subscription) -> None:
+        """Apply a posting whose conditions were checked (call under the lock)."""
+        subscription_id = subscription.subscription_id
+        self._subscriptions[subscription_id] = subscription
+        self._ledger[subscription_id].extend(posting.entries)
+        for grant in posting.started:
+            self._grants[(subscription_id, grant.grant_id)] = grant
+        for end in posting.ended:
+            grant = self._grants[(subscription_id, end.grant_id)]
+            self._grants[(subscription_id, end.grant_id)] = grant.model_copy(
+                update={"status": end.status, "remaining": end.remaining, "ended_at": end.at}
+            )
+
+    def grants_page(
+        self, subscription: Subscription, *, status: str | None, limit: int, cursor: str | None
+    ) -> Page[CreditGrant]:
+        live = {g.grant_id: g for g in subscription.grants}
+        mine = sorted(
+            (
+                g.as_of(live.get(g.grant_id))
+                for (sid, _), g in self._grants.items()
+                if sid == subscription.subscription_id and (status is None or g.status == status)
+            ),
+            key=lambda g: g.grant_id,
+            reverse=True,
+        )
+        return _page(mine, limit, cursor, key=lambda g: g.grant_id)
+
+    def grant(self, subscription: Subscription, grant_id: str) -> CreditGrant:
+        found = self._grants.get((subscription.subscription_id, grant_id))
+        if found is None:
+            raise NotFound(f"No grant '{grant_id[:128]}' on this subscription.")
+        return found.as_of({g.grant_id: g for g in subscription.grants}.get(grant_id))
+
+    def grants_made_in(self, subscription_id: str, period: Period) -> list[CreditGrant]:
+        return sorted(
+            (g for (sid, _), g in self._grants.items() if sid == subscription_id and g.period_start == period.start),
+            key=lambda g: g.grant_id,
+        )
 
 
 def _page(items: list, limit: int, cursor: str | None, *, key) -> Page:
@@ -184,24 +246,20 @@ class InMemoryUsageStore:
 
     def record(
         self,
-        subscription: Subscription,
-        entry: LedgerEntry,
+        posting: CreditPosting,
         events: list[UsageEvent],
         usage: PeriodUsage,
         *,
         period_start: datetime,
         period_end: datetime,
     ) -> WriteUnits:
-        store = self._subscriptions
+        store, subscription = self._subscriptions, posting.subscription
         with store._lock:
-            stored = store._subscriptions.get(subscription.subscription_id)
-            if stored is None or stored.ledger_seq != entry.seq - 1 or not stored.is_active:
-                raise RetryableConflict("The balance changed while recording usage; retry.")
+            stored = store.stored_for(posting, require_active=True)
             taken = [i for i, e in enumerate(events) if (e.organization_id, e.idempotency_key) in self.events]
             if taken:
                 raise DuplicateKeys(taken)
-            store._subscriptions[subscription.subscription_id] = stored.with_balances(subscription.balances, entry.seq)
-            store._ledger[subscription.subscription_id].append(entry)
+            store.post(posting, stored.taking(subscription, CREDIT_FIELDS))
             for event in events:
                 self.events[(event.organization_id, event.idempotency_key)] = event
             self.aggregates.setdefault((subscription.subscription_id, period_start), []).extend(events)
@@ -324,22 +382,16 @@ class InMemoryInvoiceStore:
 
     def close_period(
         self,
-        subscription: Subscription,
-        entries: list[LedgerEntry],
+        posting: CreditPosting,
         draft: Invoice | None,
         *,
-        previous_seq: int,
         previous_period_start: datetime,
         previous_draft: Invoice | None = None,
     ) -> None:
         store = self._subscriptions
         with store._lock:
-            stored = store._subscriptions[subscription.subscription_id]
-            if (
-                stored.ledger_seq != previous_seq
-                or stored.current_period_start != previous_period_start
-                or stored.final_period_closed
-            ):
+            stored = store.stored_for(posting, require_active=False)
+            if stored.current_period_start != previous_period_start or stored.final_period_closed:
                 raise RetryableConflict("The subscription changed while closing the period; retry.")
             if draft is not None:
                 try:
@@ -347,5 +399,4 @@ class InMemoryInvoiceStore:
                 except Conflict:
                     raise RetryableConflict("The period's invoice changed while closing it; retry.") from None
                 self.invoices[(draft.subscription_id, draft.invoice_id)] = draft
-            store._subscriptions[subscription.subscription_id] = subscription
-            store._ledger[subscription.subscription_id].extend(entries)
+            store.post(posting, stored.taking(posting.subscription, CREDIT_FIELDS + PERIOD_FIELDS))

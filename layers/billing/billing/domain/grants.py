@@ -1,0 +1,315 @@
+"""Credit grants: every credit a subscription holds belongs to one. The period allowance, each
+top-up and each promotion is a grant with its own remaining credits, priority and expiry.
+
+A subscription's *active* grants live on the subscription item itself (at most
+MAX_ACTIVE_GRANTS), so one conditional write changes them together with the balances and the
+ledger seq. Each grant also has a record of its own (what `GET .../grants` lists): written when
+the grant starts, and updated once when it ends (depleted, expired or voided).
+
+`CreditBook` is the working copy of one write: it expires what is due, draws in draw-down order,
+adds and voids grants, and collects the ledger entries and grant records that the write commits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated, Literal
+
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict
+
+from .errors import Conflict
+from .ids import new_id
+from .ledger import Bucket, EntryType, GrantAllocation, InsufficientCredits, LedgerEntry
+from .periods import Period
+from .values import Credits, UtcTimestamp, format_decimal, format_timestamp
+
+GrantKind = Literal["allowance", "purchased", "promotional"]
+GrantStatus = Literal["active", "depleted", "expired", "voided"]
+Priority = Annotated[int, Ge(0), Le(1000)]
+
+# The active grants ride on the subscription item, which every charge rewrites: a bound keeps that
+# item (and so each charge's write units) small. 32 grants are ~4 KB; what lies beyond is refused
+# with 409 `grant_limit_reached` (and an auto top-up skipped) until some grant ends.
+MAX_ACTIVE_GRANTS = 32
+ALLOWANCE_PRIORITY = 0
+PURCHASED_PRIORITY = 100
+PROMOTIONAL_PRIORITY = 50
+AUTO_TOP_UP_ACTOR = "auto-top-up"
+_NEVER = datetime.max.replace(tzinfo=None)
+
+
+class ActiveGrant(BaseModel):
+    """A grant as the subscription item carries it: what draw-down and expiry need."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    grant_id: str
+    kind: GrantKind
+    amount: Credits
+    remaining: Credits
+    priority: Priority
+    effective_at: UtcTimestamp
+    expires_at: UtcTimestamp | None = None
+
+    @property
+    def bucket(self) -> Bucket:
+        """The ledger bucket: the allowance, or everything else (purchased and promotional credits)."""
+        return "allowance" if self.kind == "allowance" else "purchased"
+
+    def is_effective(self, now: datetime) -> bool:
+        return self.effective_at <= now and not self.has_expired(now)
+
+    def has_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def draw_order(self) -> tuple:
+        """Priority, then earliest expiry (none last), then oldest (ids are ULIDs: creation order)."""
+        expiry = self.expires_at.replace(tzinfo=None) if self.expires_at else _NEVER
+        return (self.priority, expiry, self.grant_id)
+
+
+class CreditGrant(ActiveGrant):
+    """A grant's own record, as the grants endpoints answer it."""
+
+    subscription_id: str
+    status: GrantStatus = "active"
+    price_cents: Annotated[int, Ge(0)] = 0
+    currency: str
+    reason: str
+    period_start: UtcTimestamp  # the period it was granted in: a priced grant is a line on that period's invoice
+    actor: str
+    created_at: UtcTimestamp
+    ended_at: UtcTimestamp | None = None
+
+    def active_part(self) -> ActiveGrant:
+        return ActiveGrant.model_validate({name: getattr(self, name) for name in ActiveGrant.model_fields})
+
+    def as_of(self, live: ActiveGrant | None) -> CreditGrant:
+        """The record with the live remaining credits from the subscription, while the grant is active."""
+        return self.model_copy(update={"remaining": live.remaining}) if live and self.status == "active" else self
+
+
+@dataclass(frozen=True)
+class GrantEnd:
+    """A grant leaving the active set: its record takes this status and final remaining."""
+
+    grant_id: str
+    status: GrantStatus
+    remaining: Decimal
+    at: datetime
+
+
+class GrantNotActive(Conflict):
+    code = "grant_not_active"
+
+
+class GrantLimitReached(Conflict):
+    code = "grant_limit_reached"
+
+
+def sorted_for_draw(grants: tuple[ActiveGrant, ...]) -> tuple[ActiveGrant, ...]:
+    return tuple(sorted(grants, key=ActiveGrant.draw_order))
+
+
+@dataclass
+class CreditBook:
+    """One write's working copy of a subscription's grants and the ledger entries it appends."""
+
+    subscription_id: str
+    grants: tuple[ActiveGrant, ...]
+    seq: int  # the last ledger seq written, as the write read it
+    now: datetime
+    actor: str
+    entries: list[LedgerEntry] = field(default_factory=list)
+    started: list[CreditGrant] = field(default_factory=list)
+    ended: list[GrantEnd] = field(default_factory=list)
+    # What each grant paid since the last `post_draws`, and the bucket it paid from.
+    _drawn: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    _drawn_from: dict[str, Bucket] = field(default_factory=dict)
+
+    @property
+    def balance(self) -> Decimal:
+        return sum((g.remaining for g in self.grants), Decimal(0))
+
+    def balance_of(self, bucket: Bucket) -> Decimal:
+        return sum((g.remaining for g in self.grants if g.bucket == bucket), Decimal(0))
+
+    def available(self) -> Decimal:
+        """What a charge can draw now: effective grants only (not yet effective ones wait)."""
+        return sum((g.remaining for g in self.grants if g.is_effective(self.now)), Decimal(0))
+
+    # --- expiry and void -------------------------------------------------------------------
+    def expire_due(self, *, also: Callable[[ActiveGrant], bool] = lambda grant: False) -> None:
+        """An `expiry` entry for each grant past its expiry (and each grant `also` names), soonest first."""
+        due = [g for g in self.grants if g.has_expired(self.now) or also(g)]
+        for grant in sorted(due, key=ActiveGrant.draw_order):
+            self._end(grant, "expired")
+            if grant.remaining > 0:
+                self._append(
+                    "expiry",
+                    -grant.remaining,
+                    bucket=grant.bucket,
+                    grant_id=grant.grant_id,
+                    reference=f"grant:{grant.grant_id}",
+                    reason=f"Unused {grant.kind} credits expired"
+                    + (f" at {format_timestamp(grant.expires_at)}" if grant.has_expired(self.now) else ""),
+                    actor="billing-expiry",
+                )
+
+    def void(self, grant_id: str, *, reason: str, reference: str) -> ActiveGrant:
+        grant = next((g for g in self.grants if g.grant_id == grant_id), None)
+        if grant is None:
+            raise GrantNotActive(f"Grant '{grant_id}' is not active; only active grants can be voided.")
+        self._end(grant, "voided")
+        self._append(
+            "void", -grant.remaining, bucket=grant.bucket, grant_id=grant_id, reference=reference, reason=reason
+        )
+        return grant
+
+    def _end(self, grant: ActiveGrant, status: GrantStatus) -> None:
+        self.grants = tuple(g for g in self.grants if g.grant_id != grant.grant_id)
+        self.ended.append(GrantEnd(grant.grant_id, status, grant.remaining, self.now))
+
+    # --- adding ----------------------------------------------------------------------------
+    def add(
+        self, grant: CreditGrant, *, entry_type: EntryType, reference: str, within_limit: bool = True
+    ) -> LedgerEntry:
+        if within_limit and len(self.grants) >= MAX_ACTIVE_GRANTS:
+            raise GrantLimitReached(
+                f"The subscription has {MAX_ACTIVE_GRANTS} active grants, the most it can hold; "
+                "wait for one to be used up or expire, or void one.",
+                details={"max_active_grants": MAX_ACTIVE_GRANTS},
+            )
+        self.grants = (*self.grants, grant.active_part())
+        self.started.append(grant)
+        return self._append(
+            entry_type,
+            grant.amount,
+            bucket=grant.bucket,
+            grant_id=grant.grant_id,
+            reference=reference,
+            reason=grant.reason,
+            actor=grant.actor,
+        )
+
+    # --- drawing ---------------------------------------------------------------------------
+    def draw(self, credits: Decimal) -> Decimal:
+        """Take up to `credits` from effective grants in draw-down order; returns what no grant
+        paid (the shortfall). What each grant paid accumulates until `post_draws`."""
+        left = credits
+        kept: list[ActiveGrant] = []
+        for grant in sorted_for_draw(self.grants):
+            if left > 0 and grant.is_effective(self.now) and grant.remaining > 0:
+                taken = min(left, grant.remaining)
+                left -= taken
+                self._drawn[grant.grant_id] += taken
+                self._drawn_from[grant.grant_id] = grant.bucket
+                grant = grant.model_copy(update={"remaining": grant.remaining - taken})
+                if grant.remaining == 0:
+                    self.ended.append(GrantEnd(grant.grant_id, "depleted", Decimal(0), self.now))
+                    continue
+            kept.append(grant)
+        self.grants = tuple(kept)
+        return left
+
+    def can_draw(self, credits: Decimal) -> bool:
+        return credits <= self.available()
+
+    def take_exactly(self, credits: Decimal) -> None:
+        """Draw `credits`, all of it or nothing (a negative adjustment may not take the balance below zero)."""
+        if credits > self.available():
+            raise InsufficientCredits(
+                "This would take the credit balance below zero.",
+                details={"balance": format_decimal(self.available()), "amount": format_decimal(-credits)},
+            )
+        self.draw(credits)
+
+    def post_draws(
+        self, entry_type: EntryType, *, reference: str, reason: str, actor: str | None = None, overage=None
+    ) -> LedgerEntry | None:
+        """One entry for everything drawn since the last post (a batch chunk: many events, one entry)."""
+        drawn = {grant_id: amount for grant_id, amount in self._drawn.items() if amount > 0}
+        buckets = {self._drawn_from[g] for g in drawn}
+        self._drawn.clear()
+        self._drawn_from.clear()
+        if not drawn and overage is None:
+            return None
+        allocation = [GrantAllocation(grant_id=g, amount=-a) for g, a in drawn.items()]
+        return self._append(
+            entry_type,
+            -sum(drawn.values(), Decimal(0)),
+            bucket="allowance" if "allowance" in buckets or not buckets else "purchased",
+            grant_id=next(iter(drawn)) if len(drawn) == 1 else None,
+            allocation=allocation,
+            reference=reference,
+            reason=reason,
+            actor=actor,
+            overage=overage,
+        )
+
+    def _append(
+        self,
+        entry_type: EntryType,
+        amount: Decimal,
+        *,
+        bucket: Bucket,
+        reference: str,
+        reason: str,
+        grant_id: str | None = None,
+        allocation: list[GrantAllocation] | None = None,
+        actor: str | None = None,
+        overage: Decimal | None = None,
+    ) -> LedgerEntry:
+        self.seq += 1
+        entry = LedgerEntry(
+            subscription_id=self.subscription_id,
+            seq=self.seq,
+            entry_id=new_id(self.now),
+            type=entry_type,
+            amount=amount,
+            bucket=bucket,
+            grant_id=grant_id,
+            allocation=allocation,
+            overage_credits=overage,
+            balance_after=self.balance,
+            reference=reference,
+            actor=actor or self.actor,
+            reason=reason,
+            created_at=self.now,
+        )
+        self.entries.append(entry)
+        return entry
+
+
+def priced_cents(amount: Decimal, credit_price_cents: Decimal | None) -> int:
+    """A top-up's default price: amount × the plan's credit price, half-even to whole cents."""
+    if not credit_price_cents:
+        return 0
+    return int((amount * credit_price_cents).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def new_grant_id(now: datetime) -> str:
+    return new_id(now)
+
+
+def allowance_grant(subscription, plan, period: Period, *, now: datetime, actor: str) -> CreditGrant:
+    """The period's allowance: drawn first (priority 0), expiring with the period."""
+    return CreditGrant(
+        grant_id=new_id(now),
+        subscription_id=subscription.subscription_id,
+        kind="allowance",
+        amount=plan.credit_allowance,
+        remaining=plan.credit_allowance,
+        priority=ALLOWANCE_PRIORITY,
+        effective_at=period.start,
+        expires_at=period.end,
+        currency=plan.currency,
+        reason=f"Credit allowance of {plan.name} v{plan.version} for the period",
+        period_start=period.start,
+        actor=actor,
+        created_at=now,
+    )
