@@ -308,8 +308,13 @@ def test_the_scheduled_run_closes_the_period_once_even_delivered_twice_and_twice
         and closed["purchased_balance"] == "40"
     )
     assert closed["current_period_start"] == subscription["current_period_end"]
+    # The base fee and the 40 credits sold at Lab Standard's 10¢ a credit.
     assert [(i["period_start"], i["status"], i["total_cents"]) for i in invoices] == [
-        (subscription["current_period_start"], "draft", 49_900)
+        (subscription["current_period_start"], "draft", 49_900 + 400)
+    ]
+    assert [(line["kind"], line["amount_cents"]) for line in invoices[0]["line_items"]] == [
+        ("base_fee", 49_900),
+        ("top_up", 400),
     ]
     assert_ledger_is_honest(server, token, sid)
 

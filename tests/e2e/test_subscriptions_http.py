@@ -57,6 +57,11 @@ def assert_ledger_is_honest(server, token, subscription_id):
     assert Decimal(entries[-1]["balance_after"]) == balance
     assert all(Decimal(e["balance_after"]) >= 0 for e in entries)
     assert min(Decimal(subscription["allowance_balance"]), Decimal(subscription["purchased_balance"])) >= 0
+    # Invariant 9: every credit belongs to a grant.
+    grants = server.request("GET", f"/subscriptions/{subscription_id}/grants?limit=200", token=token("finance")).json()
+    active = [g for g in grants["items"] if g["status"] == "active"]
+    assert sum((Decimal(g["remaining"]) for g in active), Decimal(0)) == balance
+    assert all(0 <= Decimal(g["remaining"]) <= Decimal(g["amount"]) for g in grants["items"])
     return subscription, entries
 
 
