@@ -147,7 +147,7 @@ def create_grant(
             }
         )
         entry_type = "top_up" if request.kind == "purchased" else "grant"
-        _added(book, plan, grant, entry_type=entry_type, reference=f"request:{request.idempotency_key}")
+        _added(book, plan, grant, entry_type=entry_type, reference=f"request:grants:{request.idempotency_key}")
         return grant
 
     return _post_change(
