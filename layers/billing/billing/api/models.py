@@ -46,6 +46,10 @@ class GrantsQuery(PageQuery):
     status: Literal["active", "depleted", "expired", "voided"] | None = None
 
 
+class HoldsQuery(PageQuery):
+    status: Literal["held", "settled", "released", "expired"] | None = None
+
+
 class PlanQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 

@@ -80,6 +80,7 @@ INVOICE = SUB + "/invoices/{invoice_id}"
 
 def routes() -> list[Route]:
     from ..domain.grants import CreditGrant
+    from ..domain.hold_records import Hold
     from ..domain.invoices import Invoice
     from ..domain.ledger import LedgerEntry
     from ..domain.paging import Page
@@ -87,6 +88,7 @@ def routes() -> list[Route]:
     from ..domain.subscriptions import OrganizationId, Subscription
     from ..domain.usage import DailyUsage, UsageEvent, UsageRequest, UsageSummary
     from ..services.credits import CreditChangeRequest, GrantRequest, VoidRequest
+    from ..services.holds import Entitlement, EntitlementRequest, HoldRequest, SettleRequest
     from ..services.invoices import DraftRequest
     from ..services.subscriptions import ProvisionRequest, SettingsRequest, SubscriptionWithHealth
     from ..services.usage import BatchReport, BillingPeriod
@@ -95,6 +97,7 @@ def routes() -> list[Route]:
         DailyQuery,
         ExportQuery,
         GrantsQuery,
+        HoldsQuery,
         InvoicesQuery,
         PageQuery,
         PlanListing,
@@ -189,6 +192,29 @@ def routes() -> list[Route]:
               roles=READERS, query=DailyQuery, tag="usage"),
         Route("GET", SUB + "/usage/summary", "usageSummary", "Per-service totals of a period",
               {200: UsageSummary}, roles=READERS, query=SummaryQuery, tag="usage"),
+        # --- entitlement checks and holds
+        Route("POST", P + "/entitlements/check", "checkEntitlement", "What POST /usage would do now (writes nothing)",
+              {200: Entitlement}, roles=(ADMIN, SERVICE), body=EntitlementRequest, tag="holds"),
+        Route("POST", P + "/holds", "placeHold", "Reserve a run's credits before it starts",
+              {201: Hold, 200: Hold}, roles=(ADMIN, SERVICE), body=HoldRequest,
+              errors={
+                  402: ("insufficient_credits",),
+                  409: ("no_active_subscription", "hold_limit_reached", "idempotency_in_progress"),
+                  422: ("idempotency_key_reused", "unknown_service"),
+              }, tag="holds"),
+        Route("GET", P + "/holds/{hold_id}", "getHold", "A hold", {200: Hold},
+              roles=(ADMIN, SERVICE, FINANCE, ORG_ADMIN, ORG_MEMBER), tag="holds"),
+        Route("POST", P + "/holds/{hold_id}/settle", "settleHold", "Charge the run: one usage event it guarantees",
+              {201: UsageEvent, 200: UsageEvent}, roles=(ADMIN, SERVICE), body=SettleRequest,
+              errors={
+                  402: ("insufficient_credits",),
+                  409: ("hold_not_active", "no_active_subscription"),
+                  422: ("idempotency_key_reused",),
+              }, tag="holds"),
+        Route("POST", P + "/holds/{hold_id}/release", "releaseHold", "Release a hold: nothing charged",
+              {200: Hold}, roles=(ADMIN, SERVICE), errors={409: ("hold_not_active",)}, tag="holds"),
+        Route("GET", SUB + "/holds", "listHolds", "A subscription's holds, newest first", {200: Page[Hold]},
+              roles=(ADMIN, SERVICE, FINANCE, ORG_ADMIN, ORG_MEMBER), query=HoldsQuery, tag="holds"),
         # --- invoices
         Route("POST", SUB + "/invoices/draft", "draftInvoice", "Draft (or redraft) a period's invoice",
               {201: Invoice, 200: Invoice}, roles=(ADMIN, FINANCE), body=DraftRequest, body_required=False,

@@ -22,6 +22,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict
 
 from .errors import Conflict
+from .holds import MAX_ACTIVE_HOLDS, ActiveHold, HoldEnd, HoldLimitReached, HoldNotActive
 from .ids import new_id
 from .ledger import Bucket, EntryType, GrantAllocation, InsufficientCredits, LedgerEntry
 from .periods import Period
@@ -124,9 +125,12 @@ class CreditBook:
     seq: int  # the last ledger seq written, as the write read it
     now: datetime
     actor: str
+    holds: tuple[ActiveHold, ...] = ()
     entries: list[LedgerEntry] = field(default_factory=list)
     started: list[CreditGrant] = field(default_factory=list)
     ended: list[GrantEnd] = field(default_factory=list)
+    holds_placed: list = field(default_factory=list)  # hold records (services/holds.py)
+    holds_ended: list[HoldEnd] = field(default_factory=list)
     # What each grant paid since the last `post_draws`, and the bucket it paid from.
     _drawn: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     _drawn_from: dict[str, Bucket] = field(default_factory=dict)
@@ -139,12 +143,43 @@ class CreditBook:
         return sum((g.remaining for g in self.grants if g.bucket == bucket), Decimal(0))
 
     def available(self) -> Decimal:
-        """What a charge can draw now: effective grants only (not yet effective ones wait)."""
+        """What effective grants hold now (not yet effective ones wait), held credits included."""
         return sum((g.remaining for g in self.grants if g.is_effective(self.now)), Decimal(0))
+
+    @property
+    def held(self) -> Decimal:
+        return sum((h.credits for h in self.holds), Decimal(0))
+
+    def spendable(self) -> Decimal:
+        """What a charge may draw: effective credits not held for someone else."""
+        return max(self.available() - self.held, Decimal(0))
+
+    # --- holds -----------------------------------------------------------------------------
+    def place(self, hold) -> None:
+        if len(self.holds) >= MAX_ACTIVE_HOLDS:
+            raise HoldLimitReached(
+                f"The subscription has {MAX_ACTIVE_HOLDS} holds held, the most it can hold; "
+                "settle or release one first.",
+                details={"max_active_holds": MAX_ACTIVE_HOLDS},
+            )
+        self.holds = (*self.holds, hold.active_part())
+        self.holds_placed.append(hold)
+
+    def end_hold(self, hold_id: str, status: str, *, settled_event_id: str | None = None) -> ActiveHold:
+        """Take the hold out of the held set: its credits are spendable again."""
+        hold = next((h for h in self.holds if h.hold_id == hold_id), None)
+        if hold is None:
+            raise HoldNotActive(f"Hold '{hold_id}' is not held any more; it was settled, released or expired.")
+        self.holds = tuple(h for h in self.holds if h.hold_id != hold_id)
+        self.holds_ended.append(HoldEnd(hold_id, status, self.now, settled_event_id))
+        return hold
 
     # --- expiry and void -------------------------------------------------------------------
     def expire_due(self, *, also: Callable[[ActiveGrant], bool] = lambda grant: False) -> None:
-        """An `expiry` entry for each grant past its expiry (and each grant `also` names), soonest first."""
+        """An `expiry` entry for each grant past its expiry (and each grant `also` names), soonest
+        first; holds past their expiry end (no entry: a hold never moved the balance)."""
+        for hold in [h for h in self.holds if h.has_expired(self.now)]:
+            self.end_hold(hold.hold_id, "expired")
         due = [g for g in self.grants if g.has_expired(self.now) or also(g)]
         for grant in sorted(due, key=ActiveGrant.draw_order):
             self._end(grant, "expired")
@@ -198,9 +233,11 @@ class CreditBook:
 
     # --- drawing ---------------------------------------------------------------------------
     def draw(self, credits: Decimal) -> Decimal:
-        """Take up to `credits` from effective grants in draw-down order; returns what no grant
-        paid (the shortfall). What each grant paid accumulates until `post_draws`."""
-        left = credits
+        """Take up to `credits` of the spendable credits, from effective grants in draw-down order;
+        returns what they did not pay (the shortfall). What each grant paid accumulates until
+        `post_draws`. Held credits are reserved against the balance, not against one grant."""
+        taking = min(credits, self.spendable())
+        shortfall, left = credits - taking, taking
         kept: list[ActiveGrant] = []
         for grant in sorted_for_draw(self.grants):
             if left > 0 and grant.is_effective(self.now) and grant.remaining > 0:
@@ -214,17 +251,15 @@ class CreditBook:
                     continue
             kept.append(grant)
         self.grants = tuple(kept)
-        return left
-
-    def can_draw(self, credits: Decimal) -> bool:
-        return credits <= self.available()
+        return shortfall
 
     def take_exactly(self, credits: Decimal) -> None:
-        """Draw `credits`, all of it or nothing (a negative adjustment may not take the balance below zero)."""
-        if credits > self.available():
+        """Draw `credits`, all of it or nothing: a negative adjustment may not take the balance below
+        zero, nor take credits held for a run."""
+        if credits > self.spendable():
             raise InsufficientCredits(
-                "This would take the credit balance below zero.",
-                details={"balance": format_decimal(self.available()), "amount": format_decimal(-credits)},
+                "This would take the credit balance below zero (or below what holds reserve).",
+                details={"spendable": format_decimal(self.spendable()), "amount": format_decimal(-credits)},
             )
         self.draw(credits)
 

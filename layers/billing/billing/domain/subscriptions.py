@@ -22,6 +22,7 @@ from .grants import (
     GrantEnd,
     priced_cents,
 )
+from .holds import ActiveHold, HoldEnd
 from .ids import new_id
 from .ledger import LedgerEntry
 from .periods import Period, period_at, period_index
@@ -99,7 +100,9 @@ class Subscription(BaseModel):
     canceled_at: UtcTimestamp | None = None
     final_period_closed: bool = False  # a canceled subscription's last period has been invoiced and closed
     grants: tuple[ActiveGrant, ...] = ()  # the active grants: their remaining credits sum to credit_balance
+    holds: tuple[ActiveHold, ...] = ()  # the held holds: their credits sum to held_credits
     held_credits: Credits = Decimal(0)
+    revision: int = 0  # every credit write advances it; each is conditioned on the one it read
     auto_top_up: AutoTopUp | None = None
     low_balance_threshold_credits: Credits | None = None  # None: 10% of the plan's allowance
     auto_top_ups_in_period: int = 0
@@ -115,7 +118,7 @@ class Subscription(BaseModel):
 
     def book(self, now: datetime, actor: str) -> CreditBook:
         """A working copy of this subscription's grants for one write."""
-        return CreditBook(self.subscription_id, self.grants, self.ledger_seq, now, actor)
+        return CreditBook(self.subscription_id, self.grants, self.ledger_seq, now, actor, holds=self.holds)
 
     def low_balance_threshold(self, allowance: Decimal) -> Decimal:
         if self.low_balance_threshold_credits is not None:
@@ -139,6 +142,9 @@ class Subscription(BaseModel):
                 "purchased_balance": book.balance_of("purchased"),
                 "credit_balance": book.balance,
                 "ledger_seq": book.seq,
+                "holds": book.holds,
+                "held_credits": book.held,
+                "revision": self.revision + 1,
                 "auto_top_ups_in_period": self.auto_top_ups_in_period + auto_top_ups,
             }
         )
@@ -257,18 +263,28 @@ class SubscriptionFilters:
 @dataclass(frozen=True)
 class CreditPosting:
     """One write to a subscription's credits: the subscription as it leaves it, and what it appends
-    (ledger entries, grant records started, grant records ended). The write is conditioned on the
-    last ledger seq still being `previous_seq`."""
+    (ledger entries; grant and hold records started and ended). The write is conditioned on the
+    subscription's revision still being `previous_revision` (a hold's release moves no ledger seq)."""
 
     subscription: Subscription
-    previous_seq: int
+    previous_revision: int
     entries: tuple[LedgerEntry, ...] = ()
     started: tuple[CreditGrant, ...] = ()
     ended: tuple[GrantEnd, ...] = ()
+    holds_placed: tuple = ()
+    holds_ended: tuple[HoldEnd, ...] = ()
 
     @classmethod
     def of(cls, before: Subscription, after: Subscription, book: CreditBook) -> CreditPosting:
-        return cls(after, before.ledger_seq, tuple(book.entries), tuple(book.started), tuple(book.ended))
+        return cls(
+            after,
+            before.revision,
+            tuple(book.entries),
+            tuple(book.started),
+            tuple(book.ended),
+            tuple(book.holds_placed),
+            tuple(book.holds_ended),
+        )
 
 
 def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> CreditGrant | None:

@@ -166,6 +166,7 @@ class UsageEvent(BaseModel):
     recorded_at: UtcTimestamp
     period_start: UtcTimestamp
     ledger_seq: int
+    hold_id: str | None = None  # the hold this event settled
     fingerprint: str = Field(exclude=True, default="")
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ..domain.access import Caller, Permission
 from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
 from ..domain.grants import CreditBook
+from ..domain.holds import HoldNotActive
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
 from ..domain.ids import new_id
 from ..domain.invoices import InvoiceStatus, billed_until
@@ -130,8 +131,10 @@ def _report(outcomes: list[Outcome]) -> BatchReport:
 class UsageRecorder:
     """One recording request: replays first, then each organization's events charged in chunks."""
 
-    def __init__(self, billing: Billing, caller: Caller, *, pause: Pause):
+    def __init__(self, billing: Billing, caller: Caller, *, pause: Pause, settling: str | None = None):
+        """`settling`: the hold the (single) request settles: its credits are guaranteed to it."""
         caller.authorize(Permission.RECORD_USAGE)
+        self.settling = settling
         self.billing, self.plans, self.subscriptions, self.usage = (
             billing,
             billing.plans,
@@ -142,7 +145,7 @@ class UsageRecorder:
 
     def record(self, requests: list[UsageRequest]) -> list[Outcome]:
         self.requests = requests
-        self.fingerprints = [fingerprint(r) for r in requests]
+        self.fingerprints = [fingerprint(r, *([self.settling] if self.settling else [])) for r in requests]
         # Event ids this request tried to commit, by position: finding one of them under its key
         # means our own commit landed (a retry after a lost answer), not a twin's.
         self.attempted_ids: dict[int, set[str]] = {}
@@ -296,14 +299,23 @@ class UsageRecorder:
                 break
             request = self.requests[position]
             credits = price(request.quantity, plan.usage_rates[request.service])
-            if plan.overage_policy != "allow" and credits > book.available():
-                # Decided on these balances: a retry decides again.
-                self._reject([position], insufficient_credits(credits, book.available()))
+            event_id = self._new_event_id(position)
+            try:
+                guaranteed = self._release_settled_hold(book, credits, event_id)
+            except HoldNotActive as ended:
+                self._reject([position], ended)
                 continue
+            excess = credits - guaranteed
+            if plan.overage_policy != "allow" and excess > max(book.spendable() - guaranteed, 0):
+                # Decided on these balances: a retry decides again. (A settling hold stays held.)
+                self._reject([position], insufficient_credits(credits, book.spendable()))
+                continue
+            # What the spendable credits do not cover is overage; on a `block` plan that can only be
+            # a settled hold's guaranteed part, when grants behind it expired meanwhile.
             overage = book.draw(credits)
             unit = request.unit or plan.usage_rates[request.service].unit
             event = self._event(
-                request, position, current, unit, credits, credits - overage, overage, book.balance, usage_seq
+                request, position, event_id, current, unit, credits, credits - overage, overage, book.balance, usage_seq
             )
             charged.append((position, event))
             top_up = auto_top_up(current, plan, book)
@@ -353,6 +365,14 @@ class UsageRecorder:
         for position, event in charged:
             self.outcomes[position] = Outcome("accepted", event=event, write_units=share)
 
+    def _release_settled_hold(self, book: CreditBook, credits: Decimal, event_id: str) -> Decimal:
+        """When settling, take the hold out of the held set (its credits become this event's to
+        draw) and return how much of the charge it guarantees; 0 for plain usage."""
+        if self.settling is None:
+            return Decimal(0)
+        hold = book.end_hold(self.settling, "settled", settled_event_id=event_id)
+        return min(credits, hold.credits)
+
     @staticmethod
     def _room_for_one_more(book: CreditBook, charged: list, subscription: Subscription) -> bool:
         """A transaction holds 100 items: the subscription, the entries and grant records so far,
@@ -369,10 +389,16 @@ class UsageRecorder:
             if outcome is not None and isinstance(outcome.error, CreditLimitReached):
                 self.outcomes[position] = None
 
+    def _new_event_id(self, position: int) -> str:
+        event_id = new_id(self.now)
+        self.attempted_ids.setdefault(position, set()).add(event_id)
+        return event_id
+
     def _event(
         self,
         request: UsageRequest,
         position: int,
+        event_id: str,
         subscription: Subscription,
         unit: str,
         credits: Decimal,
@@ -381,8 +407,6 @@ class UsageRecorder:
         balance_after: Decimal,
         seq: int,
     ) -> UsageEvent:
-        event_id = new_id(self.now)
-        self.attempted_ids.setdefault(position, set()).add(event_id)
         return UsageEvent(
             event_id=event_id,
             subscription_id=subscription.subscription_id,
@@ -402,6 +426,7 @@ class UsageRecorder:
             recorded_at=self.now,
             period_start=subscription.current_period_start,
             ledger_seq=seq,
+            hold_id=self.settling,
             fingerprint=self.fingerprints[position],
         )
 

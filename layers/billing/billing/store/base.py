@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from ..domain.grants import CreditGrant, GrantStatus
+from ..domain.hold_records import Hold
 from ..domain.idempotency import IdempotencyRecord
 from ..domain.invoices import Invoice, InvoiceFilters
 from ..domain.ledger import LedgerEntry
@@ -103,6 +104,11 @@ class SubscriptionStore(Protocol):
 
     def grant(self, subscription: Subscription, grant_id: str) -> CreditGrant:
         """One grant's record (live remaining while active). Raises NotFound."""
+
+    def hold(self, subscription_id: str, hold_id: str) -> Hold | None: ...
+
+    def holds_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Hold]:
+        """Newest first."""
 
     def grants_made_in(self, subscription_id: str, period: Period) -> list[CreditGrant]:
         """The grants made during the period, oldest first (its priced ones are invoice lines)."""

@@ -2,6 +2,7 @@
 
 subscriptions  SUB#{id} / SUBSCRIPTION     the subscription, its balances and `ledger_seq`
                ORG#{org} / ACTIVE          guard: at most one active subscription per organization
+               SUB#{id} / HOLD#{hold_id}   a hold's record (held ones ride on the subscription too)
                SUB#{id} / GRANT#{grant_id} a grant's record (its live `remaining` is on the subscription
                                            while it is active)
 credit ledger  SUB#{id} / SEQ#{seq:012}    one immutable item per entry
@@ -22,6 +23,8 @@ from typing import Any
 
 from ..domain.errors import NotFound, RetryableConflict
 from ..domain.grants import CreditGrant, GrantEnd, GrantStatus
+from ..domain.hold_records import Hold
+from ..domain.holds import HoldEnd
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.ids import first_id_at
 from ..domain.ledger import LedgerEntry
@@ -51,6 +54,7 @@ ACTIVE_GUARD = "ACTIVE_SUBSCRIPTION"
 ORGANIZATION_INDEX = "by_organization"
 RESIDENCY_INDEX = "by_residency"
 GRANT_PREFIX = "GRANT#"
+HOLD_PREFIX = "HOLD#"
 _INTERNAL = ("pk", "sk", "organization_order")
 
 
@@ -78,15 +82,15 @@ def credit_update(
     also_set: tuple[str, ...] = (),
     also_require: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Set the grants and balances `posting` leaves (and `also_set` fields of its subscription) if
-    the stored ledger seq is still the one it read (and, with `require_active`, the subscription is
+    """Set the grants, holds and balances `posting` leaves (and `also_set` fields of its
+    subscription) if the stored revision is still the one it read (and, with `require_active`, the subscription is
     still active; and `also_require` attributes still hold these values)."""
     subscription = posting.subscription
     stored = subscription.model_dump(include={*CREDIT_FIELDS, *also_set})
     names = {f"#s{n}": name for n, name in enumerate(stored)}
     values = {f":s{n}": value(stored[name]) for n, name in enumerate(stored)}
-    conditions = ["ledger_seq = :previous"]
-    values[":previous"] = value(posting.previous_seq)
+    conditions = ["revision = :previous"]
+    values[":previous"] = value(posting.previous_revision)
     required = ({"status": "active"} if require_active else {}) | (also_require or {})
     for n, (name, wanted) in enumerate(required.items()):
         names[f"#r{n}"], values[f":r{n}"] = name, value(wanted)
@@ -113,6 +117,8 @@ def posting_actions(
         *(ledger_put(tables.ledger, entry) for entry in posting.entries),
         *(grant_put(tables.subscriptions, grant) for grant in posting.started),
         *(grant_end(tables.subscriptions, posting.subscription.subscription_id, end) for end in posting.ended),
+        *(hold_put(tables.subscriptions, hold) for hold in posting.holds_placed),
+        *(hold_end(tables.subscriptions, posting.subscription.subscription_id, end) for end in posting.holds_ended),
     ]
 
 
@@ -120,6 +126,33 @@ def posting_actions(
 class Tables:
     subscriptions: str
     ledger: str
+
+
+def hold_key(subscription_id: str, hold_id: str) -> dict[str, Any]:
+    return {"pk": value(f"SUB#{subscription_id}"), "sk": value(f"{HOLD_PREFIX}{hold_id}")}
+
+
+def hold_put(table: str, hold: Hold) -> dict[str, Any]:
+    item = {"pk": f"SUB#{hold.subscription_id}", "sk": f"{HOLD_PREFIX}{hold.hold_id}", **hold.stored()}
+    return {"Put": {"TableName": table, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def hold_end(table: str, subscription_id: str, end: HoldEnd) -> dict[str, Any]:
+    values = {":status": value(end.status), ":at": value(end.at), ":held": value("held")}
+    update = "SET #status = :status, ended_at = :at"
+    if end.settled_event_id:
+        update += ", settled_event_id = :event"
+        values[":event"] = value(end.settled_event_id)
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": hold_key(subscription_id, end.hold_id),
+            "UpdateExpression": update,
+            "ConditionExpression": "#status = :held",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
+    }
 
 
 def _grant_key(subscription_id: str, grant_id: str) -> dict[str, Any]:
@@ -292,6 +325,27 @@ class DynamoSubscriptionStore:
             raise NotFound(f"No grant '{grant_id[:128]}' on this subscription.")
         live = {g.grant_id: g for g in subscription.grants}
         return _grant(found["Item"]).as_of(live.get(grant_id))
+
+    def hold(self, subscription_id: str, hold_id: str) -> Hold | None:
+        found = self._client.get_item(
+            TableName=self._subscriptions, Key=hold_key(subscription_id, hold_id), ConsistentRead=True
+        )
+        return Hold.from_stored(_strip(found["Item"])) if "Item" in found else None
+
+    def holds_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Hold]:
+        """Newest first (hold ids end in a ULID)."""
+        partition = f"SUB#{subscription_id}"
+        query = {
+            "TableName": self._subscriptions,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :holds)",
+            "ExpressionAttributeValues": {":pk": value(partition), ":holds": value(HOLD_PREFIX)},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        return query_page(
+            self._client, query, cursor=cursor, pinned={"pk": partition}, item=lambda i: Hold.from_stored(_strip(i))
+        )
 
     def grants_made_in(self, subscription_id: str, period: Period) -> list[CreditGrant]:
         """The grants made during the period (their ids carry their creation time), oldest first."""

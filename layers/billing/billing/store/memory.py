@@ -84,6 +84,7 @@ class InMemorySubscriptionStore:
         self._ledger: dict[str, list[LedgerEntry]] = {}
         self._idempotency: dict[str, IdempotencyRecord] = {}
         self._grants: dict[tuple[str, str], CreditGrant] = {}
+        self.holds: dict[tuple[str, str], object] = {}  # hold records, by (subscription, hold id)
         self._lock = threading.Lock()
 
     def get(self, subscription_id: str) -> Subscription | None:
@@ -171,11 +172,14 @@ class InMemorySubscriptionStore:
     def stored_for(self, posting: CreditPosting, *, require_active: bool) -> Subscription:
         """The stored subscription, if the posting's conditions hold (call under the lock)."""
         stored = self._subscriptions.get(posting.subscription.subscription_id)
-        if stored is None or stored.ledger_seq != posting.previous_seq or (require_active and not stored.is_active):
+        if stored is None or stored.revision != posting.previous_revision or (require_active and not stored.is_active):
             raise RetryableConflict("The balance changed meanwhile; retry.")
         ended = [self._grants.get((stored.subscription_id, end.grant_id)) for end in posting.ended]
         if any(grant is None or grant.status != "active" for grant in ended):
             raise RetryableConflict("A grant changed meanwhile; retry.")
+        holds = [self.holds.get((stored.subscription_id, end.hold_id)) for end in posting.holds_ended]
+        if any(hold is None or hold.status != "held" for hold in holds):
+            raise RetryableConflict("A hold changed meanwhile; retry.")
         return stored
 
     def post(self, posting: CreditPosting, subscription: Subscription) -> None:
@@ -185,6 +189,12 @@ class InMemorySubscriptionStore:
         self._ledger[subscription_id].extend(posting.entries)
         for grant in posting.started:
             self._grants[(subscription_id, grant.grant_id)] = grant
+        for hold in posting.holds_placed:
+            self.holds[(subscription_id, hold.hold_id)] = hold
+        for end in posting.holds_ended:
+            self.holds[(subscription_id, end.hold_id)] = self.holds[(subscription_id, end.hold_id)].model_copy(
+                update={"status": end.status, "ended_at": end.at, "settled_event_id": end.settled_event_id}
+            )
         for end in posting.ended:
             grant = self._grants[(subscription_id, end.grant_id)]
             self._grants[(subscription_id, end.grant_id)] = grant.model_copy(
@@ -211,6 +221,15 @@ class InMemorySubscriptionStore:
         if found is None:
             raise NotFound(f"No grant '{grant_id[:128]}' on this subscription.")
         return found.as_of({g.grant_id: g for g in subscription.grants}.get(grant_id))
+
+    def hold(self, subscription_id: str, hold_id: str):
+        return self.holds.get((subscription_id, hold_id))
+
+    def holds_page(self, subscription_id: str, *, limit: int, cursor: str | None):
+        mine = sorted(
+            (h for (sid, _), h in self.holds.items() if sid == subscription_id), key=lambda h: h.hold_id, reverse=True
+        )
+        return _page(mine, limit, cursor, key=lambda h: h.hold_id)
 
     def grants_made_in(self, subscription_id: str, period: Period) -> list[CreditGrant]:
         return sorted(

@@ -1,0 +1,47 @@
+"""A hold's own record (`GET /holds/{id}`): what it reserved, for what, and how it ended. The
+subscription item carries only what draw-down needs (domain/holds.py ActiveHold)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from ..exact_json import loads_exact
+from .holds import ActiveHold, HoldStatus
+from .usage import UsageSource
+from .values import Credits, UtcTimestamp
+
+
+class Hold(ActiveHold):
+    """A hold's record, as the holds endpoints answer it."""
+
+    subscription_id: str
+    organization_id: str
+    service: str
+    quantity: Credits
+    status: HoldStatus = "held"
+    created_at: UtcTimestamp
+    ended_at: UtcTimestamp | None = None
+    settled_event_id: str | None = None
+    source: UsageSource | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)  # validated as the request came in
+
+    def active_part(self) -> ActiveHold:
+        return ActiveHold(hold_id=self.hold_id, credits=self.credits, expires_at=self.expires_at)
+
+    def stored(self) -> dict[str, Any]:
+        # Metadata as JSON text, as usage events keep it: it replays exactly.
+        return self.model_dump() | {"metadata": json.dumps(self.model_dump(mode="json")["metadata"])}
+
+    @classmethod
+    def from_stored(cls, item: dict[str, Any]) -> Hold:
+        return cls.model_validate(item | {"metadata": loads_exact(item.get("metadata") or "{}")})
+
+    def as_of(self, now: datetime) -> Hold:
+        """A hold past its expiry is expired, whether or not a change has written it off yet."""
+        if self.status == "held" and self.has_expired(now):
+            return self.model_copy(update={"status": "expired"})
+        return self
