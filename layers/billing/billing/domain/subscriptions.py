@@ -52,6 +52,9 @@ CREDIT_FIELDS = (
     "purchased_balance",
     "credit_balance",
     "ledger_seq",
+    "holds",
+    "held_credits",
+    "revision",
     "auto_top_ups_in_period",
 )
 PERIOD_FIELDS = ("current_period_start", "current_period_end", "final_period_closed")

@@ -21,7 +21,7 @@ from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_decimal, format_timestamp
 from .ledger import Pause, with_retries
-from .periods import close_due_periods, expire_due_grants, period_due
+from .periods import close_due_periods, period_due, write_off_past_due
 from .subscriptions import listed_residency, subscription_for
 from .unit_of_work import Billing
 
@@ -181,8 +181,8 @@ class InvoicingReport:
 def run_invoicing(billing: Billing, *, scheduled_at: datetime, pause: Pause = time.sleep) -> InvoicingReport:
     """For every subscription of a served residency whose period has ended by `now`: draft that
     period's invoice, expire the unused allowance, grant the next one and move the period on (a
-    canceled subscription's last period is drafted, expired and closed), and write off grants past
-    their expiry that nothing has touched since. Each period closes in one
+    canceled subscription's last period is drafted, expired and closed), and write off grants and
+    holds past their expiry that nothing has touched since. Each period closes in one
     transaction conditioned on the subscription being as read, so a second run, or a concurrent
     one, finds nothing left to do. `scheduled_at` is the event's time (a redelivery is then
     deterministic); one more than 5 minutes ahead of the clock is refused, so no run closes
@@ -209,7 +209,7 @@ def run_invoicing(billing: Billing, *, scheduled_at: datetime, pause: Pause = ti
                 report.credits_expired += step.expired
                 report.allowances_granted += step.granted
                 report.final_periods_closed += not step.granted
-            report.credits_expired += expire_due_grants(billing, subscription.subscription_id, now=now, pause=pause)
+            report.credits_expired += write_off_past_due(billing, subscription.subscription_id, now=now, pause=pause)
         except Exception as error:  # one subscription's trouble must not stop the run; the next run retries it
             report.failures.append(
                 {"subscription_id": subscription.subscription_id, "error": type(error).__name__, "message": str(error)}

@@ -101,15 +101,16 @@ def _close_period(billing: Billing, subscription_id: str, now: datetime) -> Peri
     )
 
 
-def expire_due_grants(billing: Billing, subscription_id: str, *, now: datetime, pause: Pause = time.sleep) -> Decimal:
-    """Write off the grants past their expiry of a subscription nothing else has touched since (the
-    scheduled run's part: any other change to the subscription does it first). Returns the credits."""
+def write_off_past_due(billing: Billing, subscription_id: str, *, now: datetime, pause: Pause = time.sleep) -> Decimal:
+    """Write off the grants and holds past their expiry of a subscription nothing else has touched
+    since (the scheduled run's part: any other change to the subscription does it first). Returns
+    the credits that expired."""
 
     def attempt() -> Decimal:
         current = billing.subscriptions.get(subscription_id)
         book = current.book(now, CLOSING_ACTOR)
         book.expire_due()
-        if not book.ended:
+        if not book.ended and not book.holds_ended:
             return Decimal(0)
         billing.subscriptions.append(CreditPosting.of(current, current.after(book), book), idempotency=None)
         return sum((-e.amount for e in book.entries), Decimal(0))
