@@ -1,6 +1,7 @@
 """A model-based, stateful test: random sequences of grants (purchased, promotional; priorities,
-expiries), usage, top-ups, adjustments, voids, replays, clock moves and the scheduled run,
-checking invariants 1, 2, 3 and 9 of DESIGN.md after every step. Runs against the in-memory
+expiries), usage, holds (placed, settled below / at / above, released, expired), top-ups,
+adjustments, voids, replays, clock moves and the scheduled run, checking invariants 1, 2, 3, 9
+and 10 of DESIGN.md after every step, on an `allow` plan and a `block` one. Runs against the in-memory
 stores and against the DynamoDB stores on moto."""
 
 import uuid
@@ -16,12 +17,15 @@ from moto import mock_aws
 from billing.domain.access import Caller
 from billing.domain.clock import TestClock
 from billing.domain.errors import Conflict, ValidationFailed
-from billing.domain.idempotency import IdempotencyKeyReused
+from billing.domain.holds import HoldNotActive
+from billing.domain.idempotency import RETENTION, IdempotencyKeyReused
+from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import InsufficientCredits
-from billing.domain.usage import UsageRequest
+from billing.domain.usage import CreditLimitReached, UsageRequest
 from billing.domain.values import format_timestamp
-from billing.services import catalog, credits, invoices, subscriptions, usage
+from billing.services import catalog, credits, holds, invoices, subscriptions, usage
 from billing.services.credits import CreditChangeRequest, GrantRequest, VoidRequest
+from billing.services.holds import HoldRequest, SettleRequest
 from billing.services.subscriptions import ProvisionRequest
 from billing.services.unit_of_work import Billing
 from billing.store.dynamodb_invoices import DynamoInvoiceStore
@@ -57,11 +61,19 @@ def every(page_of):
 
 
 class CreditsMachine(RuleBasedStateMachine):
+    overage_policy = "allow"
+
     def __init__(self):
         super().__init__()
         self.clock = TestClock(at=START)
         self.billing = self.make_billing(self.clock)
         catalog.seed_lab_standard(self.billing)
+        if self.overage_policy == "block":
+            self.plan_id = f"lab-block-{uuid.uuid4().hex[:6]}"
+            terms = lab_standard_terms().model_copy(update={"overage_policy": "block"})
+            catalog.publish_plan(self.billing, self.plan_id, terms)
+        else:
+            self.plan_id = "lab-standard"
         self.org = f"org-{uuid.uuid4().hex[:8]}"  # stores may be shared between examples: organizations are not
         self.requests: dict[tuple[str, str], object] = {}  # (endpoint, key) -> the first request's body
 
@@ -70,14 +82,19 @@ class CreditsMachine(RuleBasedStateMachine):
 
     @initialize()
     def subscribe(self):
+        provision = PROVISION.model_copy(update={"plan_id": self.plan_id})
         subscription, _ = subscriptions.provision_subscription(
-            self.billing, ADMIN, self.org, PROVISION, idempotency_key=None, pause=no_pause
+            self.billing, ADMIN, self.org, provision, idempotency_key=None, pause=no_pause
         )
         self.sid = subscription.subscription_id
 
     def _keyed(self, endpoint, key, request, call):
-        """Call; a key reused with another body must be refused, with the same body replayed."""
-        prior = self.requests.get((endpoint, key))
+        """Call; a key reused with another body must be refused, with the same body replayed (while
+        the key is remembered: RETENTION after its first use; a usage event is its own record, kept)."""
+        prior, first_used = self.requests.get((endpoint, key), (None, None))
+        remembered_forever = endpoint in ("usage", "settle")
+        if prior is not None and not remembered_forever and self.clock.now() >= first_used + RETENTION:
+            prior = None
         try:
             result, replayed = call()
         except IdempotencyKeyReused:
@@ -85,7 +102,7 @@ class CreditsMachine(RuleBasedStateMachine):
             return None
         assert replayed == (prior is not None)
         if prior is None:
-            self.requests[(endpoint, key)] = request
+            self.requests[(endpoint, key)] = (request, self.clock.now())
         return result
 
     @rule(
@@ -113,7 +130,7 @@ class CreditsMachine(RuleBasedStateMachine):
                 lambda: credits.create_grant(self.billing, ADMIN, self.sid, request, pause=no_pause),
             )
         except ValidationFailed as refused:  # a replayed body whose expiry has passed since
-            assert refused.fields[0]["field"] == "expires_at" and ("grant", key) in self.requests
+            assert refused.fields[0]["field"] == "expires_at"
 
     @rule(amount=amounts, negative=st.booleans(), key=keys)
     def change_credits(self, amount, negative, key):
@@ -130,13 +147,60 @@ class CreditsMachine(RuleBasedStateMachine):
                 request,
                 lambda: credits.change_credits(self.billing, ADMIN, self.sid, request, pause=no_pause),
             )
-        except InsufficientCredits:
-            assert negative and amount > self.billing.subscriptions.get(self.sid).credit_balance
+        except InsufficientCredits:  # more than the spendable credits (expired grants not counted)
+            subscription, now = self.billing.subscriptions.get(self.sid), self.clock.now()
+            effective = sum((g.remaining for g in subscription.grants if g.is_effective(now)), Decimal(0))
+            assert negative and amount > effective - subscription.held_credits
 
     @rule(runs=st.integers(min_value=1, max_value=60), key=keys)
     def record_usage(self, runs, key):
         request = UsageRequest(organization_id=self.org, service="instrumentation", quantity=runs, idempotency_key=key)
-        self._keyed("usage", key, request, lambda: usage.record_usage(self.billing, SERVICE, request, pause=no_pause))
+        try:
+            self._keyed(
+                "usage", key, request, lambda: usage.record_usage(self.billing, SERVICE, request, pause=no_pause)
+            )
+        except CreditLimitReached:
+            assert self.overage_policy == "block"
+
+    @rule(runs=st.integers(min_value=1, max_value=80), minutes=st.sampled_from([1, 90, 60 * 30]), key=keys)
+    def place_hold(self, runs, minutes, key):
+        request = HoldRequest(
+            organization_id=self.org,
+            service="instrumentation",
+            quantity=runs,
+            idempotency_key=key,
+            expires_in_seconds=minutes * 60,
+        )
+        try:
+            self._keyed("hold", key, request, lambda: holds.place_hold(self.billing, SERVICE, request, pause=no_pause))
+        except CreditLimitReached:
+            assert self.overage_policy == "block"
+
+    @rule(data=st.data(), fraction=st.sampled_from([Decimal("0.5"), Decimal(1), Decimal(2)]), key=keys)
+    def settle_hold(self, data, fraction, key):
+        held = self.billing.subscriptions.holds_page(self.sid, limit=50, cursor=None).items
+        if not held:
+            return
+        chosen = data.draw(st.sampled_from(held))
+        request = SettleRequest(idempotency_key=f"settle-{key}", quantity=chosen.quantity * fraction)
+        try:
+            self._keyed(  # settle keys are usage keys: one namespace for all the organization's holds
+                "settle",
+                key,
+                (chosen.hold_id, request),
+                lambda: holds.settle_hold(self.billing, SERVICE, chosen.hold_id, request, pause=no_pause),
+            )
+        except (HoldNotActive, CreditLimitReached):
+            pass  # ended already, or beyond a block plan's credits
+
+    @rule(data=st.data())
+    def release_hold(self, data):
+        held = self.billing.subscriptions.holds_page(self.sid, limit=50, cursor=None).items
+        if held:
+            try:
+                holds.release_hold(self.billing, SERVICE, data.draw(st.sampled_from(held)).hold_id, pause=no_pause)
+            except HoldNotActive:
+                pass
 
     @rule(data=st.data())
     def void(self, data):
@@ -149,6 +213,9 @@ class CreditsMachine(RuleBasedStateMachine):
         try:
             voided = credits.void_grant(self.billing, ADMIN, self.sid, chosen.grant_id, VoidRequest(), pause=no_pause)
         except Conflict as refused:
+            if refused.code == "insufficient_credits":  # a block plan's held credits are not voided
+                assert self.overage_policy == "block" and self.billing.subscriptions.get(self.sid).holds
+                return
             assert refused.code == "grant_not_active"
             live = {g.grant_id for g in self.billing.subscriptions.get(self.sid).grants}
             assert chosen.grant_id not in live or chosen.has_expired(self.clock.now())
@@ -204,9 +271,34 @@ class CreditsMachine(RuleBasedStateMachine):
                 assert allocation.grant_id not in ends or entry.created_at <= ends[allocation.grant_id]
                 expiry = next(g.expires_at for g in grants if g.grant_id == allocation.grant_id)
                 assert expiry is None or entry.created_at < expiry
-        # Invariant 3: one key, one entry.
-        references = [e.reference for e in entries if e.reference.startswith("request:")]
-        assert len(references) == len(set(references))
+        # Invariant 10: held credits are the held holds' sum; a block plan never spends held credits;
+        # each hold ended once, and a settled one was charged exactly once.
+        records = every(lambda cursor: store.holds_page(self.sid, limit=11, cursor=cursor))
+        held = [h for h in records if h.status == "held"]
+        assert {h.hold_id for h in held} == {h.hold_id for h in subscription.holds}
+        assert subscription.held_credits == sum((h.credits for h in held), Decimal(0))
+        if self.overage_policy == "block" and held:
+            # A hold guarantees its credits against other spending, not against its grants' expiry.
+            oldest = min(h.created_at for h in held)
+            expired_since = any(e.type == "expiry" and e.created_at >= oldest for e in entries)
+            assert subscription.available_credits >= 0 or expired_since
+        settled = [h for h in records if h.status == "settled"]
+        charged = [
+            e
+            for e in every(
+                lambda cursor: self.billing.usage.events_page(
+                    self.sid, start=None, end=None, service=None, guardrail_flag=None, limit=50, cursor=cursor
+                )
+            )
+            if e.hold_id
+        ]
+        assert sorted(e.event_id for e in charged) == sorted(h.settled_event_id for h in settled)
+        # Invariant 3: one key, one entry (while the key is remembered).
+        first_seen: dict[str, datetime] = {}
+        for entry in (e for e in entries if e.reference.startswith("request:")):
+            seen = first_seen.get(entry.reference)
+            assert seen is None or entry.created_at >= seen + RETENTION, entry
+            first_seen[entry.reference] = entry.created_at
 
 
 class InMemoryCreditsMachine(CreditsMachine):
@@ -273,6 +365,15 @@ class TestDynamoCredits(DynamoCreditsMachine.TestCase):
     def tearDownClass(cls):
         cls._mock.stop()
 
+
+class InMemoryBlockingCreditsMachine(InMemoryCreditsMachine):
+    overage_policy = "block"
+
+
+TestInMemoryBlockingCredits = InMemoryBlockingCreditsMachine.TestCase
+TestInMemoryBlockingCredits.settings = settings(
+    max_examples=60, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 TestInMemoryCredits = InMemoryCreditsMachine.TestCase
 TestInMemoryCredits.settings = settings(

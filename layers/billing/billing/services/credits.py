@@ -27,11 +27,19 @@ from ..domain.grants import (
     priced_cents,
 )
 from ..domain.idempotency import fingerprint, scope_key
-from ..domain.ledger import LedgerEntry
+from ..domain.ledger import InsufficientCredits, LedgerEntry
 from ..domain.paging import Page
 from ..domain.plans import Plan
 from ..domain.subscriptions import CreditPosting, Subscription
-from ..domain.values import MAGNITUDE_LIMIT, MAX_CENTS, ExactDecimal, NonNegativeCents, PositiveDecimal, UtcTimestamp
+from ..domain.values import (
+    MAGNITUDE_LIMIT,
+    MAX_CENTS,
+    ExactDecimal,
+    NonNegativeCents,
+    PositiveDecimal,
+    UtcTimestamp,
+    format_decimal,
+)
 from .ledger import Pause, RecordFor, run_idempotently
 from .periods import close_due_periods, period_due
 from .subscriptions import subscription_for
@@ -179,6 +187,12 @@ def void_grant(
 
     def change(current: Subscription, plan: Plan, book: CreditBook) -> CreditGrant:
         voided = book.void(grant_id, reason=request.reason, reference=f"grant:{grant_id}")
+        if plan.overage_policy != "allow" and book.available() < book.held:
+            # On a `block` plan held credits are guaranteed: voiding them is refused, not overdrawn.
+            raise InsufficientCredits(
+                "Runs in progress hold some of this grant's credits; settle or release their holds first.",
+                details={"held_credits": format_decimal(book.held)},
+            )
         return grant.model_copy(update={"status": "voided", "remaining": voided.remaining, "ended_at": book.now})
 
     voided, _ = _post_change(
