@@ -198,3 +198,28 @@ def test_auto_top_up_fires_at_most_max_per_period_under_16_concurrent_writers(fr
     assert overage == 1600 - 1000 - 200  # what the allowance and both top-ups did not cover
     invoice = server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=token("finance")).json()
     assert [li["amount_cents"] for li in invoice["line_items"] if li["kind"] == "top_up"] == [1000, 1000]
+
+
+def test_settings_change_only_what_is_given_and_null_restores_the_default(server, token):
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    path, who = f"/subscriptions/{sid}/settings", token("org:admin", org=org)
+    auto = {"enabled": True, "threshold_credits": "50", "amount": "200", "max_per_period": 3}
+    first = server.request("PUT", path, token=who, json={"low_balance_threshold_credits": "0", "auto_top_up": auto})
+    assert (first.json()["low_balance_threshold_credits"], first.json()["auto_top_up"]["amount"]) == ("0", "200")
+    kept = server.request("PUT", path, token=who, json={"auto_top_up": None}).json()
+    assert kept["low_balance_threshold_credits"] == "0" and kept["auto_top_up"] is None
+    reset = server.request("PUT", path, token=who, json={"low_balance_threshold_credits": None}).json()
+    assert reset["low_balance_threshold_credits"] == "100"  # 10% of Lab Standard's 1000
+    for body, field in [
+        ({"auto_top_up": auto | {"max_per_period": 0}}, "auto_top_up.max_per_period"),
+        ({"auto_top_up": auto | {"amount": "-1"}}, "auto_top_up.amount"),
+        ({"low_balance_threshold_credits": "-1"}, "low_balance_threshold_credits"),
+        ({"surprise": 1}, "surprise"),
+    ]:
+        refused = server.request("PUT", path, token=who, json=body)
+        assert refused.status_code == 422 and [f["field"] for f in refused.json()["error"]["details"]["fields"]] == [
+            field
+        ], refused.text
+    outsider = server.request("PUT", path, token=token("org:admin", org=new_org()), json={})
+    assert outsider.status_code == 404

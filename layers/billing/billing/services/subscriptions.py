@@ -226,15 +226,13 @@ def change_settings(
     billing: Billing, caller: Caller, subscription_id: str, request: SettingsRequest
 ) -> SubscriptionWithHealth:
     subscription = subscription_for(billing, caller, subscription_id, Permission.MANAGE_SUBSCRIPTION)
-    given = request.model_fields_set
-    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
-    threshold = request.low_balance_threshold_credits
-    if "low_balance_threshold_credits" in given and threshold is None:
-        threshold = round_credits(plan.credit_allowance * LOW_BALANCE_SHARE)
-    billing.subscriptions.save_settings(
-        subscription_id,
-        low_balance_threshold_credits=threshold if "low_balance_threshold_credits" in given else None,
-        auto_top_up=request.auto_top_up,
-        change_auto_top_up="auto_top_up" in given,
-    )
+    given, changes = request.model_fields_set, {}
+    if "low_balance_threshold_credits" in given:
+        plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
+        threshold = request.low_balance_threshold_credits  # 0 is a choice (never low); null the default
+        default = round_credits(plan.credit_allowance * LOW_BALANCE_SHARE)
+        changes["low_balance_threshold_credits"] = default if threshold is None else threshold
+    if "auto_top_up" in given:
+        changes["auto_top_up"] = request.auto_top_up
+    billing.subscriptions.save_settings(subscription.subscription_id, changes)
     return subscription_health(billing, caller, subscription_id)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..domain.grants import CreditGrant, GrantStatus
 from ..domain.hold_records import Hold
@@ -16,7 +15,7 @@ from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.plans import Plan
-from ..domain.subscriptions import AutoTopUp, CreditPosting, Subscription, SubscriptionFilters
+from ..domain.subscriptions import CreditPosting, Subscription, SubscriptionFilters
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
 from .capacity import WriteUnits
 
@@ -87,15 +86,8 @@ class SubscriptionStore(Protocol):
 
     def idempotency_record(self, scope: str) -> IdempotencyRecord | None: ...
 
-    def save_settings(
-        self,
-        subscription_id: str,
-        *,
-        low_balance_threshold_credits: Decimal | None,
-        auto_top_up: AutoTopUp | None,
-        change_auto_top_up: bool,
-    ) -> None:
-        """Set the low-balance threshold (when given) and auto top-up (when `change_auto_top_up`)."""
+    def save_settings(self, subscription_id: str, changes: dict[str, Any]) -> None:
+        """Set each setting given (`low_balance_threshold_credits`, `auto_top_up`); None removes it."""
 
     def grants_page(
         self, subscription: Subscription, *, status: GrantStatus | None, limit: int, cursor: str | None

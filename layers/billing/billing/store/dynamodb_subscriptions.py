@@ -18,7 +18,6 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from ..domain.errors import NotFound, RetryableConflict
@@ -33,7 +32,6 @@ from ..domain.periods import Period
 from ..domain.plans import Plan
 from ..domain.subscriptions import (
     CREDIT_FIELDS,
-    AutoTopUp,
     CreditPosting,
     Subscription,
     SubscriptionFilters,
@@ -200,6 +198,10 @@ def ledger_put(table: str, entry: LedgerEntry) -> dict[str, Any]:
 
 def _subscription(item: dict[str, Any]) -> Subscription:
     return Subscription.model_validate(_strip(item))
+
+
+def _plain_setting(setting: Any) -> Any:
+    return setting.model_dump() if hasattr(setting, "model_dump") else setting
 
 
 def _grant(item: dict[str, Any]) -> CreditGrant:
@@ -459,46 +461,23 @@ class DynamoSubscriptionStore:
         except TransactionCancelled:
             raise RetryableConflict("The balance changed meanwhile; retry.") from None
 
-    def save_settings(
-        self,
-        subscription_id: str,
-        *,
-        low_balance_threshold_credits: Decimal | None,
-        auto_top_up: AutoTopUp | None,
-        change_auto_top_up: bool,
-    ) -> None:
-        """Set what is given; settings are no credit change, so they take no ledger seq."""
-        changes: dict[str, Any] = {}
-        if low_balance_threshold_credits is not None:
-            changes["low_balance_threshold_credits"] = low_balance_threshold_credits
-        if change_auto_top_up:
-            changes["auto_top_up"] = auto_top_up.model_dump() if auto_top_up else None
+    def save_settings(self, subscription_id: str, changes: dict[str, Any]) -> None:
+        """Set each setting given (None removes it). Settings move no credits: no revision."""
         if not changes:
             return
-        sets = [f"#c{n} = :c{n}" for n, name in enumerate(changes) if changes[name] is not None]
-        removes = [f"#c{n}" for n, name in enumerate(changes) if changes[name] is None]
+        given = list(changes.items())
+        kept = ", ".join(f"#c{n} = :c{n}" for n, (_, setting) in enumerate(given) if setting is not None)
+        removed = ", ".join(f"#c{n}" for n, (_, setting) in enumerate(given) if setting is None)
+        values = {f":c{n}": value(_plain_setting(s)) for n, (_, s) in enumerate(given) if s is not None}
         self._client.update_item(
             TableName=self._subscriptions,
             Key=subscription_key(subscription_id),
             UpdateExpression=" ".join(
-                part
-                for part in (
-                    "SET " + ", ".join(sets) if sets else "",
-                    "REMOVE " + ", ".join(removes) if removes else "",
-                )
-                if part
+                part for part in (kept and f"SET {kept}", removed and f"REMOVE {removed}") if part
             ),
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={f"#c{n}": name for n, name in enumerate(changes)},
-            **(
-                {
-                    "ExpressionAttributeValues": {
-                        f":c{n}": value(changes[name]) for n, name in enumerate(changes) if changes[name] is not None
-                    }
-                }
-                if sets
-                else {}
-            ),
+            ExpressionAttributeNames={f"#c{n}": name for n, (name, _) in enumerate(given)},
+            **({"ExpressionAttributeValues": values} if values else {}),
         )
 
     def every_subscription(self) -> Iterator[Subscription]:

@@ -159,15 +159,9 @@ class InMemorySubscriptionStore:
             if idempotency:
                 self._idempotency[idempotency.scope] = idempotency
 
-    def save_settings(self, subscription_id: str, *, low_balance_threshold_credits, auto_top_up, change_auto_top_up):
+    def save_settings(self, subscription_id: str, changes: dict) -> None:
         with self._lock:
-            stored = self._subscriptions[subscription_id]
-            update = {}
-            if low_balance_threshold_credits is not None:
-                update["low_balance_threshold_credits"] = low_balance_threshold_credits
-            if change_auto_top_up:
-                update["auto_top_up"] = auto_top_up
-            self._subscriptions[subscription_id] = stored.model_copy(update=update)
+            self._subscriptions[subscription_id] = self._subscriptions[subscription_id].model_copy(update=changes)
 
     def stored_for(self, posting: CreditPosting, *, require_active: bool) -> Subscription:
         """The stored subscription, if the posting's conditions hold (call under the lock)."""
