@@ -86,6 +86,41 @@ class CreditGrant(ActiveGrant):
     created_at: UtcTimestamp
     ended_at: UtcTimestamp | None = None
 
+    @classmethod
+    def issue(
+        cls,
+        *,
+        subscription_id: str,
+        period_start: datetime,
+        currency: str,
+        kind: GrantKind,
+        amount: Decimal,
+        priority: int,
+        reason: str,
+        actor: str,
+        now: datetime,
+        price_cents: int = 0,
+        effective_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> CreditGrant:
+        """A new grant, whole (remaining = amount), made now in the period starting `period_start`."""
+        return cls(
+            grant_id=new_id(now),
+            subscription_id=subscription_id,
+            kind=kind,
+            amount=amount,
+            remaining=amount,
+            priority=priority,
+            effective_at=effective_at or now,
+            expires_at=expires_at,
+            price_cents=price_cents,
+            currency=currency,
+            reason=reason,
+            period_start=period_start,
+            actor=actor,
+            created_at=now,
+        )
+
     def active_part(self) -> ActiveGrant:
         return ActiveGrant.model_validate({name: getattr(self, name) for name in ActiveGrant.model_fields})
 
@@ -327,24 +362,18 @@ def priced_cents(amount: Decimal, credit_price_cents: Decimal | None) -> int:
     return int((amount * credit_price_cents).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
-def new_grant_id(now: datetime) -> str:
-    return new_id(now)
-
-
 def allowance_grant(subscription, plan, period: Period, *, now: datetime, actor: str) -> CreditGrant:
     """The period's allowance: drawn first (priority 0), expiring with the period."""
-    return CreditGrant(
-        grant_id=new_id(now),
+    return CreditGrant.issue(
         subscription_id=subscription.subscription_id,
+        period_start=period.start,
+        currency=plan.currency,
         kind="allowance",
         amount=plan.credit_allowance,
-        remaining=plan.credit_allowance,
         priority=ALLOWANCE_PRIORITY,
+        reason=f"Credit allowance of {plan.name} v{plan.version} for the period",
+        actor=actor,
+        now=now,
         effective_at=period.start,
         expires_at=period.end,
-        currency=plan.currency,
-        reason=f"Credit allowance of {plan.name} v{plan.version} for the period",
-        period_start=period.start,
-        actor=actor,
-        created_at=now,
     )

@@ -23,7 +23,6 @@ from .grants import (
     priced_cents,
 )
 from .holds import ActiveHold, HoldEnd
-from .ids import new_id
 from .ledger import LedgerEntry
 from .periods import Period, period_at, period_index
 from .plans import Plan, PlanId
@@ -303,18 +302,15 @@ def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> Cre
         or book.balance - book.balance_of("allowance") + settings.amount + plan.credit_allowance >= MAGNITUDE_LIMIT
     ):
         return None
-    return CreditGrant(
-        grant_id=new_id(book.now),
+    return CreditGrant.issue(
         subscription_id=subscription.subscription_id,
+        period_start=subscription.current_period_start,
+        currency=plan.currency,
         kind="purchased",
         amount=settings.amount,
-        remaining=settings.amount,
         priority=PURCHASED_PRIORITY,
-        effective_at=book.now,
-        price_cents=min(priced_cents(settings.amount, plan.credit_price_cents), MAX_CENTS),
-        currency=plan.currency,
         reason=f"Auto top-up: the balance fell below {format_decimal(settings.threshold_credits)} credits",
-        period_start=subscription.current_period_start,
         actor=AUTO_TOP_UP_ACTOR,
-        created_at=book.now,
+        now=book.now,
+        price_cents=min(priced_cents(settings.amount, plan.credit_price_cents), MAX_CENTS),
     )

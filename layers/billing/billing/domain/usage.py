@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from .errors import CreditLimitReached, UnknownService, ValidationFailed  # noqa: F401 - part of this module's vocabulary
-from .plans import ServiceName, UsageRate
+from .plans import Plan, ServiceName, UsageRate
 from .subscriptions import OrganizationId
 from .values import (
     INT64,
@@ -133,6 +133,14 @@ def price(quantity: Decimal, rate: UsageRate) -> Decimal:
     if credits == 0:  # split small enough, usage would be free: report it in larger amounts
         raise ValidationFailed.of("quantity", "prices at less than 0.000001 credits at this plan's rate")
     return credits
+
+
+def unknown_service(plan: Plan, service: str) -> UnknownService:
+    return UnknownService(
+        f"Plan '{plan.plan_id}' v{plan.version} has no rate for service '{service}'.",
+        field="service",
+        details={"services": sorted(plan.usage_rates)},
+    )
 
 
 def insufficient_credits(credits: Decimal, available: Decimal) -> CreditLimitReached:

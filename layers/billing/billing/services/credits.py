@@ -23,7 +23,6 @@ from ..domain.grants import (
     CreditGrant,
     GrantStatus,
     Priority,
-    new_grant_id,
     priced_cents,
 )
 from ..domain.idempotency import fingerprint, scope_key
@@ -117,8 +116,17 @@ def change_credits(
         if request.amount < 0:
             book.take_exactly(-request.amount)
             return book.post_draws("adjustment", reference=reference, reason=request.reason)
-        price = request.price_cents if request.type == "top_up" else 0
-        grant = _purchased(billing, caller, current, plan, request.amount, price, request.reason, PURCHASED_PRIORITY)
+        grant = _sold(
+            billing,
+            caller,
+            current,
+            plan,
+            kind="purchased",
+            amount=request.amount,
+            price_cents=request.price_cents if request.type == "top_up" else 0,
+            priority=PURCHASED_PRIORITY,
+            reason=request.reason,
+        )
         return _added(book, plan, grant, entry_type=request.type, reference=reference)
 
     return _post_change(
@@ -144,15 +152,18 @@ def create_grant(
         if request.expires_at is not None and request.expires_at <= now:
             raise ValidationFailed.of("expires_at", "must be in the future")
         default_priority = PURCHASED_PRIORITY if request.kind == "purchased" else PROMOTIONAL_PRIORITY
-        price = request.price_cents if request.kind == "purchased" else 0
-        grant = _purchased(
-            billing, caller, current, plan, request.amount, price, request.reason, request.priority, default_priority
-        ).model_copy(
-            update={
-                "kind": request.kind,
-                "effective_at": request.effective_at or now,
-                "expires_at": request.expires_at,
-            }
+        grant = _sold(
+            billing,
+            caller,
+            current,
+            plan,
+            kind=request.kind,
+            amount=request.amount,
+            price_cents=request.price_cents,
+            priority=default_priority if request.priority is None else request.priority,
+            reason=request.reason,
+            effective_at=request.effective_at,
+            expires_at=request.expires_at,
         )
         entry_type = "top_up" if request.kind == "purchased" else "grant"
         _added(book, plan, grant, entry_type=entry_type, reference=f"request:grants:{request.idempotency_key}")
@@ -209,37 +220,38 @@ def void_grant(
     return voided
 
 
-def _purchased(
+def _sold(
     billing: Billing,
     caller: Caller,
     subscription: Subscription,
     plan: Plan,
+    *,
+    kind: Literal["purchased", "promotional"],
     amount: Decimal,
     price_cents: int | None,
+    priority: int,
     reason: str,
-    priority: int | None,
-    default_priority: int = PURCHASED_PRIORITY,
+    effective_at: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> CreditGrant:
-    """A grant of purchased credits, priced as asked or at the plan's credit price."""
-    now = billing.now()
-    price = priced_cents(amount, plan.credit_price_cents) if price_cents is None else price_cents
-    if price > MAX_CENTS:
+    """A grant made by staff, priced as asked or (purchased credits) at the plan's credit price."""
+    if price_cents is None:
+        price_cents = priced_cents(amount, plan.credit_price_cents) if kind == "purchased" else 0
+    if price_cents > MAX_CENTS:
         raise ValidationFailed.of("amount", "prices at 10^12 cents or more; sell it in smaller grants")
-    return CreditGrant(
-        grant_id=new_grant_id(now),
+    return CreditGrant.issue(
         subscription_id=subscription.subscription_id,
-        kind="purchased",
-        amount=amount,
-        remaining=amount,
-        priority=default_priority if priority is None else priority,
-        effective_at=now,
-        expires_at=None,
-        price_cents=price,
-        currency=plan.currency,
-        reason=reason,
         period_start=subscription.current_period_start,
+        currency=plan.currency,
+        kind=kind,
+        amount=amount,
+        priority=priority,
+        reason=reason,
         actor=caller.principal,
-        created_at=now,
+        now=billing.now(),
+        price_cents=price_cents,
+        effective_at=effective_at,
+        expires_at=expires_at,
     )
 
 

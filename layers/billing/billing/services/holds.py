@@ -25,12 +25,12 @@ from ..domain.usage import (
     Guardrail,
     IdempotencyKey,
     MetadataValue,
-    UnknownService,
     UsageEvent,
     UsageRequest,
     UsageSource,
     insufficient_credits,
     price,
+    unknown_service,
 )
 from ..domain.values import Credits, PositiveDecimal, UtcTimestamp
 from .credits import up_to_date
@@ -153,11 +153,7 @@ def place_hold(
         plan = billing.plans.version(current.plan_id, current.plan_version)
         rate = plan.usage_rates.get(request.service)
         if rate is None:
-            raise UnknownService(
-                f"Plan '{plan.plan_id}' v{plan.version} has no rate for service '{request.service}'.",
-                field="service",
-                details={"services": sorted(plan.usage_rates)},
-            )
+            raise unknown_service(plan, request.service)
         credits = price(request.quantity, rate)
         book = current.book(now, caller.principal)
         book.expire_due()

@@ -33,7 +33,6 @@ from ..domain.usage import (
     DailyUsage,
     PeriodTotals,
     PeriodUsage,
-    UnknownService,
     UsageEvent,
     UsageRequest,
     UsageSummary,
@@ -41,6 +40,7 @@ from ..domain.usage import (
     insufficient_credits,
     occurred_at_problem,
     price,
+    unknown_service,
 )
 from ..domain.values import TotalCredits, UtcTimestamp
 from ..store.base import MAX_TRANSACTION_ITEMS, DuplicateKeys
@@ -264,11 +264,7 @@ class UsageRecorder:
     def _unchargeable(self, request: UsageRequest, plan: Plan) -> BillingError | None:
         rate = plan.usage_rates.get(request.service)
         if rate is None:
-            return UnknownService(
-                f"Plan '{plan.plan_id}' v{plan.version} has no rate for service '{request.service}'.",
-                field="service",
-                details={"services": sorted(plan.usage_rates)},
-            )
+            return unknown_service(plan, request.service)
         if request.unit is not None and request.unit != rate.unit:
             return ValidationFailed.of("unit", f"the plan bills '{request.service}' per '{rate.unit}'")
         late_or_early = occurred_at_problem(request.occurred_at, self.now)
