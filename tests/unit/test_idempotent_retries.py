@@ -4,6 +4,7 @@ concurrent twin that committed first is replayed, never refused; nothing is char
 
 from decimal import Decimal
 
+from billing.domain.errors import RetryableConflict
 from billing.domain.idempotency import KeyAlreadyCommitted
 from billing.services import credits
 from billing.services.credits import CreditChangeRequest
@@ -54,6 +55,23 @@ def test_a_credit_change_whose_commit_answer_was_lost_is_created_not_replayed():
     entry, replayed = credits.change_credits(world.billing, ADMIN, world.sid, body, pause=no_pause)
     assert not replayed and entry.amount == 5
     assert [e.type for e in world.ledger()] == ["grant", "top_up"]
+
+
+def test_an_adjustment_whose_lost_commit_leaves_too_little_for_its_retry_is_created_not_replayed():
+    """The SDK retried a commit that had landed (its answer was lost): the retry finds our own
+    adjustment's effect, the balance floor refuses it, and the key is ours. That is a 201."""
+    world = World(credit_allowance=Decimal(5))
+    append = world.subscriptions.append
+
+    def append_then_lose_the_answer(posting, *, idempotency, require_active=False):
+        append(posting, idempotency=idempotency, require_active=require_active)
+        world.subscriptions.append = append  # the next attempt meets the state this one left
+        raise RetryableConflict("the answer was lost; the SDK's retry met its own commit")
+
+    world.subscriptions.append = append_then_lose_the_answer
+    body = CreditChangeRequest(amount=Decimal(-5), type="adjustment", reason="refund", idempotency_key="k")
+    entry, replayed = credits.change_credits(world.billing, ADMIN, world.sid, body, pause=no_pause)
+    assert not replayed and entry.amount == -5 and world.subscriptions.get(world.sid).credit_balance == 0
 
 
 def test_a_usage_twin_that_committed_meanwhile_is_replayed_not_refused():

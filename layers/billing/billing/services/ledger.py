@@ -77,9 +77,11 @@ def run_idempotently(
         first = result_type.model_validate(recorded.replay_for(fingerprint))
         return first, recorded.result not in attempted
     except (Conflict, RetryableConflict):
-        # Refused for the state it found (balance floor, canceled, contention)? If a twin committed
-        # this key meanwhile, that state is the twin's doing: answer as the twin did instead.
+        # Refused for the state it found (balance floor, canceled, contention)? If the key committed
+        # meanwhile, that state is the committed change's doing: answer as it did. It may be our own
+        # attempt, whose answer was lost (an SDK retry of a commit that had landed): then this
+        # request did the work, and it is no replay.
         recorded = store.idempotency_record(scope) if scope is not None else None
         if recorded is not None and recorded.is_live(now):
-            return result_type.model_validate(recorded.replay_for(fingerprint)), True
+            return result_type.model_validate(recorded.replay_for(fingerprint)), recorded.result not in attempted
         raise
