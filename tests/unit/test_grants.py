@@ -112,3 +112,38 @@ def test_the_number_of_active_grants_is_bounded():
     )
     with pytest.raises(GrantLimitReached):
         credits.add(extra, entry_type="top_up", reference="r")
+
+
+def test_the_largest_write_the_bounds_allow_fits_one_dynamodb_transaction():
+    """A period close that writes off every grant the bounds allow (32, and the allowance that is
+    exempt), ends every hold and grants the next allowance, with its draft: at most 100 items."""
+    from billing.domain.holds import MAX_ACTIVE_HOLDS, ActiveHold
+    from billing.domain.subscriptions import PERIOD_FIELDS, CreditPosting
+    from billing.store.dynamodb_subscriptions import Tables, posting_actions
+
+    from .world import World
+
+    world = World()
+    subscription = world.subscriptions.get(world.sid)
+    expired = tuple(grant(f"g{i:02d}", 1, expires_in_days=-1) for i in range(MAX_ACTIVE_GRANTS + 1))
+    lapsed = tuple(
+        ActiveHold(hold_id=f"h{i}", credits=Decimal(0), expires_at=NOW - timedelta(hours=1))
+        for i in range(MAX_ACTIVE_HOLDS)
+    )
+    full = subscription.model_copy(update={"grants": expired, "holds": lapsed})
+    credits = full.book(NOW, "close")
+    credits.expire_due()
+    allowance = CreditGrant(
+        **grant("next", 1000, priority=0, kind="allowance").model_dump(),
+        subscription_id=world.sid,
+        currency="USD",
+        reason="next period",
+        period_start=NOW,
+        actor="close",
+        created_at=NOW,
+    )
+    credits.add(allowance, entry_type="grant", reference="period", within_limit=False)
+    posting = CreditPosting.of(full, full.after(credits), credits)
+    actions = posting_actions(Tables("subscriptions", "ledger"), posting, also_set=PERIOD_FIELDS)
+    draft = 1
+    assert len(actions) + draft <= 100, len(actions)

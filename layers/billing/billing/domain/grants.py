@@ -185,9 +185,16 @@ class CreditBook:
     def held(self) -> Decimal:
         return sum((h.credits for h in self.holds), Decimal(0))
 
-    def spendable(self) -> Decimal:
-        """What a charge may draw: effective credits not held for someone else."""
-        return max(self.available() - self.held, Decimal(0))
+    def spendable(self, *, until: datetime | None = None, allowance_renews: bool = False) -> Decimal:
+        """What a charge may draw: effective credits not held for someone else. With `until`, only
+        credits that last until then: grants not expiring first, and the allowance when it renews
+        (an active subscription's next period grants the plan's allowance again, at least as much)."""
+
+        def lasts(grant: ActiveGrant) -> bool:
+            return until is None or not grant.has_expired(until) or (allowance_renews and grant.kind == "allowance")
+
+        lasting = sum((g.remaining for g in self.grants if g.is_effective(self.now) and lasts(g)), Decimal(0))
+        return max(lasting - self.held, Decimal(0))
 
     # --- holds -----------------------------------------------------------------------------
     def place(self, hold) -> None:

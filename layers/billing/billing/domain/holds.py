@@ -20,8 +20,11 @@ from .ids import new_id
 from .values import Credits, UtcTimestamp
 
 HoldStatus = Literal["held", "settled", "released", "expired"]
-# Held holds ride on the subscription item every charge rewrites: bounded like grants.
-MAX_ACTIVE_HOLDS = 32
+# Held holds ride on the subscription item every charge rewrites: bounded like grants. The worst
+# transaction a bound allows: a period close writing off 33 grants (the 32 allowed and the
+# exempt allowance: an entry and a record each), ending 24 holds, granting the next allowance (2),
+# the subscription and the draft: 66 + 24 + 2 + 2 = 94 of DynamoDB's 100 items.
+MAX_ACTIVE_HOLDS = 24
 DEFAULT_HOLD_SECONDS = 3600
 
 

@@ -17,7 +17,7 @@ from .periods import Period
 from .plans import Plan
 from .subscriptions import Subscription
 from .usage import PeriodUsage, UsageTotals
-from .values import Credits, TotalCredits, UtcTimestamp, format_decimal, round_credits
+from .values import TotalCredits, UtcTimestamp, format_decimal, round_credits
 
 InvoiceStatus = Literal["draft", "issued", "void"]
 LineKind = Literal["base_fee", "overage", "top_up"]
@@ -30,7 +30,9 @@ class LineItem(BaseModel):
     description: str
     service: str | None = None
     quantity: TotalCredits  # a period's overage can add up past any one event's 10^12
-    unit_amount_cents: Credits  # decimal: overage rates are fractions of a cent per credit
+    # Decimal: overage rates are fractions of a cent per credit; a top-up line's is its price over its
+    # credits, which a small, dear grant can take past one amount's 10^12.
+    unit_amount_cents: TotalCredits
     amount_cents: int
 
 

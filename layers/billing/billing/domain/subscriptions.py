@@ -28,7 +28,6 @@ from .periods import Period, period_at, period_index
 from .plans import Plan, PlanId
 from .values import (
     MAGNITUDE_LIMIT,
-    MAX_CENTS,
     Credits,
     NonNegativeDecimal,
     PositiveDecimal,
@@ -312,5 +311,5 @@ def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> Cre
         reason=f"Auto top-up: the balance fell below {format_decimal(settings.threshold_credits)} credits",
         actor=AUTO_TOP_UP_ACTOR,
         now=book.now,
-        price_cents=min(priced_cents(settings.amount, plan.credit_price_cents), MAX_CENTS),
+        price_cents=priced_cents(settings.amount, plan.credit_price_cents),  # in range: checked when set
     )

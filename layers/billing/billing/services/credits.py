@@ -126,6 +126,7 @@ def change_credits(
             price_cents=request.price_cents if request.type == "top_up" else 0,
             priority=PURCHASED_PRIORITY,
             reason=request.reason,
+            now=book.now,
         )
         return _added(book, plan, grant, entry_type=request.type, reference=reference)
 
@@ -148,8 +149,7 @@ def create_grant(
     """A purchased or promotional grant with its own priority, start and expiry. Returns (grant, replayed)."""
 
     def change(current: Subscription, plan: Plan, book: CreditBook) -> CreditGrant:
-        now = billing.now()
-        if request.expires_at is not None and request.expires_at <= now:
+        if request.expires_at is not None and request.expires_at <= book.now:
             raise ValidationFailed.of("expires_at", "must be in the future")
         default_priority = PURCHASED_PRIORITY if request.kind == "purchased" else PROMOTIONAL_PRIORITY
         grant = _sold(
@@ -162,6 +162,7 @@ def create_grant(
             price_cents=request.price_cents,
             priority=default_priority if request.priority is None else request.priority,
             reason=request.reason,
+            now=book.now,
             effective_at=request.effective_at,
             expires_at=request.expires_at,
         )
@@ -231,10 +232,12 @@ def _sold(
     price_cents: int | None,
     priority: int,
     reason: str,
+    now: datetime,
     effective_at: datetime | None = None,
     expires_at: datetime | None = None,
 ) -> CreditGrant:
-    """A grant made by staff, priced as asked or (purchased credits) at the plan's credit price."""
+    """A grant made by staff at `now` (the moment its period was decided by: its id's time falls in
+    that period), priced as asked or (purchased credits) at the plan's credit price."""
     if price_cents is None:
         price_cents = priced_cents(amount, plan.credit_price_cents) if kind == "purchased" else 0
     if price_cents > MAX_CENTS:
@@ -248,7 +251,7 @@ def _sold(
         priority=priority,
         reason=reason,
         actor=caller.principal,
-        now=billing.now(),
+        now=now,
         price_cents=price_cents,
         effective_at=effective_at,
         expires_at=expires_at,

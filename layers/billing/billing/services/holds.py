@@ -14,7 +14,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.access import Caller, Permission
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.hold_records import Hold
 from ..domain.holds import DEFAULT_HOLD_SECONDS, HoldStatus, new_hold_id, subscription_of
 from ..domain.idempotency import fingerprint, scope_key
@@ -32,7 +32,7 @@ from ..domain.usage import (
     price,
     unknown_service,
 )
-from ..domain.values import Credits, PositiveDecimal, UtcTimestamp
+from ..domain.values import MAGNITUDE_LIMIT, Credits, PositiveDecimal, UtcTimestamp
 from .credits import up_to_date
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .periods import period_due
@@ -129,7 +129,8 @@ def _spendable(subscription: Subscription, plan: Plan, now: datetime) -> Decimal
     book = subscription.book(now, "entitlement-check")
     due = period_due(subscription, now)
     book.expire_due(also=lambda grant: due and grant.kind == "allowance")
-    return book.spendable() + (plan.credit_allowance if due and subscription.is_active else 0)
+    next_allowance = plan.credit_allowance if due and subscription.is_active else 0
+    return max(book.available() + next_allowance - book.held, Decimal(0))
 
 
 # --- holds -------------------------------------------------------------------------------------
@@ -157,8 +158,14 @@ def place_hold(
         credits = price(request.quantity, rate)
         book = current.book(now, caller.principal)
         book.expire_due()
-        if plan.overage_policy != "allow" and credits > book.spendable():
-            raise insufficient_credits(credits, book.spendable())
+        expires_at = now + timedelta(seconds=request.expires_in_seconds)
+        if book.held + credits >= MAGNITUDE_LIMIT:
+            raise ValidationFailed.of("quantity", "would hold 10^12 credits or more on this subscription at once")
+        # On a `block` plan a hold counts only credits that outlive it: else an expiring grant
+        # would leave it unbacked and the settlement billed as overage the plan forbids.
+        backed = book.spendable(until=expires_at, allowance_renews=current.is_active)
+        if plan.overage_policy != "allow" and credits > backed:
+            raise insufficient_credits(credits, backed)
         hold = Hold(
             hold_id=new_hold_id(current.subscription_id, now),
             subscription_id=current.subscription_id,
@@ -166,7 +173,7 @@ def place_hold(
             service=request.service,
             quantity=request.quantity,
             credits=credits,
-            expires_at=now + timedelta(seconds=request.expires_in_seconds),
+            expires_at=expires_at,
             created_at=now,
             source=request.source,
             metadata=request.metadata,

@@ -9,12 +9,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from ..domain.access import Caller, Permission
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..domain.grants import allowance_grant
+from ..domain.grants import allowance_grant, priced_cents
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ids import new_id
 from ..domain.paging import Page
 from ..domain.periods import period_at
-from ..domain.plans import PlanId
+from ..domain.plans import Plan, PlanId
 from ..domain.subscriptions import (
     LOW_BALANCE_SHARE,
     AutoTopUp,
@@ -26,7 +26,7 @@ from ..domain.subscriptions import (
     SubscriptionFilters,
     assess_health,
 )
-from ..domain.values import NonNegativeDecimal, format_timestamp, round_credits
+from ..domain.values import MAX_CENTS, NonNegativeDecimal, format_timestamp, round_credits
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .unit_of_work import Billing
 
@@ -212,6 +212,18 @@ def cancel_subscription(
     return with_retries(attempt, pause=pause)
 
 
+def _check_auto_top_up_price(settings: AutoTopUp, plan: Plan) -> None:
+    """Each auto top-up is sold at the plan's credit price: one too small to cost a cent would give
+    credits away a top-up at a time, one too large could not be invoiced."""
+    if not plan.credit_price_cents:
+        return
+    price = priced_cents(settings.amount, plan.credit_price_cents)
+    if price < 1:
+        raise ValidationFailed.of("auto_top_up.amount", "costs less than one cent at the plan's credit price")
+    if price > MAX_CENTS:
+        raise ValidationFailed.of("auto_top_up.amount", "costs 10^12 cents or more at the plan's credit price")
+
+
 class SettingsRequest(BaseModel):
     """`PUT .../settings`: a field left out stays as it is; `auto_top_up: null` turns it off and
     `low_balance_threshold_credits: null` goes back to the default (10% of the allowance)."""
@@ -223,16 +235,22 @@ class SettingsRequest(BaseModel):
 
 
 def change_settings(
-    billing: Billing, caller: Caller, subscription_id: str, request: SettingsRequest
+    billing: Billing, caller: Caller, subscription_id: str, request: SettingsRequest, *, pause: Pause = time.sleep
 ) -> SubscriptionWithHealth:
     subscription = subscription_for(billing, caller, subscription_id, Permission.MANAGE_SUBSCRIPTION)
+    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     given, changes = request.model_fields_set, {}
     if "low_balance_threshold_credits" in given:
-        plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
         threshold = request.low_balance_threshold_credits  # 0 is a choice (never low); null the default
         default = round_credits(plan.credit_allowance * LOW_BALANCE_SHARE)
         changes["low_balance_threshold_credits"] = default if threshold is None else threshold
     if "auto_top_up" in given:
+        if request.auto_top_up is not None:
+            _check_auto_top_up_price(request.auto_top_up, plan)
         changes["auto_top_up"] = request.auto_top_up
-    billing.subscriptions.save_settings(subscription.subscription_id, changes)
+    if changes:
+        with_retries(
+            lambda: billing.subscriptions.save_settings(billing.subscriptions.get(subscription_id), changes),
+            pause=pause,
+        )
     return subscription_health(billing, caller, subscription_id)

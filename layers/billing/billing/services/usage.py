@@ -371,11 +371,12 @@ class UsageRecorder:
 
     @staticmethod
     def _room_for_one_more(book: CreditBook, charged: list, subscription: Subscription) -> bool:
-        """A transaction holds 100 items: the subscription, the entries and grant records so far,
+        """A transaction holds 100 items: the subscription, the entries, grant and hold records so far,
         the usage entry and aggregate to come, an auto top-up's two items, and the events, each of
         which might deplete every grant it draws from."""
         reserved = 3 + (2 if subscription.auto_top_up and subscription.auto_top_up.enabled else 0)
-        used = reserved + len(book.entries) + len(book.started) + len(book.ended) + len(charged)
+        records = len(book.started) + len(book.ended) + len(book.holds_placed) + len(book.holds_ended)
+        used = reserved + len(book.entries) + records + len(charged)
         return used + 1 + len(book.grants) <= MAX_TRANSACTION_ITEMS
 
     def _clear_refusals(self, pending: list[int]) -> None:

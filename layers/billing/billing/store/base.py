@@ -86,8 +86,9 @@ class SubscriptionStore(Protocol):
 
     def idempotency_record(self, scope: str) -> IdempotencyRecord | None: ...
 
-    def save_settings(self, subscription_id: str, changes: dict[str, Any]) -> None:
-        """Set each setting given (`low_balance_threshold_credits`, `auto_top_up`); None removes it."""
+    def save_settings(self, subscription: Subscription, changes: dict[str, Any]) -> None:
+        """Set each setting given (`low_balance_threshold_credits`, `auto_top_up`; None removes it)
+        if the subscription is at the revision read, advancing it. Raises RetryableConflict."""
 
     def grants_page(
         self, subscription: Subscription, *, status: GrantStatus | None, limit: int, cursor: str | None

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from ..domain.errors import NotFound, RetryableConflict
 from ..domain.grants import CreditGrant, GrantEnd, GrantStatus
 from ..domain.hold_records import Hold
@@ -41,6 +43,7 @@ from .dynamodb import (
     TransactionCancelled,
     add_filters,
     from_attributes,
+    is_conditional_failure,
     query_page,
     to_attributes,
     transact_write,
@@ -461,24 +464,28 @@ class DynamoSubscriptionStore:
         except TransactionCancelled:
             raise RetryableConflict("The balance changed meanwhile; retry.") from None
 
-    def save_settings(self, subscription_id: str, changes: dict[str, Any]) -> None:
-        """Set each setting given (None removes it). Settings move no credits: no revision."""
-        if not changes:
-            return
-        given = list(changes.items())
+    def save_settings(self, subscription: Subscription, changes: dict[str, Any]) -> None:
+        """Set each setting given (None removes it), if the subscription is still at the revision
+        read, and advance it: a charge that read the old settings (an auto top-up) must not commit
+        after them. Raises RetryableConflict."""
+        given = [*changes.items(), ("revision", subscription.revision + 1)]
         kept = ", ".join(f"#c{n} = :c{n}" for n, (_, setting) in enumerate(given) if setting is not None)
         removed = ", ".join(f"#c{n}" for n, (_, setting) in enumerate(given) if setting is None)
         values = {f":c{n}": value(_plain_setting(s)) for n, (_, s) in enumerate(given) if s is not None}
-        self._client.update_item(
-            TableName=self._subscriptions,
-            Key=subscription_key(subscription_id),
-            UpdateExpression=" ".join(
-                part for part in (kept and f"SET {kept}", removed and f"REMOVE {removed}") if part
-            ),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={f"#c{n}": name for n, (name, _) in enumerate(given)},
-            **({"ExpressionAttributeValues": values} if values else {}),
-        )
+        values[":read"] = value(subscription.revision)
+        try:
+            self._client.update_item(
+                TableName=self._subscriptions,
+                Key=subscription_key(subscription.subscription_id),
+                UpdateExpression=" ".join(part for part in (f"SET {kept}", removed and f"REMOVE {removed}") if part),
+                ConditionExpression="revision = :read",
+                ExpressionAttributeNames={f"#c{n}": name for n, (name, _) in enumerate(given)},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                raise RetryableConflict("The subscription changed while its settings were saved; retry.") from None
+            raise
 
     def every_subscription(self) -> Iterator[Subscription]:
         """All subscriptions, page by page (a Scan returns at most 1 MB at a time)."""

@@ -159,9 +159,13 @@ class InMemorySubscriptionStore:
             if idempotency:
                 self._idempotency[idempotency.scope] = idempotency
 
-    def save_settings(self, subscription_id: str, changes: dict) -> None:
+    def save_settings(self, subscription: Subscription, changes: dict) -> None:
         with self._lock:
-            self._subscriptions[subscription_id] = self._subscriptions[subscription_id].model_copy(update=changes)
+            stored = self._subscriptions[subscription.subscription_id]
+            if stored.revision != subscription.revision:
+                raise RetryableConflict("The subscription changed while its settings were saved; retry.")
+            update = changes | {"revision": stored.revision + 1}
+            self._subscriptions[subscription.subscription_id] = stored.model_copy(update=update)
 
     def stored_for(self, posting: CreditPosting, *, require_active: bool) -> Subscription:
         """The stored subscription, if the posting's conditions hold (call under the lock)."""
