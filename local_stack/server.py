@@ -3,6 +3,7 @@ on the embedded DynamoDB (or BILLING_DYNAMODB_ENDPOINT), sandbox mode on.
 
   POST /_local/invoke/{FunctionLogicalId}   deliver an event to a function (`sam local invoke`)
   GET  /api/billing/docs                     the API reference (Swagger UI over /api/billing/openapi.json)
+  GET  /marketplace                          the storefront (frontend/out/, the static export)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .database import EmbeddedDynamoDB, client_for, create_tables
 from .docs import docs_response, is_docs_path
 from .functions import LocalFunction, merged_environment
 from .gateway import API_GATEWAY_BODY_LIMIT, ApiGateway, HttpResponse, refusal
+from .storefront import is_storefront_path, storefront_response
 from .template import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +187,8 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 response = local.clock_request(self.command, body)
             elif is_docs_path(path):
                 response = docs_response(self.command, path)
+            elif is_storefront_path(path):
+                response = storefront_response(self.command, path)
             elif path.rstrip("/") == TOKEN_PATH and self.command == "POST":
                 response = token_request(body)
             else:
@@ -247,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     database = "embedded moto" if local.database else local.endpoint
     print(
         f"billing local stack ready on http://{args.host}:{server.server_address[1]}/api/billing "
+        f"(storefront: /marketplace) "
         f"({len(local.functions)} functions, {len(local.gateway.routes)} routes, DynamoDB: {database}, "
         f"{time.monotonic() - started:.1f}s)",
         flush=True,

@@ -1,0 +1,316 @@
+"use client";
+import { useState } from "react";
+import { newIdempotencyKey, type ApiError, type Invoice, type Plan } from "../lib/api";
+import { useClient } from "../lib/context";
+import { formatCredits, formatDate, formatMoney } from "../lib/format";
+import { can, type Session } from "../lib/session";
+import { asApiError, useResource } from "../lib/useResource";
+import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
+import { draftFromPlan, EMPTY_PLAN, listingFromDraft, PlanForm, type PlanDraft } from "./PlanForm";
+
+/** Staff tools (marketplace:admin, finance): find subscriptions and draft invoices across
+ * organizations, change credits (admin), manage partner listings (admin). */
+export function AdminPanel({
+  session,
+  selected,
+  onSelect,
+  refreshKey,
+  onChanged,
+}: {
+  session: Session;
+  selected: string | null;
+  onSelect: (subscriptionId: string) => void;
+  refreshKey: number;
+  onChanged: () => void;
+}) {
+  return (
+    <Panel id="admin" title="Administration">
+      <SubscriptionFinder selected={selected} onSelect={onSelect} refreshKey={refreshKey} />
+      <DraftInvoices refreshKey={refreshKey} onChanged={onChanged} />
+      {can(session, "change-credits") ? <CreditsForm subscriptionId={selected} onChanged={onChanged} /> : null}
+      {can(session, "manage-plans") ? <Listings onChanged={onChanged} refreshKey={refreshKey} /> : null}
+    </Panel>
+  );
+}
+
+function SubscriptionFinder({ selected, onSelect, refreshKey }: { selected: string | null; onSelect: (id: string) => void; refreshKey: number }) {
+  const client = useClient();
+  const [draft, setDraft] = useState({ organization_id: "", status: "", residency: "" });
+  const [filters, setFilters] = useState(draft);
+  const found = useResource(() => client.listSubscriptions(filters), [client, filters, refreshKey]);
+  return (
+    <div className="admin-block">
+      <h3>Subscriptions</h3>
+      <form
+        className="row filters"
+        aria-label="Find subscriptions"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setFilters({ ...draft });
+        }}
+      >
+        <label>
+          Organization
+          <input value={draft.organization_id} onChange={(e) => setDraft({ ...draft, organization_id: e.target.value.trim() })} placeholder="any" />
+        </label>
+        <label>
+          Status
+          <select value={draft.status} onChange={(e) => setDraft({ ...draft, status: e.target.value })}>
+            <option value="">any</option>
+            <option value="active">active</option>
+            <option value="canceled">canceled</option>
+          </select>
+        </label>
+        <label>
+          Residency
+          <input value={draft.residency} onChange={(e) => setDraft({ ...draft, residency: e.target.value.trim() })} placeholder="mine" size={6} />
+        </label>
+        <button type="submit">Find</button>
+      </form>
+      {found.state === "loading" ? <Loading what="subscriptions" /> : null}
+      {found.state === "error" ? <ErrorNotice error={found.error} onRetry={found.reload} /> : null}
+      {found.state === "ready" && found.data.items.length === 0 ? <Empty>No subscriptions match.</Empty> : null}
+      {found.state === "ready" && found.data.items.length > 0 ? (
+        <div className="scroll">
+          <table className="data" data-testid="subscription-list">
+            <caption className="sr-only">Subscriptions, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Organization</th>
+                <th scope="col">Plan</th>
+                <th scope="col">Status</th>
+                <th scope="col" className="num">Balance</th>
+                <th scope="col">Period end</th>
+                <th scope="col">
+                  <span className="sr-only">Select</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {found.data.items.map((s) => (
+                <tr key={s.subscription_id} className={s.subscription_id === selected ? "selected" : undefined}>
+                  <td>{s.organization_id}</td>
+                  <td>
+                    {s.plan_id} v{s.plan_version}
+                  </td>
+                  <td>{s.status}</td>
+                  <td className="num">{formatCredits(s.credit_balance)}</td>
+                  <td>{formatDate(s.current_period_end)}</td>
+                  <td>
+                    <button type="button" onClick={() => onSelect(s.subscription_id)} aria-pressed={s.subscription_id === selected} aria-label={`Select ${s.organization_id}`}>
+                      {s.subscription_id === selected ? "Selected" : "Select"}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function DraftInvoices({ refreshKey, onChanged }: { refreshKey: number; onChanged: () => void }) {
+  const client = useClient();
+  const drafts = useResource(() => client.listInvoices({ status: "draft" }), [client, refreshKey]);
+  const [error, setError] = useState<ApiError | null>(null);
+  async function act(action: () => Promise<Invoice>) {
+    setError(null);
+    try {
+      await action();
+      onChanged();
+    } catch (e) {
+      setError(asApiError(e));
+    }
+  }
+  return (
+    <div className="admin-block">
+      <h3>Draft invoices</h3>
+      {error ? <ErrorNotice error={error} /> : null}
+      {drafts.state === "loading" ? <Loading what="draft invoices" /> : null}
+      {drafts.state === "error" ? <ErrorNotice error={drafts.error} onRetry={drafts.reload} /> : null}
+      {drafts.state === "ready" && drafts.data.items.length === 0 ? <Empty>No draft invoices.</Empty> : null}
+      {drafts.state === "ready" && drafts.data.items.length > 0 ? (
+        <div className="scroll">
+          <table className="data" data-testid="draft-invoices">
+            <caption className="sr-only">Draft invoices across organizations</caption>
+            <thead>
+              <tr>
+                <th scope="col">Organization</th>
+                <th scope="col">Period</th>
+                <th scope="col" className="num">Total</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {drafts.data.items.map((invoice) => (
+                <tr key={invoice.invoice_id}>
+                  <td>{invoice.organization_id}</td>
+                  <td>
+                    {formatDate(invoice.period_start)} → {formatDate(invoice.period_end)}
+                  </td>
+                  <td className="num">{formatMoney(invoice.total_cents, invoice.currency)}</td>
+                  <td className="row">
+                    <button type="button" onClick={() => void act(() => client.issueInvoice(invoice))}>
+                      Issue
+                    </button>
+                    <button type="button" className="danger" onClick={() => void act(() => client.voidInvoice(invoice))}>
+                      Void
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function CreditsForm({ subscriptionId, onChanged }: { subscriptionId: string | null; onChanged: () => void }) {
+  const client = useClient();
+  const [type, setType] = useState<"top_up" | "adjustment">("top_up");
+  const [amount, setAmount] = useState("");
+  const [reason, setReason] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const fields = error?.fields ?? {};
+  async function submit() {
+    if (!subscriptionId) return;
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      const entry = await client.changeCredits(subscriptionId, { type, amount: amount.trim(), reason, idempotency_key: newIdempotencyKey("credits") });
+      setDone(`Recorded ${entry.type.replace("_", "-")} of ${formatCredits(entry.amount)} credits; balance ${formatCredits(entry.balance_after)}.`);
+      setAmount("");
+      setReason("");
+      onChanged();
+    } catch (e) {
+      setError(asApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <div className="admin-block">
+      <h3>Credits</h3>
+      {!subscriptionId ? (
+        <Empty>Select a subscription to top up or adjust its credits.</Empty>
+      ) : (
+        <form
+          className="row filters"
+          aria-label="Change credits"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void submit();
+          }}
+        >
+          <label>
+            Type
+            <select value={type} onChange={(e) => setType(e.target.value as "top_up" | "adjustment")}>
+              <option value="top_up">top-up</option>
+              <option value="adjustment">adjustment (±)</option>
+            </select>
+          </label>
+          <label>
+            Amount (credits)
+            <input value={amount} onChange={(e) => setAmount(e.target.value)} inputMode="decimal" aria-invalid={Boolean(fields.amount)} required />
+            {fields.amount ? <span className="field-error">{fields.amount}</span> : null}
+          </label>
+          <label>
+            Reason
+            <input value={reason} onChange={(e) => setReason(e.target.value)} aria-invalid={Boolean(fields.reason)} required />
+            {fields.reason ? <span className="field-error">{fields.reason}</span> : null}
+          </label>
+          <button type="submit" className="primary" disabled={busy || !amount || !reason}>
+            Apply
+          </button>
+        </form>
+      )}
+      {error && !error.fields.amount && !error.fields.reason ? <ErrorNotice error={error} /> : null}
+      {done ? (
+        <p className="state state-ok" role="status">
+          {done}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+function Listings({ onChanged, refreshKey }: { onChanged: () => void; refreshKey: number }) {
+  const client = useClient();
+  const plans = useResource(() => client.listPlans(), [client, refreshKey]);
+  const [editing, setEditing] = useState<{ draft: PlanDraft; planId: string | null; etag: string | null } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+
+  async function revise(plan: Plan) {
+    setError(null);
+    try {
+      const { plan: latest, etag } = await client.getPlan(plan.plan_id);
+      setEditing({ draft: draftFromPlan(latest), planId: latest.plan_id, etag });
+    } catch (e) {
+      setError(asApiError(e));
+    }
+  }
+  async function archive(plan: Plan) {
+    setError(null);
+    try {
+      await client.archivePlan(plan.plan_id);
+      onChanged();
+    } catch (e) {
+      setError(asApiError(e));
+    }
+  }
+  async function save(draft: PlanDraft) {
+    const listing = listingFromDraft(draft);
+    if (editing?.planId) {
+      await client.revisePlan(editing.planId, { ...listing, plan_id: editing.planId, version: null, status: null, created_at: null, updated_at: null }, editing.etag);
+    } else {
+      await client.createPlan(listing);
+    }
+    setEditing(null);
+    onChanged();
+  }
+
+  return (
+    <div className="admin-block">
+      <h3>Partner listings</h3>
+      {error ? <ErrorNotice error={error} /> : null}
+      {editing ? (
+        <PlanForm initial={editing.draft} editing={editing.planId !== null} onSubmit={save} onCancel={() => setEditing(null)} />
+      ) : (
+        <button type="button" className="primary" onClick={() => setEditing({ draft: EMPTY_PLAN, planId: null, etag: null })}>
+          New listing
+        </button>
+      )}
+      {plans.state === "loading" ? <Loading what="listings" /> : null}
+      {plans.state === "error" ? <ErrorNotice error={plans.error} onRetry={plans.reload} /> : null}
+      {plans.state === "ready" && plans.data.items.length === 0 ? <Empty>No active listings.</Empty> : null}
+      {plans.state === "ready" && plans.data.items.length > 0 ? (
+        <ul className="listing-list">
+          {plans.data.items.map((plan) => (
+            <li key={plan.plan_id} data-testid={`listing-${plan.plan_id}`}>
+              <span>
+                <strong>{plan.name}</strong> <span className="muted">({plan.plan_id} v{plan.version})</span>
+              </span>
+              <span className="row">
+                <button type="button" onClick={() => void revise(plan)} aria-label={`Revise ${plan.name}`}>
+                  Revise
+                </button>
+                <button type="button" className="danger" onClick={() => void archive(plan)} aria-label={`Archive ${plan.name}`}>
+                  Archive
+                </button>
+              </span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}

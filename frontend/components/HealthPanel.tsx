@@ -1,0 +1,80 @@
+"use client";
+import type { ReactNode } from "react";
+import { useClient } from "../lib/context";
+import { daysUntil, formatCredits, formatDate, formatDateTime, ratio } from "../lib/format";
+import { useResource } from "../lib/useResource";
+import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
+
+const STATUS_TEXT = { healthy: "Healthy", low: "Low balance", depleted: "Depleted" } as const;
+
+/**
+ * Balance and health of one subscription. `children` render below the figures: where the
+ * credit grants list slots in once the grants endpoints exist (not in the API yet).
+ */
+export function HealthPanel({ subscriptionId, refreshKey = 0, children }: { subscriptionId: string | null; refreshKey?: number; children?: ReactNode }) {
+  const client = useClient();
+  const subscription = useResource(subscriptionId ? () => client.getSubscription(subscriptionId) : null, [client, subscriptionId, refreshKey]);
+  return (
+    <Panel id="health" title="Subscription health">
+      {!subscriptionId ? (
+        <Empty>No subscription selected.</Empty>
+      ) : subscription.state === "loading" ? (
+        <Loading what="the subscription" />
+      ) : subscription.state === "error" ? (
+        <ErrorNotice error={subscription.error} onRetry={subscription.reload} />
+      ) : (
+        (() => {
+          const s = subscription.data;
+          const h = s.health;
+          const allowanceShare = ratio(s.allowance_balance, s.credit_balance);
+          return (
+            <div className="health">
+              <p className="health-head">
+                <span className={`badge status-${h.status}`} data-testid="health-status">
+                  {STATUS_TEXT[h.status]}
+                </span>{" "}
+                <span className="muted">
+                  {s.organization_id} · {s.plan_id} v{s.plan_version} · {s.status} · {s.residency}
+                </span>
+              </p>
+              <div className="balance">
+                <span className="big" data-testid="credit-balance">
+                  {formatCredits(s.credit_balance)}
+                </span>{" "}
+                credits
+              </div>
+              <div className="split" aria-hidden="true">
+                <span className="split-allowance" style={{ width: `${allowanceShare * 100}%` }} />
+                <span className="split-purchased" style={{ width: `${(s.credit_balance === "0" ? 0 : 1 - allowanceShare) * 100}%` }} />
+              </div>
+              <dl className="facts">
+                <dt>
+                  <span className="swatch swatch-allowance" /> Allowance
+                </dt>
+                <dd>{formatCredits(s.allowance_balance)}</dd>
+                <dt>
+                  <span className="swatch swatch-purchased" /> Purchased
+                </dt>
+                <dd>{formatCredits(s.purchased_balance)}</dd>
+                <dt>Used this period</dt>
+                <dd>
+                  {formatCredits(h.period_usage_credits)}
+                  {h.period_overage_credits !== "0" ? ` (overage ${formatCredits(h.period_overage_credits)})` : ""}
+                </dd>
+                <dt>Burn rate</dt>
+                <dd>{formatCredits(h.burn_rate_credits_per_day)} credits / day</dd>
+                <dt>Projected depletion</dt>
+                <dd>{h.projected_depletion_at ? formatDateTime(h.projected_depletion_at) : "not projected"}</dd>
+                <dt>Current period</dt>
+                <dd>
+                  {formatDate(s.current_period_start)} → {formatDate(s.current_period_end)} ({daysUntil(s.current_period_end)} days left)
+                </dd>
+              </dl>
+              {children}
+            </div>
+          );
+        })()
+      )}
+    </Panel>
+  );
+}

@@ -1,0 +1,205 @@
+"use client";
+import { useState } from "react";
+import type { ApiError, Invoice } from "../lib/api";
+import { useClient } from "../lib/context";
+import { formatCredits, formatDate, formatDateTime, formatMoney, formatCentsRate } from "../lib/format";
+import { asApiError, useResource } from "../lib/useResource";
+import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
+
+/** Hands a Blob to the browser as a file download (the export needs the bearer token, so no plain link). */
+export function saveBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export function InvoicesPanel({
+  subscriptionId,
+  mayManage,
+  refreshKey = 0,
+  onChanged,
+}: {
+  subscriptionId: string | null;
+  mayManage: boolean;
+  refreshKey?: number;
+  onChanged?: () => void;
+}) {
+  const client = useClient();
+  const [selected, setSelected] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [actionError, setActionError] = useState<ApiError | null>(null);
+  const [generation, setGeneration] = useState(0);
+  const invoices = useResource(subscriptionId ? () => client.subscriptionInvoices(subscriptionId) : null, [client, subscriptionId, refreshKey, generation]);
+
+  async function act(action: () => Promise<Invoice>) {
+    setBusy(true);
+    setActionError(null);
+    try {
+      const invoice = await action();
+      setSelected(invoice.invoice_id);
+      setGeneration((g) => g + 1);
+      onChanged?.();
+    } catch (error) {
+      setActionError(asApiError(error));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const current = invoices.state === "ready" ? invoices.data.items.find((i) => i.invoice_id === selected) ?? null : null;
+  return (
+    <Panel
+      id="invoices"
+      title="Invoices"
+      actions={
+        mayManage && subscriptionId ? (
+          <button type="button" disabled={busy} onClick={() => void act(() => client.draftInvoice(subscriptionId))}>
+            Draft invoice for the current period
+          </button>
+        ) : null
+      }
+    >
+      {actionError ? <ErrorNotice error={actionError} /> : null}
+      {!subscriptionId ? (
+        <Empty>No subscription selected.</Empty>
+      ) : invoices.state === "loading" ? (
+        <Loading what="invoices" />
+      ) : invoices.state === "error" ? (
+        <ErrorNotice error={invoices.error} onRetry={invoices.reload} />
+      ) : invoices.data.items.length === 0 ? (
+        <Empty>No invoices yet: the first is drafted when the period ends.</Empty>
+      ) : (
+        <>
+          <div className="scroll">
+            <table className="data" data-testid="invoice-list">
+              <caption className="sr-only">Invoices, newest period first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Period</th>
+                  <th scope="col">Number</th>
+                  <th scope="col">Status</th>
+                  <th scope="col" className="num">Total</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {invoices.data.items.map((invoice) => (
+                  <tr key={invoice.invoice_id} className={invoice.invoice_id === selected ? "selected" : undefined}>
+                    <td>
+                      {formatDate(invoice.period_start)} → {formatDate(invoice.period_end)}
+                    </td>
+                    <td>{invoice.number ?? <span className="muted">not issued</span>}</td>
+                    <td>
+                      <span className={`badge invoice-${invoice.status}`}>{invoice.status}</span>
+                    </td>
+                    <td className="num">{formatMoney(invoice.total_cents, invoice.currency)}</td>
+                    <td>
+                      <button type="button" onClick={() => setSelected(invoice.invoice_id)} aria-label={`View invoice for ${formatDate(invoice.period_start)}`}>
+                        View
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {current ? <InvoiceDetail invoice={current} mayManage={mayManage} busy={busy} act={act} /> : null}
+        </>
+      )}
+    </Panel>
+  );
+}
+
+function InvoiceDetail({
+  invoice,
+  mayManage,
+  busy,
+  act,
+}: {
+  invoice: Invoice;
+  mayManage: boolean;
+  busy: boolean;
+  act: (action: () => Promise<Invoice>) => Promise<void>;
+}) {
+  const client = useClient();
+  const [downloadError, setDownloadError] = useState<ApiError | null>(null);
+  async function download(format: "csv" | "json") {
+    setDownloadError(null);
+    try {
+      const blob = await client.exportInvoice(invoice, format);
+      saveBlob(blob, `${invoice.number ?? invoice.invoice_id}.${format}`);
+    } catch (error) {
+      setDownloadError(asApiError(error));
+    }
+  }
+  return (
+    <div className="invoice-detail" data-testid="invoice-detail">
+      <h3>
+        {invoice.number ?? "Draft"} · {formatDate(invoice.period_start)} → {formatDate(invoice.period_end)}
+      </h3>
+      <p className="muted">
+        {invoice.organization_id} · {invoice.status}
+        {invoice.issued_at ? ` · issued ${formatDateTime(invoice.issued_at)}` : ""}
+      </p>
+      <div className="scroll">
+        <table className="data">
+          <caption className="sr-only">Invoice lines</caption>
+          <thead>
+            <tr>
+              <th scope="col">Line</th>
+              <th scope="col" className="num">Quantity</th>
+              <th scope="col" className="num">Unit price</th>
+              <th scope="col" className="num">Amount</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(invoice.line_items ?? []).map((line, i) => (
+              <tr key={i}>
+                <td>{line.description}</td>
+                <td className="num">{formatCredits(line.quantity)}</td>
+                <td className="num">{formatCentsRate(line.unit_amount_cents, invoice.currency)}</td>
+                <td className="num">{formatMoney(line.amount_cents, invoice.currency)}</td>
+              </tr>
+            ))}
+          </tbody>
+          <tfoot>
+            <tr>
+              <th scope="row" colSpan={3}>
+                Total
+              </th>
+              <td className="num">
+                <strong>{formatMoney(invoice.total_cents, invoice.currency)}</strong>
+              </td>
+            </tr>
+          </tfoot>
+        </table>
+      </div>
+      {downloadError ? <ErrorNotice error={downloadError} /> : null}
+      <div className="row">
+        <button type="button" onClick={() => void download("csv")}>
+          Download CSV
+        </button>
+        <button type="button" onClick={() => void download("json")}>
+          Download JSON
+        </button>
+        {mayManage && invoice.status === "draft" ? (
+          <button type="button" className="primary" disabled={busy} onClick={() => void act(() => client.issueInvoice(invoice))}>
+            Issue invoice
+          </button>
+        ) : null}
+        {mayManage && invoice.status !== "void" ? (
+          <button type="button" className="danger" disabled={busy} onClick={() => void act(() => client.voidInvoice(invoice))}>
+            Void invoice
+          </button>
+        ) : null}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,179 @@
+"use client";
+import { useState } from "react";
+import { newIdempotencyKey, type Plan, type Subscription } from "../lib/api";
+import { useClient } from "../lib/context";
+import { formatCentsRate, formatCredits, formatMoney } from "../lib/format";
+import { can, type Session } from "../lib/session";
+import { asApiError, useResource } from "../lib/useResource";
+import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
+import type { ApiError } from "../lib/api";
+
+const CADENCE: Record<Plan["billing_cadence"], string> = { monthly: "month", quarterly: "quarter", annual: "year" };
+
+/** Cheapest first (the API pages so; kept here too so a merged page stays ordered). */
+export function cheapestFirst(plans: Plan[]): Plan[] {
+  return [...plans].sort((a, b) => a.base_fee_cents - b.base_fee_cents || a.name.localeCompare(b.name));
+}
+
+export function slaVersion(plan: Plan): string {
+  return `${plan.sla.tier}@${plan.version}`;
+}
+
+export function PlansPanel({
+  session,
+  hasSubscription,
+  onSubscribed,
+  refreshKey = 0,
+}: {
+  session: Session;
+  hasSubscription: boolean;
+  onSubscribed: (subscription: Subscription) => void;
+  refreshKey?: number;
+}) {
+  const client = useClient();
+  const plans = useResource(() => client.listPlans(), [client, refreshKey]);
+  return (
+    <Panel id="plans" title="Plans">
+      {plans.state === "loading" ? <Loading what="plans" /> : null}
+      {plans.state === "error" ? <ErrorNotice error={plans.error} onRetry={plans.reload} /> : null}
+      {plans.state === "ready" && plans.data.items.length === 0 ? <Empty>No plans are listed yet.</Empty> : null}
+      {plans.state === "ready" && plans.data.items.length > 0 ? (
+        <ul className="cards" aria-label="Plans, cheapest first">
+          {cheapestFirst(plans.data.items).map((plan) => (
+            <li key={plan.plan_id}>
+              <PlanCard
+                plan={plan}
+                session={session}
+                mayOffer={can(session, "subscribe") && !hasSubscription}
+                onSubscribed={onSubscribed}
+              />
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </Panel>
+  );
+}
+
+export function PlanCard({
+  plan,
+  session,
+  mayOffer,
+  onSubscribed,
+}: {
+  plan: Plan;
+  session: Session;
+  mayOffer: boolean;
+  onSubscribed: (subscription: Subscription) => void;
+}) {
+  const client = useClient();
+  const [open, setOpen] = useState(false);
+  const [acceptedBy, setAcceptedBy] = useState(session.sub);
+  const [accepted, setAccepted] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const titleId = `plan-${plan.plan_id}-name`;
+
+  async function subscribe() {
+    if (!session.org) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const subscription = await client.subscribe(
+        session.org,
+        {
+          plan_id: plan.plan_id,
+          residency: session.residency ?? "us",
+          sla_acceptance: { accepted_by: acceptedBy, sla_version: slaVersion(plan) },
+        },
+        newIdempotencyKey("subscribe"),
+      );
+      setOpen(false);
+      onSubscribed(subscription);
+    } catch (e) {
+      setError(asApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <article className="card plan-card" aria-labelledby={titleId} data-testid={`plan-${plan.plan_id}`}>
+      <h3 id={titleId}>{plan.name}</h3>
+      <p className="muted">by {plan.partner}</p>
+      <p className="price">
+        <span className="amount">{formatMoney(plan.base_fee_cents, plan.currency)}</span>{" "}
+        <span className="muted">
+          {plan.currency} / {CADENCE[plan.billing_cadence]}
+        </span>
+      </p>
+      <dl className="facts">
+        <dt>Allowance</dt>
+        <dd>{formatCredits(plan.credit_allowance)} credits / {CADENCE[plan.billing_cadence]}</dd>
+        <dt>Overage</dt>
+        <dd>
+          {plan.overage_policy === "allow"
+            ? `allowed at ${formatCentsRate(plan.overage_rate_cents, plan.currency)} / credit`
+            : "blocked (usage stops at zero)"}
+        </dd>
+        <dt>SLA</dt>
+        <dd>
+          {plan.sla.tier}, {plan.sla.uptime_percent}% uptime, {plan.sla.response_time_hours} h response
+        </dd>
+      </dl>
+      {plan.features && plan.features.length > 0 ? (
+        <table className="features">
+          <caption className="sr-only">Features of {plan.name}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Feature</th>
+              <th scope="col">Included</th>
+            </tr>
+          </thead>
+          <tbody>
+            {plan.features.map((feature) => (
+              <tr key={feature.key}>
+                <th scope="row">{feature.label}</th>
+                <td className={feature.included ? "yes" : "no"}>
+                  {feature.included ? (feature.limit !== null && feature.limit !== undefined ? `up to ${feature.limit}` : "✓ included") : "✗ not included"}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {mayOffer && !open ? (
+        <button type="button" className="primary" onClick={() => setOpen(true)}>
+          Subscribe to {plan.name}
+        </button>
+      ) : null}
+      {mayOffer && open ? (
+        <form
+          className="subscribe-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void subscribe();
+          }}
+        >
+          <label>
+            Accepted by
+            <input value={acceptedBy} onChange={(e) => setAcceptedBy(e.target.value)} required />
+          </label>
+          <label className="check">
+            <input type="checkbox" checked={accepted} onChange={(e) => setAccepted(e.target.checked)} />
+            I accept the {plan.sla.tier} SLA (version {slaVersion(plan)}) for {session.org}
+          </label>
+          {error ? <ErrorNotice error={error} /> : null}
+          <div className="row">
+            <button type="submit" className="primary" disabled={!accepted || busy || !acceptedBy}>
+              {busy ? "Subscribing…" : "Confirm subscription"}
+            </button>
+            <button type="button" onClick={() => setOpen(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : null}
+    </article>
+  );
+}

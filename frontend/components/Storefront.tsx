@@ -1,0 +1,163 @@
+"use client";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { api, type Subscription } from "../lib/api";
+import { ClientContext } from "../lib/context";
+import { can, sessionFromToken, storedToken, storeToken, type Session } from "../lib/session";
+import { useResource } from "../lib/useResource";
+import { AdminPanel } from "./AdminPanel";
+import { HealthPanel } from "./HealthPanel";
+import { InvoicesPanel } from "./InvoicesPanel";
+import { LedgerPanel } from "./LedgerPanel";
+import { ErrorNotice, Loading } from "./Panel";
+import { PlansPanel } from "./PlansPanel";
+import { OIDC_CONFIGURED, SignIn } from "./SignIn";
+import { UsagePanel } from "./UsagePanel";
+
+const oidc = () => import("../lib/oidc"); // loaded only when an identity provider is configured
+
+/** The page: sign-in, then one panel per concern, all reading the API through one client. */
+export function Storefront() {
+  const [session, setSession] = useState<Session | null>(null);
+  const [reason, setReason] = useState<string | null>(null);
+  const [restored, setRestored] = useState(false);
+
+  const signIn = useCallback((token: string) => {
+    const next = sessionFromToken(token);
+    if (!next) {
+      setReason("the token is not a JWT.");
+      return;
+    }
+    api.setToken(token);
+    storeToken(token);
+    setReason(null);
+    setSession(next);
+  }, []);
+
+  const signOut = useCallback((why: string | null) => {
+    api.setToken(null);
+    storeToken(null);
+    setSession(null);
+    setReason(why);
+    if (OIDC_CONFIGURED && why === null) {
+      void oidc().then(async (m) => {
+        const settings = m.oidcSettings();
+        if (settings) await m.signOut(settings);
+      });
+    }
+  }, []);
+
+  useEffect(() => {
+    // A 401 (forged, expired or revoked token) sends the user back to sign-in with the API's reason.
+    api.setUnauthorizedHandler((message) => signOut(message));
+    const token = storedToken();
+    if (token) signIn(token);
+    if (OIDC_CONFIGURED && !token) {
+      void oidc()
+        .then(async (m) => {
+          const settings = m.oidcSettings();
+          const returned = settings ? await m.completeSignIn(settings) : null;
+          if (returned) signIn(returned);
+        })
+        .catch((error: unknown) => setReason(`the identity provider refused the sign-in (${String(error)}).`));
+    }
+    setRestored(true);
+  }, [signIn, signOut]);
+
+  return (
+    <ClientContext.Provider value={api}>
+      <header className="top">
+        <h1>Marketplace Billing</h1>
+        {session ? (
+          <div className="who">
+            <span data-testid="who">
+              {session.sub} · {session.roles.join(", ")}
+              {session.org ? ` · ${session.org}` : ""}
+              {session.residency ? ` · ${session.residency}` : ""}
+            </span>
+            <button type="button" onClick={() => signOut(null)}>
+              Sign out
+            </button>
+          </div>
+        ) : null}
+      </header>
+      <main>
+        {!restored ? null : session ? (
+          <Dashboard key={session.token} session={session} />
+        ) : (
+          <SignIn
+            reason={reason}
+            onSandboxToken={signIn}
+            fetchToken={(request) => api.sandboxToken(request)}
+            onOidc={() =>
+              void oidc().then((m) => {
+                const settings = m.oidcSettings();
+                if (settings) void m.startSignIn(settings);
+              })
+            }
+          />
+        )}
+      </main>
+    </ClientContext.Provider>
+  );
+}
+
+function Dashboard({ session }: { session: Session }) {
+  const [refreshKey, setRefreshKey] = useState(0);
+  const refresh = useCallback(() => setRefreshKey((k) => k + 1), []);
+  const [chosen, setChosen] = useState<string | null>(null);
+  const staff = can(session, "administer");
+  const orgUser = can(session, "read-own-billing");
+  const own = useResource(orgUser && session.org ? () => api.organizationSubscriptions(session.org!) : null, [session.org, orgUser, refreshKey]);
+  const ownSubscription: Subscription | null = useMemo(() => {
+    if (own.state !== "ready") return null;
+    return own.data.items.find((s) => s.status === "active") ?? own.data.items[0] ?? null;
+  }, [own]);
+  const subscriptionId = staff ? chosen : ownSubscription?.subscription_id ?? null;
+  const hasActive = own.state === "ready" && own.data.items.some((s) => s.status === "active");
+
+  return (
+    <>
+      <nav aria-label="Panels" className="panel-nav">
+        <a href="#plans">Plans</a>
+        {staff ? <a href="#admin">Administration</a> : null}
+        {staff || orgUser ? (
+          <>
+            <a href="#health">Health</a>
+            <a href="#usage">Usage</a>
+            <a href="#invoices">Invoices</a>
+            <a href="#ledger">Ledger</a>
+          </>
+        ) : null}
+      </nav>
+      <PlansPanel
+        session={session}
+        hasSubscription={own.state !== "ready" || hasActive}
+        onSubscribed={refresh}
+        refreshKey={refreshKey}
+      />
+      {staff ? <AdminPanel session={session} selected={chosen} onSelect={setChosen} refreshKey={refreshKey} onChanged={refresh} /> : null}
+      {orgUser && own.state === "loading" ? <Loading what="your subscription" /> : null}
+      {orgUser && own.state === "error" ? <ErrorNotice error={own.error} onRetry={own.reload} /> : null}
+      {orgUser && own.state === "ready" && !ownSubscription ? (
+        <p className="state state-empty" data-testid="no-subscription">
+          {session.org} has no subscription yet{can(session, "subscribe") ? ": choose a plan above." : "; an organization admin can subscribe."}
+        </p>
+      ) : null}
+      {staff || (orgUser && ownSubscription) ? (
+        <div className="columns">
+          <HealthPanel subscriptionId={subscriptionId} refreshKey={refreshKey} />
+          <LedgerPanel subscriptionId={subscriptionId} refreshKey={refreshKey} />
+        </div>
+      ) : null}
+      {staff || (orgUser && ownSubscription) ? (
+        <>
+          <UsagePanel subscriptionId={subscriptionId} refreshKey={refreshKey} />
+          <InvoicesPanel subscriptionId={subscriptionId} mayManage={can(session, "manage-invoices")} refreshKey={refreshKey} onChanged={refresh} />
+        </>
+      ) : null}
+      {!staff && !orgUser ? (
+        <p className="state state-empty">Signed in as a service: services record usage through the API; there is nothing more to show here.</p>
+      ) : null}
+    </>
+  );
+}

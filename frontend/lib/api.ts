@@ -1,0 +1,202 @@
+// The one API client of the storefront: every call to /api/billing goes through here, typed by
+// lib/api-types.ts (generated from the service's OpenAPI document). Components never call fetch.
+import type { components } from "./api-types";
+
+export type Schemas = components["schemas"];
+export type Plan = Schemas["Plan"];
+export type PlanListing = Schemas["PlanListing"];
+export type Subscription = Schemas["Subscription"];
+export type SubscriptionWithHealth = Schemas["SubscriptionWithHealth"];
+export type Health = Schemas["Health"];
+export type UsageEvent = Schemas["UsageEvent"];
+export type DailyUsage = Schemas["DailyUsage"];
+export type Invoice = Schemas["Invoice"];
+export type LedgerEntry = Schemas["LedgerEntry"];
+export type ErrorEnvelope = Schemas["ErrorEnvelope"];
+export type Page<T> = { items: T[]; next_cursor: string | null };
+export type FieldError = { field: string; location?: string; message: string };
+
+export const API_BASE = "/api/billing";
+export const LOCAL_TOKEN_PATH = "/_local/token";
+
+/** An answer in the API's error envelope (or a network failure, status 0). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+
+  /** 422's `details.fields`, keyed by field path (`features[0].key`, `base_fee_cents`). */
+  get fields(): Record<string, string> {
+    const fields = (this.details.fields as FieldError[] | undefined) ?? [];
+    return Object.fromEntries(fields.map((f) => [f.field, f.message]));
+  }
+}
+
+type Options = { method?: string; body?: unknown; headers?: Record<string, string>; query?: Record<string, string | undefined> };
+
+export class BillingClient {
+  private token: string | null = null;
+  private onUnauthorized: (reason: string) => void = () => {};
+
+  constructor(private readonly base: string = API_BASE, private readonly fetcher: typeof fetch = (...a) => fetch(...a)) {}
+
+  setToken(token: string | null): void {
+    this.token = token;
+  }
+
+  /** Called with the API's reason when it answers 401 (forged or expired token). */
+  setUnauthorizedHandler(handler: (reason: string) => void): void {
+    this.onUnauthorized = handler;
+  }
+
+  private async send(path: string, options: Options = {}): Promise<Response> {
+    const query = Object.entries(options.query ?? {}).filter(([, v]) => v !== undefined && v !== "");
+    const url = this.base + path + (query.length ? "?" + new URLSearchParams(query as [string, string][]).toString() : "");
+    const headers: Record<string, string> = { Accept: "application/json", ...(options.headers ?? {}) };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    let response: Response;
+    try {
+      response = await this.fetcher(url, {
+        method: options.method ?? "GET",
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+    } catch (error) {
+      throw new ApiError(0, "network_error", `The billing API did not answer (${String(error)}).`);
+    }
+    if (!response.ok) throw await this.refusal(response);
+    return response;
+  }
+
+  private async refusal(response: Response): Promise<ApiError> {
+    let envelope: ErrorEnvelope | null = null;
+    try {
+      envelope = (await response.json()) as ErrorEnvelope;
+    } catch {
+      envelope = null;
+    }
+    const error = envelope?.error
+      ? new ApiError(response.status, envelope.error.code, envelope.error.message, envelope.error.details ?? {})
+      : new ApiError(response.status, "http_error", `The billing API answered ${response.status}.`);
+    if (response.status === 401 && this.token) this.onUnauthorized(error.message);
+    return error;
+  }
+
+  private async json<T>(path: string, options: Options = {}): Promise<T> {
+    return (await (await this.send(path, options)).json()) as T;
+  }
+
+  /** The local stack's sandbox sign-in (`POST /_local/token`, never deployed). */
+  async sandboxToken(request: { roles: string[]; org?: string; residency: string }): Promise<string> {
+    let response: Response;
+    try {
+      response = await this.fetcher(LOCAL_TOKEN_PATH, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(request),
+      });
+    } catch (error) {
+      throw new ApiError(0, "network_error", `The local stack did not answer (${String(error)}).`);
+    }
+    if (!response.ok) throw await this.refusal(response);
+    return ((await response.json()) as { token: string }).token;
+  }
+
+  // Plans
+  listPlans(): Promise<Page<Plan>> {
+    return this.json("/plans", { query: { limit: "200" } });
+  }
+  async getPlan(planId: string): Promise<{ plan: Plan; etag: string | null }> {
+    const response = await this.send(`/plans/${encodeURIComponent(planId)}`);
+    return { plan: (await response.json()) as Plan, etag: response.headers.get("ETag") };
+  }
+  createPlan(listing: PlanListing): Promise<Plan> {
+    return this.json("/plans", { method: "POST", body: listing });
+  }
+  revisePlan(planId: string, terms: Schemas["PlanRevision"], etag: string | null): Promise<Plan> {
+    return this.json(`/plans/${encodeURIComponent(planId)}`, {
+      method: "PUT",
+      body: terms,
+      headers: etag ? { "If-Match": etag } : {},
+    });
+  }
+  archivePlan(planId: string): Promise<Plan> {
+    return this.json(`/plans/${encodeURIComponent(planId)}/archive`, { method: "POST" });
+  }
+
+  // Subscriptions
+  subscribe(org: string, request: Schemas["ProvisionRequest"], idempotencyKey: string): Promise<Subscription> {
+    return this.json(`/organizations/${encodeURIComponent(org)}/subscriptions`, {
+      method: "POST",
+      body: request,
+      headers: { "Idempotency-Key": idempotencyKey },
+    });
+  }
+  organizationSubscriptions(org: string): Promise<Page<Subscription>> {
+    return this.json(`/organizations/${encodeURIComponent(org)}/subscriptions`);
+  }
+  listSubscriptions(filters: { status?: string; organization_id?: string; residency?: string; cursor?: string }): Promise<Page<Subscription>> {
+    return this.json("/subscriptions", { query: filters });
+  }
+  getSubscription(id: string): Promise<SubscriptionWithHealth> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}`);
+  }
+
+  // Usage
+  dailyUsage(id: string, from: string, to: string): Promise<Page<DailyUsage>> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/usage/daily`, { query: { from, to } });
+  }
+  usageEvents(id: string, filters: { service?: string; guardrail_flag?: string; cursor?: string }): Promise<Page<UsageEvent>> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/usage`, { query: { limit: "20", ...filters } });
+  }
+
+  // Invoices
+  subscriptionInvoices(id: string): Promise<Page<Invoice>> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/invoices`);
+  }
+  listInvoices(filters: { status?: string; organization_id?: string; cursor?: string }): Promise<Page<Invoice>> {
+    return this.json("/invoices", { query: filters });
+  }
+  draftInvoice(id: string): Promise<Invoice> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/invoices/draft`, { method: "POST", body: {} });
+  }
+  issueInvoice(invoice: Invoice): Promise<Invoice> {
+    return this.json(`/subscriptions/${encodeURIComponent(invoice.subscription_id)}/invoices/${encodeURIComponent(invoice.invoice_id)}/issue`, { method: "POST" });
+  }
+  voidInvoice(invoice: Invoice): Promise<Invoice> {
+    return this.json(`/subscriptions/${encodeURIComponent(invoice.subscription_id)}/invoices/${encodeURIComponent(invoice.invoice_id)}/void`, { method: "POST" });
+  }
+  /** The export as a Blob (the bearer token rides along, so this is a fetch, not a link). */
+  async exportInvoice(invoice: Invoice, format: "csv" | "json"): Promise<Blob> {
+    const response = await this.send(
+      `/subscriptions/${encodeURIComponent(invoice.subscription_id)}/invoices/${encodeURIComponent(invoice.invoice_id)}/export`,
+      { query: { format }, headers: { Accept: format === "csv" ? "text/csv" : "application/json" } },
+    );
+    return response.blob();
+  }
+
+  // Ledger and credits
+  ledger(id: string, cursor?: string): Promise<Page<LedgerEntry>> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/ledger`, { query: { limit: "200", cursor } });
+  }
+  changeCredits(id: string, change: Schemas["CreditChangeRequest"]): Promise<LedgerEntry> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/credits`, { method: "POST", body: change });
+  }
+}
+
+/** The page's client; tests make their own with a fake fetch. */
+export const api = new BillingClient();
+
+export function newIdempotencyKey(prefix: string): string {
+  const random = globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  return `${prefix}-${random}`;
+}
