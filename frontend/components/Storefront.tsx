@@ -84,6 +84,7 @@ export function Storefront() {
         {!restored ? null : session ? (
           <Dashboard key={session.token} session={session} />
         ) : (
+          <>
           <SignIn
             reason={reason}
             onSandboxToken={signIn}
@@ -95,6 +96,9 @@ export function Storefront() {
               })
             }
           />
+          {/* The catalog is public: shown before sign-in too. */}
+          <PlansPanel session={null} hasSubscription={false} onSubscribed={() => undefined} />
+          </>
         )}
       </main>
     </ClientContext.Provider>
