@@ -1,7 +1,7 @@
 "use client";
 import type { ReactNode } from "react";
 import { useClient } from "../lib/context";
-import { daysUntil, formatCredits, formatDate, formatDateTime, ratio } from "../lib/format";
+import { daysLeft, formatCredits, formatDate, formatDateTime, ratio } from "../lib/format";
 import { useResource } from "../lib/useResource";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 
@@ -67,7 +67,7 @@ export function HealthPanel({ subscriptionId, refreshKey = 0, children }: { subs
                 <dd>{h.projected_depletion_at ? formatDateTime(h.projected_depletion_at) : "not projected"}</dd>
                 <dt>Current period</dt>
                 <dd>
-                  {formatDate(s.current_period_start)} → {formatDate(s.current_period_end)} ({daysUntil(s.current_period_end)} days left)
+                  {formatDate(s.current_period_start)} → {formatDate(s.current_period_end)} ({daysLeft(s.current_period_start, s.current_period_end)} days left)
                 </dd>
               </dl>
               {children}

@@ -51,7 +51,7 @@ function LedgerItem({ entry }: { entry: LedgerEntry }) {
           <span className={`badge type-${type}`}>{LABEL[type] ?? type}</span>{" "}
           <strong className={`amount ${entry.amount.startsWith("-") ? "negative" : "positive"}`}>{formatSignedCredits(entry.amount)}</strong>{" "}
           <span className="muted">
-            {entry.bucket} · balance after {formatCredits(entry.balance_after)}
+            {entry.amount.startsWith("-") ? "from" : "to"} {entry.bucket} · balance after {formatCredits(entry.balance_after)}
           </span>
         </p>
         <p className="muted small">

@@ -1,57 +1,90 @@
 import type { DailyUsage } from "../lib/api";
 import { formatCredits } from "../lib/format";
 
-// Inline SVG, written here: a stacked bar per day, one colour per service. No chart library
-// (the page's first-load JavaScript budget is 200 KB gzipped).
+// Inline SVG, written here: a stacked bar per day of the range, one colour per service. No chart
+// library (the page's first-load JavaScript budget is 200 KB gzipped).
 const PALETTE = ["#1f6feb", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e"];
 
 export function serviceColors(services: string[]): Record<string, string> {
   return Object.fromEntries(services.map((s, i) => [s, PALETTE[i % PALETTE.length] as string]));
 }
 
-export function UsageChart({ days }: { days: DailyUsage[] }) {
+/** Every UTC day in [from, to) as YYYY-MM-DD (at most 366: the API's own bound). */
+export function daysOf(from: string, to: string): string[] {
+  const days: string[] = [];
+  const end = Date.parse(`${to}T00:00:00Z`);
+  for (let t = Date.parse(`${from}T00:00:00Z`); t < end && days.length < 366; t += 86_400_000) {
+    days.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+/** Exact sum of decimal strings (scaled BigInt), for the legend's totals. */
+export function sumDecimals(values: string[]): string {
+  const scale = 6;
+  const total = values.reduce((sum, v) => {
+    const negative = v.startsWith("-");
+    const [whole = "0", frac = ""] = v.replace(/^[-+]/, "").split(".");
+    const n = BigInt(whole + frac.padEnd(scale, "0").slice(0, scale));
+    return sum + (negative ? -n : n);
+  }, 0n);
+  const negative = total < 0n;
+  const digits = (negative ? -total : total).toString().padStart(scale + 1, "0");
+  const whole = digits.slice(0, -scale);
+  const frac = digits.slice(-scale).replace(/0+$/, "");
+  return `${negative ? "-" : ""}${whole}${frac ? "." + frac : ""}`;
+}
+
+export function UsageChart({ days, from, to }: { days: DailyUsage[]; from: string; to: string }) {
+  const byDay = new Map(days.map((d) => [d.day, d]));
+  const range = daysOf(from, to);
   const services = [...new Set(days.flatMap((d) => Object.keys(d.services)))].sort();
   const colors = serviceColors(services);
   // Heights only: Number() is fine for drawing; every figure shown is the API's exact string.
   const totals = days.map((d) => Object.values(d.services).reduce((sum, s) => sum + Number(s.credits), 0));
   const max = Math.max(1, ...totals);
-  const width = 640;
+  const width = 720;
   const height = 200;
-  const pad = { left: 48, bottom: 28, top: 8 };
+  const pad = { left: 56, bottom: 24, top: 10 };
   const plotHeight = height - pad.bottom - pad.top;
-  const slot = (width - pad.left) / Math.max(days.length, 1);
-  const bar = Math.max(4, Math.min(32, slot * 0.7));
+  const slot = (width - pad.left) / Math.max(range.length, 1);
+  const bar = Math.max(2, Math.min(28, slot * 0.7));
+  const labelEvery = Math.max(1, Math.ceil(range.length / 10));
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="usage-chart-title" data-testid="usage-chart">
-        <title id="usage-chart-title">Credits per day and service, {days.length} days with usage</title>
+        <title id="usage-chart-title">{`Credits per day and service from ${from} to ${to}`}</title>
         <line x1={pad.left} x2={width} y1={pad.top + plotHeight} y2={pad.top + plotHeight} stroke="#57606a" />
-        <text x={pad.left - 6} y={pad.top + 10} textAnchor="end" className="axis">
-          {formatCredits(String(Math.round(max)))}
+        <line x1={pad.left} x2={width} y1={pad.top} y2={pad.top} stroke="#d0d7de" strokeDasharray="3 3" />
+        <text x={pad.left - 6} y={pad.top + 4} textAnchor="end" className="axis">
+          {formatCredits(String(Math.ceil(max)))}
         </text>
         <text x={pad.left - 6} y={pad.top + plotHeight} textAnchor="end" className="axis">
           0
         </text>
-        {days.map((day, i) => {
+        {range.map((day, i) => {
+          const usage = byDay.get(day);
           let y = pad.top + plotHeight;
           const x = pad.left + i * slot + (slot - bar) / 2;
           return (
-            <g key={day.day} data-day={day.day}>
-              {services
-                .filter((s) => day.services[s])
-                .map((s) => {
-                  const usage = day.services[s]!;
-                  const h = (Number(usage.credits) / max) * plotHeight;
-                  y -= h;
-                  return (
-                    <rect key={s} x={x} y={y} width={bar} height={Math.max(h, 1)} fill={colors[s]}>
-                      <title>{`${day.day} ${s}: ${formatCredits(usage.credits)} credits, ${usage.events} events`}</title>
-                    </rect>
-                  );
-                })}
-              {days.length <= 16 || i % Math.ceil(days.length / 8) === 0 ? (
-                <text x={x + bar / 2} y={height - 8} textAnchor="middle" className="axis">
-                  {day.day.slice(5)}
+            <g key={day} data-day={day}>
+              {usage
+                ? services
+                    .filter((s) => usage.services[s])
+                    .map((s) => {
+                      const item = usage.services[s]!;
+                      const h = Math.max((Number(item.credits) / max) * plotHeight, 1.5);
+                      y -= h;
+                      return (
+                        <rect key={s} x={x} y={y} width={bar} height={h} fill={colors[s]}>
+                          <title>{`${day} ${s}: ${formatCredits(item.credits)} credits, ${item.events} events`}</title>
+                        </rect>
+                      );
+                    })
+                : null}
+              {i % labelEvery === 0 ? (
+                <text x={x + bar / 2} y={height - 6} textAnchor="middle" className="axis">
+                  {day.slice(5)}
                 </text>
               ) : null}
             </g>
@@ -61,7 +94,8 @@ export function UsageChart({ days }: { days: DailyUsage[] }) {
       <figcaption className="legend">
         {services.map((s) => (
           <span key={s}>
-            <span className="swatch" style={{ background: colors[s] }} /> {s}
+            <span className="swatch" style={{ background: colors[s] }} /> {s}:{" "}
+            <strong>{formatCredits(sumDecimals(days.map((d) => d.services[s]?.credits ?? "0")))}</strong> credits
           </span>
         ))}
       </figcaption>

@@ -53,7 +53,7 @@ function DailyChart({ subscriptionId, from, to, refreshKey }: { subscriptionId: 
   if (daily.state === "loading") return <Loading what="daily usage" />;
   if (daily.state === "error") return <ErrorNotice error={daily.error} onRetry={daily.reload} />;
   if (daily.data.items.length === 0) return <Empty>No usage between {from} and {to}.</Empty>;
-  return <UsageChart days={daily.data.items} />;
+  return <UsageChart days={daily.data.items} from={from} to={to} />;
 }
 
 type Events = { state: "loading" } | { state: "error"; error: ApiError } | { state: "ready"; items: UsageEvent[]; next: string | null };

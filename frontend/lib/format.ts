@@ -101,8 +101,9 @@ export function formatDateTime(iso: string | null | undefined): string {
   return date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
 }
 
-/** Whole days from `now` until `iso` (never negative). */
-export function daysUntil(iso: string, now: Date = new Date()): number {
-  const ms = new Date(iso).getTime() - now.getTime();
-  return Math.max(0, Math.ceil(ms / 86_400_000));
+/** Whole days left in [start, end) seen from `now`, with `now` held inside the period: the
+ * billing clock can run ahead of the browser's (the local stack's test clock), never outside it. */
+export function daysLeft(start: string, end: string, now: Date = new Date()): number {
+  const from = Math.min(Math.max(now.getTime(), new Date(start).getTime()), new Date(end).getTime());
+  return Math.max(0, Math.ceil((new Date(end).getTime() - from) / 86_400_000));
 }

@@ -1,0 +1,342 @@
+import { act, cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AdminPanel } from "../components/AdminPanel";
+import { HealthPanel } from "../components/HealthPanel";
+import { InvoicesPanel } from "../components/InvoicesPanel";
+import { LedgerPanel } from "../components/LedgerPanel";
+import { PlansPanel } from "../components/PlansPanel";
+import { UsagePanel } from "../components/UsagePanel";
+import { fakeClient, INVOICE, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION } from "./support";
+
+afterEach(cleanup);
+const page = (items: unknown[], next_cursor: string | null = null) => ({ body: { items, next_cursor } });
+const orgAdmin = sessionFor("org:admin", "org-lab");
+
+describe("plans panel", () => {
+  const panel = () => <PlansPanel session={orgAdmin} hasSubscription={false} onSubscribed={() => {}} />;
+
+  it("says it is loading", () => {
+    renderWith(fakeClient({ "GET /api/billing/plans": "pending" }).client, panel());
+    expect(screen.getByRole("status").textContent).toContain("Loading plans");
+  });
+
+  it("says when no plan is listed", async () => {
+    renderWith(fakeClient({ "GET /api/billing/plans": page([]) }).client, panel());
+    expect(await screen.findByText("No plans are listed yet.")).toBeTruthy();
+  });
+
+  it("shows the API's message when the catalog cannot be read", async () => {
+    renderWith(fakeClient({ "GET /api/billing/plans": refusal(503, "service_unavailable", "The catalog is resting.") }).client, panel());
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("The catalog is resting.");
+    expect(alert.textContent).toContain("service_unavailable");
+  });
+
+  it("shows cards cheapest first with fee, allowance, overage, SLA and features", async () => {
+    const pricey = { ...PLAN, plan_id: "pro", name: "Lab Pro", base_fee_cents: 149_900 };
+    renderWith(fakeClient({ "GET /api/billing/plans": page([pricey, PLAN]) }).client, panel());
+    const cards = await screen.findAllByRole("article");
+    expect(cards.map((c) => within(c).getByRole("heading").textContent)).toEqual(["Lab Standard", "Lab Pro"]);
+    const card = cards[0]!;
+    expect(card.textContent).toContain("$499.00");
+    expect(card.textContent).toContain("1,000 credits / month");
+    expect(card.textContent).toContain("$0.125 / credit");
+    expect(card.textContent).toContain("99.9% uptime");
+    expect(card.textContent).toContain("up to 25");
+    expect(card.textContent).toContain("not included");
+  });
+
+  it("lets an org admin subscribe only after accepting the SLA, naming who and which version", async () => {
+    const { client, calls } = fakeClient({
+      "GET /api/billing/plans": page([PLAN]),
+      "POST /api/billing/organizations/org-lab/subscriptions": { status: 201, body: SUBSCRIPTION },
+    });
+    const onSubscribed = vi.fn();
+    const send = vi.spyOn(client, "subscribe");
+    renderWith(client, <PlansPanel session={orgAdmin} hasSubscription={false} onSubscribed={onSubscribed} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Subscribe to Lab Standard" }));
+    const confirm = screen.getByRole("button", { name: "Confirm subscription" }) as HTMLButtonElement;
+    expect(confirm.disabled).toBe(true);
+    fireEvent.click(screen.getByLabelText(/I accept the standard SLA/));
+    fireEvent.click(confirm);
+    await waitFor(() => expect(onSubscribed).toHaveBeenCalled());
+    expect(send.mock.calls[0]?.[1]).toEqual({
+      plan_id: "lab-standard",
+      residency: "us",
+      sla_acceptance: { accepted_by: "test|org:admin", sla_version: "standard@1" },
+    });
+    expect(calls).toContain("POST /api/billing/organizations/org-lab/subscriptions");
+  });
+
+  it("offers no subscription to an org member", async () => {
+    renderWith(fakeClient({ "GET /api/billing/plans": page([PLAN]) }).client, <PlansPanel session={sessionFor("org:member", "org-lab")} hasSubscription={false} onSubscribed={() => {}} />);
+    await screen.findByRole("article");
+    expect(screen.queryByRole("button", { name: /Subscribe/ })).toBeNull();
+  });
+});
+
+describe("health panel", () => {
+  it("asks for a subscription when none is chosen", () => {
+    renderWith(fakeClient({}).client, <HealthPanel subscriptionId={null} />);
+    expect(screen.getByText("No subscription selected.")).toBeTruthy();
+  });
+
+  it("says it is loading", () => {
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB": "pending" }).client, <HealthPanel subscriptionId="01SUB" />);
+    expect(screen.getByRole("status").textContent).toContain("Loading the subscription");
+  });
+
+  it("shows a 404 with its message", async () => {
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB": refusal(404, "not_found", "No such subscription.") }).client, <HealthPanel subscriptionId="01SUB" />);
+    expect((await screen.findByRole("alert")).textContent).toContain("No such subscription.");
+  });
+
+  it("shows the exact balance, its split, burn rate and status, with room for grants", async () => {
+    renderWith(
+      fakeClient({ "GET /api/billing/subscriptions/01SUB": { body: SUBSCRIPTION } }).client,
+      <HealthPanel subscriptionId="01SUB">
+        <p>grants go here</p>
+      </HealthPanel>,
+    );
+    expect((await screen.findByTestId("credit-balance")).textContent).toBe("1,234,567.123456");
+    expect(screen.getByTestId("health-status").textContent).toBe("Low balance");
+    const panel = screen.getByRole("region", { name: "Subscription health" });
+    expect(panel.textContent).toContain("1,233,567.123456");
+    expect(panel.textContent).toContain("0.5 credits / day");
+    expect(panel.textContent).toContain("not projected");
+    expect(panel.textContent).toContain("2026-11-01 → 2026-12-01");
+    expect(screen.getByText("grants go here")).toBeTruthy();
+  });
+});
+
+describe("usage panel", () => {
+  const event = {
+    event_id: "01EV",
+    subscription_id: "01SUB",
+    organization_id: "org-lab",
+    service: "planner",
+    quantity: "3",
+    unit: "finalization",
+    credits: "6",
+    debited_credits: "4",
+    overage_credits: "2",
+    balance_after: "0",
+    guardrail: { flags: ["dose_limit"], escalation_codes: ["ESC-12"] },
+    source: null,
+    idempotency_key: "k",
+    occurred_at: "2026-11-20T10:00:00Z",
+    recorded_at: "2026-11-20T10:00:00Z",
+    period_start: "2026-11-01T00:00:00Z",
+    ledger_seq: 2,
+  };
+
+  it("says it is loading", () => {
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB/usage": "pending" }).client, <UsagePanel subscriptionId="01SUB" />);
+    expect(screen.getAllByRole("status").length).toBe(2);
+  });
+
+  it("says when there is no usage", async () => {
+    renderWith(
+      fakeClient({ "GET /api/billing/subscriptions/01SUB/usage/daily": page([]), "GET /api/billing/subscriptions/01SUB/usage?": page([]) }).client,
+      <UsagePanel subscriptionId="01SUB" />,
+    );
+    expect(await screen.findByText(/No usage between/)).toBeTruthy();
+    expect(await screen.findByText("No usage events yet.")).toBeTruthy();
+  });
+
+  it("shows errors with their messages", async () => {
+    renderWith(
+      fakeClient({ "GET /api/billing/subscriptions/01SUB/usage": refusal(422, "validation_error", "from must not be after to.") }).client,
+      <UsagePanel subscriptionId="01SUB" />,
+    );
+    expect((await screen.findAllByRole("alert")).map((a) => a.textContent).join()).toContain("from must not be after to.");
+  });
+
+  it("draws the chart, lists events with flags, escalations and overage, pages and filters", async () => {
+    const { client, calls } = fakeClient({
+      "GET /api/billing/subscriptions/01SUB/usage/daily": page([{ day: new Date().toISOString().slice(0, 10), services: { planner: { quantity: "3", credits: "6", overage_credits: "2", events: 1 } } }]),
+      "GET /api/billing/subscriptions/01SUB/usage?limit=20&cursor=c2": page([{ ...event, event_id: "01EV2", guardrail: {} }]),
+      "GET /api/billing/subscriptions/01SUB/usage?": page([event], "c2"),
+    });
+    renderWith(client, <UsagePanel subscriptionId="01SUB" />);
+    const chart = await screen.findByTestId("usage-chart");
+    expect(chart.querySelectorAll("rect").length).toBe(1);
+    expect(chart.parentElement?.querySelector("figcaption")?.textContent).toContain("planner: 6 credits");
+    const table = await screen.findByTestId("usage-table");
+    expect(table.textContent).toContain("dose_limit");
+    expect(table.textContent).toContain("ESC-12");
+    expect(table.querySelector("td.overage")?.textContent).toBe("2");
+    fireEvent.click(screen.getByRole("button", { name: "Load more events" }));
+    await waitFor(() => expect(table.querySelectorAll("tbody tr").length).toBe(2));
+    fireEvent.change(screen.getByLabelText("Guardrail flag"), { target: { value: "dose_limit" } });
+    fireEvent.click(screen.getByRole("button", { name: "Apply filters" }));
+    await waitFor(() => expect(calls.some((c) => c.includes("guardrail_flag=dose_limit"))).toBe(true));
+  });
+});
+
+describe("invoices panel", () => {
+  it("says it is loading, then empty", async () => {
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB/invoices": "pending" }).client, <InvoicesPanel subscriptionId="01SUB" mayManage={false} />);
+    expect(screen.getByRole("status").textContent).toContain("Loading invoices");
+    cleanup();
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB/invoices": page([]) }).client, <InvoicesPanel subscriptionId="01SUB" mayManage={false} />);
+    expect(await screen.findByText(/No invoices yet/)).toBeTruthy();
+  });
+
+  it("shows a refusal's message", async () => {
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB/invoices": refusal(403, "forbidden", "Reading invoices needs invoices:read.") }).client, <InvoicesPanel subscriptionId="01SUB" mayManage={false} />);
+    expect((await screen.findByRole("alert")).textContent).toContain("Reading invoices needs invoices:read.");
+  });
+
+  it("lists invoices, shows the lines and downloads the export with the token", async () => {
+    const { client, calls } = fakeClient({
+      "GET /api/billing/subscriptions/01SUB/invoices/01INV/export": { body: { invoice_id: "01INV" } },
+      "GET /api/billing/subscriptions/01SUB/invoices": page([INVOICE]),
+    });
+    const created = vi.fn(() => "blob:x");
+    Object.assign(URL, { createObjectURL: created, revokeObjectURL: () => {} });
+    const click = vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(() => {});
+    renderWith(client, <InvoicesPanel subscriptionId="01SUB" mayManage={false} />);
+    const list = await screen.findByTestId("invoice-list");
+    expect(list.textContent).toContain("$531.33");
+    expect(list.textContent).toContain("not issued");
+    fireEvent.click(within(list).getByRole("button", { name: /View invoice/ }));
+    const detail = screen.getByTestId("invoice-detail");
+    expect(detail.textContent).toContain("258.625");
+    expect(detail.textContent).toContain("$0.125");
+    expect(detail.textContent).toContain("$32.33");
+    expect(screen.queryByRole("button", { name: "Issue invoice" })).toBeNull();
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Download JSON" })));
+    await waitFor(() => expect(click).toHaveBeenCalled());
+    expect(calls).toContain("GET /api/billing/subscriptions/01SUB/invoices/01INV/export?format=json");
+  });
+
+  it("offers draft, issue and void to finance, and shows a 409 with its message", async () => {
+    const { client } = fakeClient({
+      "POST /api/billing/subscriptions/01SUB/invoices/01INV/issue": refusal(409, "period_open", "The period has not ended yet."),
+      "GET /api/billing/subscriptions/01SUB/invoices": page([INVOICE]),
+    });
+    renderWith(client, <InvoicesPanel subscriptionId="01SUB" mayManage />);
+    expect(screen.getByRole("button", { name: "Draft invoice for the current period" })).toBeTruthy();
+    fireEvent.click(await screen.findByRole("button", { name: /View invoice/ }));
+    fireEvent.click(screen.getByRole("button", { name: "Issue invoice" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("The period has not ended yet.");
+    expect(screen.getByRole("button", { name: "Void invoice" })).toBeTruthy();
+  });
+});
+
+describe("ledger panel", () => {
+  const entry = (seq: number, type: string, amount: string, balance: string, reason = "") => ({
+    subscription_id: "01SUB",
+    seq,
+    entry_id: `E${seq}`,
+    type,
+    amount,
+    bucket: type === "top_up" ? "purchased" : "allowance",
+    balance_after: balance,
+    reference: "r",
+    actor: type === "grant" ? "billing-period-close" : "local|admin",
+    reason,
+    created_at: "2026-11-01T00:00:00Z",
+    allocation: null,
+    overage_credits: null,
+  });
+
+  it("says it is loading, empty or refused", async () => {
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB/ledger": "pending" }).client, <LedgerPanel subscriptionId="01SUB" />);
+    expect(screen.getByRole("status").textContent).toContain("Loading the ledger");
+    cleanup();
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB/ledger": page([]) }).client, <LedgerPanel subscriptionId="01SUB" />);
+    expect(await screen.findByText("No ledger entries yet.")).toBeTruthy();
+    cleanup();
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB/ledger": refusal(404, "not_found", "No such subscription.") }).client, <LedgerPanel subscriptionId="01SUB" />);
+    expect((await screen.findByRole("alert")).textContent).toContain("No such subscription.");
+  });
+
+  it("shows entries oldest first, each type distinct, with amount, balance after, actor and reason", async () => {
+    renderWith(
+      fakeClient({
+        "GET /api/billing/subscriptions/01SUB/ledger": page([
+          entry(1, "grant", "1000", "1000", "Allowance"),
+          entry(2, "usage", "-6", "994"),
+          entry(3, "top_up", "500", "1494", "Goodwill"),
+          entry(4, "expiry", "-994", "500"),
+        ]),
+      }).client,
+      <LedgerPanel subscriptionId="01SUB" />,
+    );
+    const items = await screen.findAllByRole("listitem");
+    expect(items.map((i) => i.getAttribute("data-type"))).toEqual(["grant", "usage", "top_up", "expiry"]);
+    expect(items[0]?.textContent).toContain("+1,000");
+    expect(items[2]?.textContent).toContain("Goodwill");
+    expect(items[2]?.textContent).toContain("balance after 1,494");
+    expect(items[3]?.textContent).toContain("Expiry");
+    expect(items[3]?.textContent).toContain("−994");
+    expect(new Set(items.map((i) => i.className)).size).toBe(4);
+  });
+});
+
+describe("administration panel", () => {
+  const base = {
+    "GET /api/billing/subscriptions": page([SUBSCRIPTION]),
+    "GET /api/billing/invoices?status=draft": page([INVOICE]),
+    "GET /api/billing/plans": page([PLAN]),
+  };
+
+  it("says it is loading", () => {
+    renderWith(fakeClient({}).client, <AdminPanel session={sessionFor("finance")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
+    // Unknown routes answer 404 at once; loading shows before they do.
+    expect(screen.getAllByRole("status").length).toBeGreaterThan(0);
+  });
+
+  it("shows empty lists and refusals", async () => {
+    renderWith(
+      fakeClient({ "GET /api/billing/subscriptions": page([]), "GET /api/billing/invoices?status=draft": refusal(403, "residency_mismatch", "Your residency is eu.") }).client,
+      <AdminPanel session={sessionFor("finance")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />,
+    );
+    expect(await screen.findByText("No subscriptions match.")).toBeTruthy();
+    expect((await screen.findByRole("alert")).textContent).toContain("Your residency is eu.");
+  });
+
+  it("gives finance subscriptions and drafts, but neither credits nor listings", async () => {
+    const onSelect = vi.fn();
+    renderWith(fakeClient(base).client, <AdminPanel session={sessionFor("finance")} selected={null} onSelect={onSelect} refreshKey={0} onChanged={() => {}} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Select org-lab" }));
+    expect(onSelect).toHaveBeenCalledWith("01SUB");
+    expect((await screen.findByTestId("draft-invoices")).textContent).toContain("$531.33");
+    expect(screen.queryByRole("form", { name: "Change credits" })).toBeNull();
+    expect(screen.queryByRole("button", { name: "New listing" })).toBeNull();
+  });
+
+  it("shows a listing's 422 at the field it names", async () => {
+    const fields = [
+      { field: "features.0.key", location: "body", message: "must not be empty" },
+      { field: "base_fee_cents", location: "body", message: "must be at least 0" },
+    ];
+    const { client } = fakeClient({ ...base, "POST /api/billing/plans": refusal(422, "validation_error", "Invalid request.", { fields }) });
+    renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected="01SUB" onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
+    fireEvent.click(await screen.findByRole("button", { name: "New listing" }));
+    fireEvent.click(screen.getByRole("button", { name: "Create listing" }));
+    const keyError = await screen.findByText("must not be empty");
+    expect(keyError.getAttribute("data-field")).toBe("features.0.key");
+    expect(screen.getByLabelText("Base fee (cents)").getAttribute("aria-invalid")).toBe("true");
+    expect(screen.getByText("must be at least 0")).toBeTruthy();
+  });
+
+  it("tops up credits for the selected subscription with a reason", async () => {
+    const onChanged = vi.fn();
+    const { client } = fakeClient({
+      ...base,
+      "POST /api/billing/subscriptions/01SUB/credits": { status: 201, body: { type: "top_up", amount: "500", balance_after: "1500" } },
+    });
+    const change = vi.spyOn(client, "changeCredits");
+    renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected="01SUB" onSelect={() => {}} refreshKey={0} onChanged={onChanged} />);
+    const form = await screen.findByRole("form", { name: "Change credits" });
+    fireEvent.change(within(form).getByLabelText("Amount (credits)"), { target: { value: "500" } });
+    fireEvent.change(within(form).getByLabelText("Reason"), { target: { value: "Goodwill" } });
+    fireEvent.click(within(form).getByRole("button", { name: "Apply" }));
+    expect(await screen.findByText(/Recorded top-up of 500 credits; balance 1,500/)).toBeTruthy();
+    expect(change.mock.calls[0]?.[1]).toMatchObject({ type: "top_up", amount: "500", reason: "Goodwill" });
+    expect(onChanged).toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,121 @@
+import { render } from "@testing-library/react";
+import type { ReactElement } from "react";
+import { BillingClient } from "../lib/api";
+import { ClientContext } from "../lib/context";
+import { sessionFromToken, type Role, type Session } from "../lib/session";
+
+type Answer = { status?: number; body: unknown; headers?: Record<string, string> } | "pending";
+
+/** A client whose fetch answers from a table of `METHOD /path` prefixes ("pending": never answers). */
+export function fakeClient(routes: Record<string, Answer>): { client: BillingClient; calls: string[] } {
+  const calls: string[] = [];
+  const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = String(input);
+    const key = `${init?.method ?? "GET"} ${url}`;
+    calls.push(key);
+    const match = Object.keys(routes)
+      .filter((route) => key.startsWith(route))
+      .sort((a, b) => b.length - a.length)[0];
+    const answer = match ? routes[match] : { status: 404, body: { error: { code: "not_found", message: `No route ${key}`, details: {} } } };
+    if (answer === "pending" || answer === undefined) return new Promise<Response>(() => {});
+    return new Response(JSON.stringify(answer.body), {
+      status: answer.status ?? 200,
+      headers: { "Content-Type": "application/json", ...(answer.headers ?? {}) },
+    });
+  }) as typeof fetch;
+  return { client: new BillingClient("/api/billing", fetcher), calls };
+}
+
+export function renderWith(client: BillingClient, ui: ReactElement) {
+  return render(<ClientContext.Provider value={client}>{ui}</ClientContext.Provider>);
+}
+
+function b64(value: object): string {
+  return btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+export function sessionFor(role: Role, org?: string): Session {
+  const token = `${b64({ alg: "HS256" })}.${b64({ sub: `test|${role}`, roles: [role], org, residency: "us", exp: 9999999999 })}.sig`;
+  return sessionFromToken(token) as Session;
+}
+
+export const refusal = (status: number, code: string, message: string, details: object = {}) => ({
+  status,
+  body: { error: { code, message, details } },
+});
+
+export const PLAN = {
+  plan_id: "lab-standard",
+  version: 1,
+  status: "active",
+  name: "Lab Standard",
+  description: "Everything a lab needs.",
+  partner: "Marketplace",
+  bundle: [],
+  billing_cadence: "monthly",
+  currency: "USD",
+  base_fee_cents: 49900,
+  credit_allowance: "1000",
+  overage_policy: "allow",
+  overage_rate_cents: "12.5",
+  usage_rates: { planner: { unit: "finalization", credits_per_unit: "2" } },
+  sla: { tier: "standard", uptime_percent: "99.9", response_time_hours: "8", support: "Business hours" },
+  features: [
+    { key: "seats", label: "Team seats", included: true, limit: 25 },
+    { key: "sso", label: "Single sign-on", included: false, limit: null },
+  ],
+  created_at: "2026-11-01T00:00:00Z",
+  updated_at: "2026-11-01T00:00:00Z",
+};
+
+export const SUBSCRIPTION = {
+  subscription_id: "01SUB",
+  organization_id: "org-lab",
+  plan_id: "lab-standard",
+  plan_version: 1,
+  status: "active",
+  residency: "us",
+  billing_cadence: "monthly",
+  billing_cycle_anchor: "2026-11-01T00:00:00Z",
+  sla_acceptance: { accepted_by: "grace", accepted_at: "2026-11-01T00:00:00Z", sla_tier: "standard", sla_version: "standard@1" },
+  current_period_start: "2026-11-01T00:00:00Z",
+  current_period_end: "2026-12-01T00:00:00Z",
+  credit_balance: "1234567.123456",
+  allowance_balance: "1000",
+  purchased_balance: "1233567.123456",
+  ledger_seq: 3,
+  created_at: "2026-11-01T00:00:00Z",
+  canceled_at: null,
+  final_period_closed: false,
+  health: {
+    period_usage_credits: "12.5",
+    period_overage_credits: "0",
+    burn_rate_credits_per_day: "0.5",
+    projected_depletion_at: null,
+    status: "low",
+  },
+};
+
+export const INVOICE = {
+  invoice_id: "01INV",
+  subscription_id: "01SUB",
+  organization_id: "org-lab",
+  number: null,
+  status: "draft",
+  period_start: "2026-11-01T00:00:00Z",
+  period_end: "2026-12-01T00:00:00Z",
+  currency: "USD",
+  plan_id: "lab-standard",
+  plan_version: 1,
+  revision: 1,
+  line_items: [
+    { kind: "base_fee", description: "Lab Standard base fee", service: null, quantity: "1", unit_amount_cents: "49900", amount_cents: 49900 },
+    { kind: "overage", description: "planner overage", service: "planner", quantity: "258.625", unit_amount_cents: "12.5", amount_cents: 3233 },
+  ],
+  subtotal_cents: 53133,
+  total_cents: 53133,
+  created_at: "2026-12-01T00:00:00Z",
+  updated_at: "2026-12-01T00:00:00Z",
+  issued_at: null,
+  voided_at: null,
+};
