@@ -60,8 +60,10 @@ scan:  ## checkov over template.yaml (skips and their reasons: .checkov.yaml)
 build: setup  ## sam build (no container)
 	$(SAM) build
 
-deploy: build  ## sam build && sam deploy --config-env ENV (ENV=sandbox|prod|...)
+deploy: build  ## sam build && sam deploy --config-env ENV (ENV=sandbox|prod|...), then upload the storefront
 	$(SAM) deploy --config-env $(ENV)
+	@bash scripts/bootstrap storefront
+	.venv-sam/bin/python scripts/upload_storefront.py --env $(ENV)
 
 clean:  ## remove build and test caches
 	rm -rf .aws-sam .pytest_cache .hypothesis frontend/.next frontend/out frontend/test-results
