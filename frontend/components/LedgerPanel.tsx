@@ -13,7 +13,8 @@ const LABEL: Record<string, string> = {
   expiry: "Expiry",
   void: "Void",
 };
-const ICON: Record<string, string> = { grant: "＋", usage: "−", top_up: "⇡", adjustment: "±", expiry: "⌛", void: "⊘" };
+// Glyphs that fonts-liberation has (what CI installs): no tofu boxes in the screenshots.
+const ICON: Record<string, string> = { grant: "+", usage: "−", top_up: "↑", adjustment: "±", expiry: "×", void: "Ø" };
 
 export function LedgerPanel({ subscriptionId, refreshKey = 0 }: { subscriptionId: string | null; refreshKey?: number }) {
   const client = useClient();

@@ -140,7 +140,7 @@ export function PlanCard({
               <tr key={feature.key}>
                 <th scope="row">{feature.label}</th>
                 <td className={feature.included ? "yes" : "no"}>
-                  {feature.included ? (feature.limit !== null && feature.limit !== undefined ? `up to ${feature.limit}` : "✓ included") : "✗ not included"}
+                  {feature.included ? (feature.limit !== null && feature.limit !== undefined ? `Up to ${feature.limit}` : "Included") : "Not included"}
                 </td>
               </tr>
             ))}

@@ -152,8 +152,9 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
                       </span>
                     ))}
                     {(e.guardrail.escalation_codes ?? []).map((c) => (
-                      <span key={c} className="tag tag-escalation">
-                        ⚑ {c}
+                      <span key={c} className="tag tag-escalation" title="escalation code">
+                        <span className="sr-only">escalation </span>
+                        {c}
                       </span>
                     ))}
                   </td>

@@ -42,8 +42,8 @@ describe("plans panel", () => {
     expect(card.textContent).toContain("1,000 credits / month");
     expect(card.textContent).toContain("$0.125 / credit");
     expect(card.textContent).toContain("99.9% uptime");
-    expect(card.textContent).toContain("up to 25");
-    expect(card.textContent).toContain("not included");
+    expect(card.textContent).toContain("Up to 25");
+    expect(card.textContent).toContain("Not included");
   });
 
   it("lets an org admin subscribe only after accepting the SLA, naming who and which version", async () => {
