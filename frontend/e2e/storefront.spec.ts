@@ -217,6 +217,10 @@ test("an org member sees its billing and no admin actions", async ({ page }) => 
   await invoices.getByRole("button", { name: /View invoice/ }).first().click();
   await expect(invoices.getByRole("button", { name: "Download JSON" })).toBeVisible();
   await shot(page.locator("main"), "org-member");
+  // On a phone-sized screen nothing overflows the page sideways (wide tables scroll in their box).
+  await page.setViewportSize({ width: 390, height: 844 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await page.screenshot({ path: `${SCREENS}/org-member-narrow.png`, fullPage: true });
   done();
 });
 
