@@ -148,7 +148,7 @@ test("an admin tops up credits and the ledger timeline shows it", async ({ page 
   done();
 });
 
-test("an admin creates a listing (field errors shown at the field) and archives it", async ({ page }) => {
+test("an admin creates a listing (field errors shown at the field), revises and archives it", async ({ page }) => {
   const done = watchConsole(page, [422]);
   await signIn(page, "marketplace:admin");
   const admin = page.getByRole("region", { name: "Administration" });
@@ -174,6 +174,12 @@ test("an admin creates a listing (field errors shown at the field) and archives 
   await form.getByRole("button", { name: "Create listing" }).click();
   await expect(page.getByTestId("plan-genomics-pro")).toContainText("$1,299.00");
   await scan(page, "#admin");
+  await admin.getByRole("button", { name: "Revise Genomics Pro" }).click();
+  const revision = admin.getByRole("form", { name: "Revise Genomics Pro" });
+  await revision.getByLabel("Base fee (cents)").fill("139900");
+  await revision.getByRole("button", { name: "Save revision" }).click();
+  await expect(page.getByTestId("plan-genomics-pro")).toContainText("$1,399.00");
+  await expect(page.getByTestId("listing-genomics-pro")).toContainText("v2");
   await admin.getByRole("button", { name: "Archive Genomics Pro" }).click();
   await expect(page.getByTestId("plan-genomics-pro")).toHaveCount(0);
   done();

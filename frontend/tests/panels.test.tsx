@@ -323,6 +323,42 @@ describe("administration panel", () => {
     expect(screen.getByText("must be at least 0")).toBeTruthy();
   });
 
+  it("revises a listing with If-Match on the ETag it read, and archives one", async () => {
+    const onChanged = vi.fn();
+    const { client, calls } = fakeClient({
+      ...base,
+      "GET /api/billing/plans/lab-standard": { body: PLAN, headers: { ETag: '"1"' } },
+      "PUT /api/billing/plans/lab-standard": { body: { ...PLAN, version: 2 } },
+      "POST /api/billing/plans/lab-standard/archive": { body: { ...PLAN, status: "archived" } },
+    });
+    const revise = vi.spyOn(client, "revisePlan");
+    renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={onChanged} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Revise Lab Standard" }));
+    const form = await screen.findByRole("form", { name: "Revise Lab Standard" });
+    expect((within(form).getByLabelText("Plan id (slug)") as HTMLInputElement).disabled).toBe(true);
+    fireEvent.change(within(form).getByLabelText("Base fee (cents)"), { target: { value: "59900" } });
+    fireEvent.click(within(form).getByRole("button", { name: "Save revision" }));
+    await waitFor(() => expect(revise).toHaveBeenCalled());
+    const [planId, terms, etag] = revise.mock.calls[0]!;
+    expect([planId, etag, terms.base_fee_cents, terms.credit_allowance]).toEqual(["lab-standard", '"1"', 59900, "1000"]);
+    expect(terms.features?.[0]).toEqual({ key: "seats", label: "Team seats", included: true, limit: 25 });
+    fireEvent.click(await screen.findByRole("button", { name: "Archive Lab Standard" }));
+    await waitFor(() => expect(calls).toContain("POST /api/billing/plans/lab-standard/archive"));
+    expect(onChanged).toHaveBeenCalledTimes(2);
+  });
+
+  it("shows a 412 when the listing moved on since it was read", async () => {
+    const { client } = fakeClient({
+      ...base,
+      "GET /api/billing/plans/lab-standard": { body: PLAN, headers: { ETag: '"1"' } },
+      "PUT /api/billing/plans/lab-standard": refusal(412, "precondition_failed", "The plan is at version 2 now; reload it."),
+    });
+    renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Revise Lab Standard" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Save revision" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("The plan is at version 2 now");
+  });
+
   it("tops up credits for the selected subscription with a reason", async () => {
     const onChanged = vi.fn();
     const { client } = fakeClient({
