@@ -176,6 +176,7 @@ function CreditsForm({ subscriptionId, onChanged }: { subscriptionId: string | n
   const [type, setType] = useState<"top_up" | "adjustment">("top_up");
   const [amount, setAmount] = useState("");
   const [reason, setReason] = useState("");
+  const [price, setPrice] = useState("");
   const [error, setError] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -186,10 +187,19 @@ function CreditsForm({ subscriptionId, onChanged }: { subscriptionId: string | n
     setError(null);
     setDone(null);
     try {
-      const entry = await client.changeCredits(subscriptionId, { type, amount: amount.trim(), reason, idempotency_key: newIdempotencyKey("credits") });
+      const entry = await client.changeCredits(subscriptionId, {
+        type,
+        amount: amount.trim(),
+        reason,
+        idempotency_key: newIdempotencyKey("credits"),
+        // Blank: the plan's credit price (or free where it has none). Anything but whole cents is
+        // sent as typed, so the API's 422 names price_cents at the field.
+        price_cents: type !== "top_up" || price.trim() === "" ? null : /^\d+$/.test(price.trim()) ? Number(price.trim()) : (price.trim() as unknown as number),
+      });
       setDone(`Recorded ${entry.type.replace("_", "-")} of ${formatCredits(entry.amount)} credits; balance ${formatCredits(entry.balance_after)}.`);
       setAmount("");
       setReason("");
+      setPrice("");
       onChanged();
     } catch (e) {
       setError(asApiError(e));
@@ -228,12 +238,19 @@ function CreditsForm({ subscriptionId, onChanged }: { subscriptionId: string | n
             <input value={reason} onChange={(e) => setReason(e.target.value)} aria-invalid={Boolean(fields.reason)} required />
             {fields.reason ? <span className="field-error">{fields.reason}</span> : null}
           </label>
+          {type === "top_up" ? (
+            <label>
+              Price (cents, optional)
+              <input value={price} onChange={(e) => setPrice(e.target.value)} inputMode="numeric" placeholder="plan's price" aria-invalid={Boolean(fields.price_cents)} />
+              {fields.price_cents ? <span className="field-error">{fields.price_cents}</span> : null}
+            </label>
+          ) : null}
           <button type="submit" className="primary" disabled={busy || !amount || !reason}>
             Apply
           </button>
         </form>
       )}
-      {error && !error.fields.amount && !error.fields.reason ? <ErrorNotice error={error} /> : null}
+      {error && !error.fields.amount && !error.fields.reason && !error.fields.price_cents ? <ErrorNotice error={error} /> : null}
       {done ? (
         <p className="state state-ok" role="status">
           {done}

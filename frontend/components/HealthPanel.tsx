@@ -56,6 +56,14 @@ export function HealthPanel({ subscriptionId, refreshKey = 0, children }: { subs
                   <span className="swatch swatch-purchased" /> Purchased
                 </dt>
                 <dd>{formatCredits(s.purchased_balance)}</dd>
+                {s.held_credits !== "0" ? (
+                  <>
+                    <dt>Held for running work</dt>
+                    <dd>{formatCredits(s.held_credits)}</dd>
+                  </>
+                ) : null}
+                <dt>Available</dt>
+                <dd>{formatCredits(s.available_credits)}</dd>
                 <dt>Used this period</dt>
                 <dd>
                   {formatCredits(h.period_usage_credits)}

@@ -21,6 +21,7 @@ export type PlanDraft = {
   credit_allowance: string;
   overage_policy: "allow" | "block";
   overage_rate_cents: string;
+  credit_price_cents: string;
   sla: { tier: string; uptime_percent: string; response_time_hours: string; support: string };
   usage_rates: Rate[];
   features: Feature[];
@@ -38,6 +39,7 @@ export const EMPTY_PLAN: PlanDraft = {
   credit_allowance: "",
   overage_policy: "allow",
   overage_rate_cents: "",
+  credit_price_cents: "",
   sla: { tier: "standard", uptime_percent: "99.9", response_time_hours: "8", support: "" },
   usage_rates: [{ service: "", unit: "", credits_per_unit: "" }],
   features: [{ key: "", label: "", included: true, limit: "" }],
@@ -56,6 +58,7 @@ export function draftFromPlan(plan: Plan): PlanDraft {
     credit_allowance: plan.credit_allowance,
     overage_policy: plan.overage_policy,
     overage_rate_cents: plan.overage_rate_cents,
+    credit_price_cents: plan.credit_price_cents ?? "",
     sla: { ...plan.sla },
     usage_rates: Object.entries(plan.usage_rates).map(([service, r]) => ({ service, unit: r.unit, credits_per_unit: r.credits_per_unit })),
     features: (plan.features ?? []).map((f) => ({ key: f.key, label: f.label, included: f.included, limit: f.limit === null || f.limit === undefined ? "" : String(f.limit) })),
@@ -77,6 +80,7 @@ export function listingFromDraft(draft: PlanDraft): PlanListing {
     credit_allowance: draft.credit_allowance.trim(),
     overage_policy: draft.overage_policy,
     overage_rate_cents: draft.overage_rate_cents.trim(),
+    credit_price_cents: draft.credit_price_cents.trim() === "" ? null : draft.credit_price_cents.trim(),
     sla: draft.sla,
     usage_rates: Object.fromEntries(draft.usage_rates.filter((r) => r.service.trim()).map((r) => [r.service.trim(), { unit: r.unit, credits_per_unit: r.credits_per_unit.trim() }])),
     features: draft.features.map((f) => ({ key: f.key, label: f.label, included: f.included, limit: f.limit.trim() === "" ? null : /^\d+$/.test(f.limit.trim()) ? Number(f.limit) : f.limit })),
@@ -167,6 +171,7 @@ export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: Pl
           )}
         </Field>
         {text("Overage rate (cents / credit)", "overage_rate_cents", draft.overage_rate_cents, (v) => set("overage_rate_cents", v), { inputMode: "decimal" })}
+        {text("Top-up price (cents / credit, optional)", "credit_price_cents", draft.credit_price_cents, (v) => set("credit_price_cents", v), { inputMode: "decimal" })}
         {text("SLA tier", "sla.tier", draft.sla.tier, (v) => set("sla", { ...draft.sla, tier: v }))}
         {text("SLA uptime %", "sla.uptime_percent", draft.sla.uptime_percent, (v) => set("sla", { ...draft.sla, uptime_percent: v }), { inputMode: "decimal" })}
         {text("SLA response (hours)", "sla.response_time_hours", draft.sla.response_time_hours, (v) => set("sla", { ...draft.sla, response_time_hours: v }), { inputMode: "decimal" })}

@@ -121,6 +121,12 @@ export function PlanCard({
             ? `allowed at ${formatCentsRate(plan.overage_rate_cents, plan.currency)} / credit`
             : "blocked (usage stops at zero)"}
         </dd>
+        {plan.credit_price_cents ? (
+          <>
+            <dt>Top-ups</dt>
+            <dd>{formatCentsRate(plan.credit_price_cents, plan.currency)} / credit</dd>
+          </>
+        ) : null}
         <dt>SLA</dt>
         <dd>
           {plan.sla.tier}, {plan.sla.uptime_percent}% uptime, {plan.sla.response_time_hours} h response

@@ -218,6 +218,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/billing/subscriptions/{subscription_id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Low-balance threshold and auto top-up
+         * @description Roles: `marketplace:admin`, `org:admin`.
+         */
+        put: operations["changeSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/billing/subscriptions/{subscription_id}/credits": {
         parameters: {
             query?: never;
@@ -252,6 +272,50 @@ export interface paths {
         get: operations["readLedger"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/subscriptions/{subscription_id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A subscription's credit grants, newest first
+         * @description Roles: `marketplace:admin`, `finance`, `org:admin`, `org:member`.
+         */
+        get: operations["listGrants"];
+        put?: never;
+        /**
+         * A purchased or promotional credit grant
+         * @description Roles: `marketplace:admin`.
+         */
+        post: operations["createGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/subscriptions/{subscription_id}/grants/{grant_id}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void a grant: its remaining credits leave
+         * @description Roles: `marketplace:admin`.
+         */
+        post: operations["voidGrant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -350,6 +414,126 @@ export interface paths {
          * @description Roles: `marketplace:admin`, `finance`, `org:admin`, `org:member`.
          */
         get: operations["usageSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/entitlements/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What POST /usage would do now (writes nothing)
+         * @description Roles: `marketplace:admin`, `service`.
+         */
+        post: operations["checkEntitlement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reserve a run's credits before it starts
+         * @description Roles: `marketplace:admin`, `service`.
+         */
+        post: operations["placeHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/holds/{hold_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A hold
+         * @description Roles: `marketplace:admin`, `service`, `finance`, `org:admin`, `org:member`.
+         */
+        get: operations["getHold"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/holds/{hold_id}/settle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Charge the run: one usage event it guarantees
+         * @description Roles: `marketplace:admin`, `service`.
+         */
+        post: operations["settleHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/holds/{hold_id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release a hold: nothing charged
+         * @description Roles: `marketplace:admin`, `service`.
+         */
+        post: operations["releaseHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/subscriptions/{subscription_id}/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A subscription's holds, newest first
+         * @description Roles: `marketplace:admin`, `service`, `finance`, `org:admin`, `org:member`.
+         */
+        get: operations["listHolds"];
         put?: never;
         post?: never;
         delete?: never;
@@ -502,6 +686,74 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * ActiveGrant
+         * @description A grant as the subscription item carries it: what draw-down and expiry need.
+         */
+        ActiveGrant: {
+            /** Grant Id */
+            grant_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "allowance" | "purchased" | "promotional";
+            /** Amount */
+            amount: string;
+            /** Remaining */
+            remaining: string;
+            /** Priority */
+            priority: number;
+            /** Effective At */
+            effective_at: string;
+            /**
+             * Expires At
+             * @default null
+             */
+            expires_at: string | null;
+        };
+        /**
+         * ActiveHold
+         * @description A held hold as the subscription item carries it.
+         */
+        ActiveHold: {
+            /** Hold Id */
+            hold_id: string;
+            /** Credits */
+            credits: string;
+            /** Expires At */
+            expires_at: string;
+        };
+        /**
+         * AutoTopUp
+         * @description When a charge leaves the balance under `threshold_credits`, buy `amount` more (priced at the
+         *     plan's credit price), at most `max_per_period` times a period.
+         */
+        "AutoTopUp-Input": {
+            /** Enabled */
+            enabled: boolean;
+            /** Threshold Credits */
+            threshold_credits: number | string;
+            /** Amount */
+            amount: number | string;
+            /** Max Per Period */
+            max_per_period: number;
+        };
+        /**
+         * AutoTopUp
+         * @description When a charge leaves the balance under `threshold_credits`, buy `amount` more (priced at the
+         *     plan's credit price), at most `max_per_period` times a period.
+         */
+        "AutoTopUp-Output": {
+            /** Enabled */
+            enabled: boolean;
+            /** Threshold Credits */
+            threshold_credits: string;
+            /** Amount */
+            amount: string;
+            /** Max Per Period */
+            max_per_period: number;
+        };
         /** BatchReport */
         BatchReport: {
             /** Results */
@@ -561,6 +813,65 @@ export interface components {
             reason: string;
             /** Idempotency Key */
             idempotency_key: string;
+            /**
+             * Price Cents
+             * @default null
+             */
+            price_cents: number | null;
+        };
+        /**
+         * CreditGrant
+         * @description A grant's own record, as the grants endpoints answer it.
+         */
+        CreditGrant: {
+            /** Grant Id */
+            grant_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "allowance" | "purchased" | "promotional";
+            /** Amount */
+            amount: string;
+            /** Remaining */
+            remaining: string;
+            /** Priority */
+            priority: number;
+            /** Effective At */
+            effective_at: string;
+            /**
+             * Expires At
+             * @default null
+             */
+            expires_at: string | null;
+            /** Subscription Id */
+            subscription_id: string;
+            /**
+             * Status
+             * @default active
+             * @enum {string}
+             */
+            status: "active" | "depleted" | "expired" | "voided";
+            /**
+             * Price Cents
+             * @default 0
+             */
+            price_cents: number;
+            /** Currency */
+            currency: string;
+            /** Reason */
+            reason: string;
+            /** Period Start */
+            period_start: string;
+            /** Actor */
+            actor: string;
+            /** Created At */
+            created_at: string;
+            /**
+             * Ended At
+             * @default null
+             */
+            ended_at: string | null;
         };
         /**
          * DailyUsage
@@ -581,6 +892,30 @@ export interface components {
              * @default null
              */
             period_start: string | null;
+        };
+        /** Entitlement */
+        Entitlement: {
+            /** Allowed */
+            allowed: boolean;
+            /** Reason */
+            reason: ("no_active_subscription" | "unknown_service" | "insufficient_credits") | null;
+            /** Subscription Id */
+            subscription_id: string | null;
+            /** Credits Required */
+            credits_required: string | null;
+            /** Available Credits */
+            available_credits: string | null;
+            /** Overage Policy */
+            overage_policy: ("allow" | "block") | null;
+        };
+        /** EntitlementRequest */
+        EntitlementRequest: {
+            /** Organization Id */
+            organization_id: string;
+            /** Service */
+            service: string;
+            /** Quantity */
+            quantity: number | string;
         };
         /** @description Every error: a stable machine `code`, a human `message`, and `details` (a 422 names each offending field in `details.fields`). */
         ErrorEnvelope: {
@@ -628,6 +963,54 @@ export interface components {
             limit: number | string | null;
         };
         /**
+         * GrantAllocation
+         * @description What one grant paid of a debit (negative, as the entry's amount).
+         */
+        GrantAllocation: {
+            /** Grant Id */
+            grant_id: string;
+            /** Amount */
+            amount: string;
+        };
+        /**
+         * GrantRequest
+         * @description `POST .../grants`: purchased credits (sold: priced, billed on the period's invoice) or
+         *     promotional ones (free).
+         */
+        GrantRequest: {
+            /** Amount */
+            amount: number | string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "purchased" | "promotional";
+            /**
+             * Priority
+             * @default null
+             */
+            priority: number | null;
+            /**
+             * Effective At
+             * @default null
+             */
+            effective_at: string | null;
+            /**
+             * Expires At
+             * @default null
+             */
+            expires_at: string | null;
+            /**
+             * Price Cents
+             * @default null
+             */
+            price_cents: number | null;
+            /** Reason */
+            reason: string;
+            /** Idempotency Key */
+            idempotency_key: string;
+        };
+        /**
          * Guardrail
          * @description Planner finalizations carry open escalation codes; instrumentation runs carry guardrail flags.
          */
@@ -652,6 +1035,75 @@ export interface components {
              * @enum {string}
              */
             status: "healthy" | "low" | "depleted";
+        };
+        /**
+         * Hold
+         * @description A hold's record, as the holds endpoints answer it.
+         */
+        Hold: {
+            /** Hold Id */
+            hold_id: string;
+            /** Credits */
+            credits: string;
+            /** Expires At */
+            expires_at: string;
+            /** Subscription Id */
+            subscription_id: string;
+            /** Organization Id */
+            organization_id: string;
+            /** Service */
+            service: string;
+            /** Quantity */
+            quantity: string;
+            /**
+             * Status
+             * @default held
+             * @enum {string}
+             */
+            status: "held" | "settled" | "released" | "expired";
+            /** Created At */
+            created_at: string;
+            /**
+             * Ended At
+             * @default null
+             */
+            ended_at: string | null;
+            /**
+             * Settled Event Id
+             * @default null
+             */
+            settled_event_id: string | null;
+            /** @default null */
+            source: components["schemas"]["UsageSource"] | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * HoldRequest
+         * @description `POST /holds`.
+         */
+        HoldRequest: {
+            /** Organization Id */
+            organization_id: string;
+            /** Service */
+            service: string;
+            /** Quantity */
+            quantity: number | string;
+            /** Idempotency Key */
+            idempotency_key: string;
+            /**
+             * Expires In Seconds
+             * @default 3600
+             */
+            expires_in_seconds: number;
+            /** @default null */
+            source: components["schemas"]["UsageSource"] | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
         };
         /** Invoice */
         Invoice: {
@@ -719,7 +1171,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "grant" | "usage" | "top_up" | "adjustment" | "expiry";
+            type: "grant" | "usage" | "top_up" | "adjustment" | "expiry" | "void";
             /** Amount */
             amount: string;
             /**
@@ -738,12 +1190,15 @@ export interface components {
             /** Created At */
             created_at: string;
             /**
+             * Grant Id
+             * @default null
+             */
+            grant_id: string | null;
+            /**
              * Allocation
              * @default null
              */
-            allocation: {
-                [key: string]: string;
-            } | null;
+            allocation: components["schemas"]["GrantAllocation"][] | null;
             /**
              * Overage Credits
              * @default null
@@ -781,10 +1236,30 @@ export interface components {
              */
             next_cursor: string | null;
         };
+        /** Page[CreditGrant] */
+        Page_CreditGrant_: {
+            /** Items */
+            items: components["schemas"]["CreditGrant"][];
+            /**
+             * Next Cursor
+             * @default null
+             */
+            next_cursor: string | null;
+        };
         /** Page[DailyUsage] */
         Page_DailyUsage_: {
             /** Items */
             items: components["schemas"]["DailyUsage"][];
+            /**
+             * Next Cursor
+             * @default null
+             */
+            next_cursor: string | null;
+        };
+        /** Page[Hold] */
+        Page_Hold_: {
+            /** Items */
+            items: components["schemas"]["Hold"][];
             /**
              * Next Cursor
              * @default null
@@ -881,6 +1356,11 @@ export interface components {
             overage_policy: "allow" | "block";
             /** Overage Rate Cents */
             overage_rate_cents: string;
+            /**
+             * Credit Price Cents
+             * @default null
+             */
+            credit_price_cents: string | null;
             /** Usage Rates */
             usage_rates: {
                 [key: string]: components["schemas"]["UsageRate-Output"];
@@ -936,6 +1416,11 @@ export interface components {
             overage_policy: "allow" | "block";
             /** Overage Rate Cents */
             overage_rate_cents: number | string;
+            /**
+             * Credit Price Cents
+             * @default null
+             */
+            credit_price_cents: (number | string) | null;
             /** Usage Rates */
             usage_rates: {
                 [key: string]: components["schemas"]["UsageRate-Input"];
@@ -981,6 +1466,11 @@ export interface components {
             overage_policy: "allow" | "block";
             /** Overage Rate Cents */
             overage_rate_cents: number | string;
+            /**
+             * Credit Price Cents
+             * @default null
+             */
+            credit_price_cents: (number | string) | null;
             /** Usage Rates */
             usage_rates: {
                 [key: string]: components["schemas"]["UsageRate-Input"];
@@ -1044,6 +1534,43 @@ export interface components {
              * @default 0
              */
             events: number;
+        };
+        /**
+         * SettingsRequest
+         * @description `PUT .../settings`: a field left out stays as it is; `auto_top_up: null` turns it off and
+         *     `low_balance_threshold_credits: null` goes back to the default (10% of the allowance).
+         */
+        SettingsRequest: {
+            /**
+             * Low Balance Threshold Credits
+             * @default null
+             */
+            low_balance_threshold_credits: (number | string) | null;
+            /** @default null */
+            auto_top_up: components["schemas"]["AutoTopUp-Input"] | null;
+        };
+        /**
+         * SettleRequest
+         * @description `POST /holds/{id}/settle`: the usage the hold pays for (default: the quantity held).
+         */
+        SettleRequest: {
+            /** Idempotency Key */
+            idempotency_key: string;
+            /**
+             * Quantity
+             * @default null
+             */
+            quantity: (number | string) | null;
+            /**
+             * Occurred At
+             * @default null
+             */
+            occurred_at: string | null;
+            guardrail?: components["schemas"]["Guardrail"];
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
         };
         /** SlaAcceptance */
         SlaAcceptance: {
@@ -1137,6 +1664,40 @@ export interface components {
              * @default false
              */
             final_period_closed: boolean;
+            /**
+             * Grants
+             * @default []
+             */
+            grants: components["schemas"]["ActiveGrant"][];
+            /**
+             * Holds
+             * @default []
+             */
+            holds: components["schemas"]["ActiveHold"][];
+            /**
+             * Held Credits
+             * @default 0
+             */
+            held_credits: string;
+            /**
+             * Revision
+             * @default 0
+             */
+            revision: number;
+            /** @default null */
+            auto_top_up: components["schemas"]["AutoTopUp-Output"] | null;
+            /**
+             * Low Balance Threshold Credits
+             * @default null
+             */
+            low_balance_threshold_credits: string | null;
+            /**
+             * Auto Top Ups In Period
+             * @default 0
+             */
+            auto_top_ups_in_period: number;
+            /** Available Credits */
+            readonly available_credits: string;
         };
         /** SubscriptionWithHealth */
         SubscriptionWithHealth: {
@@ -1190,7 +1751,41 @@ export interface components {
              * @default false
              */
             final_period_closed: boolean;
+            /**
+             * Grants
+             * @default []
+             */
+            grants: components["schemas"]["ActiveGrant"][];
+            /**
+             * Holds
+             * @default []
+             */
+            holds: components["schemas"]["ActiveHold"][];
+            /**
+             * Held Credits
+             * @default 0
+             */
+            held_credits: string;
+            /**
+             * Revision
+             * @default 0
+             */
+            revision: number;
+            /** @default null */
+            auto_top_up: components["schemas"]["AutoTopUp-Output"] | null;
+            /**
+             * Low Balance Threshold Credits
+             * @default null
+             */
+            low_balance_threshold_credits: string | null;
+            /**
+             * Auto Top Ups In Period
+             * @default 0
+             */
+            auto_top_ups_in_period: number;
             health: components["schemas"]["Health"];
+            /** Available Credits */
+            readonly available_credits: string;
         };
         /**
          * UsageBatch
@@ -1242,6 +1837,11 @@ export interface components {
             period_start: string;
             /** Ledger Seq */
             ledger_seq: number;
+            /**
+             * Hold Id
+             * @default null
+             */
+            hold_id: string | null;
         };
         /** UsageRate */
         "UsageRate-Input": {
@@ -1316,6 +1916,14 @@ export interface components {
                 [key: string]: number;
             };
             totals: components["schemas"]["PeriodTotals"];
+        };
+        /** VoidRequest */
+        VoidRequest: {
+            /**
+             * Reason
+             * @default Voided by marketplace staff
+             */
+            reason: string;
         };
     };
     responses: never;
@@ -2532,6 +3140,144 @@ export interface operations {
             };
         };
     };
+    changeSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionWithHealth"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
     changeCredits: {
         parameters: {
             query?: never;
@@ -2740,6 +3486,374 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listGrants: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                status?: "active" | "depleted" | "expired" | "voided";
+            };
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CreditGrant_"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    createGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GrantRequest"];
+            };
+        };
+        responses: {
+            /** @description Replayed: the first answer to this idempotency key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditGrant"];
+                };
+            };
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditGrant"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `no_active_subscription`, `grant_limit_reached`, `idempotency_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "no_active_subscription" | "grant_limit_reached" | "idempotency_in_progress";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error`, `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    voidGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["VoidRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditGrant"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `grant_not_active` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "grant_not_active";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
                         };
                     };
                 };
@@ -3213,6 +4327,658 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsageSummary"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    checkEntitlement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EntitlementRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Entitlement"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    placeHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HoldRequest"];
+            };
+        };
+        responses: {
+            /** @description Replayed: the first answer to this idempotency key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Hold"];
+                };
+            };
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Hold"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `insufficient_credits` */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_credits";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `no_active_subscription`, `hold_limit_reached`, `idempotency_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "no_active_subscription" | "hold_limit_reached" | "idempotency_in_progress";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error`, `idempotency_key_reused`, `unknown_service` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error" | "idempotency_key_reused" | "unknown_service";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hold_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Hold"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    settleHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hold_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettleRequest"];
+            };
+        };
+        responses: {
+            /** @description Replayed: the first answer to this idempotency key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageEvent"];
+                };
+            };
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageEvent"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `insufficient_credits` */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_credits";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `hold_not_active`, `no_active_subscription` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "hold_not_active" | "no_active_subscription";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error`, `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    releaseHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hold_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Hold"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `hold_not_active` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "hold_not_active";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listHolds: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                status?: "held" | "settled" | "released" | "expired";
+            };
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Hold_"];
                 };
             };
             /** @description Error: `unauthenticated` */

@@ -41,6 +41,7 @@ describe("plans panel", () => {
     expect(card.textContent).toContain("$499.00");
     expect(card.textContent).toContain("1,000 credits / month");
     expect(card.textContent).toContain("$0.125 / credit");
+    expect(card.textContent).toContain("Top-ups$0.10 / credit");
     expect(card.textContent).toContain("99.9% uptime");
     expect(card.textContent).toContain("Up to 25");
     expect(card.textContent).toContain("Not included");
@@ -103,6 +104,8 @@ describe("health panel", () => {
     const panel = screen.getByRole("region", { name: "Subscription health" });
     expect(panel.textContent).toContain("1,233,567.123456");
     expect(panel.textContent).toContain("0.5 credits / day");
+    expect(panel.textContent).toContain("Held for running work40");
+    expect(panel.textContent).toContain("Available1,234,527.123456");
     expect(panel.textContent).toContain("not projected");
     expect(panel.textContent).toContain("2026-11-01 → 2026-12-01");
     expect(screen.getByText("grants go here")).toBeTruthy();
@@ -372,7 +375,7 @@ describe("administration panel", () => {
     fireEvent.change(within(form).getByLabelText("Reason"), { target: { value: "Goodwill" } });
     fireEvent.click(within(form).getByRole("button", { name: "Apply" }));
     expect(await screen.findByText(/Recorded top-up of 500 credits; balance 1,500/)).toBeTruthy();
-    expect(change.mock.calls[0]?.[1]).toMatchObject({ type: "top_up", amount: "500", reason: "Goodwill" });
+    expect(change.mock.calls[0]?.[1]).toMatchObject({ type: "top_up", amount: "500", reason: "Goodwill", price_cents: null });
     expect(onChanged).toHaveBeenCalled();
   });
 });
