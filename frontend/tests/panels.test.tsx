@@ -277,6 +277,19 @@ describe("ledger panel", () => {
     expect(items[3]?.textContent).toContain("−994");
     expect(new Set(items.map((i) => i.className)).size).toBe(4);
   });
+
+  it("loads later entries below when the ledger has more than a page", async () => {
+    renderWith(
+      fakeClient({
+        "GET /api/billing/subscriptions/01SUB/ledger?limit=200&cursor=p2": page([entry(3, "void", "-500", "494", "Voided grant")]),
+        "GET /api/billing/subscriptions/01SUB/ledger": page([entry(1, "grant", "1000", "1000"), entry(2, "top_up", "500", "1500")], "p2"),
+      }).client,
+      <LedgerPanel subscriptionId="01SUB" />,
+    );
+    fireEvent.click(await screen.findByRole("button", { name: "Load later entries" }));
+    await waitFor(() => expect(screen.getAllByRole("listitem").map((i) => i.getAttribute("data-type"))).toEqual(["grant", "top_up", "void"]));
+    expect(screen.queryByRole("button", { name: "Load later entries" })).toBeNull();
+  });
 });
 
 describe("administration panel", () => {
