@@ -284,10 +284,16 @@ def test_every_queue_is_encrypted_at_rest():
 
 
 def test_every_asynchronously_invoked_function_has_a_dead_letter_queue():
-    """Stands for CKV_AWS_116, skipped for the synchronously invoked API functions."""
+    """Stands for CKV_AWS_116, skipped for the synchronously invoked API functions. A stream's
+    poller invokes synchronously too: its failed batches go to the event source's OnFailure queue."""
     for name, function in of_type("AWS::Serverless::Function").items():
         events = function["Properties"].get("Events", {}).values()
         if all(event["Type"] == "Api" for event in events):  # the authorizer has none: API Gateway calls it
+            continue
+        if all(event["Type"] == "DynamoDB" for event in events):
+            for event in events:
+                failure = event["Properties"].get("DestinationConfig", {}).get("OnFailure", {})
+                assert failure.get("Type") == "SQS" and failure.get("Destination"), f"{name}: no OnFailure queue"
             continue
         assert function["Properties"].get("DeadLetterQueue"), f"{name} is invoked asynchronously and has no DLQ"
         for event in events:

@@ -22,6 +22,7 @@ class BillingConfig(BaseModel):
     credit_ledger_table: str
     invoices_table: str
     idempotency_table: str
+    outbox_table: str
     dynamodb_endpoint: str | None = None
     region: str | None = None
 
@@ -44,6 +45,7 @@ class BillingConfig(BaseModel):
             credit_ledger_table=environ["CREDIT_LEDGER_TABLE"],
             invoices_table=environ["INVOICES_TABLE"],
             idempotency_table=environ["IDEMPOTENCY_TABLE"],
+            outbox_table=environ["OUTBOX_TABLE"],
             dynamodb_endpoint=environ.get("BILLING_DYNAMODB_ENDPOINT") or None,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
         )

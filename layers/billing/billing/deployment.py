@@ -58,6 +58,7 @@ def subscription_store():
         ledger_table=config.credit_ledger_table,
         idempotency_table=config.idempotency_table,
         plans_table=config.plans_table,
+        outbox_table=config.outbox_table,
     )
 
 
@@ -71,6 +72,7 @@ def usage_store():
         usage_table=config.usage_events_table,
         subscriptions_table=config.subscriptions_table,
         ledger_table=config.credit_ledger_table,
+        outbox_table=config.outbox_table,
     )
 
 
@@ -84,6 +86,7 @@ def invoice_store():
         invoices_table=config.invoices_table,
         subscriptions_table=config.subscriptions_table,
         ledger_table=config.credit_ledger_table,
+        outbox_table=config.outbox_table,
     )
 
 

@@ -12,6 +12,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 from .errors import Conflict, ValidationFailed
+from .events import OutboxEvent, credit_events
 from .grants import (
     AUTO_TOP_UP_ACTOR,
     MAX_ACTIVE_GRANTS,
@@ -54,6 +55,7 @@ CREDIT_FIELDS = (
     "held_credits",
     "revision",
     "auto_top_ups_in_period",
+    "low_balance_alerted",
 )
 PERIOD_FIELDS = ("current_period_start", "current_period_end", "final_period_closed")
 
@@ -107,6 +109,9 @@ class Subscription(BaseModel):
     auto_top_up: AutoTopUp | None = None
     low_balance_threshold_credits: Credits | None = None  # None: 10% of the plan's allowance
     auto_top_ups_in_period: int = 0
+    # Set when the balance falls below the low-balance threshold (CreditBalanceLow was written),
+    # cleared once it is back at or above: one alert per crossing.
+    low_balance_alerted: bool = False
 
     @computed_field
     @property
@@ -264,8 +269,9 @@ class SubscriptionFilters:
 @dataclass(frozen=True)
 class CreditPosting:
     """One write to a subscription's credits: the subscription as it leaves it, and what it appends
-    (ledger entries; grant and hold records started and ended). The write is conditioned on the
-    subscription's revision still being `previous_revision` (a hold's release moves no ledger seq)."""
+    (ledger entries; grant and hold records started and ended; the events it reports). The write
+    is conditioned on the subscription's revision still being `previous_revision` (a hold's
+    release moves no ledger seq)."""
 
     subscription: Subscription
     previous_revision: int
@@ -274,9 +280,14 @@ class CreditPosting:
     ended: tuple[GrantEnd, ...] = ()
     holds_placed: tuple = ()
     holds_ended: tuple[HoldEnd, ...] = ()
+    events: tuple[OutboxEvent, ...] = ()
 
     @classmethod
     def of(cls, before: Subscription, after: Subscription, book: CreditBook) -> CreditPosting:
+        """Every credit write is built here, so every one of them reports its events (and carries
+        the low-balance alert they leave): use `.subscription`, not `after`, from now on."""
+        events, alerted = credit_events(before, after, book, at=book.now)
+        after = after.model_copy(update={"low_balance_alerted": alerted})
         return cls(
             after,
             before.revision,
@@ -285,6 +296,7 @@ class CreditPosting:
             tuple(book.ended),
             tuple(book.holds_placed),
             tuple(book.holds_ended),
+            events,
         )
 
 

@@ -136,9 +136,16 @@ def issue_invoice(
     return with_retries(attempt, pause=pause)
 
 
-def void_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str) -> Invoice:
+def void_invoice(
+    billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, pause: Pause = time.sleep
+) -> Invoice:
+    """Void a draft or issued invoice (voiding twice returns the void one). The invoice is read
+    again on each attempt: its void is written against the version read, which its event carries."""
     _for_finance(billing, caller, subscription_id)
-    return billing.invoices.void(_invoice_of(billing, subscription_id, invoice_id_), billing.now())
+    now = billing.now()
+    return with_retries(
+        lambda: billing.invoices.void(_invoice_of(billing, subscription_id, invoice_id_), now), pause=pause
+    )
 
 
 def export_invoice(

@@ -89,15 +89,15 @@ def _close_period(billing: Billing, subscription_id: str, now: datetime) -> Peri
                 reference=f"period:{format_timestamp(next_period.start)}",
                 within_limit=False,  # the period's own allowance always fits: the last one just expired
             )
-    closed = current.rolled_over(book, next_period)
+    posting = CreditPosting.of(current, current.rolled_over(book, next_period), book)
     invoices.close_period(
-        CreditPosting.of(current, closed, book),
+        posting,
         draft,
         previous_period_start=period.start,
         previous_draft=existing if draft is not None else None,
     )
     return PeriodClosed(
-        subscription=closed, drafted=draft is not None, expired=expired, granted=next_period is not None
+        subscription=posting.subscription, drafted=draft is not None, expired=expired, granted=next_period is not None
     )
 
 

@@ -134,11 +134,9 @@ def provision_subscription(
                 entry_type="grant",
                 reference=f"period:{format_timestamp(period.start)}",
             )
-        subscription = unfunded.after(book)
-        billing.subscriptions.provision(
-            CreditPosting.of(unfunded, subscription, book), plan=plan, idempotency=record_for(subscription)
-        )
-        return subscription
+        posting = CreditPosting.of(unfunded, unfunded.after(book), book)
+        billing.subscriptions.provision(posting, plan=plan, idempotency=record_for(posting.subscription))
+        return posting.subscription
 
     scope = scope_key("provision", organization_id, idempotency_key) if idempotency_key else None
     return run_idempotently(

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..domain.access import Caller, Permission
 from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
+from ..domain.events import MAX_CREDIT_EVENTS
 from ..domain.grants import CreditBook
 from ..domain.holds import HoldNotActive
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
@@ -331,10 +332,10 @@ class UsageRecorder:
         )
         if top_up is not None:
             book.add(top_up, entry_type="top_up", reference=f"usage:{events[-1].event_id}")
-        after = current.after(book, auto_top_ups=1 if top_up else 0)
+        posting = CreditPosting.of(current, current.after(book, auto_top_ups=1 if top_up else 0), book)
         try:
             units = self.usage.record(
-                CreditPosting.of(current, after, book),
+                posting,
                 events,
                 usage,
                 period_start=current.current_period_start,
@@ -356,7 +357,7 @@ class UsageRecorder:
         except RetryableConflict:
             self._clear_refusals(pending)
             raise
-        self._known = after  # what this commit left, for the next chunk
+        self._known = posting.subscription  # what this commit left, for the next chunk
         share = units.per(len(events))
         for position, event in charged:
             self.outcomes[position] = Outcome("accepted", event=event, write_units=share)
@@ -372,10 +373,11 @@ class UsageRecorder:
     @staticmethod
     def _room_for_one_more(book: CreditBook, charged: list, subscription: Subscription) -> bool:
         """A transaction holds 100 items: the subscription, the entries, grant and hold records so far,
-        the usage entry and aggregate to come, an auto top-up's two items, and the events, each of
+        the usage entry and aggregate to come, an auto top-up's two items, the outbox records of
+        its credit events (a HoldExpired for each hold that ended expired), and the events, each of
         which might deplete every grant it draws from."""
-        reserved = 3 + (2 if subscription.auto_top_up and subscription.auto_top_up.enabled else 0)
-        records = len(book.started) + len(book.ended) + len(book.holds_placed) + len(book.holds_ended)
+        reserved = 3 + MAX_CREDIT_EVENTS + (2 if subscription.auto_top_up and subscription.auto_top_up.enabled else 0)
+        records = len(book.started) + len(book.ended) + len(book.holds_placed) + 2 * len(book.holds_ended)
         used = reserved + len(book.entries) + records + len(charged)
         return used + 1 + len(book.grants) <= MAX_TRANSACTION_ITEMS
 

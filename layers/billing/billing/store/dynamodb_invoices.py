@@ -3,16 +3,18 @@
 SUB#{id} / INV#{invoice_id}     one invoice per subscription and period; the id embeds the period
                                 start, so a subscription's invoices sort by period
 COUNTER / INVOICE_NUMBER        the last number issued; advanced in the issuing transaction, so
-                                numbers are gapless and never reused"""
+                                numbers are gapless and never reused
+
+Each write of an invoice (a draft, its issue, its void) puts its event's outbox record in the
+same transaction."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..domain.errors import Conflict, NotFound, RetryableConflict
+from ..domain.events import DetailType, invoice_event
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
 from ..domain.paging import Page
 from ..domain.subscriptions import PERIOD_FIELDS, CreditPosting
@@ -21,12 +23,12 @@ from .dynamodb import (
     TransactionCancelled,
     add_filters,
     from_attributes,
-    is_conditional_failure,
     query_page,
     to_attributes,
     transact_write,
     value,
 )
+from .dynamodb_outbox import outbox_put
 from .dynamodb_subscriptions import Tables, posting_actions
 
 RESIDENCY_INDEX = "by_residency"
@@ -52,11 +54,14 @@ def _not_draft(invoice_id: str) -> Conflict:
 
 
 class DynamoInvoiceStore:
-    def __init__(self, client, *, invoices_table: str, subscriptions_table: str, ledger_table: str):
+    def __init__(self, client, *, invoices_table: str, subscriptions_table: str, ledger_table: str, outbox_table: str):
         self._client = client
         self._table = invoices_table
         self._subscriptions = subscriptions_table
-        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table)
+        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table, outbox=outbox_table)
+
+    def _reported(self, detail_type: DetailType, invoice: Invoice, at: datetime) -> dict[str, Any]:
+        return outbox_put(self._tables.outbox, invoice_event(detail_type, invoice, at=at))
 
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
         found = self._client.get_item(TableName=self._table, Key=_key(subscription_id, invoice_id), ConsistentRead=True)
@@ -158,11 +163,12 @@ class DynamoInvoiceStore:
         return {"Put": put}
 
     def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
+        actions = [self._put_draft(invoice, previous), self._reported("InvoiceDrafted", invoice, invoice.updated_at)]
         try:
-            self._client.put_item(**self._put_draft(invoice, previous)["Put"])
-        except ClientError as error:
-            if not is_conditional_failure(error):
-                raise
+            transact_write(self._client, actions)
+        except TransactionCancelled as cancelled:
+            if not cancelled.failed_condition(0):
+                raise RetryableConflict("The draft could not be saved; retry.") from None
             current = self.get(invoice.subscription_id, invoice.invoice_id)
             if current is not None and not current.is_draft:
                 raise _not_draft(invoice.invoice_id) from None
@@ -198,40 +204,48 @@ class DynamoInvoiceStore:
                 },
             }
         }
+        # What is frozen is exactly the draft read: the condition holds `updated_at`.
+        issued = invoice.model_copy(update={"status": "issued", "number": number, "issued_at": now, "updated_at": now})
         try:
-            transact_write(self._client, [advance, freeze])
+            transact_write(self._client, [advance, freeze, self._reported("InvoiceIssued", issued, now)])
         except TransactionCancelled as cancelled:
             current = self.get(invoice.subscription_id, invoice.invoice_id) if cancelled.failed_condition(1) else None
             if current is not None and not current.is_draft:
                 raise _not_draft(invoice.invoice_id) from None
             raise RetryableConflict("Another invoice took that number, or the draft changed; retry.") from None
-        # What was frozen is exactly the draft read: the condition held `updated_at`.
-        return invoice.model_copy(update={"status": "issued", "number": number, "issued_at": now, "updated_at": now})
+        return issued
 
     def void(self, invoice: Invoice, now: datetime) -> Invoice:
-        try:
-            updated = self._client.update_item(
-                TableName=self._table,
-                Key=_key(invoice.subscription_id, invoice.invoice_id),
-                UpdateExpression="SET #status = :void, voided_at = :now, updated_at = :now",
-                ConditionExpression="#status IN (:draft, :issued)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
+        """Void the invoice as read (a draft or issued one). Already void: returned as it is, and
+        no event (voiding is idempotent). Changed since it was read: RetryableConflict."""
+        voided = invoice.model_copy(update={"status": "void", "voided_at": now, "updated_at": now})
+        change = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _key(invoice.subscription_id, invoice.invoice_id),
+                "UpdateExpression": "SET #status = :void, voided_at = :now, updated_at = :now",
+                # As read, so the event carries the invoice that was voided.
+                "ConditionExpression": "#status IN (:draft, :issued) AND updated_at = :read",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
                     ":void": value("void"),
                     ":draft": value("draft"),
                     ":issued": value("issued"),
                     ":now": value(now),
+                    ":read": value(invoice.updated_at),
                 },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if not is_conditional_failure(error):
-                raise
+            }
+        }
+        try:
+            transact_write(self._client, [change, self._reported("InvoiceVoided", voided, now)])
+        except TransactionCancelled:
             current = self.get(invoice.subscription_id, invoice.invoice_id)
             if current is None:
                 raise NotFound(f"No invoice '{invoice.invoice_id}'.") from None
-            return current  # already void: voiding is idempotent
-        return _invoice(updated["Attributes"])
+            if current.status == "void":
+                return current  # already void: voiding is idempotent
+            raise RetryableConflict("The invoice changed while it was being voided; retry.") from None
+        return voided
 
     def close_period(
         self,
@@ -248,7 +262,10 @@ class DynamoInvoiceStore:
             also_require={"current_period_start": previous_period_start, "final_period_closed": False},
         )
         if draft is not None:
-            actions.append(self._put_draft(draft, previous_draft))
+            actions += [
+                self._put_draft(draft, previous_draft),
+                self._reported("InvoiceDrafted", draft, draft.updated_at),
+            ]
         try:
             transact_write(self._client, actions)
         except TransactionCancelled:

@@ -7,6 +7,7 @@ subscriptions  SUB#{id} / SUBSCRIPTION     the subscription, its balances and `l
                                            while it is active)
 credit ledger  SUB#{id} / SEQ#{seq:012}    one immutable item per entry
 idempotency    {scope}                     the first result of a keyed request (TTL `expires_at`)
+outbox         {event_id}                  the events a change reports, in its transaction
 
 Every change to credits is one TransactWriteItems (a CreditPosting) whose subscription update is
 conditioned on the ledger seq it read, so concurrent changes never lose an update and seq never
@@ -23,6 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..domain.errors import NotFound, RetryableConflict
+from ..domain.events import subscription_canceled
 from ..domain.grants import CreditGrant, GrantEnd, GrantStatus
 from ..domain.hold_records import Hold
 from ..domain.holds import HoldEnd
@@ -49,6 +51,7 @@ from .dynamodb import (
     transact_write,
     value,
 )
+from .dynamodb_outbox import outbox_put
 
 SUBSCRIPTION = "SUBSCRIPTION"
 ACTIVE_GUARD = "ACTIVE_SUBSCRIPTION"
@@ -112,7 +115,7 @@ def posting_actions(
     tables: Tables, posting: CreditPosting, *, require_active: bool = False, **update: Any
 ) -> list[dict[str, Any]]:
     """The transaction items of a credit write: the subscription, its ledger entries, the grant
-    records it starts (new items) and ends (each still active as read)."""
+    records it starts (new items) and ends (each still active as read), and its events' records."""
     return [
         credit_update(tables.subscriptions, posting, require_active=require_active, **update),
         *(ledger_put(tables.ledger, entry) for entry in posting.entries),
@@ -120,6 +123,7 @@ def posting_actions(
         *(grant_end(tables.subscriptions, posting.subscription.subscription_id, end) for end in posting.ended),
         *(hold_put(tables.subscriptions, hold) for hold in posting.holds_placed),
         *(hold_end(tables.subscriptions, posting.subscription.subscription_id, end) for end in posting.holds_ended),
+        *(outbox_put(tables.outbox, event) for event in posting.events),
     ]
 
 
@@ -127,6 +131,7 @@ def posting_actions(
 class Tables:
     subscriptions: str
     ledger: str
+    outbox: str
 
 
 def hold_key(subscription_id: str, hold_id: str) -> dict[str, Any]:
@@ -217,14 +222,21 @@ def _entry(item: dict[str, Any]) -> LedgerEntry:
 
 class DynamoSubscriptionStore:
     def __init__(
-        self, client, *, subscriptions_table: str, ledger_table: str, idempotency_table: str, plans_table: str
+        self,
+        client,
+        *,
+        subscriptions_table: str,
+        ledger_table: str,
+        idempotency_table: str,
+        plans_table: str,
+        outbox_table: str,
     ):
         self._client = client
         self._subscriptions = subscriptions_table
         self._ledger = ledger_table
         self._idempotency = idempotency_table
         self._plans = plans_table
-        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table)
+        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table, outbox=outbox_table)
 
     # --- reads ---------------------------------------------------------------------------------
     def get(self, subscription_id: str) -> Subscription | None:
@@ -416,6 +428,7 @@ class DynamoSubscriptionStore:
             self._put_subscription(subscription),
             *(ledger_put(self._ledger, entry) for entry in posting.entries),
             *(grant_put(self._subscriptions, grant) for grant in posting.started),
+            *(outbox_put(self._tables.outbox, event) for event in posting.events),
         ]
         try:
             self._commit(actions, idempotency)
@@ -449,6 +462,7 @@ class DynamoSubscriptionStore:
                     "ExpressionAttributeValues": {":id": value(subscription.subscription_id)},
                 }
             },
+            outbox_put(self._tables.outbox, subscription_canceled(subscription)),
         ]
         try:
             transact_write(self._client, actions)

@@ -86,12 +86,12 @@ def _event_item(event: UsageEvent) -> dict[str, Any]:
 
 
 class DynamoUsageStore:
-    def __init__(self, client, *, usage_table: str, subscriptions_table: str, ledger_table: str):
+    def __init__(self, client, *, usage_table: str, subscriptions_table: str, ledger_table: str, outbox_table: str):
         self._client = client
         self._table = usage_table
         self._subscriptions = subscriptions_table
         self._ledger = ledger_table
-        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table)
+        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table, outbox=outbox_table)
 
     # --- idempotency ---------------------------------------------------------------------------
     def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:

@@ -7,6 +7,7 @@ import threading
 from datetime import date, datetime
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
+from ..domain.events import OutboxEvent, invoice_event, subscription_canceled
 from ..domain.grants import CreditGrant
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
@@ -85,6 +86,7 @@ class InMemorySubscriptionStore:
         self._idempotency: dict[str, IdempotencyRecord] = {}
         self._grants: dict[tuple[str, str], CreditGrant] = {}
         self.holds: dict[tuple[str, str], object] = {}  # hold records, by (subscription, hold id)
+        self.outbox: list[OutboxEvent] = []  # every store's events, appended under the lock with their change
         self._lock = threading.Lock()
 
     def get(self, subscription_id: str) -> Subscription | None:
@@ -148,6 +150,7 @@ class InMemorySubscriptionStore:
                 raise RetryableConflict("The subscription changed while canceling; retry.")
             self._subscriptions[subscription.subscription_id] = stored.canceled(subscription.canceled_at)
             self._active.pop(subscription.organization_id, None)
+            self.outbox.append(subscription_canceled(subscription))
 
     def append(
         self, posting: CreditPosting, *, idempotency: IdempotencyRecord | None, require_active: bool = False
@@ -185,6 +188,7 @@ class InMemorySubscriptionStore:
         subscription_id = subscription.subscription_id
         self._subscriptions[subscription_id] = subscription
         self._ledger[subscription_id].extend(posting.entries)
+        self.outbox.extend(posting.events)
         for grant in posting.started:
             self._grants[(subscription_id, grant.grant_id)] = grant
         for hold in posting.holds_placed:
@@ -368,7 +372,12 @@ class InMemoryInvoiceStore:
     def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
         with self._subscriptions._lock:
             self._check_draft(invoice, previous)
-            self.invoices[(invoice.subscription_id, invoice.invoice_id)] = invoice
+            self._write(invoice, "InvoiceDrafted", invoice.updated_at)
+
+    def _write(self, invoice: Invoice, detail_type, at: datetime) -> None:
+        """Store the invoice with its event (call under the lock)."""
+        self.invoices[(invoice.subscription_id, invoice.invoice_id)] = invoice
+        self._subscriptions.outbox.append(invoice_event(detail_type, invoice, at=at))
 
     def issue(self, invoice: Invoice, now: datetime) -> Invoice:
         with self._subscriptions._lock:
@@ -386,16 +395,19 @@ class InMemoryInvoiceStore:
                     "updated_at": now,
                 }
             )
-            self.invoices[(invoice.subscription_id, invoice.invoice_id)] = issued
+            self._write(issued, "InvoiceIssued", now)
             return issued
 
     def void(self, invoice: Invoice, now: datetime) -> Invoice:
         with self._subscriptions._lock:
             stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
-            if stored.status != "void":
-                stored = stored.model_copy(update={"status": "void", "voided_at": now, "updated_at": now})
-                self.invoices[(invoice.subscription_id, invoice.invoice_id)] = stored
-            return stored
+            if stored.status == "void":
+                return stored
+            if stored.updated_at != invoice.updated_at:
+                raise RetryableConflict("The invoice changed while it was being voided; retry.")
+            voided = stored.model_copy(update={"status": "void", "voided_at": now, "updated_at": now})
+            self._write(voided, "InvoiceVoided", now)
+            return voided
 
     def close_period(
         self,
@@ -415,5 +427,5 @@ class InMemoryInvoiceStore:
                     self._check_draft(draft, previous_draft)
                 except Conflict:
                     raise RetryableConflict("The period's invoice changed while closing it; retry.") from None
-                self.invoices[(draft.subscription_id, draft.invoice_id)] = draft
+                self._write(draft, "InvoiceDrafted", draft.updated_at)
             store.post(posting, stored.taking(posting.subscription, CREDIT_FIELDS + PERIOD_FIELDS))
