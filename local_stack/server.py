@@ -2,6 +2,7 @@
 on the embedded DynamoDB (or BILLING_DYNAMODB_ENDPOINT), sandbox mode on.
 
   POST /_local/invoke/{FunctionLogicalId}   deliver an event to a function (`sam local invoke`)
+  GET  /_local/events?type=<DetailType>     what was published on BillingEventsBus, oldest first
   GET  /api/billing/docs                     the API reference (Swagger UI over /api/billing/openapi.json)
   GET  /marketplace                          the storefront (frontend/out/, the static export)
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from .database import EmbeddedDynamoDB, client_for, create_tables
 from .docs import docs_response, is_docs_path
+from .events import LocalEventBus, OutboxRelay
 from .functions import LocalFunction, merged_environment
 from .gateway import API_GATEWAY_BODY_LIMIT, ApiGateway, HttpResponse, refusal
 from .storefront import is_storefront_path, storefront_response
@@ -29,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 INVOKE_PREFIX = "/_local/invoke/"
 CLOCK_PATH = "/_local/clock"
 TOKEN_PATH = "/_local/token"
+EVENTS_PATH = "/_local/events"
+REDELIVER_PATH = "/_local/events/redeliver"
+EVENTBRIDGE_PATH = "/_local/eventbridge"  # the publisher's EventBridge endpoint (BILLING_EVENTS_ENDPOINT)
 SERVER_ERROR_CODES = {
     431: "request_header_fields_too_large",
     414: "uri_too_long",
@@ -79,6 +84,57 @@ class LocalStack:
         self.functions = {name: LocalFunction(spec) for name, spec in specs.items()}  # puts the layer on sys.path
         self.clock = install_test_clock()
         self.gateway = ApiGateway(self.stack, self.functions)
+        self.bus = LocalEventBus(self.clock)
+        dynamodb = client_for(endpoint, os.environ["AWS_DEFAULT_REGION"])
+        self.relays = [
+            OutboxRelay(
+                dynamodb,
+                source.table_name,
+                self.functions[source.function_id],
+                batch_size=source.batch_size,
+                stream_arn=source.stream_arn,
+            )
+            for source in self.stack.stream_sources()
+        ]
+
+    def publish_events_at(self, base_url: str) -> None:
+        """Point the publisher at this server's EventBridge and start relaying the outbox (once the
+        server knows its port; every client is built on first use, after this)."""
+        os.environ["BILLING_EVENTS_ENDPOINT"] = base_url + EVENTBRIDGE_PATH
+        for relay in self.relays:
+            relay.written()  # records an external database already holds
+            relay.run_in_background()
+
+    def written(self) -> None:
+        """A request went to a function: it may have written outbox records."""
+        for relay in self.relays:
+            relay.written()
+
+    def events_request(self, method: str, query: str, body: bytes) -> HttpResponse:
+        """`GET /_local/events?type=`: what was published, after relaying every committed record."""
+        from urllib.parse import parse_qs
+
+        if method != "GET":
+            return refusal(405, "method_not_allowed", f"{method} /_local/events is not a thing.")
+        for relay in self.relays:
+            relay.deliver()
+        wanted = parse_qs(query).get("type", [None])[0]
+        return _json(200, {"items": self.bus.published(wanted)})
+
+    def redeliver(self) -> HttpResponse:
+        """`POST /_local/events/redeliver`: the publisher crashed after PutEvents and before the
+        stream's checkpoint, so the stream hands it its last batch again."""
+        for relay in self.relays:
+            relay.deliver()
+        return _json(200, {"redelivered": sum(relay.redeliver_last_batch() for relay in self.relays)})
+
+    def eventbridge_request(self, headers: dict[str, str], body: bytes) -> HttpResponse:
+        """The few EventBridge calls the publisher makes (JSON 1.1): PutEvents."""
+        target = next((v for k, v in headers.items() if k.lower() == "x-amz-target"), "")
+        if target != "AWSEvents.PutEvents":
+            return _json(400, {"__type": "UnknownOperationException", "message": f"{target} is not served locally"})
+        answer = self.bus.put_events(json.loads(body or b"{}"))
+        return HttpResponse(200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(answer).encode())
 
     def invoke(self, function_id: str, body: bytes) -> HttpResponse:
         """What `sam local invoke` does: the event to the function, its result back as JSON."""
@@ -180,9 +236,16 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 return self._send(refusal(413, "payload_too_large", "The request body is too large."))
             length = int(declared)
             body = self.rfile.read(length) if length else b""
-            path = self.path.split("?")[0]
-            if path.startswith(INVOKE_PREFIX) and self.command == "POST":
+            path, _, query = self.path.partition("?")
+            if path.startswith(EVENTBRIDGE_PATH) and self.command == "POST":
+                return self._send(local.eventbridge_request(dict(self.headers.items()), body))
+            if path.rstrip("/") == REDELIVER_PATH and self.command == "POST":
+                response = local.redeliver()
+            elif path.rstrip("/") == EVENTS_PATH:
+                response = local.events_request(self.command, query, body)
+            elif path.startswith(INVOKE_PREFIX) and self.command == "POST":
                 response = local.invoke(path[len(INVOKE_PREFIX) :].strip("/"), body)
+                local.written()
             elif path.rstrip("/") == CLOCK_PATH:
                 response = local.clock_request(self.command, body)
             elif is_docs_path(path):
@@ -195,6 +258,7 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 response = local.gateway.handle(
                     self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
                 )
+                local.written()  # before answering: the client's next GET /_local/events sees it
             self._send(response)
 
         def _send(self, response: HttpResponse) -> None:
@@ -248,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     local = LocalStack()
     server = _Server((args.host, args.port), make_handler(local))
+    own_host = "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host  # noqa: S104 - compared, not bound
+    local.publish_events_at(f"http://{own_host}:{server.server_address[1]}")
     database = "embedded moto" if local.database else local.endpoint
     print(
         f"billing local stack ready on http://{args.host}:{server.server_address[1]}/api/billing "

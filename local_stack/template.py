@@ -76,6 +76,16 @@ class FunctionSpec:
 
 
 @dataclass
+class StreamSource:
+    """A DynamoDB Streams event source: the function, the table it reads and its batch size."""
+
+    function_id: str
+    table_name: str
+    stream_arn: str
+    batch_size: int
+
+
+@dataclass
 class Authorizer:
     name: str
     function_id: str
@@ -232,6 +242,25 @@ class Stack:
                 )
         # API Gateway prefers the most specific path: more literal segments first.
         return sorted(routes, key=lambda r: -r.static_segments)
+
+    def stream_sources(self) -> list[StreamSource]:
+        sources = []
+        for name, resource in self.of_type("AWS::Serverless::Function").items():
+            for event in resource.get("Properties", {}).get("Events", {}).values():
+                if event.get("Type") != "DynamoDB":
+                    continue
+                props = event["Properties"]
+                table_id = props["Stream"]["Fn::GetAtt"][0]
+                table = self.resources[table_id]["Properties"]
+                sources.append(
+                    StreamSource(
+                        function_id=name,
+                        table_name=self.resolve(table["TableName"]),
+                        stream_arn=self.resolve(props["Stream"]),
+                        batch_size=int(props.get("BatchSize", 100)),
+                    )
+                )
+        return sources
 
     def authorizers(self) -> dict[str, Authorizer]:
         found = {}

@@ -24,6 +24,8 @@ class BillingConfig(BaseModel):
     idempotency_table: str
     outbox_table: str
     dynamodb_endpoint: str | None = None
+    events_bus: str | None = None  # the outbox publisher's bus (BillingEventsBus)
+    events_endpoint: str | None = None  # the local stack's EventBridge; unset: AWS
     region: str | None = None
 
     @field_validator("residencies", mode="before")
@@ -47,6 +49,8 @@ class BillingConfig(BaseModel):
             idempotency_table=environ["IDEMPOTENCY_TABLE"],
             outbox_table=environ["OUTBOX_TABLE"],
             dynamodb_endpoint=environ.get("BILLING_DYNAMODB_ENDPOINT") or None,
+            events_bus=environ.get("BILLING_EVENTS_BUS") or None,
+            events_endpoint=environ.get("BILLING_EVENTS_ENDPOINT") or None,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
         )
 

@@ -90,6 +90,14 @@ def invoice_store():
     )
 
 
+@lru_cache(maxsize=1)
+def events_publisher():
+    from .store.eventbridge import EventBridgePublisher, make_events_client
+
+    config = settings()
+    return EventBridgePublisher(make_events_client(config.events_endpoint, config.region), config.events_bus)
+
+
 class _OnFirstUse:
     """A store built (and its module imported) when a use case first touches it: the catalog
     function never loads the usage store's code."""
@@ -120,5 +128,5 @@ def billing() -> Billing:
 def reset() -> None:
     """Forget the cached configuration and clients (tests that swap databases between cases)."""
     load_config.cache_clear()
-    for cached in (dynamodb, plan_store, subscription_store, usage_store, invoice_store, billing):
+    for cached in (dynamodb, plan_store, subscription_store, usage_store, invoice_store, events_publisher, billing):
         cached.cache_clear()

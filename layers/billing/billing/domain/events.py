@@ -61,16 +61,16 @@ class OutboxEvent(BaseModel):
 
 
 def outbox_event(
-    detail_type: DetailType, subscription: Subscription, *, occurred_at: datetime, **resource: Any
+    detail_type: DetailType, about: Subscription, /, *, occurred_at: datetime, **resource: Any
 ) -> OutboxEvent:
-    """An event about `subscription`; each keyword is a part of the detail (a model is shown as the
+    """An event about a subscription; each keyword is a part of the detail (a model is shown as the
     API shows it). The id is minted here, once: a retried write builds a new event for its new
     attempt, and only the attempt that commits is ever published."""
     return OutboxEvent(
         event_id=new_id(occurred_at),
         detail_type=detail_type,
-        subscription_id=subscription.subscription_id,
-        organization_id=subscription.organization_id,
+        subscription_id=about.subscription_id,
+        organization_id=about.organization_id,
         occurred_at=occurred_at,
         detail={
             name: part.model_dump(mode="json") if isinstance(part, BaseModel) else part
