@@ -16,8 +16,6 @@ import time
 import uuid
 from typing import Any
 
-from billing.domain.values import format_timestamp
-
 POLL_SECONDS = 0.5
 
 
@@ -31,6 +29,8 @@ class LocalEventBus:
 
     def put_events(self, request: dict[str, Any]) -> dict[str, Any]:
         """The PutEvents API (JSON 1.1, `X-Amz-Target: AWSEvents.PutEvents`)."""
+        from billing.domain.values import format_timestamp  # the layer is on the path once functions load
+
         answers = []
         with self._lock:
             for entry in request.get("Entries", []):
