@@ -1,0 +1,146 @@
+"""Events out on moto: the outbox records a change writes in its own transaction (and a change that
+does not commit leaves none), and OutboxPublisherFunction putting stream records on the bus in
+tens, reporting what the bus did not take, under the event ids the outbox holds."""
+
+import copy
+import json
+from dataclasses import replace
+
+import boto3
+import pytest
+
+from billing import deployment
+from billing.domain.errors import RetryableConflict
+from billing.domain.subscriptions import CreditPosting
+from billing.store.eventbridge import EventBridgePublisher
+
+from .conftest import STACK, sample_event
+from .test_subscriptions import provisioned
+
+OUTBOX = next(t["TableName"] for t in STACK.tables() if t["TableName"].startswith("marketplace_billing_outbox"))
+
+
+def outbox(functions) -> list[dict]:
+    items = deployment.dynamodb().scan(TableName=OUTBOX, ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda item: item["event_id"]["S"])
+
+
+def test_a_change_writes_its_event_in_its_transaction_and_a_change_that_does_not_commit_writes_none(functions):
+    subscription = provisioned(functions)
+    sid = {"subscription_id": subscription["subscription_id"]}
+    status, _, entry = functions.http("CreditsFunction", "credits/adjust_credits.json", path_parameters=sid)
+    assert status == 201
+    (record,) = outbox(functions)
+    detail = json.loads(record["detail"]["S"])
+    assert record["detail_type"]["S"] == "CreditsToppedUp" and detail["event_id"] == record["event_id"]["S"]
+    assert detail["ledger_entry"] == entry and detail["subscription_id"] == subscription["subscription_id"]
+    assert int(record["expires_at"]["N"]) > 0  # TTL
+
+    # A change whose seq condition fails (a concurrent writer came first): nothing of it lands.
+    store = deployment.subscription_store()
+    current = store.get(subscription["subscription_id"])
+    book = current.book(functions.clock.now(), "admin")
+    book.take_exactly(current.credit_balance)  # to zero: a low alert and a depletion, had it committed
+    book.post_draws("adjustment", reference="request:stale", reason="lost the race")
+    posting = CreditPosting.of(current, current.after(book), book)
+    assert [e.detail_type for e in posting.events] == ["CreditBalanceLow", "CreditsDepleted"]
+    with pytest.raises(RetryableConflict):
+        store.append(replace(posting, previous_seq=current.ledger_seq - 1), idempotency=None)
+    assert len(outbox(functions)) == 1
+
+    status, _, _ = functions.http("SubscriptionsFunction", "subscriptions/cancel.json", path_parameters=sid)
+    assert status == 200
+    assert [r["detail_type"]["S"] for r in outbox(functions)] == ["CreditsToppedUp", "SubscriptionCanceled"]
+
+
+class FakeEvents:
+    """An EventBridge client that records each PutEvents call and refuses the entries asked."""
+
+    def __init__(self, refuse=(), fail_calls=()):
+        self.calls: list[list[dict]] = []
+        self.refuse, self.fail_calls = set(refuse), set(fail_calls)
+
+    def put_events(self, Entries):  # noqa: N803 - boto3's parameter name
+        self.calls.append(Entries)
+        if len(self.calls) in self.fail_calls:
+            raise ConnectionError("unreachable")
+        answers = [
+            {"ErrorCode": "InternalFailure"} if json.loads(e["Detail"])["event_id"] in self.refuse else {"EventId": "x"}
+            for e in Entries
+        ]
+        return {"FailedEntryCount": sum("ErrorCode" in a for a in answers), "Entries": answers}
+
+
+def stream_batch(count: int) -> dict:
+    template = sample_event("outbox_publisher/stream_batch.json")["Records"][0]
+    records = []
+    for n in range(count):
+        record = copy.deepcopy(template)
+        event_id = f"01KAXQ3Z8N6R9T2V4W6Y8A{n:04d}"
+        image = record["dynamodb"]["NewImage"]
+        image["event_id"]["S"] = record["dynamodb"]["Keys"]["event_id"]["S"] = event_id
+        image["detail"]["S"] = json.dumps(json.loads(image["detail"]["S"]) | {"event_id": event_id})
+        record["dynamodb"]["SequenceNumber"] = f"{n + 1:021d}"
+        records.append(record)
+    return {"Records": records}
+
+
+@pytest.fixture
+def bus(functions):
+    """The publisher's bus, swapped for a fake (undone before `functions` resets the deployment)."""
+    with pytest.MonkeyPatch.context() as patch:
+
+        def use(fake):
+            patch.setattr(deployment, "events_publisher", lambda: EventBridgePublisher(fake, "billing-bus"))
+            return fake
+
+        yield use
+
+
+def test_the_publisher_puts_new_records_on_the_bus_ten_at_a_time_under_their_event_ids(functions, bus):
+    fake = bus(FakeEvents())
+    answer = functions("OutboxPublisherFunction").invoke(stream_batch(23))
+    assert answer == {"batchItemFailures": []}
+    assert [len(call) for call in fake.calls] == [10, 10, 3]
+    first = fake.calls[0][0]
+    assert (first["Source"], first["DetailType"], first["EventBusName"]) == (
+        "marketplace.billing",
+        "SubscriptionCanceled",
+        "billing-bus",
+    )
+    published = [json.loads(e["Detail"])["event_id"] for call in fake.calls for e in call]
+    assert published == [f"01KAXQ3Z8N6R9T2V4W6Y8A{n:04d}" for n in range(23)]
+
+
+def test_records_the_bus_refused_are_reported_so_the_stream_retries_them(functions, bus):
+    bus(FakeEvents(refuse={"01KAXQ3Z8N6R9T2V4W6Y8A0003"}, fail_calls={2}))
+    answer = functions("OutboxPublisherFunction").invoke(stream_batch(23))
+    failed = [f["itemIdentifier"] for f in answer["batchItemFailures"]]
+    # The refused entry of the first call, then all of the failed second call and what followed it.
+    assert failed == [f"{n:021d}" for n in [4, *range(11, 24)]]
+
+
+def test_a_batch_delivered_twice_is_published_twice_under_the_same_event_ids(functions, bus):
+    fake = bus(FakeEvents())
+    batch = stream_batch(3)
+    publisher = functions("OutboxPublisherFunction")
+    publisher.invoke(batch)
+    publisher.invoke(batch)  # the function crashed after PutEvents, before the checkpoint
+    ids = [json.loads(e["Detail"])["event_id"] for call in fake.calls for e in call]
+    assert ids[:3] == ids[3:] and len(set(ids)) == 3
+
+
+def test_removals_from_the_outbox_are_not_events(functions, bus):
+    fake = bus(FakeEvents())
+    batch = stream_batch(2)
+    batch["Records"][0]["eventName"] = "REMOVE"  # TTL expiry
+    functions("OutboxPublisherFunction").invoke(batch)
+    assert [len(call) for call in fake.calls] == [1]
+
+
+def test_the_sample_batch_goes_onto_the_template_bus(functions):
+    """The entries are ones EventBridge (moto's) takes."""
+    bus_name = STACK.resolve({"Ref": "BillingEventsBus"})
+    boto3.client("events", region_name="us-east-1").create_event_bus(Name=bus_name)
+    answer = functions("OutboxPublisherFunction").invoke(sample_event("outbox_publisher/stream_batch.json"))
+    assert answer == {"batchItemFailures": []}
