@@ -4,6 +4,7 @@ adjustments, voids, replays, clock moves and the scheduled run, checking invaria
 and 10 of DESIGN.md after every step, on an `allow` plan and a `block` one. Runs against the in-memory
 stores and against the DynamoDB stores on moto."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -299,11 +300,19 @@ class CreditsMachine(RuleBasedStateMachine):
             seen = first_seen.get(entry.reference)
             assert seen is None or entry.created_at >= seen + RETENTION, entry
             first_seen[entry.reference] = entry.created_at
+        # Invariant 11: one event in the outbox for each committed top-up entry and expired hold, no more.
+        topped_up = sorted(e["ledger_entry"]["entry_id"] for e in self.outbox("CreditsToppedUp"))
+        assert topped_up == sorted(e.entry_id for e in entries if e.type == "top_up")
+        expired = sorted(e["hold"]["hold_id"] for e in self.outbox("HoldExpired"))
+        assert expired == sorted(h.hold_id for h in records if h.status == "expired")
 
 
 class InMemoryCreditsMachine(CreditsMachine):
     def make_billing(self, clock):
         return Billing.in_memory(clock, residencies=("us",))
+
+    def outbox(self, detail_type):
+        return [e.document() for e in self.billing.subscriptions.outbox if e.detail_type == detail_type]
 
 
 class DynamoCreditsMachine(CreditsMachine):
@@ -326,22 +335,29 @@ class DynamoCreditsMachine(CreditsMachine):
                 ledger_table=ledger_table,
                 idempotency_table=tables["marketplace_idempotency"],
                 plans_table=tables["marketplace_pricing_plans"],
+                outbox_table=tables["marketplace_billing_outbox"],
             ),
             usage=DynamoUsageStore(
                 self.client,
                 usage_table=tables["marketplace_usage_events"],
                 subscriptions_table=subscriptions_table,
                 ledger_table=ledger_table,
+                outbox_table=tables["marketplace_billing_outbox"],
             ),
             invoices=DynamoInvoiceStore(
                 self.client,
                 invoices_table=tables["marketplace_invoices"],
                 subscriptions_table=subscriptions_table,
                 ledger_table=ledger_table,
+                outbox_table=tables["marketplace_billing_outbox"],
             ),
             clock=clock,
             residencies=("us",),
         )
+
+    def outbox(self, detail_type):
+        found = self.client.scan(TableName=self.tables["marketplace_billing_outbox"], ConsistentRead=True)["Items"]
+        return [json.loads(i["detail"]["S"]) for i in found if i["detail_type"]["S"] == detail_type]
 
     def teardown(self):
         for name in self.tables.values():
