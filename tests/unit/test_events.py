@@ -9,7 +9,7 @@ import pytest
 
 from billing.domain.errors import BillingError
 from billing.domain.events import outbox_event
-from billing.domain.subscriptions import AutoTopUp
+from billing.domain.subscriptions import AutoTopUp, CreditPosting
 from billing.services import credits, invoices, subscriptions
 from billing.services.credits import CreditChangeRequest, GrantRequest
 from billing.services.periods import expire_due_grants
@@ -183,3 +183,13 @@ def test_the_outbox_event_constructor_names_who_it_is_about():
         "occurred_at": "2026-11-24T10:00:00Z",
         "hold": {"hold_id": "h1"},
     }
+
+
+def test_a_posting_can_carry_more_events_in_its_transaction():
+    world = World()
+    subscription = world.subscriptions.get(world.sid)
+    book = subscription.book(NOW, "holds")
+    posting = CreditPosting.of(subscription, subscription.after(book), book)
+    expired = outbox_event("HoldExpired", subscription, occurred_at=NOW, hold={"hold_id": "h1"})
+    world.subscriptions.append(posting.reporting(expired), idempotency=None)
+    assert events(world) == [expired]

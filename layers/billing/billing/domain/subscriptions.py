@@ -3,7 +3,7 @@ the SLA it accepted; and the health a storefront shows for it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
@@ -298,6 +298,10 @@ class CreditPosting:
             tuple(book.holds_ended),
             events,
         )
+
+    def reporting(self, *events: OutboxEvent) -> CreditPosting:
+        """This posting with more events in its transaction (e.g. HoldExpired, from `outbox_event`)."""
+        return replace(self, events=(*self.events, *events))
 
 
 def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> CreditGrant | None:

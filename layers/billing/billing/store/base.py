@@ -46,7 +46,8 @@ class PlanStore(Protocol):
 class SubscriptionStore(Protocol):
     """Subscriptions, their credit ledger and the idempotency records of the changes to them.
     Every balance change is one atomic write of: the balances (guarded by the last ledger seq),
-    the next ledger entry, and the idempotency record when the request carried a key."""
+    the next ledger entry, the idempotency record when the request carried a key, and the outbox
+    records of the events it reports (the posting's `events`; canceling: SubscriptionCanceled)."""
 
     def get(self, subscription_id: str) -> Subscription | None: ...
 
@@ -166,6 +167,8 @@ class UsageStore(UsageTotalsReader, Protocol):
 
 
 class InvoiceStore(Protocol):
+    """Invoices; each write of one (draft, issue, void) also writes its event's outbox record."""
+
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None: ...
 
     def latest_for_period(self, subscription_id: str, period_start: datetime) -> Invoice | None:
@@ -190,7 +193,9 @@ class InvoiceStore(Protocol):
         """Give the draft (as read) the next gapless number and freeze it. Raises
         Conflict(`invoice_not_draft`), or RetryableConflict when the number or the draft moved."""
 
-    def void(self, invoice: Invoice, now: datetime) -> Invoice: ...
+    def void(self, invoice: Invoice, now: datetime) -> Invoice:
+        """Void the invoice as read (draft or issued). Returns it as stored when it is void already;
+        raises RetryableConflict when it changed since it was read."""
 
     def close_period(
         self,
