@@ -5,10 +5,13 @@ none for a refused one, and the same `event_id` when the stream delivers a batch
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from billing.domain.values import parse_timestamp
 
-from .clock import invoke_run
+from .clock import invoke_run, move_clock
+from .test_grants_http import now_of
+from .test_holds_http import hold
 from .test_invoices_http import draft
 from .test_subscriptions_http import credit, ledger, new_org, subscribe
 from .test_usage_http import record, usage_body
@@ -135,3 +138,26 @@ def test_a_batch_delivered_twice_reaches_consumers_under_the_same_event_ids(serv
     ids = Counter(e["detail"]["event_id"] for e in again)
     assert list(ids.values()) == [2]  # one change, one id, delivered twice
     assert again[0]["id"] != again[1]["id"]  # EventBridge's own ids differ: dedupe on detail.event_id
+
+
+def test_a_hold_that_expires_is_reported_once_with_the_hold(fresh_server, token):
+    server = fresh_server  # its clock moves
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    placed = hold(server, token, org, 4, service="instrumentation", expires_in_seconds=600)
+    assert placed.status_code == 201, placed.text
+    assert published(server, subscription_id=sid) == []  # placing a hold moves no balance
+    moment = now_of(server) + timedelta(minutes=11)
+    move_clock(server, moment)
+    invoke_run(server, moment)  # writes the expiry off for a subscription nothing touched
+    invoke_run(server, moment)  # nothing left to write off: no second event
+    (expired,) = published(server, subscription_id=sid)
+    assert expired["detail-type"] == "HoldExpired"
+    assert expired["detail"]["hold"] | {"status": None} == {
+        "hold_id": placed.json()["hold_id"],
+        "credits": "20",
+        "expires_at": placed.json()["expires_at"],
+        "status": None,
+        "ended_at": expired["detail"]["occurred_at"],
+    }
+    assert expired["detail"]["hold"]["status"] == "expired"

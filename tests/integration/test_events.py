@@ -45,7 +45,7 @@ def test_a_change_writes_its_event_in_its_transaction_and_a_change_that_does_not
     posting = CreditPosting.of(current, current.after(book), book)
     assert [e.detail_type for e in posting.events] == ["CreditBalanceLow", "CreditsDepleted"]
     with pytest.raises(RetryableConflict):
-        store.append(replace(posting, previous_seq=current.ledger_seq - 1), idempotency=None)
+        store.append(replace(posting, previous_revision=current.revision - 1), idempotency=None)
     assert len(outbox(functions)) == 1
 
     status, _, _ = functions.http("SubscriptionsFunction", "subscriptions/cancel.json", path_parameters=sid)

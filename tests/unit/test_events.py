@@ -2,6 +2,7 @@
 the change they report: one CreditBalanceLow per crossing, CreditsDepleted once per fall to zero,
 CreditsToppedUp per top-up, invoice and cancellation events once per change."""
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,11 +11,11 @@ import pytest
 from billing.domain.errors import BillingError
 from billing.domain.events import outbox_event
 from billing.domain.subscriptions import AutoTopUp, CreditPosting
-from billing.services import credits, invoices, subscriptions
+from billing.services import credits, holds, invoices, subscriptions
 from billing.services.credits import CreditChangeRequest, GrantRequest
-from billing.services.periods import expire_due_grants
+from billing.services.periods import write_off_past_due
 
-from .world import ADMIN, NOW, World, no_pause
+from .world import ADMIN, NOW, SERVICE, World, no_pause
 
 
 def events(world, detail_type=None):
@@ -125,7 +126,7 @@ def test_a_write_off_by_the_run_can_raise_the_alert():
         pause=no_pause,
     )
     world.subscriptions.outbox.clear()
-    expire_due_grants(world.at(expiring).billing, world.sid, now=expiring, pause=no_pause)
+    write_off_past_due(world.at(expiring).billing, world.sid, now=expiring, pause=no_pause)
     assert types(world) == ["CreditsDepleted"]  # zero threshold (no allowance): depleted, never "low"
 
 
@@ -163,7 +164,7 @@ def test_a_refused_or_conflicting_write_reports_nothing():
     def lose_the_race_once(posting, **kwargs):
         if not lost:  # a concurrent writer moved the seq: this attempt's posting does not land
             lost.append(posting)
-            stale = posting.__class__(**{**posting.__dict__, "previous_seq": posting.previous_seq - 1})
+            stale = replace(posting, previous_revision=posting.previous_revision - 1)
             return append(stale, **kwargs)
         return append(posting, **kwargs)
 
@@ -193,3 +194,25 @@ def test_a_posting_can_carry_more_events_in_its_transaction():
     expired = outbox_event("HoldExpired", subscription, occurred_at=NOW, hold={"hold_id": "h1"})
     world.subscriptions.append(posting.reporting(expired), idempotency=None)
     assert events(world) == [expired]
+
+
+def test_a_hold_found_past_its_expiry_is_reported_by_the_write_that_ends_it():
+    world = World()
+    request = holds.HoldRequest(
+        organization_id="org-1",
+        service="instrumentation",
+        quantity=Decimal(2),
+        idempotency_key="h",
+        expires_in_seconds=60,
+    )
+    placed, _ = holds.place_hold(world.billing, SERVICE, request, pause=no_pause)
+    released = holds.place_hold(
+        world.billing, SERVICE, request.model_copy(update={"idempotency_key": "r"}), pause=no_pause
+    )[0]
+    holds.release_hold(world.billing, SERVICE, released.hold_id, pause=no_pause)  # released, not expired
+    assert types(world) == []
+    world.record("a", 1, now=NOW + timedelta(minutes=2))  # the usage write ends the expired hold
+    world.record("b", 1)
+    (expired,) = events(world)
+    assert expired.detail_type == "HoldExpired" and expired.detail["hold"]["hold_id"] == placed.hold_id
+    assert expired.detail["hold"]["credits"] == "10" and expired.detail["hold"]["status"] == "expired"
