@@ -85,11 +85,12 @@ def credit_events(
     """What a credit write reports, and whether the low-balance alert stands after it.
 
     One `HoldExpired` per hold the write found past its expiry, one `CreditsToppedUp` per `top_up`
-    entry. The balance events compare the balance before and
-    after the whole write, so a period close that expires the allowance and grants the next one
-    says nothing, and an alert is raised once per crossing: `low_balance_alerted` is set when the
-    balance falls below the threshold and cleared once it is back at or above it. A canceled
-    subscription takes no more usage: its write-offs raise no alerts."""
+    entry. The balance events compare the balance before and after the whole write, so a period
+    close that expires the allowance and grants the next one says nothing, and an alert is raised
+    once per crossing: `low_balance_alerted` is set when the balance falls below the threshold and
+    cleared once it is back at or above it (a write with no ledger entry, such as placing a hold,
+    moves no balance and decides nothing). A canceled subscription takes no more usage: its
+    write-offs raise no alerts."""
     entries = book.entries
     held = {hold.hold_id: hold for hold in before.holds}
     expired = [
