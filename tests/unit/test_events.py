@@ -10,6 +10,7 @@ import pytest
 
 from billing.domain.errors import BillingError
 from billing.domain.events import outbox_event
+from billing.domain.ids import new_id
 from billing.domain.subscriptions import AutoTopUp, CreditPosting
 from billing.services import credits, holds, invoices, subscriptions
 from billing.services.credits import CreditChangeRequest, GrantRequest
@@ -216,3 +217,15 @@ def test_a_hold_found_past_its_expiry_is_reported_by_the_write_that_ends_it():
     (expired,) = events(world)
     assert expired.detail_type == "HoldExpired" and expired.detail["hold"]["hold_id"] == placed.hold_id
     assert expired.detail["hold"]["credits"] == "10" and expired.detail["hold"]["status"] == "expired"
+
+
+def test_minting_events_at_another_moment_keeps_the_order_of_ids_minted_at_one():
+    """Provisioning mints ids at a period's whole second while its cancel event has the request's
+    microseconds: the event ids have a sequence of their own, so subscriptions still sort by age."""
+    world = World()
+    whole_second = NOW.replace(microsecond=0)
+    minted = []
+    for _ in range(50):
+        minted.append(new_id(whole_second))
+        outbox_event("SubscriptionCanceled", world.subscription, occurred_at=NOW + timedelta(microseconds=123456))
+    assert minted == sorted(minted)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .ids import new_id
+from .ids import IdSequence
 from .values import UtcTimestamp, format_decimal, format_timestamp
 
 if TYPE_CHECKING:
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from .subscriptions import Subscription
 
 EVENT_SOURCE = "marketplace.billing"
+# Event ids have a sequence of their own: an event is often minted at another moment than the
+# resource ids of the same request (a period's whole second), and must not break their order.
+_event_ids = IdSequence()
 DetailType = Literal[
     "CreditBalanceLow",
     "CreditsDepleted",
@@ -67,7 +70,7 @@ def outbox_event(
     API shows it). The id is minted here, once: a retried write builds a new event for its new
     attempt, and only the attempt that commits is ever published."""
     return OutboxEvent(
-        event_id=new_id(occurred_at),
+        event_id=_event_ids.new_id(occurred_at),
         detail_type=detail_type,
         subscription_id=about.subscription_id,
         organization_id=about.organization_id,
@@ -142,7 +145,7 @@ def _allowance(subscription: Subscription) -> Decimal:
 def invoice_event(detail_type: DetailType, invoice: Invoice, *, at: datetime) -> OutboxEvent:
     """InvoiceDrafted / InvoiceIssued / InvoiceVoided, with the invoice as it was written."""
     return OutboxEvent(
-        event_id=new_id(at),
+        event_id=_event_ids.new_id(at),
         detail_type=detail_type,
         subscription_id=invoice.subscription_id,
         organization_id=invoice.organization_id,

@@ -15,23 +15,35 @@ from datetime import datetime
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_BITS = 80
 _STEP_BITS = 48  # up to 2^48 a step: ~2^32 ids fit in one millisecond before a fresh draw
-_lock = threading.Lock()
-_last = (-1, 0)
+
+
+class IdSequence:
+    """Ids in the monotonic mode above: each sequence remembers only its own last millisecond, so
+    ids minted for another purpose (at another moment) never break its order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = (-1, 0)
+
+    def new_id(self, moment: datetime) -> str:
+        milliseconds = int(moment.timestamp() * 1000)
+        with self._lock:
+            last_ms, last_random = self._last
+            step = int.from_bytes(os.urandom(_STEP_BITS // 8), "big") + 1
+            if milliseconds == last_ms and last_random + step < 1 << _RANDOM_BITS:
+                random_part = last_random + step
+            else:
+                random_part = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big")
+            self._last = (milliseconds, random_part)
+        value = (milliseconds << _RANDOM_BITS) | random_part
+        return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+_ids = IdSequence()
 
 
 def new_id(moment: datetime) -> str:
-    global _last
-    milliseconds = int(moment.timestamp() * 1000)
-    with _lock:
-        last_ms, last_random = _last
-        step = int.from_bytes(os.urandom(_STEP_BITS // 8), "big") + 1
-        if milliseconds == last_ms and last_random + step < 1 << _RANDOM_BITS:
-            random_part = last_random + step
-        else:
-            random_part = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big")
-        _last = (milliseconds, random_part)
-    value = (milliseconds << _RANDOM_BITS) | random_part
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+    return _ids.new_id(moment)
 
 
 def first_id_at(moment: datetime) -> str:
