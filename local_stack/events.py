@@ -79,7 +79,7 @@ class OutboxRelay:
             if not self._dirty.is_set():
                 return 0
             self._dirty.clear()  # before reading: a write after this read marks it again
-            fresh = sorted(self._scan(), key=lambda item: item["event_id"]["S"])
+            fresh = sorted(self._scan(), key=lambda item: item["record_id"]["S"])
             sent = 0
             for first in range(0, len(fresh), self._batch_size):
                 batch = [self._record(item) for item in fresh[first : first + self._batch_size]]
@@ -111,7 +111,7 @@ class OutboxRelay:
         for record in batch:
             if record["dynamodb"]["SequenceNumber"] in failed:
                 break
-            self._delivered.add(record["dynamodb"]["Keys"]["event_id"]["S"])
+            self._delivered.add(record["dynamodb"]["Keys"]["record_id"]["S"])
             done += 1
         return done
 
@@ -125,7 +125,7 @@ class OutboxRelay:
             "awsRegion": "us-east-1",
             "dynamodb": {
                 "ApproximateCreationDateTime": int(time.time()),
-                "Keys": {"event_id": item["event_id"]},
+                "Keys": {"record_id": item["record_id"]},
                 "NewImage": item,
                 "SequenceNumber": f"{self._sequence:021d}",
                 "SizeBytes": len(json.dumps(item)),
@@ -137,17 +137,17 @@ class OutboxRelay:
     def _scan(self) -> list[dict[str, Any]]:
         """The records not delivered yet: their ids from a keys-only scan, then the items."""
         ids: list[str] = []
-        scan: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True, "ProjectionExpression": "event_id"}
+        scan: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True, "ProjectionExpression": "record_id"}
         while True:
             found = self._client.scan(**scan)
-            ids += [item["event_id"]["S"] for item in found.get("Items", [])]
+            ids += [item["record_id"]["S"] for item in found.get("Items", [])]
             if "LastEvaluatedKey" not in found:
                 break
             scan["ExclusiveStartKey"] = found["LastEvaluatedKey"]
-        fresh = [event_id for event_id in ids if event_id not in self._delivered]
+        fresh = [record_id for record_id in ids if record_id not in self._delivered]
         items: list[dict[str, Any]] = []
         for first in range(0, len(fresh), 100):
-            keys = [{"event_id": {"S": event_id}} for event_id in fresh[first : first + 100]]
+            keys = [{"record_id": {"S": record_id}} for record_id in fresh[first : first + 100]]
             pending = {self._table: {"Keys": keys, "ConsistentRead": True}}
             while pending:
                 answer = self._client.batch_get_item(RequestItems=pending)

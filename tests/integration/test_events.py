@@ -21,8 +21,9 @@ OUTBOX = next(t["TableName"] for t in STACK.tables() if t["TableName"].startswit
 
 
 def outbox(functions) -> list[dict]:
+    """The events the outbox holds, oldest item first."""
     items = deployment.dynamodb().scan(TableName=OUTBOX, ConsistentRead=True)["Items"]
-    return sorted(items, key=lambda item: item["event_id"]["S"])
+    return [e for item in sorted(items, key=lambda i: i["record_id"]["S"]) for e in json.loads(item["events"]["S"])]
 
 
 def test_a_change_writes_its_event_in_its_transaction_and_a_change_that_does_not_commit_writes_none(functions):
@@ -30,11 +31,12 @@ def test_a_change_writes_its_event_in_its_transaction_and_a_change_that_does_not
     sid = {"subscription_id": subscription["subscription_id"]}
     status, _, entry = functions.http("CreditsFunction", "credits/adjust_credits.json", path_parameters=sid)
     assert status == 201
-    (record,) = outbox(functions)
-    detail = json.loads(record["detail"]["S"])
-    assert record["detail_type"]["S"] == "CreditsToppedUp" and detail["event_id"] == record["event_id"]["S"]
+    (event,) = outbox(functions)
+    detail = event["detail"]
+    assert event["detail_type"] == "CreditsToppedUp" and detail["event_id"] == event["event_id"]
     assert detail["ledger_entry"] == entry and detail["subscription_id"] == subscription["subscription_id"]
-    assert int(record["expires_at"]["N"]) > 0  # TTL
+    (item,) = deployment.dynamodb().scan(TableName=OUTBOX)["Items"]
+    assert item["record_id"]["S"] == event["event_id"] and int(item["expires_at"]["N"]) > 0  # TTL
 
     # A change whose seq condition fails (a concurrent writer came first): nothing of it lands.
     store = deployment.subscription_store()
@@ -50,7 +52,7 @@ def test_a_change_writes_its_event_in_its_transaction_and_a_change_that_does_not
 
     status, _, _ = functions.http("SubscriptionsFunction", "subscriptions/cancel.json", path_parameters=sid)
     assert status == 200
-    assert [r["detail_type"]["S"] for r in outbox(functions)] == ["CreditsToppedUp", "SubscriptionCanceled"]
+    assert [e["detail_type"] for e in outbox(functions)] == ["CreditsToppedUp", "SubscriptionCanceled"]
 
 
 class FakeEvents:
@@ -71,16 +73,21 @@ class FakeEvents:
         return {"FailedEntryCount": sum("ErrorCode" in a for a in answers), "Entries": answers}
 
 
-def stream_batch(count: int) -> dict:
+def stream_batch(count: int, *, per_record: int = 1) -> dict:
+    """`count` events in stream records of `per_record` events each (as one write's outbox item)."""
     template = sample_event("outbox_publisher/stream_batch.json")["Records"][0]
+    (sample,) = json.loads(template["dynamodb"]["NewImage"]["events"]["S"])
     records = []
-    for n in range(count):
+    for first in range(0, count, per_record):
         record = copy.deepcopy(template)
-        event_id = f"01KAXQ3Z8N6R9T2V4W6Y8A{n:04d}"
+        events = []
+        for n in range(first, min(first + per_record, count)):
+            event_id = f"01KAXQ3Z8N6R9T2V4W6Y8A{n:04d}"
+            events.append(sample | {"event_id": event_id, "detail": sample["detail"] | {"event_id": event_id}})
         image = record["dynamodb"]["NewImage"]
-        image["event_id"]["S"] = record["dynamodb"]["Keys"]["event_id"]["S"] = event_id
-        image["detail"]["S"] = json.dumps(json.loads(image["detail"]["S"]) | {"event_id": event_id})
-        record["dynamodb"]["SequenceNumber"] = f"{n + 1:021d}"
+        image["record_id"]["S"] = record["dynamodb"]["Keys"]["record_id"]["S"] = events[0]["event_id"]
+        image["events"]["S"] = json.dumps(events)
+        record["dynamodb"]["SequenceNumber"] = f"{len(records) + 1:021d}"
         records.append(record)
     return {"Records": records}
 
@@ -128,6 +135,16 @@ def test_a_batch_delivered_twice_is_published_twice_under_the_same_event_ids(fun
     publisher.invoke(batch)  # the function crashed after PutEvents, before the checkpoint
     ids = [json.loads(e["Detail"])["event_id"] for call in fake.calls for e in call]
     assert ids[:3] == ids[3:] and len(set(ids)) == 3
+
+
+def test_a_record_holding_several_events_is_retried_whole_when_one_of_them_was_refused(functions, bus):
+    """A period close that ended holds wrote its events as one outbox item: any refused event
+    sends the item back to the stream (the others go again under the same ids)."""
+    fake = bus(FakeEvents(refuse={"01KAXQ3Z8N6R9T2V4W6Y8A0012"}))
+    answer = functions("OutboxPublisherFunction").invoke(stream_batch(30, per_record=5))
+    assert [len(call) for call in fake.calls] == [10, 10]  # then nothing: the stream resends from there
+    # Record 3 (events 10..14) was refused in part; 5 and 6 were not tried.
+    assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == [f"{n:021d}" for n in (3, 5, 6)]
 
 
 def test_removals_from_the_outbox_are_not_events(functions, bus):

@@ -357,7 +357,8 @@ class DynamoCreditsMachine(CreditsMachine):
 
     def outbox(self, detail_type):
         found = self.client.scan(TableName=self.tables["marketplace_billing_outbox"], ConsistentRead=True)["Items"]
-        return [json.loads(i["detail"]["S"]) for i in found if i["detail_type"]["S"] == detail_type]
+        events = [e for item in found for e in json.loads(item["events"]["S"])]
+        return [e["detail"] for e in events if e["detail_type"] == detail_type]
 
     def teardown(self):
         for name in self.tables.values():

@@ -116,7 +116,8 @@ def test_the_number_of_active_grants_is_bounded():
 
 def test_the_largest_write_the_bounds_allow_fits_one_dynamodb_transaction():
     """A period close that writes off every grant the bounds allow (32, and the allowance that is
-    exempt), ends every hold and grants the next allowance, with its draft: at most 100 items."""
+    exempt), ends every hold and grants the next allowance, with its draft and the events of both
+    (one outbox item each): at most 100 items."""
     from billing.domain.holds import MAX_ACTIVE_HOLDS, ActiveHold
     from billing.domain.subscriptions import PERIOD_FIELDS, CreditPosting
     from billing.store.dynamodb_subscriptions import Tables, posting_actions
@@ -144,6 +145,7 @@ def test_the_largest_write_the_bounds_allow_fits_one_dynamodb_transaction():
     )
     credits.add(allowance, entry_type="grant", reference="period", within_limit=False)
     posting = CreditPosting.of(full, full.after(credits), credits)
-    actions = posting_actions(Tables("subscriptions", "ledger"), posting, also_set=PERIOD_FIELDS)
-    draft = 1
+    assert [e.detail_type for e in posting.events] == ["HoldExpired"] * MAX_ACTIVE_HOLDS  # one outbox item
+    actions = posting_actions(Tables("subscriptions", "ledger", "outbox"), posting, also_set=PERIOD_FIELDS)
+    draft = 2  # the draft and its InvoiceDrafted outbox item
     assert len(actions) + draft <= 100, len(actions)

@@ -35,9 +35,8 @@ DetailType = Literal[
     "HoldExpired",
     "SubscriptionCanceled",
 ]
-# Outbox items a usage chunk's posting may add: a low balance, depletion and one (auto) top-up,
-# plus a HoldExpired for each hold it finds expired (counted apart: `book.holds_ended`).
-MAX_CREDIT_EVENTS = 3
+# A write's events, however many, are one outbox item (store/dynamodb_outbox.py).
+OUTBOX_ITEMS = 1
 
 
 class OutboxEvent(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..domain.access import Caller, Permission
 from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
-from ..domain.events import MAX_CREDIT_EVENTS
+from ..domain.events import OUTBOX_ITEMS
 from ..domain.grants import CreditBook
 from ..domain.holds import HoldNotActive
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
@@ -373,11 +373,10 @@ class UsageRecorder:
     @staticmethod
     def _room_for_one_more(book: CreditBook, charged: list, subscription: Subscription) -> bool:
         """A transaction holds 100 items: the subscription, the entries, grant and hold records so far,
-        the usage entry and aggregate to come, an auto top-up's two items, the outbox records of
-        its credit events (a HoldExpired for each hold that ended expired), and the events, each of
-        which might deplete every grant it draws from."""
-        reserved = 3 + MAX_CREDIT_EVENTS + (2 if subscription.auto_top_up and subscription.auto_top_up.enabled else 0)
-        records = len(book.started) + len(book.ended) + len(book.holds_placed) + 2 * len(book.holds_ended)
+        the usage entry and aggregate to come, an auto top-up's two items, the outbox item of its
+        events, and the events, each of which might deplete every grant it draws from."""
+        reserved = 3 + OUTBOX_ITEMS + (2 if subscription.auto_top_up and subscription.auto_top_up.enabled else 0)
+        records = len(book.started) + len(book.ended) + len(book.holds_placed) + len(book.holds_ended)
         used = reserved + len(book.entries) + records + len(charged)
         return used + 1 + len(book.grants) <= MAX_TRANSACTION_ITEMS
 

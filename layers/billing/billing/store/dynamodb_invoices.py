@@ -28,7 +28,7 @@ from .dynamodb import (
     transact_write,
     value,
 )
-from .dynamodb_outbox import outbox_put
+from .dynamodb_outbox import outbox_puts
 from .dynamodb_subscriptions import Tables, posting_actions
 
 RESIDENCY_INDEX = "by_residency"
@@ -61,7 +61,8 @@ class DynamoInvoiceStore:
         self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table, outbox=outbox_table)
 
     def _reported(self, detail_type: DetailType, invoice: Invoice, at: datetime) -> dict[str, Any]:
-        return outbox_put(self._tables.outbox, invoice_event(detail_type, invoice, at=at))
+        (put,) = outbox_puts(self._tables.outbox, [invoice_event(detail_type, invoice, at=at)])
+        return put
 
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
         found = self._client.get_item(TableName=self._table, Key=_key(subscription_id, invoice_id), ConsistentRead=True)

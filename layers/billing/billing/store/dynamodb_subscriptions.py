@@ -51,7 +51,7 @@ from .dynamodb import (
     transact_write,
     value,
 )
-from .dynamodb_outbox import outbox_put
+from .dynamodb_outbox import outbox_puts
 
 SUBSCRIPTION = "SUBSCRIPTION"
 ACTIVE_GUARD = "ACTIVE_SUBSCRIPTION"
@@ -123,7 +123,7 @@ def posting_actions(
         *(grant_end(tables.subscriptions, posting.subscription.subscription_id, end) for end in posting.ended),
         *(hold_put(tables.subscriptions, hold) for hold in posting.holds_placed),
         *(hold_end(tables.subscriptions, posting.subscription.subscription_id, end) for end in posting.holds_ended),
-        *(outbox_put(tables.outbox, event) for event in posting.events),
+        *outbox_puts(tables.outbox, posting.events),
     ]
 
 
@@ -428,7 +428,7 @@ class DynamoSubscriptionStore:
             self._put_subscription(subscription),
             *(ledger_put(self._ledger, entry) for entry in posting.entries),
             *(grant_put(self._subscriptions, grant) for grant in posting.started),
-            *(outbox_put(self._tables.outbox, event) for event in posting.events),
+            *outbox_puts(self._tables.outbox, posting.events),
         ]
         try:
             self._commit(actions, idempotency)
@@ -462,7 +462,7 @@ class DynamoSubscriptionStore:
                     "ExpressionAttributeValues": {":id": value(subscription.subscription_id)},
                 }
             },
-            outbox_put(self._tables.outbox, subscription_canceled(subscription)),
+            *outbox_puts(self._tables.outbox, [subscription_canceled(subscription)]),
         ]
         try:
             transact_write(self._client, actions)
