@@ -229,3 +229,11 @@ def test_minting_events_at_another_moment_keeps_the_order_of_ids_minted_at_one()
         minted.append(new_id(whole_second))
         outbox_event("SubscriptionCanceled", world.subscription, occurred_at=NOW + timedelta(microseconds=123456))
     assert minted == sorted(minted)
+
+
+def test_the_alert_flag_is_stored_but_never_answered():
+    world = World()
+    world.record("a", 190)  # below the threshold: alerted
+    subscription = stored(world)
+    assert subscription.low_balance_alerted and "low_balance_alerted" not in subscription.model_dump(mode="json")
+    assert subscription.stored()["low_balance_alerted"] is True

@@ -58,6 +58,7 @@ CREDIT_FIELDS = (
     "low_balance_alerted",
 )
 PERIOD_FIELDS = ("current_period_start", "current_period_end", "final_period_closed")
+STORED_ONLY = ("low_balance_alerted",)  # kept on the item, left out of every answer
 
 
 class SlaAcceptance(BaseModel):
@@ -110,13 +111,18 @@ class Subscription(BaseModel):
     low_balance_threshold_credits: Credits | None = None  # None: 10% of the plan's allowance
     auto_top_ups_in_period: int = 0
     # Set when the balance falls below the low-balance threshold (CreditBalanceLow was written),
-    # cleared once it is back at or above: one alert per crossing.
-    low_balance_alerted: bool = False
+    # cleared once it is back at or above: one alert per crossing. Stored, not answered (`stored`).
+    low_balance_alerted: bool = Field(default=False, exclude=True)
 
     @computed_field
     @property
     def available_credits(self) -> Credits:
         return self.credit_balance - self.held_credits
+
+    def stored(self, include: set[str] | None = None) -> dict:
+        """The fields as the store keeps them: what the API answers, and the internal ones."""
+        internal = {name: getattr(self, name) for name in STORED_ONLY if include is None or name in include}
+        return self.model_dump(include=include) | internal
 
     def taking(self, other: Subscription, fields: tuple[str, ...]) -> Subscription:
         """This subscription with `fields` as `other` has them (what a conditional update sets)."""

@@ -90,7 +90,7 @@ def credit_update(
     subscription) if the stored revision is still the one it read (and, with `require_active`, the subscription is
     still active; and `also_require` attributes still hold these values)."""
     subscription = posting.subscription
-    stored = subscription.model_dump(include={*CREDIT_FIELDS, *also_set})
+    stored = subscription.stored(include={*CREDIT_FIELDS, *also_set})
     names = {f"#s{n}": name for n, name in enumerate(stored)}
     values = {f":s{n}": value(stored[name]) for n, name in enumerate(stored)}
     conditions = ["revision = :previous"]
@@ -193,7 +193,7 @@ def subscription_item(subscription: Subscription) -> dict[str, Any]:
     return {
         "pk": f"SUB#{subscription.subscription_id}",
         "sk": SUBSCRIPTION,
-        **subscription.model_dump(),
+        **subscription.stored(),
         "organization_order": subscription.subscription_id,  # ULIDs sort by creation time
         "created_order": subscription.subscription_id,  # the residency index's sort key, the same order
     }
