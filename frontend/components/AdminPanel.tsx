@@ -5,6 +5,7 @@ import { useClient } from "../lib/context";
 import { formatCredits, formatDate, formatMoney } from "../lib/format";
 import { can, type Session } from "../lib/session";
 import { asApiError, useResource } from "../lib/useResource";
+import { GrantForm } from "./Grants";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import { draftFromPlan, EMPTY_PLAN, listingFromDraft, PlanForm, type PlanDraft } from "./PlanForm";
 
@@ -28,6 +29,7 @@ export function AdminPanel({
       <SubscriptionFinder selected={selected} onSelect={onSelect} refreshKey={refreshKey} />
       <DraftInvoices refreshKey={refreshKey} onChanged={onChanged} />
       {can(session, "change-credits") ? <CreditsForm subscriptionId={selected} onChanged={onChanged} /> : null}
+      {can(session, "change-credits") ? <GrantForm subscriptionId={selected} onChanged={onChanged} /> : null}
       {can(session, "manage-plans") ? <Listings onChanged={onChanged} refreshKey={refreshKey} /> : null}
     </Panel>
   );

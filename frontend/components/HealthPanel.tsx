@@ -3,15 +3,32 @@ import type { ReactNode } from "react";
 import { useClient } from "../lib/context";
 import { daysLeft, formatCredits, formatDate, formatDateTime, ratio } from "../lib/format";
 import { useResource } from "../lib/useResource";
+import { CreditSettings } from "./CreditSettings";
+import { GrantsList, HoldsList } from "./Grants";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 
 const STATUS_TEXT = { healthy: "Healthy", low: "Low balance", depleted: "Depleted" } as const;
 
 /**
- * Balance and health of one subscription. `children` render below the figures: where the
- * credit grants list slots in once the grants endpoints exist (not in the API yet).
+ * Balance and health of one subscription, its low-balance and auto top-up settings (editable when
+ * `mayEditSettings`), its credit grants (voidable when `mayVoid`) and active holds. `children`
+ * render at the end.
  */
-export function HealthPanel({ subscriptionId, refreshKey = 0, children }: { subscriptionId: string | null; refreshKey?: number; children?: ReactNode }) {
+export function HealthPanel({
+  subscriptionId,
+  refreshKey = 0,
+  mayVoid = false,
+  mayEditSettings = false,
+  onChanged,
+  children,
+}: {
+  subscriptionId: string | null;
+  refreshKey?: number;
+  mayVoid?: boolean;
+  mayEditSettings?: boolean;
+  onChanged?: () => void;
+  children?: ReactNode;
+}) {
   const client = useClient();
   const subscription = useResource(subscriptionId ? () => client.getSubscription(subscriptionId) : null, [client, subscriptionId, refreshKey]);
   return (
@@ -78,6 +95,9 @@ export function HealthPanel({ subscriptionId, refreshKey = 0, children }: { subs
                   {formatDate(s.current_period_start)} → {formatDate(s.current_period_end)} ({daysLeft(s.current_period_start, s.current_period_end)} days left)
                 </dd>
               </dl>
+              <CreditSettings subscription={s} mayEdit={mayEditSettings} onSaved={onChanged} />
+              <GrantsList subscriptionId={s.subscription_id} refreshKey={refreshKey} mayVoid={mayVoid} onChanged={onChanged} />
+              <HoldsList subscriptionId={s.subscription_id} refreshKey={refreshKey} />
               {children}
             </div>
           );

@@ -149,7 +149,13 @@ function Dashboard({ session }: { session: Session }) {
       ) : null}
       {staff || (orgUser && ownSubscription) ? (
         <div className="columns">
-          <HealthPanel subscriptionId={subscriptionId} refreshKey={refreshKey} />
+          <HealthPanel
+            subscriptionId={subscriptionId}
+            refreshKey={refreshKey}
+            mayVoid={can(session, "change-credits")}
+            mayEditSettings={can(session, "manage-settings")}
+            onChanged={refresh}
+          />
           <LedgerPanel subscriptionId={subscriptionId} refreshKey={refreshKey} />
         </div>
       ) : null}

@@ -13,6 +13,13 @@ export type DailyUsage = Schemas["DailyUsage"];
 export type Invoice = Schemas["Invoice"];
 export type LedgerEntry = Schemas["LedgerEntry"];
 export type ErrorEnvelope = Schemas["ErrorEnvelope"];
+export type CreditGrant = Schemas["CreditGrant"];
+export type GrantRequest = Schemas["GrantRequest"];
+export type GrantStatus = CreditGrant["status"];
+export type Hold = Schemas["Hold"];
+export type AutoTopUp = Schemas["AutoTopUp-Output"];
+/** `PUT .../settings`: a field left out stays as it is. */
+export type SettingsRequest = Partial<Schemas["SettingsRequest"]>;
 export type Page<T> = { items: T[]; next_cursor: string | null };
 export type FieldError = { field: string; location?: string; message: string };
 
@@ -149,6 +156,28 @@ export class BillingClient {
   }
   getSubscription(id: string): Promise<SubscriptionWithHealth> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}`);
+  }
+
+  /** Org admins of that org and marketplace admins: low-balance threshold and auto top-up. */
+  changeSettings(id: string, settings: SettingsRequest): Promise<SubscriptionWithHealth> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/settings`, { method: "PUT", body: settings });
+  }
+
+  // Credit grants and holds
+  grants(id: string, status?: GrantStatus): Promise<Page<CreditGrant>> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/grants`, { query: { limit: "200", status } });
+  }
+  createGrant(id: string, request: GrantRequest): Promise<CreditGrant> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/grants`, { method: "POST", body: request });
+  }
+  voidGrant(grant: Pick<CreditGrant, "subscription_id" | "grant_id">, reason: string): Promise<CreditGrant> {
+    return this.json(`/subscriptions/${encodeURIComponent(grant.subscription_id)}/grants/${encodeURIComponent(grant.grant_id)}/void`, {
+      method: "POST",
+      body: reason.trim() ? { reason: reason.trim() } : {},
+    });
+  }
+  holds(id: string, status: Hold["status"] = "held"): Promise<Page<Hold>> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/holds`, { query: { limit: "200", status } });
   }
 
   // Usage

@@ -64,9 +64,11 @@ export function can(session: Session, action: Action): boolean {
     case "change-credits":
     case "manage-plans":
       return has("marketplace:admin");
+    case "manage-settings":
+      return has("marketplace:admin") || (has("org:admin") && session.org !== null);
     case "read-own-billing":
       return has("org:admin", "org:member") && session.org !== null;
   }
 }
 
-export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing";
+export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings";
