@@ -287,7 +287,7 @@ export function GrantForm({ subscriptionId, onChanged }: { subscriptionId: strin
 
   return (
     <div className="admin-block">
-      <h3>Credit grants</h3>
+      <h3>Grant credits</h3>
       {!subscriptionId ? (
         <Empty>Select a subscription to grant it credits.</Empty>
       ) : (

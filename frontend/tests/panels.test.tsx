@@ -94,7 +94,11 @@ describe("health panel", () => {
 
   it("shows the exact balance, its split, burn rate and status, with room for grants", async () => {
     renderWith(
-      fakeClient({ "GET /api/billing/subscriptions/01SUB": { body: SUBSCRIPTION } }).client,
+      fakeClient({
+        "GET /api/billing/subscriptions/01SUB": { body: SUBSCRIPTION },
+        "GET /api/billing/subscriptions/01SUB/grants": page([]),
+        "GET /api/billing/subscriptions/01SUB/holds": page([]),
+      }).client,
       <HealthPanel subscriptionId="01SUB">
         <p>grants go here</p>
       </HealthPanel>,
@@ -109,6 +113,8 @@ describe("health panel", () => {
     expect(panel.textContent).toContain("not projected");
     expect(panel.textContent).toContain("2026-11-01 → 2026-12-01");
     expect(screen.getByText("grants go here")).toBeTruthy();
+    expect(await screen.findByText("No active grants.")).toBeTruthy();
+    expect(await screen.findByText("No credits are held for running work.")).toBeTruthy();
   });
 });
 
