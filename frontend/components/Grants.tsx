@@ -69,7 +69,6 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
           </select>
         </label>
       </div>
-      {error ? <ErrorNotice error={error} /> : null}
       {done ? (
         <p className="state state-ok" role="status">
           {done}
@@ -79,24 +78,19 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
       {grants.state === "error" ? <ErrorNotice error={grants.error} onRetry={grants.reload} /> : null}
       {grants.state === "ready" && grants.data.items.length === 0 ? <Empty>{status ? `No ${status} grants.` : "No grants."}</Empty> : null}
       {grants.state === "ready" && grants.data.items.length > 0 ? (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0} role="region" aria-label="Credit grants table">
           <table className="data grants" data-testid="grant-list">
             <caption className="sr-only">Credit grants{status ? ` (${status})` : ""}, newest first</caption>
             <thead>
               <tr>
-                <th scope="col">Kind</th>
+                <th scope="col">Grant</th>
                 <th scope="col" className="num">
                   Remaining / amount
                 </th>
-                <th scope="col" className="num">
-                  Priority
-                </th>
-                <th scope="col">Effective</th>
-                <th scope="col">Expires</th>
+                <th scope="col">Valid</th>
                 <th scope="col" className="num">
                   Price
                 </th>
-                <th scope="col">Status</th>
                 {mayVoid ? (
                   <th scope="col">
                     <span className="sr-only">Actions</span>
@@ -106,23 +100,27 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
             </thead>
             <tbody>
               {grants.data.items.map((g) => (
-                <tr key={g.grant_id} data-testid={`grant-${g.grant_id}`} data-kind={g.kind} data-status={g.status} title={g.reason}>
+                <tr key={g.grant_id} data-testid={`grant-${g.grant_id}`} data-kind={g.kind} data-status={g.status}>
                   <td>
-                    <span className={`badge kind-${g.kind}`}>{KIND_TEXT[g.kind]}</span>
-                    <span className="grant-reason muted">{g.reason}</span>
+                    <span className="badges">
+                      <span className={`badge kind-${g.kind}`}>{KIND_TEXT[g.kind]}</span>
+                      <span className={`badge grant-${g.status}`}>{STATUS_TEXT[g.status]}</span>
+                    </span>
+                    <span className="grant-reason">{g.reason}</span>
+                    <span className="muted small">priority {g.priority}</span>
                   </td>
                   <td className="num">
-                    {formatCredits(g.remaining)} <span className="muted">/ {formatCredits(g.amount)}</span>
+                    <strong>{formatCredits(g.remaining)}</strong> <span className="muted">/ {formatCredits(g.amount)}</span>
                   </td>
-                  <td className="num">{g.priority}</td>
-                  <td>{formatDateTime(g.effective_at)}</td>
-                  <td className={g.expires_at ? (expiresSoon(g.expires_at) && g.status === "active" ? "expiry soon" : "expiry") : "expiry none"}>
-                    {g.expires_at ? formatDateTime(g.expires_at) : "no expiry"}
+                  <td className="valid">
+                    <span className="muted">from {formatDateTime(g.effective_at)}</span>
+                    {g.expires_at ? (
+                      <span className={expiresSoon(g.expires_at) && g.status === "active" ? "expiry soon" : "expiry"}>until {formatDateTime(g.expires_at)}</span>
+                    ) : (
+                      <span className="expiry none">no expiry</span>
+                    )}
                   </td>
                   <td className="num">{g.price_cents ? formatMoney(g.price_cents, g.currency) : <span className="muted">free</span>}</td>
-                  <td>
-                    <span className={`badge grant-${g.status}`}>{STATUS_TEXT[g.status]}</span>
-                  </td>
                   {mayVoid ? (
                     <td>
                       {g.status === "active" ? (
@@ -167,9 +165,20 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
           <button type="submit" className="danger" disabled={busy}>
             Confirm void
           </button>
-          <button type="button" onClick={() => setVoiding(null)}>
+          <button
+            type="button"
+            onClick={() => {
+              setVoiding(null);
+              setError(null);
+            }}
+          >
             Cancel
           </button>
+          {error ? (
+            <div className="confirm-error">
+              <ErrorNotice error={error} />
+            </div>
+          ) : null}
         </form>
       ) : null}
     </section>
@@ -187,7 +196,7 @@ export function HoldsList({ subscriptionId, refreshKey = 0 }: { subscriptionId: 
       {holds.state === "error" ? <ErrorNotice error={holds.error} onRetry={holds.reload} /> : null}
       {holds.state === "ready" && holds.data.items.length === 0 ? <Empty>No credits are held for running work.</Empty> : null}
       {holds.state === "ready" && holds.data.items.length > 0 ? (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0} role="region" aria-label="Active holds table">
           <table className="data" data-testid="hold-list">
             <caption className="sr-only">Active holds, newest first</caption>
             <thead>

@@ -1,5 +1,6 @@
 "use client";
-import type { ReactNode } from "react";
+import { useRef, type ReactNode } from "react";
+import type { SubscriptionWithHealth } from "../lib/api";
 import { useClient } from "../lib/context";
 import { daysLeft, formatCredits, formatDate, formatDateTime, ratio } from "../lib/format";
 import { useResource } from "../lib/useResource";
@@ -31,21 +32,26 @@ export function HealthPanel({
 }) {
   const client = useClient();
   const subscription = useResource(subscriptionId ? () => client.getSubscription(subscriptionId) : null, [client, subscriptionId, refreshKey]);
+  // While a refresh reloads the subscription, the last figures stay up (and the forms and lists
+  // below keep their state: a "saved" or "voided" message is not wiped by the reload it caused).
+  const last = useRef<SubscriptionWithHealth | null>(null);
+  if (subscription.state === "ready") last.current = subscription.data;
+  const shown = subscription.state === "ready" ? subscription.data : subscription.state === "loading" && last.current?.subscription_id === subscriptionId ? last.current : null;
   return (
     <Panel id="health" title="Subscription health">
       {!subscriptionId ? (
         <Empty>No subscription selected.</Empty>
-      ) : subscription.state === "loading" ? (
-        <Loading what="the subscription" />
       ) : subscription.state === "error" ? (
         <ErrorNotice error={subscription.error} onRetry={subscription.reload} />
+      ) : !shown ? (
+        <Loading what="the subscription" />
       ) : (
         (() => {
-          const s = subscription.data;
+          const s = shown;
           const h = s.health;
           const allowanceShare = ratio(s.allowance_balance, s.credit_balance);
           return (
-            <div className="health">
+            <div className="health" aria-busy={subscription.state === "loading"}>
               <p className="health-head">
                 <span className={`badge status-${h.status}`} data-testid="health-status">
                   {STATUS_TEXT[h.status]}

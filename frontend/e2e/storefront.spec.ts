@@ -148,6 +148,142 @@ test("an admin tops up credits and the ledger timeline shows it", async ({ page 
   done();
 });
 
+/** A datetime-local value (read as UTC by the forms) `days` from now. */
+function inDays(days: number): string {
+  return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 16);
+}
+
+test("an admin grants promotional credits with an expiry, sees them in health, and voids one", async ({ page }) => {
+  const done = watchConsole(page, [409, 422]);
+  await signIn(page, "marketplace:admin");
+  const admin = page.getByRole("region", { name: "Administration" });
+  await admin.getByRole("button", { name: `Select ${ORG}` }).click();
+  const form = admin.getByRole("form", { name: "Grant credits" });
+  const health = page.getByRole("region", { name: "Subscription health" });
+  await expect(health.getByTestId("grant-list")).toBeVisible();
+  // The API's 422 lands at the fields it names.
+  await form.getByLabel("Amount (credits)").fill("-5");
+  await form.getByRole("button", { name: "Grant credits" }).click();
+  await expect(form.locator('.field-error[data-field="amount"]')).toBeVisible();
+  await expect(form.locator('.field-error[data-field="reason"]')).toBeVisible();
+  await shot(form, "grant-form-errors");
+  const expires = inDays(60);
+  await form.getByLabel("Amount (credits)").fill("250");
+  await form.getByLabel("Priority (0–1000, optional)").fill("50");
+  await form.getByLabel("Expires at (UTC, optional)").fill(expires);
+  await form.getByLabel("Reason").fill("Conference promo");
+  await form.getByRole("button", { name: "Grant credits" }).click();
+  await expect(admin.getByText(`Granted 250 promotional credits, expiring ${expires.replace("T", " ")} UTC.`)).toBeVisible();
+  const grants = health.getByTestId("grant-list");
+  const promo = grants.locator("tr", { hasText: "Conference promo" });
+  await expect(promo).toContainText("Promotional");
+  await expect(promo).toContainText("250 / 250");
+  await expect(promo).toContainText(`${expires.replace("T", " ")} UTC`);
+  await expect(promo).toContainText("free");
+  await expect(promo).toContainText("Active");
+  // A second one, voided through the page with a reason.
+  await form.getByLabel("Amount (credits)").fill("100");
+  await form.getByLabel("Reason").fill("Second promo");
+  await form.getByRole("button", { name: "Grant credits" }).click();
+  await expect(grants.locator("tr", { hasText: "Second promo" })).toContainText("no expiry");
+  // A third, granted and voided behind the page's back: voiding it again is a 409, shown.
+  const admin_token = await token(page, ["marketplace:admin"]);
+  const own = await page.request.get(`${origin()}/api/billing/organizations/${ORG}/subscriptions`, { headers: { Authorization: `Bearer ${admin_token}` } });
+  const subscriptionId = ((await own.json()) as { items: { subscription_id: string; status: string }[] }).items.find((s) => s.status === "active")?.subscription_id;
+  const stale = await page.request.post(`${origin()}/api/billing/subscriptions/${subscriptionId}/grants`, {
+    headers: { Authorization: `Bearer ${admin_token}` },
+    data: { amount: "10", kind: "promotional", reason: "Stale promo", idempotency_key: "e2e-stale-promo" },
+  });
+  expect(stale.status(), await stale.text()).toBe(201);
+  const staleGrant = (await stale.json()) as { grant_id: string };
+  await grants.locator("tr", { hasText: "Second promo" }).getByRole("button", { name: /^Void/ }).click();
+  const confirm = health.getByRole("form", { name: "Void grant" });
+  await expect(confirm).toContainText("Second promo");
+  await confirm.getByLabel("Reason (optional)").fill("Sent twice");
+  await shot(health, "health-void-confirm");
+  await confirm.getByRole("button", { name: "Confirm void" }).click();
+  await expect(health.getByText("Voided the promotional grant of 100 credits.")).toBeVisible();
+  await expect(grants.locator("tr", { hasText: "Second promo" })).toHaveCount(0);
+  await expect(grants.locator("tr", { hasText: "Stale promo" })).toBeVisible();
+  const voided = await page.request.post(`${origin()}/api/billing/subscriptions/${subscriptionId}/grants/${staleGrant.grant_id}/void`, {
+    headers: { Authorization: `Bearer ${admin_token}` },
+    data: {},
+  });
+  expect(voided.status()).toBe(200);
+  await grants.locator("tr", { hasText: "Stale promo" }).getByRole("button", { name: /^Void/ }).click();
+  await health.getByRole("form", { name: "Void grant" }).getByRole("button", { name: "Confirm void" }).click();
+  await expect(health.getByRole("alert")).toContainText("grant_not_active");
+  await health.getByLabel("Grant status").selectOption("voided");
+  await expect(grants.locator("tr", { hasText: "Second promo" })).toContainText("Voided");
+  await health.getByLabel("Grant status").selectOption("");
+  await expect(grants.locator("tr", { hasText: "Conference promo" })).toContainText("Active");
+  const ledger = page.getByRole("region", { name: "Credit ledger" });
+  await expect(ledger.locator('li[data-type="void"]').first()).toBeVisible();
+  await shot(health, "health-grants");
+  await shot(admin.getByRole("form", { name: "Grant credits" }), "grant-form");
+  await scan(page, "#health");
+  await scan(page, "#admin");
+  done();
+});
+
+test("an org admin turns on auto top-up (422s at the field) and it tops up when usage runs low", async ({ page }) => {
+  const done = watchConsole(page, [422]);
+  await signIn(page, "org:admin", ORG);
+  const health = page.getByRole("region", { name: "Subscription health" });
+  await expect(health.getByTestId("auto-top-up")).toHaveText("Off");
+  await expect(health.getByRole("button", { name: /^Void/ })).toHaveCount(0);
+  await health.getByRole("button", { name: "Change settings" }).click();
+  const form = health.getByRole("form", { name: "Credit settings" });
+  await form.getByLabel("Low-balance threshold (credits)").fill("150");
+  await form.getByRole("checkbox").check();
+  await form.getByLabel("When below (credits)").fill("200");
+  await form.getByLabel("Buy (credits)").fill("500");
+  await form.getByLabel("At most (times a period)").fill("0");
+  await form.getByRole("button", { name: "Save settings" }).click();
+  await expect(form.locator('.field-error[data-field="auto_top_up.max_per_period"]')).toBeVisible();
+  await shot(form, "settings-form-errors");
+  await scan(page, "#health");
+  await form.getByLabel("At most (times a period)").fill("2");
+  await form.getByRole("button", { name: "Save settings" }).click();
+  await expect(health.getByText("Settings saved.")).toBeVisible();
+  await expect(health.getByTestId("auto-top-up")).toHaveText("On: buy 500 credits when the balance falls below 200, at most 2 × a period (0 so far)");
+  await expect(health.getByTestId("settings-summary")).toContainText("150 credits");
+  await shot(health, "health-settings");
+  // Usage that leaves the balance under 200 buys 500 more in the same transaction.
+  const admin_token = await token(page, ["marketplace:admin"]);
+  const own = await page.request.get(`${origin()}/api/billing/organizations/${ORG}/subscriptions`, { headers: { Authorization: `Bearer ${admin_token}` } });
+  const balance = ((await own.json()) as { items: { credit_balance: string; status: string }[] }).items.find((s) => s.status === "active")!.credit_balance;
+  const quantity = ((Number(balance) - 100) / 5).toFixed(6); // instrumentation: 5 credits a run (test arithmetic only)
+  const service = await token(page, ["service"]);
+  const usage = await page.request.post(`${origin()}/api/billing/usage`, {
+    headers: { Authorization: `Bearer ${service}` },
+    data: { organization_id: ORG, idempotency_key: "e2e-auto-top-up", service: "instrumentation", quantity },
+  });
+  expect(usage.status(), await usage.text()).toBe(201);
+  await page.reload();
+  await expect(health.getByTestId("auto-top-up")).toContainText("(1 so far)");
+  const ledger = page.getByRole("region", { name: "Credit ledger" });
+  await expect(ledger.locator('li[data-type="top_up"]').last()).toContainText("auto-top-up");
+  await expect(health.getByTestId("grant-list").locator('tr[data-kind="purchased"]').first()).toContainText("500 / 500");
+  done();
+});
+
+test("an org member sees grants, holds and settings but no grant, void or settings actions", async ({ page }) => {
+  const done = watchConsole(page);
+  await signIn(page, "org:member", ORG);
+  const health = page.getByRole("region", { name: "Subscription health" });
+  await expect(health.getByTestId("grant-list")).toContainText("Conference promo");
+  await expect(health.getByTestId("holds")).toBeVisible();
+  await expect(health.getByTestId("auto-top-up")).toContainText("On: buy 500 credits");
+  for (const name of [/Void/, /Change settings/, /Save settings/, /Grant credits/]) {
+    await expect(page.getByRole("button", { name })).toHaveCount(0);
+  }
+  await expect(page.getByRole("form", { name: "Grant credits" })).toHaveCount(0);
+  await expect(page.getByRole("form", { name: "Credit settings" })).toHaveCount(0);
+  await scan(page, "#health");
+  done();
+});
+
 test("an admin creates a listing (field errors shown at the field), revises and archives it", async ({ page }) => {
   const done = watchConsole(page, [422]);
   await signIn(page, "marketplace:admin");
