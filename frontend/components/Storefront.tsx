@@ -1,5 +1,5 @@
 "use client";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, type Subscription } from "../lib/api";
 import { ClientContext } from "../lib/context";
 import { can, sessionFromToken, storedToken, storeToken, type Session } from "../lib/session";
@@ -112,10 +112,15 @@ function Dashboard({ session }: { session: Session }) {
   const staff = can(session, "administer");
   const orgUser = can(session, "read-own-billing");
   const own = useResource(orgUser && session.org ? () => api.organizationSubscriptions(session.org!) : null, [session.org, orgUser, refreshKey]);
+  // While a refresh reloads the organization's subscriptions, the panels stay mounted on the last
+  // one (their messages and open forms survive the reload they caused).
+  const lastOwn = useRef<Subscription | null>(null);
   const ownSubscription: Subscription | null = useMemo(() => {
+    if (own.state === "loading") return lastOwn.current;
     if (own.state !== "ready") return null;
     return own.data.items.find((s) => s.status === "active") ?? own.data.items[0] ?? null;
   }, [own]);
+  lastOwn.current = ownSubscription;
   const subscriptionId = staff ? chosen : ownSubscription?.subscription_id ?? null;
   const hasActive = own.state === "ready" && own.data.items.some((s) => s.status === "active");
 
@@ -140,7 +145,7 @@ function Dashboard({ session }: { session: Session }) {
         refreshKey={refreshKey}
       />
       {staff ? <AdminPanel session={session} selected={chosen} onSelect={setChosen} refreshKey={refreshKey} onChanged={refresh} /> : null}
-      {orgUser && own.state === "loading" ? <Loading what="your subscription" /> : null}
+      {orgUser && own.state === "loading" && !ownSubscription ? <Loading what="your subscription" /> : null}
       {orgUser && own.state === "error" ? <ErrorNotice error={own.error} onRetry={own.reload} /> : null}
       {orgUser && own.state === "ready" && !ownSubscription ? (
         <p className="state state-empty" data-testid="no-subscription">
