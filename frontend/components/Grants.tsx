@@ -23,6 +23,10 @@ function expiresSoon(iso: string | null, now: Date = new Date()): boolean {
   return left >= 0 && left < 7 * 86_400_000;
 }
 
+const ended = (g: CreditGrant) => g.status === "voided" || g.status === "expired";
+/** "2026-11-25 18:08" (the column header says UTC). */
+const utcless = (iso: string) => formatDateTime(iso).replace(/ UTC$/, "");
+
 /** The subscription's credit grants, newest first (the API's order), filtered by status;
  * marketplace admins may void an active one (with a reason, after a confirmation). */
 export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, onChanged }: { subscriptionId: string; refreshKey?: number; mayVoid?: boolean; onChanged?: () => void }) {
@@ -85,9 +89,9 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
               <tr>
                 <th scope="col">Grant</th>
                 <th scope="col" className="num">
-                  Remaining / amount
+                  Remaining
                 </th>
-                <th scope="col">Valid</th>
+                <th scope="col">Valid (UTC)</th>
                 <th scope="col" className="num">
                   Price
                 </th>
@@ -110,12 +114,18 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
                     <span className="muted small">priority {g.priority}</span>
                   </td>
                   <td className="num">
-                    <strong>{formatCredits(g.remaining)}</strong> <span className="muted">/ {formatCredits(g.amount)}</span>
+                    {/* A voided or expired grant's `remaining` is what left the balance when it ended. */}
+                    <strong>{ended(g) ? "0" : formatCredits(g.remaining)}</strong> <span className="muted">/ {formatCredits(g.amount)}</span>
+                    {ended(g) && g.remaining !== "0" ? (
+                      <span className="ended-note muted small">
+                        {formatCredits(g.remaining)} {g.status}
+                      </span>
+                    ) : null}
                   </td>
                   <td className="valid">
-                    <span className="muted">from {formatDateTime(g.effective_at)}</span>
+                    <span className="muted">from {utcless(g.effective_at)}</span>
                     {g.expires_at ? (
-                      <span className={expiresSoon(g.expires_at) && g.status === "active" ? "expiry soon" : "expiry"}>until {formatDateTime(g.expires_at)}</span>
+                      <span className={expiresSoon(g.expires_at) && g.status === "active" ? "expiry soon" : "expiry"}>until {utcless(g.expires_at)}</span>
                     ) : (
                       <span className="expiry none">no expiry</span>
                     )}
@@ -126,7 +136,7 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
                       {g.status === "active" ? (
                         <button
                           type="button"
-                          className="danger"
+                          className="danger small"
                           onClick={() => {
                             setVoiding(g);
                             setError(null);

@@ -32,7 +32,7 @@ const grant = (over: Record<string, unknown> = {}) => ({
 const GRANT_LIST = [
   grant(),
   grant({ grant_id: "01G2", kind: "purchased", amount: "12345678.5", remaining: "12345678.5", priority: 100, expires_at: null, price_cents: 123456789, reason: "Bulk purchase" }),
-  grant({ grant_id: "01G3", kind: "purchased", amount: "10", remaining: "0", price_cents: 100, currency: "JPY", status: "voided", reason: "Mistake" }),
+  grant({ grant_id: "01G3", kind: "purchased", amount: "10", remaining: "7.5", price_cents: 100, currency: "JPY", status: "voided", reason: "Mistake" }),
   grant({ grant_id: "01G4", kind: "allowance", amount: "1000", remaining: "0", priority: 0, status: "expired", reason: "Allowance" }),
 ];
 const HOLD = {
@@ -78,13 +78,16 @@ describe("credit grants list", () => {
     expect(rows.map((r) => r.getAttribute("data-kind"))).toEqual(["promotional", "purchased", "purchased", "allowance"]);
     expect(rows[0]?.textContent).toContain("Promotional");
     expect(rows[0]?.textContent).toContain("249.999999 / 250");
-    expect(rows[0]?.textContent).toContain("2026-12-31 23:59 UTC");
+    expect(rows[0]?.textContent).toContain("from 2026-11-02 00:00");
+    expect(rows[0]?.textContent).toContain("until 2026-12-31 23:59");
     expect(rows[0]?.textContent).toContain("free");
     expect(rows[1]?.textContent).toContain("12,345,678.5 / 12,345,678.5");
     expect(rows[1]?.textContent).toContain("no expiry");
     expect(rows[1]?.textContent).toContain("$1,234,567.89");
     expect(rows[2]?.textContent).toContain("¥100");
     expect(rows[2]?.textContent).toContain("Voided");
+    expect(rows[2]?.textContent).toContain("0 / 10"); // what it held when voided left the balance
+    expect(rows[2]?.textContent).toContain("7.5 voided");
     expect(rows[3]?.textContent).toContain("Expired");
     // Kinds and statuses are distinct badges; no Void for readers.
     expect(new Set(rows.map((r) => r.querySelector(".badge")?.className)).size).toBe(3);
