@@ -125,7 +125,7 @@ export function CreditSettings({ subscription, mayEdit, onSaved }: { subscriptio
           <dt>Auto top-up</dt>
           <dd data-testid="auto-top-up">
             {a?.enabled
-              ? `On: buy ${formatCredits(a.amount)} credits when the balance falls below ${formatCredits(a.threshold_credits)}, at most ${a.max_per_period} × a period (${subscription.auto_top_ups_in_period} so far)`
+              ? `On: buy ${formatCredits(a.amount)} credits when the balance falls below ${formatCredits(a.threshold_credits)}, at most ${a.max_per_period} times a period (${subscription.auto_top_ups_in_period} so far)`
               : "Off"}
           </dd>
         </dl>

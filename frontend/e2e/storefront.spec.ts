@@ -246,7 +246,7 @@ test("an org admin turns on auto top-up (422s at the field) and it tops up when 
   await form.getByLabel("At most (times a period)").fill("2");
   await form.getByRole("button", { name: "Save settings" }).click();
   await expect(health.getByText("Settings saved.")).toBeVisible();
-  await expect(health.getByTestId("auto-top-up")).toHaveText("On: buy 500 credits when the balance falls below 200, at most 2 × a period (0 so far)");
+  await expect(health.getByTestId("auto-top-up")).toHaveText("On: buy 500 credits when the balance falls below 200, at most 2 times a period (0 so far)");
   await expect(health.getByTestId("settings-summary")).toContainText("150 credits");
   await shot(health, "health-settings");
   // Usage that leaves the balance under 200 buys 500 more in the same transaction.

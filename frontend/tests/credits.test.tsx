@@ -4,6 +4,7 @@ import { CreditSettings, settingsChange } from "../components/CreditSettings";
 import { GrantForm, GrantsList, HoldsList, utcFromInput } from "../components/Grants";
 import { HealthPanel } from "../components/HealthPanel";
 import type { SubscriptionWithHealth } from "../lib/api";
+import { ClientContext } from "../lib/context";
 import { fakeClient, refusal, renderWith, SUBSCRIPTION } from "./support";
 
 afterEach(cleanup);
@@ -164,6 +165,31 @@ describe("health panel with grants, holds and settings", () => {
   });
 });
 
+describe("health panel refreshes", () => {
+  it("keeps its figures and the lists' messages up while a change reloads it", async () => {
+    const { client } = fakeClient({
+      "GET /api/billing/subscriptions/01SUB": { body: SUBSCRIPTION },
+      [GRANTS]: page([grant()]),
+      [HOLDS]: page([]),
+      "POST /api/billing/subscriptions/01SUB/grants/01G1/void": { body: grant({ status: "voided" }) },
+    });
+    const view = renderWith(client, <HealthPanel subscriptionId="01SUB" refreshKey={0} mayVoid />);
+    fireEvent.click(await screen.findByRole("button", { name: /^Void / }));
+    fireEvent.click(screen.getByRole("button", { name: "Confirm void" }));
+    expect(await screen.findByText("Voided the promotional grant of 250 credits.")).toBeTruthy();
+    // The page's refresh after the void: the panel reloads but does not blank out or forget.
+    view.rerender(
+      <ClientContext.Provider value={client}>
+        <HealthPanel subscriptionId="01SUB" refreshKey={1} mayVoid />
+      </ClientContext.Provider>,
+    );
+    expect(screen.getByTestId("credit-balance").textContent).toBe("1,234,567.123456");
+    expect(screen.getByText("Voided the promotional grant of 250 credits.")).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId("grant-list")).toBeTruthy());
+    expect(screen.getByText("Voided the promotional grant of 250 credits.")).toBeTruthy();
+  });
+});
+
 describe("grant form", () => {
   it("asks for a subscription first", () => {
     renderWith(fakeClient({}).client, <GrantForm subscriptionId={null} onChanged={() => {}} />);
@@ -246,7 +272,7 @@ describe("credit settings", () => {
     renderWith(fakeClient({}).client, <CreditSettings subscription={subscription({ auto_top_up: on, low_balance_threshold_credits: "1234.000001", auto_top_ups_in_period: 1 })} mayEdit={false} />);
     const summary = screen.getByTestId("settings-summary");
     expect(summary.textContent).toContain("1,234.000001 credits");
-    expect(screen.getByTestId("auto-top-up").textContent).toBe("On: buy 500 credits when the balance falls below 100.5, at most 3 × a period (1 so far)");
+    expect(screen.getByTestId("auto-top-up").textContent).toBe("On: buy 500 credits when the balance falls below 100.5, at most 3 times a period (1 so far)");
     expect(screen.queryByRole("button")).toBeNull();
     expect(screen.queryByRole("form")).toBeNull();
   });
