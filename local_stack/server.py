@@ -1,8 +1,12 @@
 """`make run`: the billing API on http://127.0.0.1:3000 (BILLING_PORT), served from template.yaml
 on the embedded DynamoDB (or BILLING_DYNAMODB_ENDPOINT), sandbox mode on.
 
-  POST /_local/invoke/{FunctionLogicalId}   deliver an event to a function (`sam local invoke`)
   GET  /_local/events?type=<DetailType>     what was published on BillingEventsBus, oldest first
+  POST /_local/invoke/{FunctionLogicalId}   deliver an event to a function (`sam local invoke`), then
+                                             drain the queues functions read (local_stack/queues.py)
+  POST /_local/buses/{BusLogicalId}/events   put events (one, or a list) on a bus, then drain
+  GET  /_local/queues/{QueueLogicalId}       the messages waiting in a queue (a dead-letter queue)
+  POST /_local/queues/{QueueLogicalId}/drain deliver a queue's messages to its function until empty
   GET  /api/billing/docs                     the API reference (Swagger UI over /api/billing/openapi.json)
   GET  /marketplace                          the storefront (frontend/out/, the static export)
 """
@@ -24,11 +28,14 @@ from .docs import docs_response, is_docs_path
 from .events import LocalEventBus, OutboxRelay
 from .functions import LocalFunction, merged_environment
 from .gateway import API_GATEWAY_BODY_LIMIT, ApiGateway, HttpResponse, refusal
+from .queues import LocalQueues
 from .storefront import is_storefront_path, storefront_response
 from .template import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOKE_PREFIX = "/_local/invoke/"
+QUEUES_PREFIX = "/_local/queues/"
+BUSES_PREFIX = "/_local/buses/"
 CLOCK_PATH = "/_local/clock"
 TOKEN_PATH = "/_local/token"
 EVENTS_PATH = "/_local/events"
@@ -83,6 +90,7 @@ class LocalStack:
         create_tables(client_for(endpoint, os.environ["AWS_DEFAULT_REGION"]), self.stack.tables())
         self.functions = {name: LocalFunction(spec) for name, spec in specs.items()}  # puts the layer on sys.path
         self.clock = install_test_clock()
+        self.queues = install_queues(self.stack, self.functions)
         self.gateway = ApiGateway(self.stack, self.functions)
         self.bus = LocalEventBus(self.clock)
         dynamodb = client_for(endpoint, os.environ["AWS_DEFAULT_REGION"])
@@ -148,10 +156,42 @@ class LocalStack:
         except ValueError:
             return refusal(400, "malformed_json", "The event is not valid JSON.")
         try:
-            return _json(200, function.invoke(event))
+            result = function.invoke(event)
         except Exception as error:  # Lambda's error shape, as sam local invoke prints it
             traceback.print_exc()
             return _json(500, {"errorType": type(error).__name__, "errorMessage": str(error)})
+        self.queues.drain()  # what the function queued (the run's due subscriptions) is worked off
+        return _json(200, result)
+
+    def queue_request(self, method: str, path: str, body: bytes) -> HttpResponse:
+        """`GET /_local/queues/{id}`: the waiting messages; `POST /_local/queues/{id}/drain`: deliver them."""
+        queue, _, action = path[len(QUEUES_PREFIX) :].strip("/").partition("/")
+        if queue not in self.queues.specs:
+            return refusal(
+                404, "not_found", f"template.yaml has no queue {queue}.", {"queues": sorted(self.queues.specs)}
+            )
+        if method == "GET" and not action:
+            return _json(200, {"queue": queue, "messages": self.queues.messages(queue)})
+        if method == "POST" and action == "drain":
+            if queue not in self.queues.sources:
+                return refusal(409, "conflict", f"No function reads {queue}; read it with GET.")
+            return _json(200, self.queues.drain(queue))
+        return refusal(405, "method_not_allowed", f"{method} {path} is not a thing.")
+
+    def bus_request(self, path: str, body: bytes) -> HttpResponse:
+        """`POST /_local/buses/{id}/events` with an event (or a list): PutEvents, then drain."""
+        bus, _, action = path[len(BUSES_PREFIX) :].strip("/").partition("/")
+        if self.stack.resources.get(bus, {}).get("Type") != "AWS::Events::EventBus" or action != "events":
+            return refusal(404, "not_found", f"template.yaml has no event bus {bus}.")
+        try:
+            events = json.loads(body or b"[]")
+        except ValueError:
+            return refusal(400, "malformed_json", "The events are not valid JSON.")
+        events = events if isinstance(events, list) else [events]
+        if not all(isinstance(e, dict) for e in events):
+            return refusal(422, "validation_error", "Send an event object or a list of them.")
+        routed = self.queues.put_events(bus, events)
+        return _json(200, {"routed": routed, "drained": self.queues.drain()})
 
     def clock_request(self, method: str, body: bytes) -> HttpResponse:
         """`/_local/clock`: read it (GET), move it forward (POST `{"now"}` or `{"advance_seconds"}`),
@@ -219,6 +259,15 @@ def install_test_clock():
     return clock
 
 
+def install_queues(stack: Stack, functions: dict[str, LocalFunction]) -> LocalQueues:
+    """The template's queues for every function of the process (their SQS client, locally)."""
+    from billing import deployment
+
+    queues = LocalQueues(stack, lambda function_id, event: functions[function_id].invoke(event))
+    deployment.use_sqs(queues)
+    return queues
+
+
 def _json(status: int, payload: object) -> HttpResponse:
     return HttpResponse(status, {"Content-Type": "application/json"}, json.dumps(payload, default=str).encode())
 
@@ -245,6 +294,12 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 response = local.events_request(self.command, query, body)
             elif path.startswith(INVOKE_PREFIX) and self.command == "POST":
                 response = local.invoke(path[len(INVOKE_PREFIX) :].strip("/"), body)
+                local.written()
+            elif path.startswith(QUEUES_PREFIX):
+                response = local.queue_request(self.command, path, body)
+                local.written()  # a drain's closes and charges report events too
+            elif path.startswith(BUSES_PREFIX) and self.command == "POST":
+                response = local.bus_request(path, body)
                 local.written()
             elif path.rstrip("/") == CLOCK_PATH:
                 response = local.clock_request(self.command, body)

@@ -86,6 +86,39 @@ class StreamSource:
 
 
 @dataclass
+class QueueSpec:
+    logical_id: str
+    max_receive_count: int | None  # None: no redrive policy, a failing message stays
+    dead_letter_queue: str | None  # logical id
+
+
+@dataclass
+class QueueSource:
+    """An SQS event of a function: what Lambda's event source mapping delivers, and how."""
+
+    queue: str
+    function_id: str
+    batch_size: int
+    reports_item_failures: bool
+
+
+@dataclass
+class EventRule:
+    bus: str  # the bus's logical id
+    pattern: dict[str, Any]
+    target_queues: list[str]
+
+
+def _logical_id(reference: Any) -> str | None:
+    """The resource a `!GetAtt X.Arn` or `!Ref X` names."""
+    if isinstance(reference, dict) and "Fn::GetAtt" in reference:
+        return reference["Fn::GetAtt"][0]
+    if isinstance(reference, dict) and "Ref" in reference:
+        return reference["Ref"]
+    return None
+
+
+@dataclass
 class Authorizer:
     name: str
     function_id: str
@@ -220,6 +253,49 @@ class Stack:
         if not layer or layer["Type"] != "AWS::Serverless::LayerVersion":
             return None  # a published layer ARN: nothing local to load
         return (self.root / layer["Properties"]["ContentUri"]).resolve()
+
+    def queues(self) -> list[QueueSpec]:
+        specs = []
+        for name, resource in self.of_type("AWS::SQS::Queue").items():
+            redrive = resource.get("Properties", {}).get("RedrivePolicy") or {}
+            specs.append(
+                QueueSpec(
+                    name,
+                    int(redrive["maxReceiveCount"]) if "maxReceiveCount" in redrive else None,
+                    _logical_id(redrive.get("deadLetterTargetArn")),
+                )
+            )
+        return specs
+
+    def queue_sources(self) -> list[QueueSource]:
+        sources = []
+        for name, resource in self.of_type("AWS::Serverless::Function").items():
+            for event in resource.get("Properties", {}).get("Events", {}).values():
+                if event.get("Type") == "SQS":
+                    props = event["Properties"]
+                    sources.append(
+                        QueueSource(
+                            _logical_id(props["Queue"]),
+                            name,
+                            int(props.get("BatchSize", 10)),
+                            "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                        )
+                    )
+        return sources
+
+    def event_rules(self) -> list[EventRule]:
+        rules = []
+        for resource in self.of_type("AWS::Events::Rule").values():
+            props = resource["Properties"]
+            targets = [_logical_id(t["Arn"]) for t in props.get("Targets", [])]
+            rules.append(
+                EventRule(
+                    _logical_id(props.get("EventBusName")) or "default",
+                    props.get("EventPattern", {}),
+                    [t for t in targets if t in self.of_type("AWS::SQS::Queue")],
+                )
+            )
+        return rules
 
     def api_routes(self) -> list[ApiRoute]:
         default = {}

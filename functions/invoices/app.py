@@ -1,11 +1,18 @@
 """Invoices: draft a period, list, read, issue, void and export (marketplace:admin and finance
 change and export; organizations read their own)."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from billing import deployment
 from billing.api.auth import Permission
-from billing.api.http import authorize, billing_api, caller, json_response, lambda_entry, parse_body, parse_query
+from billing.api.http import (
+    Response,
+    authorize,
+    billing_api,
+    caller,
+    json_response,
+    lambda_entry,
+    parse_body,
+    parse_query,
+)
 from billing.api.models import ExportQuery, InvoicesQuery, PageQuery
 from billing.services import invoices
 from billing.services.invoices import DraftRequest

@@ -2,10 +2,8 @@
 /openapi.json: the API's OpenAPI document, built from the operations table and the models on its first
 request only."""
 
-from aws_lambda_powertools.event_handler import Response
-
 from billing import deployment
-from billing.api.http import JSON, billing_api, etag, json_response, lambda_entry, parse_query
+from billing.api.http import JSON, Response, billing_api, etag, json_response, lambda_entry, parse_query
 from billing.api.models import PageQuery, PlanQuery
 from billing.services import catalog
 

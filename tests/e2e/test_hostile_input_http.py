@@ -474,12 +474,13 @@ def test_a_content_length_that_is_no_length_or_too_long_is_refused_before_readin
     assert head.startswith(f"HTTP/1.1 {status}") and json.loads(body)["error"]["code"]
 
 
-def test_a_bus_delivery_that_is_not_an_event_is_a_validation_failure(stack):
+def test_a_queued_message_that_is_not_a_usage_event_is_reported_failed_alone(stack):
     server, _ = stack
-    response = server.request("POST", "/_local/invoke/UsageBusFunction", json=[])
-    assert (
-        response.status_code == 500 and response.json()["errorType"] == "ValidationFailed"
-    )  # Lambda retries, then the DLQ
+    assert server.request("POST", "/_local/buses/UsageBus/events", json=[1]).status_code == 422
+    records = [{"messageId": "m-1", "body": "[]"}, {"messageId": "m-2", "body": '{"detail-type": 1'}]
+    response = server.request("POST", "/_local/invoke/UsageBusFunction", json={"Records": records})
+    assert response.status_code == 200  # SQS redelivers these two, then the DLQ keeps them
+    assert response.json()["batchItemFailures"] == [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]
 
 
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1899-12-31T23:59:59Z"])

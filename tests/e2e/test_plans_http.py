@@ -309,7 +309,7 @@ def test_local_invoke_delivers_an_event_to_a_template_function(server):
     assert (
         response.status_code == 200
         and response.json()["now"] == "2000-01-01T00:00:00Z"
-        and response.json()["periods_closed"] == 0
+        and response.json()["subscriptions_due"] == 0
     )
     missing = server.request("POST", "/_local/invoke/NoSuchFunction", json={})
     assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"

@@ -12,9 +12,10 @@ from moto import mock_aws
 
 from billing import deployment
 from billing.domain.clock import SystemClock, TestClock
-from local_stack.database import create_tables
+from local_stack.database import create_tables, journal_transactions, partition_queries
 from local_stack.functions import LocalFunction, merged_environment
 from local_stack.gateway import http_response_from_proxy
+from local_stack.queues import LocalQueues
 from local_stack.server import local_parameters
 from local_stack.template import Stack
 
@@ -45,6 +46,9 @@ class Functions:
         self._loaded: dict[str, LocalFunction] = {}
         self.clock = TestClock()
         deployment.use_clock(self.clock)
+        # The template's queues, in process: what a function sends waits until a test drains it.
+        self.queues = LocalQueues(STACK, lambda function_id, event: self(function_id).invoke(event))
+        deployment.use_sqs(self.queues)
 
     def __call__(self, function_id: str) -> LocalFunction:
         if function_id not in self._loaded:
@@ -81,11 +85,16 @@ def functions(monkeypatch):
     monkeypatch.delenv("BILLING_DYNAMODB_ENDPOINT", raising=False)
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
+    # The local database's repairs of moto (no whole-table copy per transaction, no whole-table
+    # sort per query): 300 closes would otherwise take minutes. Safe: one thread calls DynamoDB.
+    journal_transactions()
+    partition_queries()
     with mock_aws():
         deployment.reset()
         create_tables(deployment.dynamodb(), STACK.tables())
         yield Functions()
     deployment.use_clock(SystemClock())
+    deployment.use_sqs(None)
     deployment.reset()
 
 

@@ -264,11 +264,11 @@ def test_the_dashboard_graphs_the_metrics_the_code_and_the_filters_emit():
         for m in f["Properties"]["MetricTransformations"]
     }
     invoicing = {
-        "SubscriptionsScanned",
+        "SubscriptionsDue",
         "PeriodsClosed",
         "InvoicesDrafted",
         "InvoicingFailures",
-    }  # functions/invoicing_run
+    }  # functions/invoicing_run and functions/period_closing
     for metric in filtered | invoicing:
         assert f'"{metric}"' in text, metric
 
@@ -285,7 +285,10 @@ def test_every_queue_is_encrypted_at_rest():
 
 def test_every_asynchronously_invoked_function_has_a_dead_letter_queue():
     """Stands for CKV_AWS_116, skipped for the synchronously invoked API functions. A stream's
-    poller invokes synchronously too: its failed batches go to the event source's OnFailure queue."""
+    poller invokes synchronously too: its failed batches go to the event source's OnFailure queue.
+    So does an SQS queue's event source mapping: its dead letters are the queue's (RedrivePolicy),
+    and the function must report partial failures so only the failed are retried."""
+    queues = of_type("AWS::SQS::Queue")
     for name, function in of_type("AWS::Serverless::Function").items():
         events = function["Properties"].get("Events", {}).values()
         if all(event["Type"] == "Api" for event in events):  # the authorizer has none: API Gateway calls it
@@ -294,6 +297,13 @@ def test_every_asynchronously_invoked_function_has_a_dead_letter_queue():
             for event in events:
                 failure = event["Properties"].get("DestinationConfig", {}).get("OnFailure", {})
                 assert failure.get("Type") == "SQS" and failure.get("Destination"), f"{name}: no OnFailure queue"
+            continue
+        if all(event["Type"] == "SQS" for event in events):
+            for event in events:
+                queue = queues[event["Properties"]["Queue"]["Fn::GetAtt"][0]]
+                assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] >= 2, name
+                assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+                assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2, name
             continue
         assert function["Properties"].get("DeadLetterQueue"), f"{name} is invoked asynchronously and has no DLQ"
         for event in events:

@@ -71,3 +71,50 @@ def test_replaced_items_are_not_kept_by_the_server(dynamodb):
     for n in range(50):
         dynamodb.transact_write_items(TransactItems=[put("counter", n=n)])
     assert len(Item.instances_tracked) == 0 and len(Table.instances_tracked) == 0
+
+
+def test_queries_read_only_their_partition_and_keep_dynamodbs_order_and_pages(dynamodb):
+    dynamodb.create_table(
+        TableName="ranged",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "shard", "order")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_shard",
+                "KeySchema": [
+                    {"AttributeName": "shard", "KeyType": "HASH"},
+                    {"AttributeName": "order", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    for p in range(3):
+        for s in (5, 1, 3):
+            item = {"pk": {"S": f"p{p}"}, "sk": {"S": f"s{s}"}}
+            if s != 3:  # sparse: not every item is in the index
+                item |= {"shard": {"S": f"h{s % 2}"}, "order": {"S": f"{s}-{p}"}}
+            dynamodb.put_item(TableName="ranged", Item=item)
+
+    def keys(**query):
+        pages, start = [], None
+        while True:
+            found = dynamodb.query(
+                TableName="ranged", Limit=2, **query, **({"ExclusiveStartKey": start} if start else {})
+            )
+            pages.append([(i["pk"]["S"], i["sk"]["S"]) for i in found["Items"]])
+            start = found.get("LastEvaluatedKey")
+            if not start:
+                return pages
+
+    partition = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p1"}}}
+    assert keys(**partition) == [[("p1", "s1"), ("p1", "s3")], [("p1", "s5")]]
+    index = {
+        "IndexName": "by_shard",
+        "KeyConditionExpression": "shard = :h AND #o <= :o",
+        "ExpressionAttributeNames": {"#o": "order"},
+        "ExpressionAttributeValues": {":h": {"S": "h1"}, ":o": {"S": "5-1"}},
+    }
+    assert sum(keys(**index), []) == [("p0", "s1"), ("p1", "s1"), ("p2", "s1"), ("p0", "s5"), ("p1", "s5")]
+    assert dynamodb.query(TableName="ranged", **partition, ScanIndexForward=False)["Items"][0]["sk"]["S"] == "s5"

@@ -1,6 +1,7 @@
 """Closing billing periods: lazily by usage that arrives after the end, and by the scheduled run;
 each period exactly once."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,16 +22,14 @@ def test_usage_after_the_period_ended_closes_it_first_and_meets_the_new_allowanc
     assert [e.type for e in world.ledger()] == ["grant", "usage", "grant", "usage"]
     drafted = world.invoices.page(world.sid, limit=10, cursor=None).items
     assert [i.period_start for i in drafted] == [world.subscription.current_period_start]
-    report = invoices.run_invoicing(world.billing, scheduled_at=later, pause=no_pause)
-    assert report.periods_closed == 0  # nothing left for the run
+    run, closed = world.invoicing_run(later)
+    assert run.subscriptions_due == 0 and closed.periods_closed == 0  # nothing left for the run
 
 
 def test_a_final_close_with_nothing_to_expire_happens_once():
     world = World(credit_allowance=Decimal(0))
     subscriptions.cancel_subscription(world.at(NOW + timedelta(days=3)).billing, ADMIN, world.sid)
-    run = lambda: invoices.run_invoicing(
-        world.at(NOW + timedelta(days=4)).billing, scheduled_at=NOW + timedelta(days=4), pause=no_pause
-    )  # noqa: E731
+    run = lambda: world.at(NOW + timedelta(days=4)).invoicing_run(NOW + timedelta(days=4))[1]  # noqa: E731
     assert (run().final_periods_closed, run().final_periods_closed) == (1, 0)
 
 
@@ -38,6 +37,50 @@ def test_a_run_whose_time_is_ahead_of_the_clock_is_refused_and_closes_nothing():
     world = World()
     ahead = world.subscription.current_period_end + timedelta(seconds=1)  # the clock is still at NOW
     with pytest.raises(ValidationFailed, match="ahead of the billing clock"):
-        invoices.run_invoicing(world.billing, scheduled_at=ahead, pause=no_pause)
-    assert world.subscriptions.get(world.sid) == world.subscription
-    assert invoices.run_invoicing(world.at(ahead).billing, scheduled_at=ahead, pause=no_pause).periods_closed == 1
+        invoices.run_invoicing(world.billing, scheduled_at=ahead)
+    assert world.subscriptions.get(world.sid) == world.subscription and not world.billing.period_closings.messages
+    assert world.at(ahead).invoicing_run(ahead)[1].periods_closed == 1
+
+
+def test_the_due_moment_is_the_period_end_then_the_cancellation_then_none_once_closed():
+    world = World()
+    assert world.subscription.due_at == world.subscription.current_period_end
+    canceled_at = NOW + timedelta(days=3)
+    subscriptions.cancel_subscription(world.at(canceled_at).billing, ADMIN, world.sid)
+    assert world.subscriptions.get(world.sid).due_at == canceled_at  # the final close comes early
+    world.at(NOW + timedelta(days=4)).invoicing_run(NOW + timedelta(days=4))
+    assert world.subscriptions.get(world.sid).due_at is None
+
+
+def test_the_run_queues_only_what_is_due_and_a_second_delivery_changes_nothing():
+    world = World()
+    end = world.subscription.current_period_end
+    run, _ = world.at(end - timedelta(seconds=1)).invoicing_run(end - timedelta(seconds=1))
+    assert run.subscriptions_due == 0
+    invoices.run_invoicing(world.at(end).billing, scheduled_at=end)  # due at its end itself
+    [due] = world.billing.period_closings.take()
+    closed = invoices.ClosingReport()
+    invoices.close_due(world.billing, due, closed, pause=no_pause)
+    invoices.close_due(world.billing, due, closed, pause=no_pause)  # delivered twice
+    assert closed.periods_closed == 1 and world.subscriptions.get(world.sid).current_period_start == end
+
+
+def test_a_due_subscription_delivered_twice_at_once_is_closed_once():
+    world = World()
+    end = world.subscription.current_period_end
+    invoices.run_invoicing(world.at(end).billing, scheduled_at=end)
+    invoices.run_invoicing(world.billing, scheduled_at=end)  # a second run: a second message
+    twins = world.billing.period_closings.take()
+    barrier, reports = threading.Barrier(2), [invoices.ClosingReport(), invoices.ClosingReport()]
+
+    def worker(position: int) -> None:
+        barrier.wait()
+        invoices.close_due(world.billing, twins[position], reports[position], pause=no_pause)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(twins) == 2 and sum(r.periods_closed for r in reports) == 1
+    assert [e.type for e in world.ledger()] == ["grant", "expiry", "grant"]

@@ -7,7 +7,7 @@ from billing.domain.access import Caller
 from billing.domain.clock import TestClock
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.usage import UsageRequest
-from billing.services import catalog, subscriptions, usage
+from billing.services import catalog, invoices, subscriptions, usage
 from billing.services.subscriptions import ProvisionRequest
 from billing.services.unit_of_work import Billing
 
@@ -41,6 +41,15 @@ class World:
         if moment > self.clock.now():
             self.clock.freeze(moment)
         return self
+
+    def invoicing_run(self, moment: datetime):
+        """The schedule fires at `moment`, then the workers close what it queued.
+        Returns (the run's report, the workers' report)."""
+        run = invoices.run_invoicing(self.billing, scheduled_at=moment)
+        closed = invoices.ClosingReport()
+        for due in self.billing.period_closings.take():
+            invoices.close_due(self.billing, due, closed, pause=no_pause)
+        return run, closed
 
     def record(self, key, quantity, now=None):
         if now is not None:

@@ -15,6 +15,15 @@ if TYPE_CHECKING:
     from .services.unit_of_work import Billing
 
 _clock: Clock = SystemClock()
+_sqs = None  # the local stack's queues, when it serves them
+
+
+def use_sqs(client) -> None:
+    """The local stack's in-process queues (an SQS client's send_message_batch), for every function."""
+    global _sqs
+    _sqs = client
+    period_closings.cache_clear()
+    billing.cache_clear()
 
 
 def use_clock(clock: Clock) -> None:
@@ -98,6 +107,17 @@ def events_publisher():
     return EventBridgePublisher(make_events_client(config.events_endpoint, config.region), config.events_bus)
 
 
+def period_closings():
+    from .store.sqs import SqsClosingQueue
+
+    client = _sqs
+    if client is None:
+        import boto3  # only the invoicing run sends: its SQS client is made on its first send
+
+        client = boto3.client("sqs", region_name=settings().region)
+    return SqsClosingQueue(client, settings().period_closing_queue_url)
+
+
 class _OnFirstUse:
     """A store built (and its module imported) when a use case first touches it: the catalog
     function never loads the usage store's code."""
@@ -119,6 +139,7 @@ def billing() -> Billing:
         subscriptions=_OnFirstUse(subscription_store),
         usage=_OnFirstUse(usage_store),
         invoices=_OnFirstUse(invoice_store),
+        period_closings=_OnFirstUse(period_closings),
         clock=_clock,
         residencies=config.residencies,
         sandbox=config.sandbox,
@@ -128,5 +149,6 @@ def billing() -> Billing:
 def reset() -> None:
     """Forget the cached configuration and clients (tests that swap databases between cases)."""
     load_config.cache_clear()
-    for cached in (dynamodb, plan_store, subscription_store, usage_store, invoice_store, events_publisher, billing):
+    cached_parts = (dynamodb, plan_store, subscription_store, usage_store, invoice_store, events_publisher)
+    for cached in (*cached_parts, period_closings, billing):
         cached.cache_clear()

@@ -1,5 +1,5 @@
-"""EventBridge deliveries to billing functions: the usage bus's `UsageRecorded` events and the
-invoicing schedule's invocations."""
+"""EventBridge deliveries to billing functions: the usage bus's `UsageRecorded` events (through the
+usage queue) and the invoicing schedule's invocations."""
 
 from __future__ import annotations
 
@@ -44,6 +44,18 @@ def usage_from_bus(event: dict[str, Any]) -> tuple[UsageRequest, Caller]:
         raise ValidationFailed.from_pydantic(error, location="detail") from None
     producer = Caller(f"usage-bus:{event.get('source', 'unknown')}", frozenset({Role.SERVICE.value}), None, None)
     return request, producer
+
+
+def usage_from_queue(record: dict[str, Any]) -> tuple[UsageRequest, Caller]:
+    """A `UsageRecorded` event as the usage queue delivers it: the whole EventBridge event as the
+    message body, read as POST /usage reads a body (exact numbers, bounded before conversion)."""
+    from ..exact_json import loads_exact
+
+    try:
+        event = loads_exact(record["body"])
+    except ValueError:
+        raise ValidationFailed.of("body", "the message is not a JSON event", location="message") from None
+    return usage_from_bus(event)
 
 
 def scheduled_time(event: dict[str, Any]) -> datetime:

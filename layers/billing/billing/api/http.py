@@ -11,15 +11,18 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..domain import errors as domain
 from ..exact_json import MalformedJson, loads_exact
+from ..lazy_packages import lean_powertools
 from ..observability import instrumented, logger
 from . import errors
 from .auth import Caller, Permission, caller_from_authorizer
+
+_rest = lean_powertools()  # the REST resolver alone, not every resolver and event class Powertools ships
+APIGatewayRestResolver, CORSConfig, Response = _rest.APIGatewayRestResolver, _rest.CORSConfig, _rest.Response
 
 API_PREFIX = "/api/billing"
 MAX_BODY_BYTES = 256 * 1024

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .grants import AUTO_TOP_UP_ACTOR, CreditGrant
 from .periods import Period
 from .plans import Plan
-from .subscriptions import Subscription
+from .subscriptions import Subscription, billed_until
 from .usage import PeriodUsage, UsageTotals
 from .values import TotalCredits, UtcTimestamp, format_decimal, round_credits
 
@@ -79,13 +79,6 @@ def whole_cents(amount: Decimal, *factors: Decimal) -> int:
         for factor in factors:
             amount *= factor
         return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def billed_until(subscription: Subscription, period: Period) -> datetime:
-    """Where the period's billing stops: its end, or the cancellation that cut it short."""
-    if subscription.canceled_at is not None and period.start <= subscription.canceled_at < period.end:
-        return subscription.canceled_at
-    return period.end
 
 
 def compose_invoice(

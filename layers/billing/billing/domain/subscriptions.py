@@ -145,6 +145,25 @@ class Subscription(BaseModel):
     def current_period(self) -> Period:
         return Period(self.current_period_start, self.current_period_end)
 
+    @property
+    def period_closes_at(self) -> datetime | None:
+        """When the current period is to be closed: its end, or the cancellation that cut it short
+        (the final close); None once the final period is closed."""
+        return None if self.final_period_closed else billed_until(self, self.current_period)
+
+    @property
+    def due_at(self) -> datetime | None:
+        """When the scheduled run next has work here: the period's close, or the first grant or hold
+        to expire, whichever comes first; None when nothing will fall due. The one definition the
+        run and the store's due index use (the store derives the index attributes from it on every
+        write of the subscription item)."""
+        moments = [
+            self.period_closes_at,
+            *(grant.expires_at for grant in self.grants),
+            *(hold.expires_at for hold in self.holds),
+        ]
+        return min((m for m in moments if m is not None), default=None)
+
     def after(self, book: CreditBook, *, auto_top_ups: int = 0) -> Subscription:
         """The subscription as `book`'s write leaves it: its grants, their sums and the last seq."""
         return self.model_copy(
@@ -197,6 +216,13 @@ class Subscription(BaseModel):
 
     def canceled(self, now: datetime) -> Subscription:
         return self.model_copy(update={"status": "canceled", "canceled_at": now})
+
+
+def billed_until(subscription: Subscription, period: Period) -> datetime:
+    """Where the period's billing stops: its end, or the cancellation that cut it short."""
+    if subscription.canceled_at is not None and period.start <= subscription.canceled_at < period.end:
+        return subscription.canceled_at
+    return period.end
 
 
 def first_period(anchor: datetime, cadence: str) -> Period:

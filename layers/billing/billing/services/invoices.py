@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -13,15 +13,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..domain.access import Caller, Permission, require_residency
+from ..domain.closing import DueClose
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.invoice_export import as_csv, as_json, export_filename
 from ..domain.invoices import Invoice, InvoiceFilters, billed_until, compose_invoice
 from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
-from ..domain.values import UtcTimestamp, format_decimal, format_timestamp
+from ..domain.values import UtcTimestamp, format_timestamp
 from .ledger import Pause, with_retries
-from .periods import close_due_periods, period_due, write_off_past_due
+from .periods import PeriodClosed, close_due_periods, period_due, write_off_past_due
 from .subscriptions import listed_residency, subscription_for
 from .unit_of_work import Billing
 
@@ -168,9 +169,39 @@ def export_invoice(
 
 @dataclass
 class InvoicingReport:
+    """The run itself: what it found due and queued for the period-closing workers."""
+
     now: datetime
-    subscriptions_scanned: int = 0
-    other_residency_skipped: int = 0
+    subscriptions_due: int = 0
+
+    def as_result(self) -> dict[str, Any]:
+        return {"now": format_timestamp(self.now), "subscriptions_due": self.subscriptions_due}
+
+
+def run_invoicing(billing: Billing, *, scheduled_at: datetime) -> InvoicingReport:
+    """Find the subscriptions of the served residencies that are due by `now` (the due index: what
+    is not due is never read) and queue each for a worker, which closes it (`close_due`). Its cost
+    grows with what is due, not with what exists. `scheduled_at` is the event's time (a redelivery
+    is then deterministic); one more than 5 minutes ahead of the clock is refused, so no run closes
+    periods early. Running it twice, or twice at once, queues twice: each close is idempotent."""
+    if scheduled_at > billing.now() + SCHEDULE_SKEW:
+        raise ValidationFailed.of(
+            "scheduled_time",
+            f"is more than 5 minutes ahead of the billing clock ({format_timestamp(billing.now())})",
+            location="event",
+        )
+    report = InvoicingReport(now=scheduled_at)
+    for residency in billing.residencies:
+        report.subscriptions_due += billing.period_closings.send(
+            billing.subscriptions.due(residency, scheduled_at), scheduled_at
+        )
+    return report
+
+
+@dataclass
+class ClosingReport:
+    """What workers' closes did, added up over a delivery."""
+
     periods_closed: int = 0
     invoices_drafted: int = 0
     issued_invoices_left_alone: int = 0
@@ -178,47 +209,27 @@ class InvoicingReport:
     credits_expired: Decimal = Decimal(0)
     allowances_granted: int = 0
     final_periods_closed: int = 0
-    failures: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_result(self) -> dict[str, Any]:
-        result = {k: v for k, v in self.__dict__.items() if k not in ("now", "credits_expired")}
-        return {"now": format_timestamp(self.now), "credits_expired": format_decimal(self.credits_expired), **result}
+    def add(self, step: PeriodClosed) -> None:
+        self.periods_closed += 1
+        self.invoices_drafted += step.drafted
+        self.issued_invoices_left_alone += not step.drafted
+        self.allowances_expired += step.expired > 0
+        self.credits_expired += step.expired
+        self.allowances_granted += step.granted
+        self.final_periods_closed += not step.granted
 
 
-def run_invoicing(billing: Billing, *, scheduled_at: datetime, pause: Pause = time.sleep) -> InvoicingReport:
-    """For every subscription of a served residency whose period has ended by `now`: draft that
-    period's invoice, expire the unused allowance, grant the next one and move the period on (a
-    canceled subscription's last period is drafted, expired and closed), and write off grants and
-    holds past their expiry that nothing has touched since. Each period closes in one
-    transaction conditioned on the subscription being as read, so a second run, or a concurrent
-    one, finds nothing left to do. `scheduled_at` is the event's time (a redelivery is then
-    deterministic); one more than 5 minutes ahead of the clock is refused, so no run closes
-    periods early."""
-    if scheduled_at > billing.now() + SCHEDULE_SKEW:
-        raise ValidationFailed.of(
-            "scheduled_time",
-            f"is more than 5 minutes ahead of the billing clock ({format_timestamp(billing.now())})",
-            location="event",
-        )
-    now, served_residencies = scheduled_at, billing.residencies
-    report = InvoicingReport(now=now)
-    for subscription in billing.subscriptions.every_subscription():
-        report.subscriptions_scanned += 1
-        if subscription.residency not in served_residencies:
-            report.other_residency_skipped += 1
-            continue
-        try:
-            for step in close_due_periods(billing, subscription, now=now, pause=pause):
-                report.periods_closed += 1
-                report.invoices_drafted += step.drafted
-                report.issued_invoices_left_alone += not step.drafted
-                report.allowances_expired += step.expired > 0
-                report.credits_expired += step.expired
-                report.allowances_granted += step.granted
-                report.final_periods_closed += not step.granted
-            report.credits_expired += write_off_past_due(billing, subscription.subscription_id, now=now, pause=pause)
-        except Exception as error:  # one subscription's trouble must not stop the run; the next run retries it
-            report.failures.append(
-                {"subscription_id": subscription.subscription_id, "error": type(error).__name__, "message": str(error)}
-            )
-    return report
+def close_due(billing: Billing, due: DueClose, report: ClosingReport, *, pause: Pause = time.sleep) -> None:
+    """A worker's part of the run: draft the subscription's ended period, expire the unused
+    allowance, grant the next one and move the period on (a canceled subscription's last period is
+    drafted, expired and closed), for every period ended by the run's `now`; then write off the
+    grants and holds past their expiry that nothing has touched since. Each write is conditioned
+    on the subscription being as read, so a redelivery, or a twin delivered at once, finds nothing
+    left to do. A subscription of another residency, or one gone, is not this deployment's."""
+    subscription = billing.subscriptions.get(due.subscription_id)
+    if subscription is None or subscription.residency not in billing.residencies:
+        return
+    for step in close_due_periods(billing, subscription, now=due.now, pause=pause):
+        report.add(step)
+    report.credits_expired += write_off_past_due(billing, due.subscription_id, now=due.now, pause=pause)

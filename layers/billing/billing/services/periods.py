@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..domain.grants import allowance_grant
-from ..domain.invoices import billed_until, compose_invoice
+from ..domain.invoices import compose_invoice
 from ..domain.periods import period_at, period_index
 from ..domain.subscriptions import CreditPosting, Subscription
 from ..domain.values import format_timestamp
@@ -32,7 +32,7 @@ class PeriodClosed:
 
 
 def period_due(subscription: Subscription, now: datetime) -> bool:
-    return not subscription.final_period_closed and billed_until(subscription, subscription.current_period) <= now
+    return subscription.period_closes_at is not None and subscription.period_closes_at <= now
 
 
 def close_due_periods(

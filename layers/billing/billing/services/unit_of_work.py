@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..domain.clock import Clock, SystemClock
-from ..store.base import InvoiceStore, PlanStore, SubscriptionStore, UsageStore
+from ..store.base import InvoiceStore, PeriodClosingQueue, PlanStore, SubscriptionStore, UsageStore
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Billing:
     clock: Clock = field(default_factory=SystemClock)
     residencies: tuple[str, ...] = ("us", "eu")
     sandbox: bool = False
+    period_closings: PeriodClosingQueue | None = None  # where the scheduled run sends what is due
 
     def now(self) -> datetime:
         """Billing time: read once per use case, so one request sees one moment."""
@@ -32,6 +33,7 @@ class Billing:
     ) -> Billing:
         """The same semantics on in-memory stores (conditional writes, ordering, cursors)."""
         from ..store.memory import (
+            InMemoryClosingQueue,
             InMemoryInvoiceStore,
             InMemoryPlanStore,
             InMemorySubscriptionStore,
@@ -48,4 +50,5 @@ class Billing:
             clock=clock or SystemClock(),
             residencies=residencies,
             sandbox=sandbox,
+            period_closings=InMemoryClosingQueue(),
         )

@@ -101,6 +101,24 @@ def record_usage_batch(
     return _report(outcomes)
 
 
+def record_usage_deliveries(
+    billing: Billing, deliveries: list[tuple[Caller, UsageRequest]], *, pause: Pause = time.sleep
+) -> list[Outcome]:
+    """Events delivered together (a batch of the usage queue), each charged exactly as POST /usage
+    would charge it: grouped by producer (the ledger's actor), then per subscription in chunks,
+    one transaction a chunk. An outcome per delivery, in order; a duplicate key, inside the batch
+    or from an earlier one, is a `duplicate` of the event first recorded under it."""
+    outcomes: list[Outcome | None] = [None] * len(deliveries)
+    by_producer: dict[str, list[int]] = {}
+    for position, (producer, _) in enumerate(deliveries):
+        by_producer.setdefault(producer.principal, []).append(position)
+    for positions in by_producer.values():
+        recorder = UsageRecorder(billing, deliveries[positions[0]][0], pause=pause)
+        for position, outcome in zip(positions, recorder.record([deliveries[p][1] for p in positions]), strict=True):
+            outcomes[position] = outcome
+    return outcomes
+
+
 def _report(outcomes: list[Outcome]) -> BatchReport:
     results = []
     for position, outcome in enumerate(outcomes):

@@ -3,7 +3,7 @@ fake both satisfy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -74,8 +74,9 @@ class SubscriptionStore(Protocol):
     def active_for(self, organization_id: str) -> Subscription | None:
         """The organization's active subscription, if it has one."""
 
-    def every_subscription(self) -> Iterator[Subscription]:
-        """Every subscription, paging through the whole table."""
+    def due(self, residency: str, now: datetime) -> Iterator[str]:
+        """The ids of the residency's subscriptions due by `now` (`Subscription.due_at`), through the
+        due index: what is not due is never read."""
 
     def residency_page(
         self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
@@ -164,6 +165,12 @@ class UsageStore(UsageTotalsReader, Protocol):
         self, subscription_id: str, first_period: datetime, last_period: datetime
     ) -> list[tuple[datetime, date, PeriodUsage]]:
         """(period start, UTC day recorded, usage) of the periods starting in [first, last], oldest first."""
+
+
+class PeriodClosingQueue(Protocol):
+    def send(self, subscription_ids: Iterable[str], now: datetime) -> int:
+        """Queue each subscription for its close as of `now`, one message each. Returns how many
+        were sent; raises when some could not be."""
 
 
 class InvoiceStore(Protocol):

@@ -41,6 +41,7 @@ from ..domain.subscriptions import (
     SubscriptionFilters,
     subscription_exists,
 )
+from .due_index import due_attributes, due_subscription_ids, keeping_due_index
 from .dynamodb import (
     TransactionCancelled,
     add_filters,
@@ -99,7 +100,7 @@ def credit_update(
     for n, (name, wanted) in enumerate(required.items()):
         names[f"#r{n}"], values[f":r{n}"] = name, value(wanted)
         conditions.append(f"#r{n} = :r{n}")
-    return {
+    update = {
         "Update": {
             "TableName": table,
             "Key": subscription_key(subscription.subscription_id),
@@ -109,6 +110,8 @@ def credit_update(
             "ExpressionAttributeValues": values,
         }
     }
+    # Grants and holds expire, and a close moves the period: when the subscription falls due follows.
+    return keeping_due_index(update, subscription)
 
 
 def posting_actions(
@@ -196,6 +199,7 @@ def subscription_item(subscription: Subscription) -> dict[str, Any]:
         **subscription.stored(),
         "organization_order": subscription.subscription_id,  # ULIDs sort by creation time
         "created_order": subscription.subscription_id,  # the residency index's sort key, the same order
+        **due_attributes(subscription),
     }
 
 
@@ -440,20 +444,23 @@ class DynamoSubscriptionStore:
 
     def cancel(self, subscription: Subscription) -> None:
         actions = [
-            {
-                "Update": {
-                    "TableName": self._subscriptions,
-                    "Key": subscription_key(subscription.subscription_id),
-                    "UpdateExpression": "SET #status = :canceled, canceled_at = :at",
-                    "ConditionExpression": "#status = :active",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {
-                        ":canceled": value("canceled"),
-                        ":active": value("active"),
-                        ":at": value(subscription.canceled_at),
-                    },
-                }
-            },
+            keeping_due_index(
+                {
+                    "Update": {
+                        "TableName": self._subscriptions,
+                        "Key": subscription_key(subscription.subscription_id),
+                        "UpdateExpression": "SET #status = :canceled, canceled_at = :at",
+                        "ConditionExpression": "#status = :active",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {
+                            ":canceled": value("canceled"),
+                            ":active": value("active"),
+                            ":at": value(subscription.canceled_at),
+                        },
+                    }
+                },
+                subscription,  # canceled inside its period, it falls due at the cancellation
+            ),
             {
                 "Delete": {
                     "TableName": self._subscriptions,
@@ -501,20 +508,8 @@ class DynamoSubscriptionStore:
                 raise RetryableConflict("The subscription changed while its settings were saved; retry.") from None
             raise
 
-    def every_subscription(self) -> Iterator[Subscription]:
-        """All subscriptions, page by page (a Scan returns at most 1 MB at a time)."""
-        scan: dict[str, Any] = {
-            "TableName": self._subscriptions,
-            "FilterExpression": "sk = :sk",
-            "ExpressionAttributeValues": {":sk": value(SUBSCRIPTION)},
-            "ConsistentRead": True,
-        }
-        while True:
-            found = self._client.scan(**scan)
-            yield from (_subscription(item) for item in found.get("Items", []))
-            if "LastEvaluatedKey" not in found:
-                return
-            scan["ExclusiveStartKey"] = found["LastEvaluatedKey"]
+    def due(self, residency: str, now: datetime) -> Iterator[str]:
+        return due_subscription_ids(self._client, self._subscriptions, residency, now)
 
     def active_for(self, organization_id: str) -> Subscription | None:
         """The organization's active subscription, found through its guard item."""

@@ -4,8 +4,10 @@ for fast unit tests of the services."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
+from ..domain.closing import DueClose
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
 from ..domain.events import OutboxEvent, invoice_event, subscription_canceled
 from ..domain.grants import CreditGrant
@@ -100,8 +102,9 @@ class InMemorySubscriptionStore:
         )
         return _page(mine, limit, cursor, key=lambda s: s.subscription_id)
 
-    def every_subscription(self):
-        return iter(list(self._subscriptions.values()))
+    def due(self, residency: str, now: datetime) -> Iterator[str]:
+        due = [s for s in self._subscriptions.values() if s.residency == residency and s.due_at and s.due_at <= now]
+        return iter([s.subscription_id for s in sorted(due, key=lambda s: (s.due_at, s.subscription_id))])
 
     def active_for(self, organization_id: str) -> Subscription | None:
         subscription_id = self._active.get(organization_id)
@@ -323,6 +326,22 @@ class InMemoryUsageStore:
         if (subscription_id, period_start) in self.totals:
             return self.totals[(subscription_id, period_start)]
         return self.period_usage(subscription_id, period_start).totals
+
+
+class InMemoryClosingQueue:
+    """What the run queued, for a test to deliver (`take`) as the queue's worker would."""
+
+    def __init__(self) -> None:
+        self.messages: list[DueClose] = []
+
+    def send(self, subscription_ids: Iterable[str], now: datetime) -> int:
+        queued = [DueClose(s, now) for s in subscription_ids]
+        self.messages += queued
+        return len(queued)
+
+    def take(self) -> list[DueClose]:
+        taken, self.messages = self.messages, []
+        return taken
 
 
 class InMemoryInvoiceStore:

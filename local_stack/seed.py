@@ -1,0 +1,61 @@
+"""Many subscriptions at once, for tests and the bench: each made by the real provisioning use case
+(the same items, the same grant), but written with BatchWriteItem instead of one transaction each,
+so 50,000 take seconds, not minutes. Never for a deployment: there are no conditions (no guard
+against a second active subscription, no plan-version check)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from billing import deployment
+from billing.domain.access import Caller
+from billing.services.subscriptions import ProvisionRequest, provision_subscription
+from billing.store.dynamodb import to_attributes
+from billing.store.dynamodb_subscriptions import ACTIVE_GUARD, ledger_put, subscription_item
+
+SEEDER = Caller("seed", frozenset({"marketplace:admin"}), None, None)
+BATCH = 25  # BatchWriteItem's limit
+
+
+class _CollectingProvisioner:
+    """Stands in for the subscription store's `provision`: keeps the items it would write."""
+
+    def __init__(self, subscriptions_table: str, ledger_table: str):
+        self.subscriptions_table, self.ledger_table = subscriptions_table, ledger_table
+        self.writes: list[tuple[str, dict[str, Any]]] = []
+
+    def provision(self, subscription, grant, *, plan, idempotency) -> None:
+        guard = {
+            "pk": f"ORG#{subscription.organization_id}",
+            "sk": ACTIVE_GUARD,
+            "subscription_id": subscription.subscription_id,
+            "created_at": subscription.created_at,
+        }
+        self.writes += [
+            (self.subscriptions_table, to_attributes(subscription_item(subscription))),
+            (self.subscriptions_table, to_attributes(guard)),
+            (self.ledger_table, ledger_put(self.ledger_table, grant)["Put"]["Item"]),
+        ]
+
+
+def seed_subscriptions(organization_ids: list[str], *, plan_id: str = "lab-standard", residency: str = "us") -> list:
+    """Subscribe each organization to the plan now (the deployment's clock); returns the subscriptions."""
+    config = deployment.settings()
+    collector = _CollectingProvisioner(config.subscriptions_table, config.credit_ledger_table)
+    billing = replace(deployment.billing(), subscriptions=collector)
+    request = ProvisionRequest.model_validate(
+        {"plan_id": plan_id, "residency": residency, "sla_acceptance": {"accepted_by": "seed", "sla_version": "1"}}
+    )
+    made = [
+        provision_subscription(billing, SEEDER, organization_id, request, idempotency_key=None)[0]
+        for organization_id in organization_ids
+    ]
+    client = deployment.dynamodb()
+    for first in range(0, len(collector.writes), BATCH):
+        requests: dict[str, list] = {}
+        for table, item in collector.writes[first : first + BATCH]:
+            requests.setdefault(table, []).append({"PutRequest": {"Item": item}})
+        while requests:
+            requests = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+    return made
