@@ -32,7 +32,7 @@ def test_a_subscription_whose_final_period_is_closed_carries_no_due_attributes()
     subscription = World().subscription
     attributes = due_attributes(subscription)
     assert attributes["due_order"] == f"{due_moment(subscription.current_period_end)}#{subscription.subscription_id}"
-    closed = subscription.rolled_over(subscription.balances, subscription.ledger_seq, None)
+    closed = subscription.model_copy(update={"final_period_closed": True, "grants": ()})
     assert due_attributes(closed) == {}
 
 
@@ -42,7 +42,7 @@ def test_an_update_sets_the_due_attributes_or_removes_them():
     kept = keeping_due_index(update, subscription)["Update"]
     assert kept["UpdateExpression"] == "SET due_shard = :due_shard, due_order = :due_order, a = :a"
     assert kept["ExpressionAttributeValues"][":due_order"]["S"].endswith(subscription.subscription_id)
-    closed = subscription.rolled_over(subscription.balances, subscription.ledger_seq, None)
+    closed = subscription.model_copy(update={"final_period_closed": True, "grants": ()})
     removed = keeping_due_index(update, closed)["Update"]
     assert removed["UpdateExpression"] == "SET a = :a REMOVE due_shard, due_order"
     assert update["Update"]["UpdateExpression"] == "SET a = :a"  # the caller's action is left as it was
