@@ -12,7 +12,7 @@ from billing import deployment
 from billing.domain.access import Caller
 from billing.services.subscriptions import ProvisionRequest, provision_subscription
 from billing.store.dynamodb import to_attributes
-from billing.store.dynamodb_subscriptions import ACTIVE_GUARD, ledger_put, subscription_item
+from billing.store.dynamodb_subscriptions import ACTIVE_GUARD, grant_put, ledger_put, subscription_item
 
 SEEDER = Caller("seed", frozenset({"marketplace:admin"}), None, None)
 BATCH = 25  # BatchWriteItem's limit
@@ -25,7 +25,8 @@ class _CollectingProvisioner:
         self.subscriptions_table, self.ledger_table = subscriptions_table, ledger_table
         self.writes: list[tuple[str, dict[str, Any]]] = []
 
-    def provision(self, subscription, grant, *, plan, idempotency) -> None:
+    def provision(self, posting, *, plan, idempotency) -> None:
+        subscription = posting.subscription
         guard = {
             "pk": f"ORG#{subscription.organization_id}",
             "sk": ACTIVE_GUARD,
@@ -35,7 +36,11 @@ class _CollectingProvisioner:
         self.writes += [
             (self.subscriptions_table, to_attributes(subscription_item(subscription))),
             (self.subscriptions_table, to_attributes(guard)),
-            (self.ledger_table, ledger_put(self.ledger_table, grant)["Put"]["Item"]),
+            *((self.ledger_table, ledger_put(self.ledger_table, e)["Put"]["Item"]) for e in posting.entries),
+            *(
+                (self.subscriptions_table, grant_put(self.subscriptions_table, g)["Put"]["Item"])
+                for g in posting.started
+            ),
         ]
 
 
