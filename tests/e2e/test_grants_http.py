@@ -90,10 +90,11 @@ def test_the_scheduled_run_writes_off_a_grant_nothing_else_touches(fresh_server,
     sid = subscribe(server, token, new_org())["subscription_id"]
     expires = now_of(server) + timedelta(hours=2)
     grant(server, token, sid, amount="7", expires_at=format_timestamp(expires))
-    report = invoke_run(server, expires + timedelta(seconds=1))
-    assert report["periods_closed"] == 0 and report["credits_expired"] == "7"
+    before = invoke_run(server, expires - timedelta(seconds=1))
+    assert before["subscriptions_due"] == 0  # due when the grant expires, not before
+    assert invoke_run(server, expires + timedelta(seconds=1))["subscriptions_due"] == 1
     assert [(e["type"], e["amount"]) for e in ledger(server, token, sid)][-1] == ("expiry", "-7")
-    assert invoke_run(server, expires + timedelta(seconds=2))["credits_expired"] == "0"  # once
+    assert invoke_run(server, expires + timedelta(seconds=2))["subscriptions_due"] == 0  # written off once
     assert_ledger_is_honest(server, token, sid)
 
 

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 
 from billing.domain.errors import ValidationFailed
+from billing.domain.grants import ActiveGrant
+from billing.domain.holds import ActiveHold
 from billing.services import invoices, subscriptions
 
 from .world import ADMIN, NOW, World, no_pause
@@ -84,3 +86,21 @@ def test_a_due_subscription_delivered_twice_at_once_is_closed_once():
         thread.join()
     assert len(twins) == 2 and sum(r.periods_closed for r in reports) == 1
     assert [e.type for e in world.ledger()] == ["grant", "expiry", "grant"]
+
+
+def test_a_grant_or_hold_that_expires_first_brings_the_subscription_due_earlier():
+    subscription = World().subscription
+    expiring = ActiveGrant(
+        grant_id="promo",
+        kind="promotional",
+        amount=Decimal(5),
+        remaining=Decimal(5),
+        priority=100,
+        effective_at=NOW,
+        expires_at=NOW + timedelta(days=2),
+    )
+    with_grant = subscription.model_copy(update={"grants": (*subscription.grants, expiring)})
+    assert with_grant.due_at == NOW + timedelta(days=2)
+    assert with_grant.period_closes_at == subscription.current_period_end  # the period itself is not due
+    held = with_grant.model_copy(update={"holds": (ActiveHold(hold_id="h", credits=1, expires_at=NOW),)})
+    assert held.due_at == NOW
