@@ -112,7 +112,7 @@ def test_a_period_close_that_expires_and_grants_the_allowance_says_nothing_about
     world = World()
     world.record("a", 100)  # 500 left
     end = world.subscription.current_period_end
-    invoices.run_invoicing(world.at(end).billing, scheduled_at=end, pause=no_pause)
+    world.at(end).invoicing_run(end)  # the run and its workers
     assert types(world) == ["InvoiceDrafted"]
 
 
@@ -137,7 +137,7 @@ def test_invoice_drafts_issues_and_voids_are_reported_once_each():
     invoices.void_invoice(world.billing, ADMIN, world.sid, draft.invoice_id, pause=no_pause)
     invoices.void_invoice(world.billing, ADMIN, world.sid, draft.invoice_id, pause=no_pause)  # no-op: no event
     end = world.subscription.current_period_end
-    invoices.run_invoicing(world.at(end).billing, scheduled_at=end, pause=no_pause)
+    world.at(end).invoicing_run(end)  # the run and its workers
     closed = world.invoices.latest_for_period(world.sid, world.subscription.current_period_start)
     issued = invoices.issue_invoice(world.billing, ADMIN, world.sid, closed.invoice_id, pause=no_pause)
     assert types(world) == ["InvoiceDrafted", "InvoiceVoided", "InvoiceDrafted", "InvoiceIssued"]
