@@ -107,6 +107,7 @@ def events_publisher():
     return EventBridgePublisher(make_events_client(config.events_endpoint, config.region), config.events_bus)
 
 
+@lru_cache(maxsize=1)
 def period_closings():
     from .store.sqs import SqsClosingQueue
 
