@@ -9,6 +9,7 @@ from decimal import Decimal
 from billing.domain.values import format_timestamp, parse_timestamp
 
 from .clock import invoke_run, move_clock
+from .contention import until_not_contended
 from .test_subscriptions_http import assert_ledger_is_honest, ledger, new_org, subscribe
 from .test_usage_http import record, usage_body
 
@@ -183,21 +184,13 @@ def test_auto_top_up_fires_at_most_max_per_period_under_16_concurrent_writers(fr
     assert changed.status_code == 200, changed.text
     assert changed.json()["auto_top_up"]["max_per_period"] == 2
 
-    def charge_until_done(body):
-        """As a client would: a retryable 409 (contention outlasting the server's retries, on a
-        busy machine) is sent again with the same key, which charges it at most once."""
-        for attempt in range(20):
-            response = record(server, token, body)
-            if response.status_code != 409:
-                # A first request is never answered as a replay; a retry may be (if the 409's work
-                # had landed after all).
-                assert response.status_code in ((201,) if attempt == 0 else (200, 201)), response.text
-                return response.json()["credits"]
-            assert response.json()["error"]["details"].get("retryable"), response.text
-        raise AssertionError("still contended after 20 tries")
+    def charge(body):
+        response = until_not_contended(lambda: record(server, token, body))
+        assert response.status_code in (200, 201), response.text
+        return response.json()["credits"]
 
     def writer(_):
-        return [charge_until_done(usage_body(org, quantity="5")) for _ in range(4)]  # 4 x 25 credits
+        return [charge(usage_body(org, quantity="5")) for _ in range(4)]  # 4 x 25 credits
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         charged = sum(Decimal(c) for batch in pool.map(writer, range(16)) for c in batch)

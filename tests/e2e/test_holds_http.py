@@ -10,6 +10,7 @@ from decimal import Decimal
 from billing.emitter import BillingRefused, RunReservations
 
 from .clock import invoke_run, move_clock
+from .contention import until_not_contended
 from .test_grants_http import now_of
 from .test_plans_http import TERMS, error_of, new_plan_id
 from .test_subscriptions_http import assert_ledger_is_honest, ledger, new_org, subscribe
@@ -36,6 +37,12 @@ def hold(server, token, org, quantity, **fields):
     return server.request("POST", "/holds", token=token("service"), json=body | fields)
 
 
+def placed_once(server, token, org, quantity):
+    """One hold request, sent again (same key) while contention answers a retryable 409."""
+    key = uuid.uuid4().hex
+    return until_not_contended(lambda: hold(server, token, org, quantity, idempotency_key=key))
+
+
 def settle(server, token, hold_id, **fields):
     body = {"idempotency_key": uuid.uuid4().hex} | fields
     return server.request("POST", f"/holds/{hold_id}/settle", token=token("service"), json=body)
@@ -60,7 +67,7 @@ def test_eight_concurrent_holds_against_credits_for_five_place_exactly_five(serv
     sid = subscribe(server, token, org, plan_id=block_plan(server, token, allowance="100"))["subscription_id"]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(lambda _: hold(server, token, org, 10), range(8)))  # 20 credits each
+        responses = list(pool.map(lambda _: placed_once(server, token, org, 10), range(8)))  # 20 credits each
     assert sorted(r.status_code for r in responses) == [201] * 5 + [402] * 3, [r.text for r in responses]
     assert {error_of(r)["code"] for r in responses if r.status_code == 402} == {"insufficient_credits"}
     current, holds = assert_holds_are_honest(server, token, sid)
