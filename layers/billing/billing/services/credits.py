@@ -40,7 +40,7 @@ from ..domain.values import (
     format_decimal,
 )
 from .ledger import Pause, RecordFor, run_idempotently
-from .periods import close_due_periods, period_due
+from .periods import closed_up_to
 from .subscriptions import subscription_for
 from .unit_of_work import Billing
 
@@ -289,7 +289,7 @@ def _post_change(
     subscriptions, now = billing.subscriptions, billing.now()
 
     def attempt(record_for: RecordFor) -> Result:
-        current = up_to_date(billing, subscription_id, now, pause=pause)
+        current = closed_up_to(billing, billing.subscriptions.get(subscription_id), now, pause=pause)
         if require_active and not current.is_active:
             raise Conflict("The subscription is canceled; it takes no more credits.", code="no_active_subscription")
         book = current.book(now, caller.principal)
@@ -311,16 +311,6 @@ def _post_change(
         now=now,
         pause=pause,
     )
-
-
-def up_to_date(billing: Billing, subscription_id: str, now: datetime, *, pause: Pause) -> Subscription:
-    """The subscription with any period that has ended by `now` closed first, so a change lands in
-    the period it happens in (a top-up on that period's invoice, usage against its allowance)."""
-    current = billing.subscriptions.get(subscription_id)
-    if period_due(current, now):
-        closed = close_due_periods(billing, current, now=now, pause=pause)
-        current = closed[-1].subscription if closed else billing.subscriptions.get(subscription_id)
-    return current
 
 
 def read_ledger(

@@ -33,9 +33,8 @@ from ..domain.usage import (
     unknown_service,
 )
 from ..domain.values import MAGNITUDE_LIMIT, Credits, PositiveDecimal, UtcTimestamp
-from .credits import up_to_date
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
-from .periods import period_due
+from .periods import closed_up_to, period_due
 from .subscriptions import subscription_for
 from .unit_of_work import Billing
 from .usage import UsageRecorder
@@ -150,7 +149,7 @@ def place_hold(
             raise Conflict(
                 f"Organization '{request.organization_id}' has no active subscription.", code="no_active_subscription"
             )
-        current = up_to_date(billing, found.subscription_id, now, pause=pause)
+        current = closed_up_to(billing, found, now, pause=pause)
         plan = billing.plans.version(current.plan_id, current.plan_version)
         rate = plan.usage_rates.get(request.service)
         if rate is None:

@@ -35,6 +35,15 @@ def period_due(subscription: Subscription, now: datetime) -> bool:
     return subscription.period_closes_at is not None and subscription.period_closes_at <= now
 
 
+def closed_up_to(billing: Billing, subscription: Subscription, now: datetime, *, pause: Pause) -> Subscription:
+    """The subscription (as read) with any period that has ended by `now` closed first, so a change
+    lands in the period it happens in: usage against that period's allowance, a top-up on its invoice."""
+    if not period_due(subscription, now):
+        return subscription
+    closed = close_due_periods(billing, subscription, now=now, pause=pause)
+    return closed[-1].subscription if closed else billing.subscriptions.get(subscription.subscription_id)
+
+
 def close_due_periods(
     billing: Billing, subscription: Subscription, *, now: datetime, pause: Pause = time.sleep
 ) -> list[PeriodClosed]:

@@ -46,7 +46,7 @@ from ..domain.usage import (
 from ..domain.values import TotalCredits, UtcTimestamp
 from ..store.base import MAX_TRANSACTION_ITEMS, DuplicateKeys
 from .ledger import Pause, with_retries
-from .periods import close_due_periods, period_due
+from .periods import closed_up_to
 from .subscriptions import subscription_for
 from .unit_of_work import Billing
 
@@ -231,11 +231,9 @@ class UsageRecorder:
                     f"Organization '{organization_id}' has no active subscription.", code="no_active_subscription"
                 ),
             )
-        if period_due(subscription, self.now):
-            # The period ended and the scheduled run has not closed it yet: close it first, so this
-            # usage meets the new period's allowance rather than the spent one.
-            closed = close_due_periods(self.billing, subscription, now=self.now, pause=self.pause)
-            subscription = closed[-1].subscription if closed else self.subscriptions.get(subscription.subscription_id)
+        # A period that ended but is not closed yet is closed first: this usage meets the new
+        # period's allowance rather than the spent one.
+        subscription = closed_up_to(self.billing, subscription, self.now, pause=self.pause)
         plan = self.plans.version(subscription.plan_id, subscription.plan_version)
         chargeable = []
         for position in positions:
