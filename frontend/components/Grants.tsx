@@ -114,11 +114,11 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
                     <span className="muted small">priority {g.priority}</span>
                   </td>
                   <td className="num">
-                    {/* A voided or expired grant's `remaining` is what left the balance when it ended. */}
-                    <strong>{ended(g) ? "0" : formatCredits(g.remaining)}</strong> <span className="muted">/ {formatCredits(g.amount)}</span>
-                    {ended(g) && g.remaining !== "0" ? (
+                    {/* An ended grant holds 0; `ended_amount` is what left the balance with it. */}
+                    <strong>{formatCredits(g.remaining)}</strong> <span className="muted">/ {formatCredits(g.amount)}</span>
+                    {ended(g) && g.ended_amount && g.ended_amount !== "0" ? (
                       <span className="ended-note muted small">
-                        {formatCredits(g.remaining)} {g.status}
+                        {formatCredits(g.ended_amount)} {g.status}
                       </span>
                     ) : null}
                   </td>

@@ -872,6 +872,11 @@ export interface components {
              * @default null
              */
             ended_at: string | null;
+            /**
+             * Ended Amount
+             * @default null
+             */
+            ended_amount: string | null;
         };
         /**
          * DailyUsage

@@ -33,8 +33,8 @@ const grant = (over: Record<string, unknown> = {}) => ({
 const GRANT_LIST = [
   grant(),
   grant({ grant_id: "01G2", kind: "purchased", amount: "12345678.5", remaining: "12345678.5", priority: 100, expires_at: null, price_cents: 123456789, reason: "Bulk purchase" }),
-  grant({ grant_id: "01G3", kind: "purchased", amount: "10", remaining: "7.5", price_cents: 100, currency: "JPY", status: "voided", reason: "Mistake" }),
-  grant({ grant_id: "01G4", kind: "allowance", amount: "1000", remaining: "0", priority: 0, status: "expired", reason: "Allowance" }),
+  grant({ grant_id: "01G3", kind: "purchased", amount: "10", remaining: "0", ended_amount: "7.5", price_cents: 100, currency: "JPY", status: "voided", reason: "Mistake" }),
+  grant({ grant_id: "01G4", kind: "allowance", amount: "1000", remaining: "0", ended_amount: "0", priority: 0, status: "expired", reason: "Allowance" }),
 ];
 const HOLD = {
   hold_id: "01H",
@@ -71,7 +71,7 @@ describe("credit grants list", () => {
     expect(alert.textContent).toContain("forbidden");
   });
 
-  it("lists grants newest first: kind, remaining of amount, priority, dates, exact price in its currency, status", async () => {
+  it("lists grants newest first: kind, remaining of amount, priority, dates, exact price in its currency, status, what an ended grant took with it", async () => {
     const { client, calls } = fakeClient({ [GRANTS]: page(GRANT_LIST) });
     renderWith(client, <GrantsList subscriptionId="01SUB" />);
     const table = await screen.findByTestId("grant-list");

@@ -56,7 +56,7 @@ def test_usage_draws_by_priority_then_earliest_expiry_then_age(server, token):
     ]
     statuses = {g["grant_id"]: (g["status"], g["remaining"]) for g in grants_of(server, token, sid)}
     assert statuses == {
-        promo["grant_id"]: ("depleted", "0"),
+        promo["grant_id"]: ("depleted", "0"),  # used up: nothing ended with it (`ended_amount` null)
         allowance["grant_id"]: ("depleted", "0"),
         bought["grant_id"]: ("active", "90"),
     }
@@ -82,7 +82,8 @@ def test_a_grant_that_expires_between_two_events_is_written_off_before_the_secon
     ]
     assert second["balance_after"] == "995" and entries[-1]["seq"] == second["ledger_seq"]
     [expired] = grants_of(server, token, sid, status="expired")
-    assert (expired["grant_id"], expired["remaining"]) == (promo["grant_id"], "15")
+    # Ended, it holds nothing; what left the balance is its `ended_amount`.
+    assert (expired["grant_id"], expired["remaining"], expired["ended_amount"]) == (promo["grant_id"], "0", "15")
     assert_ledger_is_honest(server, token, sid)
 
 
@@ -111,7 +112,9 @@ def test_voiding_a_grant_takes_its_remaining_credits_and_only_once(server, token
     assert refused.status_code == 403 and refused.json()["error"]["details"]["permission"] == "adjust_credits"
     voided = server.request("POST", path, token=token("marketplace:admin"), json={"reason": "sold by mistake"})
     assert voided.status_code == 200, voided.text
-    assert (voided.json()["status"], voided.json()["remaining"]) == ("voided", "20")
+    assert (voided.json()["status"], voided.json()["remaining"], voided.json()["ended_amount"]) == ("voided", "0", "20")
+    [listed] = grants_of(server, token, sid, status="voided")
+    assert (listed["remaining"], listed["ended_amount"]) == ("0", "20")
     last = ledger(server, token, sid)[-1]
     assert (last["type"], last["amount"], last["reason"], last["balance_after"]) == (
         "void",

@@ -59,9 +59,10 @@ def assert_ledger_is_honest(server, token, subscription_id):
     assert min(Decimal(subscription["allowance_balance"]), Decimal(subscription["purchased_balance"])) >= 0
     # Invariant 9: every credit belongs to a grant.
     grants = server.request("GET", f"/subscriptions/{subscription_id}/grants?limit=200", token=token("finance")).json()
-    active = [g for g in grants["items"] if g["status"] == "active"]
-    assert sum((Decimal(g["remaining"]) for g in active), Decimal(0)) == balance
+    # The contract's words: the sum of every grant's `remaining` is the balance (an ended grant holds 0).
+    assert sum((Decimal(g["remaining"]) for g in grants["items"]), Decimal(0)) == balance
     assert all(0 <= Decimal(g["remaining"]) <= Decimal(g["amount"]) for g in grants["items"])
+    assert all(Decimal(g["remaining"]) == 0 for g in grants["items"] if g["status"] != "active")
     return subscription, entries
 
 

@@ -254,7 +254,7 @@ class CreditsMachine(RuleBasedStateMachine):
         # Invariant 9: the active grants hold the balance, each within 0..amount; ended ones hold nothing live.
         active = [g for g in grants if g.status == "active"]
         assert {g.grant_id for g in active} == {g.grant_id for g in subscription.grants}
-        assert sum((g.remaining for g in active), Decimal(0)) == balance
+        assert sum((g.remaining for g in grants), Decimal(0)) == balance  # an ended grant's `remaining` is 0
         assert all(0 <= g.remaining <= g.amount for g in grants)
         # Each grant's ledger movements add up to what it holds (or held when it ended).
         moved = dict.fromkeys((g.grant_id for g in grants), Decimal(0))
@@ -264,8 +264,7 @@ class CreditsMachine(RuleBasedStateMachine):
             if entry.grant_id and not entry.allocation:
                 moved[entry.grant_id] += entry.amount
         for g in grants:
-            held = g.remaining if g.status in ("active", "depleted") else Decimal(0)
-            assert moved[g.grant_id] == held, (g, moved[g.grant_id])
+            assert moved[g.grant_id] == g.remaining, (g, moved[g.grant_id])
         # An expired or voided grant was never drawn from after it ended; none was drawn before it began.
         ends = {g.grant_id: g.ended_at for g in grants if g.status in ("expired", "voided")}
         starts = {g.grant_id: g.effective_at for g in grants}

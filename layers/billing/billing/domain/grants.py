@@ -85,6 +85,9 @@ class CreditGrant(ActiveGrant):
     actor: str
     created_at: UtcTimestamp
     ended_at: UtcTimestamp | None = None
+    # What left the balance when it expired or was voided (its `remaining` is 0 once ended, so the
+    # grants' `remaining` always sum to the balance); None while active and for a depleted grant.
+    ended_amount: Credits | None = None
 
     @classmethod
     def issue(
@@ -131,12 +134,18 @@ class CreditGrant(ActiveGrant):
 
 @dataclass(frozen=True)
 class GrantEnd:
-    """A grant leaving the active set: its record takes this status and final remaining."""
+    """A grant leaving the active set, with the credits it still had (`remaining`): they leave the
+    balance with it. Its record then reads `remaining` 0 and keeps them as `ended_amount`."""
 
     grant_id: str
     status: GrantStatus
     remaining: Decimal
     at: datetime
+
+    def record_changes(self) -> dict[str, object]:
+        """The fields of the grant's record this end sets (both stores apply exactly these)."""
+        left = self.remaining if self.status in ("expired", "voided") else None
+        return {"status": self.status, "remaining": Decimal(0), "ended_amount": left, "ended_at": self.at}
 
 
 class GrantNotActive(Conflict):
@@ -237,19 +246,21 @@ class CreditBook:
                     actor="billing-expiry",
                 )
 
-    def void(self, grant_id: str, *, reason: str, reference: str) -> ActiveGrant:
+    def void(self, grant_id: str, *, reason: str, reference: str) -> GrantEnd:
         grant = next((g for g in self.grants if g.grant_id == grant_id), None)
         if grant is None:
             raise GrantNotActive(f"Grant '{grant_id}' is not active; only active grants can be voided.")
-        self._end(grant, "voided")
+        end = self._end(grant, "voided")
         self._append(
             "void", -grant.remaining, bucket=grant.bucket, grant_id=grant_id, reference=reference, reason=reason
         )
-        return grant
+        return end
 
-    def _end(self, grant: ActiveGrant, status: GrantStatus) -> None:
+    def _end(self, grant: ActiveGrant, status: GrantStatus) -> GrantEnd:
         self.grants = tuple(g for g in self.grants if g.grant_id != grant.grant_id)
-        self.ended.append(GrantEnd(grant.grant_id, status, grant.remaining, self.now))
+        end = GrantEnd(grant.grant_id, status, grant.remaining, self.now)
+        self.ended.append(end)
+        return end
 
     # --- adding ----------------------------------------------------------------------------
     def add(

@@ -205,7 +205,7 @@ def void_grant(
                 "Runs in progress hold some of this grant's credits; settle or release their holds first.",
                 details={"held_credits": format_decimal(book.held)},
             )
-        return grant.model_copy(update={"status": "voided", "remaining": voided.remaining, "ended_at": book.now})
+        return grant.model_copy(update=voided.record_changes())
 
     voided, _ = _post_change(
         billing,

@@ -174,17 +174,16 @@ def grant_put(table: str, grant: CreditGrant) -> dict[str, Any]:
 
 
 def grant_end(table: str, subscription_id: str, end: GrantEnd) -> dict[str, Any]:
+    changes = {name: setting for name, setting in end.record_changes().items() if setting is not None}
     return {
         "Update": {
             "TableName": table,
             "Key": _grant_key(subscription_id, end.grant_id),
-            "UpdateExpression": "SET #status = :status, remaining = :remaining, ended_at = :at",
-            "ConditionExpression": "#status = :active",
-            "ExpressionAttributeNames": {"#status": "status"},
+            "UpdateExpression": "SET " + ", ".join(f"#e{n} = :e{n}" for n in range(len(changes))),
+            "ConditionExpression": "#e0 = :active",  # #e0 is `status`
+            "ExpressionAttributeNames": {f"#e{n}": name for n, name in enumerate(changes)},
             "ExpressionAttributeValues": {
-                ":status": value(end.status),
-                ":remaining": value(end.remaining),
-                ":at": value(end.at),
+                **{f":e{n}": value(setting) for n, setting in enumerate(changes.values())},
                 ":active": value("active"),
             },
         }

@@ -202,9 +202,7 @@ class InMemorySubscriptionStore:
             )
         for end in posting.ended:
             grant = self._grants[(subscription_id, end.grant_id)]
-            self._grants[(subscription_id, end.grant_id)] = grant.model_copy(
-                update={"status": end.status, "remaining": end.remaining, "ended_at": end.at}
-            )
+            self._grants[(subscription_id, end.grant_id)] = grant.model_copy(update=end.record_changes())
 
     def grants_page(
         self, subscription: Subscription, *, status: str | None, limit: int, cursor: str | None
