@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from billing.domain.errors import CreditLimitReached, RetryableConflict, ValidationFailed
+from billing.domain.subscriptions import AutoTopUp
 from billing.services import credits, holds, subscriptions
 from billing.services.credits import GrantRequest
 from billing.services.holds import EntitlementRequest, HoldRequest
@@ -83,3 +84,13 @@ def test_settings_written_over_a_revision_that_moved_are_retried_not_lost():
     world.record("k1", 1)  # a charge moves the revision
     with pytest.raises(RetryableConflict):
         world.subscriptions.save_settings(stale, {"auto_top_up": None})
+
+
+def test_an_auto_top_up_stored_on_a_plan_that_sells_no_credits_never_adds_free_credits():
+    world = World(credit_price_cents=None, overage_policy="allow")
+    stored = AutoTopUp(enabled=True, threshold_credits=Decimal(1), amount=Decimal(1_000_000), max_per_period=100)
+    world.subscriptions.save_settings(world.subscriptions.get(world.sid), {"auto_top_up": stored})  # as before the fix
+    world.record("k1", 250)  # 1,250 credits of a 1,000 allowance: the balance hits 0
+    subscription = world.subscriptions.get(world.sid)
+    assert subscription.credit_balance == 0 and subscription.auto_top_ups_in_period == 0
+    assert not [e for e in world.ledger() if e.type == "top_up"]

@@ -162,3 +162,70 @@ def test_a_stale_draft_never_overwrites_a_newer_one():
             first.model_copy(update={"updated_at": NOW + timedelta(minutes=2)}), first
         )  # built on the older read
     assert world.invoices.get(world.sid, first.invoice_id) == newer
+
+
+def _allowance(amount: str = "1000", **changes):
+    from billing.domain.grants import CreditGrant
+
+    grant = CreditGrant.issue(
+        subscription_id="01SUB",
+        period_start=PERIOD.start,
+        currency="USD",
+        kind="allowance",
+        amount=Decimal(amount),
+        priority=0,
+        reason="allowance",
+        actor="close",
+        now=PERIOD.start,
+        effective_at=PERIOD.start,
+        expires_at=PERIOD.end,
+    )
+    return grant.model_copy(update=changes)
+
+
+def debited(credits: str) -> PeriodUsage:
+    """Usage of `credits`, all of it paid by some grant (no overage)."""
+    return PeriodUsage(
+        services={"planner": ServiceUsage(quantity=Decimal(1), credits=Decimal(credits), overage_credits=0, events=1)}
+    )
+
+
+@pytest.mark.parametrize(
+    "left_on_the_allowance, billed_cents",
+    [
+        ("1000", 7_000),  # a promotion paid all 1000 credits of usage: the allowance is whole, 7 of 28 days bill
+        ("400", 16_800),  # the allowance itself paid 600 of its 1000: 60% of the fee
+        ("0", 28_000),  # used up
+    ],
+)
+def test_cancellation_prorates_by_what_the_allowance_grant_itself_paid(left_on_the_allowance, billed_cents):
+    canceled_at = PERIOD.start + timedelta(days=7)
+    allowance = _allowance()
+    live = allowance.active_part().model_copy(update={"remaining": Decimal(left_on_the_allowance)})
+    invoice = compose_invoice(
+        subscription(status="canceled", canceled_at=canceled_at, grants=(live,) if live.remaining else ()),
+        plan(base_fee_cents=28_000),
+        PERIOD,
+        debited("1000"),
+        now=canceled_at,
+        grants=[allowance if live.remaining else allowance.model_copy(update={"status": "depleted", "remaining": 0})],
+    )
+    [base] = invoice.line_items
+    assert base.amount_cents == billed_cents
+    used = 1000 - int(left_on_the_allowance)
+    assert f"and {used} of 1000 allowance credits used" in base.description
+
+
+def test_an_ended_allowance_grant_counts_what_it_paid_before_it_ended():
+    """Drafted again after the close: the allowance expired with 250 left, so it paid 750."""
+    canceled_at = PERIOD.start + timedelta(days=7)
+    expired = _allowance(status="expired", remaining=Decimal(0), ended_amount=Decimal(250))
+    invoice = compose_invoice(
+        subscription(status="canceled", canceled_at=canceled_at, final_period_closed=True),
+        plan(base_fee_cents=28_000),
+        PERIOD,
+        debited("5000"),
+        now=canceled_at + timedelta(days=1),
+        grants=[expired],
+    )
+    assert invoice.line_items[0].amount_cents == 21_000

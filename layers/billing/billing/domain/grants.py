@@ -156,6 +156,52 @@ class GrantLimitReached(Conflict):
     code = "grant_limit_reached"
 
 
+@dataclass(frozen=True)
+class Availability:
+    """What a charge may draw, in the contract's words, with what does not count and why. The
+    subscription's `available_credits` is `credit_balance` − `held_credits`; a charge now also
+    cannot draw grants that are not effective yet, and a hold cannot count on grants that expire
+    before it does (its settlement would find them gone). `available` is what is left: the one
+    figure the entitlement check, holds and usage refusals answer as `available_credits`."""
+
+    credit_balance: Decimal
+    held_credits: Decimal
+    not_yet_effective: Decimal  # grants not in effect now (their `effective_at` is still to come)
+    expiring_first: Decimal  # grants expiring before `until` (a hold's end); 0 for a charge now
+    until: datetime | None = None
+
+    @property
+    def available(self) -> Decimal:
+        counted = self.credit_balance - self.not_yet_effective - self.expiring_first - self.held_credits
+        return max(counted, Decimal(0))
+
+    def details(self) -> dict[str, str]:
+        """The figures a 402 shows, so a client sees which credits did not count."""
+        shown = {
+            "available_credits": format_decimal(self.available),
+            "credit_balance": format_decimal(self.credit_balance),
+            "held_credits": format_decimal(self.held_credits),
+            "not_yet_effective_credits": format_decimal(self.not_yet_effective),
+        }
+        if self.until is not None:
+            shown["expiring_first_credits"] = format_decimal(self.expiring_first)
+            shown["needed_until"] = format_timestamp(self.until)
+        return shown
+
+    def explained(self) -> str:
+        """Why `available` is below the balance, in a sentence (empty when it is not)."""
+        reasons = [
+            f"{format_decimal(amount)} {why}"
+            for amount, why in (
+                (self.held_credits, "held for runs in progress"),
+                (self.not_yet_effective, "in grants not effective yet"),
+                (self.expiring_first, "in grants that expire before the hold would end"),
+            )
+            if amount > 0
+        ]
+        return f" Of the {format_decimal(self.credit_balance)} credits, " + "; ".join(reasons) + "." if reasons else ""
+
+
 def sorted_for_draw(grants: tuple[ActiveGrant, ...]) -> tuple[ActiveGrant, ...]:
     return tuple(sorted(grants, key=ActiveGrant.draw_order))
 
@@ -194,16 +240,29 @@ class CreditBook:
     def held(self) -> Decimal:
         return sum((h.credits for h in self.holds), Decimal(0))
 
+    def availability(self, *, until: datetime | None = None, allowance_renews: bool = False) -> Availability:
+        """What a charge now (or, with `until`, a hold lasting until then) may draw: effective
+        credits not held for someone else and, with `until`, lasting until then: the allowance
+        counts when it renews (an active subscription's next period grants it again)."""
+
+        def expires_first(grant: ActiveGrant) -> bool:
+            renewed = allowance_renews and grant.kind == "allowance"
+            return until is not None and grant.has_expired(until) and not renewed
+
+        pending = [g for g in self.grants if not g.is_effective(self.now)]
+        return Availability(
+            credit_balance=self.balance,
+            held_credits=self.held,
+            not_yet_effective=sum((g.remaining for g in pending), Decimal(0)),
+            expiring_first=sum(
+                (g.remaining for g in self.grants if g.is_effective(self.now) and expires_first(g)), Decimal(0)
+            ),
+            until=until,
+        )
+
     def spendable(self, *, until: datetime | None = None, allowance_renews: bool = False) -> Decimal:
-        """What a charge may draw: effective credits not held for someone else. With `until`, only
-        credits that last until then: grants not expiring first, and the allowance when it renews
-        (an active subscription's next period grants the plan's allowance again, at least as much)."""
-
-        def lasts(grant: ActiveGrant) -> bool:
-            return until is None or not grant.has_expired(until) or (allowance_renews and grant.kind == "allowance")
-
-        lasting = sum((g.remaining for g in self.grants if g.is_effective(self.now) and lasts(g)), Decimal(0))
-        return max(lasting - self.held, Decimal(0))
+        """What a charge may draw (see `availability`)."""
+        return self.availability(until=until, allowance_renews=allowance_renews).available
 
     # --- holds -----------------------------------------------------------------------------
     def place(self, hold) -> None:

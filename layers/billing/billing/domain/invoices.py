@@ -88,12 +88,13 @@ def compose_invoice(
     usage: PeriodUsage,
     *,
     now: datetime,
-    top_ups: Sequence[CreditGrant] = (),
+    grants: Sequence[CreditGrant] = (),
     previous: Invoice | None = None,
 ) -> Invoice:
     """The draft for a period: the base fee (prorated when a cancellation cut the period short),
     one overage line per service that ran over, priced at the subscription's plan version, and one
-    line per priced grant made in the period (`top_ups`: credits sold are billed once, here).
+    line per priced grant made in the period (`grants`, the grants made in it: credits sold are
+    billed once, here; its allowance grant says how much of the allowance was used).
     `previous` is the period's latest invoice: a draft is replaced in place, a void one is
     followed by the next revision (an issued one is final, and never redrafted)."""
     revision, created_at = 1, now
@@ -101,7 +102,8 @@ def compose_invoice(
         revision = previous.revision + 1 if previous.status == "void" else previous.revision
         created_at = now if previous.status == "void" else previous.created_at
     until = billed_until(subscription, period)
-    lines = [_base_fee(plan, period, until, subscription.canceled_at, usage.totals)]
+    used = allowance_used(subscription, plan, period, grants, usage.totals)
+    lines = [_base_fee(plan, period, until, subscription.canceled_at, used)]
     for service in sorted(usage.services):
         overage = usage.services[service].overage_credits
         if overage > 0:
@@ -116,7 +118,7 @@ def compose_invoice(
                     amount_cents=whole_cents(overage, plan.overage_rate_cents),
                 )
             )
-    lines += [_top_up(grant) for grant in top_ups if grant.price_cents > 0]
+    lines += [_top_up(grant) for grant in grants if grant.price_cents > 0]
     subtotal = sum(line.amount_cents for line in lines)
     return Invoice(
         invoice_id=invoice_id(subscription.subscription_id, period.start, revision),
@@ -152,7 +154,7 @@ def _top_up(grant: CreditGrant) -> LineItem:
 
 
 def _base_fee(
-    plan: Plan, period: Period, until: datetime, canceled_at: datetime | None, usage: UsageTotals
+    plan: Plan, period: Period, until: datetime, canceled_at: datetime | None, allowance_used: Decimal
 ) -> LineItem:
     description = f"{plan.name} ({plan.billing_cadence}) base fee"
     fee = Decimal(plan.base_fee_cents)
@@ -164,7 +166,7 @@ def _base_fee(
             unit_amount_cents=fee,
             amount_cents=plan.base_fee_cents,
         )
-    share = final_period_share(plan, period, until, usage)
+    share = final_period_share(plan, period, until, allowance_used)
     description += (
         f", prorated at {format_decimal(share.billed * 100)}% (canceled {canceled_at.date().isoformat()}): "
         f"the larger of {share.days_used:.1f} of {share.days_in_period:.1f} days and "
@@ -187,18 +189,31 @@ class FinalPeriodShare:
     billed: Decimal  # the share of the base fee billed, 0..1 to 6 decimals
 
 
-def final_period_share(plan: Plan, period: Period, until: datetime, usage: UsageTotals) -> FinalPeriodShare:
+def final_period_share(plan: Plan, period: Period, until: datetime, allowance_used: Decimal) -> FinalPeriodShare:
     """A period cut short by cancellation bills the larger of the time it ran and the share of
-    its allowance that was used, so subscribing, using the allowance and canceling is never free.
-    The allowance is drawn before any other credit, so the allowance used is the credits debited
-    (usage not billed as overage) up to the allowance; the aggregate says it, so a re-draft agrees."""
+    its allowance that was used, so subscribing, using the allowance and canceling is never free."""
     used, whole = Decimal((until - period.start).total_seconds()), Decimal((period.end - period.start).total_seconds())
-    allowance_used = min(usage.credits - usage.overage_credits, plan.credit_allowance)
     by_allowance = allowance_used / plan.credit_allowance if plan.credit_allowance > 0 else Decimal(0)
     billed = round_credits(min(max(used / whole, by_allowance), Decimal(1)))
     return FinalPeriodShare(
         days_used=float(used) / 86400, days_in_period=float(whole) / 86400, allowance_used=allowance_used, billed=billed
     )
+
+
+def allowance_used(
+    subscription: Subscription, plan: Plan, period: Period, grants: Sequence[CreditGrant], usage: UsageTotals
+) -> Decimal:
+    """What the period's allowance grant itself paid out: its amount less what it still holds (live
+    on the subscription while active) or held when it ended. Read from the grant, never inferred
+    from usage: a promotional grant drawn before the allowance may have paid for the usage while
+    the allowance stayed whole. Where the period has no allowance grant of its own (a period closed
+    late in a catch-up, made after it ended), the debited usage up to the allowance stands in."""
+    allowance = next((g for g in grants if g.kind == "allowance" and g.period_start == period.start), None)
+    if allowance is None:
+        return min(usage.credits - usage.overage_credits, plan.credit_allowance)
+    live = next((g for g in subscription.grants if g.grant_id == allowance.grant_id), None)
+    left = live.remaining if live is not None else allowance.ended_amount or Decimal(0)
+    return allowance.amount - left
 
 
 @dataclass(frozen=True)

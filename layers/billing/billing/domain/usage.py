@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from .errors import CreditLimitReached, UnknownService, ValidationFailed  # noqa: F401 - part of this module's vocabulary
+from .grants import Availability
 from .plans import Plan, ServiceName, UsageRate
 from .subscriptions import OrganizationId
 from .values import (
@@ -143,11 +144,13 @@ def unknown_service(plan: Plan, service: str) -> UnknownService:
     )
 
 
-def insufficient_credits(credits: Decimal, available: Decimal) -> CreditLimitReached:
-    """402 on a `block` plan: the event is refused whole, nothing written."""
+def insufficient_credits(credits: Decimal, availability: Availability) -> CreditLimitReached:
+    """402 on a `block` plan: the charge is refused whole, nothing written. Its details say what
+    was available and which credits did not count, and why."""
     return CreditLimitReached(
-        "The plan blocks overage and the available credits do not cover this usage.",
-        details={"credits": format_decimal(credits), "available_credits": format_decimal(available)},
+        f"The plan blocks overage and the {format_decimal(availability.available)} available credits "
+        f"do not cover these {format_decimal(credits)}.{availability.explained()}",
+        details={"credits": format_decimal(credits), **availability.details()},
     )
 
 

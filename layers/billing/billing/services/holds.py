@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..domain.access import Caller, Permission
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.hold_records import Hold
-from ..domain.holds import DEFAULT_HOLD_SECONDS, HoldStatus, new_hold_id, subscription_of
+from ..domain.holds import DEFAULT_HOLD_SECONDS, HoldNotActive, HoldStatus, new_hold_id, subscription_of
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.paging import Page
 from ..domain.plans import Plan, ServiceName
@@ -162,9 +162,9 @@ def place_hold(
             raise ValidationFailed.of("quantity", "would hold 10^12 credits or more on this subscription at once")
         # On a `block` plan a hold counts only credits that outlive it: else an expiring grant
         # would leave it unbacked and the settlement billed as overage the plan forbids.
-        backed = book.spendable(until=expires_at, allowance_renews=current.is_active)
-        if plan.overage_policy != "allow" and credits > backed:
-            raise insufficient_credits(credits, backed)
+        backing = book.availability(until=expires_at, allowance_renews=current.is_active)
+        if plan.overage_policy != "allow" and credits > backing.available:
+            raise insufficient_credits(credits, backing)
         hold = Hold(
             hold_id=new_hold_id(current.subscription_id, now),
             subscription_id=current.subscription_id,
@@ -201,6 +201,10 @@ def settle_hold(
     guaranteed to it; the rest of the hold is released in the same transaction. Returns (event, replayed)."""
     caller.authorize(Permission.RECORD_USAGE)
     hold = _hold(billing, caller, hold_id)
+    ended = hold.as_of(billing.now()).status != "held"
+    if ended and not billing.usage.find_events([(hold.organization_id, request.idempotency_key)]):
+        # Not a replay of this settle: say what the hold is, before what its subscription is.
+        raise HoldNotActive(f"Hold '{hold_id}' is {hold.as_of(billing.now()).status}; only a held hold is settled.")
     usage = UsageRequest(
         organization_id=hold.organization_id,
         service=hold.service,

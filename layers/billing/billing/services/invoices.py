@@ -69,8 +69,8 @@ def draft_invoice(
                 code="invoice_not_draft",
             )
         usage = billing.usage.period_usage(subscription_id, period.start)
-        top_ups = billing.subscriptions.grants_made_in(subscription_id, period)
-        draft = compose_invoice(subscription, plan, period, usage, now=now, top_ups=top_ups, previous=previous)
+        grants = billing.subscriptions.grants_made_in(subscription_id, period)
+        draft = compose_invoice(subscription, plan, period, usage, now=now, grants=grants, previous=previous)
         invoices.save_draft(draft, previous)
         return draft, previous is None or previous.invoice_id != draft.invoice_id
 
@@ -181,20 +181,22 @@ class InvoicingReport:
 def run_invoicing(billing: Billing, *, scheduled_at: datetime) -> InvoicingReport:
     """Find the subscriptions of the served residencies that are due by `now` (the due index: what
     is not due is never read) and queue each for a worker, which closes it (`close_due`). Its cost
-    grows with what is due, not with what exists. `scheduled_at` is the event's time (a redelivery
-    is then deterministic); one more than 5 minutes ahead of the clock is refused, so no run closes
-    periods early. Running it twice, or twice at once, queues twice: each close is idempotent."""
-    if scheduled_at > billing.now() + SCHEDULE_SKEW:
+    grows with what is due, not with what exists. `now` is the event's time (a redelivery is then
+    deterministic), but never later than the billing clock: a scheduler firing a little early must
+    not close a period that has not ended, or usage still to come in it would land in the next one.
+    One more than 5 minutes ahead of the clock is refused as a wrong or forged event. Running it
+    twice, or twice at once, queues twice: each close is idempotent."""
+    clock = billing.now()
+    if scheduled_at > clock + SCHEDULE_SKEW:
         raise ValidationFailed.of(
             "scheduled_time",
-            f"is more than 5 minutes ahead of the billing clock ({format_timestamp(billing.now())})",
+            f"is more than 5 minutes ahead of the billing clock ({format_timestamp(clock)})",
             location="event",
         )
-    report = InvoicingReport(now=scheduled_at)
+    now = min(scheduled_at, clock)
+    report = InvoicingReport(now=now)
     for residency in billing.residencies:
-        report.subscriptions_due += billing.period_closings.send(
-            billing.subscriptions.due(residency, scheduled_at), scheduled_at
-        )
+        report.subscriptions_due += billing.period_closings.send(billing.subscriptions.due(residency, now), now)
     return report
 
 
@@ -230,6 +232,7 @@ def close_due(billing: Billing, due: DueClose, report: ClosingReport, *, pause: 
     subscription = billing.subscriptions.get(due.subscription_id)
     if subscription is None or subscription.residency not in billing.residencies:
         return
-    for step in close_due_periods(billing, subscription, now=due.now, pause=pause):
+    now = min(due.now, billing.now())  # a message from a run ahead of this worker's clock closes nothing early
+    for step in close_due_periods(billing, subscription, now=now, pause=pause):
         report.add(step)
-    report.credits_expired += write_off_past_due(billing, due.subscription_id, now=due.now, pause=pause)
+    report.credits_expired += write_off_past_due(billing, due.subscription_id, now=now, pause=pause)

@@ -79,7 +79,7 @@ def _close_period(billing: Billing, subscription_id: str, now: datetime) -> Peri
             period,
             usage.period_usage(subscription_id, period.start),
             now=now,
-            top_ups=billing.subscriptions.grants_made_in(subscription_id, period),
+            grants=billing.subscriptions.grants_made_in(subscription_id, period),
             previous=existing,
         )
     book = current.book(now, CLOSING_ACTOR)

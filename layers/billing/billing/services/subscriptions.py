@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from ..domain.access import Caller, Permission
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..domain.events import subscription_canceled
 from ..domain.grants import allowance_grant, priced_cents
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ids import new_id
@@ -195,7 +196,10 @@ def subscription_health(billing: Billing, caller: Caller, subscription_id: str) 
 def cancel_subscription(
     billing: Billing, caller: Caller, subscription_id: str, *, pause: Pause = time.sleep
 ) -> Subscription:
-    """Stop the subscription taking usage. Its open period is still invoiced; canceling twice is a no-op."""
+    """Stop the subscription taking usage. Its open period is still invoiced; canceling twice is a
+    no-op. Its held holds are released in the same write: no usage is accepted after a
+    cancellation, so a hold could never be settled, and its credits must not stay reserved (or
+    read as `held`) on a subscription that takes nothing more."""
     subscription_for(billing, caller, subscription_id, Permission.MANAGE_SUBSCRIPTION)
     subscriptions, now = billing.subscriptions, billing.now()
 
@@ -203,18 +207,30 @@ def cancel_subscription(
         current = subscriptions.get(subscription_id)
         if not current.is_active:
             return current
-        canceled = current.canceled(now)
-        subscriptions.cancel(canceled)
-        return canceled
+        book = current.book(now, caller.principal)
+        book.expire_due()  # what is past due ends as such (a hold past its expiry expired, it was not released)
+        for hold in book.holds:
+            book.end_hold(hold.hold_id, "released")
+        posting = CreditPosting.of(current, current.canceled(now).after(book), book)
+        subscriptions.cancel(posting.reporting(subscription_canceled(posting.subscription)))
+        return posting.subscription
 
     return with_retries(attempt, pause=pause)
 
 
 def _check_auto_top_up_price(settings: AutoTopUp, plan: Plan) -> None:
-    """Each auto top-up is sold at the plan's credit price: one too small to cost a cent would give
-    credits away a top-up at a time, one too large could not be invoiced."""
-    if not plan.credit_price_cents:
+    """Credits an organization adds on its own are always sold: each auto top-up is priced at the
+    plan version's credit price. A plan that sells no credits takes no auto top-up (it would mint
+    them free); one too small to cost a cent would give credits away a top-up at a time, one too
+    large could not be invoiced."""
+    if not settings.enabled:
         return
+    if not plan.credit_price_cents:
+        raise ValidationFailed.of(
+            "auto_top_up",
+            f"cannot be enabled: plan '{plan.plan_id}' version {plan.version} sells no credits "
+            "(it has no credit_price_cents); ask marketplace staff for a top-up instead",
+        )
     price = priced_cents(settings.amount, plan.credit_price_cents)
     if price < 1:
         raise ValidationFailed.of("auto_top_up.amount", "costs less than one cent at the plan's credit price")

@@ -321,7 +321,7 @@ class UsageRecorder:
             excess = credits - guaranteed
             if plan.overage_policy != "allow" and excess > max(book.spendable() - guaranteed, 0):
                 # Decided on these balances: a retry decides again. (A settling hold stays held.)
-                self._reject([position], insufficient_credits(credits, book.spendable()))
+                self._reject([position], insufficient_credits(credits, book.availability()))
                 continue
             # What the spendable credits do not cover is overage; on a `block` plan that can only be
             # a settled hold's guaranteed part, when grants behind it expired meanwhile.

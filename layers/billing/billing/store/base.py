@@ -60,9 +60,11 @@ class SubscriptionStore(Protocol):
         RetryableConflict when the plan changed meanwhile, KeyAlreadyCommitted when the
         idempotency key was used first."""
 
-    def cancel(self, subscription: Subscription) -> None:
-        """Store the canceled subscription and free the organization's active slot. Raises
-        RetryableConflict when it is no longer active."""
+    def cancel(self, posting: CreditPosting) -> None:
+        """Store the canceled subscription (`posting.subscription`: its status, `canceled_at` and
+        the holds the cancellation released) with the posting's records and events
+        (SubscriptionCanceled among them), and free the organization's active slot, in one write.
+        Raises RetryableConflict when it is no longer active or no longer at the revision read."""
 
     def append(
         self, posting: CreditPosting, *, idempotency: IdempotencyRecord | None, require_active: bool = False

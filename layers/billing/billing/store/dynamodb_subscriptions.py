@@ -24,7 +24,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..domain.errors import NotFound, RetryableConflict
-from ..domain.events import subscription_canceled
 from ..domain.grants import CreditGrant, GrantEnd, GrantStatus
 from ..domain.hold_records import Hold
 from ..domain.holds import HoldEnd
@@ -441,25 +440,11 @@ class DynamoSubscriptionStore:
                 raise subscription_exists(subscription.organization_id, guard.get("subscription_id")) from None
             raise RetryableConflict("The plan or the organization changed while subscribing; retry.") from None
 
-    def cancel(self, subscription: Subscription) -> None:
+    def cancel(self, posting: CreditPosting) -> None:
+        subscription = posting.subscription
         actions = [
-            keeping_due_index(
-                {
-                    "Update": {
-                        "TableName": self._subscriptions,
-                        "Key": subscription_key(subscription.subscription_id),
-                        "UpdateExpression": "SET #status = :canceled, canceled_at = :at",
-                        "ConditionExpression": "#status = :active",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {
-                            ":canceled": value("canceled"),
-                            ":active": value("active"),
-                            ":at": value(subscription.canceled_at),
-                        },
-                    }
-                },
-                subscription,  # canceled inside its period, it falls due at the cancellation
-            ),
+            # Canceled inside its period, it falls due at the cancellation (credit_update keeps the index).
+            *posting_actions(self._tables, posting, require_active=True, also_set=("status", "canceled_at")),
             {
                 "Delete": {
                     "TableName": self._subscriptions,
@@ -468,7 +453,6 @@ class DynamoSubscriptionStore:
                     "ExpressionAttributeValues": {":id": value(subscription.subscription_id)},
                 }
             },
-            *outbox_puts(self._tables.outbox, [subscription_canceled(subscription)]),
         ]
         try:
             transact_write(self._client, actions)

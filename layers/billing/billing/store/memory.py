@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from ..domain.closing import DueClose
 from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
-from ..domain.events import OutboxEvent, invoice_event, subscription_canceled
+from ..domain.events import OutboxEvent, invoice_event
 from ..domain.grants import CreditGrant
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
@@ -146,14 +146,12 @@ class InMemorySubscriptionStore:
             if idempotency:
                 self._idempotency[idempotency.scope] = idempotency
 
-    def cancel(self, subscription: Subscription) -> None:
+    def cancel(self, posting: CreditPosting) -> None:
+        subscription = posting.subscription
         with self._lock:
-            stored = self._subscriptions.get(subscription.subscription_id)
-            if stored is None or not stored.is_active:
-                raise RetryableConflict("The subscription changed while canceling; retry.")
-            self._subscriptions[subscription.subscription_id] = stored.canceled(subscription.canceled_at)
+            stored = self.stored_for(posting, require_active=True)
+            self.post(posting, stored.taking(subscription, (*CREDIT_FIELDS, "status", "canceled_at")))
             self._active.pop(subscription.organization_id, None)
-            self.outbox.append(subscription_canceled(subscription))
 
     def append(
         self, posting: CreditPosting, *, idempotency: IdempotencyRecord | None, require_active: bool = False
