@@ -1,15 +1,30 @@
-"""A page of a list endpoint: `{"items": [...], "next_cursor": "..." | null}`."""
+"""A page of a list endpoint: `{"items": [...], "next_cursor": "..." | null}`, and the one place a
+cursor is sealed and opened.
+
+A cursor is a position the list wrote (a DynamoDB key, a period index, each residency's place)
+sealed with an HMAC under the deployment's cursor secret. Shape checks alone cannot tell a position
+the list gave from a well-formed one a client edited (`"sk": "LEDGER#0"` instead of the real key),
+and the contract makes every cursor but the list's own a 422: the seal does, in one comparison, for
+every list; whatever a list then checks of the opened position is a second line."""
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from .errors import ValidationFailed
 
 Item = TypeVar("Item")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+_SEAL_BYTES = 16  # 128 bits of HMAC-SHA256: forging one is guessing
 
 
 class Page(BaseModel, Generic[Item]):
@@ -17,3 +32,50 @@ class Page(BaseModel, Generic[Item]):
 
     items: list[Item]
     next_cursor: str | None = None
+
+
+_secret = b"local-dev-cursor-secret-never-deployed"  # the deployment's BILLING_CURSOR_SECRET replaces it
+
+
+def use_cursor_secret(secret: str) -> None:
+    """The deployment's cursor secret (the composition root sets it from the configuration)."""
+    global _secret
+    _secret = secret.encode()
+
+
+def seal_cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":"), sort_keys=True, default=str).encode()
+    return f"{_b64(raw)}.{_b64(_seal(raw))}"
+
+
+def open_cursor(cursor: str) -> dict[str, Any]:
+    """The position a sealed cursor holds; anything else (edited, forged, truncated) is a 422."""
+    body, _, seal = cursor.partition(".")
+    try:
+        raw, given = _unb64(body), _unb64(seal)
+    except (ValueError, binascii.Error):
+        raise not_a_cursor() from None
+    if not hmac.compare_digest(given, _seal(raw)):
+        raise not_a_cursor()
+    position = json.loads(raw)  # sealed by us: it is our own JSON
+    if not isinstance(position, dict):
+        raise not_a_cursor()
+    return position
+
+
+def not_a_cursor() -> ValidationFailed:
+    return ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
+
+
+def _seal(raw: bytes) -> bytes:
+    return hmac.new(_secret, raw, hashlib.sha256).digest()[:_SEAL_BYTES]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    if not text.isascii():
+        raise ValueError("not base64")
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())

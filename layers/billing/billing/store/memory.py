@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from ..domain.closing import DueClose
-from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
+from ..domain.errors import Conflict, NotFound, RetryableConflict
 from ..domain.events import OutboxEvent, invoice_event, subscription_canceled
 from ..domain.grants import CreditGrant
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
 from ..domain.ledger import LedgerEntry
-from ..domain.paging import Page
+from ..domain.paging import Page, not_a_cursor, open_cursor, seal_cursor
 from ..domain.periods import Period
 from ..domain.plans import Plan
 from ..domain.subscriptions import (
@@ -247,12 +247,13 @@ def _page(items: list, limit: int, cursor: str | None, *, key) -> Page:
     keys = [key(i) for i in items]
     start = 0
     if cursor is not None:
-        if cursor not in keys:
-            raise ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
-        start = keys.index(cursor) + 1
+        after = open_cursor(cursor).get("after")
+        if after not in keys:
+            raise not_a_cursor()
+        start = keys.index(after) + 1
     chunk = items[start : start + limit]
     more = start + limit < len(items)
-    return Page(items=chunk, next_cursor=key(chunk[-1]) if more and chunk else None)
+    return Page(items=chunk, next_cursor=seal_cursor({"after": key(chunk[-1])}) if more and chunk else None)
 
 
 class InMemoryUsageStore:
