@@ -13,6 +13,7 @@ from annotated_types import Ge, Gt, Le
 from pydantic import BeforeValidator, PlainSerializer
 
 from ..exact_json import OutOfRange
+from .clock import to_milliseconds
 
 FRACTION_DIGITS = 6
 CREDIT_QUANTUM = Decimal(1).scaleb(-FRACTION_DIGITS)  # 0.000001
@@ -127,9 +128,10 @@ NonNegativeCents = Annotated[int, BeforeValidator(to_cents), Ge(0)]
 
 
 def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 UTC with a `Z`; sub-second digits only when there are any."""
+    """RFC 3339 UTC with a `Z`; milliseconds only when there are any (the contract's precision,
+    which the clocks and parse_timestamp already keep to)."""
     moment = moment.astimezone(UTC)
-    spec = "microseconds" if moment.microsecond else "seconds"
+    spec = "milliseconds" if moment.microsecond >= 1000 else "seconds"
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
@@ -141,11 +143,12 @@ EARLIEST_YEAR, LATEST_YEAR = 1900, 9000  # far outside any billing time; far ins
 
 def parse_timestamp(value: Any) -> datetime:
     """An RFC 3339 instant, in UTC, between the years 1900 and 9000: a moment nearer datetime's own
-    limits would overflow in the arithmetic that follows (an offset, a period, a window)."""
+    limits would overflow in the arithmetic that follows (an offset, a period, a window). Kept to
+    the millisecond, like the clocks: what is stored is what is answered."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (RFC 3339)")
-        return _in_range(value.astimezone(UTC))
+        return to_milliseconds(_in_range(value.astimezone(UTC)))
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z")
     text = value.upper().replace(" ", "T").replace("Z", "+00:00")
@@ -155,7 +158,7 @@ def parse_timestamp(value: Any) -> datetime:
     if not EARLIEST_YEAR <= int(text[:4]) <= LATEST_YEAR:
         raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     try:
-        return _in_range(datetime.fromisoformat(text).astimezone(UTC))
+        return to_milliseconds(_in_range(datetime.fromisoformat(text).astimezone(UTC)))
     except (ValueError, OverflowError):
         raise ValueError("must be a valid RFC 3339 timestamp") from None
 
