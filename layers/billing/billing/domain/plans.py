@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, field_validator
 
-from .values import INT64, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
+from .values import INT64, Flag, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp, WholeNumber
 
 BillingCadence = Literal["monthly", "quarterly", "annual"]
 OveragePolicy = Literal["allow", "block"]
@@ -58,7 +58,7 @@ def feature_limit(value: Any) -> int | str | None:
 class Feature(_Terms):
     key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
     label: Label
-    included: bool
+    included: Flag
     limit: Annotated[int | str | None, PlainValidator(feature_limit)] = None
 
 
@@ -124,7 +124,7 @@ class PlanRevision(PlanTerms):
     ignored; a `plan_id` other than the path's is refused by the service."""
 
     plan_id: str | None = None
-    version: int | None = None
+    version: WholeNumber | None = None
     status: str | None = None
     created_at: str | None = None
     updated_at: str | None = None

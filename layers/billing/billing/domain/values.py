@@ -96,6 +96,36 @@ INT64 = range(-(2**63), 2**63)  # the whole numbers free-form fields hold: Dynam
 BoundedInt = Annotated[int, Ge(INT64.start), Le(INT64.stop - 1)]
 
 
+# One strictness for every count and switch: pydantic's lax mode would take "5" and true as
+# integers and "yes", 1 as booleans, while money ("100" cents) was already refused. A JSON number
+# or a JSON boolean, as the contract types them; stored items read back (DynamoDB numbers are
+# Decimals) pass the same check.
+
+
+def to_whole_number(value: Any) -> int:
+    """A count (priority, max_per_period, seconds, a version): a JSON number without a fraction."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be a whole number (a JSON number, not a string)")
+    if isinstance(value, Decimal):
+        if not value.is_finite() or value.copy_abs() >= INT64.stop or value != value.to_integral_value():
+            raise ValueError("must be a whole number")
+        value = int(value)
+    if value not in INT64:
+        raise ValueError("must be a whole number below 2^63 in magnitude")
+    return value
+
+
+def to_flag(value: Any) -> bool:
+    """A switch: JSON true or false, nothing else ("yes", 1, "true" are refused)."""
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false (a JSON boolean)")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(to_whole_number)]
+Flag = Annotated[bool, BeforeValidator(to_flag)]
+
+
 def to_cents(value: Any) -> int:
     """Money: a whole number of minor units. Accepts integral JSON numbers, nothing else."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
