@@ -17,7 +17,7 @@ from .periods import Period
 from .plans import Plan
 from .subscriptions import Subscription, billed_until
 from .usage import PeriodUsage, UsageTotals
-from .values import TotalCredits, UtcTimestamp, format_decimal, round_credits
+from .values import TotalCredits, UtcTimestamp, format_decimal, format_timestamp, round_credits
 
 InvoiceStatus = Literal["draft", "issued", "void"]
 LineKind = Literal["base_fee", "overage", "top_up"]
@@ -199,6 +199,12 @@ def final_period_share(plan: Plan, period: Period, until: datetime, usage: Usage
     return FinalPeriodShare(
         days_used=float(used) / 86400, days_in_period=float(whole) / 86400, allowance_used=allowance_used, billed=billed
     )
+
+
+def invoice_order(invoice: Invoice) -> str:
+    """Where an invoice sorts in finance's lists (newest period first): its period start, then its
+    id (whole-second RFC 3339 text sorts as time does)."""
+    return f"{format_timestamp(invoice.period_start)}#{invoice.invoice_id}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -79,3 +80,62 @@ def _unb64(text: str) -> bytes:
     if not text.isascii():
         raise ValueError("not base64")
     return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
+
+
+# --- one list merged from several (each residency's) -------------------------------------------
+
+Source = Callable[[str | None, str | None], Page]  # (before, the source's own cursor) -> a page
+
+
+def merged_page(
+    sources: Mapping[str, Source],
+    order: Callable[[Any], str],
+    *,
+    limit: int,
+    cursor: str | None,
+    binding: str,
+) -> Page:
+    """One page of several lists, each sorted newest first by `order` (a residency's, from its
+    own index), merged newest first. The cursor carries each list's position: the order key of the
+    last item it gave (the next page asks it for what sorts below), none yet, or done (left out).
+    `binding` names the list and its filters, so another list's cursor is refused.
+
+    A source is read one page at a time and only while it might hold the next item: a filtered
+    index page can be short, or empty, with more behind it."""
+    start = _merged_positions(cursor, binding, sources) if cursor else dict.fromkeys(sources)
+    after = dict(start)
+    buffered: dict[str, list] = {name: [] for name in start}
+    source_cursor: dict[str, str | None] = dict.fromkeys(start)
+    exhausted: set[str] = set()
+    items: list = []
+    while len(items) < limit:
+        for name in start:
+            while not buffered[name] and name not in exhausted:
+                page = sources[name](start[name], source_cursor[name])
+                buffered[name], source_cursor[name] = list(page.items), page.next_cursor
+                if page.next_cursor is None:
+                    exhausted.add(name)
+        ready = [name for name in start if buffered[name]]
+        if not ready:
+            break
+        newest = max(ready, key=lambda name: order(buffered[name][0]))
+        item = buffered[newest].pop(0)
+        items.append(item)
+        after[newest] = order(item)
+    unfinished = {name: after[name] for name in start if buffered[name] or name not in exhausted}
+    return Page(items=items, next_cursor=seal_cursor({"merged": binding, "before": unfinished}) if unfinished else None)
+
+
+def _merged_positions(cursor: str, binding: str, sources: Mapping[str, Source]) -> dict[str, str | None]:
+    position = open_cursor(cursor)
+    before = position.get("before")
+    if position.get("merged") != binding or not isinstance(before, dict) or not set(before) <= set(sources):
+        raise not_a_cursor()
+    if not all(key is None or isinstance(key, str) and len(key) <= 1024 for key in before.values()):
+        raise not_a_cursor()
+    return {name: before[name] for name in sources if name in before}  # the sources' order, not the cursor's
+
+
+def list_binding(*parts: Any) -> str:
+    """A short digest of what makes a list this list (its name, filters, the residencies it merges)."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]

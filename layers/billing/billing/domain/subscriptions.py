@@ -281,6 +281,11 @@ def subscription_exists(organization_id: str, existing_id: str | None) -> Confli
     )
 
 
+def subscription_order(subscription: Subscription) -> str:
+    """Where a subscription sorts in finance's lists (newest first): its ULID, creation order."""
+    return subscription.subscription_id
+
+
 @dataclass(frozen=True)
 class SubscriptionFilters:
     """`GET /subscriptions`: each given filter must match."""
