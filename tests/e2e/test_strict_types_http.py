@@ -18,8 +18,9 @@ PREFIX = "/api/billing"
 WRONG = {"integer": ["5", "1e2", True, 5.5], "boolean": ["yes", "true", 1, 0, None]}
 
 
-def typed_fields(document: dict) -> list[tuple[str, str, tuple, str]]:
-    """(method, path, field path, type) for every integer or boolean field of every request body."""
+def typed_fields(document: dict, kinds=("integer", "boolean")) -> list[tuple[str, str, tuple, str]]:
+    """(method, path, field path, type) for every field of those types in every request body
+    ("text": a string without a pattern, a format or a list of values: free text)."""
     schemas = document["components"]["schemas"]
 
     def resolved(schema):
@@ -31,8 +32,11 @@ def typed_fields(document: dict) -> list[tuple[str, str, tuple, str]]:
         schema = resolved(schema)
         for alternative in schema.get("anyOf", []) + schema.get("oneOf", []) + schema.get("allOf", []):
             yield from walk(alternative, where)
-        if schema.get("type") in ("integer", "boolean"):
-            yield where, schema["type"]
+        kind = schema.get("type")
+        if kind == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
+            kind = "text"
+        if kind in kinds:
+            yield where, kind
         for name, field in schema.get("properties", {}).items():
             yield from walk(field, (*where, name))
         if isinstance(schema.get("items"), dict):

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Annotated, Any
 
 from annotated_types import Ge, Gt, Le
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, StringConstraints
 
 from ..exact_json import OutOfRange
 from .clock import to_milliseconds
@@ -152,6 +152,27 @@ PositiveDecimal = Annotated[Decimal, BeforeValidator(to_exact_decimal), Gt(0), _
 TotalCredits = Annotated[Decimal, BeforeValidator(to_total), _as_json_string]
 Cents = Annotated[int, BeforeValidator(to_cents)]
 NonNegativeCents = Annotated[int, BeforeValidator(to_cents), Ge(0)]
+
+
+# --- free text ----------------------------------------------------------------------------------
+
+# Bidirectional controls make text display otherwise than it reads (U+202E turns "exe.pdf" into
+# "fdp.exe" on screen, on an invoice, in a ledger reason). Ids refuse them by their patterns; every
+# free text refuses them here, in one type, whatever its length.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_text(text: str) -> str:
+    if _BIDI_CONTROLS.search(text):
+        raise ValueError("must not contain bidirectional control characters (such as U+202E, right-to-left override)")
+    return text
+
+
+def free_text(*, max_length: int, min_length: int | None = None, strip: bool = False) -> Any:
+    """The one type of free text (names, labels, descriptions, reasons, units): its bounds, and
+    no bidirectional controls."""
+    bounds = StringConstraints(strip_whitespace=strip, min_length=min_length, max_length=max_length)
+    return Annotated[str, bounds, AfterValidator(plain_text)]
 
 
 # --- time ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..domain.access import Caller, Permission
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -27,15 +27,14 @@ from ..domain.subscriptions import (
     assess_health,
     subscription_order,
 )
-from ..domain.values import MAX_CENTS, NonNegativeDecimal, format_timestamp, round_credits
+from ..domain.values import MAX_CENTS, NonNegativeDecimal, format_timestamp, free_text, round_credits
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .unit_of_work import Billing
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = free_text(max_length=200, min_length=1, strip=True)
 SlaVersion = Annotated[
-    str,
+    free_text(max_length=64, min_length=1, strip=True),
     BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
 ]
 
 
