@@ -9,14 +9,17 @@ import base64
 import hashlib
 import json
 import uuid
+from datetime import timedelta
 
 import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing.domain.values import parse_timestamp
 from local_stack.database import EmbeddedDynamoDB
 
+from .clock import invoke_run
 from .server import LocalServer
 from .test_plans_http import TERMS, error_of, new_plan_id
 from .test_subscriptions_http import new_org, provision_body
@@ -414,6 +417,8 @@ QUERIES = {
     "usage": ("/subscriptions/{sid}/usage", "finance", ["from", "to", "service", "guardrail_flag", "limit", "cursor"]),
     "summary": ("/subscriptions/{sid}/usage/summary", "finance", ["period_start"]),
     "invoices": ("/subscriptions/{sid}/invoices", "finance", ["limit", "cursor"]),
+    "grants": ("/subscriptions/{sid}/grants", "finance", ["status", "limit", "cursor"]),
+    "holds": ("/subscriptions/{sid}/holds", "finance", ["status", "limit", "cursor"]),
     "export": ("/subscriptions/{sid}/invoices/{invoice}/export", "finance", ["format"]),
 }
 QUERY_VALUES = st.sampled_from(
@@ -520,3 +525,113 @@ def test_a_periods_cursor_of_another_subscription_is_refused(stack, target):
     for sid in (target["sid"], other):
         response = server.request("GET", f"/subscriptions/{sid}/periods", token=finance, params={"cursor": stolen})
         assert [f["field"] for f in assert_refused(response, 422)["details"]["fields"]] == ["cursor"]
+
+
+# --- cursors a list really gave, then edited ---------------------------------------------------
+
+LISTS = {  # every list of the API, each filled (below) past one page of one item
+    "catalog": "/plans",
+    "versions": "/plans/{plan}/versions",
+    "all subscriptions": "/subscriptions",
+    "all invoices": "/invoices",
+    "organization subscriptions": "/organizations/{org}/subscriptions",
+    "periods": "/subscriptions/{sid}/periods",
+    "ledger": "/subscriptions/{sid}/ledger",
+    "usage": "/subscriptions/{sid}/usage",
+    "grants": "/subscriptions/{sid}/grants",
+    "holds": "/subscriptions/{sid}/holds",
+    "invoices": "/subscriptions/{sid}/invoices",
+}
+
+
+@pytest.fixture(scope="module")
+def real_cursors(target):
+    """A stack of its own (its clock moves a period on), and {list: (path, the next_cursor of its
+    first one-item page)} for every list of the API."""
+    server = LocalServer()
+    token = target["token"]
+    admin, finance, service = token("marketplace:admin"), token("finance"), token("service")
+    server.request("GET", "/plans")  # the sandbox seeds Lab Standard
+    plan = new_plan_id()
+    assert server.request("POST", "/plans", token=admin, json={"plan_id": plan, **TERMS}).status_code == 201
+    assert server.request("PUT", f"/plans/{plan}", token=admin, json={**TERMS, "name": "Revised"}).status_code == 200
+    org = new_org()
+    cancelled = server.request("POST", f"/organizations/{org}/subscriptions", token=admin, json=provision_body())
+    assert server.request("POST", f"/subscriptions/{cancelled.json()['subscription_id']}/cancel", token=admin).ok
+    subscription = server.request("POST", f"/organizations/{org}/subscriptions", token=admin, json=provision_body())
+    sid = subscription.json()["subscription_id"]
+    for _ in range(2):
+        assert server.request("POST", "/usage", token=service, json=usage_body(org)).status_code == 201
+        body = {"amount": "5", "kind": "promotional", "reason": "promo", "idempotency_key": uuid.uuid4().hex}
+        assert server.request("POST", f"/subscriptions/{sid}/grants", token=admin, json=body).status_code == 201
+        body = {"organization_id": org, "service": "planner", "quantity": "1", "idempotency_key": uuid.uuid4().hex}
+        assert server.request("POST", "/holds", token=service, json=body).status_code == 201
+    invoke_run(server, parse_timestamp(subscription.json()["current_period_end"]) + timedelta(minutes=1))
+    assert server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=finance).status_code == 201
+    names = {"plan": plan, "org": org, "sid": sid}
+    cursors = {}
+    for name, path in LISTS.items():
+        page = server.request("GET", path.format(**names), token=finance, params={"limit": 1})
+        assert page.status_code == 200 and page.json()["next_cursor"], (name, page.text)
+        cursors[name] = (path.format(**names), page.json()["next_cursor"])
+    yield server, cursors
+    server.stop()
+
+
+def edited(cursor: str, change) -> str:
+    """The cursor with its decoded position changed by `change`, re-encoded (its seal, if any, kept)."""
+    body, dot, seal = cursor.partition(".")
+    position = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    change(position)
+    return crafted_cursor(json.dumps(position).encode()) + dot + seal
+
+
+def assert_cursor_refused(response):
+    error = assert_refused(response, 422, "validation_error")
+    assert [(f["field"], f["location"]) for f in error["details"]["fields"]] == [("cursor", "query")], error
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+def test_a_real_cursor_with_a_key_made_a_number_is_422_not_500(target, real_cursors, name):
+    server, cursors = real_cursors
+    path, cursor = cursors[name]
+    finance = target["token"]("finance")
+    assert server.request("GET", path, token=finance, params={"limit": 1, "cursor": cursor}).status_code == 200
+    for key in json.loads(base64.urlsafe_b64decode(cursor.partition(".")[0] + "==")):
+        tampered = edited(cursor, lambda position, key=key: position.update({key: 1}))
+        assert_cursor_refused(server.request("GET", path, token=finance, params={"limit": 1, "cursor": tampered}))
+
+
+TAMPERED_VALUES = st.one_of(
+    st.integers(),
+    st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+)
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+@settings(max_examples=15, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_any_edit_of_a_real_cursor_is_422_naming_the_cursor(target, real_cursors, name, data):
+    """Each field of a cursor the list gave changed, dropped or joined by another, its seal kept,
+    dropped or altered: never followed, never a 500."""
+    server, cursors = real_cursors
+    path, cursor = cursors[name]
+    position = json.loads(base64.urlsafe_b64decode(cursor.partition(".")[0] + "=="))
+    key = data.draw(st.sampled_from([*position, "extra"]), label="field")
+    how = data.draw(st.sampled_from(["set", "drop"]), label="how")
+    if how == "set":
+        new = data.draw(TAMPERED_VALUES.filter(lambda v: v != position.get(key)), label="value")
+        tampered = edited(cursor, lambda p: p.update({key: new}))
+    else:
+        tampered = edited(cursor, lambda p: p.pop(key, None))
+    seal = data.draw(st.sampled_from(["kept", "dropped", "flipped"]), label="seal")
+    if seal == "dropped":
+        tampered = tampered.partition(".")[0]
+    elif seal == "flipped":
+        tampered = tampered[:-1] + ("A" if tampered[-1] != "A" else "B")
+    response = server.request("GET", path, token=target["token"]("finance"), params={"limit": 1, "cursor": tampered})
+    assert_cursor_refused(response)

@@ -567,8 +567,8 @@ def test_finance_lists_subscriptions_and_invoices_across_organizations_by_filter
     ]
     server.request("POST", f"/subscriptions/{sids[0]}/cancel", token=token("marketplace:admin"))
     finance = token("finance")
-    listed = server.request("GET", "/subscriptions", token=finance).json()
-    assert [s["subscription_id"] for s in listed["items"]] == [sids[1], sids[0]]  # the caller's residency, newest first
+    listed = server.request("GET", "/subscriptions", token=finance, params={"residency": "us"}).json()
+    assert [s["subscription_id"] for s in listed["items"]] == [sids[1], sids[0]]  # one residency, newest first
     by_plan = server.request("GET", "/subscriptions", token=finance, params={"plan_id": plan_id}).json()["items"]
     assert [s["subscription_id"] for s in by_plan] == [sids[1]]
     canceled = server.request("GET", "/subscriptions", token=finance, params={"status": "canceled"}).json()["items"]
@@ -591,7 +591,8 @@ def test_finance_lists_subscriptions_and_invoices_across_organizations_by_filter
         assert refused.status_code == 403 and error_of(refused)["details"]["permission"] == "list_across_organizations"
 
     drafts = [draft(server, token, sid).json() for sid in sids[:2]]
-    invoices = server.request("GET", "/invoices", token=finance, params={"status": "draft"}).json()["items"]
+    invoices = server.request("GET", "/invoices", token=finance, params={"status": "draft", "residency": "us"})
+    invoices = invoices.json()["items"]
     assert {i["invoice_id"] for i in invoices} == {d["invoice_id"] for d in drafts} and "residency" not in invoices[0]
     mine = server.request("GET", "/invoices", token=finance, params={"organization_id": orgs[1]}).json()["items"]
     assert [i["invoice_id"] for i in mine] == [drafts[1]["invoice_id"]]
@@ -616,3 +617,51 @@ def test_finance_lists_subscriptions_and_invoices_across_organizations_by_filter
     )
     assert backwards.status_code == 422 and len(error_of(backwards)["details"]["fields"]) == 2
     assert server.request("GET", "/invoices", token=finance, params={"residency": "eu"}).json()["items"] == []
+
+
+def every_page(server, who, path, params, limit):
+    items, cursor = [], None
+    while True:
+        page = server.request(
+            "GET", path, token=who, params=params | {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        )
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        assert len(page.json()["items"]) <= limit
+        cursor = page.json()["next_cursor"]
+        if not cursor:
+            return items
+
+
+def test_without_a_residency_finance_lists_every_residency_served_as_one_list_newest_first(fresh_server, token):
+    """API.md Subscriptions: "without `residency`, those of every residency served (one list, merged
+    in order; the cursor carries each residency's position)"; the same for GET /invoices."""
+    server = fresh_server
+    server.request("GET", "/plans")
+    residencies = ["us", "eu", "eu", "us", "us", "eu", "us"]
+    subscriptions = [subscribe_in(server, token, new_org(), residency) for residency in residencies]
+    newest_first = sorted(subscriptions, key=lambda s: s["subscription_id"], reverse=True)  # ULIDs: creation order
+    finance_eu = token("finance", residency="eu")  # the caller's own residency does not narrow the list
+    for limit in (1, 2, 3, 50):
+        listed = every_page(server, finance_eu, "/subscriptions", {}, limit)
+        assert [s["subscription_id"] for s in listed] == [s["subscription_id"] for s in newest_first], limit
+    only_us = every_page(server, finance_eu, "/subscriptions", {"residency": "us"}, 2)
+    assert [s["subscription_id"] for s in only_us] == [
+        s["subscription_id"] for s in newest_first if s["residency"] == "us"
+    ]
+
+    drafts = [
+        draft(server, token, s["subscription_id"], who=token("finance", residency=s["residency"])).json()
+        for s in subscriptions
+    ]
+    newest_period_first = sorted(drafts, key=lambda i: (i["period_start"], i["invoice_id"]), reverse=True)
+    in_range = {"period_start_from": "2020-01-01T00:00:00Z", "period_start_to": "2999-01-01T00:00:00Z"}
+    for limit, params in [(1, {"status": "draft"}), (3, {}), (50, {}), (1, in_range), (2, in_range)]:
+        listed = every_page(server, token("finance"), "/invoices", params, limit)
+        assert [i["invoice_id"] for i in listed] == [i["invoice_id"] for i in newest_period_first], (limit, params)
+
+    one_residency = server.request("GET", "/subscriptions", token=finance_eu, params={"residency": "us", "limit": 1})
+    elsewhere = server.request(
+        "GET", "/subscriptions", token=finance_eu, params={"cursor": one_residency.json()["next_cursor"]}
+    )
+    assert elsewhere.status_code == 422 and error_of(elsewhere)["details"]["fields"][0]["field"] == "cursor"

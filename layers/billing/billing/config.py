@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class BillingConfig(BaseModel):
@@ -28,6 +28,9 @@ class BillingConfig(BaseModel):
     events_bus: str | None = None  # the outbox publisher's bus (BillingEventsBus)
     events_endpoint: str | None = None  # the local stack's EventBridge; unset: AWS
     region: str | None = None
+    cursor_secret: str = Field(
+        default="local-dev-cursor-secret-never-deployed", min_length=32, repr=False
+    )  # seals list cursors
 
     @field_validator("residencies", mode="before")
     @classmethod
@@ -54,6 +57,7 @@ class BillingConfig(BaseModel):
             events_bus=environ.get("BILLING_EVENTS_BUS") or None,
             events_endpoint=environ.get("BILLING_EVENTS_ENDPOINT") or None,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
+            **({"cursor_secret": environ["BILLING_CURSOR_SECRET"]} if environ.get("BILLING_CURSOR_SECRET") else {}),
         )
 
 

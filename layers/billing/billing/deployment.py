@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .config import BillingConfig, load_config
 from .domain.clock import Clock, SystemClock
+from .domain.paging import use_cursor_secret
 
 if TYPE_CHECKING:
     from .services.unit_of_work import Billing
@@ -38,7 +39,9 @@ def clock() -> Clock:
 
 
 def settings() -> BillingConfig:
-    return load_config()
+    config = load_config()
+    use_cursor_secret(config.cursor_secret)  # before any list is read or written
+    return config
 
 
 @lru_cache(maxsize=1)

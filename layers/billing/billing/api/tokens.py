@@ -80,7 +80,17 @@ class TokenVerifier:
             )
         except (jwt.PyJWTError, ValueError) as error:
             raise Unauthenticated(_why_refused(error)) from None
+        _require_numeric_dates(raw)
         return _billing_claims(raw, settings)
+
+
+def _require_numeric_dates(raw: Mapping[str, Any]) -> None:
+    """RFC 7519 times are JSON numbers; PyJWT reads `"exp": "1893456000"` as one. The same
+    strictness as every other field: a string (or a boolean) is no time."""
+    for claim in ("exp", "nbf", "iat"):
+        moment = raw.get(claim)
+        if claim in raw and (isinstance(moment, bool) or not isinstance(moment, (int, float))):
+            raise Unauthenticated(f"The bearer token's '{claim}' claim must be a JSON number of seconds.")
 
 
 def _why_refused(error: Exception) -> str:

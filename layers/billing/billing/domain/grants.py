@@ -26,11 +26,11 @@ from .holds import MAX_ACTIVE_HOLDS, ActiveHold, HoldEnd, HoldLimitReached, Hold
 from .ids import new_id
 from .ledger import Bucket, EntryType, GrantAllocation, InsufficientCredits, LedgerEntry
 from .periods import Period
-from .values import Credits, UtcTimestamp, format_decimal, format_timestamp
+from .values import Credits, UtcTimestamp, WholeNumber, format_decimal, format_timestamp
 
 GrantKind = Literal["allowance", "purchased", "promotional"]
 GrantStatus = Literal["active", "depleted", "expired", "voided"]
-Priority = Annotated[int, Ge(0), Le(1000)]
+Priority = Annotated[WholeNumber, Ge(0), Le(1000)]
 
 # The active grants ride on the subscription item, which every charge rewrites: a bound keeps that
 # item (and so each charge's write units) small. 32 grants are ~4 KB; what lies beyond is refused

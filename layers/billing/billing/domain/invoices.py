@@ -17,7 +17,7 @@ from .periods import Period
 from .plans import Plan
 from .subscriptions import Subscription, billed_until
 from .usage import PeriodUsage, UsageTotals
-from .values import TotalCredits, UtcTimestamp, format_decimal, round_credits
+from .values import TotalCredits, UtcTimestamp, format_decimal, format_timestamp, round_credits
 
 InvoiceStatus = Literal["draft", "issued", "void"]
 LineKind = Literal["base_fee", "overage", "top_up"]
@@ -214,6 +214,12 @@ def allowance_used(
     live = next((g for g in subscription.grants if g.grant_id == allowance.grant_id), None)
     left = live.remaining if live is not None else allowance.ended_amount or Decimal(0)
     return allowance.amount - left
+
+
+def invoice_order(invoice: Invoice) -> str:
+    """Where an invoice sorts in finance's lists (newest period first): its period start, then its
+    id (whole-second RFC 3339 text sorts as time does)."""
+    return f"{format_timestamp(invoice.period_start)}#{invoice.invoice_id}"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, field_validator
 
-from .values import INT64, NonNegativeCents, NonNegativeDecimal, PositiveDecimal, UtcTimestamp
+from .values import (
+    INT64,
+    Flag,
+    NonNegativeCents,
+    NonNegativeDecimal,
+    PositiveDecimal,
+    UtcTimestamp,
+    WholeNumber,
+    free_text,
+    plain_text,
+)
 
 BillingCadence = Literal["monthly", "quarterly", "annual"]
 OveragePolicy = Literal["allow", "block"]
@@ -18,8 +28,9 @@ PlanStatus = Literal["active", "archived"]
 PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
 ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(max_length=4000)]
+Label = free_text(max_length=200, min_length=1, strip=True)
+Text = free_text(max_length=4000)
+RateUnit = free_text(max_length=32, min_length=1, strip=True)
 
 
 class _Terms(BaseModel):
@@ -33,7 +44,7 @@ class BundleItem(_Terms):
 
 
 class UsageRate(_Terms):
-    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    unit: RateUnit
     credits_per_unit: PositiveDecimal
 
 
@@ -51,14 +62,14 @@ def feature_limit(value: Any) -> int | str | None:
     if value is None or isinstance(value, int) and not isinstance(value, bool) and value in INT64:
         return value
     if isinstance(value, str) and 0 < len(value.strip()) <= 200:
-        return value.strip()
+        return plain_text(value.strip())
     raise ValueError("must be a whole number, or a text of 1 to 200 characters")
 
 
 class Feature(_Terms):
     key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
     label: Label
-    included: bool
+    included: Flag
     limit: Annotated[int | str | None, PlainValidator(feature_limit)] = None
 
 
@@ -124,7 +135,7 @@ class PlanRevision(PlanTerms):
     ignored; a `plan_id` other than the path's is refused by the service."""
 
     plan_id: str | None = None
-    version: int | None = None
+    version: WholeNumber | None = None
     status: str | None = None
     created_at: str | None = None
     updated_at: str | None = None

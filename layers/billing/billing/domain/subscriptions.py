@@ -30,10 +30,12 @@ from .plans import Plan, PlanId
 from .values import (
     MAGNITUDE_LIMIT,
     Credits,
+    Flag,
     NonNegativeDecimal,
     PositiveDecimal,
     TotalCredits,
     UtcTimestamp,
+    WholeNumber,
     format_decimal,
     format_timestamp,
     round_credits,
@@ -76,10 +78,10 @@ class AutoTopUp(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
-    enabled: bool
+    enabled: Flag
     threshold_credits: NonNegativeDecimal
     amount: PositiveDecimal
-    max_per_period: Annotated[int, Ge(1), Le(100)]
+    max_per_period: Annotated[WholeNumber, Ge(1), Le(100)]
 
 
 class Subscription(BaseModel):
@@ -277,6 +279,11 @@ def subscription_exists(organization_id: str, existing_id: str | None) -> Confli
         code="subscription_exists",
         details={"subscription_id": existing_id},
     )
+
+
+def subscription_order(subscription: Subscription) -> str:
+    """Where a subscription sorts in finance's lists (newest first): its ULID, creation order."""
+    return subscription.subscription_id
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ from .values import (
     UtcTimestamp,
     exact_sums,
     format_decimal,
+    free_text,
+    plain_text,
     round_credits,
     to_exact_decimal,
 )
@@ -40,6 +42,8 @@ IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$
 GuardrailFlag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 EscalationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 SourceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+SourceId = free_text(max_length=128, min_length=1)
+UsageUnit = free_text(max_length=32, min_length=1)
 
 
 def metadata_value(value: Any) -> Any:
@@ -50,7 +54,7 @@ def metadata_value(value: Any) -> Any:
     if isinstance(value, str):
         if len(value) > 256:
             raise ValueError("must be at most 256 characters")
-        return value
+        return plain_text(value)
     if isinstance(value, int):
         if value not in INT64:
             raise ValueError("must be an integer that fits in 64 bits")
@@ -87,7 +91,7 @@ class _Strict(BaseModel):
 
 class UsageSource(_Strict):
     kind: SourceKind
-    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    id: SourceId
 
 
 class Guardrail(_Strict):
@@ -112,7 +116,7 @@ class UsageRequest(_Strict):
     quantity: PositiveDecimal
     idempotency_key: IdempotencyKey
     occurred_at: UtcTimestamp | None = None
-    unit: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    unit: UsageUnit | None = None
     source: UsageSource | None = None
     guardrail: Guardrail = Field(default_factory=Guardrail)
     metadata: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], MetadataValue] = Field(

@@ -10,9 +10,10 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Annotated, Any
 
 from annotated_types import Ge, Gt, Le
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, StringConstraints
 
 from ..exact_json import OutOfRange
+from .clock import to_milliseconds
 
 FRACTION_DIGITS = 6
 CREDIT_QUANTUM = Decimal(1).scaleb(-FRACTION_DIGITS)  # 0.000001
@@ -95,6 +96,36 @@ INT64 = range(-(2**63), 2**63)  # the whole numbers free-form fields hold: Dynam
 BoundedInt = Annotated[int, Ge(INT64.start), Le(INT64.stop - 1)]
 
 
+# One strictness for every count and switch: pydantic's lax mode would take "5" and true as
+# integers and "yes", 1 as booleans, while money ("100" cents) was already refused. A JSON number
+# or a JSON boolean, as the contract types them; stored items read back (DynamoDB numbers are
+# Decimals) pass the same check.
+
+
+def to_whole_number(value: Any) -> int:
+    """A count (priority, max_per_period, seconds, a version): a JSON number without a fraction."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be a whole number (a JSON number, not a string)")
+    if isinstance(value, Decimal):
+        if not value.is_finite() or value.copy_abs() >= INT64.stop or value != value.to_integral_value():
+            raise ValueError("must be a whole number")
+        value = int(value)
+    if value not in INT64:
+        raise ValueError("must be a whole number below 2^63 in magnitude")
+    return value
+
+
+def to_flag(value: Any) -> bool:
+    """A switch: JSON true or false, nothing else ("yes", 1, "true" are refused)."""
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false (a JSON boolean)")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(to_whole_number)]
+Flag = Annotated[bool, BeforeValidator(to_flag)]
+
+
 def to_cents(value: Any) -> int:
     """Money: a whole number of minor units. Accepts integral JSON numbers, nothing else."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
@@ -123,13 +154,35 @@ Cents = Annotated[int, BeforeValidator(to_cents)]
 NonNegativeCents = Annotated[int, BeforeValidator(to_cents), Ge(0)]
 
 
+# --- free text ----------------------------------------------------------------------------------
+
+# Bidirectional controls make text display otherwise than it reads (U+202E turns "exe.pdf" into
+# "fdp.exe" on screen, on an invoice, in a ledger reason). Ids refuse them by their patterns; every
+# free text refuses them here, in one type, whatever its length.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_text(text: str) -> str:
+    if _BIDI_CONTROLS.search(text):
+        raise ValueError("must not contain bidirectional control characters (such as U+202E, right-to-left override)")
+    return text
+
+
+def free_text(*, max_length: int, min_length: int | None = None, strip: bool = False) -> Any:
+    """The one type of free text (names, labels, descriptions, reasons, units): its bounds, and
+    no bidirectional controls."""
+    bounds = StringConstraints(strip_whitespace=strip, min_length=min_length, max_length=max_length)
+    return Annotated[str, bounds, AfterValidator(plain_text)]
+
+
 # --- time ---------------------------------------------------------------------------------
 
 
 def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 UTC with a `Z`; sub-second digits only when there are any."""
+    """RFC 3339 UTC with a `Z`; milliseconds only when there are any (the contract's precision,
+    which the clocks and parse_timestamp already keep to)."""
     moment = moment.astimezone(UTC)
-    spec = "microseconds" if moment.microsecond else "seconds"
+    spec = "milliseconds" if moment.microsecond >= 1000 else "seconds"
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
@@ -141,11 +194,12 @@ EARLIEST_YEAR, LATEST_YEAR = 1900, 9000  # far outside any billing time; far ins
 
 def parse_timestamp(value: Any) -> datetime:
     """An RFC 3339 instant, in UTC, between the years 1900 and 9000: a moment nearer datetime's own
-    limits would overflow in the arithmetic that follows (an offset, a period, a window)."""
+    limits would overflow in the arithmetic that follows (an offset, a period, a window). Kept to
+    the millisecond, like the clocks: what is stored is what is answered."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (RFC 3339)")
-        return _in_range(value.astimezone(UTC))
+        return to_milliseconds(_in_range(value.astimezone(UTC)))
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z")
     text = value.upper().replace(" ", "T").replace("Z", "+00:00")
@@ -155,7 +209,7 @@ def parse_timestamp(value: Any) -> datetime:
     if not EARLIEST_YEAR <= int(text[:4]) <= LATEST_YEAR:
         raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     try:
-        return _in_range(datetime.fromisoformat(text).astimezone(UTC))
+        return to_milliseconds(_in_range(datetime.fromisoformat(text).astimezone(UTC)))
     except (ValueError, OverflowError):
         raise ValueError("must be a valid RFC 3339 timestamp") from None
 

@@ -38,6 +38,7 @@ from ..domain.values import (
     PositiveDecimal,
     UtcTimestamp,
     format_decimal,
+    free_text,
 )
 from .ledger import Pause, RecordFor, run_idempotently
 from .periods import closed_up_to
@@ -45,7 +46,7 @@ from .subscriptions import subscription_for
 from .unit_of_work import Billing
 
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reason = free_text(max_length=500, min_length=1, strip=True)
 Result = TypeVar("Result", bound=BaseModel)
 
 

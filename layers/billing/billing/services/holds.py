@@ -32,7 +32,7 @@ from ..domain.usage import (
     price,
     unknown_service,
 )
-from ..domain.values import MAGNITUDE_LIMIT, Credits, PositiveDecimal, UtcTimestamp
+from ..domain.values import MAGNITUDE_LIMIT, Credits, PositiveDecimal, UtcTimestamp, WholeNumber
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .periods import closed_up_to, period_due
 from .subscriptions import subscription_for
@@ -71,7 +71,7 @@ class HoldRequest(_Strict):
     service: ServiceName
     quantity: PositiveDecimal
     idempotency_key: IdempotencyKey
-    expires_in_seconds: Annotated[int, Ge(60), Le(604_800)] = DEFAULT_HOLD_SECONDS
+    expires_in_seconds: Annotated[WholeNumber, Ge(60), Le(604_800)] = DEFAULT_HOLD_SECONDS
     source: UsageSource | None = None
     metadata: Metadata
 

@@ -16,14 +16,14 @@ from ..domain.access import Caller, Permission, require_residency
 from ..domain.closing import DueClose
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.invoice_export import as_csv, as_json, export_filename
-from ..domain.invoices import Invoice, InvoiceFilters, billed_until, compose_invoice
-from ..domain.paging import Page
+from ..domain.invoices import Invoice, InvoiceFilters, billed_until, compose_invoice, invoice_order
+from ..domain.paging import Page, list_binding, merged_page
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_timestamp
 from .ledger import Pause, with_retries
 from .periods import PeriodClosed, close_due_periods, period_due, write_off_past_due
-from .subscriptions import listed_residency, subscription_for
+from .subscriptions import listed_residencies, subscription_for
 from .unit_of_work import Billing
 
 SCHEDULE_SKEW = timedelta(minutes=5)  # the scheduler fires on time; further ahead is a wrong or forged event
@@ -87,10 +87,23 @@ def list_invoices(
 def search_invoices(
     billing: Billing, caller: Caller, filters: InvoiceFilters, *, residency: str | None, limit: int, cursor: str | None
 ) -> Page[Invoice]:
-    """Finance's list across subscriptions (the drafts the schedule made), newest period first,
-    within one residency (the query's, or the caller's own)."""
+    """Finance's list across subscriptions (the drafts the schedule made), newest period first: the
+    query's residency, or every residency served, merged."""
     caller.authorize(Permission.LIST_ACROSS_ORGANIZATIONS)
-    return billing.invoices.residency_page(listed_residency(caller, residency), filters, limit=limit, cursor=cursor)
+    residencies = listed_residencies(billing, residency)
+
+    def source(chosen: str):
+        return lambda before, page_cursor: billing.invoices.residency_page(
+            chosen, filters, limit=limit, cursor=page_cursor, before=before
+        )
+
+    return merged_page(
+        {chosen: source(chosen) for chosen in residencies},
+        invoice_order,
+        limit=limit,
+        cursor=cursor,
+        binding=list_binding("invoices", filters, residencies),
+    )
 
 
 def get_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str) -> Invoice:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..domain.access import Caller, Permission
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -13,7 +13,7 @@ from ..domain.events import subscription_canceled
 from ..domain.grants import allowance_grant, priced_cents
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ids import new_id
-from ..domain.paging import Page
+from ..domain.paging import Page, list_binding, merged_page
 from ..domain.periods import period_at
 from ..domain.plans import Plan, PlanId
 from ..domain.subscriptions import (
@@ -26,16 +26,16 @@ from ..domain.subscriptions import (
     Subscription,
     SubscriptionFilters,
     assess_health,
+    subscription_order,
 )
-from ..domain.values import MAX_CENTS, NonNegativeDecimal, format_timestamp, round_credits
+from ..domain.values import MAX_CENTS, NonNegativeDecimal, format_timestamp, free_text, round_credits
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .unit_of_work import Billing
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = free_text(max_length=200, min_length=1, strip=True)
 SlaVersion = Annotated[
-    str,
+    free_text(max_length=64, min_length=1, strip=True),
     BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
 ]
 
 
@@ -167,19 +167,28 @@ def search_subscriptions(
     limit: int,
     cursor: str | None,
 ) -> Page[Subscription]:
-    """Finance's list across organizations, newest first, within one residency (the query's, or
-    the caller's own): data stays in the residency it lives in, and the index is partitioned by it."""
+    """Finance's list across organizations, newest first: the query's residency, or every residency
+    served, each read from its own partition of the residency index and merged."""
     caller.authorize(Permission.LIST_ACROSS_ORGANIZATIONS)
-    return billing.subscriptions.residency_page(
-        listed_residency(caller, residency), filters, limit=limit, cursor=cursor
+    residencies = listed_residencies(billing, residency)
+
+    def source(chosen: str):
+        return lambda before, page_cursor: billing.subscriptions.residency_page(
+            chosen, filters, limit=limit, cursor=page_cursor, before=before
+        )
+
+    return merged_page(
+        {chosen: source(chosen) for chosen in residencies},
+        subscription_order,
+        limit=limit,
+        cursor=cursor,
+        binding=list_binding("subscriptions", filters, residencies),
     )
 
 
-def listed_residency(caller: Caller, residency: str | None) -> str:
-    chosen = residency or caller.residency
-    if not chosen:
-        raise ValidationFailed.of("residency", "is required: your token carries none", location="query")
-    return chosen
+def listed_residencies(billing: Billing, residency: str | None) -> tuple[str, ...]:
+    """The residency a list asks for, or every residency the deployment serves."""
+    return (residency,) if residency else tuple(billing.residencies)
 
 
 def subscription_health(billing: Billing, caller: Caller, subscription_id: str) -> SubscriptionWithHealth:

@@ -7,7 +7,6 @@ ledger entry, the period aggregate and the event rows, which double as idempoten
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,7 +23,7 @@ from ..domain.holds import HoldNotActive
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
 from ..domain.ids import new_id
 from ..domain.invoices import InvoiceStatus, billed_until
-from ..domain.paging import Page
+from ..domain.paging import Page, not_a_cursor, open_cursor, seal_cursor
 from ..domain.periods import Period, period_at, period_containing, period_index
 from ..domain.plans import Plan
 from ..domain.subscriptions import CreditPosting, Subscription, auto_top_up
@@ -549,19 +548,16 @@ def list_periods(
             )
         )
     last = indexes[-1]
-    return Page(items=items, next_cursor=f"{last}.{_list_tag(subscription_id)}" if last > 0 else None)
-
-
-def _list_tag(subscription_id: str) -> str:
-    """Ties a periods cursor to its subscription's list: another list's cursor is refused."""
-    return hashlib.sha256(f"periods:{subscription_id}".encode()).hexdigest()[:12]
+    return Page(items=items, next_cursor=seal_cursor({"periods": subscription_id, "index": last}) if last > 0 else None)
 
 
 def _period_cursor(cursor: str, subscription_id: str, newest: int) -> int:
-    index, _, tag = cursor.partition(".")
-    if not index.isdigit() or len(index) > 9 or tag != _list_tag(subscription_id) or not 0 < int(index) <= newest:
-        raise ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
-    return int(index)
+    """The index a periods cursor holds, when it is this subscription's list's cursor."""
+    position = open_cursor(cursor)
+    index = position.get("index")
+    if position.get("periods") != subscription_id or type(index) is not int or not 0 < index <= newest:
+        raise not_a_cursor()
+    return index
 
 
 def daily_usage(

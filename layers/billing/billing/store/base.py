@@ -81,9 +81,10 @@ class SubscriptionStore(Protocol):
         due index: what is not due is never read."""
 
     def residency_page(
-        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
+        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[Subscription]:
-        """The residency's subscriptions matching `filters`, newest first (an index, no scan)."""
+        """The residency's subscriptions matching `filters`, newest first (an index, no scan); with
+        `before`, only those whose `subscription_order` sorts below it."""
 
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
         """Oldest first, by seq."""
@@ -184,9 +185,10 @@ class InvoiceStore(Protocol):
         """The period's latest invoice revision."""
 
     def residency_page(
-        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None
+        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[Invoice]:
-        """The residency's invoices matching `filters`, newest period first (an index, no scan)."""
+        """The residency's invoices matching `filters`, newest period first (an index, no scan);
+        with `before`, only those whose `invoice_order` sorts below it."""
 
     def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
         """The latest revision of each period's invoice, for periods starting in [first, last]."""

@@ -3,13 +3,10 @@ opaque page cursors and transactions whose cancellations become domain-level sig
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -17,10 +14,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ..domain.errors import ValidationFailed
-from ..domain.paging import Page
+from ..domain.paging import Page, not_a_cursor, open_cursor, seal_cursor
 from ..domain.values import format_timestamp
-from ..exact_json import loads_exact
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -73,38 +68,23 @@ CURSOR_LIST = "~list"  # the digest of the query a cursor continues: another lis
 def encode_cursor(last_evaluated_key: Mapping[str, Any] | None, *, list_digest: str = "") -> str | None:
     if not last_evaluated_key:
         return None
-    plain = from_attributes(last_evaluated_key) | ({CURSOR_LIST: list_digest} if list_digest else {})
-    raw = json.dumps(plain, default=str, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return seal_cursor(from_attributes(last_evaluated_key) | {CURSOR_LIST: list_digest})
 
 
 def decode_cursor(cursor: str | None, *, expected: Mapping[str, str], list_digest: str = "") -> dict[str, Any] | None:
-    """The ExclusiveStartKey a cursor stands for. `expected` pins attributes (e.g. the partition) and
-    `list_digest` the whole query (index, key condition, filters), so a cursor from another list,
-    another filter or another organization's is refused rather than followed."""
+    """The ExclusiveStartKey a cursor stands for. The seal refuses any cursor but one a list wrote;
+    `list_digest` (the whole query: index, key condition, filters) and `expected` (the partition)
+    refuse one another list, another filter or another organization's list wrote."""
     if cursor is None:
         return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = loads_exact(base64.urlsafe_b64decode(padded.encode()))  # bounded: a crafted cursor is just text
-        if not isinstance(key, dict) or key.pop(CURSOR_LIST, "") != list_digest:
-            raise ValueError
-        if not 1 < len(key) <= 4 or not all(_key_value(v) for v in key.values()):
-            raise ValueError
-        if any(key.get(name) != want for name, want in expected.items()):
-            raise ValueError
-    except (ValueError, binascii.Error):  # MalformedJson is a ValueError
-        raise _not_a_cursor() from None
+    key = open_cursor(cursor)
+    if key.pop(CURSOR_LIST, None) != list_digest or not 1 < len(key) <= 4:
+        raise not_a_cursor()
+    if not all(isinstance(v, str) and len(v) <= 1024 for v in key.values()):  # every key attribute is a string
+        raise not_a_cursor()
+    if any(key.get(name) != want for name, want in expected.items()):
+        raise not_a_cursor()
     return to_attributes(key)
-
-
-def _key_value(v: Any) -> bool:
-    """Key attributes are strings and numbers; a number here came from a Query's LastEvaluatedKey."""
-    return isinstance(v, str) and len(v) <= 1024 or isinstance(v, (int, Decimal)) and not isinstance(v, bool)
-
-
-def _not_a_cursor() -> ValidationFailed:
-    return ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
 
 
 # --- transactions -------------------------------------------------------------------------
@@ -186,7 +166,7 @@ def query_page(
     except ClientError as error:
         # A cursor that decodes but does not name this list's key (other attributes, wrong types).
         if start is not None and error.response.get("Error", {}).get("Code") == "ValidationException":
-            raise _not_a_cursor() from None
+            raise not_a_cursor() from None
         raise
     next_cursor = encode_cursor(found.get("LastEvaluatedKey"), list_digest=digest)
     return Page(items=[item(i) for i in found.get("Items", [])], next_cursor=next_cursor)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..domain.errors import Conflict, NotFound, RetryableConflict
 from ..domain.events import DetailType, invoice_event
-from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
+from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
 from ..domain.paging import Page
 from ..domain.subscriptions import PERIOD_FIELDS, CreditPosting
 from ..domain.values import format_timestamp
@@ -69,7 +69,7 @@ class DynamoInvoiceStore:
         return _invoice(found["Item"]) if "Item" in found else None
 
     def residency_page(
-        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None
+        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[Invoice]:
         """Newest period first within the residency; the period range is the key condition, status
         and organization filter within each page."""
@@ -81,17 +81,22 @@ class DynamoInvoiceStore:
             "Limit": limit,
         }
         condition = "residency = :residency"
-        if filters.period_from or filters.period_to:
+        if filters.period_from or filters.period_to or before is not None:
             # Period starts are whole seconds: round the bounds inward to them, so the string order
             # of the key ("...:00Z#inv_...") is the time order the filter means.
             low = format_timestamp(_whole_second_at_or_after(filters.period_from)) if filters.period_from else ""
             high = format_timestamp(filters.period_to.replace(microsecond=0)) + "#~" if filters.period_to else "~"
+            if before is not None:  # BETWEEN is inclusive: the invoice at `before` itself is dropped below
+                high = min(high, before)
             condition += " AND period_order BETWEEN :low AND :high"
             query["ExpressionAttributeValues"] |= {":low": value(low or "0"), ":high": value(high)}
         query["KeyConditionExpression"] = condition
         equal = {"status": filters.status, "organization_id": filters.organization_id}
         add_filters(query, {name: wanted for name, wanted in equal.items() if wanted is not None})
-        return query_page(self._client, query, cursor=cursor, pinned={"residency": residency}, item=_invoice)
+        page = query_page(self._client, query, cursor=cursor, pinned={"residency": residency}, item=_invoice)
+        if before is not None:
+            page.items = [invoice for invoice in page.items if invoice_order(invoice) != before]
+        return page
 
     def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
         query = {
@@ -150,7 +155,7 @@ class DynamoInvoiceStore:
             "sk": f"INV#{invoice.invoice_id}",
             **invoice.model_dump(),
             "residency": invoice.residency,  # the residency index: finance's list across subscriptions
-            "period_order": f"{format_timestamp(invoice.period_start)}#{invoice.invoice_id}",
+            "period_order": invoice_order(invoice),
         }
         put: dict[str, Any] = {"TableName": self._table, "Item": to_attributes(item)}
         if previous is None or previous.invoice_id != invoice.invoice_id:  # a first draft, or a new revision

@@ -39,6 +39,7 @@ from ..domain.subscriptions import (
     Subscription,
     SubscriptionFilters,
     subscription_exists,
+    subscription_order,
 )
 from .due_index import due_attributes, due_subscription_ids, keeping_due_index
 from .dynamodb import (
@@ -196,7 +197,7 @@ def subscription_item(subscription: Subscription) -> dict[str, Any]:
         "sk": SUBSCRIPTION,
         **subscription.stored(),
         "organization_order": subscription.subscription_id,  # ULIDs sort by creation time
-        "created_order": subscription.subscription_id,  # the residency index's sort key, the same order
+        "created_order": subscription_order(subscription),  # the residency index's sort key
         **due_attributes(subscription),
     }
 
@@ -266,7 +267,7 @@ class DynamoSubscriptionStore:
         return self._whole(keys)
 
     def residency_page(
-        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
+        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[Subscription]:
         """Newest first, through the residency index (keys and filter attributes only), then the
         page's subscriptions read whole and consistently."""
@@ -278,6 +279,9 @@ class DynamoSubscriptionStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
+        if before is not None:
+            query["KeyConditionExpression"] += " AND created_order < :before"
+            query["ExpressionAttributeValues"][":before"] = value(before)
         conditions = {"status": filters.status, "plan_id": filters.plan_id, "organization_id": filters.organization_id}
         add_filters(query, {name: wanted for name, wanted in conditions.items() if wanted is not None})
         keys = query_page(

@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from ..domain.closing import DueClose
-from ..domain.errors import Conflict, NotFound, RetryableConflict, ValidationFailed
+from ..domain.errors import Conflict, NotFound, RetryableConflict
 from ..domain.events import OutboxEvent, invoice_event
 from ..domain.grants import CreditGrant
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
-from ..domain.invoices import Invoice, InvoiceFilters, invoice_id
+from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
 from ..domain.ledger import LedgerEntry
-from ..domain.paging import Page
+from ..domain.paging import Page, not_a_cursor, open_cursor, seal_cursor
 from ..domain.periods import Period
 from ..domain.plans import Plan
 from ..domain.subscriptions import (
@@ -24,6 +24,7 @@ from ..domain.subscriptions import (
     Subscription,
     SubscriptionFilters,
     subscription_exists,
+    subscription_order,
 )
 from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
 from .base import DuplicateKeys
@@ -111,9 +112,13 @@ class InMemorySubscriptionStore:
         return self._subscriptions.get(subscription_id) if subscription_id else None
 
     def residency_page(
-        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None
+        self, residency: str, filters: SubscriptionFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[Subscription]:
-        chosen = [s for s in self._subscriptions.values() if s.residency == residency and filters.matches(s)]
+        chosen = [
+            s
+            for s in self._subscriptions.values()
+            if s.residency == residency and filters.matches(s) and (before is None or subscription_order(s) < before)
+        ]
         chosen.sort(key=lambda s: s.subscription_id, reverse=True)
         return _page(chosen, limit, cursor, key=lambda s: s.subscription_id)
 
@@ -243,12 +248,13 @@ def _page(items: list, limit: int, cursor: str | None, *, key) -> Page:
     keys = [key(i) for i in items]
     start = 0
     if cursor is not None:
-        if cursor not in keys:
-            raise ValidationFailed.of("cursor", "is not a cursor this list returned", location="query")
-        start = keys.index(cursor) + 1
+        after = open_cursor(cursor).get("after")
+        if after not in keys:
+            raise not_a_cursor()
+        start = keys.index(after) + 1
     chunk = items[start : start + limit]
     more = start + limit < len(items)
-    return Page(items=chunk, next_cursor=key(chunk[-1]) if more and chunk else None)
+    return Page(items=chunk, next_cursor=seal_cursor({"after": key(chunk[-1])}) if more and chunk else None)
 
 
 class InMemoryUsageStore:
@@ -361,9 +367,13 @@ class InMemoryInvoiceStore:
         return _page(mine, limit, cursor, key=lambda i: i.invoice_id)
 
     def residency_page(
-        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None
+        self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[Invoice]:
-        chosen = [i for i in self.invoices.values() if i.residency == residency and filters.matches(i)]
+        chosen = [
+            i
+            for i in self.invoices.values()
+            if i.residency == residency and filters.matches(i) and (before is None or invoice_order(i) < before)
+        ]
         chosen.sort(key=lambda i: (i.period_start, i.invoice_id), reverse=True)
         return _page(chosen, limit, cursor, key=lambda i: i.invoice_id)
 
