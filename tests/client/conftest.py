@@ -35,7 +35,9 @@ def sign_in(server) -> Callable[..., str]:
 
     def token(*roles: str, org: str | None = None, residency: str = "us") -> str:
         answer = requests.post(
-            server.base_url + "/_local/token", json={"roles": list(roles), "org": org, "residency": residency}, timeout=10
+            server.base_url + "/_local/token",
+            json={"roles": list(roles), "org": org, "residency": residency},
+            timeout=10,
         )
         answer.raise_for_status()
         return answer.json()["token"]

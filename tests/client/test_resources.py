@@ -147,7 +147,11 @@ def test_holds_are_placed_read_settled_and_released(service, admin, subscribed):
     assert admin.subscriptions.get(sub.subscription_id).available_credits == Decimal(980)
 
     charged = service.holds.settle(hold.hold_id, quantity=3, idempotency_key="instrumentation_run:run-7")
-    assert (charged.hold_id, charged.credits, charged.idempotency_key) == (hold.hold_id, 15, "instrumentation_run:run-7")
+    assert (charged.hold_id, charged.credits, charged.idempotency_key) == (
+        hold.hold_id,
+        15,
+        "instrumentation_run:run-7",
+    )
     assert service.holds.get(hold.hold_id).status == "settled"
 
     other = service.holds.place(organization_id=org, service="planner", quantity=1, source={"kind": "x", "id": "1"})
