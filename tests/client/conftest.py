@@ -20,6 +20,7 @@ pytestmark = pytest.mark.client
 @pytest.fixture(scope="session")
 def server():
     running = LocalServer()
+    requests.get(running.base_url + "/api/billing/plans", timeout=30)  # the sandbox seeds Lab Standard first
     yield running
     running.stop()
 
@@ -75,7 +76,6 @@ def subscribed(admin):
     credits, planner 2 / instrumentation 5 / analytics 0.25 credits a unit, overage allowed)."""
 
     def subscribe(plan_id: str = "lab-standard"):
-        list(admin.plans.list())  # the sandbox seeds Lab Standard into an empty catalog first
         return admin.subscriptions.create(
             organization_id=new_org(), plan_id=plan_id, residency="us", sla_acceptance=SLA
         )

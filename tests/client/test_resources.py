@@ -20,7 +20,7 @@ from marketplace_billing import (
     sequence_analysis,
 )
 
-from .conftest import SLA, new_org
+from .conftest import new_org
 
 pytestmark = pytest.mark.client
 

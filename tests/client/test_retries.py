@@ -54,7 +54,6 @@ def test_every_write_whose_answer_is_lost_is_sent_again_with_its_key_and_charged
     proxy.drop_first_answer_of_writes = True
     staff, service = through("marketplace:admin"), through("service")
     org = new_org()
-    list(staff.plans.list())
 
     sub = staff.subscriptions.create(organization_id=org, plan_id="lab-standard", residency="us", sla_acceptance=SLA)
     event = service.usage.record(organization_id=org, service="planner", quantity=1)
