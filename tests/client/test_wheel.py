@@ -5,6 +5,7 @@ on its own, talks to the local stack."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.client
 
 CLIENT = Path(__file__).resolve().parents[2] / "clients" / "python"
 PACKAGE = CLIENT / "src" / "marketplace_billing"
+IGNORED = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__")
 
 
 @pytest.fixture(scope="module")
