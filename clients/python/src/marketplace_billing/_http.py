@@ -25,6 +25,8 @@ from .errors import AuthenticationFailed, BillingError, NetworkError, error_for
 M = TypeVar("M", bound=BaseModel)
 
 RETRIED_CONFLICTS = frozenset({"concurrent_update", "idempotency_in_progress"})
+# No answer, or half of one: the connection refused, dropped (even mid-body) or timed out.
+NO_ANSWER = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 BACKOFF_BASE = 0.25  # seconds: the first retry waits up to this, each next one up to twice as long
 BACKOFF_CAP = 20.0
 RETRY_AFTER_LIMIT = 60.0  # a server asking for a longer wait gets the error now, not a hung caller
@@ -108,7 +110,7 @@ class Transport:
                 answer = self._session.request(
                     method, url, data=data, params=query, headers=headers | authorization, timeout=self.timeout
                 )
-            except (requests.ConnectionError, requests.Timeout) as failure:
+            except NO_ANSWER as failure:
                 if retries < self.max_retries:
                     self.sleep(backoff(retries))
                     retries += 1
