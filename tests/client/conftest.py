@@ -14,8 +14,6 @@ from tests.e2e.server import LocalServer
 
 SLA = {"accepted_by": "grace@lab.example", "sla_version": "1"}
 
-pytestmark = pytest.mark.client
-
 
 @pytest.fixture(scope="session")
 def server():
