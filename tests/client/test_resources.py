@@ -131,7 +131,10 @@ def test_lists_follow_the_cursor_past_200_items(service, admin, subscribed):
 
 def test_an_entitlement_check_says_what_recording_would_do(service, subscribed):
     sub = subscribed()
-    allowed = service.entitlements.check(organization_id=sub.organization_id, service="instrumentation", quantity=12)
+    twelve = Decimal("1.2E+1")  # sent as "12": the API takes no exponent
+    allowed = service.entitlements.check(
+        organization_id=sub.organization_id, service="instrumentation", quantity=twelve
+    )
     assert allowed.allowed is True and allowed.credits_required == Decimal(60)
     assert allowed.available_credits == Decimal(1000) and allowed.subscription_id == sub.subscription_id
     nobody = service.entitlements.check(organization_id=new_org(), service="planner", quantity=1)

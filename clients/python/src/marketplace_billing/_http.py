@@ -46,7 +46,7 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # fixed point: the API takes no exponent ("1E+2" is 422)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(f"{value!r} has no time zone: pass an aware datetime")
