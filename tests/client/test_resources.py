@@ -131,7 +131,7 @@ def test_lists_follow_the_cursor_past_200_items(service, admin, subscribed):
 
 def test_an_entitlement_check_says_what_recording_would_do(service, subscribed):
     sub = subscribed()
-    twelve = Decimal("1.2E+1")  # sent as "12": the API takes no exponent
+    twelve = Decimal("1.2E+1")  # an exact twelve, however it was computed
     allowed = service.entitlements.check(
         organization_id=sub.organization_id, service="instrumentation", quantity=twelve
     )

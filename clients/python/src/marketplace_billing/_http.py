@@ -46,7 +46,7 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
     if isinstance(value, Decimal):
-        return format(value, "f")  # fixed point: the API takes no exponent ("1E+2" is 422)
+        return format(value, "f")  # fixed point, the document's decimal form: "1E+2" is sent as "100"
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(f"{value!r} has no time zone: pass an aware datetime")
