@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
-from billing.emitter import BillingRefused, RunReservations
+from marketplace_billing import Billing, Conflict
 
 from .clock import invoke_run, move_clock
 from .contention import until_not_contended
@@ -188,33 +188,32 @@ def test_hold_requests_and_reads_are_checked(server, token):
     assert member.status_code == 403
 
 
-def test_a_producer_reserves_a_run_and_is_charged_once_for_it_through_the_emitter(server, token):
+def test_a_producer_reserves_a_run_and_is_charged_once_for_it_through_the_client(server, token):
     org = new_org()
     sid = subscribe(server, token, org)["subscription_id"]
-    billing = RunReservations(server.base_url + "/api/billing", token=token("service"))
-    assert billing.check(org, "instrumentation", 12)["allowed"] is True
+    billing = Billing(server.base_url + "/api/billing", token=token("service"))
+    assert billing.entitlements.check(organization_id=org, service="instrumentation", quantity=12).allowed is True
 
-    with billing.reserved(org, "instrumentation", runs=12, run_id="run-4410") as run:
+    reserve = dict(organization_id=org, service="instrumentation", quantity=12, idempotency_key="run:run-4410")
+    with billing.holds.reserve(**reserve) as run:
         assert subscription(server, token, sid)["held_credits"] == "60"
-        run.used = 10
-    assert (run.charged["credits"], run.charged["hold_id"]) == ("50", run.hold["hold_id"])
+        run.settle(quantity=10)
+    assert (run.charge.credits, run.charge.hold_id) == (Decimal(50), run.hold_id)
     # The producer restarts and repeats both steps: the same hold, the same charge.
-    assert billing.hold(org, "instrumentation", 12, run_id="run-4410") == run.hold
-    assert billing.settle(run.hold["hold_id"], run_id="run-4410", quantity=10) == run.charged
+    with billing.holds.reserve(**reserve) as repeated:
+        assert repeated.hold_id == run.hold_id and repeated.settle(quantity=10) == run.charge
 
     try:
-        with billing.reserved(org, "instrumentation", runs=3, run_id="run-4411") as crashed:
+        with billing.holds.reserve(**reserve | {"quantity": 3, "idempotency_key": "run:run-4411"}) as crashed:
             raise RuntimeError("the instrument jammed")
     except RuntimeError:
         pass
-    assert server.request("GET", f"/holds/{crashed.hold['hold_id']}", token=token("service")).json()["status"] == (
-        "released"
-    )
+    assert server.request("GET", f"/holds/{crashed.hold_id}", token=token("service")).json()["status"] == "released"
     current, _ = assert_holds_are_honest(server, token, sid)
     assert (current["credit_balance"], current["held_credits"]) == ("950", "0")
     try:
-        billing.settle(crashed.hold["hold_id"], run_id="run-4411")
-    except BillingRefused as refused:
+        billing.holds.settle(crashed.hold_id, idempotency_key="run:run-4411")
+    except Conflict as refused:
         assert (refused.status, refused.code) == (409, "hold_not_active")
     else:
         raise AssertionError("a released hold was settled")

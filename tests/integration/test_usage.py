@@ -1,12 +1,12 @@
-"""The usage functions on moto, driven by events/, and the usage bus end to end (emitter -> consumer)."""
+"""The usage functions on moto, driven by events/, and the usage bus end to end (the client's UsageBus -> consumer)."""
 
 import json
 from decimal import Decimal
 
 import boto3
 import pytest
-
-from billing.emitter import UsageEmitter, UsageNotEmitted, instrumentation_run, planner_finalization, sequence_analysis
+from marketplace_billing import instrumentation_run, planner_finalization, sequence_analysis
+from marketplace_billing.bus import RefusedEntry, UsageBus
 
 from .conftest import claims, sample_event
 
@@ -141,19 +141,19 @@ def test_bus_batches_are_charged_exactly_as_http_usage_with_each_key_charged_onc
     assert [e["type"] for e in ledger(functions, other)] == ["grant", "usage", "usage"]  # one entry a batch
 
 
-def test_the_emitters_events_are_recorded_by_the_bus_consumer(functions, subscribed):
+def test_the_client_bus_producers_events_are_recorded_by_the_bus_consumer(functions, subscribed):
     events = boto3.client("events", region_name="us-east-1")
     events.create_event_bus(Name="usage-test")
-    emitter = UsageEmitter(events, bus_name="usage-test", source="marketplace.lab")
+    bus = UsageBus("usage-test", events, source="marketplace.lab")
     usage = [
         planner_finalization("org-helix", "fin-1", escalation_codes=["ESC-9"]),
         instrumentation_run("org-helix", "run-1", guardrail_flags=["temperature_drift"]),
         sequence_analysis("org-helix", "seq-1", units=Decimal("96")),
     ]
-    emitter.emit(*usage)  # moto accepts them; what it would deliver is each entry as an EventBridge event
+    assert bus.put(*usage) == []  # moto accepts them; what it would deliver is each entry as an EventBridge event
     delivered = [
         {"detail-type": entry["DetailType"], "source": entry["Source"], "detail": json.loads(entry["Detail"])}
-        for entry in map(emitter.entry, usage)
+        for entry in map(bus.entry, usage)
     ]
     assert through_bus(functions, *delivered)["failures"] == 0
     assert through_bus(functions, *delivered)["failures"] == 0  # delivered again: duplicates
@@ -165,18 +165,32 @@ def test_the_emitters_events_are_recorded_by_the_bus_consumer(functions, subscri
     assert Decimal(ledger(functions, subscribed)[-1]["balance_after"]) == Decimal(1000) - 2 - 5 - 24
 
 
-def test_the_emitter_names_the_events_the_bus_refused():
+def test_the_client_bus_answers_the_entries_eventbridge_refused_ten_a_call():
     class RefusingBus:
-        def put_events(self, Entries):
-            return {
-                "FailedEntryCount": 1,
-                "Entries": [{"EventId": "1"}, {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}],
-            }
+        calls: list[int] = []
 
-    with pytest.raises(UsageNotEmitted) as raised:
-        UsageEmitter(RefusingBus(), bus_name="b", source="s").emit(
-            planner_finalization("o", "f1"), planner_finalization("o", "f2")
-        )
-    assert raised.value.failures == [
-        {"idempotency_key": "planner_finalization:f2", "error": "ThrottlingException", "message": "slow down"}
+        def put_events(self, Entries):
+            self.calls.append(len(Entries))
+            answers = [{"EventId": str(n)} for n in range(len(Entries))]
+            answers[-1] = {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}
+            return {"FailedEntryCount": 1, "Entries": answers}
+
+    refusing = RefusingBus()
+    usage = [planner_finalization("o", f"f{n}") for n in range(12)]
+    refused = UsageBus("b", refusing, source="s").put(*usage)
+    assert refusing.calls == [10, 2]
+    assert refused == [
+        RefusedEntry(usage[9], "ThrottlingException", "slow down"),
+        RefusedEntry(usage[11], "ThrottlingException", "slow down"),
     ]
+    assert [r.record.idempotency_key for r in refused] == ["planner_finalization:f9", "planner_finalization:f11"]
+
+
+def test_the_client_bus_refuses_an_event_without_a_key_before_sending_anything():
+    class Bus:
+        def put_events(self, Entries):
+            raise AssertionError("nothing is sent")
+
+    keyless = planner_finalization("o", "f1").model_copy(update={"idempotency_key": None})
+    with pytest.raises(ValueError, match="idempotency key"):
+        UsageBus("b", Bus()).put(planner_finalization("o", "f0"), keyless)
