@@ -602,6 +602,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/billing/subscriptions/{subscription_id}/invoices/upcoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The current period's invoice as it would be drafted (or the final one, canceled now); never stored
+         * @description Roles: `marketplace:admin`, `finance`, `org:admin`, `org:member`.
+         */
+        get: operations["upcomingInvoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/billing/subscriptions/{subscription_id}/invoices/{invoice_id}": {
         parameters: {
             query?: never;
@@ -1791,6 +1811,67 @@ export interface components {
             health: components["schemas"]["Health"];
             /** Available Credits */
             readonly available_credits: string;
+        };
+        /**
+         * UpcomingInvoice
+         * @description The invoice of the current period as it would be drafted at its end with the usage so far
+         *     (or at a cancellation now): composed by the same code as every draft, never stored.
+         */
+        UpcomingInvoice: {
+            /**
+             * Invoice Id
+             * @default null
+             */
+            invoice_id: string | null;
+            /** Subscription Id */
+            subscription_id: string;
+            /** Organization Id */
+            organization_id: string;
+            /**
+             * Number
+             * @default null
+             */
+            number: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "draft" | "issued" | "void";
+            /** Period Start */
+            period_start: string;
+            /** Period End */
+            period_end: string;
+            /** Currency */
+            currency: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Plan Version */
+            plan_version: number;
+            /**
+             * Revision
+             * @default 1
+             */
+            revision: number;
+            /** Line Items */
+            line_items?: components["schemas"]["LineItem"][];
+            /** Subtotal Cents */
+            subtotal_cents: number;
+            /** Total Cents */
+            total_cents: number;
+            /** Created At */
+            created_at: string;
+            /** Updated At */
+            updated_at: string;
+            /**
+             * Issued At
+             * @default null
+             */
+            issued_at: string | null;
+            /**
+             * Voided At
+             * @default null
+             */
+            voided_at: string | null;
         };
         /**
          * UsageBatch
@@ -5322,6 +5403,100 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    upcomingInvoice: {
+        parameters: {
+            query?: {
+                cancel_now?: boolean;
+            };
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpcomingInvoice"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `no_active_subscription` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "no_active_subscription";
                         };
                     };
                 };

@@ -13,7 +13,7 @@ from billing.api.http import (
     parse_body,
     parse_query,
 )
-from billing.api.models import ExportQuery, InvoicesQuery, PageQuery
+from billing.api.models import ExportQuery, InvoicesQuery, PageQuery, UpcomingQuery
 from billing.services import invoices
 from billing.services.invoices import DraftRequest
 
@@ -46,6 +46,13 @@ def list_invoices(subscription_id: str):
         deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor
     )
     return json_response(200, page)
+
+
+@app.get(f"{BASE}/upcoming")  # before <invoice_id>, which would take "upcoming" as an id
+def upcoming(subscription_id: str):
+    query = parse_query(app, UpcomingQuery)
+    found = invoices.upcoming_invoice(deployment.billing(), caller(app), subscription_id, cancel_now=query.cancel_now)
+    return json_response(200, found)
 
 
 @app.get(f"{BASE}/<invoice_id>")

@@ -112,6 +112,24 @@ class ExportQuery(BaseModel):
     format: Literal["csv", "json"] = "csv"
 
 
+def _query_flag(value: Any) -> Any:
+    """A switch in a query string: `true` or `false`, as written (a query has no JSON booleans)."""
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("must be true or false")
+
+
+QueryFlag = Annotated[bool, BeforeValidator(_query_flag)]
+
+
+class UpcomingQuery(BaseModel):
+    """`GET .../invoices/upcoming?cancel_now=true`: the final invoice if it were canceled now."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    cancel_now: QueryFlag = False
+
+
 class SubscriptionsQuery(PageQuery):
     """`GET /subscriptions?status&plan_id&organization_id&residency`."""
 

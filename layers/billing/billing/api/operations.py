@@ -81,7 +81,7 @@ INVOICE = SUB + "/invoices/{invoice_id}"
 def routes() -> list[Route]:
     from ..domain.grants import CreditGrant
     from ..domain.hold_records import Hold
-    from ..domain.invoices import Invoice
+    from ..domain.invoices import Invoice, UpcomingInvoice
     from ..domain.ledger import LedgerEntry
     from ..domain.paging import Page
     from ..domain.plans import Plan, PlanId, PlanRevision
@@ -104,6 +104,7 @@ def routes() -> list[Route]:
         PlanQuery,
         SubscriptionsQuery,
         SummaryQuery,
+        UpcomingQuery,
         UsageBatch,
         UsageQuery,
     )
@@ -223,6 +224,10 @@ def routes() -> list[Route]:
               {200: Page[Invoice]}, roles=(ADMIN, FINANCE), query=InvoicesQuery, tag="invoices"),
         Route("GET", SUB + "/invoices", "listInvoices", "A subscription's invoices, newest period first",
               {200: Page[Invoice]}, roles=READERS, query=PageQuery, tag="invoices"),
+        Route("GET", SUB + "/invoices/upcoming", "upcomingInvoice",
+              "The current period's invoice as it would be drafted (or the final one, canceled now); never stored",
+              {200: UpcomingInvoice}, roles=READERS, query=UpcomingQuery, errors={409: ("no_active_subscription",)},
+              tag="invoices"),
         Route("GET", INVOICE, "getInvoice", "An invoice", {200: Invoice}, roles=READERS, tag="invoices"),
         Route("POST", INVOICE + "/issue", "issueInvoice", "Issue a draft (gapless number)", {200: Invoice},
               roles=(ADMIN, FINANCE), errors={403: ("residency_mismatch",), 409: ("invoice_not_draft", "period_open")},

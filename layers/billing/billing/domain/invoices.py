@@ -64,6 +64,13 @@ class Invoice(BaseModel):
         return self.status == "draft"
 
 
+class UpcomingInvoice(Invoice):
+    """The invoice of the current period as it would be drafted at its end with the usage so far
+    (or at a cancellation now): composed by the same code as every draft, never stored."""
+
+    invoice_id: str | None = None  # type: ignore[assignment] - it has none until it is drafted
+
+
 def invoice_id(subscription_id: str, period_start: datetime, revision: int = 1) -> str:
     """One invoice per (subscription, period), so drafting the period again finds the same id; a
     voided one is followed by revision 2, 3... (`_r002`), which sort after it."""

@@ -16,7 +16,7 @@ from ..domain.access import Caller, Permission, require_residency
 from ..domain.closing import DueClose
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.invoice_export import as_csv, as_json, export_filename
-from ..domain.invoices import Invoice, InvoiceFilters, billed_until, compose_invoice, invoice_order
+from ..domain.invoices import Invoice, InvoiceFilters, UpcomingInvoice, billed_until, compose_invoice, invoice_order
 from ..domain.paging import Page, list_binding, merged_page
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
@@ -75,6 +75,32 @@ def draft_invoice(
         return draft, previous is None or previous.invoice_id != draft.invoice_id
 
     return with_retries(attempt, pause=pause)
+
+
+def upcoming_invoice(billing: Billing, caller: Caller, subscription_id: str, *, cancel_now: bool) -> UpcomingInvoice:
+    """The current period's invoice as the close would draft it with the usage so far; with
+    `cancel_now`, the final invoice a cancellation now would draft (its base fee prorated). Composed
+    by the drafting code itself, from the same reads, and never stored."""
+    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    now = billing.now()
+    if subscription.period_closes_at is None or (cancel_now and not subscription.is_active):
+        raise Conflict(
+            "The subscription is canceled and its final period is invoiced; nothing is upcoming.",
+            code="no_active_subscription",
+        )
+    if cancel_now:
+        subscription = subscription.canceled(now)
+    period = subscription.current_period
+    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
+    draft = compose_invoice(
+        subscription,
+        plan,
+        period,
+        billing.usage.period_usage(subscription_id, period.start),
+        now=now,
+        grants=billing.subscriptions.grants_made_in(subscription_id, period),
+    )
+    return UpcomingInvoice.model_validate(dict(draft) | {"invoice_id": None})
 
 
 def list_invoices(
