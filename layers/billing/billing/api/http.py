@@ -20,6 +20,7 @@ from ..lazy_packages import lean_powertools
 from ..observability import instrumented, logger
 from . import errors
 from .auth import Caller, Permission, caller_from_authorizer
+from .headers import IDEMPOTENCY_KEY
 
 _rest = lean_powertools()  # the REST resolver alone, not every resolver and event class Powertools ships
 APIGatewayRestResolver, CORSConfig, Response = _rest.APIGatewayRestResolver, _rest.CORSConfig, _rest.Response
@@ -27,7 +28,6 @@ APIGatewayRestResolver, CORSConfig, Response = _rest.APIGatewayRestResolver, _re
 API_PREFIX = "/api/billing"
 MAX_BODY_BYTES = 256 * 1024
 JSON = "application/json"
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 Model = TypeVar("Model", bound=BaseModel)
 

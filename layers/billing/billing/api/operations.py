@@ -92,7 +92,7 @@ def routes() -> list[Route]:
     from ..services.invoices import DraftRequest
     from ..services.subscriptions import ProvisionRequest, SettingsRequest, SubscriptionWithHealth
     from ..services.usage import BatchReport, BillingPeriod
-    from .http import IDEMPOTENCY_KEY
+    from .headers import IDEMPOTENCY_KEY
     from .models import (
         DailyQuery,
         ExportQuery,
