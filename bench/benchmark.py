@@ -390,7 +390,7 @@ def invoicing(stack) -> None:
 
     from billing import deployment
     from billing.services import invoices
-    from local_stack.seed import seed_subscriptions
+    from tests.seed import seed_subscriptions
 
     meter = DynamoMeter(deployment.dynamodb())
     tag = uuid.uuid4().hex[:6]

@@ -14,10 +14,10 @@ from billing.domain.errors import RetryableConflict
 from billing.domain.subscriptions import CreditPosting
 from billing.store.eventbridge import EventBridgePublisher
 
-from .conftest import STACK, sample_event
+from .conftest import TEMPLATE, sample_event
 from .test_subscriptions import provisioned
 
-OUTBOX = next(t["TableName"] for t in STACK.tables() if t["TableName"].startswith("marketplace_billing_outbox"))
+OUTBOX = next(t["TableName"] for t in TEMPLATE.tables() if t["TableName"].startswith("marketplace_billing_outbox"))
 
 
 def outbox(functions) -> list[dict]:
@@ -157,7 +157,7 @@ def test_removals_from_the_outbox_are_not_events(functions, bus):
 
 def test_the_sample_batch_goes_onto_the_template_bus(functions):
     """The entries are ones EventBridge (moto's) takes."""
-    bus_name = STACK.resolve({"Ref": "BillingEventsBus"})
+    bus_name = TEMPLATE.resolve({"Ref": "BillingEventsBus"})
     boto3.client("events", region_name="us-east-1").create_event_bus(Name=bus_name)
     answer = functions("OutboxPublisherFunction").invoke(sample_event("outbox_publisher/stream_batch.json"))
     assert answer == {"batchItemFailures": []}

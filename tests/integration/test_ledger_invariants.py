@@ -34,9 +34,8 @@ from billing.store.dynamodb_plans import DynamoPlanStore
 from billing.store.dynamodb_subscriptions import DynamoSubscriptionStore
 from billing.store.dynamodb_usage import DynamoUsageStore
 from billing.store.memory import InMemoryClosingQueue
-from local_stack.database import create_tables
 
-from .conftest import STACK
+from .conftest import TEMPLATE, create_tables
 
 ADMIN = Caller("admin", frozenset({"marketplace:admin"}), None, "us")
 SERVICE = Caller("producer", frozenset({"service"}), None, None)
@@ -325,7 +324,7 @@ class DynamoCreditsMachine(CreditsMachine):
 
     def make_billing(self, clock):
         suffix = uuid.uuid4().hex[:8]
-        specs = [t | {"TableName": f"{t['TableName']}-{suffix}"} for t in STACK.tables()]
+        specs = [t | {"TableName": f"{t['TableName']}-{suffix}"} for t in TEMPLATE.tables()]
         create_tables(self.client, specs)
         self.tables = tables = {t["TableName"].split("-")[0]: t["TableName"] for t in specs}
         subscriptions_table, ledger_table = tables["marketplace_subscriptions"], tables["marketplace_credit_ledger"]
