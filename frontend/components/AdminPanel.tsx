@@ -3,8 +3,10 @@ import { useState } from "react";
 import { newIdempotencyKey, type ApiError, type Invoice, type Plan } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatCredits, formatDate, formatMoney } from "../lib/format";
+import { optionalWholeNumber } from "../lib/input";
 import { can, type Session } from "../lib/session";
 import { asApiError, useResource } from "../lib/useResource";
+import { Field } from "./Field";
 import { GrantForm } from "./Grants";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import { draftFromPlan, EMPTY_PLAN, listingFromDraft, PlanForm, type PlanDraft } from "./PlanForm";
@@ -194,9 +196,8 @@ function CreditsForm({ subscriptionId, onChanged }: { subscriptionId: string | n
         amount: amount.trim(),
         reason,
         idempotency_key: newIdempotencyKey("credits"),
-        // Blank: the plan's credit price (or free where it has none). Anything but whole cents is
-        // sent as typed, so the API's 422 names price_cents at the field.
-        price_cents: type !== "top_up" || price.trim() === "" ? null : /^\d+$/.test(price.trim()) ? Number(price.trim()) : (price.trim() as unknown as number),
+        // Blank: the plan's credit price (or free where it has none).
+        price_cents: type === "top_up" ? optionalWholeNumber(price) : null,
       });
       setDone(`Recorded ${entry.type.replace("_", "-")} of ${formatCredits(entry.amount)} credits; balance ${formatCredits(entry.balance_after)}.`);
       setAmount("");
@@ -230,22 +231,16 @@ function CreditsForm({ subscriptionId, onChanged }: { subscriptionId: string | n
               <option value="adjustment">adjustment (±)</option>
             </select>
           </label>
-          <label>
-            Amount (credits)
-            <input value={amount} onChange={(e) => setAmount(e.target.value)} inputMode="decimal" aria-invalid={Boolean(fields.amount)} required />
-            {fields.amount ? <span className="field-error">{fields.amount}</span> : null}
-          </label>
-          <label>
-            Reason
-            <input value={reason} onChange={(e) => setReason(e.target.value)} aria-invalid={Boolean(fields.reason)} required />
-            {fields.reason ? <span className="field-error">{fields.reason}</span> : null}
-          </label>
+          <Field label="Amount (credits)" name="amount" id="credits-amount" error={fields.amount}>
+            {(props) => <input {...props} value={amount} onChange={(e) => setAmount(e.target.value)} inputMode="decimal" required />}
+          </Field>
+          <Field label="Reason" name="reason" id="credits-reason" error={fields.reason}>
+            {(props) => <input {...props} value={reason} onChange={(e) => setReason(e.target.value)} required />}
+          </Field>
           {type === "top_up" ? (
-            <label>
-              Price (cents, optional)
-              <input value={price} onChange={(e) => setPrice(e.target.value)} inputMode="numeric" placeholder="plan's price" aria-invalid={Boolean(fields.price_cents)} />
-              {fields.price_cents ? <span className="field-error">{fields.price_cents}</span> : null}
-            </label>
+            <Field label="Price (cents, optional)" name="price_cents" id="credits-price_cents" error={fields.price_cents}>
+              {(props) => <input {...props} value={price} onChange={(e) => setPrice(e.target.value)} inputMode="numeric" placeholder="plan's price" />}
+            </Field>
           ) : null}
           <button type="submit" className="primary" disabled={busy || !amount || !reason}>
             Apply

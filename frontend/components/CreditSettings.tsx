@@ -3,11 +3,12 @@ import { useState } from "react";
 import type { ApiError, SettingsRequest, SubscriptionWithHealth } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatCredits } from "../lib/format";
+import { wholeNumberOrAsTyped } from "../lib/input";
 import { asApiError } from "../lib/useResource";
+import { Field, FieldError } from "./Field";
 import { ErrorNotice } from "./Panel";
 
 const FIELDS = ["low_balance_threshold_credits", "auto_top_up", "auto_top_up.enabled", "auto_top_up.threshold_credits", "auto_top_up.amount", "auto_top_up.max_per_period"] as const;
-type Field = (typeof FIELDS)[number];
 
 type Draft = { threshold: string; enabled: boolean; topUpThreshold: string; amount: string; maxPerPeriod: string };
 
@@ -19,12 +20,6 @@ function draftOf(s: SubscriptionWithHealth): Draft {
     amount: s.auto_top_up?.amount ?? "",
     maxPerPeriod: s.auto_top_up ? String(s.auto_top_up.max_per_period) : "",
   };
-}
-
-/** Whole numbers as numbers; anything else as typed, so the API's 422 names the field. */
-function integerOrAsTyped(value: string): number {
-  const v = value.trim();
-  return /^\d+$/.test(v) ? Number(v) : (v as unknown as number);
 }
 
 /** What changed since the subscription was read: a field left out stays as it is. */
@@ -43,7 +38,7 @@ export function settingsChange(before: Draft, after: Draft): SettingsRequest {
           enabled: after.enabled,
           threshold_credits: after.topUpThreshold.trim(),
           amount: after.amount.trim(),
-          max_per_period: integerOrAsTyped(after.maxPerPeriod),
+          max_per_period: wholeNumberOrAsTyped(after.maxPerPeriod),
         };
   }
   return change;
@@ -83,16 +78,6 @@ export function CreditSettings({ subscription, mayEdit, onSaved }: { subscriptio
     }
   }
 
-  const fieldError = (name: Field) =>
-    fields[name] ? (
-      <span className="field-error" data-field={name} id={`settings-${name.replace(".", "-")}-error`}>
-        {fields[name]}
-      </span>
-    ) : null;
-  const invalid = (name: Field) => ({
-    "aria-invalid": Boolean(fields[name]),
-    "aria-describedby": fields[name] ? `settings-${name.replace(".", "-")}-error` : undefined,
-  });
   const unplaced = error && !FIELDS.some((name) => fields[name]);
 
   return (
@@ -139,36 +124,28 @@ export function CreditSettings({ subscription, mayEdit, onSaved }: { subscriptio
             void save();
           }}
         >
-          <label>
-            Low-balance threshold (credits)
-            <input value={draft.threshold} onChange={(e) => set({ threshold: e.target.value })} inputMode="decimal" placeholder="default: 10% of allowance" {...invalid("low_balance_threshold_credits")} />
-            {fieldError("low_balance_threshold_credits")}
-          </label>
+          <Field label="Low-balance threshold (credits)" name="low_balance_threshold_credits" error={fields.low_balance_threshold_credits}>
+            {(props) => <input {...props} value={draft.threshold} onChange={(e) => set({ threshold: e.target.value })} inputMode="decimal" placeholder="default: 10% of allowance" />}
+          </Field>
           <fieldset>
             <legend>Auto top-up</legend>
             <label className="check">
-              <input type="checkbox" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} {...invalid("auto_top_up.enabled")} />
+              <input type="checkbox" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} aria-invalid={Boolean(fields["auto_top_up.enabled"])} />
               Buy credits automatically when the balance runs low
             </label>
-            {fieldError("auto_top_up.enabled")}
+            <FieldError name="auto_top_up.enabled" error={fields["auto_top_up.enabled"]} />
             <div className="grid">
-              <label>
-                When below (credits)
-                <input value={draft.topUpThreshold} onChange={(e) => set({ topUpThreshold: e.target.value })} inputMode="decimal" {...invalid("auto_top_up.threshold_credits")} />
-                {fieldError("auto_top_up.threshold_credits")}
-              </label>
-              <label>
-                Buy (credits)
-                <input value={draft.amount} onChange={(e) => set({ amount: e.target.value })} inputMode="decimal" {...invalid("auto_top_up.amount")} />
-                {fieldError("auto_top_up.amount")}
-              </label>
-              <label>
-                At most (times a period)
-                <input value={draft.maxPerPeriod} onChange={(e) => set({ maxPerPeriod: e.target.value })} inputMode="numeric" {...invalid("auto_top_up.max_per_period")} />
-                {fieldError("auto_top_up.max_per_period")}
-              </label>
+              <Field label="When below (credits)" name="auto_top_up.threshold_credits" error={fields["auto_top_up.threshold_credits"]}>
+                {(props) => <input {...props} value={draft.topUpThreshold} onChange={(e) => set({ topUpThreshold: e.target.value })} inputMode="decimal" />}
+              </Field>
+              <Field label="Buy (credits)" name="auto_top_up.amount" error={fields["auto_top_up.amount"]}>
+                {(props) => <input {...props} value={draft.amount} onChange={(e) => set({ amount: e.target.value })} inputMode="decimal" />}
+              </Field>
+              <Field label="At most (times a period)" name="auto_top_up.max_per_period" error={fields["auto_top_up.max_per_period"]}>
+                {(props) => <input {...props} value={draft.maxPerPeriod} onChange={(e) => set({ maxPerPeriod: e.target.value })} inputMode="numeric" />}
+              </Field>
             </div>
-            {fieldError("auto_top_up")}
+            <FieldError name="auto_top_up" error={fields.auto_top_up} />
             <p className="muted small">Priced at the plan’s credit price and added to this period’s invoice.</p>
           </fieldset>
           <div className="row">

@@ -3,7 +3,9 @@ import { useState } from "react";
 import { newIdempotencyKey, type ApiError, type CreditGrant, type GrantRequest, type GrantStatus } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatCredits, formatDateTime, formatMoney } from "../lib/format";
+import { optionalWholeNumber } from "../lib/input";
 import { asApiError, useResource } from "../lib/useResource";
+import { Field } from "./Field";
 import { Empty, ErrorNotice, Loading } from "./Panel";
 
 const KIND_TEXT = { allowance: "Allowance", purchased: "Purchased", promotional: "Promotional" } as const;
@@ -241,13 +243,6 @@ export function utcFromInput(value: string): string | null {
   return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(v) ? `${v}:00Z` : v;
 }
 
-/** Whole numbers as numbers; anything else as typed, so the API's 422 names the field. */
-function integerOrAsTyped(value: string): number | null {
-  const v = value.trim();
-  if (!v) return null;
-  return /^\d+$/.test(v) ? Number(v) : (v as unknown as number);
-}
-
 const GRANT_FIELDS = ["amount", "kind", "priority", "effective_at", "expires_at", "price_cents", "reason"] as const;
 type GrantDraft = { kind: "promotional" | "purchased"; amount: string; price: string; priority: string; effective: string; expires: string; reason: string };
 const EMPTY_GRANT: GrantDraft = { kind: "promotional", amount: "", price: "", priority: "", effective: "", expires: "", reason: "" };
@@ -272,11 +267,11 @@ export function GrantForm({ subscriptionId, onChanged }: { subscriptionId: strin
       amount: draft.amount.trim(),
       reason: draft.reason,
       idempotency_key: newIdempotencyKey("grant"),
-      priority: integerOrAsTyped(draft.priority),
+      priority: optionalWholeNumber(draft.priority),
       effective_at: utcFromInput(draft.effective),
       expires_at: utcFromInput(draft.expires),
       // Blank: the plan's credit price. Promotional credits are free (nothing is sent).
-      price_cents: draft.kind === "purchased" ? integerOrAsTyped(draft.price) : null,
+      price_cents: draft.kind === "purchased" ? optionalWholeNumber(draft.price) : null,
     };
     try {
       const grant = await client.createGrant(subscriptionId, request);
@@ -292,16 +287,6 @@ export function GrantForm({ subscriptionId, onChanged }: { subscriptionId: strin
     }
   }
 
-  const field = (name: (typeof GRANT_FIELDS)[number]) =>
-    fields[name] ? (
-      <span className="field-error" data-field={name} id={`grant-${name}-error`}>
-        {fields[name]}
-      </span>
-    ) : null;
-  const invalid = (name: (typeof GRANT_FIELDS)[number]) => ({
-    "aria-invalid": Boolean(fields[name]),
-    "aria-describedby": fields[name] ? `grant-${name}-error` : undefined,
-  });
   const unplaced = error && !GRANT_FIELDS.some((name) => fields[name]);
 
   return (
@@ -319,51 +304,41 @@ export function GrantForm({ subscriptionId, onChanged }: { subscriptionId: strin
             void submit();
           }}
         >
-          <label>
-            Kind
-            <select value={draft.kind} onChange={(e) => set({ kind: e.target.value as GrantDraft["kind"] })} {...invalid("kind")}>
-              <option value="promotional">promotional (free)</option>
-              <option value="purchased">purchased</option>
-            </select>
-            {field("kind")}
-          </label>
-          <label>
-            Amount (credits)
-            <input value={draft.amount} onChange={(e) => set({ amount: e.target.value })} inputMode="decimal" {...invalid("amount")} />
-            {field("amount")}
-          </label>
-          <label>
-            Price (cents, optional)
-            <input
-              value={draft.kind === "purchased" ? draft.price : ""}
-              onChange={(e) => set({ price: e.target.value })}
-              inputMode="numeric"
-              placeholder={draft.kind === "purchased" ? "plan's price" : "free"}
-              disabled={draft.kind !== "purchased"}
-              {...invalid("price_cents")}
-            />
-            {field("price_cents")}
-          </label>
-          <label>
-            Priority (0–1000, optional)
-            <input value={draft.priority} onChange={(e) => set({ priority: e.target.value })} inputMode="numeric" placeholder="default" {...invalid("priority")} />
-            {field("priority")}
-          </label>
-          <label>
-            Effective from (UTC, optional)
-            <input type="datetime-local" value={draft.effective} onChange={(e) => set({ effective: e.target.value })} {...invalid("effective_at")} />
-            {field("effective_at")}
-          </label>
-          <label>
-            Expires at (UTC, optional)
-            <input type="datetime-local" value={draft.expires} onChange={(e) => set({ expires: e.target.value })} {...invalid("expires_at")} />
-            {field("expires_at")}
-          </label>
-          <label className="wide">
-            Reason
-            <input value={draft.reason} onChange={(e) => set({ reason: e.target.value })} {...invalid("reason")} />
-            {field("reason")}
-          </label>
+          <Field label="Kind" name="kind" id="grant-kind" error={fields.kind}>
+            {(props) => (
+              <select {...props} value={draft.kind} onChange={(e) => set({ kind: e.target.value as GrantDraft["kind"] })}>
+                <option value="promotional">promotional (free)</option>
+                <option value="purchased">purchased</option>
+              </select>
+            )}
+          </Field>
+          <Field label="Amount (credits)" name="amount" id="grant-amount" error={fields.amount}>
+            {(props) => <input {...props} value={draft.amount} onChange={(e) => set({ amount: e.target.value })} inputMode="decimal" />}
+          </Field>
+          <Field label="Price (cents, optional)" name="price_cents" id="grant-price_cents" error={fields.price_cents}>
+            {(props) => (
+              <input
+                {...props}
+                value={draft.kind === "purchased" ? draft.price : ""}
+                onChange={(e) => set({ price: e.target.value })}
+                inputMode="numeric"
+                placeholder={draft.kind === "purchased" ? "plan's price" : "free"}
+                disabled={draft.kind !== "purchased"}
+              />
+            )}
+          </Field>
+          <Field label="Priority (0–1000, optional)" name="priority" id="grant-priority" error={fields.priority}>
+            {(props) => <input {...props} value={draft.priority} onChange={(e) => set({ priority: e.target.value })} inputMode="numeric" placeholder="default" />}
+          </Field>
+          <Field label="Effective from (UTC, optional)" name="effective_at" id="grant-effective_at" error={fields.effective_at}>
+            {(props) => <input {...props} type="datetime-local" value={draft.effective} onChange={(e) => set({ effective: e.target.value })} />}
+          </Field>
+          <Field label="Expires at (UTC, optional)" name="expires_at" id="grant-expires_at" error={fields.expires_at}>
+            {(props) => <input {...props} type="datetime-local" value={draft.expires} onChange={(e) => set({ expires: e.target.value })} />}
+          </Field>
+          <Field label="Reason" name="reason" id="grant-reason" className="wide" error={fields.reason}>
+            {(props) => <input {...props} value={draft.reason} onChange={(e) => set({ reason: e.target.value })} />}
+          </Field>
           <div className="form-actions">
             <button type="submit" className="primary" disabled={busy}>
               Grant credits

@@ -1,7 +1,9 @@
 "use client";
-import { useState, type ReactNode } from "react";
+import { useState } from "react";
 import type { ApiError, Plan, PlanListing } from "../lib/api";
+import { optionalWholeNumber, wholeNumberOrAsTyped } from "../lib/input";
 import { asApiError } from "../lib/useResource";
+import { Field, FieldError } from "./Field";
 import { ErrorNotice } from "./Panel";
 
 // The full partner-listing form. 422 answers name fields as `features.0.key` (or
@@ -68,7 +70,6 @@ export function draftFromPlan(plan: Plan): PlanDraft {
 
 /** The body the API takes. Whole cents stay text when they are not a plain integer, so the API names them (422). */
 export function listingFromDraft(draft: PlanDraft): PlanListing {
-  const cents = /^-?\d+$/.test(draft.base_fee_cents.trim()) ? Number(draft.base_fee_cents.trim()) : (draft.base_fee_cents as unknown as number);
   return {
     plan_id: draft.plan_id.trim(),
     name: draft.name,
@@ -76,14 +77,14 @@ export function listingFromDraft(draft: PlanDraft): PlanListing {
     partner: draft.partner,
     billing_cadence: draft.billing_cadence,
     currency: draft.currency.trim().toUpperCase(),
-    base_fee_cents: cents,
+    base_fee_cents: wholeNumberOrAsTyped(draft.base_fee_cents),
     credit_allowance: draft.credit_allowance.trim(),
     overage_policy: draft.overage_policy,
     overage_rate_cents: draft.overage_rate_cents.trim(),
     credit_price_cents: draft.credit_price_cents.trim() === "" ? null : draft.credit_price_cents.trim(),
     sla: draft.sla,
     usage_rates: Object.fromEntries(draft.usage_rates.filter((r) => r.service.trim()).map((r) => [r.service.trim(), { unit: r.unit, credits_per_unit: r.credits_per_unit.trim() }])),
-    features: draft.features.map((f) => ({ key: f.key, label: f.label, included: f.included, limit: f.limit.trim() === "" ? null : /^\d+$/.test(f.limit.trim()) ? Number(f.limit) : f.limit })),
+    features: draft.features.map((f) => ({ key: f.key, label: f.label, included: f.included, limit: optionalWholeNumber(f.limit) })),
     bundle: draft.bundle,
   };
 }
@@ -91,22 +92,6 @@ export function listingFromDraft(draft: PlanDraft): PlanListing {
 /** `features[0].key` and `features.0.key` are the same field. */
 export function fieldKey(path: string): string {
   return path.replace(/\[(\d+)\]/g, ".$1").replace(/^body\./, "");
-}
-
-function Field({ label, path, errors, children }: { label: string; path: string; errors: Record<string, string>; children: (props: { id: string; "aria-invalid": boolean; "aria-describedby"?: string }) => ReactNode }) {
-  const id = `plan-field-${path.replace(/[^a-z0-9]+/gi, "-")}`;
-  const message = errors[path];
-  return (
-    <div className={`field${message ? " invalid" : ""}`}>
-      <label htmlFor={id}>{label}</label>
-      {children({ id, "aria-invalid": Boolean(message), "aria-describedby": message ? `${id}-error` : undefined })}
-      {message ? (
-        <p className="field-error" id={`${id}-error`} data-field={path}>
-          {message}
-        </p>
-      ) : null}
-    </div>
-  );
 }
 
 export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: PlanDraft; editing: boolean; onSubmit: (draft: PlanDraft) => Promise<unknown>; onCancel: () => void }) {
@@ -130,7 +115,7 @@ export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: Pl
   }
 
   const text = (label: string, path: string, value: string, change: (v: string) => void, extra: { disabled?: boolean; inputMode?: "numeric" | "decimal" } = {}) => (
-    <Field label={label} path={path} errors={errors}>
+    <Field label={label} name={path} error={errors[path]}>
       {(props) => <input {...props} value={value} onChange={(e) => change(e.target.value)} {...extra} />}
     </Field>
   );
@@ -150,7 +135,7 @@ export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: Pl
         {text("Plan id (slug)", "plan_id", draft.plan_id, (v) => set("plan_id", v), { disabled: editing })}
         {text("Name", "name", draft.name, (v) => set("name", v))}
         {text("Partner", "partner", draft.partner, (v) => set("partner", v))}
-        <Field label="Cadence" path="billing_cadence" errors={errors}>
+        <Field label="Cadence" name="billing_cadence" error={errors.billing_cadence}>
           {(props) => (
             <select {...props} value={draft.billing_cadence} onChange={(e) => set("billing_cadence", e.target.value as PlanDraft["billing_cadence"])}>
               <option value="monthly">monthly</option>
@@ -162,7 +147,7 @@ export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: Pl
         {text("Currency (ISO 4217)", "currency", draft.currency, (v) => set("currency", v))}
         {text("Base fee (cents)", "base_fee_cents", draft.base_fee_cents, (v) => set("base_fee_cents", v), { inputMode: "numeric" })}
         {text("Credit allowance", "credit_allowance", draft.credit_allowance, (v) => set("credit_allowance", v), { inputMode: "decimal" })}
-        <Field label="Overage policy" path="overage_policy" errors={errors}>
+        <Field label="Overage policy" name="overage_policy" error={errors.overage_policy}>
           {(props) => (
             <select {...props} value={draft.overage_policy} onChange={(e) => set("overage_policy", e.target.value as PlanDraft["overage_policy"])}>
               <option value="allow">allow (bill overage)</option>
@@ -177,24 +162,22 @@ export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: Pl
         {text("SLA response (hours)", "sla.response_time_hours", draft.sla.response_time_hours, (v) => set("sla", { ...draft.sla, response_time_hours: v }), { inputMode: "decimal" })}
         {text("SLA support", "sla.support", draft.sla.support, (v) => set("sla", { ...draft.sla, support: v }))}
       </div>
-      <Field label="Description" path="description" errors={errors}>
+      <Field label="Description" name="description" error={errors.description}>
         {(props) => <textarea {...props} rows={2} value={draft.description} onChange={(e) => set("description", e.target.value)} />}
       </Field>
 
       <fieldset>
         <legend>Usage rates</legend>
-        {errors.usage_rates ? <p className="field-error">{errors.usage_rates}</p> : null}
+        <FieldError name="usage_rates" error={errors.usage_rates} />
         {draft.usage_rates.map((rate, i) => (
           <div className="row" key={i}>
             {(["service", "unit", "credits_per_unit"] as const).map((key) => {
-              const message = key === "service" ? undefined : rateErrors(rate.service, i, key);
-              const id = `rate-${i}-${key}`;
+              const label = key === "credits_per_unit" ? "Credits per unit" : key === "unit" ? "Unit" : "Service";
+              const error = key === "service" ? undefined : rateErrors(rate.service, i, key);
               return (
-                <div className={`field${message ? " invalid" : ""}`} key={key}>
-                  <label htmlFor={id}>{key === "credits_per_unit" ? "Credits per unit" : key === "unit" ? "Unit" : "Service"}</label>
-                  <input id={id} value={rate[key]} aria-invalid={Boolean(message)} onChange={(e) => set("usage_rates", draft.usage_rates.map((r, j) => (j === i ? { ...r, [key]: e.target.value } : r)))} />
-                  {message ? <p className="field-error">{message}</p> : null}
-                </div>
+                <Field key={key} label={label} name={`usage_rates.${i}.${key}`} id={`rate-${i}-${key}`} error={error}>
+                  {(props) => <input {...props} value={rate[key]} onChange={(e) => set("usage_rates", draft.usage_rates.map((r, j) => (j === i ? { ...r, [key]: e.target.value } : r)))} />}
+                </Field>
               );
             })}
             <button type="button" aria-label={`Remove usage rate ${i + 1}`} onClick={() => set("usage_rates", draft.usage_rates.filter((_, j) => j !== i))}>
@@ -209,22 +192,15 @@ export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: Pl
 
       <fieldset>
         <legend>Features</legend>
-        {errors.features ? <p className="field-error">{errors.features}</p> : null}
+        <FieldError name="features" error={errors.features} />
         {draft.features.map((feature, i) => (
           <div className="row" key={i}>
             {(["key", "label", "limit"] as const).map((key) => {
-              const message = errors[`features.${i}.${key}`];
-              const id = `feature-${i}-${key}`;
+              const name = `features.${i}.${key}`;
               return (
-                <div className={`field${message ? " invalid" : ""}`} key={key}>
-                  <label htmlFor={id}>{key === "key" ? "Key" : key === "label" ? "Label" : "Limit (optional)"}</label>
-                  <input id={id} value={feature[key]} aria-invalid={Boolean(message)} data-field={`features.${i}.${key}`} onChange={(e) => set("features", draft.features.map((f, j) => (j === i ? { ...f, [key]: e.target.value } : f)))} />
-                  {message ? (
-                    <p className="field-error" data-field={`features.${i}.${key}`}>
-                      {message}
-                    </p>
-                  ) : null}
-                </div>
+                <Field key={key} label={key === "key" ? "Key" : key === "label" ? "Label" : "Limit (optional)"} name={name} id={`feature-${i}-${key}`} error={errors[name]}>
+                  {(props) => <input {...props} value={feature[key]} data-field={name} onChange={(e) => set("features", draft.features.map((f, j) => (j === i ? { ...f, [key]: e.target.value } : f)))} />}
+                </Field>
               );
             })}
             <label className="check">
@@ -246,14 +222,11 @@ export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: Pl
         {draft.bundle.map((item, i) => (
           <div className="row" key={i}>
             {(["sku", "name", "description"] as const).map((key) => {
-              const message = errors[`bundle.${i}.${key}`];
-              const id = `bundle-${i}-${key}`;
+              const name = `bundle.${i}.${key}`;
               return (
-                <div className={`field${message ? " invalid" : ""}`} key={key}>
-                  <label htmlFor={id}>{key === "sku" ? "SKU" : key === "name" ? "Name" : "Description"}</label>
-                  <input id={id} value={item[key]} aria-invalid={Boolean(message)} onChange={(e) => set("bundle", draft.bundle.map((b, j) => (j === i ? { ...b, [key]: e.target.value } : b)))} />
-                  {message ? <p className="field-error">{message}</p> : null}
-                </div>
+                <Field key={key} label={key === "sku" ? "SKU" : key === "name" ? "Name" : "Description"} name={name} id={`bundle-${i}-${key}`} error={errors[name]}>
+                  {(props) => <input {...props} value={item[key]} onChange={(e) => set("bundle", draft.bundle.map((b, j) => (j === i ? { ...b, [key]: e.target.value } : b)))} />}
+                </Field>
               );
             })}
             <button type="button" aria-label={`Remove bundle item ${i + 1}`} onClick={() => set("bundle", draft.bundle.filter((_, j) => j !== i))}>
