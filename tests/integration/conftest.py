@@ -1,9 +1,9 @@
 """Handlers on plain, pinned moto (DynamoDB and SQS), loaded and configured as template.yaml
 declares them (tests/integration/template.py), driven by the sample events in events/.
 
-Nothing here comes from the local stack (`make run`): a cancelled TransactWriteItems is rolled back by moto itself
-(it restores a copy of each table the transaction touched), so what these tests say of conditional
-writes is said of the emulator, not of project code."""
+Nothing here comes from the local stack (`make run`): a cancelled TransactWriteItems is rolled
+back by moto itself (it restores a copy of each table the transaction touched), so what these
+tests say of conditional writes is said of the emulator, not of project code."""
 
 from __future__ import annotations
 
