@@ -61,8 +61,8 @@ build: setup  ## sam build (no container)
 	$(SAM) build
 
 deploy: build  ## sam build && sam deploy --config-env ENV (ENV=sandbox|prod|...), then upload the storefront
-	$(SAM) deploy --config-env $(ENV)
 	@bash scripts/bootstrap storefront
+	$(SAM) deploy --config-env $(ENV) --parameter-overrides "$$(.venv-sam/bin/python scripts/storefront_csp.py --env $(ENV))"
 	.venv-sam/bin/python scripts/upload_storefront.py --env $(ENV)
 
 clean:  ## remove build and test caches

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 import traceback
@@ -41,6 +42,7 @@ TOKEN_PATH = "/_local/token"
 EVENTS_PATH = "/_local/events"
 REDELIVER_PATH = "/_local/events/redeliver"
 EVENTBRIDGE_PATH = "/_local/eventbridge"  # the publisher's EventBridge endpoint (BILLING_EVENTS_ENDPOINT)
+UNREAD_INPUT_BYTES, UNREAD_INPUT_SECONDS = 64 << 20, 2.0  # how much of a refused request is read and dropped
 SERVER_ERROR_CODES = {
     431: "request_header_fields_too_large",
     414: "uri_too_long",
@@ -282,7 +284,8 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
                 return self.send_error(400, "Content-Length must be a whole number of bytes.")
             if int(declared) > API_GATEWAY_BODY_LIMIT:  # refused before reading: API Gateway's own limit
                 self.close_connection = True
-                return self._send(refusal(413, "payload_too_large", "The request body is too large."))
+                self._send(refusal(413, "payload_too_large", "The request body is too large."))
+                return self._drain_unread_input()
             length = int(declared)
             body = self.rfile.read(length) if length else b""
             path, _, query = self.path.partition("?")
@@ -342,8 +345,28 @@ def make_handler(local: LocalStack) -> type[BaseHTTPRequestHandler]:
             in the API's error envelope, as API Gateway's gateway responses are, never an HTML page."""
             kind = SERVER_ERROR_CODES.get(code, "bad_request" if code < 500 else "internal_error")
             message = "A request header is over 64 KiB." if code == 431 else message
+            message = "The request line is over 64 KiB." if code == 414 else message
             self.close_connection = True
             self._send(refusal(code, kind, message or HTTPStatus(code).phrase))
+            self._drain_unread_input()
+
+        def _drain_unread_input(self) -> None:
+            """After a refusal sent before the request was read whole (a request line or header over
+            64 KiB, a body over the limit): read and drop what the client is still sending, for a
+            moment. Closing a socket with unread input resets the connection, and a client still
+            sending then loses the answer and sees the connection closed with nothing."""
+            try:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_WR)  # the answer is complete: the client reads it
+                deadline, left = time.monotonic() + UNREAD_INPUT_SECONDS, UNREAD_INPUT_BYTES
+                while left > 0 and (wait := deadline - time.monotonic()) > 0:
+                    self.connection.settimeout(wait)
+                    chunk = self.connection.recv(min(left, 1 << 16))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+            except OSError:  # the client has gone, or is slower than we wait for: nothing to save
+                pass
 
         def log_message(self, format: str, *args: object) -> None:
             if os.environ.get("BILLING_ACCESS_LOG", "true") == "true":

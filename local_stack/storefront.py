@@ -10,9 +10,12 @@ import posixpath
 from pathlib import Path
 from urllib.parse import unquote
 
+from scripts.storefront_csp import inline_script_hashes
+
 from .gateway import HttpResponse, refusal
 
 PREFIX = "/marketplace"
+LONGEST_PATH, LONGEST_NAME = 1024, 255  # S3's longest key; the longest file name a disk holds
 OUT = Path(__file__).resolve().parent.parent / "frontend" / "out"
 TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -26,13 +29,14 @@ TYPES = {
     ".png": "image/png",
 }
 # What template.yaml's CloudFront response headers policy sends, so the page meets it locally too.
-# Next's static export inlines its bootstrap scripts and React sets style attributes: hence 'unsafe-inline'.
+# Next's static export inlines its bootstrap scripts: each runs by its hash (scripts/storefront_csp.py),
+# never by 'unsafe-inline'. React sets style attributes: styles keep 'unsafe-inline' (no script runs so).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-    ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -48,18 +52,32 @@ def resolve(path: str, root: Path = OUT) -> Path | None:
     relative = posixpath.normpath("/" + unquote(path).replace("\\", "/")).lstrip("/")
     if "\x00" in relative:
         return None
-    candidate = (root / relative).resolve()
-    base = root.resolve()
-    if candidate != base and base not in candidate.parents:
+    try:
+        candidate = (root / relative).resolve()
+        base = root.resolve()
+        if candidate != base and base not in candidate.parents:
+            return None
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        return candidate if candidate.is_file() else None
+    except OSError:  # a name the file system cannot hold (ENAMETOOLONG, ELOOP): no such file
         return None
-    if candidate.is_dir():
-        candidate = candidate / "index.html"
-    return candidate if candidate.is_file() else None
+
+
+def is_too_long(path: str) -> bool:
+    """A path no storefront file can have: answered 414 before the disk is asked."""
+    return len(path) > LONGEST_PATH or any(len(name) > LONGEST_NAME for name in unquote(path).split("/"))
 
 
 def storefront_response(method: str, path: str, root: Path = OUT) -> HttpResponse:
     if method not in ("GET", "HEAD"):
         return refusal(405, "method_not_allowed", f"{method} {PREFIX} is not a thing; GET it.")
+    if is_too_long(path):
+        return refusal(
+            414,
+            "uri_too_long",
+            f"The storefront has no path that long (at most {LONGEST_PATH} characters, {LONGEST_NAME} a name).",
+        )
     if not (root / "marketplace" / "index.html").is_file():
         return refusal(
             503,
@@ -73,9 +91,12 @@ def storefront_response(method: str, path: str, root: Path = OUT) -> HttpRespons
     kind = TYPES.get(found.suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
     # Hashed build assets never change; the page itself is always revalidated.
     immutable = "/_next/static/" in path
+    body = found.read_bytes()
+    hashes = inline_script_hashes(body.decode("utf-8", "replace")) if found.suffix == ".html" else []
     headers = {
         "Content-Type": kind,
         "Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache",
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY.format(hashes="".join(f" {h}" for h in hashes)),
         **SECURITY_HEADERS,
     }
-    return HttpResponse(200, headers, found.read_bytes())
+    return HttpResponse(200, headers, body)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
+import time
 import uuid
 from datetime import timedelta
 
@@ -635,3 +637,50 @@ def test_any_edit_of_a_real_cursor_is_422_naming_the_cursor(target, real_cursors
         tampered = tampered[:-1] + ("A" if tampered[-1] != "A" else "B")
     response = server.request("GET", path, token=target["token"]("finance"), params={"limit": 1, "cursor": tampered})
     assert_cursor_refused(response)
+
+
+# --- what the server refuses before routing -----------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [256, 1500, 60_000])
+def test_a_storefront_path_no_file_can_have_is_414_in_the_envelope(stack, length):
+    server, _ = stack
+    response = server.http.get(server.base_url + "/marketplace/" + "a" * length, timeout=QUICK)
+    assert_refused(response, 414, "uri_too_long")
+
+
+def answer_to_raw(server, head: bytes, more: bytes = b"", pause: float = 0.3) -> bytes:
+    """Send `head`, then (after a pause, as a slow client would) `more`, and read whatever answer comes."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=QUICK) as connection:
+        connection.sendall(head)
+        time.sleep(pause)
+        try:
+            connection.sendall(more)
+        except OSError:
+            pass  # the server may have stopped reading: the answer is what counts
+        received = b""
+        try:
+            while chunk := connection.recv(1 << 16):
+                received += chunk
+        except OSError:
+            pass
+        return received
+
+
+@pytest.mark.parametrize("size", [70_000, 4_000_000])
+def test_a_request_line_over_64_kib_is_414_even_while_the_client_is_still_sending_it(stack, size):
+    server, _ = stack
+    line = b"GET /api/billing/plans?q=" + b"a" * size
+    answer = answer_to_raw(server, line[:100_000], line[100_000:] + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 414"), answer[:300]
+    assert json.loads(body)["error"]["code"] == "uri_too_long"
+
+
+def test_a_body_over_the_limit_is_413_even_while_the_client_is_still_sending_it(stack):
+    server, _ = stack
+    head = b"POST /api/billing/usage HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head += b"Content-Length: 20000000\r\n\r\n" + b" " * 100_000
+    answer = answer_to_raw(server, head, b" " * 3_000_000)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]

@@ -1,12 +1,16 @@
 """The local stack serves the storefront's static export at /marketplace: its index, the right
 content types, security headers, and nothing outside frontend/out/."""
 
+import base64
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from local_stack.storefront import is_storefront_path, storefront_response
+from scripts.storefront_csp import deploy_overrides
 
 
 @pytest.fixture
@@ -77,3 +81,36 @@ def test_only_marketplace_paths_are_the_storefronts():
     assert is_storefront_path("/marketplace/_next/x.js")
     assert not is_storefront_path("/marketplaces")
     assert not is_storefront_path("/api/billing/plans")
+
+
+def test_a_page_runs_its_own_inline_scripts_by_hash_and_no_other(tmp_path):
+    bootstrap = "(self.__next_f=self.__next_f||[]).push([0])"
+    page = (
+        f"<!DOCTYPE html><script src='/marketplace/_next/a.js'></script><script>{bootstrap}</script>"
+        '<script type="application/json">{"data": 1}</script>'
+    )
+    (tmp_path / "marketplace").mkdir()
+    (tmp_path / "marketplace" / "index.html").write_text(page)
+    policy = storefront_response("GET", "/marketplace", tmp_path).headers["Content-Security-Policy"]
+    script_src = next(d for d in policy.split("; ") if d.startswith("script-src "))
+    digest = base64.b64encode(hashlib.sha256(bootstrap.encode()).digest()).decode()
+    assert script_src == f"script-src 'self' 'sha256-{digest}'"  # the JSON block never runs: no hash for it
+
+
+def test_the_deployed_policy_takes_the_builds_hashes_and_never_unsafe_inline_scripts():
+    template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
+    policy = re.search(r"ContentSecurityPolicy: !Sub \"([^\"]+)\"", template).group(1)
+    script_src = next(d for d in policy.split("; ") if d.startswith("script-src "))
+    assert script_src == "script-src 'self' ${StorefrontScriptHashes}"
+
+
+def test_deploy_overrides_keep_the_configured_ones_and_add_the_hashes():
+    overrides = deploy_overrides("prod", ["'sha256-AAA='", "'sha256-BBB='"])
+    assert overrides.startswith("Stage=prod ")
+    assert overrides.endswith("StorefrontScriptHashes=\"'sha256-AAA=' 'sha256-BBB='\"")
+
+
+@pytest.mark.parametrize("path", ["/marketplace/" + "a" * 256, "/marketplace/" + "a/" * 600])
+def test_a_path_no_file_can_have_is_414_before_the_disk_is_asked(out, path):
+    response = storefront_response("GET", path, out)
+    assert response.status == 414 and error_code(response) == "uri_too_long"
