@@ -9,8 +9,11 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -21,6 +24,11 @@ ST = ROOT / ".venv-fuzz" / "bin" / "st"
 SEED = int(os.environ.get("BILLING_FUZZ_SEED", "20261125"))
 EXAMPLES = int(os.environ.get("BILLING_FUZZ_EXAMPLES", "50"))
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+# A request of the fuzzer's own may wait this long for its answer: generous, because two fuzzers and
+# two stacks share a CI machine that other work may be loading (a 30 s limit once ended a run with
+# "1 error", a read timeout, and no failed check). Never retried: a dropped connection is a finding.
+REQUEST_TIMEOUT = int(os.environ.get("BILLING_FUZZ_REQUEST_TIMEOUT", "120"))
+RUN_TIMEOUT = 1500  # seconds for one Schemathesis process, start to report
 ORG = "fuzz-org"
 
 
@@ -75,7 +83,7 @@ def seed_resources(server: LocalServer) -> tuple[dict[str, str], dict[str, str]]
 PHASES = ("coverage,stateful", "fuzzing")
 
 
-def start(phases: str) -> tuple[LocalServer, subprocess.Popen]:
+def start(phases: str, junit: Path) -> tuple[LocalServer, subprocess.Popen]:
     server = LocalServer()
     try:
         tokens, known = seed_resources(server)
@@ -99,7 +107,11 @@ def start(phases: str) -> tuple[LocalServer, subprocess.Popen]:
         "--generation-database",
         "none",
         "--request-timeout",
-        "30",
+        str(REQUEST_TIMEOUT),
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(junit),
         "--no-color",
     ]
     environment = {
@@ -113,8 +125,38 @@ def start(phases: str) -> tuple[LocalServer, subprocess.Popen]:
     return server, process
 
 
+def junit_of(directory: Path, phases: str) -> Path:
+    return directory / f"schemathesis-{phases.replace(',', '-')}.xml"
+
+
+def problems_in(junit: Path) -> list[str]:
+    """Every error (a request that got no answer, a schema Schemathesis cannot use) and every failed
+    check of a run, by operation, with the first lines of its message: what the test fails with."""
+    if not junit.is_file():
+        return ["no JUnit report: Schemathesis stopped before it wrote one"]
+    found = []
+    for case in ElementTree.parse(junit).getroot().iter("testcase"):
+        for kind in ("error", "failure"):
+            for element in case.findall(kind):
+                text = (element.text or element.get("message") or "").split("Reproduce with:")[0]
+                summary = " ".join(line.strip() for line in text.splitlines() if line.strip())
+                found.append(f"{kind} in {case.get('name')}: {summary[:600]}")
+    return found
+
+
+def outcome(phases: str, process: subprocess.Popen) -> tuple[int | None, str]:
+    """The exit code and output of one run; a run past RUN_TIMEOUT is stopped and says so."""
+    try:
+        output, _ = process.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        return None, f"{phases}: stopped after {RUN_TIMEOUT} s\n" + output.decode("utf-8", "replace")
+    return process.returncode, output.decode("utf-8", "replace")
+
+
 @pytest.mark.fuzz
-def test_schemathesis_finds_nothing_against_the_openapi_document(capsys):
+def test_schemathesis_finds_nothing_against_the_openapi_document(capsys, tmp_path):
     if not ST.exists():
         if os.environ.get("CI"):
             pytest.fail("Schemathesis is missing: scripts/bootstrap fuzz (make test sets it up)")
@@ -123,11 +165,8 @@ def test_schemathesis_finds_nothing_against_the_openapi_document(capsys):
     runs = []
     try:
         for phases in PHASES:
-            runs.append((phases, *start(phases)))
-        reports = {}
-        for phases, _, process in runs:
-            output, _ = process.communicate(timeout=600)
-            reports[phases] = (process.returncode, output.decode("utf-8", "replace"))
+            runs.append((phases, *start(phases, junit_of(tmp_path, phases))))
+        reports = {phases: outcome(phases, process) for phases, _, process in runs}
     finally:
         for _, server, process in runs:
             if process.poll() is None:
@@ -140,7 +179,52 @@ def test_schemathesis_finds_nothing_against_the_openapi_document(capsys):
             summary = re.findall(r"^\s*(?:Tested|Scenarios|API Links|\d+ generated|Seed).*$", report, re.M)
             print(f"  {phases}: " + "; ".join(line.strip() for line in summary))
     for phases, (code, report) in reports.items():
-        assert code == 0, f"{phases}:\n{report[-20000:]}"
+        problems = problems_in(junit_of(tmp_path, phases))
+        assert code == 0 and not problems, f"{phases}: " + "; ".join(problems) + f"\n\n{report[-20000:]}"
         assert re.search(r"\b(\d+) passed\b", report), report[-4000:]
     for _, server, _ in runs:
         assert not [line for line in server.output if "Traceback" in line], "".join(server.output)[-10000:]
+
+
+class _SlowOperation(BaseHTTPRequestHandler):
+    """A one-operation API whose answer comes after the fuzzer stopped waiting."""
+
+    DOCUMENT = {
+        "openapi": "3.0.3",
+        "info": {"title": "slow", "version": "1"},
+        "paths": {"/slow": {"get": {"responses": {"200": {"description": "late"}}}}},
+    }
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/slow"):
+            time.sleep(2)
+        body = json.dumps(self.DOCUMENT).encode()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # the fuzzer has gone: that is the point
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.fuzz
+def test_a_request_the_fuzzer_gave_up_on_fails_the_step_by_name(tmp_path):
+    """The error that once ended a run with "1 error" and no failed check is named in the failure."""
+    if not ST.exists():
+        pytest.skip("Schemathesis is not set up here: `bash scripts/bootstrap fuzz`")
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), _SlowOperation)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    junit = tmp_path / "slow.xml"
+    try:
+        command = [str(ST), "run", f"http://127.0.0.1:{stub.server_address[1]}/openapi.json", "--phases", "fuzzing"]
+        command += ["--max-examples", "1", "--request-timeout", "0.5", "--no-color", "--report", "junit"]
+        finished = subprocess.run([*command, "--report-junit-path", str(junit)], capture_output=True, timeout=120)
+    finally:
+        stub.shutdown()
+    assert finished.returncode != 0
+    assert [p for p in problems_in(junit) if p.startswith("error in GET /slow: Network Error Read timed out")]
