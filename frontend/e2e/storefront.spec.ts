@@ -406,3 +406,28 @@ test("a forged or expired token sends the user back to sign-in with the reason",
     await context.close();
   }
 });
+
+test("a plan whose name, description and feature label are 200 characters without a break keeps the page as wide as the window", async ({ page }) => {
+  const admin = await token(page, ["marketplace:admin"]);
+  const word = "W".repeat(200);
+  const plan = await page.request.get(`${origin()}/api/billing/plans/lab-standard`);
+  const { plan_id, version, status, created_at, updated_at, ...terms } = (await plan.json()) as Record<string, unknown>;
+  void [plan_id, version, status, created_at, updated_at];
+  const listing = {
+    ...terms,
+    plan_id: "unbroken-words",
+    name: word,
+    description: word,
+    partner: word,
+    features: [{ key: "long", label: word, included: true, limit: word }],
+  };
+  const created = await page.request.post(`${origin()}/api/billing/plans`, { data: listing, headers: { Authorization: `Bearer ${admin}` } });
+  expect(created.status()).toBe(201);
+  const done = watchConsole(page);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(page_url());
+  await expect(page.getByTestId("plan-unbroken-words")).toBeVisible();
+  const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, window: window.innerWidth }));
+  expect(widths.page).toBeLessThanOrEqual(widths.window);
+  done();
+});
