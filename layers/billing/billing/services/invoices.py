@@ -17,13 +17,13 @@ from ..domain.closing import DueClose
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.invoice_export import as_csv, as_json, export_filename
 from ..domain.invoices import Invoice, InvoiceFilters, UpcomingInvoice, billed_until, compose_invoice, invoice_order
-from ..domain.paging import Page, list_binding, merged_page
+from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_timestamp
 from .ledger import Pause, with_retries
 from .periods import PeriodClosed, close_due_periods, period_due, write_off_past_due
-from .subscriptions import listed_residencies, subscription_for
+from .subscriptions import across_residencies, subscription_for
 from .unit_of_work import Billing
 
 SCHEDULE_SKEW = timedelta(minutes=5)  # the scheduler fires on time; further ahead is a wrong or forged event
@@ -116,19 +116,15 @@ def search_invoices(
     """Finance's list across subscriptions (the drafts the schedule made), newest period first: the
     query's residency, or every residency served, merged."""
     caller.authorize(Permission.LIST_ACROSS_ORGANIZATIONS)
-    residencies = listed_residencies(billing, residency)
-
-    def source(chosen: str):
-        return lambda before, page_cursor: billing.invoices.residency_page(
-            chosen, filters, limit=limit, cursor=page_cursor, before=before
-        )
-
-    return merged_page(
-        {chosen: source(chosen) for chosen in residencies},
+    return across_residencies(
+        billing,
+        "invoices",
+        billing.invoices.residency_page,
         invoice_order,
+        filters,
+        residency=residency,
         limit=limit,
         cursor=cursor,
-        binding=list_binding("invoices", filters, residencies),
     )
 
 

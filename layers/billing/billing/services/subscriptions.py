@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -170,25 +171,45 @@ def search_subscriptions(
     """Finance's list across organizations, newest first: the query's residency, or every residency
     served, each read from its own partition of the residency index and merged."""
     caller.authorize(Permission.LIST_ACROSS_ORGANIZATIONS)
-    residencies = listed_residencies(billing, residency)
+    return across_residencies(
+        billing,
+        "subscriptions",
+        billing.subscriptions.residency_page,
+        subscription_order,
+        filters,
+        residency=residency,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def across_residencies(
+    billing: Billing,
+    name: str,
+    residency_page: Callable[..., Page],
+    order: Callable[[Any], str],
+    filters: Any,
+    *,
+    residency: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """Finance's list of one residency (the query's) or of every residency served: each read from its
+    own partition of a residency index, merged in `order`; the cursor holds each one's position."""
+    residencies = (residency,) if residency else tuple(billing.residencies)
 
     def source(chosen: str):
-        return lambda before, page_cursor: billing.subscriptions.residency_page(
+        return lambda before, page_cursor: residency_page(
             chosen, filters, limit=limit, cursor=page_cursor, before=before
         )
 
     return merged_page(
         {chosen: source(chosen) for chosen in residencies},
-        subscription_order,
+        order,
         limit=limit,
         cursor=cursor,
-        binding=list_binding("subscriptions", filters, residencies),
+        binding=list_binding(name, filters, residencies),
     )
-
-
-def listed_residencies(billing: Billing, residency: str | None) -> tuple[str, ...]:
-    """The residency a list asks for, or every residency the deployment serves."""
-    return (residency,) if residency else tuple(billing.residencies)
 
 
 def subscription_health(billing: Billing, caller: Caller, subscription_id: str) -> SubscriptionWithHealth:
