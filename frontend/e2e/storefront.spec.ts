@@ -410,6 +410,7 @@ test("a forged or expired token sends the user back to sign-in with the reason",
 test("a plan whose name, description and feature label are 200 characters without a break keeps the page as wide as the window", async ({ page }) => {
   const admin = await token(page, ["marketplace:admin"]);
   const word = "W".repeat(200);
+  await page.request.get(`${origin()}/api/billing/plans`); // the sandbox seeds Lab Standard on first read
   const plan = await page.request.get(`${origin()}/api/billing/plans/lab-standard`);
   const { plan_id, version, status, created_at, updated_at, ...terms } = (await plan.json()) as Record<string, unknown>;
   void [plan_id, version, status, created_at, updated_at];
