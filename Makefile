@@ -62,7 +62,8 @@ build: setup  ## sam build (no container)
 
 deploy: build  ## sam build && sam deploy --config-env ENV (ENV=sandbox|prod|...), then upload the storefront
 	@bash scripts/bootstrap storefront
-	$(SAM) deploy --config-env $(ENV) --parameter-overrides "$$(.venv-sam/bin/python scripts/storefront_csp.py --env $(ENV))"
+	.venv-sam/bin/python scripts/storefront_csp.py --env $(ENV) > .aws-sam/storefront-overrides.txt
+	$(SAM) deploy --config-env $(ENV) --parameter-overrides "$$(cat .aws-sam/storefront-overrides.txt)"
 	.venv-sam/bin/python scripts/upload_storefront.py --env $(ENV)
 
 clean:  ## remove build and test caches

@@ -1,5 +1,6 @@
 """The stack as SAM sees it: the template lints clean and builds without a container."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -42,3 +43,24 @@ def test_sam_build_without_a_container_packages_every_function_and_the_layer(tmp
     assert (build / "AuthorizerFunction" / "jwt").exists()
     for function in ("PlanCatalogFunction", "PlanAdminFunction", "InvoicingRunFunction"):
         assert (build / function / "app.py").exists()
+
+
+def test_sam_reads_the_deploy_overrides_with_the_storefronts_script_hashes_whole():
+    """`make deploy` hands `sam deploy` samconfig's overrides plus StorefrontScriptHashes (several
+    quoted CSP sources in one value): the SAM CLI's own parser must read them back unchanged."""
+    from scripts.storefront_csp import deploy_overrides
+
+    hashes = ["'sha256-6lWZjbnIszhsuLor8z4qeFo0oQUfYHHedfCpEWGhap0='", "'sha256-EKTJGdYM/Ucq+M2Qa/YjU=='"]
+    parse = (
+        "import json, sys; from samcli.cli.types import CfnParameterOverridesType as T; "
+        "print(json.dumps(T().convert((sys.argv[1],), None, None)))"
+    )
+    result = subprocess.run(
+        [str(ROOT / ".venv-sam" / "bin" / "python"), "-c", parse, deploy_overrides("prod", hashes)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    assert parsed["StorefrontScriptHashes"] == " ".join(hashes) and parsed["Stage"] == "prod"
