@@ -275,7 +275,7 @@ def test_usage_lists_newest_first_filtered_by_time_service_and_flag(server, toke
     record(server, token, usage_body(org, occurred_at=stamps[2], guardrail={"flags": ["drift", "door_open"]}))
     record(server, token, usage_body(org, occurred_at=stamps[3], service="planner"))
     assert [e["occurred_at"] for e in all_usage(server, token, sid)] == [
-        "2026-11-22T10:00:00.500000Z",
+        "2026-11-22T10:00:00.500Z",  # at most milliseconds, as sent
         "2026-11-22T10:00:00Z",
         "2026-11-21T10:00:00Z",
         "2026-11-20T10:00:00Z",
