@@ -1,5 +1,5 @@
 """Invoices: draft a period, list, read, issue, void and export (marketplace:admin and finance
-change and export; organizations read their own)."""
+change and export; organizations read their own); and the billing profile they are addressed to."""
 
 from billing import deployment
 from billing.api.auth import Permission
@@ -12,9 +12,12 @@ from billing.api.http import (
     lambda_entry,
     parse_body,
     parse_query,
+    path_value,
 )
 from billing.api.models import ExportQuery, InvoicesQuery, PageQuery, UpcomingQuery
-from billing.services import invoices
+from billing.domain.billing_profiles import BillingProfileRequest
+from billing.domain.subscriptions import OrganizationId
+from billing.services import billing_profiles, invoices
 from billing.services.invoices import DraftRequest
 
 app = billing_api()
@@ -70,6 +73,23 @@ def issue(subscription_id: str, invoice_id: str):
 def void(subscription_id: str, invoice_id: str):
     who = authorize(app, Permission.MANAGE_INVOICES)
     return json_response(200, invoices.void_invoice(deployment.billing(), who, subscription_id, invoice_id))
+
+
+@app.put("/organizations/<organization_id>/billing-profile")
+def save_billing_profile(organization_id: str):
+    who = authorize(app, Permission.MANAGE_BILLING_PROFILE)
+    organization_id = path_value(OrganizationId, "organization_id", organization_id)
+    request = parse_body(app, BillingProfileRequest)
+    return json_response(
+        200, billing_profiles.save_billing_profile(deployment.billing(), who, organization_id, request)
+    )
+
+
+@app.get("/organizations/<organization_id>/billing-profile")
+def get_billing_profile(organization_id: str):
+    who = authorize(app, Permission.READ_BILLING)
+    organization_id = path_value(OrganizationId, "organization_id", organization_id)
+    return json_response(200, billing_profiles.get_billing_profile(deployment.billing(), who, organization_id))
 
 
 @app.get(f"{BASE}/<invoice_id>/export")

@@ -31,7 +31,6 @@ NOT_YET_BUILT = {
     # issue 23: plan changes and the upcoming invoice
     ("POST", "/subscriptions/{subscription_id}/plan-change"): 23,
     # issue 24: billing profiles and credit notes
-    ("PUT", "/organizations/{organization_id}/billing-profile"): 24,
     ("POST", "/subscriptions/{subscription_id}/invoices/{invoice_id}/credit-notes"): 24,
     ("GET", "/subscriptions/{subscription_id}/invoices/{invoice_id}/credit-notes"): 24,
     ("GET", "/subscriptions/{subscription_id}/invoices/{invoice_id}/credit-notes/{credit_note_id}/export"): 24,

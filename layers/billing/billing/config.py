@@ -6,8 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from .domain.billing_profiles import Issuer
 
 
 class BillingConfig(BaseModel):
@@ -31,6 +35,7 @@ class BillingConfig(BaseModel):
     cursor_secret: str = Field(
         default="local-dev-cursor-secret-never-deployed", min_length=32, repr=False
     )  # seals list cursors
+    issuer: str | None = None  # BILLING_ISSUER: who issues the invoices (JSON; see `issuer()`)
 
     @field_validator("residencies", mode="before")
     @classmethod
@@ -58,9 +63,21 @@ class BillingConfig(BaseModel):
             events_endpoint=environ.get("BILLING_EVENTS_ENDPOINT") or None,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
             **({"cursor_secret": environ["BILLING_CURSOR_SECRET"]} if environ.get("BILLING_CURSOR_SECRET") else {}),
+            issuer=environ.get("BILLING_ISSUER") or None,
         )
 
 
 @lru_cache(maxsize=1)
 def load_config() -> BillingConfig:
     return BillingConfig.from_environment(os.environ)
+
+
+@lru_cache(maxsize=1)
+def issuer() -> Issuer:
+    """The deployment's issuer, parsed once (on first use: only invoices read it): `BILLING_ISSUER`
+    is `{"name", "address": {"line1", "city", "postal_code", "country", ...}, "tax_id"?, "email"?}`;
+    unset (a local or sandbox stack), a sandbox issuer that says it is not a real one."""
+    from .domain.billing_profiles import SANDBOX_ISSUER, Issuer
+
+    setting = load_config().issuer
+    return Issuer.from_setting(setting) if setting else SANDBOX_ISSUER

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .config import BillingConfig, load_config
+from .config import BillingConfig, issuer, load_config
 from .domain.clock import Clock, SystemClock
 from .domain.paging import use_cursor_secret
 
@@ -147,12 +147,14 @@ def billing() -> Billing:
         clock=_clock,
         residencies=config.residencies,
         sandbox=config.sandbox,
+        issuer_setting=issuer,
     )
 
 
 def reset() -> None:
     """Forget the cached configuration and clients (tests that swap databases between cases)."""
     load_config.cache_clear()
+    issuer.cache_clear()
     cached_parts = (dynamodb, plan_store, subscription_store, usage_store, invoice_store, events_publisher)
     for cached in (*cached_parts, period_closings, billing):
         cached.cache_clear()

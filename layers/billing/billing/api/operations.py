@@ -79,6 +79,7 @@ INVOICE = SUB + "/invoices/{invoice_id}"
 
 
 def routes() -> list[Route]:
+    from ..domain.billing_profiles import BillingProfile, BillingProfileRequest
     from ..domain.grants import CreditGrant
     from ..domain.hold_records import Hold
     from ..domain.invoices import Invoice, UpcomingInvoice
@@ -234,6 +235,13 @@ def routes() -> list[Route]:
               tag="invoices"),
         Route("POST", INVOICE + "/void", "voidInvoice", "Void an invoice", {200: Invoice}, roles=(ADMIN, FINANCE),
               errors={403: ("residency_mismatch",), 409: ("invoice_not_draft",)}, tag="invoices"),
+        Route("PUT", P + "/organizations/{organization_id}/billing-profile", "saveBillingProfile",
+              "Set what the organization's invoices are addressed to", {200: BillingProfile},
+              roles=(ADMIN, ORG_ADMIN), body=BillingProfileRequest, path_types={"organization_id": OrganizationId},
+              errors={403: ("residency_mismatch", "residency_not_served")}, tag="invoices"),
+        Route("GET", P + "/organizations/{organization_id}/billing-profile", "getBillingProfile",
+              "The organization's billing profile", {200: BillingProfile}, roles=READERS,
+              path_types={"organization_id": OrganizationId}, errors={403: ("residency_mismatch",)}, tag="invoices"),
         Route("GET", INVOICE + "/export", "exportInvoice", "An invoice as a CSV (or JSON) file",
               {200: CSV}, roles=READERS, query=ExportQuery, errors={403: ("residency_mismatch",)},
               tag="invoices"),

@@ -54,6 +54,10 @@ CSV_COLUMNS = [
     "amount",
     "invoice_total_cents",
     "invoice_total",
+    "bill_to_name",
+    "due_at",
+    "amount_due_cents",
+    "amount_due",
 ]
 
 
@@ -79,6 +83,8 @@ NUMBER_COLUMNS = {
     "amount",
     "invoice_total_cents",
     "invoice_total",
+    "amount_due_cents",
+    "amount_due",
 }
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -126,6 +132,10 @@ def _csv_rows(invoice: Invoice) -> list[dict[str, Any]]:
                 "amount": major_units(line.amount_cents, invoice.currency),
                 "invoice_total_cents": invoice.total_cents,
                 "invoice_total": major_units(invoice.total_cents, invoice.currency),
+                "bill_to_name": bill_to_name(invoice),
+                "due_at": _stamp(invoice.due_at),
+                "amount_due_cents": invoice.amount_due_cents,
+                "amount_due": major_units(invoice.amount_due_cents, invoice.currency),
             }
         )
     return rows
@@ -139,6 +149,9 @@ def as_json(invoice: Invoice) -> dict[str, Any]:
         "number": invoice.number,
         "status": invoice.status,
         "customer": {"organization_id": invoice.organization_id},
+        "bill_to": invoice.bill_to.model_dump(mode="json") if invoice.bill_to else None,
+        "issuer": invoice.issuer.model_dump(mode="json") if invoice.issuer else None,
+        "due_at": _stamp(invoice.due_at) or None,
         "subscription_id": invoice.subscription_id,
         "plan": {"plan_id": invoice.plan_id, "version": invoice.plan_version},
         "period": {"start": _stamp(invoice.period_start), "end": _stamp(invoice.period_end)},
@@ -162,7 +175,16 @@ def as_json(invoice: Invoice) -> dict[str, Any]:
         "total_cents": invoice.total_cents,
         "subtotal": major_units(invoice.subtotal_cents, currency),
         "total": major_units(invoice.total_cents, currency),
+        "credited_cents": invoice.credited_cents,
+        "amount_due_cents": invoice.amount_due_cents,
+        "amount_due": major_units(invoice.amount_due_cents, currency),
     }
+
+
+def bill_to_name(invoice: Invoice) -> str:
+    """The addressee's legal name, or its organization id where it has no billing profile."""
+    bill_to = invoice.bill_to
+    return (bill_to.legal_name if bill_to else None) or invoice.organization_id
 
 
 def export_filename(invoice: Invoice, extension: str) -> str:

@@ -10,8 +10,9 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from .billing_profiles import BillingProfile, BillTo, Issuer, due_at
 from .grants import AUTO_TOP_UP_ACTOR, CreditGrant
 from .periods import Period
 from .plans import Plan
@@ -58,10 +59,49 @@ class Invoice(BaseModel):
     updated_at: UtcTimestamp
     issued_at: UtcTimestamp | None = None
     voided_at: UtcTimestamp | None = None
+    # A document: who it is addressed to and who issues it, copied when it is issued (a draft
+    # shows the current ones), and when it is due.
+    bill_to: BillTo | None = None
+    issuer: Issuer | None = None
+    due_at: UtcTimestamp | None = None
+    credited_cents: int = 0  # what its credit notes gave back
+    # Per line, what its credit notes gave back; with their count, the condition of the next note.
+    credited_by_line: list[int] = Field(default_factory=list, exclude=True)
+    credit_notes: int = Field(default=0, exclude=True)
+
+    @computed_field
+    @property
+    def amount_due_cents(self) -> int:
+        return self.total_cents - self.credited_cents
 
     @property
     def is_draft(self) -> bool:
         return self.status == "draft"
+
+    def addressed(self, organization_profile: BillingProfile | None, issuer: Issuer) -> Invoice:
+        """This invoice addressed to the organization's current profile, from `issuer`."""
+        return self.model_copy(
+            update={"bill_to": BillTo.of(self.organization_id, organization_profile), "issuer": issuer}
+        )
+
+    def issued(
+        self, number: str, now: datetime, organization_profile: BillingProfile | None, issuer: Issuer
+    ) -> Invoice:
+        """Frozen as a document: numbered, addressed as of now, due after the profile's net terms."""
+        return self.addressed(organization_profile, issuer).model_copy(
+            update={
+                "status": "issued",
+                "number": number,
+                "issued_at": now,
+                "updated_at": now,
+                "due_at": due_at(now, organization_profile),
+            }
+        )
+
+    def line_credit_left(self, line: int) -> int:
+        """What credit notes may still give back on a line."""
+        given = self.credited_by_line[line] if line < len(self.credited_by_line) else 0
+        return self.line_items[line].amount_cents - given
 
 
 class UpcomingInvoice(Invoice):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..domain.access import Caller, Permission, require_residency
+from ..domain.billing_profiles import BillingProfile
 from ..domain.closing import DueClose
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.invoice_export import as_csv, as_json, export_filename
@@ -71,6 +72,7 @@ def draft_invoice(
         usage = billing.usage.period_usage(subscription_id, period.start)
         grants = billing.subscriptions.grants_made_in(subscription_id, period)
         draft = compose_invoice(subscription, plan, period, usage, now=now, grants=grants, previous=previous)
+        draft = draft.addressed(invoices.billing_profile(subscription.organization_id), billing.issuer())
         invoices.save_draft(draft, previous)
         return draft, previous is None or previous.invoice_id != draft.invoice_id
 
@@ -103,11 +105,31 @@ def upcoming_invoice(billing: Billing, caller: Caller, subscription_id: str, *, 
     return UpcomingInvoice.model_validate(dict(draft) | {"invoice_id": None})
 
 
+def as_documents(billing: Billing, invoices: list[Invoice]) -> list[Invoice]:
+    """Invoices as shown: a draft is addressed to its organization's current profile, from the
+    deployment's issuer (an issued or void one keeps what it was issued with). One profile read
+    per organization."""
+    profiles: dict[str, BillingProfile | None] = {}
+
+    def shown(invoice: Invoice) -> Invoice:
+        if not invoice.is_draft:
+            return invoice
+        if invoice.organization_id not in profiles:
+            profiles[invoice.organization_id] = billing.invoices.billing_profile(invoice.organization_id)
+        return invoice.addressed(profiles[invoice.organization_id], billing.issuer())
+
+    return [shown(invoice) for invoice in invoices]
+
+
+def _documents(billing: Billing, page: Page[Invoice]) -> Page[Invoice]:
+    return page.model_copy(update={"items": as_documents(billing, page.items)})
+
+
 def list_invoices(
     billing: Billing, caller: Caller, subscription_id: str, *, limit: int, cursor: str | None
 ) -> Page[Invoice]:
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
-    return billing.invoices.page(subscription_id, limit=limit, cursor=cursor)
+    return _documents(billing, billing.invoices.page(subscription_id, limit=limit, cursor=cursor))
 
 
 def search_invoices(
@@ -116,7 +138,7 @@ def search_invoices(
     """Finance's list across subscriptions (the drafts the schedule made), newest period first: the
     query's residency, or every residency served, merged."""
     caller.authorize(Permission.LIST_ACROSS_ORGANIZATIONS)
-    return across_residencies(
+    page = across_residencies(
         billing,
         "invoices",
         billing.invoices.residency_page,
@@ -126,12 +148,14 @@ def search_invoices(
         limit=limit,
         cursor=cursor,
     )
+    return _documents(billing, page)
 
 
 def get_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str) -> Invoice:
     """One invoice: readable by the organization and finance."""
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
-    return _invoice_of(billing, subscription_id, invoice_id_)
+    (shown,) = as_documents(billing, [_invoice_of(billing, subscription_id, invoice_id_)])
+    return shown
 
 
 def _invoice_of(billing: Billing, subscription_id: str, invoice_id_: str) -> Invoice:
@@ -167,7 +191,8 @@ def issue_invoice(
             raise Conflict(
                 f"Invoice '{invoice_id_}' is {current.status}; only drafts are issued.", code="invoice_not_draft"
             )
-        return invoices.issue(current, now)
+        profile = invoices.billing_profile(subscription.organization_id)
+        return invoices.issue(current, now, profile=profile, issuer=billing.issuer())
 
     return with_retries(attempt, pause=pause)
 
@@ -192,7 +217,7 @@ def export_invoice(
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     if caller.holds(Permission.READ_BILLING.any_organization):
         require_residency(caller, subscription.residency)
-    invoice = _invoice_of(billing, subscription_id, invoice_id_)
+    (invoice,) = as_documents(billing, [_invoice_of(billing, subscription_id, invoice_id_)])
     if file_format == "csv":
         return InvoiceFile("text/csv; charset=utf-8", export_filename(invoice, "csv"), as_csv(invoice))
     body = json.dumps(as_json(invoice), separators=(",", ":"))

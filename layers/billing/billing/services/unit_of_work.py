@@ -5,11 +5,16 @@ changes this class and the composition root, not every service signature and cal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..domain.clock import Clock, SystemClock
 from ..store.base import InvoiceStore, PeriodClosingQueue, PlanStore, SubscriptionStore, UsageStore
+
+if TYPE_CHECKING:
+    from ..domain.billing_profiles import Issuer
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,13 @@ class Billing:
     residencies: tuple[str, ...] = ("us", "eu")
     sandbox: bool = False
     period_closings: PeriodClosingQueue | None = None  # where the scheduled run sends what is due
+    issuer_setting: Callable[[], Issuer] | None = None  # the deployment's BILLING_ISSUER, read on first use
+
+    def issuer(self) -> Issuer:
+        """Who issues this deployment's invoices (a sandbox issuer unless the deployment names one)."""
+        from ..domain.billing_profiles import SANDBOX_ISSUER
+
+        return self.issuer_setting() if self.issuer_setting else SANDBOX_ISSUER
 
     def now(self) -> datetime:
         """Billing time: read once per use case, so one request sees one moment."""

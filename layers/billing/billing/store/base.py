@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from ..domain.billing_profiles import BillingProfile, Issuer
 from ..domain.grants import CreditGrant, GrantStatus
 from ..domain.hold_records import Hold
 from ..domain.idempotency import IdempotencyRecord
@@ -200,8 +201,15 @@ class InvoiceStore(Protocol):
         """Write (or replace) a draft, if the period's invoice is still `previous` as read. Raises
         Conflict(`invoice_not_draft`) when it was issued or voided, RetryableConflict when it changed."""
 
-    def issue(self, invoice: Invoice, now: datetime) -> Invoice:
-        """Give the draft (as read) the next gapless number and freeze it. Raises
+    def billing_profile(self, organization_id: str) -> BillingProfile | None:
+        """The organization's billing profile (kept with the invoices: what they are addressed to)."""
+
+    def save_billing_profile(self, profile: BillingProfile) -> None:
+        """Write the profile. Raises Forbidden(`residency_mismatch`) when it is kept in another residency."""
+
+    def issue(self, invoice: Invoice, now: datetime, *, profile: BillingProfile | None, issuer: Issuer) -> Invoice:
+        """Give the draft (as read) the next gapless number and freeze it, addressed to `profile`
+        (copied) from `issuer`, due after the profile's net terms. Raises
         Conflict(`invoice_not_draft`), or RetryableConflict when the number or the draft moved."""
 
     def void(self, invoice: Invoice, now: datetime) -> Invoice:

@@ -13,7 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain.errors import Conflict, NotFound, RetryableConflict
+from botocore.exceptions import ClientError
+
+from ..domain.billing_profiles import BillingProfile, Issuer
+from ..domain.errors import Conflict, Forbidden, NotFound, RetryableConflict
 from ..domain.events import DetailType, invoice_event
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
 from ..domain.paging import Page
@@ -23,6 +26,7 @@ from .dynamodb import (
     TransactionCancelled,
     add_filters,
     from_attributes,
+    is_conditional_failure,
     query_page,
     to_attributes,
     transact_write,
@@ -39,6 +43,10 @@ def _whole_second_at_or_after(moment: datetime) -> datetime:
 
 
 COUNTER_KEY = {"pk": {"S": "COUNTER"}, "sk": {"S": "INVOICE_NUMBER"}}
+
+
+def _profile_key(organization_id: str) -> dict[str, Any]:
+    return {"pk": value(f"ORG#{organization_id}"), "sk": value("BILLING_PROFILE")}
 
 
 def _key(subscription_id: str, invoice_id: str) -> dict[str, Any]:
@@ -67,6 +75,36 @@ class DynamoInvoiceStore:
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
         found = self._client.get_item(TableName=self._table, Key=_key(subscription_id, invoice_id), ConsistentRead=True)
         return _invoice(found["Item"]) if "Item" in found else None
+
+    def billing_profile(self, organization_id: str) -> BillingProfile | None:
+        found = self._client.get_item(TableName=self._table, Key=_profile_key(organization_id), ConsistentRead=True)
+        if "Item" not in found:
+            return None
+        return BillingProfile.model_validate(
+            {k: v for k, v in from_attributes(found["Item"]).items() if k not in ("pk", "sk")}
+        )
+
+    def save_billing_profile(self, profile: BillingProfile) -> None:
+        """Write the profile, kept in its residency: one kept in another is never overwritten."""
+        item = {
+            "pk": f"ORG#{profile.organization_id}",
+            "sk": "BILLING_PROFILE",
+            **profile.model_dump(),
+            "residency": profile.residency,
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_attributes(item),
+                ConditionExpression="attribute_not_exists(pk) OR residency = :residency",
+                ExpressionAttributeValues={":residency": value(profile.residency)},
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                raise Forbidden(
+                    "This organization's billing profile is kept in another residency.", code="residency_mismatch"
+                ) from None
+            raise
 
     def residency_page(
         self, residency: str, filters: InvoiceFilters, *, limit: int, cursor: str | None, before: str | None = None
@@ -180,8 +218,9 @@ class DynamoInvoiceStore:
                 raise _not_draft(invoice.invoice_id) from None
             raise RetryableConflict("The draft changed while it was being redrafted; retry.") from None
 
-    def issue(self, invoice: Invoice, now: datetime) -> Invoice:
-        """One attempt: read the counter, then advance it and freeze the invoice together."""
+    def issue(self, invoice: Invoice, now: datetime, *, profile: BillingProfile | None, issuer: Issuer) -> Invoice:
+        """One attempt: read the counter, then advance it and freeze the invoice together, addressed
+        to the organization's profile as read (copied: later changes to it do not reach it)."""
         counter = self._client.get_item(TableName=self._table, Key=COUNTER_KEY, ConsistentRead=True).get("Item")
         last = int(from_attributes(counter)["last_number"]) if counter else 0
         number = f"INV-{last + 1:06d}"
@@ -194,11 +233,14 @@ class DynamoInvoiceStore:
                 "ExpressionAttributeValues": {":next": value(last + 1), **({":last": value(last)} if counter else {})},
             }
         }
+        issued = invoice.issued(number, now, profile, issuer)
+        document = issued.model_dump(mode="json", include={"bill_to", "issuer"})
         freeze = {
             "Update": {
                 "TableName": self._table,
                 "Key": _key(invoice.subscription_id, invoice.invoice_id),
-                "UpdateExpression": "SET #status = :issued, #number = :number, issued_at = :now, updated_at = :now",
+                "UpdateExpression": "SET #status = :issued, #number = :number, issued_at = :now, updated_at = :now, "
+                "bill_to = :bill_to, issuer = :issuer, due_at = :due",
                 "ConditionExpression": "#status = :draft AND updated_at = :read",
                 "ExpressionAttributeNames": {"#status": "status", "#number": "number"},
                 "ExpressionAttributeValues": {
@@ -207,11 +249,13 @@ class DynamoInvoiceStore:
                     ":number": value(number),
                     ":now": value(now),
                     ":read": value(invoice.updated_at),
+                    ":bill_to": value(document["bill_to"]),
+                    ":issuer": value(document["issuer"]),
+                    ":due": value(issued.due_at),
                 },
             }
         }
         # What is frozen is exactly the draft read: the condition holds `updated_at`.
-        issued = invoice.model_copy(update={"status": "issued", "number": number, "issued_at": now, "updated_at": now})
         try:
             transact_write(self._client, [advance, freeze, self._reported("InvoiceIssued", issued, now)])
         except TransactionCancelled as cancelled:

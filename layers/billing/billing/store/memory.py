@@ -7,8 +7,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
+from ..domain.billing_profiles import BillingProfile, Issuer
 from ..domain.closing import DueClose
-from ..domain.errors import Conflict, NotFound, RetryableConflict
+from ..domain.errors import Conflict, Forbidden, NotFound, RetryableConflict
 from ..domain.events import OutboxEvent, invoice_event
 from ..domain.grants import CreditGrant
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
@@ -354,6 +355,19 @@ class InMemoryInvoiceStore:
         self._subscriptions = subscriptions
         self.invoices: dict[tuple[str, str], Invoice] = {}
         self.last_number = 0
+        self.profiles: dict[str, BillingProfile] = {}
+
+    def billing_profile(self, organization_id: str) -> BillingProfile | None:
+        return self.profiles.get(organization_id)
+
+    def save_billing_profile(self, profile: BillingProfile) -> None:
+        with self._subscriptions._lock:
+            kept = self.profiles.get(profile.organization_id)
+            if kept is not None and kept.residency != profile.residency:
+                raise Forbidden(
+                    "This organization's billing profile is kept in another residency.", code="residency_mismatch"
+                )
+            self.profiles[profile.organization_id] = profile
 
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
         return self.invoices.get((subscription_id, invoice_id))
@@ -404,7 +418,7 @@ class InMemoryInvoiceStore:
         self.invoices[(invoice.subscription_id, invoice.invoice_id)] = invoice
         self._subscriptions.outbox.append(invoice_event(detail_type, invoice, at=at))
 
-    def issue(self, invoice: Invoice, now: datetime) -> Invoice:
+    def issue(self, invoice: Invoice, now: datetime, *, profile: BillingProfile | None, issuer: Issuer) -> Invoice:
         with self._subscriptions._lock:
             stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
             if not stored.is_draft:
@@ -412,14 +426,7 @@ class InMemoryInvoiceStore:
             if stored.updated_at != invoice.updated_at:
                 raise RetryableConflict("The draft changed; retry.")
             self.last_number += 1
-            issued = stored.model_copy(
-                update={
-                    "status": "issued",
-                    "number": f"INV-{self.last_number:06d}",
-                    "issued_at": now,
-                    "updated_at": now,
-                }
-            )
+            issued = stored.issued(f"INV-{self.last_number:06d}", now, profile, issuer)
             self._write(issued, "InvoiceIssued", now)
             return issued
 
