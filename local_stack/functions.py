@@ -45,6 +45,10 @@ class LocalFunction:
         for layer in spec.layer_dirs:
             if str(layer) not in sys.path:
                 sys.path.insert(0, str(layer))
+        # As in Lambda, a function's own modules (beside app.py) import from its code folder.
+        code_dir = str(spec.module_file.parent)
+        if code_dir not in sys.path:
+            sys.path.append(code_dir)
 
     def _cold_start(self) -> ModuleType:
         name = f"_local_fn_{self.spec.logical_id}_{self._count}"

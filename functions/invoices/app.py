@@ -1,10 +1,10 @@
-"""Invoices: draft a period, list, read, issue, void and export (marketplace:admin and finance
-change and export; organizations read their own); and the billing profile they are addressed to."""
+"""Invoices: draft a period, list, read, issue, void, credit (marketplace:admin and finance change;
+organizations read their own); and the billing profile they are addressed to. Exports are
+DocumentExportFunction's: only it carries the PDF renderer."""
 
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import (
-    Response,
     authorize,
     billing_api,
     caller,
@@ -14,10 +14,11 @@ from billing.api.http import (
     parse_query,
     path_value,
 )
-from billing.api.models import ExportQuery, InvoicesQuery, PageQuery, UpcomingQuery
+from billing.api.models import CreditNotesQuery, InvoicesQuery, PageQuery, UpcomingQuery
 from billing.domain.billing_profiles import BillingProfileRequest
+from billing.domain.credit_notes import CreditNoteRequest
 from billing.domain.subscriptions import OrganizationId
-from billing.services import billing_profiles, invoices
+from billing.services import billing_profiles, credit_notes, invoices
 from billing.services.invoices import DraftRequest
 
 app = billing_api()
@@ -92,17 +93,38 @@ def get_billing_profile(organization_id: str):
     return json_response(200, billing_profiles.get_billing_profile(deployment.billing(), who, organization_id))
 
 
-@app.get(f"{BASE}/<invoice_id>/export")
-def export(subscription_id: str, invoice_id: str):
-    who = authorize(app, Permission.READ_BILLING)
-    query = parse_query(app, ExportQuery)
-    file = invoices.export_invoice(deployment.billing(), who, subscription_id, invoice_id, file_format=query.format)
-    return Response(
-        status_code=200,
-        content_type=file.content_type,
-        body=file.body,
-        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+@app.post(f"{BASE}/<invoice_id>/credit-notes")
+def issue_credit_note(subscription_id: str, invoice_id: str):
+    who = authorize(app, Permission.MANAGE_INVOICES)
+    request = parse_body(app, CreditNoteRequest)
+    note, replayed = credit_notes.issue_credit_note(deployment.billing(), who, subscription_id, invoice_id, request)
+    return json_response(200 if replayed else 201, note)
+
+
+@app.get(f"{BASE}/<invoice_id>/credit-notes")
+def list_credit_notes(subscription_id: str, invoice_id: str):
+    query = parse_query(app, PageQuery)
+    page = credit_notes.list_credit_notes(
+        deployment.billing(), caller(app), subscription_id, invoice_id, limit=query.limit, cursor=query.cursor
     )
+    return json_response(200, page)
+
+
+@app.get("/credit-notes")
+def search_credit_notes():
+    who = authorize(app, Permission.LIST_ACROSS_ORGANIZATIONS)
+    query = parse_query(app, CreditNotesQuery)
+    page = credit_notes.search_credit_notes(
+        deployment.billing(),
+        who,
+        organization_id=query.organization_id,
+        start=query.start,
+        end=query.end,
+        residency=query.residency,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+    return json_response(200, page)
 
 
 lambda_handler = lambda_entry(app)

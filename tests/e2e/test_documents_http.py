@@ -169,3 +169,259 @@ def test_csv_export_carries_bill_to_due_date_and_amount_due_with_formulas_neutra
     assert {row["bill_to_name"] for row in rows} == {"'" + '=HYPERLINK("http://x.example","pay")'}
     assert {row["due_at"] for row in rows} == {invoice["due_at"]}
     assert {int(row["amount_due_cents"]) for row in rows} == {invoice["amount_due_cents"]}
+
+
+# --- PDF documents ----------------------------------------------------------------------------
+
+
+def pdf_text(content: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def export(server, token, invoice, fmt, who=None, *, note=None):
+    path = f"/subscriptions/{invoice['subscription_id']}/invoices/{invoice['invoice_id']}"
+    path += f"/credit-notes/{note['credit_note_id']}/export" if note else "/export"
+    return server.request("GET", f"{path}?format={fmt}", token=who or token("finance"))
+
+
+def test_an_issued_invoice_pdf_names_issuer_bill_to_dates_lines_and_amount_due(server, token):
+    org = new_org()
+    name = "株式会社 Łódź Zürich Labor"
+    assert put_profile(server, token, org, profile_body(legal_name=name)).status_code == 200
+    invoice = issued_invoice(server, token, org)
+    response = export(server, token, invoice, "pdf", who=token("org:member", org=org))
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert f'filename="{invoice["number"]}.pdf"' in response.headers["Content-Disposition"]
+    text = " ".join(pdf_text(response.content).split())
+    for expected in (
+        "INVOICE",
+        invoice["number"],
+        invoice["issuer"]["name"],
+        "Łódź",
+        "Zürich",
+        "株式会社",
+        "Bahnhofstrasse 1",
+        invoice["issued_at"][:10],
+        invoice["due_at"][:10],
+        invoice["period_start"],
+        "instrumentation overage",
+        "0.125 USD",  # the unit price: 12.5 cents a credit
+        "499.00 USD",
+        "Amount due",
+        f"{invoice['amount_due_cents'] / 100:.2f} USD",
+    ):
+        assert expected in text, expected
+    assert "DRAFT" not in text
+
+
+def test_a_draft_pdf_is_marked_draft_and_a_hostile_profile_prints_as_plain_text(server, token):
+    org = new_org()
+    formula = '=HYPERLINK("http://evil.example","Pay here")'
+    assert put_profile(server, token, org, profile_body(legal_name=formula)).status_code == 200
+    sid = with_overage(server, token, org)["subscription_id"]
+    invoice = draft(server, token, sid).json()
+    response = export(server, token, invoice, "pdf")
+    assert response.status_code == 200
+    text = pdf_text(response.content)
+    assert "DRAFT" in text and formula in text and "not yet issued" in text
+    assert export(server, token, invoice, "pdf", who=token("finance", residency="eu")).status_code == 403
+    stranger = export(server, token, invoice, "pdf", who=token("org:member", org=new_org()))
+    assert stranger.status_code == 404
+    assert export(server, token, invoice, "docx").status_code == 422
+
+
+# --- credit notes -----------------------------------------------------------------------------
+
+
+def credit(server, token, invoice, body, who=None):
+    return server.request(
+        "POST",
+        f"/subscriptions/{invoice['subscription_id']}/invoices/{invoice['invoice_id']}/credit-notes",
+        token=who or token("finance"),
+        json=body,
+    )
+
+
+def note_body(*lines, reason="Instrument fault", key=None, **more):
+    return {
+        "lines": [{"line": line, "amount_cents": cents} for line, cents in lines],
+        "reason": reason,
+        "idempotency_key": key or f"cn-{new_org()}",
+    } | more
+
+
+def number_of(note) -> int:
+    return int(note["number"].removeprefix("CN-"))
+
+
+def test_a_credit_note_gives_back_part_of_a_line_and_the_invoice_shows_what_is_due(server, token):
+    org = new_org()
+    invoice = issued_invoice(server, token, org)
+    body = note_body((1, 40))
+    created = credit(server, token, invoice, body)
+    assert created.status_code == 201, created.text
+    note = created.json()
+    assert note["number"].startswith("CN-") and len(note["number"]) == 9
+    assert (note["invoice_id"], note["organization_id"], note["currency"]) == (invoice["invoice_id"], org, "USD")
+    assert note["lines"] == [{"line": 1, "description": invoice["line_items"][1]["description"], "amount_cents": 40}]
+    assert note["total_cents"] == 40 and note["reason"] == "Instrument fault" and note["credits_granted"] is None
+    replay = credit(server, token, invoice, body)
+    assert replay.status_code == 200 and replay.json() == note
+    reused = credit(server, token, invoice, body | {"reason": "Another"})
+    assert reused.status_code == 422 and error_of(reused)["code"] == "idempotency_key_reused"
+    path = f"/subscriptions/{invoice['subscription_id']}/invoices/{invoice['invoice_id']}"
+    shown = server.request("GET", path, token=token("org:member", org=org)).json()
+    assert shown["credited_cents"] == 40 and shown["amount_due_cents"] == invoice["total_cents"] - 40
+    listed = server.request("GET", f"{path}/credit-notes", token=token("org:admin", org=org)).json()
+    assert listed["items"] == [note]
+    second = credit(server, token, invoice, note_body((1, 22), (0, 100))).json()
+    assert number_of(second) == number_of(note) + 1  # gapless
+    newest_first = server.request("GET", f"{path}/credit-notes", token=token("finance")).json()["items"]
+    assert [n["number"] for n in newest_first] == [second["number"], note["number"]]
+    refused = credit(server, token, invoice, note_body((1, 1)))  # line 1 billed 62: 40 + 22 given back
+    assert refused.status_code == 422 and fields_of(refused) == {"lines.0.amount_cents"}
+    assert "line 1" in error_of(refused)["details"]["fields"][0]["message"]
+    voided = server.request("POST", f"{path}/void", token=token("finance"))
+    assert voided.status_code == 409 and error_of(voided)["code"] == "invoice_credited"
+    assert server.request("GET", path, token=token("finance")).json()["status"] == "issued"
+
+
+@pytest.mark.parametrize(
+    ("lines", "field"),
+    [
+        ([(2, 1)], "lines.0.line"),  # the invoice has lines 0 and 1
+        ([(0, 0)], "lines.0.amount_cents"),
+        ([(0, -5)], "lines.0.amount_cents"),
+        ([(0, 49_901)], "lines.0.amount_cents"),  # past what the line billed
+        ([(0, 10), (0, 10)], "lines"),
+    ],
+)
+def test_a_credit_note_past_a_line_or_naming_no_line_is_422_naming_it_and_writes_nothing(server, token, lines, field):
+    invoice = issued_invoice(server, token, new_org())
+    refused = credit(server, token, invoice, note_body(*lines))
+    assert refused.status_code == 422 and field in fields_of(refused)
+    path = f"/subscriptions/{invoice['subscription_id']}/invoices/{invoice['invoice_id']}"
+    assert server.request("GET", f"{path}/credit-notes", token=token("finance")).json()["items"] == []
+    assert server.request("GET", path, token=token("finance")).json()["credited_cents"] == 0
+
+
+def test_only_issued_invoices_take_credit_notes_from_finance_of_their_residency(server, token):
+    org = new_org()
+    sid = with_overage(server, token, org)["subscription_id"]
+    drafted = draft(server, token, sid).json()
+    refused = credit(server, token, drafted, note_body((0, 1)))
+    assert refused.status_code == 409 and error_of(refused)["code"] == "invoice_not_issued"
+    invoice = issued_invoice(server, token, new_org())
+    for who in (token("org:admin", org=invoice["organization_id"]), token("service")):
+        assert credit(server, token, invoice, note_body((0, 1)), who=who).status_code == 403
+    elsewhere = credit(server, token, invoice, note_body((0, 1)), who=token("marketplace:admin", residency="eu"))
+    assert elsewhere.status_code == 403 and error_of(elsewhere)["code"] == "residency_mismatch"
+    path = f"/subscriptions/{invoice['subscription_id']}/invoices/{invoice['invoice_id']}"
+    assert server.request("POST", f"{path}/void", token=token("finance")).status_code == 200
+    void = credit(server, token, invoice, note_body((0, 1)))
+    assert void.status_code == 409 and error_of(void)["code"] == "invoice_not_issued"
+    missing = credit(server, token, invoice | {"invoice_id": "inv_nope"}, note_body((0, 1)))
+    assert missing.status_code == 404
+
+
+def test_granting_credits_needs_an_active_subscription_and_lands_with_the_note(server, token):
+    from .test_subscriptions_http import subscribe
+
+    org = new_org()
+    invoice = issued_invoice(server, token, org)  # issuing ended (canceled) its subscription
+    refused = credit(server, token, invoice, note_body((1, 10), grant_credits="25"))
+    assert refused.status_code == 409 and error_of(refused)["code"] == "no_active_subscription"
+    path = f"/subscriptions/{invoice['subscription_id']}/invoices/{invoice['invoice_id']}"
+    assert server.request("GET", f"{path}/credit-notes", token=token("finance")).json()["items"] == []
+    active = subscribe(server, token, org)["subscription_id"]
+    created = credit(server, token, invoice, note_body((1, 10), grant_credits="25"))
+    assert created.status_code == 201, created.text
+    note = created.json()
+    assert note["credits_granted"] == "25"
+    grants = server.request("GET", f"/subscriptions/{active}/grants", token=token("finance")).json()["items"]
+    (granted,) = [g for g in grants if g["kind"] == "promotional"]
+    assert (granted["amount"], granted["expires_at"], granted["status"]) == ("25", None, "active")
+    entries = server.request("GET", f"/subscriptions/{active}/ledger", token=token("finance")).json()["items"]
+    assert [e["reference"] for e in entries if e["type"] == "grant" and e["amount"] == "25"] == [
+        f"credit_note:{note['credit_note_id']}"
+    ]
+    published = server.request("GET", "/_local/events", params={"type": "CreditNoteIssued"}).json()
+    details = [e["detail"] for e in published.get("items", published) if isinstance(e, dict)]
+    assert any(d.get("credit_note", {}).get("credit_note_id") == note["credit_note_id"] for d in details), published
+
+
+def test_eight_concurrent_notes_for_a_whole_line_one_succeeds_and_numbers_stay_gapless(server, token):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .contention import until_not_contended
+
+    invoice = issued_invoice(server, token, new_org())
+    whole = invoice["line_items"][1]["amount_cents"]
+    bodies = [note_body((1, whole), key=f"race-{n}-{invoice['invoice_id']}") for n in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda body: until_not_contended(lambda: credit(server, token, invoice, body)), bodies))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [422] * 7, [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 422):
+        assert fields_of(refused) == {"lines.0.amount_cents"}
+    (winner,) = [a.json() for a in answers if a.status_code == 201]
+    following = credit(server, token, invoice, note_body((0, 1))).json()
+    assert number_of(following) == number_of(winner) + 1
+    path = f"/subscriptions/{invoice['subscription_id']}/invoices/{invoice['invoice_id']}"
+    assert server.request("GET", path, token=token("finance")).json()["credited_cents"] == whole + 1
+
+
+def test_finance_lists_credit_notes_across_organizations_newest_first_within_a_window(server, token):
+    org = new_org()
+    invoice = issued_invoice(server, token, org)
+    first = credit(server, token, invoice, note_body((0, 100))).json()
+    second = credit(server, token, invoice, note_body((0, 200))).json()
+    found = server.request(
+        "GET", "/credit-notes", params={"organization_id": org}, token=token("marketplace:admin")
+    ).json()
+    assert [n["credit_note_id"] for n in found["items"]] == [second["credit_note_id"], first["credit_note_id"]]
+    window = {"organization_id": org, "from": first["created_at"], "to": second["created_at"]}
+    before_second = server.request("GET", "/credit-notes", params=window, token=token("finance")).json()["items"]
+    assert [n["credit_note_id"] for n in before_second] == (
+        [first["credit_note_id"]] if first["created_at"] != second["created_at"] else []
+    )
+    assert server.request("GET", "/credit-notes", token=token("org:admin", org=org)).status_code == 403
+    other = server.request(
+        "GET", "/credit-notes", params={"organization_id": org}, token=token("finance", residency="eu")
+    )
+    assert other.status_code == 200 and other.json()["items"] == []
+    bad = server.request(
+        "GET", "/credit-notes", params={"from": "2026-12-02", "to": "2026-12-01"}, token=token("finance")
+    )
+    assert bad.status_code == 422
+
+
+def test_a_credit_note_exports_as_csv_json_and_a_pdf_naming_both_numbers(server, token):
+    org = new_org()
+    invoice = issued_invoice(server, token, org)
+    note = credit(server, token, invoice, note_body((1, 30), reason="-2+3 refund for a failed run")).json()
+    csv_file = export(server, token, invoice, "csv", who=token("org:member", org=org), note=note)
+    assert csv_file.status_code == 200 and csv_file.headers["Content-Type"].startswith("text/csv")
+    (row,) = list(csv.DictReader(io.StringIO(csv_file.text)))
+    assert (row["credit_note_number"], row["invoice_number"], row["amount_cents"]) == (
+        note["number"],
+        invoice["number"],
+        "30",
+    )
+    assert row["reason"] == "'-2+3 refund for a failed run"  # neutralised
+    as_json = export(server, token, invoice, "json", note=note).json()
+    assert as_json["number"] == note["number"] and as_json["total_cents"] == 30
+    pdf = export(server, token, invoice, "pdf", note=note)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    text = " ".join(pdf_text(pdf.content).split())
+    for expected in ("CREDIT NOTE", note["number"], invoice["number"], "0.30 USD", "-2+3 refund for a failed run"):
+        assert expected in text, expected
+    invoice_text = " ".join(pdf_text(export(server, token, invoice, "pdf").content).split())
+    assert f"Credit note {note['number']}" in invoice_text
+    amount_due = invoice["total_cents"] - 30
+    assert f"{amount_due // 100}.{amount_due % 100:02d} USD" in invoice_text
+    missing = export(server, token, invoice, "pdf", note=note | {"credit_note_id": "cn_nope"})
+    assert missing.status_code == 404

@@ -65,7 +65,9 @@ def test_the_sample_events_draft_issue_export_and_void(functions):
     status, _, issued = functions.http("InvoicesFunction", "invoices/issue_invoice.json", path_parameters=ids)
     assert status == 200 and issued["status"] == "issued" and issued["number"].startswith("INV-")
     assert issued["total_cents"] == 49_962  # the allowance was used up: the whole base fee, canceled or not
-    exported = functions("InvoicesFunction").invoke(with_path(sample_event("invoices/export_invoice.json"), ids))
+    exported = functions("DocumentExportFunction").invoke(
+        with_path(sample_event("document_export/export_invoice.json"), ids)
+    )
     assert exported["statusCode"] == 200 and exported["body"].startswith("invoice_id,invoice_number,")
     status, _, voided = functions.http("InvoicesFunction", "invoices/void_invoice.json", path_parameters=ids)
     assert status == 200 and voided["status"] == "void" and voided["number"] == issued["number"]

@@ -99,6 +99,7 @@ def invoice_store():
         subscriptions_table=config.subscriptions_table,
         ledger_table=config.credit_ledger_table,
         outbox_table=config.outbox_table,
+        idempotency_table=config.idempotency_table,
     )
 
 

@@ -109,7 +109,23 @@ class UsageBatch(BaseModel):
 class ExportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    format: Literal["csv", "json"] = "csv"
+    format: Literal["csv", "json", "pdf"] = "csv"
+
+
+class CreditNotesQuery(PageQuery):
+    """`GET /credit-notes?organization_id&from&to&residency`: created in [from, to), newest first."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+
+    organization_id: OrganizationId | None = None
+    start: DayOrTimestamp | None = Field(default=None, alias="from")
+    end: DayOrTimestamp | None = Field(default=None, alias="to")
+    residency: Residency | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CreditNotesQuery:
+        _require_from_before_to(self.start, self.end)
+        return self
 
 
 def _query_flag(value: Any) -> Any:

@@ -174,7 +174,11 @@ def _operation(route: Route, refs: dict[tuple[Any, str], dict[str, Any]]) -> dic
     responses: dict[str, Any] = {}
     for status, model in sorted(route.responses.items()):
         if model == CSV:
-            content = {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}
+            content = {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+                "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}},
+            }
         elif model is dict:
             content = {"application/json": {"schema": {"type": "object"}}}
         else:

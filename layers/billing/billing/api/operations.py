@@ -80,6 +80,7 @@ INVOICE = SUB + "/invoices/{invoice_id}"
 
 def routes() -> list[Route]:
     from ..domain.billing_profiles import BillingProfile, BillingProfileRequest
+    from ..domain.credit_notes import CreditNote, CreditNoteRequest
     from ..domain.grants import CreditGrant
     from ..domain.hold_records import Hold
     from ..domain.invoices import Invoice, UpcomingInvoice
@@ -95,6 +96,7 @@ def routes() -> list[Route]:
     from ..services.usage import BatchReport, BillingPeriod
     from .headers import IDEMPOTENCY_KEY
     from .models import (
+        CreditNotesQuery,
         DailyQuery,
         ExportQuery,
         GrantsQuery,
@@ -234,7 +236,7 @@ def routes() -> list[Route]:
               roles=(ADMIN, FINANCE), errors={403: ("residency_mismatch",), 409: ("invoice_not_draft", "period_open")},
               tag="invoices"),
         Route("POST", INVOICE + "/void", "voidInvoice", "Void an invoice", {200: Invoice}, roles=(ADMIN, FINANCE),
-              errors={403: ("residency_mismatch",), 409: ("invoice_not_draft",)}, tag="invoices"),
+              errors={403: ("residency_mismatch",), 409: ("invoice_not_draft", "invoice_credited")}, tag="invoices"),
         Route("PUT", P + "/organizations/{organization_id}/billing-profile", "saveBillingProfile",
               "Set what the organization's invoices are addressed to", {200: BillingProfile},
               roles=(ADMIN, ORG_ADMIN), body=BillingProfileRequest, path_types={"organization_id": OrganizationId},
@@ -242,7 +244,23 @@ def routes() -> list[Route]:
         Route("GET", P + "/organizations/{organization_id}/billing-profile", "getBillingProfile",
               "The organization's billing profile", {200: BillingProfile}, roles=READERS,
               path_types={"organization_id": OrganizationId}, errors={403: ("residency_mismatch",)}, tag="invoices"),
-        Route("GET", INVOICE + "/export", "exportInvoice", "An invoice as a CSV (or JSON) file",
+        Route("GET", INVOICE + "/export", "exportInvoice", "An invoice as a CSV or JSON file, or a PDF document",
               {200: CSV}, roles=READERS, query=ExportQuery, errors={403: ("residency_mismatch",)},
               tag="invoices"),
+        # --- credit notes
+        Route("POST", INVOICE + "/credit-notes", "issueCreditNote", "Correct an issued invoice with a credit note",
+              {201: CreditNote, 200: CreditNote}, roles=(ADMIN, FINANCE), body=CreditNoteRequest,
+              errors={
+                  403: ("residency_mismatch",),
+                  409: ("invoice_not_issued", "no_active_subscription", "grant_limit_reached",
+                        "idempotency_in_progress"),
+                  422: ("idempotency_key_reused",),
+              }, tag="invoices"),
+        Route("GET", INVOICE + "/credit-notes", "listCreditNotes", "An invoice's credit notes, newest first",
+              {200: Page[CreditNote]}, roles=READERS, query=PageQuery, tag="invoices"),
+        Route("GET", P + "/credit-notes", "searchCreditNotes", "Credit notes across organizations, newest first",
+              {200: Page[CreditNote]}, roles=(ADMIN, FINANCE), query=CreditNotesQuery, tag="invoices"),
+        Route("GET", INVOICE + "/credit-notes/{credit_note_id}/export", "exportCreditNote",
+              "A credit note as a CSV or JSON file, or a PDF document", {200: CSV}, roles=READERS,
+              query=ExportQuery, errors={403: ("residency_mismatch",)}, tag="invoices"),
     ]  # fmt: skip

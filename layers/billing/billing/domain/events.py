@@ -17,6 +17,7 @@ from .ids import IdSequence
 from .values import UtcTimestamp, format_decimal, format_timestamp
 
 if TYPE_CHECKING:
+    from .credit_notes import CreditNote
     from .grants import CreditBook
     from .invoices import Invoice
     from .subscriptions import Subscription
@@ -34,6 +35,7 @@ DetailType = Literal[
     "InvoiceVoided",
     "HoldExpired",
     "SubscriptionCanceled",
+    "CreditNoteIssued",
 ]
 # A write's events, however many, are one outbox item (store/dynamodb_outbox.py).
 OUTBOX_ITEMS = 1
@@ -150,6 +152,18 @@ def invoice_event(detail_type: DetailType, invoice: Invoice, *, at: datetime) ->
         organization_id=invoice.organization_id,
         occurred_at=at,
         detail={"invoice": invoice.model_dump(mode="json")},
+    )
+
+
+def credit_note_issued(note: CreditNote) -> OutboxEvent:
+    """CreditNoteIssued, with the note as written (its invoice and lines)."""
+    return OutboxEvent(
+        event_id=_event_ids.new_id(note.created_at),
+        detail_type="CreditNoteIssued",
+        subscription_id=note.subscription_id,
+        organization_id=note.organization_id,
+        occurred_at=note.created_at,
+        detail={"credit_note": note.model_dump(mode="json")},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,13 +41,24 @@ class DraftRequest(BaseModel):
 class InvoiceFile:
     content_type: str
     filename: str
-    body: str
+    body: str | bytes  # bytes: a PDF
+
+
+InvoicePdf = Callable[[Invoice, list], bytes]  # (invoice, its credit notes) -> the document
 
 
 def _for_finance(billing: Billing, caller: Caller, subscription_id: str) -> Subscription:
     subscription = subscription_for(billing, caller, subscription_id, Permission.MANAGE_INVOICES)
     require_residency(caller, subscription.residency)
     return subscription
+
+
+def invoice_for_finance(
+    billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str
+) -> tuple[Subscription, Invoice]:
+    """What finance and staff change (issue, void, credit): of their residency (403), existing (404)."""
+    subscription = _for_finance(billing, caller, subscription_id)
+    return subscription, invoice_of(billing, subscription_id, invoice_id_)
 
 
 def draft_invoice(
@@ -154,11 +166,11 @@ def search_invoices(
 def get_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str) -> Invoice:
     """One invoice: readable by the organization and finance."""
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
-    (shown,) = as_documents(billing, [_invoice_of(billing, subscription_id, invoice_id_)])
+    (shown,) = as_documents(billing, [invoice_of(billing, subscription_id, invoice_id_)])
     return shown
 
 
-def _invoice_of(billing: Billing, subscription_id: str, invoice_id_: str) -> Invoice:
+def invoice_of(billing: Billing, subscription_id: str, invoice_id_: str) -> Invoice:
     """The invoice, once the caller may see its subscription (404 when there is none)."""
     found = billing.invoices.get(subscription_id, invoice_id_)
     if found is None:
@@ -173,7 +185,7 @@ def issue_invoice(
     no invoice. A period that has ended but is not closed yet is closed first (as the scheduled run
     would), so what is issued is the draft of the whole period, not one made before it ended."""
     subscription = _for_finance(billing, caller, subscription_id)  # 403/404
-    invoice = _invoice_of(billing, subscription_id, invoice_id_)
+    invoice = invoice_of(billing, subscription_id, invoice_id_)
     invoices, now = billing.invoices, billing.now()
     ends = billed_until(subscription, Period(invoice.period_start, invoice.period_end))
     if invoice.is_draft and ends > now:
@@ -204,20 +216,39 @@ def void_invoice(
     again on each attempt: its void is written against the version read, which its event carries."""
     _for_finance(billing, caller, subscription_id)
     now = billing.now()
-    return with_retries(
-        lambda: billing.invoices.void(_invoice_of(billing, subscription_id, invoice_id_), now), pause=pause
-    )
+
+    def attempt() -> Invoice:
+        invoice = invoice_of(billing, subscription_id, invoice_id_)
+        if invoice.credit_notes:
+            raise Conflict(
+                f"Invoice '{invoice_id_}' has credit notes; it is corrected by them, not voided.",
+                code="invoice_credited",
+            )
+        return billing.invoices.void(invoice, now)
+
+    return with_retries(attempt, pause=pause)
 
 
 def export_invoice(
-    billing: Billing, caller: Caller, subscription_id: str, invoice_id_: str, *, file_format: Literal["csv", "json"]
+    billing: Billing,
+    caller: Caller,
+    subscription_id: str,
+    invoice_id_: str,
+    *,
+    file_format: Literal["csv", "json", "pdf"],
+    render_pdf: InvoicePdf | None = None,
 ) -> InvoiceFile:
     """A file for financial tooling: for the organization's own users, and for finance and
     marketplace staff of the subscription's residency."""
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     if caller.holds(Permission.READ_BILLING.any_organization):
         require_residency(caller, subscription.residency)
-    (invoice,) = as_documents(billing, [_invoice_of(billing, subscription_id, invoice_id_)])
+    (invoice,) = as_documents(billing, [invoice_of(billing, subscription_id, invoice_id_)])
+    if file_format == "pdf" and render_pdf is not None:
+        from .credit_notes import all_credit_notes
+
+        notes = all_credit_notes(billing, invoice) if invoice.credit_notes else []
+        return InvoiceFile("application/pdf", export_filename(invoice, "pdf"), render_pdf(invoice, notes))
     if file_format == "csv":
         return InvoiceFile("text/csv; charset=utf-8", export_filename(invoice, "csv"), as_csv(invoice))
     body = json.dumps(as_json(invoice), separators=(",", ":"))

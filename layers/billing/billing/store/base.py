@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from ..domain.billing_profiles import BillingProfile, Issuer
+from ..domain.credit_notes import CreditNote
 from ..domain.grants import CreditGrant, GrantStatus
 from ..domain.hold_records import Hold
 from ..domain.idempotency import IdempotencyRecord
@@ -215,6 +216,43 @@ class InvoiceStore(Protocol):
     def void(self, invoice: Invoice, now: datetime) -> Invoice:
         """Void the invoice as read (draft or issued). Returns it as stored when it is void already;
         raises RetryableConflict when it changed since it was read."""
+
+    def next_credit_note_number(self) -> tuple[str, Any]:
+        """The number the next credit note takes, and the counter as read (the write's condition)."""
+
+    def issue_credit_note(
+        self,
+        note: CreditNote,
+        invoice: Invoice,
+        *,
+        counter: Any,
+        posting: CreditPosting | None,
+        idempotency: IdempotencyRecord | None,
+    ) -> None:
+        """In one transaction: advance the credit note counter (if still as read), add the note's
+        amounts to the invoice's credited lines (if it is still issued with the notes read), the
+        note, its CreditNoteIssued event, `posting` (credits it grants, on an active subscription)
+        and the idempotency record. Raises KeyAlreadyCommitted, Conflict(`invoice_not_issued`) or
+        RetryableConflict."""
+
+    def credit_note(self, subscription_id: str, invoice_id: str, credit_note_id: str) -> CreditNote | None: ...
+
+    def credit_notes_page(
+        self, subscription_id: str, invoice_id: str, *, limit: int, cursor: str | None
+    ) -> Page[CreditNote]:
+        """The invoice's credit notes, newest first."""
+
+    def residency_credit_notes_page(
+        self,
+        residency: str,
+        *,
+        organization_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[CreditNote]:
+        """The residency's credit notes created in [start, end), newest first (an index, no scan)."""
 
     def close_period(
         self,

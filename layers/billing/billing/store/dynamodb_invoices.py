@@ -6,18 +6,24 @@ COUNTER / INVOICE_NUMBER        the last number issued; advanced in the issuing 
                                 numbers are gapless and never reused
 
 Each write of an invoice (a draft, its issue, its void) puts its event's outbox record in the
-same transaction."""
+same transaction. A credit note is written with its number, its invoice's per-line credited amounts
+(conditioned on the count of notes read), its event, the credits it grants and its idempotency
+record, in one transaction. Credit notes share the residency index under `credit-notes#{residency}`,
+so finance's lists of invoices never meet them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..domain.billing_profiles import BillingProfile, Issuer
+from ..domain.credit_notes import CreditNote, credit_note_number, credited_after
 from ..domain.errors import Conflict, Forbidden, NotFound, RetryableConflict
-from ..domain.events import DetailType, invoice_event
+from ..domain.events import DetailType, credit_note_issued, invoice_event
+from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
 from ..domain.paging import Page
 from ..domain.subscriptions import PERIOD_FIELDS, CreditPosting
@@ -33,7 +39,7 @@ from .dynamodb import (
     value,
 )
 from .dynamodb_outbox import outbox_puts
-from .dynamodb_subscriptions import Tables, posting_actions
+from .dynamodb_subscriptions import Tables, idempotency_put, posting_actions
 
 RESIDENCY_INDEX = "by_residency"
 
@@ -43,6 +49,33 @@ def _whole_second_at_or_after(moment: datetime) -> datetime:
 
 
 COUNTER_KEY = {"pk": {"S": "COUNTER"}, "sk": {"S": "INVOICE_NUMBER"}}
+CREDIT_NOTE_COUNTER_KEY = {"pk": {"S": "COUNTER"}, "sk": {"S": "CREDIT_NOTE_NUMBER"}}
+CREDIT_NOTES_OF = "credit-notes#"  # a credit note's residency index partition: credit-notes#us
+
+
+def _counter_advance(table: str, key: dict[str, Any], counter: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+    """The next number of a gapless sequence and the update that takes it, if no one took it first."""
+    last = int(from_attributes(counter)["last_number"]) if counter else 0
+    advance = {
+        "Update": {
+            "TableName": table,
+            "Key": key,
+            "UpdateExpression": "SET last_number = :next",
+            "ConditionExpression": "last_number = :last" if counter else "attribute_not_exists(pk)",
+            "ExpressionAttributeValues": {":next": value(last + 1), **({":last": value(last)} if counter else {})},
+        }
+    }
+    return last + 1, advance
+
+
+def _fixed_width(moment: datetime) -> str:
+    """UTC to the microsecond, always the same width, so the string order is the time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _credit_note(item: dict[str, Any]) -> CreditNote:
+    plain = {k: v for k, v in from_attributes(item).items() if k not in ("pk", "sk", "period_order")}
+    return CreditNote.model_validate(plain | {"residency": plain["residency"].removeprefix(CREDIT_NOTES_OF)})
 
 
 def _profile_key(organization_id: str) -> dict[str, Any]:
@@ -57,14 +90,31 @@ def _invoice(item: dict[str, Any]) -> Invoice:
     return Invoice.model_validate({k: v for k, v in from_attributes(item).items() if k not in ("pk", "sk")})
 
 
+def _credited(invoice: Invoice) -> Conflict:
+    return Conflict(
+        f"Invoice '{invoice.invoice_id}' has credit notes; it is corrected by them, not voided.",
+        code="invoice_credited",
+    )
+
+
 def _not_draft(invoice_id: str) -> Conflict:
     return Conflict(f"Invoice '{invoice_id}' is no longer a draft.", code="invoice_not_draft")
 
 
 class DynamoInvoiceStore:
-    def __init__(self, client, *, invoices_table: str, subscriptions_table: str, ledger_table: str, outbox_table: str):
+    def __init__(
+        self,
+        client,
+        *,
+        invoices_table: str,
+        subscriptions_table: str,
+        ledger_table: str,
+        outbox_table: str,
+        idempotency_table: str = "",
+    ):
         self._client = client
         self._table = invoices_table
+        self._idempotency = idempotency_table
         self._subscriptions = subscriptions_table
         self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table, outbox=outbox_table)
 
@@ -222,17 +272,8 @@ class DynamoInvoiceStore:
         """One attempt: read the counter, then advance it and freeze the invoice together, addressed
         to the organization's profile as read (copied: later changes to it do not reach it)."""
         counter = self._client.get_item(TableName=self._table, Key=COUNTER_KEY, ConsistentRead=True).get("Item")
-        last = int(from_attributes(counter)["last_number"]) if counter else 0
-        number = f"INV-{last + 1:06d}"
-        advance = {
-            "Update": {
-                "TableName": self._table,
-                "Key": COUNTER_KEY,
-                "UpdateExpression": "SET last_number = :next",
-                "ConditionExpression": "last_number = :last" if counter else "attribute_not_exists(pk)",
-                "ExpressionAttributeValues": {":next": value(last + 1), **({":last": value(last)} if counter else {})},
-            }
-        }
+        sequence, advance = _counter_advance(self._table, COUNTER_KEY, counter)
+        number = f"INV-{sequence:06d}"
         issued = invoice.issued(number, now, profile, issuer)
         document = issued.model_dump(mode="json", include={"bill_to", "issuer"})
         freeze = {
@@ -274,8 +315,9 @@ class DynamoInvoiceStore:
                 "TableName": self._table,
                 "Key": _key(invoice.subscription_id, invoice.invoice_id),
                 "UpdateExpression": "SET #status = :void, voided_at = :now, updated_at = :now",
-                # As read, so the event carries the invoice that was voided.
-                "ConditionExpression": "#status IN (:draft, :issued) AND updated_at = :read",
+                # As read, so the event carries the invoice that was voided; never one with credit notes.
+                "ConditionExpression": "#status IN (:draft, :issued) AND updated_at = :read "
+                "AND (attribute_not_exists(credit_notes) OR credit_notes = :none)",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": {
                     ":void": value("void"),
@@ -283,6 +325,7 @@ class DynamoInvoiceStore:
                     ":issued": value("issued"),
                     ":now": value(now),
                     ":read": value(invoice.updated_at),
+                    ":none": value(0),
                 },
             }
         }
@@ -294,6 +337,8 @@ class DynamoInvoiceStore:
                 raise NotFound(f"No invoice '{invoice.invoice_id}'.") from None
             if current.status == "void":
                 return current  # already void: voiding is idempotent
+            if current.credit_notes:
+                raise _credited(current) from None
             raise RetryableConflict("The invoice changed while it was being voided; retry.") from None
         return voided
 
@@ -322,3 +367,133 @@ class DynamoInvoiceStore:
             raise RetryableConflict(
                 "The subscription or its invoice changed while closing the period; retry."
             ) from None
+
+    # --- credit notes ---------------------------------------------------------------------------
+
+    def next_credit_note_number(self) -> tuple[str, dict[str, Any] | None]:
+        """The number the next note would take, and the counter as read (the write's condition)."""
+        counter = self._client.get_item(TableName=self._table, Key=CREDIT_NOTE_COUNTER_KEY, ConsistentRead=True)
+        item = counter.get("Item")
+        return credit_note_number(_counter_advance(self._table, CREDIT_NOTE_COUNTER_KEY, item)[0]), item
+
+    def issue_credit_note(
+        self,
+        note: CreditNote,
+        invoice: Invoice,
+        *,
+        counter: dict[str, Any] | None,
+        posting: CreditPosting | None,
+        idempotency: IdempotencyRecord | None,
+    ) -> None:
+        """One transaction: the next credit note number (as read), the invoice's credited amounts
+        (if it is still issued with the notes read), the note, its event, the credits it grants
+        (`posting`, on the organization's active subscription) and its idempotency record. Raises
+        KeyAlreadyCommitted, Conflict(`invoice_not_issued`) or RetryableConflict."""
+        _, advance = _counter_advance(self._table, CREDIT_NOTE_COUNTER_KEY, counter)
+        credited = credited_after(invoice, note)
+        credit = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _key(invoice.subscription_id, invoice.invoice_id),
+                "UpdateExpression": "SET credited_cents = :cents, credited_by_line = :lines, credit_notes = :count",
+                "ConditionExpression": "#status = :issued AND "
+                + (
+                    "(attribute_not_exists(credit_notes) OR credit_notes = :read)"
+                    if not invoice.credit_notes
+                    else "credit_notes = :read"
+                ),
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":issued": value("issued"),
+                    ":cents": value(sum(credited)),
+                    ":lines": value(credited),
+                    ":count": value(invoice.credit_notes + 1),
+                    ":read": value(invoice.credit_notes),
+                },
+            }
+        }
+        item = {
+            "pk": f"SUB#{note.subscription_id}",
+            "sk": f"CN#{note.invoice_id}#{note.credit_note_id}",
+            **note.model_dump(),
+            "residency": CREDIT_NOTES_OF + note.residency,
+            "period_order": f"{_fixed_width(note.created_at)}#{note.credit_note_id}",
+        }
+        put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_attributes(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        actions = [advance, credit, put, *outbox_puts(self._tables.outbox, [credit_note_issued(note)])]
+        if posting is not None:
+            actions += posting_actions(self._tables, posting, require_active=True)
+        if idempotency is not None:
+            actions.append(idempotency_put(self._idempotency, idempotency))
+        try:
+            transact_write(self._client, actions, token=secrets.token_hex(16))
+        except TransactionCancelled as cancelled:
+            if idempotency is not None and cancelled.failed_condition(len(actions) - 1):
+                raise KeyAlreadyCommitted() from None
+            if cancelled.failed_condition(1):
+                current = self.get(invoice.subscription_id, invoice.invoice_id)
+                if current is not None and current.status != "issued":
+                    raise Conflict(
+                        f"Invoice '{invoice.invoice_id}' is {current.status}; only issued invoices take credit notes.",
+                        code="invoice_not_issued",
+                    ) from None
+            raise RetryableConflict("Another credit note, or a change to the credits, came first; retry.") from None
+
+    def credit_note(self, subscription_id: str, invoice_id: str, credit_note_id: str) -> CreditNote | None:
+        found = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": value(f"SUB#{subscription_id}"), "sk": value(f"CN#{invoice_id}#{credit_note_id}")},
+            ConsistentRead=True,
+        )
+        return _credit_note(found["Item"]) if "Item" in found else None
+
+    def credit_notes_page(
+        self, subscription_id: str, invoice_id: str, *, limit: int, cursor: str | None
+    ) -> Page[CreditNote]:
+        """The invoice's notes, newest first."""
+        partition = f"SUB#{subscription_id}"
+        query = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :notes)",
+            "ExpressionAttributeValues": {":pk": value(partition), ":notes": value(f"CN#{invoice_id}#")},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_credit_note)
+
+    def residency_credit_notes_page(
+        self,
+        residency: str,
+        *,
+        organization_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[CreditNote]:
+        """The residency's notes created in [start, end), newest first (the residency index)."""
+        partition = CREDIT_NOTES_OF + residency
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RESIDENCY_INDEX,
+            "KeyConditionExpression": "residency = :residency AND period_order BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":residency": value(partition),
+                # Fixed-width times sort as they follow; a key is its time then "#id", so a note
+                # made at `end` sorts after the bound: [start, end).
+                ":low": value(_fixed_width(start) if start else "0"),
+                ":high": value(_fixed_width(end) if end else "~"),
+            },
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if organization_id is not None:
+            add_filters(query, {"organization_id": organization_id})
+        return query_page(self._client, query, cursor=cursor, pinned={"residency": partition}, item=_credit_note)

@@ -130,6 +130,26 @@ def posting_actions(
     ]
 
 
+def idempotency_put(table: str, record: IdempotencyRecord) -> dict[str, Any]:
+    """The idempotency record of a write, as its transaction's last item: an expired record (TTL
+    deletes lazily) may be overwritten; a live one may not (the key committed first)."""
+    item = {
+        "pk": record.scope,
+        "fingerprint": record.fingerprint,
+        "result": record.result,
+        "created_at": record.created_at,
+        "expires_at": int(record.expires_at.timestamp()),
+    }
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_attributes(item),
+            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+            "ExpressionAttributeValues": {":now": value(int(record.created_at.timestamp()))},
+        }
+    }
+
+
 @dataclass(frozen=True)
 class Tables:
     subscriptions: str
@@ -525,25 +545,7 @@ class DynamoSubscriptionStore:
         """Write `actions` and, when the request carried a key, its idempotency record, atomically.
         A live record under the same key means a twin request committed first: KeyAlreadyCommitted."""
         if idempotency is not None:
-            item = {
-                "pk": idempotency.scope,
-                "fingerprint": idempotency.fingerprint,
-                "result": idempotency.result,
-                "created_at": idempotency.created_at,
-                "expires_at": int(idempotency.expires_at.timestamp()),
-            }
-            # An expired record (TTL deletes lazily) may be overwritten; a live one may not.
-            actions = [
-                *actions,
-                {
-                    "Put": {
-                        "TableName": self._idempotency,
-                        "Item": to_attributes(item),
-                        "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-                        "ExpressionAttributeValues": {":now": value(int(idempotency.created_at.timestamp()))},
-                    }
-                },
-            ]
+            actions = [*actions, idempotency_put(self._idempotency, idempotency)]
         try:
             # One token an attempt: the SDK's own retry of a commit whose answer was lost is a no-op.
             transact_write(self._client, actions, token=secrets.token_hex(16))

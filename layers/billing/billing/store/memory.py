@@ -9,8 +9,9 @@ from datetime import date, datetime
 
 from ..domain.billing_profiles import BillingProfile, Issuer
 from ..domain.closing import DueClose
+from ..domain.credit_notes import CreditNote, credit_note_number, credited_after
 from ..domain.errors import Conflict, Forbidden, NotFound, RetryableConflict
-from ..domain.events import OutboxEvent, invoice_event
+from ..domain.events import OutboxEvent, credit_note_issued, invoice_event
 from ..domain.grants import CreditGrant
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
@@ -356,6 +357,82 @@ class InMemoryInvoiceStore:
         self.invoices: dict[tuple[str, str], Invoice] = {}
         self.last_number = 0
         self.profiles: dict[str, BillingProfile] = {}
+        self.credit_notes: dict[tuple[str, str], list[CreditNote]] = {}  # (subscription, invoice) -> oldest first
+        self.last_credit_note_number = 0
+
+    def next_credit_note_number(self) -> tuple[str, int]:
+        return credit_note_number(self.last_credit_note_number + 1), self.last_credit_note_number
+
+    def issue_credit_note(
+        self,
+        note: CreditNote,
+        invoice: Invoice,
+        *,
+        counter: int,
+        posting: CreditPosting | None,
+        idempotency: IdempotencyRecord | None,
+    ) -> None:
+        store = self._subscriptions
+        with store._lock:
+            store._claim_key(idempotency)
+            stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
+            if stored.status != "issued":
+                raise Conflict(
+                    f"Invoice '{invoice.invoice_id}' is {stored.status}; only issued invoices take credit notes.",
+                    code="invoice_not_issued",
+                )
+            if counter != self.last_credit_note_number or stored.credit_notes != invoice.credit_notes:
+                raise RetryableConflict("Another credit note came first; retry.")
+            if posting is not None:
+                kept = store.stored_for(posting, require_active=True)
+                store.post(posting, kept.taking(posting.subscription, CREDIT_FIELDS))
+            credited = credited_after(stored, note)
+            self.invoices[(invoice.subscription_id, invoice.invoice_id)] = stored.model_copy(
+                update={
+                    "credited_by_line": credited,
+                    "credited_cents": sum(credited),
+                    "credit_notes": stored.credit_notes + 1,
+                }
+            )
+            self.last_credit_note_number += 1
+            self.credit_notes.setdefault((note.subscription_id, note.invoice_id), []).append(note)
+            store.outbox.append(credit_note_issued(note))
+            if idempotency:
+                store._idempotency[idempotency.scope] = idempotency
+
+    def credit_note(self, subscription_id: str, invoice_id: str, credit_note_id: str) -> CreditNote | None:
+        notes = self.credit_notes.get((subscription_id, invoice_id), [])
+        return next((note for note in notes if note.credit_note_id == credit_note_id), None)
+
+    def credit_notes_page(
+        self, subscription_id: str, invoice_id: str, *, limit: int, cursor: str | None
+    ) -> Page[CreditNote]:
+        newest = sorted(
+            self.credit_notes.get((subscription_id, invoice_id), []), key=lambda n: n.credit_note_id, reverse=True
+        )
+        return _page(newest, limit, cursor, key=lambda n: n.credit_note_id)
+
+    def residency_credit_notes_page(
+        self,
+        residency: str,
+        *,
+        organization_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[CreditNote]:
+        chosen = [
+            note
+            for notes in self.credit_notes.values()
+            for note in notes
+            if note.residency == residency
+            and (organization_id is None or note.organization_id == organization_id)
+            and (start is None or note.created_at >= start)
+            and (end is None or note.created_at < end)
+        ]
+        chosen.sort(key=lambda n: (n.created_at, n.credit_note_id), reverse=True)
+        return _page(chosen, limit, cursor, key=lambda n: n.credit_note_id)
 
     def billing_profile(self, organization_id: str) -> BillingProfile | None:
         return self.profiles.get(organization_id)
@@ -435,6 +512,11 @@ class InMemoryInvoiceStore:
             stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
             if stored.status == "void":
                 return stored
+            if stored.credit_notes:
+                raise Conflict(
+                    f"Invoice '{invoice.invoice_id}' has credit notes; it is corrected by them, not voided.",
+                    code="invoice_credited",
+                )
             if stored.updated_at != invoice.updated_at:
                 raise RetryableConflict("The invoice changed while it was being voided; retry.")
             voided = stored.model_copy(update={"status": "void", "voided_at": now, "updated_at": now})

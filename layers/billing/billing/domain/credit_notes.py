@@ -1,0 +1,148 @@
+"""Credit notes: how an issued invoice is corrected (it never changes itself). A note gives back
+part of some of the invoice's lines; across all its notes no line gives back more than it billed
+(invariant 13). Numbers (`CN-000001`) are one gapless sequence of their own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from annotated_types import Ge, Gt, Le
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from .errors import Conflict, FieldError, ValidationFailed
+from .ids import new_id
+from .invoices import Invoice
+from .values import MAX_CENTS, PositiveDecimal, UtcTimestamp, document_text, to_cents
+
+IdempotencyKey = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,255}$")]
+LineIndex = Annotated[int, BeforeValidator(to_cents), Ge(0), Le(999)]
+PositiveCents = Annotated[int, BeforeValidator(to_cents), Gt(0), Le(MAX_CENTS)]
+MAX_NOTE_LINES = 50
+
+
+class CreditedLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    line: LineIndex
+    amount_cents: PositiveCents
+
+
+class CreditNoteRequest(BaseModel):
+    """`POST .../credit-notes`: what to give back on which lines, why, and credits to grant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    lines: list[CreditedLine] = Field(min_length=1, max_length=MAX_NOTE_LINES)
+    reason: document_text(max_length=500)
+    idempotency_key: IdempotencyKey
+    grant_credits: PositiveDecimal | None = None
+
+    @field_validator("lines")
+    @classmethod
+    def _each_line_once(cls, lines: list[CreditedLine]) -> list[CreditedLine]:
+        seen = [line.line for line in lines]
+        if len(set(seen)) != len(seen):
+            raise ValueError("name each invoice line at most once")
+        return lines
+
+
+class CreditNoteLine(BaseModel):
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    line: int
+    description: str
+    amount_cents: int
+
+
+class CreditNote(BaseModel):
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    credit_note_id: str
+    invoice_id: str
+    invoice_number: str
+    subscription_id: str
+    organization_id: str
+    number: str
+    currency: str
+    lines: list[CreditNoteLine]
+    total_cents: int
+    reason: str
+    credits_granted: PositiveDecimal | None = None
+    grant_id: str | None = None
+    created_at: UtcTimestamp
+    residency: str | None = Field(default=None, exclude=True)  # stored, for finance's list; not answered
+
+
+def credit_note_number(sequence: int) -> str:
+    return f"CN-{sequence:06d}"
+
+
+def new_credit_note_id(now: datetime) -> str:
+    return new_id(now)
+
+
+def compose_credit_note(
+    invoice: Invoice,
+    request: CreditNoteRequest,
+    *,
+    number: str,
+    credit_note_id: str,
+    residency: str,
+    now: datetime,
+    grant_id: str | None = None,
+) -> CreditNote:
+    """The note for `invoice` as read: only an issued invoice is credited, and no line gives back
+    more than it billed less what earlier notes gave back (422 naming the line)."""
+    if invoice.status != "issued":
+        raise Conflict(
+            f"Invoice '{invoice.invoice_id}' is {invoice.status}; only issued invoices take credit notes.",
+            code="invoice_not_issued",
+        )
+    refusals = []
+    for position, asked in enumerate(request.lines):
+        field = f"lines.{position}"
+        if asked.line >= len(invoice.line_items):
+            refusals.append(
+                (f"{field}.line", f"line {asked.line} is not on the invoice (it has {len(invoice.line_items)})")
+            )
+        elif asked.amount_cents > invoice.line_credit_left(asked.line):
+            refusals.append(
+                (
+                    f"{field}.amount_cents",
+                    f"line {asked.line} has {invoice.line_credit_left(asked.line)} cents left to credit "
+                    f"of the {invoice.line_items[asked.line].amount_cents} it billed",
+                )
+            )
+    if refusals:
+        raise ValidationFailed([FieldError(name, message) for name, message in refusals])
+    lines = [
+        CreditNoteLine(
+            line=asked.line, description=invoice.line_items[asked.line].description, amount_cents=asked.amount_cents
+        )
+        for asked in request.lines
+    ]
+    return CreditNote(
+        credit_note_id=credit_note_id,
+        invoice_id=invoice.invoice_id,
+        invoice_number=invoice.number,
+        subscription_id=invoice.subscription_id,
+        organization_id=invoice.organization_id,
+        number=number,
+        currency=invoice.currency,
+        lines=lines,
+        total_cents=sum(line.amount_cents for line in lines),
+        reason=request.reason,
+        credits_granted=request.grant_credits,
+        grant_id=grant_id,
+        created_at=now,
+        residency=residency,
+    )
+
+
+def credited_after(invoice: Invoice, note: CreditNote) -> list[int]:
+    """The invoice's per-line credited amounts once the note is counted."""
+    credited = [*invoice.credited_by_line, *[0] * (len(invoice.line_items) - len(invoice.credited_by_line))]
+    for line in note.lines:
+        credited[line.line] += line.amount_cents
+    return credited

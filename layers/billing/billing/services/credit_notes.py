@@ -1,0 +1,196 @@
+"""Credit notes: correcting an issued invoice (finance and marketplace staff of its residency),
+listing them per invoice and across organizations, and exporting them as files."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+
+from ..domain.access import Caller, Permission, require_residency
+from ..domain.credit_note_export import credit_note_csv, credit_note_json
+from ..domain.credit_notes import CreditNote, CreditNoteRequest, compose_credit_note
+from ..domain.errors import Conflict, NotFound
+from ..domain.grants import PROMOTIONAL_PRIORITY, CreditGrant
+from ..domain.idempotency import fingerprint, scope_key
+from ..domain.ids import new_id
+from ..domain.invoices import Invoice
+from ..domain.paging import MAX_PAGE_SIZE, Page
+from ..domain.subscriptions import CreditPosting
+from .invoices import InvoiceFile, as_documents, invoice_for_finance, invoice_of
+from .ledger import Pause, RecordFor, run_idempotently
+from .periods import closed_up_to
+from .subscriptions import listed_residency, subscription_for
+from .unit_of_work import Billing
+
+
+def issue_credit_note(
+    billing: Billing,
+    caller: Caller,
+    subscription_id: str,
+    invoice_id: str,
+    request: CreditNoteRequest,
+    *,
+    pause: Pause = time.sleep,
+) -> tuple[CreditNote, bool]:
+    """Give back part of an issued invoice's lines, with the next gapless CN number, in one write
+    that may also grant promotional credits. Returns (note, replayed)."""
+    subscription, _ = invoice_for_finance(billing, caller, subscription_id, invoice_id)
+    now = billing.now()
+
+    def attempt(record_for: RecordFor) -> CreditNote:
+        invoice = invoice_of(billing, subscription_id, invoice_id)
+        number, counter = billing.invoices.next_credit_note_number()
+        note = compose_credit_note(
+            invoice,
+            request,
+            number=number,
+            credit_note_id=new_id(now),
+            residency=subscription.residency,
+            now=now,
+        )
+        posting = None
+        if request.grant_credits is not None:
+            grant, posting = promotional_grant(
+                billing, caller, invoice.organization_id, request.grant_credits, note=note, now=now, pause=pause
+            )
+            note = note.model_copy(update={"grant_id": grant.grant_id})
+        billing.invoices.issue_credit_note(
+            note, invoice, counter=counter, posting=posting, idempotency=record_for(note)
+        )
+        return note
+
+    return run_idempotently(
+        billing.subscriptions,
+        scope=scope_key("credit-notes", invoice_id, request.idempotency_key),
+        fingerprint=fingerprint(request, subscription_id, invoice_id),
+        result_type=CreditNote,
+        attempt=attempt,
+        now=now,
+        pause=pause,
+    )
+
+
+def promotional_grant(
+    billing: Billing,
+    caller: Caller,
+    organization_id: str,
+    credits: Decimal,
+    *,
+    note: CreditNote,
+    now: datetime,
+    pause: Pause,
+) -> tuple[CreditGrant, CreditPosting]:
+    """The credits a note grants, as a credit write on the organization's active subscription (a
+    promotional grant, no expiry, referencing the note), committed with the note. The one place
+    credit notes use the credit write machinery (services/credits.py): re-point it here."""
+    from .credits import _added, _sold
+
+    active = billing.subscriptions.active_for(organization_id)
+    if active is None:
+        raise Conflict(
+            "The organization has no active subscription to grant credits to.", code="no_active_subscription"
+        )
+    require_residency(caller, active.residency)
+    current = closed_up_to(billing, active, now, pause=pause)
+    if not current.is_active:
+        raise Conflict(
+            "The organization has no active subscription to grant credits to.", code="no_active_subscription"
+        )
+    plan = billing.plans.version(current.plan_id, current.plan_version)
+    book = current.book(now, caller.principal)
+    book.expire_due()
+    grant = _sold(
+        billing,
+        caller,
+        current,
+        plan,
+        kind="promotional",
+        amount=credits,
+        price_cents=0,
+        priority=PROMOTIONAL_PRIORITY,
+        reason=f"Credit note {note.number}: {note.reason}"[:500],
+        now=now,
+    )
+    _added(book, plan, grant, entry_type="grant", reference=f"credit_note:{note.credit_note_id}")
+    return grant, CreditPosting.of(current, current.after(book), book)
+
+
+def list_credit_notes(
+    billing: Billing, caller: Caller, subscription_id: str, invoice_id: str, *, limit: int, cursor: str | None
+) -> Page[CreditNote]:
+    """An invoice's notes, newest first: for the organization's users, finance and staff."""
+    subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    invoice_of(billing, subscription_id, invoice_id)
+    return billing.invoices.credit_notes_page(subscription_id, invoice_id, limit=limit, cursor=cursor)
+
+
+def search_credit_notes(
+    billing: Billing,
+    caller: Caller,
+    *,
+    organization_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    residency: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[CreditNote]:
+    """Finance's list across organizations, newest first, within one residency (the query's, or
+    the caller's own)."""
+    caller.authorize(Permission.LIST_ACROSS_ORGANIZATIONS)
+    return billing.invoices.residency_credit_notes_page(
+        listed_residency(caller, residency),
+        organization_id=organization_id,
+        start=start,
+        end=end,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def all_credit_notes(billing: Billing, invoice: Invoice) -> list[CreditNote]:
+    """Every note of the invoice, oldest first (what its document lists)."""
+    notes: list[CreditNote] = []
+    cursor = None
+    while True:
+        page = billing.invoices.credit_notes_page(
+            invoice.subscription_id, invoice.invoice_id, limit=MAX_PAGE_SIZE, cursor=cursor
+        )
+        notes += page.items
+        if page.next_cursor is None:
+            return notes[::-1]
+        cursor = page.next_cursor
+
+
+CreditNotePdf = Callable[[CreditNote, Invoice], bytes]
+
+
+def export_credit_note(
+    billing: Billing,
+    caller: Caller,
+    subscription_id: str,
+    invoice_id: str,
+    credit_note_id: str,
+    *,
+    file_format: str,
+    render_pdf: CreditNotePdf | None = None,
+) -> InvoiceFile:
+    """As the invoice's export: the organization's users, finance and staff of its residency."""
+    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
+    if caller.holds(Permission.READ_BILLING.any_organization):
+        require_residency(caller, subscription.residency)
+    invoice = invoice_of(billing, subscription_id, invoice_id)
+    note = billing.invoices.credit_note(subscription_id, invoice_id, credit_note_id)
+    if note is None:
+        raise NotFound(f"No credit note '{credit_note_id[:128]}' for this invoice.")
+    if file_format == "pdf" and render_pdf is not None:
+        (shown,) = as_documents(billing, [invoice])
+        return InvoiceFile("application/pdf", f"{note.number}.pdf", render_pdf(note, shown))
+    if file_format == "csv":
+        return InvoiceFile("text/csv; charset=utf-8", f"{note.number}.csv", credit_note_csv(note))
+    return InvoiceFile(
+        "application/json", f"{note.number}.json", json.dumps(credit_note_json(note), separators=(",", ":"))
+    )
