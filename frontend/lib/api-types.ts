@@ -682,6 +682,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/billing/organizations/{organization_id}/billing-profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's billing profile
+         * @description Roles: `marketplace:admin`, `finance`, `org:admin`, `org:member`.
+         */
+        get: operations["getBillingProfile"];
+        /**
+         * Set what the organization's invoices are addressed to
+         * @description Roles: `marketplace:admin`, `org:admin`.
+         */
+        put: operations["saveBillingProfile"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/billing/subscriptions/{subscription_id}/invoices/{invoice_id}/export": {
         parameters: {
             query?: never;
@@ -690,10 +714,74 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * An invoice as a CSV (or JSON) file
+         * An invoice as a CSV or JSON file, or a PDF document
          * @description Roles: `marketplace:admin`, `finance`, `org:admin`, `org:member`.
          */
         get: operations["exportInvoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/subscriptions/{subscription_id}/invoices/{invoice_id}/credit-notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An invoice's credit notes, newest first
+         * @description Roles: `marketplace:admin`, `finance`, `org:admin`, `org:member`.
+         */
+        get: operations["listCreditNotes"];
+        put?: never;
+        /**
+         * Correct an issued invoice with a credit note
+         * @description Roles: `marketplace:admin`, `finance`.
+         */
+        post: operations["issueCreditNote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/credit-notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Credit notes across organizations, newest first
+         * @description Roles: `marketplace:admin`, `finance`.
+         */
+        get: operations["searchCreditNotes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/subscriptions/{subscription_id}/invoices/{invoice_id}/credit-notes/{credit_note_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A credit note as a CSV or JSON file, or a PDF document
+         * @description Roles: `marketplace:admin`, `finance`, `org:admin`, `org:member`.
+         */
+        get: operations["exportCreditNote"];
         put?: never;
         post?: never;
         delete?: never;
@@ -785,6 +873,9 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        BillTo: {
+            [key: string]: unknown;
+        };
         /**
          * BillingPeriod
          * @description One period of a subscription, as `GET /subscriptions/{id}/periods` lists it.
@@ -807,6 +898,52 @@ export interface components {
             usage_credits: string;
             /** Overage Credits */
             overage_credits: string;
+        };
+        /**
+         * BillingProfile
+         * @description The profile as kept: in the organization's residency (stored with it, not answered).
+         */
+        BillingProfile: {
+            /** Legal Name */
+            legal_name: string;
+            /** Email */
+            email: string;
+            address: components["schemas"]["PostalAddress"];
+            /**
+             * Tax Id
+             * @default null
+             */
+            tax_id: string | null;
+            /**
+             * Net Terms Days
+             * @default 30
+             */
+            net_terms_days: number;
+            /** Organization Id */
+            organization_id: string;
+            /** Updated At */
+            updated_at: string;
+        };
+        /**
+         * BillingProfileRequest
+         * @description `PUT /organizations/{organization_id}/billing-profile`.
+         */
+        BillingProfileRequest: {
+            /** Legal Name */
+            legal_name: string;
+            /** Email */
+            email: string;
+            address: components["schemas"]["PostalAddress"];
+            /**
+             * Tax Id
+             * @default null
+             */
+            tax_id: string | null;
+            /**
+             * Net Terms Days
+             * @default 30
+             */
+            net_terms_days: number;
         };
         /** BundleItem */
         BundleItem: {
@@ -897,6 +1034,74 @@ export interface components {
              * @default null
              */
             ended_amount: string | null;
+        };
+        /** CreditNote */
+        CreditNote: {
+            /** Credit Note Id */
+            credit_note_id: string;
+            /** Invoice Id */
+            invoice_id: string;
+            /** Invoice Number */
+            invoice_number: string;
+            /** Subscription Id */
+            subscription_id: string;
+            /** Organization Id */
+            organization_id: string;
+            /** Number */
+            number: string;
+            /** Currency */
+            currency: string;
+            /** Lines */
+            lines: components["schemas"]["CreditNoteLine"][];
+            /** Total Cents */
+            total_cents: number;
+            /** Reason */
+            reason: string;
+            /**
+             * Credits Granted
+             * @default null
+             */
+            credits_granted: string | null;
+            /**
+             * Grant Id
+             * @default null
+             */
+            grant_id: string | null;
+            /** Created At */
+            created_at: string;
+        };
+        /** CreditNoteLine */
+        CreditNoteLine: {
+            /** Line */
+            line: number;
+            /** Description */
+            description: string;
+            /** Amount Cents */
+            amount_cents: number;
+        };
+        /**
+         * CreditNoteRequest
+         * @description `POST .../credit-notes`: what to give back on which lines, why, and credits to grant.
+         */
+        CreditNoteRequest: {
+            /** Lines */
+            lines: components["schemas"]["CreditedLine"][];
+            /** Reason */
+            reason: string;
+            /** Idempotency Key */
+            idempotency_key: string;
+            /**
+             * Grant Credits
+             * @default null
+             */
+            grant_credits: (number | string) | null;
+        };
+        /** CreditedLine */
+        CreditedLine: {
+            /** Line */
+            line: number;
+            /** Amount Cents */
+            amount_cents: number;
         };
         /**
          * DailyUsage
@@ -1183,6 +1388,25 @@ export interface components {
              * @default null
              */
             voided_at: string | null;
+            /** @default null */
+            bill_to: components["schemas"]["BillTo"] | null;
+            /** @default null */
+            issuer: components["schemas"]["Issuer"] | null;
+            /**
+             * Due At
+             * @default null
+             */
+            due_at: string | null;
+            /**
+             * Credited Cents
+             * @default 0
+             */
+            credited_cents: number;
+            /** Amount Due Cents */
+            readonly amount_due_cents: number;
+        };
+        Issuer: {
+            [key: string]: unknown;
         };
         /** LedgerEntry */
         LedgerEntry: {
@@ -1265,6 +1489,16 @@ export interface components {
         Page_CreditGrant_: {
             /** Items */
             items: components["schemas"]["CreditGrant"][];
+            /**
+             * Next Cursor
+             * @default null
+             */
+            next_cursor: string | null;
+        };
+        /** Page[CreditNote] */
+        Page_CreditNote_: {
+            /** Items */
+            items: components["schemas"]["CreditNote"][];
             /**
              * Next Cursor
              * @default null
@@ -1528,6 +1762,27 @@ export interface components {
              * @default null
              */
             updated_at: string | null;
+        };
+        /** PostalAddress */
+        PostalAddress: {
+            /** Line1 */
+            line1: string;
+            /**
+             * Line2
+             * @default null
+             */
+            line2: string | null;
+            /** City */
+            city: string;
+            /** Postal Code */
+            postal_code: string;
+            /**
+             * Region
+             * @default null
+             */
+            region: string | null;
+            /** Country */
+            country: string;
         };
         /** ProvisionRequest */
         ProvisionRequest: {
@@ -5724,7 +5979,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: `concurrent_update`, `invoice_not_draft` */
+            /** @description Error: `concurrent_update`, `invoice_not_draft`, `invoice_credited` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5733,7 +5988,223 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "concurrent_update" | "invoice_not_draft";
+                            code?: "concurrent_update" | "invoice_not_draft" | "invoice_credited";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getBillingProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillingProfile"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    saveBillingProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BillingProfileRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillingProfile"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch`, `residency_not_served` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch" | "residency_not_served";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
                         };
                     };
                 };
@@ -5743,7 +6214,7 @@ export interface operations {
     exportInvoice: {
         parameters: {
             query?: {
-                format?: "csv" | "json";
+                format?: "csv" | "json" | "pdf";
             };
             header?: never;
             path: {
@@ -5762,6 +6233,390 @@ export interface operations {
                 content: {
                     "text/csv": string;
                     "application/json": Record<string, never>;
+                    "application/pdf": string;
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listCreditNotes: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                subscription_id: string;
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CreditNote_"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    issueCreditNote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditNoteRequest"];
+            };
+        };
+        responses: {
+            /** @description Replayed: the first answer to this idempotency key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditNote"];
+                };
+            };
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditNote"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `invoice_not_issued`, `no_active_subscription`, `grant_limit_reached`, `idempotency_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "invoice_not_issued" | "no_active_subscription" | "grant_limit_reached" | "idempotency_in_progress";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error`, `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    searchCreditNotes: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                organization_id?: string;
+                from?: string;
+                to?: string;
+                residency?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CreditNote_"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    exportCreditNote: {
+        parameters: {
+            query?: {
+                format?: "csv" | "json" | "pdf";
+            };
+            header?: never;
+            path: {
+                subscription_id: string;
+                invoice_id: string;
+                credit_note_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/json": Record<string, never>;
+                    "application/pdf": string;
                 };
             };
             /** @description Error: `unauthenticated` */
