@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from pydantic import BaseModel
 
 from billing.domain.billing_profiles import BillTo, Issuer, PostalAddress
 from billing.domain.credit_notes import CreditNote
@@ -56,8 +57,17 @@ def _period(start: datetime, end: datetime) -> str:
     return f"{format_timestamp(start)} to {format_timestamp(end)} (end excluded)"
 
 
+CJK_FROM = 0x2E80  # CJK radicals onwards: what DejaVu Sans lacks and Droid Sans Fallback has
+
+
+def needs_cjk(*documents: BaseModel) -> bool:
+    """Whether any text of the documents is Chinese, Japanese or Korean: only then is the 1.5 MB
+    fallback font parsed (it is most of a render's time)."""
+    return any(ord(char) >= CJK_FROM for document in documents for char in document.model_dump_json())
+
+
 class _Document(FPDF):
-    def __init__(self, title: str, *, draft: bool) -> None:
+    def __init__(self, title: str, *, draft: bool, cjk: bool) -> None:
         super().__init__(format="A4")
         self._draft = draft
         self.set_title(title)
@@ -65,8 +75,9 @@ class _Document(FPDF):
         self.set_auto_page_break(auto=True, margin=18)
         self.add_font("DejaVu", "", FONTS / "DejaVuSans-subset.ttf")
         self.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold-subset.ttf")
-        self.add_font("DroidFallback", "", FONTS / "DroidSansFallback-subset.ttf")
-        self.set_fallback_fonts(["DroidFallback"], exact_match=False)
+        if cjk:
+            self.add_font("DroidFallback", "", FONTS / "DroidSansFallback-subset.ttf")
+            self.set_fallback_fonts(["DroidFallback"], exact_match=False)
         self.set_font("DejaVu", size=9)
         self.add_page()
 
@@ -172,7 +183,7 @@ def invoice_pdf(invoice: Invoice, credit_notes: Sequence[CreditNote] = ()) -> by
     quantities and unit prices, subtotal, credit notes, amount due. A draft is marked DRAFT."""
     draft = invoice.is_draft
     title = "Invoice " + (invoice.number or f"{invoice.invoice_id} (draft)")
-    pdf = _Document(title, draft=draft)
+    pdf = _Document(title, draft=draft, cjk=needs_cjk(invoice, *credit_notes))
     status = {"draft": "DRAFT — not a bill until it is issued", "void": "VOID — this invoice was voided"}
     pdf.heading("DRAFT INVOICE" if draft else "INVOICE", status.get(invoice.status, invoice.number or ""))
     pdf.parties(invoice.issuer, invoice.bill_to, invoice.organization_id)
@@ -206,7 +217,7 @@ def invoice_pdf(invoice: Invoice, credit_notes: Sequence[CreditNote] = ()) -> by
 
 def credit_note_pdf(note: CreditNote, invoice: Invoice) -> bytes:
     """The credit note: its number, the invoice it corrects, each line's amount, the total, the reason."""
-    pdf = _Document(f"Credit note {note.number}", draft=False)
+    pdf = _Document(f"Credit note {note.number}", draft=False, cjk=needs_cjk(note, invoice))
     pdf.heading("CREDIT NOTE", f"{note.number} for invoice {note.invoice_number}")
     pdf.parties(invoice.issuer, invoice.bill_to, note.organization_id)
     facts = [
