@@ -873,8 +873,30 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * BillTo
+         * @description An invoice's addressee: the profile's parties, or the organization id alone when it has none.
+         */
         BillTo: {
-            [key: string]: unknown;
+            /** Organization Id */
+            organization_id: string;
+            /**
+             * Legal Name
+             * @default null
+             */
+            legal_name: string | null;
+            /**
+             * Email
+             * @default null
+             */
+            email: string | null;
+            /** @default null */
+            address: components["schemas"]["PostalAddress"] | null;
+            /**
+             * Tax Id
+             * @default null
+             */
+            tax_id: string | null;
         };
         /**
          * BillingPeriod
@@ -1405,8 +1427,24 @@ export interface components {
             /** Amount Due Cents */
             readonly amount_due_cents: number;
         };
+        /**
+         * Issuer
+         * @description The deployment's `BILLING_ISSUER` (JSON): who issues its invoices.
+         */
         Issuer: {
-            [key: string]: unknown;
+            /** Name */
+            name: string;
+            address: components["schemas"]["PostalAddress"];
+            /**
+             * Tax Id
+             * @default null
+             */
+            tax_id: string | null;
+            /**
+             * Email
+             * @default null
+             */
+            email: string | null;
         };
         /** LedgerEntry */
         LedgerEntry: {

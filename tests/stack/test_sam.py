@@ -43,6 +43,11 @@ def test_sam_build_without_a_container_packages_every_function_and_the_layer(tmp
     assert (build / "AuthorizerFunction" / "jwt").exists()
     for function in ("PlanCatalogFunction", "PlanAdminFunction", "InvoicingRunFunction"):
         assert (build / function / "app.py").exists()
+    # The PDF renderer and its fonts ship with the exporting function alone, for arm64.
+    export = build / "DocumentExportFunction"
+    assert (export / "fpdf").exists() and (export / "fonts" / "DejaVuSans-subset.ttf").exists()
+    assert list((export / "PIL").glob("*aarch64*.so")), "Pillow must be an arm64 wheel"
+    assert not (layer / "fpdf").exists() and not (build / "InvoicesFunction" / "fpdf").exists()
 
 
 def test_sam_reads_the_deploy_overrides_with_the_storefronts_script_hashes_whole():

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from .values import UtcTimestamp, document_text, to_cents
+from .values import UtcTimestamp, document_text
 
 DEFAULT_NET_TERMS_DAYS = 30
 Line = document_text(max_length=200)
@@ -39,7 +40,14 @@ def _email(value: Any) -> Any:
 
 
 def _whole_days(value: Any) -> Any:
-    return to_cents(value)  # the same rule: a whole JSON number, bounded before conversion
+    """A whole JSON number of days (not a string, not a fraction), bounded before conversion."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be a whole number of days (a JSON number)")
+    if isinstance(value, Decimal) and (not value.is_finite() or value != value.to_integral_value()):
+        raise ValueError("must be a whole number of days")
+    if abs(value) > 1000:
+        raise ValueError("must be between 0 and 90 days")
+    return int(value)
 
 
 CountryCode = Annotated[str, BeforeValidator(_country_code)]
@@ -83,16 +91,23 @@ class BillingProfile(BillingProfileRequest):
     updated_at: UtcTimestamp
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+Absent = Field(default=None, exclude_if=_absent)  # not answered at all where there is none
+
+
 class BillTo(BaseModel):
     """An invoice's addressee: the profile's parties, or the organization id alone when it has none."""
 
     model_config = ConfigDict(frozen=True, defer_build=True)
 
     organization_id: str
-    legal_name: str | None = None
-    email: str | None = None
-    address: PostalAddress | None = None
-    tax_id: str | None = None
+    legal_name: str | None = Absent
+    email: str | None = Absent
+    address: PostalAddress | None = Absent
+    tax_id: str | None = Absent
 
     @classmethod
     def of(cls, organization_id: str, profile: BillingProfile | None) -> BillTo:
@@ -100,10 +115,6 @@ class BillTo(BaseModel):
             return cls(organization_id=organization_id)
         parties = profile.model_dump(include={"legal_name", "email", "address", "tax_id"})
         return cls(organization_id=organization_id, **parties)
-
-    @model_serializer(mode="wrap")
-    def _without_absent(self, handler) -> dict[str, Any]:
-        return {name: part for name, part in handler(self).items() if part is not None}
 
 
 def due_at(issued_at: datetime, profile: BillingProfile | None) -> datetime:
@@ -118,12 +129,8 @@ class Issuer(BaseModel):
 
     name: Line
     address: PostalAddress
-    tax_id: document_text(max_length=64) | None = None
-    email: Email | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_absent(self, handler) -> dict[str, Any]:
-        return {name: part for name, part in handler(self).items() if part is not None}
+    tax_id: document_text(max_length=64) | None = Absent
+    email: Email | None = Absent
 
     @classmethod
     def from_setting(cls, text: str) -> Issuer:
