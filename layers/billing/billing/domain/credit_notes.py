@@ -5,9 +5,10 @@ part of some of the invoice's lines; across all its notes no line gives back mor
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
-from annotated_types import Ge, Gt, Le
+from annotated_types import Gt, Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from .errors import Conflict, FieldError, ValidationFailed
@@ -16,7 +17,20 @@ from .invoices import Invoice
 from .values import MAX_CENTS, PositiveDecimal, UtcTimestamp, document_text, to_cents
 
 IdempotencyKey = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,255}$")]
-LineIndex = Annotated[int, BeforeValidator(to_cents), Ge(0), Le(999)]
+
+
+def _line_index(value: Any) -> Any:
+    """A JSON whole number (not a string, not a fraction), bounded before conversion."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be the index of an invoice line (a whole JSON number)")
+    if isinstance(value, Decimal) and (not value.is_finite() or value != value.to_integral_value()):
+        raise ValueError("must be the index of an invoice line (a whole number)")
+    if not 0 <= value <= 999:
+        raise ValueError("must be the index of an invoice line, from 0")
+    return int(value)
+
+
+LineIndex = Annotated[int, BeforeValidator(_line_index)]
 PositiveCents = Annotated[int, BeforeValidator(to_cents), Gt(0), Le(MAX_CENTS)]
 MAX_NOTE_LINES = 50
 
