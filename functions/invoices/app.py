@@ -115,14 +115,7 @@ def search_credit_notes():
     who = authorize(app, Permission.LIST_ACROSS_ORGANIZATIONS)
     query = parse_query(app, CreditNotesQuery)
     page = credit_notes.search_credit_notes(
-        deployment.billing(),
-        who,
-        organization_id=query.organization_id,
-        start=query.start,
-        end=query.end,
-        residency=query.residency,
-        limit=query.limit,
-        cursor=query.cursor,
+        deployment.billing(), who, query.filters(), residency=query.residency, limit=query.limit, cursor=query.cursor
     )
     return json_response(200, page)
 

@@ -15,6 +15,7 @@ from ..domain.usage import GuardrailFlag
 from ..domain.values import UtcTimestamp, parse_timestamp
 
 if TYPE_CHECKING:
+    from ..domain.credit_notes import CreditNoteFilters
     from ..domain.invoices import InvoiceFilters
 
 
@@ -126,6 +127,11 @@ class CreditNotesQuery(PageQuery):
     def _ordered(self) -> CreditNotesQuery:
         _require_from_before_to(self.start, self.end)
         return self
+
+    def filters(self) -> CreditNoteFilters:
+        from ..domain.credit_notes import CreditNoteFilters  # on use: every function imports these models
+
+        return CreditNoteFilters(organization_id=self.organization_id, start=self.start, end=self.end)
 
 
 def _query_flag(value: Any) -> Any:

@@ -11,7 +11,13 @@ from decimal import Decimal
 
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.credit_note_export import credit_note_csv, credit_note_json
-from ..domain.credit_notes import CreditNote, CreditNoteRequest, compose_credit_note
+from ..domain.credit_notes import (
+    CreditNote,
+    CreditNoteFilters,
+    CreditNoteRequest,
+    compose_credit_note,
+    credit_note_order,
+)
 from ..domain.errors import Conflict, NotFound
 from ..domain.grants import PROMOTIONAL_PRIORITY, CreditGrant
 from ..domain.idempotency import fingerprint, scope_key
@@ -22,7 +28,7 @@ from ..domain.subscriptions import CreditPosting
 from .invoices import InvoiceFile, as_documents, invoice_for_finance, invoice_of
 from .ledger import Pause, RecordFor, run_idempotently
 from .periods import closed_up_to
-from .subscriptions import listed_residency, subscription_for
+from .subscriptions import across_residencies, subscription_for
 from .unit_of_work import Billing
 
 
@@ -130,22 +136,22 @@ def list_credit_notes(
 def search_credit_notes(
     billing: Billing,
     caller: Caller,
+    filters: CreditNoteFilters,
     *,
-    organization_id: str | None,
-    start: datetime | None,
-    end: datetime | None,
     residency: str | None,
     limit: int,
     cursor: str | None,
 ) -> Page[CreditNote]:
-    """Finance's list across organizations, newest first, within one residency (the query's, or
-    the caller's own)."""
+    """Finance's list across organizations, newest first: the query's residency, or every
+    residency served, merged (as finance's other lists)."""
     caller.authorize(Permission.LIST_ACROSS_ORGANIZATIONS)
-    return billing.invoices.residency_credit_notes_page(
-        listed_residency(caller, residency),
-        organization_id=organization_id,
-        start=start,
-        end=end,
+    return across_residencies(
+        billing,
+        "credit-notes",
+        billing.invoices.residency_credit_notes_page,
+        credit_note_order,
+        filters,
+        residency=residency,
         limit=limit,
         cursor=cursor,
     )

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from ..domain.billing_profiles import BillingProfile, Issuer
-from ..domain.credit_notes import CreditNote
+from ..domain.credit_notes import CreditNote, CreditNoteFilters
 from ..domain.grants import CreditGrant, GrantStatus
 from ..domain.hold_records import Hold
 from ..domain.idempotency import IdempotencyRecord
@@ -243,16 +243,10 @@ class InvoiceStore(Protocol):
         """The invoice's credit notes, newest first."""
 
     def residency_credit_notes_page(
-        self,
-        residency: str,
-        *,
-        organization_id: str | None,
-        start: datetime | None,
-        end: datetime | None,
-        limit: int,
-        cursor: str | None,
+        self, residency: str, filters: CreditNoteFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[CreditNote]:
-        """The residency's credit notes created in [start, end), newest first (an index, no scan)."""
+        """The residency's credit notes matching `filters`, newest first (an index, no scan); with
+        `before`, only those that sort below it (`credit_note_order`)."""
 
     def close_period(
         self,

@@ -14,13 +14,20 @@ so finance's lists of invoices never meet them."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..domain.billing_profiles import BillingProfile, Issuer
-from ..domain.credit_notes import CreditNote, credit_note_number, credited_after
+from ..domain.credit_notes import (
+    CreditNote,
+    CreditNoteFilters,
+    credit_note_number,
+    credit_note_order,
+    credited_after,
+    fixed_width,
+)
 from ..domain.errors import Conflict, Forbidden, NotFound, RetryableConflict
 from ..domain.events import DetailType, credit_note_issued, invoice_event
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
@@ -66,11 +73,6 @@ def _counter_advance(table: str, key: dict[str, Any], counter: dict[str, Any] | 
         }
     }
     return last + 1, advance
-
-
-def _fixed_width(moment: datetime) -> str:
-    """UTC to the microsecond, always the same width, so the string order is the time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _credit_note(item: dict[str, Any]) -> CreditNote:
@@ -417,7 +419,7 @@ class DynamoInvoiceStore:
             "sk": f"CN#{note.invoice_id}#{note.credit_note_id}",
             **note.model_dump(),
             "residency": CREDIT_NOTES_OF + note.residency,
-            "period_order": f"{_fixed_width(note.created_at)}#{note.credit_note_id}",
+            "period_order": credit_note_order(note),
         }
         put = {
             "Put": {
@@ -469,31 +471,30 @@ class DynamoInvoiceStore:
         return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_credit_note)
 
     def residency_credit_notes_page(
-        self,
-        residency: str,
-        *,
-        organization_id: str | None,
-        start: datetime | None,
-        end: datetime | None,
-        limit: int,
-        cursor: str | None,
+        self, residency: str, filters: CreditNoteFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[CreditNote]:
         """The residency's notes created in [start, end), newest first (the residency index)."""
         partition = CREDIT_NOTES_OF + residency
+        # Keys are fixed-width times then "#id" (credit_note_order), so a note made at `end` sorts
+        # after the bound: [start, end) is a key range.
+        high = fixed_width(filters.end) if filters.end else "~"
+        if before is not None:  # BETWEEN is inclusive: the note at `before` itself is dropped below
+            high = min(high, before)
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": RESIDENCY_INDEX,
             "KeyConditionExpression": "residency = :residency AND period_order BETWEEN :low AND :high",
             "ExpressionAttributeValues": {
                 ":residency": value(partition),
-                # Fixed-width times sort as they follow; a key is its time then "#id", so a note
-                # made at `end` sorts after the bound: [start, end).
-                ":low": value(_fixed_width(start) if start else "0"),
-                ":high": value(_fixed_width(end) if end else "~"),
+                ":low": value(fixed_width(filters.start) if filters.start else "0"),
+                ":high": value(high),
             },
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if organization_id is not None:
-            add_filters(query, {"organization_id": organization_id})
-        return query_page(self._client, query, cursor=cursor, pinned={"residency": partition}, item=_credit_note)
+        if filters.organization_id is not None:
+            add_filters(query, {"organization_id": filters.organization_id})
+        page = query_page(self._client, query, cursor=cursor, pinned={"residency": partition}, item=_credit_note)
+        if before is not None:
+            page.items = [note for note in page.items if credit_note_order(note) != before]
+        return page

@@ -9,7 +9,13 @@ from datetime import date, datetime
 
 from ..domain.billing_profiles import BillingProfile, Issuer
 from ..domain.closing import DueClose
-from ..domain.credit_notes import CreditNote, credit_note_number, credited_after
+from ..domain.credit_notes import (
+    CreditNote,
+    CreditNoteFilters,
+    credit_note_number,
+    credit_note_order,
+    credited_after,
+)
 from ..domain.errors import Conflict, Forbidden, NotFound, RetryableConflict
 from ..domain.events import OutboxEvent, credit_note_issued, invoice_event
 from ..domain.grants import CreditGrant
@@ -413,25 +419,17 @@ class InMemoryInvoiceStore:
         return _page(newest, limit, cursor, key=lambda n: n.credit_note_id)
 
     def residency_credit_notes_page(
-        self,
-        residency: str,
-        *,
-        organization_id: str | None,
-        start: datetime | None,
-        end: datetime | None,
-        limit: int,
-        cursor: str | None,
+        self, residency: str, filters: CreditNoteFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[CreditNote]:
         chosen = [
             note
             for notes in self.credit_notes.values()
             for note in notes
             if note.residency == residency
-            and (organization_id is None or note.organization_id == organization_id)
-            and (start is None or note.created_at >= start)
-            and (end is None or note.created_at < end)
+            and filters.matches(note)
+            and (before is None or credit_note_order(note) < before)
         ]
-        chosen.sort(key=lambda n: (n.created_at, n.credit_note_id), reverse=True)
+        chosen.sort(key=credit_note_order, reverse=True)
         return _page(chosen, limit, cursor, key=lambda n: n.credit_note_id)
 
     def billing_profile(self, organization_id: str) -> BillingProfile | None:
