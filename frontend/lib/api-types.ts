@@ -2165,6 +2165,22 @@ export interface components {
              * @default null
              */
             voided_at: string | null;
+            /** @default null */
+            bill_to: components["schemas"]["BillTo"] | null;
+            /** @default null */
+            issuer: components["schemas"]["Issuer"] | null;
+            /**
+             * Due At
+             * @default null
+             */
+            due_at: string | null;
+            /**
+             * Credited Cents
+             * @default 0
+             */
+            credited_cents: number;
+            /** Amount Due Cents */
+            readonly amount_due_cents: number;
         };
         /**
          * UsageBatch
