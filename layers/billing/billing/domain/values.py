@@ -227,25 +227,18 @@ UtcTimestamp = Annotated[
 
 # --- document text -------------------------------------------------------------------------------
 
-# Text printed on invoices and credit notes (a billing profile's name and address): no control
-# characters (a newline or NUL would break a CSV row or a PDF line) and no bidirectional controls
-# (U+202E turns "exe.pdf" into "fdp.exe" on screen, on an invoice, in a spreadsheet). Branch edges20
-# adds `free_text` (bidi controls) in this module; this is its stricter twin for documents, until
-# the two are one.
-_NOT_PRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+# Text printed on invoices and credit notes (a billing profile's name and address, a credit note's
+# reason): free text that is also one line, with no control characters (a newline or NUL would
+# break a CSV row or a PDF line; U+2028/9 are Unicode's line breaks).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def printable_text(text: str) -> str:
-    if _NOT_PRINTABLE.search(text):
-        raise ValueError(
-            "must not contain control characters or bidirectional controls (such as a line break or U+202E)"
-        )
+def one_line(text: str) -> str:
+    if _CONTROLS.search(text):
+        raise ValueError("must be one line without control characters (such as a line break or a tab)")
     return text
 
 
 def document_text(*, max_length: int = 200, min_length: int = 1) -> Any:
-    """A single line of text printed on documents: trimmed, bounded, printable."""
-    from pydantic import AfterValidator, StringConstraints
-
-    bounds = StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
-    return Annotated[str, bounds, AfterValidator(printable_text)]
+    """Free text printed on documents: trimmed, bounded, no bidirectional controls, one line."""
+    return Annotated[free_text(max_length=max_length, min_length=min_length, strip=True), AfterValidator(one_line)]
