@@ -10,26 +10,30 @@ same transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..domain.credits import CreditPosting
 from ..domain.errors import Conflict, NotFound, RetryableConflict
-from ..domain.events import DetailType, invoice_event
-from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
+from ..domain.events import DetailType
+from ..domain.invoices import Invoice, InvoiceFilters, invoice_event, invoice_id, invoice_order
 from ..domain.paging import Page
-from ..domain.subscriptions import PERIOD_FIELDS, CreditPosting
 from ..domain.values import format_timestamp
+from . import writes
+from .capacity import WriteUnits
 from .dynamodb import (
     TransactionCancelled,
     add_filters,
     from_attributes,
     query_page,
-    to_attributes,
     transact_write,
     value,
 )
 from .dynamodb_outbox import outbox_puts
-from .dynamodb_subscriptions import Tables, posting_actions
+from .dynamodb_subscriptions import Tables, credit_layouts
+from .dynamodb_writes import Layout, commit
+from .writes import Operation
 
 RESIDENCY_INDEX = "by_residency"
 
@@ -45,6 +49,16 @@ def _key(subscription_id: str, invoice_id: str) -> dict[str, Any]:
     return {"pk": value(f"SUB#{subscription_id}"), "sk": value(f"INV#{invoice_id}")}
 
 
+def _draft_item(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "pk": f"SUB#{invoice.subscription_id}",
+        "sk": f"INV#{invoice.invoice_id}",
+        **invoice.model_dump(),
+        "residency": invoice.residency,  # the residency index: finance's list across subscriptions
+        "period_order": invoice_order(invoice),
+    }
+
+
 def _invoice(item: dict[str, Any]) -> Invoice:
     return Invoice.model_validate({k: v for k, v in from_attributes(item).items() if k not in ("pk", "sk")})
 
@@ -58,7 +72,10 @@ class DynamoInvoiceStore:
         self._client = client
         self._table = invoices_table
         self._subscriptions = subscriptions_table
-        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table, outbox=outbox_table)
+        self._tables = Tables(subscriptions_table, ledger_table, outbox_table)
+        self._layouts = credit_layouts(self._tables) | {
+            "invoice": Layout(invoices_table, key=lambda key: _key(*key), item=_draft_item)
+        }
 
     def _reported(self, detail_type: DetailType, invoice: Invoice, at: datetime) -> dict[str, Any]:
         (put,) = outbox_puts(self._tables.outbox, [invoice_event(detail_type, invoice, at=at)])
@@ -147,38 +164,11 @@ class DynamoInvoiceStore:
         }
         return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_invoice)
 
-    def _put_draft(self, invoice: Invoice, previous: Invoice | None) -> dict[str, Any]:
-        """Write the draft if the period's invoice is still as read: absent, or the very draft read
-        (so a draft built from an older aggregate never overwrites a newer one)."""
-        item = {
-            "pk": f"SUB#{invoice.subscription_id}",
-            "sk": f"INV#{invoice.invoice_id}",
-            **invoice.model_dump(),
-            "residency": invoice.residency,  # the residency index: finance's list across subscriptions
-            "period_order": invoice_order(invoice),
-        }
-        put: dict[str, Any] = {"TableName": self._table, "Item": to_attributes(item)}
-        if previous is None or previous.invoice_id != invoice.invoice_id:  # a first draft, or a new revision
-            put["ConditionExpression"] = "attribute_not_exists(pk)"
-        else:
-            put |= {
-                "ConditionExpression": "#status = :draft AND updated_at = :read",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {":draft": value("draft"), ":read": value(previous.updated_at)},
-            }
-        return {"Put": put}
-
     def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
-        actions = [self._put_draft(invoice, previous), self._reported("InvoiceDrafted", invoice, invoice.updated_at)]
-        try:
-            transact_write(self._client, actions)
-        except TransactionCancelled as cancelled:
-            if not cancelled.failed_condition(0):
-                raise RetryableConflict("The draft could not be saved; retry.") from None
-            current = self.get(invoice.subscription_id, invoice.invoice_id)
-            if current is not None and not current.is_draft:
-                raise _not_draft(invoice.invoice_id) from None
-            raise RetryableConflict("The draft changed while it was being redrafted; retry.") from None
+        writes.save_draft(self._apply, lambda: self.get(invoice.subscription_id, invoice.invoice_id), invoice, previous)
+
+    def _apply(self, write: Sequence[Operation]) -> WriteUnits:
+        return commit(self._client, write, self._layouts)
 
     def issue(self, invoice: Invoice, now: datetime) -> Invoice:
         """One attempt: read the counter, then advance it and freeze the invoice together."""
@@ -253,28 +243,5 @@ class DynamoInvoiceStore:
             raise RetryableConflict("The invoice changed while it was being voided; retry.") from None
         return voided
 
-    def close_period(
-        self,
-        posting: CreditPosting,
-        draft: Invoice | None,
-        *,
-        previous_period_start: datetime,
-        previous_draft: Invoice | None = None,
-    ) -> None:
-        actions = posting_actions(
-            self._tables,
-            posting,
-            also_set=PERIOD_FIELDS,
-            also_require={"current_period_start": previous_period_start, "final_period_closed": False},
-        )
-        if draft is not None:
-            actions += [
-                self._put_draft(draft, previous_draft),
-                self._reported("InvoiceDrafted", draft, draft.updated_at),
-            ]
-        try:
-            transact_write(self._client, actions)
-        except TransactionCancelled:
-            raise RetryableConflict(
-                "The subscription or its invoice changed while closing the period; retry."
-            ) from None
+    def close_period(self, posting: CreditPosting, draft: Invoice | None, previous: Invoice | None) -> None:
+        writes.close_period(self._apply, posting, draft, previous)

@@ -1,0 +1,215 @@
+"""A write as data. Each write to a subscription's credits is described once, as operations on
+records, each with the condition it needs; each store interprets the description. The DynamoDB
+stores send it as one TransactWriteItems (store/dynamodb_items.py lays each record out as an
+item); the in-memory stores apply it to their records under one lock, checking the same
+conditions generically. A rule stated here is kept by both, so the two cannot drift apart.
+
+Records are keyed by kind and a key of their own: a subscription by its id, a ledger entry by
+(subscription, seq), a grant or a hold record by (subscription, its id), the outbox record of a
+write's events by the first event's id, an idempotency record by its scope, a usage event by
+(organization, idempotency key), a usage aggregate by (subscription, period start, day), an
+invoice by (subscription, invoice id)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from ..domain.credits import CreditPosting
+from ..domain.errors import Conflict, RetryableConflict
+from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
+from ..domain.invoices import Invoice, invoice_event
+from ..domain.usage import PeriodUsage, UsageChunk
+from .base import DuplicateKeys
+from .capacity import WriteUnits
+
+Kind = Literal[
+    "subscription", "ledger", "grant", "hold", "outbox", "idempotency", "usage_event", "aggregate", "invoice"
+]
+
+
+@dataclass(frozen=True)
+class Put:
+    """A new record: its key must be free. With `expected`, it replaces the record there, which
+    must hold those values; with `lapsed_by`, it may replace one whose `expires_at` is before then."""
+
+    kind: Kind
+    key: Hashable
+    record: Any
+    expected: Mapping[str, Any] | None = None
+    lapsed_by: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Update:
+    """Set `changes` on a record that exists and holds the `expected` values. `after`: the record
+    as the update leaves it (a store may derive attributes of its own from it)."""
+
+    kind: Kind
+    key: Hashable
+    changes: Mapping[str, Any]
+    expected: Mapping[str, Any]
+    after: Any = None
+
+
+@dataclass(frozen=True)
+class Add:
+    """Add usage to an aggregate, created when absent (no condition: counters commute)."""
+
+    kind: Kind
+    key: Hashable
+    usage: PeriodUsage
+    period_end: datetime  # kept on the aggregate when it is created
+
+
+Operation = Put | Update | Add
+
+
+@dataclass
+class WriteRefused(Exception):
+    """A write whose conditions did not all hold: nothing of it was applied. `failed`: the
+    positions of the operations whose condition failed (empty when the store lost a race it
+    cannot attribute, such as a DynamoDB transaction conflict)."""
+
+    failed: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.failed)
+
+
+def posting_write(posting: CreditPosting, *, require_active: bool = False, new: bool = False) -> list[Operation]:
+    """A credit posting: the subscription's credit fields (and a close's period), if it is still at
+    the revision read (active, with `require_active`; a close: still in the period it closes); its
+    ledger entries and the grant and hold records it starts (new) and ends (each still active, or
+    held, as read); one outbox record for its events. `new`: the posting that provisions the
+    subscription (its record is new)."""
+    subscription = posting.subscription
+    subscription_id = subscription.subscription_id
+    expected: dict[str, Any] = {"revision": posting.previous_revision}
+    if require_active or posting.cancels:
+        expected["status"] = "active"
+    if posting.closes_period is not None:
+        expected |= {"current_period_start": posting.closes_period, "final_period_closed": False}
+    changes = {name: getattr(subscription, name) for name in posting.fields}
+    return [
+        Put("subscription", subscription_id, subscription)
+        if new
+        else Update("subscription", subscription_id, changes, expected, subscription),
+        *(Put("ledger", (subscription_id, entry.seq), entry) for entry in posting.entries),
+        *(Put("grant", (subscription_id, grant.grant_id), grant) for grant in posting.started),
+        *(
+            Update(
+                "grant",
+                (subscription_id, end.grant_id),
+                {name: setting for name, setting in end.record_changes().items() if setting is not None},
+                {"status": "active"},
+            )
+            for end in posting.ended
+        ),
+        *(Put("hold", (subscription_id, hold.hold_id), hold) for hold in posting.holds_placed),
+        *(
+            Update(
+                "hold",
+                (subscription_id, end.hold_id),
+                {"status": end.status, "ended_at": end.at}
+                | ({"settled_event_id": end.settled_event_id} if end.settled_event_id else {}),
+                {"status": "held"},
+            )
+            for end in posting.holds_ended
+        ),
+        *([Put("outbox", posting.events[0].event_id, posting.events)] if posting.events else []),
+    ]
+
+
+def idempotency_put(record: IdempotencyRecord) -> Put:
+    """The first result of a keyed request: the key may be taken again only once its record lapsed."""
+    return Put("idempotency", record.scope, record, lapsed_by=record.created_at)
+
+
+def usage_write(posting: CreditPosting, chunk: UsageChunk) -> list[Operation]:
+    """A chunk of usage: its posting (the subscription must still be active), its aggregate of the
+    day it was recorded, and its events, each also the record of its key (so each key must be free)."""
+    day: date = chunk.events[0].recorded_at.date()  # a chunk is recorded at one moment
+    aggregate = (posting.subscription.subscription_id, chunk.period.start, day)
+    return [
+        *posting_write(posting, require_active=True),
+        Add("aggregate", aggregate, chunk.usage, chunk.period.end),
+        *(Put("usage_event", (event.organization_id, event.idempotency_key), event) for event in chunk.events),
+    ]
+
+
+def draft_put(draft: Invoice, previous: Invoice | None) -> Put:
+    """A draft, if the period's invoice is still as read: absent (a first draft, or a new
+    revision), or the very draft read (so a draft built from older usage never overwrites a newer one)."""
+    if previous is None or previous.invoice_id != draft.invoice_id:
+        return Put("invoice", (draft.subscription_id, draft.invoice_id), draft)
+    expected = {"status": "draft", "updated_at": previous.updated_at}
+    return Put("invoice", (draft.subscription_id, draft.invoice_id), draft, expected=expected)
+
+
+# --- the writes every store makes, whichever interprets them -------------------------------------
+
+Apply = Callable[[Sequence[Operation]], WriteUnits]  # a store's interpreter
+
+
+def post(
+    apply: Apply,
+    posting: CreditPosting,
+    *,
+    idempotency: IdempotencyRecord | None = None,
+    require_active: bool = False,
+    new: bool = False,
+) -> None:
+    """A credit posting, with the idempotency record of the request it answers. Raises
+    KeyAlreadyCommitted when the key committed first, RetryableConflict otherwise."""
+    write = posting_write(posting, require_active=require_active, new=new)
+    if idempotency is not None:
+        write.append(idempotency_put(idempotency))
+    try:
+        apply(write)
+    except WriteRefused as refused:
+        if idempotency is not None and len(write) - 1 in refused.failed:
+            raise KeyAlreadyCommitted() from None
+        raise RetryableConflict("The balance changed meanwhile; retry.") from None
+
+
+def record_usage(apply: Apply, posting: CreditPosting, chunk: UsageChunk) -> WriteUnits:
+    """A chunk of usage. Raises DuplicateKeys when some events' keys were committed concurrently,
+    RetryableConflict when the balances moved or the subscription was canceled meanwhile."""
+    write = usage_write(posting, chunk)
+    try:
+        return apply(write)
+    except WriteRefused as refused:
+        first_event = len(write) - len(chunk.events)
+        taken = [position - first_event for position in refused.failed if position >= first_event]
+        if taken:
+            raise DuplicateKeys(taken) from None
+        raise RetryableConflict("The balance changed while recording usage; retry.") from None
+
+
+def close_period(apply: Apply, posting: CreditPosting, draft: Invoice | None, previous_draft: Invoice | None) -> None:
+    """A period's close: its posting, and the period's draft with its InvoiceDrafted event."""
+    write = posting_write(posting)
+    if draft is not None:
+        drafted = invoice_event("InvoiceDrafted", draft, at=draft.updated_at)
+        write += [draft_put(draft, previous_draft), Put("outbox", drafted.event_id, (drafted,))]
+    try:
+        apply(write)
+    except WriteRefused:
+        raise RetryableConflict("The subscription or its invoice changed while closing the period; retry.") from None
+
+
+def save_draft(apply: Apply, stored: Callable[[], Invoice | None], draft: Invoice, previous: Invoice | None) -> None:
+    """A draft (first, redrafted or a new revision) with its InvoiceDrafted event. Raises
+    Conflict(`invoice_not_draft`) when the invoice was issued or voided, RetryableConflict when
+    it changed since it was read. `stored`: reads the invoice as it stands, to say which."""
+    drafted = invoice_event("InvoiceDrafted", draft, at=draft.updated_at)
+    try:
+        apply([draft_put(draft, previous), Put("outbox", drafted.event_id, (drafted,))])
+    except WriteRefused:
+        current = stored()
+        if current is not None and not current.is_draft:
+            raise Conflict(f"Invoice '{draft.invoice_id}' is no longer a draft.", code="invoice_not_draft") from None
+        raise RetryableConflict("The draft changed while it was being redrafted; retry.") from None
