@@ -33,7 +33,7 @@ from .unit_of_work import Billing
 Result = TypeVar("Result")
 
 
-class SubscriptionCanceled(Conflict):
+class NoActiveSubscription(Conflict):
     code = "no_active_subscription"
 
 
@@ -107,7 +107,7 @@ def credit_write(
         if close_ended_periods:
             current = closed_up_to(billing, current, now, pause=pause)
         if active_only is not None and not current.is_active:
-            raise SubscriptionCanceled(active_only)
+            raise NoActiveSubscription(active_only)
         book = CreditBook.open(current, now, actor)
         book.expire_due()
         plan = billing.plans.version(current.plan_id, current.plan_version)

@@ -225,6 +225,7 @@ def release_hold(billing: Billing, caller: Caller, hold_id: str, *, pause: Pause
         change,
         read=lambda: billing.subscriptions.get(hold.subscription_id),
         actor=caller.principal,
+        close_ended_periods=False,  # a release moves no credits: it lands in no period
         pause=pause,
     )
     return released

@@ -45,7 +45,7 @@ from ..domain.usage import (
 )
 from ..domain.values import TotalCredits, UtcTimestamp
 from ..store.base import MAX_TRANSACTION_ITEMS, DuplicateKeys
-from .credit_write import CreditWrite, SubscriptionCanceled, credit_write
+from .credit_write import CreditWrite, NoActiveSubscription, credit_write
 from .ledger import Pause
 from .subscriptions import subscription_for
 from .unit_of_work import Billing
@@ -254,7 +254,7 @@ class UsageRecorder:
                         now=self.now,
                         pause=self.pause,
                     )
-                except (SubscriptionCanceled, RetryableConflict) as refused:
+                except (NoActiveSubscription, RetryableConflict) as refused:
                     self._reject([p for p in chunk if self.outcomes[p] is None], refused)
 
     def _read(self, subscription_id: str) -> Subscription:
