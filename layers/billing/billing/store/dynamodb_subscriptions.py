@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..domain.credits import CreditPosting
 from ..domain.errors import NotFound, RetryableConflict
 from ..domain.grants import CreditGrant, GrantStatus
@@ -40,7 +38,6 @@ from .dynamodb import (
     TransactionCancelled,
     add_filters,
     from_attributes,
-    is_conditional_failure,
     query_page,
     to_attributes,
     value,
@@ -160,10 +157,6 @@ def subscription_item(subscription: Subscription) -> dict[str, Any]:
 
 def _subscription(item: dict[str, Any]) -> Subscription:
     return Subscription.model_validate(_strip(item))
-
-
-def _plain_setting(setting: Any) -> Any:
-    return setting.model_dump() if hasattr(setting, "model_dump") else setting
 
 
 def _grant(item: dict[str, Any]) -> CreditGrant:
@@ -420,27 +413,7 @@ class DynamoSubscriptionStore:
         return commit(self._client, write, self._layouts)
 
     def save_settings(self, subscription: Subscription, changes: dict[str, Any]) -> None:
-        """Set each setting given (None removes it), if the subscription is still at the revision
-        read, and advance it: a charge that read the old settings (an auto top-up) must not commit
-        after them. Raises RetryableConflict."""
-        given = [*changes.items(), ("revision", subscription.revision + 1)]
-        kept = ", ".join(f"#c{n} = :c{n}" for n, (_, setting) in enumerate(given) if setting is not None)
-        removed = ", ".join(f"#c{n}" for n, (_, setting) in enumerate(given) if setting is None)
-        values = {f":c{n}": value(_plain_setting(s)) for n, (_, s) in enumerate(given) if s is not None}
-        values[":read"] = value(subscription.revision)
-        try:
-            self._client.update_item(
-                TableName=self._subscriptions,
-                Key=subscription_key(subscription.subscription_id),
-                UpdateExpression=" ".join(part for part in (f"SET {kept}", removed and f"REMOVE {removed}") if part),
-                ConditionExpression="revision = :read",
-                ExpressionAttributeNames={f"#c{n}": name for n, (name, _) in enumerate(given)},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if is_conditional_failure(error):
-                raise RetryableConflict("The subscription changed while its settings were saved; retry.") from None
-            raise
+        writes.save_settings(self._apply, subscription, changes)
 
     def due(self, residency: str, now: datetime) -> Iterator[str]:
         return due_subscription_ids(self._client, self._subscriptions, residency, now)

@@ -201,12 +201,7 @@ class InMemorySubscriptionStore:
         writes.post(self.records.apply, posting, idempotency=idempotency, require_active=require_active)
 
     def save_settings(self, subscription: Subscription, changes: dict) -> None:
-        with self._lock:
-            stored = self._subscriptions[subscription.subscription_id]
-            if stored.revision != subscription.revision:
-                raise RetryableConflict("The subscription changed while its settings were saved; retry.")
-            update = changes | {"revision": stored.revision + 1}
-            self._subscriptions[subscription.subscription_id] = stored.model_copy(update=update)
+        writes.save_settings(self.records.apply, subscription, changes)
 
     def grants_page(
         self, subscription: Subscription, *, status: str | None, limit: int, cursor: str | None

@@ -21,6 +21,7 @@ from ..domain.credits import CreditPosting
 from ..domain.errors import Conflict, RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.invoices import Invoice, invoice_event
+from ..domain.subscriptions import Subscription
 from ..domain.usage import PeriodUsage, UsageChunk
 from .base import DuplicateKeys
 from .capacity import WriteUnits
@@ -121,6 +122,19 @@ def posting_write(posting: CreditPosting, *, require_active: bool = False, new: 
         ),
         *([Put("outbox", posting.events[0].event_id, posting.events)] if posting.events else []),
     ]
+
+
+def save_settings(apply: Apply, subscription: Subscription, changes: Mapping[str, Any]) -> None:
+    """Settings (`low_balance_threshold_credits`, `auto_top_up`), if the subscription is still at the
+    revision read, advancing it: a charge that read the old settings (an auto top-up) must not
+    commit after them. Raises RetryableConflict."""
+    changes = {**changes, "revision": subscription.revision + 1}
+    after = subscription.model_copy(update=changes)
+    expected = {"revision": subscription.revision}
+    try:
+        apply([Update("subscription", subscription.subscription_id, changes, expected, after)])
+    except WriteRefused:
+        raise RetryableConflict("The subscription changed while its settings were saved; retry.") from None
 
 
 def idempotency_put(record: IdempotencyRecord) -> Put:
