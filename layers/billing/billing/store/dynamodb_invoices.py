@@ -10,30 +10,25 @@ same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..domain.credits import CreditPosting
-from ..domain.errors import Conflict, NotFound, RetryableConflict
-from ..domain.events import DetailType
-from ..domain.invoices import Invoice, InvoiceFilters, invoice_event, invoice_id, invoice_order
+from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
 from ..domain.paging import Page
 from ..domain.values import format_timestamp
 from . import writes
 from .capacity import WriteUnits
 from .dynamodb import (
-    TransactionCancelled,
     add_filters,
     from_attributes,
     query_page,
-    transact_write,
     value,
 )
-from .dynamodb_outbox import outbox_puts
 from .dynamodb_subscriptions import Tables, credit_layouts
 from .dynamodb_writes import Layout, commit
-from .writes import Operation
+from .writes import InvoiceCounter, Operation
 
 RESIDENCY_INDEX = "by_residency"
 
@@ -63,10 +58,6 @@ def _invoice(item: dict[str, Any]) -> Invoice:
     return Invoice.model_validate({k: v for k, v in from_attributes(item).items() if k not in ("pk", "sk")})
 
 
-def _not_draft(invoice_id: str) -> Conflict:
-    return Conflict(f"Invoice '{invoice_id}' is no longer a draft.", code="invoice_not_draft")
-
-
 class DynamoInvoiceStore:
     def __init__(self, client, *, invoices_table: str, subscriptions_table: str, ledger_table: str, outbox_table: str):
         self._client = client
@@ -74,12 +65,13 @@ class DynamoInvoiceStore:
         self._subscriptions = subscriptions_table
         self._tables = Tables(subscriptions_table, ledger_table, outbox_table)
         self._layouts = credit_layouts(self._tables) | {
-            "invoice": Layout(invoices_table, key=lambda key: _key(*key), item=_draft_item)
+            "invoice": Layout(invoices_table, key=lambda key: _key(*key), item=_draft_item),
+            "invoice_counter": Layout(
+                invoices_table,
+                key=lambda _: COUNTER_KEY,
+                item=lambda counter: {"pk": "COUNTER", "sk": "INVOICE_NUMBER", "last_number": counter.last_number},
+            ),
         }
-
-    def _reported(self, detail_type: DetailType, invoice: Invoice, at: datetime) -> dict[str, Any]:
-        (put,) = outbox_puts(self._tables.outbox, [invoice_event(detail_type, invoice, at=at)])
-        return put
 
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
         found = self._client.get_item(TableName=self._table, Key=_key(subscription_id, invoice_id), ConsistentRead=True)
@@ -165,83 +157,22 @@ class DynamoInvoiceStore:
         return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_invoice)
 
     def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
-        writes.save_draft(self._apply, lambda: self.get(invoice.subscription_id, invoice.invoice_id), invoice, previous)
+        writes.save_draft(self._apply, self._stored(invoice), invoice, previous)
 
     def _apply(self, write: Sequence[Operation]) -> WriteUnits:
         return commit(self._client, write, self._layouts)
 
     def issue(self, invoice: Invoice, now: datetime) -> Invoice:
         """One attempt: read the counter, then advance it and freeze the invoice together."""
-        counter = self._client.get_item(TableName=self._table, Key=COUNTER_KEY, ConsistentRead=True).get("Item")
-        last = int(from_attributes(counter)["last_number"]) if counter else 0
-        number = f"INV-{last + 1:06d}"
-        advance = {
-            "Update": {
-                "TableName": self._table,
-                "Key": COUNTER_KEY,
-                "UpdateExpression": "SET last_number = :next",
-                "ConditionExpression": "last_number = :last" if counter else "attribute_not_exists(pk)",
-                "ExpressionAttributeValues": {":next": value(last + 1), **({":last": value(last)} if counter else {})},
-            }
-        }
-        freeze = {
-            "Update": {
-                "TableName": self._table,
-                "Key": _key(invoice.subscription_id, invoice.invoice_id),
-                "UpdateExpression": "SET #status = :issued, #number = :number, issued_at = :now, updated_at = :now",
-                "ConditionExpression": "#status = :draft AND updated_at = :read",
-                "ExpressionAttributeNames": {"#status": "status", "#number": "number"},
-                "ExpressionAttributeValues": {
-                    ":issued": value("issued"),
-                    ":draft": value("draft"),
-                    ":number": value(number),
-                    ":now": value(now),
-                    ":read": value(invoice.updated_at),
-                },
-            }
-        }
-        # What is frozen is exactly the draft read: the condition holds `updated_at`.
-        issued = invoice.model_copy(update={"status": "issued", "number": number, "issued_at": now, "updated_at": now})
-        try:
-            transact_write(self._client, [advance, freeze, self._reported("InvoiceIssued", issued, now)])
-        except TransactionCancelled as cancelled:
-            current = self.get(invoice.subscription_id, invoice.invoice_id) if cancelled.failed_condition(1) else None
-            if current is not None and not current.is_draft:
-                raise _not_draft(invoice.invoice_id) from None
-            raise RetryableConflict("Another invoice took that number, or the draft changed; retry.") from None
-        return issued
+        found = self._client.get_item(TableName=self._table, Key=COUNTER_KEY, ConsistentRead=True).get("Item")
+        counter = InvoiceCounter(int(from_attributes(found)["last_number"])) if found else None
+        return writes.issue_invoice(self._apply, self._stored(invoice), counter, invoice, now)
 
     def void(self, invoice: Invoice, now: datetime) -> Invoice:
-        """Void the invoice as read (a draft or issued one). Already void: returned as it is, and
-        no event (voiding is idempotent). Changed since it was read: RetryableConflict."""
-        voided = invoice.model_copy(update={"status": "void", "voided_at": now, "updated_at": now})
-        change = {
-            "Update": {
-                "TableName": self._table,
-                "Key": _key(invoice.subscription_id, invoice.invoice_id),
-                "UpdateExpression": "SET #status = :void, voided_at = :now, updated_at = :now",
-                # As read, so the event carries the invoice that was voided.
-                "ConditionExpression": "#status IN (:draft, :issued) AND updated_at = :read",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {
-                    ":void": value("void"),
-                    ":draft": value("draft"),
-                    ":issued": value("issued"),
-                    ":now": value(now),
-                    ":read": value(invoice.updated_at),
-                },
-            }
-        }
-        try:
-            transact_write(self._client, [change, self._reported("InvoiceVoided", voided, now)])
-        except TransactionCancelled:
-            current = self.get(invoice.subscription_id, invoice.invoice_id)
-            if current is None:
-                raise NotFound(f"No invoice '{invoice.invoice_id}'.") from None
-            if current.status == "void":
-                return current  # already void: voiding is idempotent
-            raise RetryableConflict("The invoice changed while it was being voided; retry.") from None
-        return voided
+        return writes.void_invoice(self._apply, self._stored(invoice), invoice, now)
+
+    def _stored(self, invoice: Invoice) -> Callable[[], Invoice | None]:
+        return lambda: self.get(invoice.subscription_id, invoice.invoice_id)
 
     def close_period(self, posting: CreditPosting, draft: Invoice | None, previous: Invoice | None) -> None:
         writes.close_period(self._apply, posting, draft, previous)

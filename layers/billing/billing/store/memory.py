@@ -15,7 +15,7 @@ from ..domain.events import OutboxEvent
 from ..domain.grants import CreditGrant
 from ..domain.hold_records import Hold
 from ..domain.idempotency import IdempotencyRecord
-from ..domain.invoices import Invoice, InvoiceFilters, invoice_event, invoice_id, invoice_order
+from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page, not_a_cursor, open_cursor, seal_cursor
 from ..domain.periods import Period
@@ -116,10 +116,6 @@ class Records:
     def outbox(self) -> list[OutboxEvent]:
         """Every event written, in the order written."""
         return [event for events in self.tables["outbox"].values() for event in events]
-
-    def report(self, *events: OutboxEvent) -> None:
-        """Events of a write made by hand (call under the lock)."""
-        self.tables["outbox"][events[0].event_id] = events
 
 
 class InMemorySubscriptionStore:
@@ -327,7 +323,6 @@ class InMemoryInvoiceStore:
     def __init__(self, records: Records | None = None) -> None:
         self.records = records or Records()
         self.invoices: dict[tuple[str, str], Invoice] = self.records.tables["invoice"]
-        self.last_number = 0
 
     def get(self, subscription_id: str, invoice_id: str) -> Invoice | None:
         return self.invoices.get((subscription_id, invoice_id))
@@ -362,44 +357,17 @@ class InMemoryInvoiceStore:
         return max(revisions, key=lambda i: i.revision) if revisions else None
 
     def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
-        writes.save_draft(
-            self.records.apply, lambda: self.get(invoice.subscription_id, invoice.invoice_id), invoice, previous
-        )
-
-    def _write(self, invoice: Invoice, detail_type, at: datetime) -> None:
-        """Store the invoice with its event (call under the lock)."""
-        self.invoices[(invoice.subscription_id, invoice.invoice_id)] = invoice
-        self.records.report(invoice_event(detail_type, invoice, at=at))
+        writes.save_draft(self.records.apply, self._stored(invoice), invoice, previous)
 
     def issue(self, invoice: Invoice, now: datetime) -> Invoice:
-        with self.records.lock:
-            stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
-            if not stored.is_draft:
-                raise Conflict(f"Invoice '{invoice.invoice_id}' is no longer a draft.", code="invoice_not_draft")
-            if stored.updated_at != invoice.updated_at:
-                raise RetryableConflict("The draft changed; retry.")
-            self.last_number += 1
-            issued = stored.model_copy(
-                update={
-                    "status": "issued",
-                    "number": f"INV-{self.last_number:06d}",
-                    "issued_at": now,
-                    "updated_at": now,
-                }
-            )
-            self._write(issued, "InvoiceIssued", now)
-            return issued
+        counter = self.records.tables["invoice_counter"].get(writes.COUNTER)
+        return writes.issue_invoice(self.records.apply, self._stored(invoice), counter, invoice, now)
 
     def void(self, invoice: Invoice, now: datetime) -> Invoice:
-        with self.records.lock:
-            stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
-            if stored.status == "void":
-                return stored
-            if stored.updated_at != invoice.updated_at:
-                raise RetryableConflict("The invoice changed while it was being voided; retry.")
-            voided = stored.model_copy(update={"status": "void", "voided_at": now, "updated_at": now})
-            self._write(voided, "InvoiceVoided", now)
-            return voided
+        return writes.void_invoice(self.records.apply, self._stored(invoice), invoice, now)
+
+    def _stored(self, invoice: Invoice) -> Callable[[], Invoice | None]:
+        return lambda: self.get(invoice.subscription_id, invoice.invoice_id)
 
     def close_period(self, posting: CreditPosting, draft: Invoice | None, previous: Invoice | None) -> None:
         writes.close_period(self.records.apply, posting, draft, previous)

@@ -8,7 +8,7 @@ Records are keyed by kind and a key of their own: a subscription by its id, a le
 (subscription, seq), a grant or a hold record by (subscription, its id), the outbox record of a
 write's events by the first event's id, an idempotency record by its scope, a usage event by
 (organization, idempotency key), a usage aggregate by (subscription, period start, day), an
-invoice by (subscription, invoice id)."""
+invoice by (subscription, invoice id); the invoice-number counter is the one record of its kind."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from ..domain.credits import CreditPosting
-from ..domain.errors import Conflict, RetryableConflict
+from ..domain.errors import Conflict, NotFound, RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.invoices import Invoice, invoice_event
 from ..domain.subscriptions import Subscription
@@ -27,7 +27,16 @@ from .base import DuplicateKeys
 from .capacity import WriteUnits
 
 Kind = Literal[
-    "subscription", "ledger", "grant", "hold", "outbox", "idempotency", "usage_event", "aggregate", "invoice"
+    "subscription",
+    "ledger",
+    "grant",
+    "hold",
+    "outbox",
+    "idempotency",
+    "usage_event",
+    "aggregate",
+    "invoice",
+    "invoice_counter",
 ]
 
 
@@ -66,6 +75,14 @@ class Add:
 
 
 Operation = Put | Update | Add
+COUNTER = "invoice-number"  # the key of the one invoice-number counter
+
+
+@dataclass(frozen=True)
+class InvoiceCounter:
+    """The last invoice number given: numbers are gapless, one a transaction that issues."""
+
+    last_number: int
 
 
 @dataclass
@@ -227,3 +244,63 @@ def save_draft(apply: Apply, stored: Callable[[], Invoice | None], draft: Invoic
         if current is not None and not current.is_draft:
             raise Conflict(f"Invoice '{draft.invoice_id}' is no longer a draft.", code="invoice_not_draft") from None
         raise RetryableConflict("The draft changed while it was being redrafted; retry.") from None
+
+
+def issue_invoice(
+    apply: Apply, stored: Callable[[], Invoice | None], counter: InvoiceCounter | None, draft: Invoice, now: datetime
+) -> Invoice:
+    """Freeze the draft as read under the next number (`counter` as read: None before the first),
+    with its InvoiceIssued event. Raises Conflict(`invoice_not_draft`) when it was issued or voided,
+    RetryableConflict when another invoice took the number or the draft changed."""
+    last = counter.last_number if counter else 0
+    frozen = {"status": "issued", "number": f"INV-{last + 1:06d}", "issued_at": now, "updated_at": now}
+    issued = draft.model_copy(update=frozen)
+    event = invoice_event("InvoiceIssued", issued, at=now)
+    key = (draft.subscription_id, draft.invoice_id)
+    try:
+        apply(
+            [
+                Put(
+                    "invoice_counter",
+                    COUNTER,
+                    InvoiceCounter(last + 1),
+                    expected=None if counter is None else {"last_number": last},
+                ),
+                # What is frozen is exactly the draft read: the condition holds `updated_at`.
+                Update("invoice", key, frozen, {"status": "draft", "updated_at": draft.updated_at}),
+                Put("outbox", event.event_id, (event,)),
+            ]
+        )
+    except WriteRefused as refused:
+        current = stored() if 1 in refused.failed else None
+        if current is not None and not current.is_draft:
+            raise Conflict(f"Invoice '{draft.invoice_id}' is no longer a draft.", code="invoice_not_draft") from None
+        raise RetryableConflict("Another invoice took that number, or the draft changed; retry.") from None
+    return issued
+
+
+def void_invoice(apply: Apply, stored: Callable[[], Invoice | None], invoice: Invoice, now: datetime) -> Invoice:
+    """Void the invoice as read (a draft or an issued one), with its InvoiceVoided event. Already
+    void: returned as it is, and no event (voiding is idempotent). Changed since it was read:
+    RetryableConflict."""
+    if invoice.status == "void":
+        return invoice
+    changes = {"status": "void", "voided_at": now, "updated_at": now}
+    voided = invoice.model_copy(update=changes)
+    event = invoice_event("InvoiceVoided", voided, at=now)
+    expected = {"status": invoice.status, "updated_at": invoice.updated_at}  # so the event carries what was voided
+    try:
+        apply(
+            [
+                Update("invoice", (invoice.subscription_id, invoice.invoice_id), changes, expected),
+                Put("outbox", event.event_id, (event,)),
+            ]
+        )
+    except WriteRefused:
+        current = stored()
+        if current is None:
+            raise NotFound(f"No invoice '{invoice.invoice_id}'.") from None
+        if current.status == "void":
+            return current
+        raise RetryableConflict("The invoice changed while it was being voided; retry.") from None
+    return voided
