@@ -12,7 +12,9 @@ from billing import deployment
 from billing.domain.access import Caller
 from billing.services.subscriptions import ProvisionRequest, provision_subscription
 from billing.store.dynamodb import to_attributes
-from billing.store.dynamodb_subscriptions import ACTIVE_GUARD, grant_put, ledger_put, subscription_item
+from billing.store.dynamodb_subscriptions import ACTIVE_GUARD, Tables, credit_layouts
+from billing.store.dynamodb_writes import actions
+from billing.store.writes import posting_write
 
 SEEDER = Caller("seed", frozenset({"marketplace:admin"}), None, None)
 BATCH = 25  # BatchWriteItem's limit
@@ -22,7 +24,8 @@ class _CollectingProvisioner:
     """Stands in for the subscription store's `provision`: keeps the items it would write."""
 
     def __init__(self, subscriptions_table: str, ledger_table: str):
-        self.subscriptions_table, self.ledger_table = subscriptions_table, ledger_table
+        self.subscriptions_table = subscriptions_table
+        self.layouts = credit_layouts(Tables(subscriptions_table, ledger_table, outbox=""))
         self.writes: list[tuple[str, dict[str, Any]]] = []
 
     def provision(self, posting, *, plan, idempotency) -> None:
@@ -33,14 +36,11 @@ class _CollectingProvisioner:
             "subscription_id": subscription.subscription_id,
             "created_at": subscription.created_at,
         }
+        # The items the provisioning write puts (its events are not published: no outbox record).
+        records = [operation for operation in posting_write(posting, new=True) if operation.kind != "outbox"]
         self.writes += [
-            (self.subscriptions_table, to_attributes(subscription_item(subscription))),
             (self.subscriptions_table, to_attributes(guard)),
-            *((self.ledger_table, ledger_put(self.ledger_table, e)["Put"]["Item"]) for e in posting.entries),
-            *(
-                (self.subscriptions_table, grant_put(self.subscriptions_table, g)["Put"]["Item"])
-                for g in posting.started
-            ),
+            *((put["Put"]["TableName"], put["Put"]["Item"]) for put in actions(records, self.layouts)),
         ]
 
 

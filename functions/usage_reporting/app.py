@@ -4,6 +4,7 @@
 from billing import deployment
 from billing.api.http import billing_api, caller, json_response, lambda_entry, parse_query
 from billing.api.models import DailyQuery, PageQuery, SummaryQuery, UsageQuery
+from billing.domain.usage import UsageFilters
 from billing.services import usage
 
 app = billing_api()
@@ -16,10 +17,7 @@ def list_usage(subscription_id: str):
         deployment.billing(),
         caller(app),
         subscription_id,
-        start=query.start,
-        end=query.end,
-        service=query.service,
-        guardrail_flag=query.guardrail_flag,
+        UsageFilters(start=query.start, end=query.end, service=query.service, guardrail_flag=query.guardrail_flag),
         limit=query.limit,
         cursor=query.cursor,
     )

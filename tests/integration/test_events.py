@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from billing import deployment
+from billing.domain.credits import CreditBook, CreditPosting
 from billing.domain.errors import RetryableConflict
-from billing.domain.subscriptions import CreditPosting
 from billing.store.eventbridge import EventBridgePublisher
 
 from .conftest import TEMPLATE, sample_event
@@ -41,10 +41,10 @@ def test_a_change_writes_its_event_in_its_transaction_and_a_change_that_does_not
     # A change whose seq condition fails (a concurrent writer came first): nothing of it lands.
     store = deployment.subscription_store()
     current = store.get(subscription["subscription_id"])
-    book = current.book(functions.clock.now(), "admin")
+    book = CreditBook.open(current, functions.clock.now(), "admin")
     book.take_exactly(current.credit_balance)  # to zero: a low alert and a depletion, had it committed
     book.post_draws("adjustment", reference="request:stale", reason="lost the race")
-    posting = CreditPosting.of(current, current.after(book), book)
+    posting = CreditPosting.of(current, book)
     assert [e.detail_type for e in posting.events] == ["CreditBalanceLow", "CreditsDepleted"]
     with pytest.raises(RetryableConflict):
         store.append(replace(posting, previous_revision=current.revision - 1), idempotency=None)

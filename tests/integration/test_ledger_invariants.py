@@ -22,7 +22,7 @@ from billing.domain.holds import HoldNotActive
 from billing.domain.idempotency import RETENTION, IdempotencyKeyReused
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import InsufficientCredits
-from billing.domain.usage import CreditLimitReached, UsageRequest
+from billing.domain.usage import CreditLimitReached, UsageFilters, UsageRequest
 from billing.domain.values import format_timestamp
 from billing.services import catalog, credits, holds, invoices, subscriptions, usage
 from billing.services.credits import CreditChangeRequest, GrantRequest, VoidRequest
@@ -288,9 +288,7 @@ class CreditsMachine(RuleBasedStateMachine):
         charged = [
             e
             for e in every(
-                lambda cursor: self.billing.usage.events_page(
-                    self.sid, start=None, end=None, service=None, guardrail_flag=None, limit=50, cursor=cursor
-                )
+                lambda cursor: self.billing.usage.events_page(self.sid, UsageFilters(), limit=50, cursor=cursor)
             )
             if e.hold_id
         ]

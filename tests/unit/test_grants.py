@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing.domain.grants import MAX_ACTIVE_GRANTS, ActiveGrant, CreditBook, CreditGrant, GrantLimitReached
+from billing.domain.credits import CreditBook
+from billing.domain.grants import MAX_ACTIVE_GRANTS, ActiveGrant, CreditGrant, GrantLimitReached
 from billing.domain.ledger import InsufficientCredits
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -118,9 +119,11 @@ def test_the_largest_write_the_bounds_allow_fits_one_dynamodb_transaction():
     """A period close that writes off every grant the bounds allow (32, and the allowance that is
     exempt), ends every hold and grants the next allowance, with its draft and the events of both
     (one outbox item each): at most 100 items."""
+    from billing.domain.credits import CreditPosting, PeriodClose
     from billing.domain.holds import MAX_ACTIVE_HOLDS, ActiveHold
-    from billing.domain.subscriptions import PERIOD_FIELDS, CreditPosting
-    from billing.store.dynamodb_subscriptions import Tables, posting_actions
+    from billing.store.dynamodb_subscriptions import Tables, credit_layouts
+    from billing.store.dynamodb_writes import actions
+    from billing.store.writes import posting_write
 
     from .world import World
 
@@ -132,7 +135,7 @@ def test_the_largest_write_the_bounds_allow_fits_one_dynamodb_transaction():
         for i in range(MAX_ACTIVE_HOLDS)
     )
     full = subscription.model_copy(update={"grants": expired, "holds": lapsed})
-    credits = full.book(NOW, "close")
+    credits = CreditBook.open(full, NOW, "close")
     credits.expire_due()
     allowance = CreditGrant(
         **grant("next", 1000, priority=0, kind="allowance").model_dump(),
@@ -144,8 +147,9 @@ def test_the_largest_write_the_bounds_allow_fits_one_dynamodb_transaction():
         created_at=NOW,
     )
     credits.add(allowance, entry_type="grant", reference="period", within_limit=False)
-    posting = CreditPosting.of(full, full.after(credits), credits)
+    credits.closing = PeriodClose(full.current_period, full.current_period)  # a close: the period moves
+    posting = CreditPosting.of(full, credits)
     assert [e.detail_type for e in posting.events] == ["HoldExpired"] * MAX_ACTIVE_HOLDS  # one outbox item
-    actions = posting_actions(Tables("subscriptions", "ledger", "outbox"), posting, also_set=PERIOD_FIELDS)
+    items = actions(posting_write(posting), credit_layouts(Tables("subscriptions", "ledger", "outbox")))
     draft = 2  # the draft and its InvoiceDrafted outbox item
-    assert len(actions) + draft <= 100, len(actions)
+    assert len(items) + draft <= 100, len(items)

@@ -8,6 +8,7 @@ import pytest
 
 from billing.domain.access import Caller
 from billing.domain.clock import TestClock
+from billing.domain.credits import CreditBook, CreditPosting
 from billing.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from billing.domain.idempotency import IdempotencyKeyReused
 from billing.domain.ledger import InsufficientCredits
@@ -198,9 +199,9 @@ def test_health_from_usage_and_balance(stores, usage, balance_change, status):
     usage_store = InMemoryUsageStore()
     usage_store.totals[(subscription.subscription_id, NOW)] = UsageTotals(credits=usage, overage_credits=Decimal(0))
     subs = stores.subscriptions
-    book = subscription.book(NOW, "test")
+    book = CreditBook.open(subscription, NOW, "test")
     book.draw(-balance_change)
-    drained = subscription.after(book)
+    drained = CreditPosting.of(subscription, book).subscription
     subs._subscriptions[subscription.subscription_id] = drained  # a balance as usage would leave it
     stores.clock.freeze(NOW + timedelta(days=10))
     found = subscriptions.subscription_health(replace(stores, usage=usage_store), ADMIN, subscription.subscription_id)

@@ -5,5 +5,7 @@ from __future__ import annotations
 
 import re
 
-# API.md: an Idempotency-Key is 1 to 255 visible ASCII characters.
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+from ..domain.idempotency import IDEMPOTENCY_KEY_PATTERN
+
+# API.md: an Idempotency-Key is 1 to 255 visible ASCII characters (the same rule as body fields').
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)

@@ -83,11 +83,12 @@ def routes() -> list[Route]:
     from ..domain.credit_notes import CreditNote, CreditNoteRequest
     from ..domain.grants import CreditGrant
     from ..domain.hold_records import Hold
+    from ..domain.ids import OrganizationId
     from ..domain.invoices import Invoice, UpcomingInvoice
     from ..domain.ledger import LedgerEntry
     from ..domain.paging import Page
     from ..domain.plans import Plan, PlanId, PlanRevision
-    from ..domain.subscriptions import OrganizationId, Subscription
+    from ..domain.subscriptions import Subscription
     from ..domain.usage import DailyUsage, UsageEvent, UsageRequest, UsageSummary
     from ..services.credits import CreditChangeRequest, GrantRequest, VoidRequest
     from ..services.holds import Entitlement, EntitlementRequest, HoldRequest, SettleRequest

@@ -13,6 +13,7 @@ from annotated_types import Gt, Le
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from .errors import Conflict, FieldError, ValidationFailed
+from .events import OutboxEvent, outbox_event
 from .ids import new_id
 from .invoices import Invoice
 from .values import MAX_CENTS, PositiveDecimal, UtcTimestamp, document_text, to_cents
@@ -188,3 +189,8 @@ def credited_after(invoice: Invoice, note: CreditNote) -> list[int]:
     for line in note.lines:
         credited[line.line] += line.amount_cents
     return credited
+
+
+def credit_note_issued(note: CreditNote) -> OutboxEvent:
+    """CreditNoteIssued, with the note as written (its invoice and lines)."""
+    return outbox_event("CreditNoteIssued", note, occurred_at=note.created_at, credit_note=note)

@@ -11,6 +11,12 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+OrganizationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+Residency = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,16}$")]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_BITS = 80

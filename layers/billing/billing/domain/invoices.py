@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from .billing_profiles import BillingProfile, BillTo, Issuer, due_at
+from .events import DetailType, OutboxEvent, outbox_event
 from .grants import AUTO_TOP_UP_ACTOR, CreditGrant
 from .periods import Period
 from .plans import Plan
@@ -285,3 +286,8 @@ class InvoiceFilters:
             and (self.period_from is None or invoice.period_start >= self.period_from)
             and (self.period_to is None or invoice.period_start <= self.period_to)
         )
+
+
+def invoice_event(detail_type: DetailType, invoice: Invoice, *, at: datetime) -> OutboxEvent:
+    """InvoiceDrafted / InvoiceIssued / InvoiceVoided, with the invoice as it was written."""
+    return outbox_event(detail_type, invoice, occurred_at=at, invoice=invoice)

@@ -3,32 +3,22 @@ the SLA it accepted; and the health a storefront shows for it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from .errors import Conflict, ValidationFailed
-from .events import OutboxEvent, credit_events
-from .grants import (
-    AUTO_TOP_UP_ACTOR,
-    MAX_ACTIVE_GRANTS,
-    PURCHASED_PRIORITY,
-    ActiveGrant,
-    CreditBook,
-    CreditGrant,
-    GrantEnd,
-    priced_cents,
-)
-from .holds import ActiveHold, HoldEnd
-from .ledger import LedgerEntry
+from .events import OutboxEvent, outbox_event
+from .grants import ActiveGrant
+from .holds import ActiveHold
+from .ids import OrganizationId, Residency
 from .periods import Period, period_at, period_index
-from .plans import Plan, PlanId
+from .plans import PlanId
 from .values import (
-    MAGNITUDE_LIMIT,
     Credits,
     Flag,
     NonNegativeDecimal,
@@ -36,14 +26,11 @@ from .values import (
     TotalCredits,
     UtcTimestamp,
     WholeNumber,
-    format_decimal,
     format_timestamp,
     round_credits,
 )
 
 SubscriptionStatus = Literal["active", "canceled"]
-OrganizationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-Residency = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,16}$")]
 
 LOW_BALANCE_SHARE = Decimal("0.1")  # below 10% of the allowance is "low"
 # What a credit write changes on the subscription; a period close also moves the period.
@@ -130,10 +117,6 @@ class Subscription(BaseModel):
         """This subscription with `fields` as `other` has them (what a conditional update sets)."""
         return self.model_copy(update={name: getattr(other, name) for name in fields})
 
-    def book(self, now: datetime, actor: str) -> CreditBook:
-        """A working copy of this subscription's grants for one write."""
-        return CreditBook(self.subscription_id, self.grants, self.ledger_seq, now, actor, holds=self.holds)
-
     def low_balance_threshold(self, allowance: Decimal) -> Decimal:
         if self.low_balance_threshold_credits is not None:
             return self.low_balance_threshold_credits
@@ -153,6 +136,10 @@ class Subscription(BaseModel):
         (the final close); None once the final period is closed."""
         return None if self.final_period_closed else billed_until(self, self.current_period)
 
+    def period_due(self, now: datetime) -> bool:
+        """Whether the current period has ended by `now` and is still to be closed."""
+        return self.period_closes_at is not None and self.period_closes_at <= now
+
     @property
     def due_at(self) -> datetime | None:
         """When the scheduled run next has work here: the period's close, or the first grant or hold
@@ -165,22 +152,6 @@ class Subscription(BaseModel):
             *(hold.expires_at for hold in self.holds),
         ]
         return min((m for m in moments if m is not None), default=None)
-
-    def after(self, book: CreditBook, *, auto_top_ups: int = 0) -> Subscription:
-        """The subscription as `book`'s write leaves it: its grants, their sums and the last seq."""
-        return self.model_copy(
-            update={
-                "grants": book.grants,
-                "allowance_balance": book.balance_of("allowance"),
-                "purchased_balance": book.balance_of("purchased"),
-                "credit_balance": book.balance,
-                "ledger_seq": book.seq,
-                "holds": book.holds,
-                "held_credits": book.held,
-                "revision": self.revision + 1,
-                "auto_top_ups_in_period": self.auto_top_ups_in_period + auto_top_ups,
-            }
-        )
 
     def period_starting(self, start: datetime, *, location: str = "query") -> Period:
         """The billing period that starts at `start`, if this subscription has reached it. The range
@@ -202,19 +173,6 @@ class Subscription(BaseModel):
                 location=location,
             )
         return period
-
-    def rolled_over(self, book: CreditBook, next_period: Period | None) -> Subscription:
-        """After a period closes: the grants it left, and the next period (None: closed for good)."""
-        after = self.after(book)
-        if next_period is None:
-            return after.model_copy(update={"final_period_closed": True})
-        return after.model_copy(
-            update={
-                "current_period_start": next_period.start,
-                "current_period_end": next_period.end,
-                "auto_top_ups_in_period": 0,
-            }
-        )
 
     def canceled(self, now: datetime) -> Subscription:
         return self.model_copy(update={"status": "canceled", "canceled_at": now})
@@ -305,69 +263,7 @@ class SubscriptionFilters:
         )
 
 
-@dataclass(frozen=True)
-class CreditPosting:
-    """One write to a subscription's credits: the subscription as it leaves it, and what it appends
-    (ledger entries; grant and hold records started and ended; the events it reports). The write
-    is conditioned on the subscription's revision still being `previous_revision` (a hold's
-    release moves no ledger seq)."""
-
-    subscription: Subscription
-    previous_revision: int
-    entries: tuple[LedgerEntry, ...] = ()
-    started: tuple[CreditGrant, ...] = ()
-    ended: tuple[GrantEnd, ...] = ()
-    holds_placed: tuple = ()
-    holds_ended: tuple[HoldEnd, ...] = ()
-    events: tuple[OutboxEvent, ...] = ()
-
-    @classmethod
-    def of(cls, before: Subscription, after: Subscription, book: CreditBook) -> CreditPosting:
-        """Every credit write is built here, so every one of them reports its events (and carries
-        the low-balance alert they leave): use `.subscription`, not `after`, from now on."""
-        events, alerted = credit_events(before, after, book, at=book.now)
-        after = after.model_copy(update={"low_balance_alerted": alerted})
-        return cls(
-            after,
-            before.revision,
-            tuple(book.entries),
-            tuple(book.started),
-            tuple(book.ended),
-            tuple(book.holds_placed),
-            tuple(book.holds_ended),
-            events,
-        )
-
-    def reporting(self, *events: OutboxEvent) -> CreditPosting:
-        """This posting with more events in its transaction (e.g. HoldExpired, from `outbox_event`)."""
-        return replace(self, events=(*self.events, *events))
-
-
-def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> CreditGrant | None:
-    """The purchased grant an auto top-up adds when a charge has left the balance under its
-    threshold, if the period's quota allows another (and the grant fits: else none, until later).
-    Never an unpriced one: credits the organization adds on its own initiative are always sold (the
-    settings refuse a plan without a credit price; this holds for settings stored before that)."""
-    settings = subscription.auto_top_up
-    if (
-        settings is None
-        or not settings.enabled
-        or priced_cents(settings.amount, plan.credit_price_cents) < 1
-        or book.balance >= settings.threshold_credits
-        or subscription.auto_top_ups_in_period >= settings.max_per_period
-        or len(book.grants) >= MAX_ACTIVE_GRANTS
-        or book.balance - book.balance_of("allowance") + settings.amount + plan.credit_allowance >= MAGNITUDE_LIMIT
-    ):
-        return None
-    return CreditGrant.issue(
-        subscription_id=subscription.subscription_id,
-        period_start=subscription.current_period_start,
-        currency=plan.currency,
-        kind="purchased",
-        amount=settings.amount,
-        priority=PURCHASED_PRIORITY,
-        reason=f"Auto top-up: the balance fell below {format_decimal(settings.threshold_credits)} credits",
-        actor=AUTO_TOP_UP_ACTOR,
-        now=book.now,
-        price_cents=priced_cents(settings.amount, plan.credit_price_cents),  # at least 1; in range: checked when set
+def subscription_canceled(subscription: Subscription) -> OutboxEvent:
+    return outbox_event(
+        "SubscriptionCanceled", subscription, occurred_at=subscription.canceled_at, subscription=subscription
     )

@@ -4,6 +4,7 @@ per-period aggregate that summaries, health and invoices read instead of scannin
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -21,8 +22,10 @@ from pydantic import (
 
 from .errors import CreditLimitReached, UnknownService, ValidationFailed  # noqa: F401 - part of this module's vocabulary
 from .grants import Availability
+from .idempotency import IdempotencyKey
+from .ids import OrganizationId
+from .periods import Period
 from .plans import Plan, ServiceName, UsageRate
-from .subscriptions import OrganizationId
 from .values import (
     INT64,
     MAGNITUDE_LIMIT,
@@ -38,7 +41,6 @@ from .values import (
     to_exact_decimal,
 )
 
-IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 GuardrailFlag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 EscalationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 SourceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -183,6 +185,33 @@ class UsageEvent(BaseModel):
     ledger_seq: int
     hold_id: str | None = None  # the hold this event settled
     fingerprint: str = Field(exclude=True, default="")
+
+
+@dataclass(frozen=True)
+class UsageFilters:
+    """`GET .../usage`: events that occurred in [start, end), of `service`, raising `guardrail_flag`."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    service: str | None = None
+    guardrail_flag: str | None = None
+
+    def matches(self, event: UsageEvent) -> bool:
+        return (
+            (self.start is None or event.occurred_at >= self.start)
+            and (self.end is None or event.occurred_at < self.end)
+            and (self.service is None or event.service == self.service)
+            and (self.guardrail_flag is None or self.guardrail_flag in event.guardrail.flags)
+        )
+
+
+@dataclass(frozen=True)
+class UsageChunk:
+    """Events of one subscription committed together, their usage summed, in the period they fall in."""
+
+    events: list[UsageEvent]
+    usage: PeriodUsage
+    period: Period
 
 
 class UsageTotals(BaseModel):

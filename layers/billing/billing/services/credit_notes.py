@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime
-from decimal import Decimal
 
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.credit_note_export import credit_note_csv, credit_note_json
@@ -18,16 +16,18 @@ from ..domain.credit_notes import (
     compose_credit_note,
     credit_note_order,
 )
-from ..domain.errors import Conflict, NotFound
+from ..domain.credits import CreditPosting, add_sold
+from ..domain.errors import NotFound
 from ..domain.grants import PROMOTIONAL_PRIORITY, CreditGrant
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ids import new_id
 from ..domain.invoices import Invoice
 from ..domain.paging import MAX_PAGE_SIZE, Page
-from ..domain.subscriptions import CreditPosting
+from ..domain.subscriptions import Subscription
+from .credit_write import CreditWrite, Idempotency, NoActiveSubscription, credit_write
+from .credits import staff_grant
 from .invoices import InvoiceFile, as_documents, invoice_for_finance, invoice_of
 from .ledger import Pause, RecordFor, run_idempotently
-from .periods import closed_up_to
 from .subscriptions import across_residencies, subscription_for
 from .unit_of_work import Billing
 
@@ -45,83 +45,82 @@ def issue_credit_note(
     that may also grant promotional credits. Returns (note, replayed)."""
     subscription, _ = invoice_for_finance(billing, caller, subscription_id, invoice_id)
     now = billing.now()
+    keyed = Idempotency(
+        scope_key("credit-notes", invoice_id, request.idempotency_key),
+        fingerprint(request, subscription_id, invoice_id),
+        CreditNote,
+    )
 
-    def attempt(record_for: RecordFor) -> CreditNote:
+    def attempt(record_for: RecordFor, grant: CreditWrite | None = None) -> CreditNote:
+        """The note for the invoice as read, under the next number, written with the credits
+        `grant` adds (committed through the note's write: one transaction)."""
         invoice = invoice_of(billing, subscription_id, invoice_id)
         number, counter = billing.invoices.next_credit_note_number()
         note = compose_credit_note(
-            invoice,
-            request,
-            number=number,
-            credit_note_id=new_id(now),
-            residency=subscription.residency,
-            now=now,
+            invoice, request, number=number, credit_note_id=new_id(now), residency=subscription.residency, now=now
         )
-        posting = None
-        if request.grant_credits is not None:
-            grant, posting = promotional_grant(
-                billing, caller, invoice.organization_id, request.grant_credits, note=note, now=now, pause=pause
+        if grant is not None:
+            note = note.model_copy(update={"grant_id": promotional_grant(grant, caller, note).grant_id})
+
+        def issue(posting: CreditPosting | None) -> None:
+            billing.invoices.issue_credit_note(
+                note, invoice, counter=counter, posting=posting, idempotency=record_for(note)
             )
-            note = note.model_copy(update={"grant_id": grant.grant_id})
-        billing.invoices.issue_credit_note(
-            note, invoice, counter=counter, posting=posting, idempotency=record_for(note)
-        )
+
+        if grant is None:
+            issue(None)
+        else:
+            grant.commit(note, through=issue)
         return note
 
-    return run_idempotently(
-        billing.subscriptions,
-        scope=scope_key("credit-notes", invoice_id, request.idempotency_key),
-        fingerprint=fingerprint(request, subscription_id, invoice_id),
-        result_type=CreditNote,
-        attempt=attempt,
+    if request.grant_credits is None:
+        return run_idempotently(
+            billing.subscriptions,
+            scope=keyed.scope,
+            fingerprint=keyed.fingerprint,
+            result_type=CreditNote,
+            attempt=attempt,
+            now=now,
+            pause=pause,
+        )
+
+    def granted_to() -> Subscription:
+        """The organization's active subscription (of the caller's residency), which takes the credits."""
+        active = billing.subscriptions.active_for(subscription.organization_id)
+        if active is None:
+            raise NoActiveSubscription(NO_SUBSCRIPTION)
+        require_residency(caller, active.residency)
+        return active
+
+    return credit_write(
+        billing,
+        lambda write: attempt(write.record_for, write),
+        read=granted_to,
+        actor=caller.principal,
+        idempotency=keyed,
+        active_only=NO_SUBSCRIPTION,
         now=now,
         pause=pause,
     )
 
 
-def promotional_grant(
-    billing: Billing,
-    caller: Caller,
-    organization_id: str,
-    credits: Decimal,
-    *,
-    note: CreditNote,
-    now: datetime,
-    pause: Pause,
-) -> tuple[CreditGrant, CreditPosting]:
-    """The credits a note grants, as a credit write on the organization's active subscription (a
-    promotional grant, no expiry, referencing the note), committed with the note. The one place
-    credit notes use the credit write machinery (services/credits.py): re-point it here."""
-    from .credits import _added, _sold
+NO_SUBSCRIPTION = "The organization has no active subscription to grant credits to."
 
-    active = billing.subscriptions.active_for(organization_id)
-    if active is None:
-        raise Conflict(
-            "The organization has no active subscription to grant credits to.", code="no_active_subscription"
-        )
-    require_residency(caller, active.residency)
-    current = closed_up_to(billing, active, now, pause=pause)
-    if not current.is_active:
-        raise Conflict(
-            "The organization has no active subscription to grant credits to.", code="no_active_subscription"
-        )
-    plan = billing.plans.version(current.plan_id, current.plan_version)
-    book = current.book(now, caller.principal)
-    book.expire_due()
-    grant = _sold(
-        billing,
+
+def promotional_grant(write: CreditWrite, caller: Caller, note: CreditNote) -> CreditGrant:
+    """The credits a note grants, in the credit write that commits with it: a promotional grant
+    (free, no expiry) whose ledger entry references the note."""
+    grant = staff_grant(
+        write,
         caller,
-        current,
-        plan,
-        kind="promotional",
-        amount=credits,
-        price_cents=0,
-        priority=PROMOTIONAL_PRIORITY,
-        reason=f"Credit note {note.number}: {note.reason}"[:500],
-        now=now,
+        "promotional",
+        note.credits_granted,
+        0,
+        PROMOTIONAL_PRIORITY,
+        f"Credit note {note.number}: {note.reason}"[:500],
     )
-    _added(book, plan, grant, entry_type="grant", reference=f"credit_note:{note.credit_note_id}")
-    return grant, CreditPosting.of(current, current.after(book), book)
+    add_sold(write.book, write.plan, grant, entry_type="grant", reference=f"credit_note:{note.credit_note_id}")
+    return grant
 
 
 def list_credit_notes(

@@ -1,29 +1,29 @@
 """Entitlement checks and credit holds: a workload asks before it starts (`POST
 /entitlements/check`, writing nothing) and reserves what a long run will cost (`POST /holds`);
 at the end it settles (one usage charge the hold guarantees) or releases; a hold left alone
-expires. Every change is one CreditPosting under the subscription's revision."""
+expires. Every change is one credit write (credit_write.py)."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.access import Caller, Permission
+from ..domain.credits import as_of, charge_terms
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.hold_records import Hold
 from ..domain.holds import DEFAULT_HOLD_SECONDS, HoldNotActive, HoldStatus, new_hold_id, subscription_of
-from ..domain.idempotency import fingerprint, scope_key
+from ..domain.idempotency import IdempotencyKey, fingerprint, scope_key
+from ..domain.ids import OrganizationId
 from ..domain.paging import Page
-from ..domain.plans import Plan, ServiceName
-from ..domain.subscriptions import CreditPosting, OrganizationId, Subscription
+from ..domain.plans import ServiceName
+from ..domain.subscriptions import Subscription
 from ..domain.usage import (
     Guardrail,
-    IdempotencyKey,
     MetadataValue,
     UsageEvent,
     UsageRequest,
@@ -33,8 +33,8 @@ from ..domain.usage import (
     unknown_service,
 )
 from ..domain.values import MAGNITUDE_LIMIT, Credits, PositiveDecimal, UtcTimestamp, WholeNumber
-from .ledger import Pause, RecordFor, run_idempotently, with_retries
-from .periods import closed_up_to, period_due
+from .credit_write import CreditWrite, Idempotency, credit_write
+from .ledger import Pause
 from .subscriptions import subscription_for
 from .unit_of_work import Billing
 from .usage import UsageRecorder
@@ -110,26 +110,17 @@ def check_entitlement(billing: Billing, caller: Caller, request: EntitlementRequ
         return Entitlement(
             allowed=False, reason="unknown_service", credits_required=None, available_credits=None, **answer
         )
-    credits = price(request.quantity, rate)
-    spendable = _spendable(subscription, plan, billing.now())
-    allowed = plan.overage_policy == "allow" or credits <= spendable
+    # The book a charge now would draw from (ended periods closed, expiries written off), and the
+    # charge's own decision on it: what POST /usage decides, without writing.
+    book = as_of(subscription, plan, billing.now(), caller.principal)
+    terms = charge_terms(book, plan, price(request.quantity, rate))
     return Entitlement(
-        allowed=allowed,
-        reason=None if allowed else "insufficient_credits",
-        credits_required=credits,
-        available_credits=spendable,
+        allowed=not terms.refused,
+        reason="insufficient_credits" if terms.refused else None,
+        credits_required=terms.credits,
+        available_credits=terms.spendable,
         **answer,
     )
-
-
-def _spendable(subscription: Subscription, plan: Plan, now: datetime) -> Decimal:
-    """The credits a charge could draw now. A period that has ended would be closed first: its
-    allowance gone, the next one granted."""
-    book = subscription.book(now, "entitlement-check")
-    due = period_due(subscription, now)
-    book.expire_due(also=lambda grant: due and grant.kind == "allowance")
-    next_allowance = plan.credit_allowance if due and subscription.is_active else 0
-    return max(book.available() + next_allowance - book.held, Decimal(0))
 
 
 # --- holds -------------------------------------------------------------------------------------
@@ -141,55 +132,54 @@ def place_hold(
     """Reserve the run's credits. On a `block` plan a hold larger than the available credits is
     402 and writes nothing; on an `allow` plan it is placed (what it lacks is overage at settlement)."""
     caller.authorize(Permission.RECORD_USAGE)
-    now = billing.now()
+    organization_id = request.organization_id
 
-    def attempt(record_for: RecordFor) -> Hold:
-        found = billing.subscriptions.active_for(request.organization_id)
+    def active() -> Subscription:
+        found = billing.subscriptions.active_for(organization_id)
         if found is None:
             raise Conflict(
-                f"Organization '{request.organization_id}' has no active subscription.", code="no_active_subscription"
+                f"Organization '{organization_id}' has no active subscription.", code="no_active_subscription"
             )
-        current = closed_up_to(billing, found, now, pause=pause)
-        plan = billing.plans.version(current.plan_id, current.plan_version)
+        return found
+
+    def change(write: CreditWrite) -> Hold:
+        plan, book, current = write.plan, write.book, write.subscription
         rate = plan.usage_rates.get(request.service)
         if rate is None:
             raise unknown_service(plan, request.service)
         credits = price(request.quantity, rate)
-        book = current.book(now, caller.principal)
-        book.expire_due()
-        expires_at = now + timedelta(seconds=request.expires_in_seconds)
+        expires_at = write.now + timedelta(seconds=request.expires_in_seconds)
         if book.held + credits >= MAGNITUDE_LIMIT:
             raise ValidationFailed.of("quantity", "would hold 10^12 credits or more on this subscription at once")
-        # On a `block` plan a hold counts only credits that outlive it: else an expiring grant
-        # would leave it unbacked and the settlement billed as overage the plan forbids.
-        backing = book.availability(until=expires_at, allowance_renews=current.is_active)
-        if plan.overage_policy != "allow" and credits > backing.available:
-            raise insufficient_credits(credits, backing)
+        # A hold counts only credits that outlive it: else an expiring grant would leave it
+        # unbacked, and its settlement overage the plan may forbid.
+        terms = charge_terms(book, plan, credits, lasting_until=expires_at, allowance_renews=current.is_active)
+        if terms.refused:
+            raise insufficient_credits(credits, terms.availability)
         hold = Hold(
-            hold_id=new_hold_id(current.subscription_id, now),
+            hold_id=new_hold_id(current.subscription_id, write.now),
             subscription_id=current.subscription_id,
-            organization_id=request.organization_id,
+            organization_id=organization_id,
             service=request.service,
             quantity=request.quantity,
             credits=credits,
             expires_at=expires_at,
-            created_at=now,
+            created_at=write.now,
             source=request.source,
             metadata=request.metadata,
         )
         book.place(hold)
-        billing.subscriptions.append(
-            CreditPosting.of(current, current.after(book), book), idempotency=record_for(hold), require_active=True
-        )
         return hold
 
-    return run_idempotently(
-        billing.subscriptions,
-        scope=scope_key("holds", request.organization_id, request.idempotency_key),
-        fingerprint=fingerprint(request),
-        result_type=Hold,
-        attempt=attempt,
-        now=now,
+    return credit_write(
+        billing,
+        change,
+        read=active,
+        actor=caller.principal,
+        idempotency=Idempotency(
+            scope_key("holds", organization_id, request.idempotency_key), fingerprint(request), Hold
+        ),
+        active_only=f"Organization '{organization_id}' has no active subscription.",
         pause=pause,
     )
 
@@ -225,17 +215,20 @@ def release_hold(billing: Billing, caller: Caller, hold_id: str, *, pause: Pause
     """Nothing charged; the credits are available again. A hold no longer held is 409."""
     caller.authorize(Permission.RECORD_USAGE)
     hold = _hold(billing, caller, hold_id)
-    now = billing.now()
 
-    def attempt() -> Hold:
-        current = billing.subscriptions.get(hold.subscription_id)
-        book = current.book(now, caller.principal)
-        book.expire_due()
-        book.end_hold(hold_id, "released")
-        billing.subscriptions.append(CreditPosting.of(current, current.after(book), book), idempotency=None)
-        return hold.model_copy(update={"status": "released", "ended_at": now})
+    def change(write: CreditWrite) -> Hold:
+        write.book.end_hold(hold_id, "released")
+        return hold.model_copy(update={"status": "released", "ended_at": write.now})
 
-    return with_retries(attempt, pause=pause)
+    released, _ = credit_write(
+        billing,
+        change,
+        read=lambda: billing.subscriptions.get(hold.subscription_id),
+        actor=caller.principal,
+        close_ended_periods=False,  # a release moves no credits: it lands in no period
+        pause=pause,
+    )
+    return released
 
 
 def get_hold(billing: Billing, caller: Caller, hold_id: str) -> Hold:

@@ -23,8 +23,8 @@ from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_timestamp
+from .credit_write import PeriodClosed, close_due_periods, write_off_past_due
 from .ledger import Pause, with_retries
-from .periods import PeriodClosed, close_due_periods, period_due, write_off_past_due
 from .subscriptions import across_residencies, subscription_for
 from .unit_of_work import Billing
 
@@ -194,7 +194,7 @@ def issue_invoice(
             code="period_open",
             details={"period_end": format_timestamp(ends)},
         )
-    if invoice.is_draft and period_due(subscription, now) and invoice.period_start == subscription.current_period_start:
+    if invoice.is_draft and subscription.period_due(now) and invoice.period_start == subscription.current_period_start:
         close_due_periods(billing, subscription, now=now, pause=pause)
 
     def attempt() -> Invoice:

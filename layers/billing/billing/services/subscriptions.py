@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..domain.access import Caller, Permission
+from ..domain.credits import allowance_grant, cancel_on
 from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..domain.events import subscription_canceled
-from ..domain.grants import allowance_grant, priced_cents
+from ..domain.grants import priced_cents
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ids import new_id
 from ..domain.paging import Page, list_binding, merged_page
@@ -20,7 +20,6 @@ from ..domain.plans import Plan, PlanId
 from ..domain.subscriptions import (
     LOW_BALANCE_SHARE,
     AutoTopUp,
-    CreditPosting,
     Health,
     Residency,
     SlaAcceptance,
@@ -30,7 +29,8 @@ from ..domain.subscriptions import (
     subscription_order,
 )
 from ..domain.values import MAX_CENTS, NonNegativeDecimal, format_timestamp, free_text, round_credits
-from .ledger import Pause, RecordFor, run_idempotently, with_retries
+from .credit_write import CreditWrite, Idempotency, credit_write
+from .ledger import Pause, with_retries
 from .unit_of_work import Billing
 
 Name = free_text(max_length=200, min_length=1, strip=True)
@@ -97,16 +97,16 @@ def provision_subscription(
             code="residency_mismatch",
         )
 
-    def attempt(record_for: RecordFor) -> Subscription:
+    def unfunded() -> Subscription:
+        """The new subscription on the plan's current version, before its allowance is granted."""
         plan = billing.plans.current(request.plan_id)
         if plan is None:
             raise ValidationFailed.of("plan_id", f"there is no plan '{request.plan_id}'")
         if not plan.is_active:
             raise Conflict(f"Plan '{plan.plan_id}' is archived and takes no new subscriptions.", code="plan_archived")
         period = period_at(now, plan.billing_cadence, 0)
-        subscription_id = new_id(now)
-        unfunded = Subscription(
-            subscription_id=subscription_id,
+        return Subscription(
+            subscription_id=new_id(now),
             organization_id=organization_id,
             plan_id=plan.plan_id,
             plan_version=plan.version,
@@ -129,24 +129,31 @@ def provision_subscription(
             low_balance_threshold_credits=round_credits(plan.credit_allowance * LOW_BALANCE_SHARE),
             created_at=now,
         )
-        book = unfunded.book(now, caller.principal)
+
+    def fund(write: CreditWrite) -> Subscription:
+        """Grant the first period's allowance as ledger entry 1, in the transaction that provisions."""
+        plan, new = write.plan, write.subscription
         if plan.credit_allowance > 0:
-            book.add(
-                allowance_grant(unfunded, plan, period, now=now, actor=caller.principal),
+            write.book.add(
+                allowance_grant(new, plan, new.current_period, now=now, actor=caller.principal),
                 entry_type="grant",
-                reference=f"period:{format_timestamp(period.start)}",
+                reference=f"period:{format_timestamp(new.current_period_start)}",
             )
-        posting = CreditPosting.of(unfunded, unfunded.after(book), book)
-        billing.subscriptions.provision(posting, plan=plan, idempotency=record_for(posting.subscription))
-        return posting.subscription
+        write.commit(
+            through=lambda posting: billing.subscriptions.provision(
+                posting, plan=plan, idempotency=write.record_for(posting.subscription)
+            )
+        )
+        return write.posting.subscription
 
     scope = scope_key("provision", organization_id, idempotency_key) if idempotency_key else None
-    return run_idempotently(
-        billing.subscriptions,
-        scope=scope,
-        fingerprint=fingerprint(request, organization_id),
-        result_type=Subscription,
-        attempt=attempt,
+    return credit_write(
+        billing,
+        fund,
+        read=unfunded,
+        actor=caller.principal,
+        idempotency=Idempotency(scope, fingerprint(request, organization_id), Subscription) if scope else None,
+        close_ended_periods=False,
         now=now,
         pause=pause,
     )
@@ -231,21 +238,25 @@ def cancel_subscription(
     cancellation, so a hold could never be settled, and its credits must not stay reserved (or
     read as `held`) on a subscription that takes nothing more."""
     subscription_for(billing, caller, subscription_id, Permission.MANAGE_SUBSCRIPTION)
-    subscriptions, now = billing.subscriptions, billing.now()
 
-    def attempt() -> Subscription:
-        current = subscriptions.get(subscription_id)
-        if not current.is_active:
-            return current
-        book = current.book(now, caller.principal)
-        book.expire_due()  # what is past due ends as such (a hold past its expiry expired, it was not released)
-        for hold in book.holds:
-            book.end_hold(hold.hold_id, "released")
-        posting = CreditPosting.of(current, current.canceled(now).after(book), book)
-        subscriptions.cancel(posting.reporting(subscription_canceled(posting.subscription)))
-        return posting.subscription
+    def cancel(write: CreditWrite) -> Subscription:
+        if not write.subscription.is_active:
+            write.discard()
+            return write.subscription
+        # What was past due has ended as such (a hold past its expiry expired, it was not released).
+        cancel_on(write.book)
+        write.commit(through=billing.subscriptions.cancel)
+        return write.posting.subscription
 
-    return with_retries(attempt, pause=pause)
+    canceled, _ = credit_write(
+        billing,
+        cancel,
+        read=lambda: billing.subscriptions.get(subscription_id),
+        actor=caller.principal,
+        close_ended_periods=False,  # a cancellation cuts the period it is in short: the close comes after
+        pause=pause,
+    )
+    return canceled
 
 
 def _check_auto_top_up_price(settings: AutoTopUp, plan: Plan) -> None:

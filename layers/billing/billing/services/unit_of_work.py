@@ -1,7 +1,8 @@
 """What every use case works against: the deployment's stores, its clock and its settings, in one
-object (a unit of work in the sense of *Architecture Patterns with Python*). Handlers get it from
-`deployment.billing()`, built once per container; unit tests build an in-memory one. Adding a store
-changes this class and the composition root, not every service signature and call."""
+object. Handlers get it from `deployment.billing()`, built once per container; unit tests build an
+in-memory one. Adding a store changes this class and the composition root, not every service
+signature and call. The unit of work of a credit change is services/credit_write.py's CreditWrite:
+it commits, once, what the use case changed."""
 
 from __future__ import annotations
 
@@ -50,15 +51,15 @@ class Billing:
             InMemoryPlanStore,
             InMemorySubscriptionStore,
             InMemoryUsageStore,
+            Records,
         )
 
-        plans = InMemoryPlanStore()
-        subscriptions = InMemorySubscriptionStore(plans)
+        plans, records = InMemoryPlanStore(), Records()  # one set of records: a write spans stores
         return cls(
             plans=plans,
-            subscriptions=subscriptions,
-            usage=InMemoryUsageStore(subscriptions),
-            invoices=InMemoryInvoiceStore(subscriptions),
+            subscriptions=InMemorySubscriptionStore(plans, records),
+            usage=InMemoryUsageStore(records),
+            invoices=InMemoryInvoiceStore(records),
             clock=clock or SystemClock(),
             residencies=residencies,
             sandbox=sandbox,

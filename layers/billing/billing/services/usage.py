@@ -16,9 +16,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..domain.access import Caller, Permission
+from ..domain.credits import CreditBook, auto_top_up, charge
 from ..domain.errors import BillingError, Conflict, PayloadTooLarge, RetryableConflict, ValidationFailed
 from ..domain.events import OUTBOX_ITEMS
-from ..domain.grants import CreditBook
 from ..domain.holds import HoldNotActive
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
 from ..domain.ids import new_id
@@ -26,26 +26,27 @@ from ..domain.invoices import InvoiceStatus, billed_until
 from ..domain.paging import Page, not_a_cursor, open_cursor, seal_cursor
 from ..domain.periods import Period, period_at, period_containing, period_index
 from ..domain.plans import Plan
-from ..domain.subscriptions import CreditPosting, Subscription, auto_top_up
+from ..domain.subscriptions import Subscription
 from ..domain.usage import (
     BatchStatus,
     CreditLimitReached,
     DailyUsage,
     PeriodTotals,
     PeriodUsage,
+    UsageChunk,
     UsageEvent,
+    UsageFilters,
     UsageRequest,
     UsageSummary,
     UsageTotals,
-    insufficient_credits,
     occurred_at_problem,
     price,
     unknown_service,
 )
 from ..domain.values import TotalCredits, UtcTimestamp
 from ..store.base import MAX_TRANSACTION_ITEMS, DuplicateKeys
-from .ledger import Pause, with_retries
-from .periods import closed_up_to
+from .credit_write import CreditWrite, NoActiveSubscription, credit_write
+from .ledger import Pause
 from .subscriptions import subscription_for
 from .unit_of_work import Billing
 
@@ -230,9 +231,6 @@ class UsageRecorder:
                     f"Organization '{organization_id}' has no active subscription.", code="no_active_subscription"
                 ),
             )
-        # A period that ended but is not closed yet is closed first: this usage meets the new
-        # period's allowance rather than the spent one.
-        subscription = closed_up_to(self.billing, subscription, self.now, pause=self.pause)
         plan = self.plans.version(subscription.plan_id, subscription.plan_version)
         chargeable = []
         for position in positions:
@@ -241,16 +239,28 @@ class UsageRecorder:
                 self._reject([position], problem)
             else:
                 chargeable.append(position)
-        self._known = subscription  # the first attempt may use it; the transaction's seq condition checks it is current
+        self._known = subscription  # the first attempt may use it; the commit's revision condition checks it is current
         for chunk in self._chunks(chargeable):
-            commit = lambda chunk=chunk: self._commit_chunk(subscription.subscription_id, plan, chunk)  # noqa: E731
             # A commit settles at least one event (an auto top-up or a full transaction may leave
             # the rest of the chunk for the next one).
             while any(self.outcomes[p] is None for p in chunk):
                 try:
-                    with_retries(commit, pause=self.pause)
-                except RetryableConflict as exhausted:
-                    self._reject([p for p in chunk if self.outcomes[p] is None], exhausted)
+                    credit_write(
+                        self.billing,
+                        lambda write, chunk=chunk: self._charge_chunk(write, chunk),
+                        read=lambda: self._read(subscription.subscription_id),
+                        actor=self.caller.principal,
+                        active_only="The subscription was canceled; it takes no more usage.",
+                        now=self.now,
+                        pause=self.pause,
+                    )
+                except (NoActiveSubscription, RetryableConflict) as refused:
+                    self._reject([p for p in chunk if self.outcomes[p] is None], refused)
+
+    def _read(self, subscription_id: str) -> Subscription:
+        """The subscription as the last commit left it (or as first found), else as stored now."""
+        known, self._known = self._known, None
+        return known or self.subscriptions.get(subscription_id)
 
     def _chunks(self, positions: list[int]) -> list[list[int]]:
         """As few transactions as the limits allow: few enough distinct aggregate counters (4 a
@@ -288,21 +298,12 @@ class UsageRecorder:
             return ValidationFailed.of("occurred_at", late_or_early)
         return None
 
-    def _commit_chunk(self, subscription_id: str, plan: Plan, chunk: list[int]) -> None:
-        """One attempt: write off expired grants, price and draw pending events in draw-down order,
-        then commit them together. An auto top-up ends the chunk (its grant and entry follow the
-        usage entry); what did not fit stays pending for the next transaction."""
+    def _charge_chunk(self, write: CreditWrite, chunk: list[int]) -> None:
+        """One attempt: price and charge pending events in draw-down order, then commit them
+        together. An auto top-up ends the chunk (its grant and entry follow the usage entry); what
+        did not fit stays pending for the next transaction."""
         pending = [p for p in chunk if self.outcomes[p] is None]
-        if not pending:
-            return
-        current, self._known = self._known or self.subscriptions.get(subscription_id), None
-        if not current.is_active:
-            return self._reject(
-                pending,
-                Conflict("The subscription was canceled; it takes no more usage.", code="no_active_subscription"),
-            )
-        book = current.book(self.now, self.caller.principal)
-        book.expire_due()
+        current, plan, book = write.subscription, write.plan, write.book
         usage_seq = book.seq + 1  # expiries come first; the chunk's usage entry follows them
         charged: list[tuple[int, UsageEvent]] = []
         top_up = None
@@ -314,17 +315,11 @@ class UsageRecorder:
             event_id = self._new_event_id(position)
             try:
                 guaranteed = self._release_settled_hold(book, credits, event_id)
-            except HoldNotActive as ended:
-                self._reject([position], ended)
+                # Decided on these balances: a retry decides again. (A refused settlement's hold stays held.)
+                overage = charge(book, plan, credits, guaranteed=guaranteed)
+            except (HoldNotActive, CreditLimitReached) as refused:
+                self._reject([position], refused)
                 continue
-            excess = credits - guaranteed
-            if plan.overage_policy != "allow" and excess > max(book.spendable() - guaranteed, 0):
-                # Decided on these balances: a retry decides again. (A settling hold stays held.)
-                self._reject([position], insufficient_credits(credits, book.availability()))
-                continue
-            # What the spendable credits do not cover is overage; on a `block` plan that can only be
-            # a settled hold's guaranteed part, when grants behind it expired meanwhile.
-            overage = book.draw(credits)
             unit = request.unit or plan.usage_rates[request.service].unit
             event = self._event(
                 request, position, event_id, current, unit, credits, credits - overage, overage, book.balance, usage_seq
@@ -334,7 +329,7 @@ class UsageRecorder:
             if top_up is not None:
                 break
         if not charged:
-            return
+            return write.discard()
         events = [event for _, event in charged]
         usage = PeriodUsage.of(events)
         book.post_draws(
@@ -347,14 +342,9 @@ class UsageRecorder:
         )
         if top_up is not None:
             book.add(top_up, entry_type="top_up", reference=f"usage:{events[-1].event_id}")
-        posting = CreditPosting.of(current, current.after(book, auto_top_ups=1 if top_up else 0), book)
         try:
-            units = self.usage.record(
-                posting,
-                events,
-                usage,
-                period_start=current.current_period_start,
-                period_end=current.current_period_end,
+            units = write.commit(
+                through=lambda posting: self.usage.record(posting, UsageChunk(events, usage, current.current_period))
             )
         except DuplicateKeys as taken:
             # Concurrent twins committed these keys first: answer as they did, then retry the rest.
@@ -372,7 +362,7 @@ class UsageRecorder:
         except RetryableConflict:
             self._clear_refusals(pending)
             raise
-        self._known = posting.subscription  # what this commit left, for the next chunk
+        self._known = write.posting.subscription  # what this commit left, for the next chunk
         share = units.per(len(events))
         for position, event in charged:
             self.outcomes[position] = Outcome("accepted", event=event, write_units=share)
@@ -453,24 +443,13 @@ def list_usage(
     billing: Billing,
     caller: Caller,
     subscription_id: str,
+    filters: UsageFilters,
     *,
-    start: datetime | None,
-    end: datetime | None,
-    service: str | None,
-    guardrail_flag: str | None,
     limit: int,
     cursor: str | None,
 ) -> Page[UsageEvent]:
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
-    return billing.usage.events_page(
-        subscription_id,
-        start=start,
-        end=end,
-        service=service,
-        guardrail_flag=guardrail_flag,
-        limit=limit,
-        cursor=cursor,
-    )
+    return billing.usage.events_page(subscription_id, filters, limit=limit, cursor=cursor)
 
 
 def usage_summary(

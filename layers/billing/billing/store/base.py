@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from ..domain.billing_profiles import BillingProfile, Issuer
 from ..domain.credit_notes import CreditNote, CreditNoteFilters
+from ..domain.credits import CreditPosting
 from ..domain.grants import CreditGrant, GrantStatus
 from ..domain.hold_records import Hold
 from ..domain.idempotency import IdempotencyRecord
@@ -17,8 +18,8 @@ from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.plans import Plan
-from ..domain.subscriptions import CreditPosting, Subscription, SubscriptionFilters
-from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
+from ..domain.subscriptions import Subscription, SubscriptionFilters
+from ..domain.usage import PeriodUsage, UsageChunk, UsageEvent, UsageFilters, UsageTotals
 from .capacity import WriteUnits
 
 
@@ -136,30 +137,15 @@ class UsageStore(UsageTotalsReader, Protocol):
     def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
         """Recorded events by (organization, idempotency key)."""
 
-    def record(
-        self,
-        posting: CreditPosting,
-        events: list[UsageEvent],
-        usage: PeriodUsage,
-        *,
-        period_start: datetime,
-        period_end: datetime,
-    ) -> WriteUnits:
+    def record(self, posting: CreditPosting, chunk: UsageChunk) -> WriteUnits:
         """Commit a chunk of events for one subscription atomically with its credit posting (grants,
         balances, ledger entries) and period aggregate, in one transaction of at most 100 items.
         Raises RetryableConflict or DuplicateKeys."""
 
     def events_page(
-        self,
-        subscription_id: str,
-        *,
-        start: datetime | None,
-        end: datetime | None,
-        service: str | None,
-        guardrail_flag: str | None,
-        limit: int,
-        cursor: str | None,
-    ) -> Page[UsageEvent]: ...
+        self, subscription_id: str, filters: UsageFilters, *, limit: int, cursor: str | None
+    ) -> Page[UsageEvent]:
+        """Newest first (by occurrence)."""
 
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage: ...
 
@@ -248,14 +234,7 @@ class InvoiceStore(Protocol):
         """The residency's credit notes matching `filters`, newest first (an index, no scan); with
         `before`, only those that sort below it (`credit_note_order`)."""
 
-    def close_period(
-        self,
-        posting: CreditPosting,
-        draft: Invoice | None,
-        *,
-        previous_period_start: datetime,
-        previous_draft: Invoice | None = None,
-    ) -> None:
+    def close_period(self, posting: CreditPosting, draft: Invoice | None, previous: Invoice | None) -> None:
         """In one transaction: the period's draft, the posting (expiries, the next allowance grant) and
         the subscription's next period, if nothing changed the subscription since it was read. Raises
         RetryableConflict otherwise, and when the draft's invoice was issued or voided meanwhile."""

@@ -15,44 +15,36 @@ skips or repeats."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from ..domain.credits import CreditPosting
 from ..domain.errors import NotFound, RetryableConflict
-from ..domain.grants import CreditGrant, GrantEnd, GrantStatus
+from ..domain.grants import CreditGrant, GrantStatus
 from ..domain.hold_records import Hold
-from ..domain.holds import HoldEnd
-from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
+from ..domain.idempotency import IdempotencyRecord
 from ..domain.ids import first_id_at
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.plans import Plan
-from ..domain.subscriptions import (
-    CREDIT_FIELDS,
-    CreditPosting,
-    Subscription,
-    SubscriptionFilters,
-    subscription_exists,
-    subscription_order,
-)
+from ..domain.subscriptions import Subscription, SubscriptionFilters, subscription_exists, subscription_order
+from . import writes
+from .capacity import WriteUnits
 from .due_index import due_attributes, due_subscription_ids, keeping_due_index
 from .dynamodb import (
     TransactionCancelled,
     add_filters,
     from_attributes,
-    is_conditional_failure,
     query_page,
     to_attributes,
-    transact_write,
     value,
 )
-from .dynamodb_outbox import outbox_puts
+from .dynamodb_outbox import outbox_item
+from .dynamodb_writes import Layout, commit
+from .writes import Kind, Operation
 
 SUBSCRIPTION = "SUBSCRIPTION"
 ACTIVE_GUARD = "ACTIVE_SUBSCRIPTION"
@@ -79,134 +71,75 @@ def _strip(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in from_attributes(item).items() if k not in _INTERNAL}
 
 
-def credit_update(
-    table: str,
-    posting: CreditPosting,
-    *,
-    require_active: bool = False,
-    also_set: tuple[str, ...] = (),
-    also_require: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Set the grants, holds and balances `posting` leaves (and `also_set` fields of its
-    subscription) if the stored revision is still the one it read (and, with `require_active`, the subscription is
-    still active; and `also_require` attributes still hold these values)."""
-    subscription = posting.subscription
-    stored = subscription.stored(include={*CREDIT_FIELDS, *also_set})
-    names = {f"#s{n}": name for n, name in enumerate(stored)}
-    values = {f":s{n}": value(stored[name]) for n, name in enumerate(stored)}
-    conditions = ["revision = :previous"]
-    values[":previous"] = value(posting.previous_revision)
-    required = ({"status": "active"} if require_active else {}) | (also_require or {})
-    for n, (name, wanted) in enumerate(required.items()):
-        names[f"#r{n}"], values[f":r{n}"] = name, value(wanted)
-        conditions.append(f"#r{n} = :r{n}")
-    update = {
-        "Update": {
-            "TableName": table,
-            "Key": subscription_key(subscription.subscription_id),
-            "UpdateExpression": "SET " + ", ".join(f"#s{n} = :s{n}" for n in range(len(stored))),
-            "ConditionExpression": " AND ".join(conditions),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-    }
-    # Grants and holds expire, and a close moves the period: when the subscription falls due follows.
-    return keeping_due_index(update, subscription)
-
-
-def posting_actions(
-    tables: Tables, posting: CreditPosting, *, require_active: bool = False, **update: Any
-) -> list[dict[str, Any]]:
-    """The transaction items of a credit write: the subscription, its ledger entries, the grant
-    records it starts (new items) and ends (each still active as read), and its events' records."""
-    return [
-        credit_update(tables.subscriptions, posting, require_active=require_active, **update),
-        *(ledger_put(tables.ledger, entry) for entry in posting.entries),
-        *(grant_put(tables.subscriptions, grant) for grant in posting.started),
-        *(grant_end(tables.subscriptions, posting.subscription.subscription_id, end) for end in posting.ended),
-        *(hold_put(tables.subscriptions, hold) for hold in posting.holds_placed),
-        *(hold_end(tables.subscriptions, posting.subscription.subscription_id, end) for end in posting.holds_ended),
-        *outbox_puts(tables.outbox, posting.events),
-    ]
-
-
-def idempotency_put(table: str, record: IdempotencyRecord) -> dict[str, Any]:
-    """The idempotency record of a write, as its transaction's last item: an expired record (TTL
-    deletes lazily) may be overwritten; a live one may not (the key committed first)."""
-    item = {
-        "pk": record.scope,
-        "fingerprint": record.fingerprint,
-        "result": record.result,
-        "created_at": record.created_at,
-        "expires_at": int(record.expires_at.timestamp()),
-    }
-    return {
-        "Put": {
-            "TableName": table,
-            "Item": to_attributes(item),
-            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-            "ExpressionAttributeValues": {":now": value(int(record.created_at.timestamp()))},
-        }
-    }
-
-
 @dataclass(frozen=True)
 class Tables:
     subscriptions: str
     ledger: str
     outbox: str
+    idempotency: str = ""  # only the subscription store writes idempotency records
+
+
+def credit_layouts(tables: Tables) -> dict[Kind, Layout]:
+    """How the records of a credit write are stored (store/writes.py): the subscription item
+    (keeping its due index), ledger entries, grant and hold records, the outbox and idempotency items."""
+    return {
+        "subscription": Layout(
+            tables.subscriptions,
+            key=subscription_key,
+            item=subscription_item,
+            stored=lambda update: update.after.stored(include=set(update.changes)),
+            # Grants and holds expire, and a close moves the period: when the subscription falls due follows.
+            finish=keeping_due_index,
+        ),
+        "ledger": Layout(tables.ledger, key=lambda key: _entry_key(*key), item=_ledger_item),
+        "grant": Layout(
+            tables.subscriptions,
+            key=lambda key: _grant_key(*key),
+            item=lambda grant: {**_grant_key_item(grant.subscription_id, grant.grant_id), **grant.model_dump()},
+        ),
+        "hold": Layout(
+            tables.subscriptions,
+            key=lambda key: hold_key(*key),
+            item=lambda hold: {
+                "pk": f"SUB#{hold.subscription_id}",
+                "sk": f"{HOLD_PREFIX}{hold.hold_id}",
+                **hold.stored(),
+            },
+        ),
+        "outbox": Layout(
+            tables.outbox, key=lambda key: {"record_id": value(key)}, item=outbox_item, key_name="record_id"
+        ),
+        "idempotency": Layout(tables.idempotency, key=lambda scope: {"pk": value(scope)}, item=_idempotency_item),
+    }
 
 
 def hold_key(subscription_id: str, hold_id: str) -> dict[str, Any]:
     return {"pk": value(f"SUB#{subscription_id}"), "sk": value(f"{HOLD_PREFIX}{hold_id}")}
 
 
-def hold_put(table: str, hold: Hold) -> dict[str, Any]:
-    item = {"pk": f"SUB#{hold.subscription_id}", "sk": f"{HOLD_PREFIX}{hold.hold_id}", **hold.stored()}
-    return {"Put": {"TableName": table, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
-
-
-def hold_end(table: str, subscription_id: str, end: HoldEnd) -> dict[str, Any]:
-    values = {":status": value(end.status), ":at": value(end.at), ":held": value("held")}
-    update = "SET #status = :status, ended_at = :at"
-    if end.settled_event_id:
-        update += ", settled_event_id = :event"
-        values[":event"] = value(end.settled_event_id)
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": hold_key(subscription_id, end.hold_id),
-            "UpdateExpression": update,
-            "ConditionExpression": "#status = :held",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": values,
-        }
-    }
+def _grant_key_item(subscription_id: str, grant_id: str) -> dict[str, str]:
+    return {"pk": f"SUB#{subscription_id}", "sk": f"{GRANT_PREFIX}{grant_id}"}
 
 
 def _grant_key(subscription_id: str, grant_id: str) -> dict[str, Any]:
-    return {"pk": value(f"SUB#{subscription_id}"), "sk": value(f"{GRANT_PREFIX}{grant_id}")}
+    return {name: value(part) for name, part in _grant_key_item(subscription_id, grant_id).items()}
 
 
-def grant_put(table: str, grant: CreditGrant) -> dict[str, Any]:
-    item = {"pk": f"SUB#{grant.subscription_id}", "sk": f"{GRANT_PREFIX}{grant.grant_id}", **grant.model_dump()}
-    return {"Put": {"TableName": table, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+def _entry_key(subscription_id: str, seq: int) -> dict[str, Any]:
+    return {"pk": value(f"SUB#{subscription_id}"), "sk": value(_entry_sk(seq))}
 
 
-def grant_end(table: str, subscription_id: str, end: GrantEnd) -> dict[str, Any]:
-    changes = {name: setting for name, setting in end.record_changes().items() if setting is not None}
+def _ledger_item(entry: LedgerEntry) -> dict[str, Any]:
+    return {"pk": f"SUB#{entry.subscription_id}", "sk": _entry_sk(entry.seq), **entry.model_dump()}
+
+
+def _idempotency_item(record: IdempotencyRecord) -> dict[str, Any]:
     return {
-        "Update": {
-            "TableName": table,
-            "Key": _grant_key(subscription_id, end.grant_id),
-            "UpdateExpression": "SET " + ", ".join(f"#e{n} = :e{n}" for n in range(len(changes))),
-            "ConditionExpression": "#e0 = :active",  # #e0 is `status`
-            "ExpressionAttributeNames": {f"#e{n}": name for n, name in enumerate(changes)},
-            "ExpressionAttributeValues": {
-                **{f":e{n}": value(setting) for n, setting in enumerate(changes.values())},
-                ":active": value("active"),
-            },
-        }
+        "pk": record.scope,
+        "fingerprint": record.fingerprint,
+        "result": record.result,
+        "created_at": record.created_at,
+        "expires_at": int(record.expires_at.timestamp()),
     }
 
 
@@ -222,17 +155,8 @@ def subscription_item(subscription: Subscription) -> dict[str, Any]:
     }
 
 
-def ledger_put(table: str, entry: LedgerEntry) -> dict[str, Any]:
-    item = {"pk": f"SUB#{entry.subscription_id}", "sk": _entry_sk(entry.seq), **entry.model_dump()}
-    return {"Put": {"TableName": table, "Item": to_attributes(item), "ConditionExpression": "attribute_not_exists(pk)"}}
-
-
 def _subscription(item: dict[str, Any]) -> Subscription:
     return Subscription.model_validate(_strip(item))
-
-
-def _plain_setting(setting: Any) -> Any:
-    return setting.model_dump() if hasattr(setting, "model_dump") else setting
 
 
 def _grant(item: dict[str, Any]) -> CreditGrant:
@@ -259,7 +183,8 @@ class DynamoSubscriptionStore:
         self._ledger = ledger_table
         self._idempotency = idempotency_table
         self._plans = plans_table
-        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table, outbox=outbox_table)
+        self._tables = Tables(subscriptions_table, ledger_table, outbox_table, idempotency_table)
+        self._layouts = credit_layouts(self._tables)
 
     # --- reads ---------------------------------------------------------------------------------
     def get(self, subscription_id: str) -> Subscription | None:
@@ -269,14 +194,7 @@ class DynamoSubscriptionStore:
         return _subscription(found["Item"]) if "Item" in found else None
 
     def organization_page(self, organization_id: str, *, limit: int, cursor: str | None) -> Page[Subscription]:
-        query = {
-            "TableName": self._subscriptions,
-            "IndexName": ORGANIZATION_INDEX,
-            "KeyConditionExpression": "organization_id = :org",
-            "ExpressionAttributeValues": {":org": value(organization_id)},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
+        query = self._index_query(ORGANIZATION_INDEX, ("organization_id", ":org", organization_id), limit)
         keys = query_page(
             self._client,
             query,
@@ -291,14 +209,7 @@ class DynamoSubscriptionStore:
     ) -> Page[Subscription]:
         """Newest first, through the residency index (keys and filter attributes only), then the
         page's subscriptions read whole and consistently."""
-        query = {
-            "TableName": self._subscriptions,
-            "IndexName": RESIDENCY_INDEX,
-            "KeyConditionExpression": "residency = :residency",
-            "ExpressionAttributeValues": {":residency": value(residency)},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
+        query = self._index_query(RESIDENCY_INDEX, ("residency", ":residency", residency), limit)
         if before is not None:
             query["KeyConditionExpression"] += " AND created_order < :before"
             query["ExpressionAttributeValues"][":before"] = value(before)
@@ -308,6 +219,19 @@ class DynamoSubscriptionStore:
             self._client, query, cursor=cursor, pinned={"residency": residency}, item=lambda item: item["pk"]["S"]
         )
         return self._whole(keys)
+
+    def _index_query(self, index: str, partition: tuple[str, str, str], limit: int) -> dict[str, Any]:
+        """Newest first (subscription ids are ULIDs) through an index of subscriptions: `partition`
+        names its key attribute, the placeholder (part of a cursor's list digest) and the value."""
+        attribute, placeholder, wanted = partition
+        return {
+            "TableName": self._subscriptions,
+            "IndexName": index,
+            "KeyConditionExpression": f"{attribute} = {placeholder}",
+            "ExpressionAttributeValues": {placeholder: value(wanted)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
 
     def _whole(self, keys: Page[str]) -> Page[Subscription]:
         """A page of keys from an index that projects only keys (or filter attributes), as whole
@@ -341,15 +265,7 @@ class DynamoSubscriptionStore:
         self, subscription: Subscription, *, status: GrantStatus | None, limit: int, cursor: str | None
     ) -> Page[CreditGrant]:
         """Newest first; an active grant shows the remaining credits the subscription holds for it."""
-        partition = f"SUB#{subscription.subscription_id}"
-        query = {
-            "TableName": self._subscriptions,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :grants)",
-            "ExpressionAttributeValues": {":pk": value(partition), ":grants": value(GRANT_PREFIX)},
-            "ScanIndexForward": False,
-            "ConsistentRead": True,
-            "Limit": limit,
-        }
+        partition, query = self._records_query(subscription.subscription_id, GRANT_PREFIX, limit)
         add_filters(query, {"status": status} if status else {})
         live = {g.grant_id: g for g in subscription.grants}
         return query_page(
@@ -359,6 +275,18 @@ class DynamoSubscriptionStore:
             pinned={"pk": partition},
             item=lambda item: (grant := _grant(item)).as_of(live.get(grant.grant_id)),
         )
+
+    def _records_query(self, subscription_id: str, prefix: str, limit: int) -> tuple[str, dict[str, Any]]:
+        """A page of one kind of the subscription's records (grants, holds), newest first (ULIDs)."""
+        partition = f"SUB#{subscription_id}"
+        return partition, {
+            "TableName": self._subscriptions,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": value(partition), ":prefix": value(prefix)},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
 
     def grant(self, subscription: Subscription, grant_id: str) -> CreditGrant:
         found = self._client.get_item(
@@ -377,15 +305,7 @@ class DynamoSubscriptionStore:
 
     def holds_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[Hold]:
         """Newest first (hold ids end in a ULID)."""
-        partition = f"SUB#{subscription_id}"
-        query = {
-            "TableName": self._subscriptions,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :holds)",
-            "ExpressionAttributeValues": {":pk": value(partition), ":holds": value(HOLD_PREFIX)},
-            "ScanIndexForward": False,
-            "ConsistentRead": True,
-            "Limit": limit,
-        }
+        partition, query = self._records_query(subscription_id, HOLD_PREFIX, limit)
         return query_page(
             self._client, query, cursor=cursor, pinned={"pk": partition}, item=lambda i: Hold.from_stored(_strip(i))
         )
@@ -451,69 +371,49 @@ class DynamoSubscriptionStore:
                     "ExpressionAttributeValues": {":active": value("active"), ":version": value(plan.version)},
                 }
             },
-            self._put_subscription(subscription),
-            *(ledger_put(self._ledger, entry) for entry in posting.entries),
-            *(grant_put(self._subscriptions, grant) for grant in posting.started),
-            *outbox_puts(self._tables.outbox, posting.events),
         ]
+
+        def apply(write: Sequence[Operation]) -> WriteUnits:
+            """The posting, after the guard and the plan's check (they answer for themselves)."""
+            try:
+                return commit(self._client, write, self._layouts, before=actions)
+            except TransactionCancelled as cancelled:
+                if cancelled.failed_condition(0):
+                    guard = from_attributes(cancelled.reasons[0].get("Item") or {})
+                    raise subscription_exists(subscription.organization_id, guard.get("subscription_id")) from None
+                raise RetryableConflict("The plan changed while subscribing; retry.") from None
+
         try:
-            self._commit(actions, idempotency)
-        except TransactionCancelled as cancelled:
-            if cancelled.failed_condition(0):
-                guard = from_attributes(cancelled.reasons[0].get("Item") or {})
-                raise subscription_exists(subscription.organization_id, guard.get("subscription_id")) from None
+            writes.post(apply, posting, idempotency=idempotency, new=True)
+        except RetryableConflict:
             raise RetryableConflict("The plan or the organization changed while subscribing; retry.") from None
 
     def cancel(self, posting: CreditPosting) -> None:
         subscription = posting.subscription
-        actions = [
-            # Canceled inside its period, it falls due at the cancellation (credit_update keeps the index).
-            *posting_actions(self._tables, posting, require_active=True, also_set=("status", "canceled_at")),
-            {
-                "Delete": {
-                    "TableName": self._subscriptions,
-                    "Key": _guard_key(subscription.organization_id),
-                    "ConditionExpression": "subscription_id = :id",
-                    "ExpressionAttributeValues": {":id": value(subscription.subscription_id)},
-                }
-            },
-        ]
+        free_the_slot = {
+            "Delete": {
+                "TableName": self._subscriptions,
+                "Key": _guard_key(subscription.organization_id),
+                "ConditionExpression": "subscription_id = :id",
+                "ExpressionAttributeValues": {":id": value(subscription.subscription_id)},
+            }
+        }
         try:
-            transact_write(self._client, actions)
+            # Canceled inside its period, it falls due at the cancellation (the update keeps the index).
+            writes.post(lambda write: commit(self._client, write, self._layouts, before=[free_the_slot]), posting)
         except TransactionCancelled:
             raise RetryableConflict("The subscription changed while canceling; retry.") from None
 
     def append(
         self, posting: CreditPosting, *, idempotency: IdempotencyRecord | None, require_active: bool = False
     ) -> None:
-        actions = posting_actions(self._tables, posting, require_active=require_active)
-        try:
-            self._commit(actions, idempotency)
-        except TransactionCancelled:
-            raise RetryableConflict("The balance changed meanwhile; retry.") from None
+        writes.post(self._apply, posting, idempotency=idempotency, require_active=require_active)
+
+    def _apply(self, write: Sequence[Operation]) -> WriteUnits:
+        return commit(self._client, write, self._layouts)
 
     def save_settings(self, subscription: Subscription, changes: dict[str, Any]) -> None:
-        """Set each setting given (None removes it), if the subscription is still at the revision
-        read, and advance it: a charge that read the old settings (an auto top-up) must not commit
-        after them. Raises RetryableConflict."""
-        given = [*changes.items(), ("revision", subscription.revision + 1)]
-        kept = ", ".join(f"#c{n} = :c{n}" for n, (_, setting) in enumerate(given) if setting is not None)
-        removed = ", ".join(f"#c{n}" for n, (_, setting) in enumerate(given) if setting is None)
-        values = {f":c{n}": value(_plain_setting(s)) for n, (_, s) in enumerate(given) if s is not None}
-        values[":read"] = value(subscription.revision)
-        try:
-            self._client.update_item(
-                TableName=self._subscriptions,
-                Key=subscription_key(subscription.subscription_id),
-                UpdateExpression=" ".join(part for part in (f"SET {kept}", removed and f"REMOVE {removed}") if part),
-                ConditionExpression="revision = :read",
-                ExpressionAttributeNames={f"#c{n}": name for n, (name, _) in enumerate(given)},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if is_conditional_failure(error):
-                raise RetryableConflict("The subscription changed while its settings were saved; retry.") from None
-            raise
+        writes.save_settings(self._apply, subscription, changes)
 
     def due(self, residency: str, now: datetime) -> Iterator[str]:
         return due_subscription_ids(self._client, self._subscriptions, residency, now)
@@ -530,26 +430,3 @@ class DynamoSubscriptionStore:
             return None
         subscription = self.get(from_attributes(guard["Item"])["subscription_id"])
         return subscription if subscription and subscription.is_active else None
-
-    # --- items ---------------------------------------------------------------------------------
-    def _put_subscription(self, subscription: Subscription) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self._subscriptions,
-                "Item": to_attributes(subscription_item(subscription)),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-
-    def _commit(self, actions: list[dict[str, Any]], idempotency: IdempotencyRecord | None) -> None:
-        """Write `actions` and, when the request carried a key, its idempotency record, atomically.
-        A live record under the same key means a twin request committed first: KeyAlreadyCommitted."""
-        if idempotency is not None:
-            actions = [*actions, idempotency_put(self._idempotency, idempotency)]
-        try:
-            # One token an attempt: the SDK's own retry of a commit whose answer was lost is a no-op.
-            transact_write(self._client, actions, token=secrets.token_hex(16))
-        except TransactionCancelled as cancelled:
-            if idempotency is not None and cancelled.failed_condition(len(actions) - 1):
-                raise KeyAlreadyCommitted() from None
-            raise

@@ -15,19 +15,21 @@ event rows. A single POST /usage is a chunk of one: four items."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from ..domain.errors import RetryableConflict
+from ..domain.credits import CreditPosting
 from ..domain.paging import Page
-from ..domain.subscriptions import CreditPosting
-from ..domain.usage import PeriodUsage, ServiceUsage, UsageEvent, UsageTotals
+from ..domain.usage import PeriodUsage, ServiceUsage, UsageChunk, UsageEvent, UsageFilters, UsageTotals
 from ..domain.values import format_timestamp, parse_timestamp
 from ..exact_json import loads_exact
-from .base import DuplicateKeys
-from .capacity import WriteUnits, item_size, transactional
-from .dynamodb import TransactionCancelled, from_attributes, query_page, to_attributes, transact_write, value
-from .dynamodb_subscriptions import Tables, posting_actions, subscription_item
+from . import writes
+from .capacity import WriteUnits
+from .dynamodb import from_attributes, query_page, value
+from .dynamodb_subscriptions import Tables, credit_layouts
+from .dynamodb_writes import Layout, commit
+from .writes import Add, Kind, Operation
 
 USAGE_INDEX = "by_subscription"
 
@@ -91,7 +93,10 @@ class DynamoUsageStore:
         self._table = usage_table
         self._subscriptions = subscriptions_table
         self._ledger = ledger_table
-        self._tables = Tables(subscriptions=subscriptions_table, ledger=ledger_table, outbox=outbox_table)
+        self._layouts: dict[Kind, Layout] = credit_layouts(Tables(subscriptions_table, ledger_table, outbox_table)) | {
+            "usage_event": Layout(usage_table, key=lambda key: _event_key(*key), item=_event_item, indexed=True),
+            "aggregate": Layout(usage_table, key=lambda key: aggregate_key(*key), add=self._aggregate_update),
+        }
 
     # --- idempotency ---------------------------------------------------------------------------
     def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
@@ -114,58 +119,17 @@ class DynamoUsageStore:
         return found
 
     # --- recording -----------------------------------------------------------------------------
-    def record(
-        self,
-        posting: CreditPosting,
-        events: list[UsageEvent],
-        usage: PeriodUsage,
-        *,
-        period_start: datetime,
-        period_end: datetime,
-    ) -> WriteUnits:
+    def record(self, posting: CreditPosting, chunk: UsageChunk) -> WriteUnits:
         """Commit a chunk. Raises RetryableConflict when the balances moved or the subscription was
         canceled meanwhile, DuplicateKeys when some keys were committed concurrently."""
-        subscription = posting.subscription
-        event_items = [to_attributes(_event_item(e)) for e in events]
-        recorded_on = events[0].recorded_at.date()  # a chunk is recorded at one moment
-        aggregate = self._aggregate_update(
-            usage, aggregate_key(subscription.subscription_id, period_start, recorded_on), period_end
-        )
-        credits = posting_actions(self._tables, posting, require_active=True)
-        actions = [
-            *credits,
-            aggregate,
-            *(
-                {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
-                for item in event_items
-            ),
-        ]
-        first_event = len(credits) + 1
-        try:
-            # The token makes the SDK's own retry of a commit whose answer was lost a no-op.
-            transact_write(self._client, actions, token=posting.entries[-1].entry_id)
-        except TransactionCancelled as cancelled:
-            taken = [i for i in range(len(events)) if cancelled.failed_condition(first_event + i)]
-            if taken:
-                raise DuplicateKeys(taken) from None
-            raise RetryableConflict("The balance changed while recording usage; retry.") from None
-        event_sizes = [item_size(item) for item in event_items]
-        sizes = [
-            item_size(to_attributes(subscription_item(subscription))),
-            *(item_size(action.get("Put", {}).get("Item", {})) or 100 for action in credits[1:]),
-            self._aggregate_size(aggregate),
-        ]
-        return transactional(sizes + event_sizes, index_entry_sizes=event_sizes)
+        return writes.record_usage(self._apply, posting, chunk)
 
-    @staticmethod
-    def _aggregate_size(update: dict[str, Any]) -> int:
-        """The aggregate item after the update, estimated from the counters this update touches
-        (an item also keeps counters earlier events added; a handful of services stays under 1 KB)."""
-        names = update["Update"]["ExpressionAttributeNames"]
-        return 60 + sum(len(n.encode()) + 8 for n in names.values())
+    def _apply(self, write: Sequence[Operation]) -> WriteUnits:
+        return commit(self._client, write, self._layouts)
 
-    def _aggregate_update(self, usage: PeriodUsage, key: dict[str, Any], period_end: datetime) -> dict[str, Any]:
+    def _aggregate_update(self, add: Add, key: dict[str, Any]) -> dict[str, Any]:
         """ADD the chunk's counters to its (period, day) aggregate."""
+        usage, period_end = add.usage, add.period_end
         names: dict[str, str] = {}
         values: dict[str, Any] = {":end": value(period_end)}
         additions: list[str] = []
@@ -195,17 +159,10 @@ class DynamoUsageStore:
 
     # --- reading -------------------------------------------------------------------------------
     def events_page(
-        self,
-        subscription_id: str,
-        *,
-        start: datetime | None,
-        end: datetime | None,
-        service: str | None,
-        guardrail_flag: str | None,
-        limit: int,
-        cursor: str | None,
+        self, subscription_id: str, filters: UsageFilters, *, limit: int, cursor: str | None
     ) -> Page[UsageEvent]:
         """Newest first, occurred_at in [start, end); service and flag filter within each page."""
+        start, end, service, guardrail_flag = filters.start, filters.end, filters.service, filters.guardrail_flag
         condition = "subscription_id = :sid"
         values: dict[str, Any] = {":sid": value(subscription_id)}
         if start and end:

@@ -4,39 +4,29 @@ for fast unit tests of the services."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from datetime import date, datetime
+from typing import Any, get_args
 
 from ..domain.billing_profiles import BillingProfile, Issuer
 from ..domain.closing import DueClose
-from ..domain.credit_notes import (
-    CreditNote,
-    CreditNoteFilters,
-    credit_note_number,
-    credit_note_order,
-    credited_after,
-)
+from ..domain.credit_notes import CreditNote, CreditNoteFilters, credit_note_order
+from ..domain.credits import CreditPosting
 from ..domain.errors import Conflict, Forbidden, NotFound, RetryableConflict
-from ..domain.events import OutboxEvent, credit_note_issued, invoice_event
+from ..domain.events import OutboxEvent
 from ..domain.grants import CreditGrant
-from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
+from ..domain.hold_records import Hold
+from ..domain.idempotency import IdempotencyRecord
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page, not_a_cursor, open_cursor, seal_cursor
 from ..domain.periods import Period
 from ..domain.plans import Plan
-from ..domain.subscriptions import (
-    CREDIT_FIELDS,
-    PERIOD_FIELDS,
-    CreditPosting,
-    Subscription,
-    SubscriptionFilters,
-    subscription_exists,
-    subscription_order,
-)
-from ..domain.usage import PeriodUsage, UsageEvent, UsageTotals
-from .base import DuplicateKeys
+from ..domain.subscriptions import Subscription, SubscriptionFilters, subscription_exists, subscription_order
+from ..domain.usage import PeriodUsage, UsageChunk, UsageEvent, UsageFilters, UsageTotals
+from . import writes
 from .capacity import WriteUnits
+from .writes import Add, Kind, Operation, Put, Update, WriteRefused
 
 
 class InMemoryPlanStore:
@@ -86,19 +76,68 @@ class InMemoryPlanStore:
             return self._current[plan_id]
 
 
-class InMemorySubscriptionStore:
-    """Same contract as DynamoSubscriptionStore: every write checks its conditions and lands whole."""
+class Records:
+    """The records of the in-memory stores, by kind and key (store/writes.py), and the one lock
+    every write takes: the in-memory interpreter of a write. It applies a write whole or not at
+    all, checking each operation's condition as the description states it."""
 
-    def __init__(self, plans: InMemoryPlanStore) -> None:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tables: dict[Kind, dict[Hashable, Any]] = {kind: {} for kind in get_args(Kind)}
+
+    def apply(self, write: Sequence[Operation]) -> WriteUnits:
+        with self.lock:
+            self.apply_locked(write)
+        return WriteUnits(table=0, indexes=0)  # nothing is billed in memory
+
+    def apply_locked(self, write: Sequence[Operation]) -> None:
+        failed = [position for position, operation in enumerate(write) if not self._holds(operation)]
+        if failed:
+            raise WriteRefused(failed)
+        for operation in write:
+            table = self.tables[operation.kind]
+            if isinstance(operation, Put):
+                table[operation.key] = operation.record
+            elif isinstance(operation, Update):
+                table[operation.key] = table[operation.key].model_copy(update=dict(operation.changes))
+            else:
+                found = table.get(operation.key)
+                table[operation.key] = PeriodUsage.merged([found, operation.usage]) if found else operation.usage
+
+    def _holds(self, operation: Operation) -> bool:
+        found = self.tables[operation.kind].get(operation.key)
+        if isinstance(operation, Add):
+            return True
+        expected = operation.expected
+        if isinstance(operation, Put) and expected is None:
+            lapsed = operation.lapsed_by is not None and found is not None and found.expires_at < operation.lapsed_by
+            return found is None or lapsed
+        return found is not None and all(getattr(found, name) == wanted for name, wanted in expected.items())
+
+    @property
+    def outbox(self) -> list[OutboxEvent]:
+        """Every event written, in the order written."""
+        return [event for events in self.tables["outbox"].values() for event in events]
+
+
+class InMemorySubscriptionStore:
+    """Same contract as DynamoSubscriptionStore: every credit write is a write description
+    (store/writes.py) the records apply whole, checking its conditions."""
+
+    def __init__(self, plans: InMemoryPlanStore, records: Records | None = None) -> None:
         self._plans = plans
-        self._subscriptions: dict[str, Subscription] = {}
+        self.records = records or Records()
         self._active: dict[str, str] = {}
-        self._ledger: dict[str, list[LedgerEntry]] = {}
-        self._idempotency: dict[str, IdempotencyRecord] = {}
-        self._grants: dict[tuple[str, str], CreditGrant] = {}
-        self.holds: dict[tuple[str, str], object] = {}  # hold records, by (subscription, hold id)
-        self.outbox: list[OutboxEvent] = []  # every store's events, appended under the lock with their change
-        self._lock = threading.Lock()
+        tables = self.records.tables
+        self._subscriptions: dict[str, Subscription] = tables["subscription"]
+        self._idempotency: dict[str, IdempotencyRecord] = tables["idempotency"]
+        self._grants: dict[tuple[str, str], CreditGrant] = tables["grant"]
+        self.holds: dict[tuple[str, str], Hold] = tables["hold"]
+        self._lock = self.records.lock
+
+    @property
+    def outbox(self) -> list[OutboxEvent]:
+        return self.records.outbox
 
     def get(self, subscription_id: str) -> Subscription | None:
         return self._subscriptions.get(subscription_id)
@@ -131,89 +170,36 @@ class InMemorySubscriptionStore:
         return _page(chosen, limit, cursor, key=lambda s: s.subscription_id)
 
     def ledger_page(self, subscription_id: str, *, limit: int, cursor: str | None) -> Page[LedgerEntry]:
-        return _page(self._ledger.get(subscription_id, []), limit, cursor, key=lambda e: str(e.seq))
+        ledger = self.records.tables["ledger"]
+        mine = [ledger[key] for key in sorted(key for key in ledger if key[0] == subscription_id)]
+        return _page(mine, limit, cursor, key=lambda e: str(e.seq))
 
     def idempotency_record(self, scope: str) -> IdempotencyRecord | None:
         return self._idempotency.get(scope)
 
-    def _claim_key(self, record: IdempotencyRecord | None) -> None:
-        if record is None:
-            return
-        existing = self._idempotency.get(record.scope)
-        if existing is not None and existing.is_live(record.created_at):
-            raise KeyAlreadyCommitted()
-
     def provision(self, posting: CreditPosting, *, plan: Plan, idempotency: IdempotencyRecord | None) -> None:
         subscription = posting.subscription
         with self._lock:
-            self._claim_key(idempotency)
             if subscription.organization_id in self._active:
                 raise subscription_exists(subscription.organization_id, self._active[subscription.organization_id])
             current = self._plans.current(plan.plan_id)
             if current is None or not current.is_active or current.version != plan.version:
                 raise RetryableConflict("The plan changed while subscribing; retry.")
+            writes.post(self.records.apply_locked, posting, idempotency=idempotency, new=True)
             self._active[subscription.organization_id] = subscription.subscription_id
-            self._subscriptions[subscription.subscription_id] = subscription
-            self._ledger[subscription.subscription_id] = []
-            self.post(posting, subscription)
-            if idempotency:
-                self._idempotency[idempotency.scope] = idempotency
 
     def cancel(self, posting: CreditPosting) -> None:
-        subscription = posting.subscription
         with self._lock:
-            stored = self.stored_for(posting, require_active=True)
-            self.post(posting, stored.taking(subscription, (*CREDIT_FIELDS, "status", "canceled_at")))
-            self._active.pop(subscription.organization_id, None)
+            writes.post(self.records.apply_locked, posting)
+            self._active.pop(posting.subscription.organization_id, None)
 
     def append(
         self, posting: CreditPosting, *, idempotency: IdempotencyRecord | None, require_active: bool = False
     ) -> None:
-        with self._lock:
-            self._claim_key(idempotency)
-            stored = self.stored_for(posting, require_active=require_active)
-            self.post(posting, stored.taking(posting.subscription, CREDIT_FIELDS))
-            if idempotency:
-                self._idempotency[idempotency.scope] = idempotency
+        writes.post(self.records.apply, posting, idempotency=idempotency, require_active=require_active)
 
     def save_settings(self, subscription: Subscription, changes: dict) -> None:
-        with self._lock:
-            stored = self._subscriptions[subscription.subscription_id]
-            if stored.revision != subscription.revision:
-                raise RetryableConflict("The subscription changed while its settings were saved; retry.")
-            update = changes | {"revision": stored.revision + 1}
-            self._subscriptions[subscription.subscription_id] = stored.model_copy(update=update)
-
-    def stored_for(self, posting: CreditPosting, *, require_active: bool) -> Subscription:
-        """The stored subscription, if the posting's conditions hold (call under the lock)."""
-        stored = self._subscriptions.get(posting.subscription.subscription_id)
-        if stored is None or stored.revision != posting.previous_revision or (require_active and not stored.is_active):
-            raise RetryableConflict("The balance changed meanwhile; retry.")
-        ended = [self._grants.get((stored.subscription_id, end.grant_id)) for end in posting.ended]
-        if any(grant is None or grant.status != "active" for grant in ended):
-            raise RetryableConflict("A grant changed meanwhile; retry.")
-        holds = [self.holds.get((stored.subscription_id, end.hold_id)) for end in posting.holds_ended]
-        if any(hold is None or hold.status != "held" for hold in holds):
-            raise RetryableConflict("A hold changed meanwhile; retry.")
-        return stored
-
-    def post(self, posting: CreditPosting, subscription: Subscription) -> None:
-        """Apply a posting whose conditions were checked (call under the lock)."""
-        subscription_id = subscription.subscription_id
-        self._subscriptions[subscription_id] = subscription
-        self._ledger[subscription_id].extend(posting.entries)
-        self.outbox.extend(posting.events)
-        for grant in posting.started:
-            self._grants[(subscription_id, grant.grant_id)] = grant
-        for hold in posting.holds_placed:
-            self.holds[(subscription_id, hold.hold_id)] = hold
-        for end in posting.holds_ended:
-            self.holds[(subscription_id, end.hold_id)] = self.holds[(subscription_id, end.hold_id)].model_copy(
-                update={"status": end.status, "ended_at": end.at, "settled_event_id": end.settled_event_id}
-            )
-        for end in posting.ended:
-            grant = self._grants[(subscription_id, end.grant_id)]
-            self._grants[(subscription_id, end.grant_id)] = grant.model_copy(update=end.record_changes())
+        writes.save_settings(self.records.apply, subscription, changes)
 
     def grants_page(
         self, subscription: Subscription, *, status: str | None, limit: int, cursor: str | None
@@ -252,6 +238,10 @@ class InMemorySubscriptionStore:
         )
 
 
+def _newest_first(items: list, order: Callable, limit: int, cursor: str | None, *, key: Callable) -> Page:
+    return _page(sorted(items, key=order, reverse=True), limit, cursor, key=key)
+
+
 def _page(items: list, limit: int, cursor: str | None, *, key) -> Page:
     keys = [key(i) for i in items]
     start = 0
@@ -266,71 +256,45 @@ def _page(items: list, limit: int, cursor: str | None, *, key) -> Page:
 
 
 class InMemoryUsageStore:
-    """Usage rows and period aggregates; `record` checks the subscription store's seq like the
-    DynamoDB transaction does, under the same lock."""
+    """Usage events and their day aggregates, written by the same write descriptions as DynamoDB's."""
 
-    def __init__(self, subscriptions: InMemorySubscriptionStore | None = None) -> None:
-        self._subscriptions = subscriptions
-        self.events: dict[tuple[str, str], UsageEvent] = {}
-        self.aggregates: dict[tuple[str, datetime], list[UsageEvent]] = {}
+    def __init__(self, records: Records | None = None) -> None:
+        self.records = records or Records()
+        self.events: dict[tuple[str, str], UsageEvent] = self.records.tables["usage_event"]
         self.totals: dict[tuple[str, datetime], UsageTotals] = {}  # set directly by tests of health
 
     def find_events(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], UsageEvent]:
         return {k: self.events[k] for k in keys if k in self.events}
 
-    def record(
-        self,
-        posting: CreditPosting,
-        events: list[UsageEvent],
-        usage: PeriodUsage,
-        *,
-        period_start: datetime,
-        period_end: datetime,
-    ) -> WriteUnits:
-        store, subscription = self._subscriptions, posting.subscription
-        with store._lock:
-            stored = store.stored_for(posting, require_active=True)
-            taken = [i for i, e in enumerate(events) if (e.organization_id, e.idempotency_key) in self.events]
-            if taken:
-                raise DuplicateKeys(taken)
-            store.post(posting, stored.taking(subscription, CREDIT_FIELDS))
-            for event in events:
-                self.events[(event.organization_id, event.idempotency_key)] = event
-            self.aggregates.setdefault((subscription.subscription_id, period_start), []).extend(events)
-        return WriteUnits(table=0, indexes=0)
+    def record(self, posting: CreditPosting, chunk: UsageChunk) -> WriteUnits:
+        return writes.record_usage(self.records.apply, posting, chunk)
 
     def events_page(
-        self, subscription_id: str, *, start, end, service, guardrail_flag, limit: int, cursor: str | None
+        self, subscription_id: str, filters: UsageFilters, *, limit: int, cursor: str | None
     ) -> Page[UsageEvent]:
-        chosen = [
-            e
-            for e in self.events.values()
-            if e.subscription_id == subscription_id
-            and (start is None or e.occurred_at >= start)
-            and (end is None or e.occurred_at < end)
-            and (service is None or e.service == service)
-            and (guardrail_flag is None or guardrail_flag in e.guardrail.flags)
-        ]
-        chosen.sort(key=lambda e: (e.occurred_at, e.event_id), reverse=True)
-        return _page(chosen, limit, cursor, key=lambda e: e.event_id)
+        chosen = [e for e in self.events.values() if e.subscription_id == subscription_id and filters.matches(e)]
+        return _newest_first(chosen, lambda e: (e.occurred_at, e.event_id), limit, cursor, key=lambda e: e.event_id)
 
     def period_usage(self, subscription_id: str, period_start: datetime) -> PeriodUsage:
-        return PeriodUsage.of(self.aggregates.get((subscription_id, period_start), []))
+        return PeriodUsage.merged(
+            [u for start, _, u in self.day_aggregates(subscription_id, period_start, period_start)]
+        )
 
     def period_usages(self, subscription_id: str, period_starts: list[datetime]) -> dict[datetime, PeriodUsage]:
-        return {
-            s: self.period_usage(subscription_id, s) for s in period_starts if (subscription_id, s) in self.aggregates
+        reached = {
+            start for start, _, _ in self.day_aggregates(subscription_id, min(period_starts), max(period_starts))
         }
+        return {s: self.period_usage(subscription_id, s) for s in period_starts if s in reached}
 
     def day_aggregates(
         self, subscription_id: str, first_period: datetime, last_period: datetime
     ) -> list[tuple[datetime, date, PeriodUsage]]:
-        by_day: dict[tuple[datetime, date], list[UsageEvent]] = {}
-        for (sid, start), events in self.aggregates.items():
-            if sid == subscription_id and first_period <= start <= last_period:
-                for event in events:
-                    by_day.setdefault((start, event.recorded_at.date()), []).append(event)
-        return [(start, day, PeriodUsage.of(by_day[(start, day)])) for start, day in sorted(by_day)]
+        aggregates = self.records.tables["aggregate"]
+        return [
+            (start, day, aggregates[(sid, start, day)])
+            for sid, start, day in sorted(aggregates)
+            if sid == subscription_id and first_period <= start <= last_period
+        ]
 
     def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
         if (subscription_id, period_start) in self.totals:
@@ -355,88 +319,60 @@ class InMemoryClosingQueue:
 
 
 class InMemoryInvoiceStore:
-    """Invoices and the invoice-number counter; `close_period` writes through the subscription store
-    under its lock, with the same conditions as the DynamoDB transaction."""
+    """Invoices and the invoice-number counter; a period's close is a write description the
+    records apply whole, like DynamoDB's transaction."""
 
-    def __init__(self, subscriptions: InMemorySubscriptionStore) -> None:
-        self._subscriptions = subscriptions
-        self.invoices: dict[tuple[str, str], Invoice] = {}
-        self.last_number = 0
+    def __init__(self, records: Records | None = None) -> None:
+        self.records = records or Records()
+        self.invoices: dict[tuple[str, str], Invoice] = self.records.tables["invoice"]
+        self.credit_notes: dict[tuple[str, str, str], CreditNote] = self.records.tables["credit_note"]
         self.profiles: dict[str, BillingProfile] = {}
-        self.credit_notes: dict[tuple[str, str], list[CreditNote]] = {}  # (subscription, invoice) -> oldest first
-        self.last_credit_note_number = 0
 
-    def next_credit_note_number(self) -> tuple[str, int]:
-        return credit_note_number(self.last_credit_note_number + 1), self.last_credit_note_number
+    def next_credit_note_number(self) -> tuple[str, writes.InvoiceCounter | None]:
+        counter = self.records.tables["credit_note_counter"].get(writes.CREDIT_NOTE_COUNTER)
+        return writes.next_credit_note_number(counter), counter
 
     def issue_credit_note(
         self,
         note: CreditNote,
         invoice: Invoice,
         *,
-        counter: int,
+        counter: writes.InvoiceCounter | None,
         posting: CreditPosting | None,
         idempotency: IdempotencyRecord | None,
     ) -> None:
-        store = self._subscriptions
-        with store._lock:
-            store._claim_key(idempotency)
-            stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
-            if stored.status != "issued":
-                raise Conflict(
-                    f"Invoice '{invoice.invoice_id}' is {stored.status}; only issued invoices take credit notes.",
-                    code="invoice_not_issued",
-                )
-            if counter != self.last_credit_note_number or stored.credit_notes != invoice.credit_notes:
-                raise RetryableConflict("Another credit note came first; retry.")
-            if posting is not None:
-                kept = store.stored_for(posting, require_active=True)
-                store.post(posting, kept.taking(posting.subscription, CREDIT_FIELDS))
-            credited = credited_after(stored, note)
-            self.invoices[(invoice.subscription_id, invoice.invoice_id)] = stored.model_copy(
-                update={
-                    "credited_by_line": credited,
-                    "credited_cents": sum(credited),
-                    "credit_notes": stored.credit_notes + 1,
-                }
-            )
-            self.last_credit_note_number += 1
-            self.credit_notes.setdefault((note.subscription_id, note.invoice_id), []).append(note)
-            store.outbox.append(credit_note_issued(note))
-            if idempotency:
-                store._idempotency[idempotency.scope] = idempotency
+        writes.issue_credit_note(
+            self.records.apply, self._stored(invoice), note, invoice, counter, posting=posting, idempotency=idempotency
+        )
 
     def credit_note(self, subscription_id: str, invoice_id: str, credit_note_id: str) -> CreditNote | None:
-        notes = self.credit_notes.get((subscription_id, invoice_id), [])
-        return next((note for note in notes if note.credit_note_id == credit_note_id), None)
+        return self.credit_notes.get((subscription_id, invoice_id, credit_note_id))
 
     def credit_notes_page(
         self, subscription_id: str, invoice_id: str, *, limit: int, cursor: str | None
     ) -> Page[CreditNote]:
-        newest = sorted(
-            self.credit_notes.get((subscription_id, invoice_id), []), key=lambda n: n.credit_note_id, reverse=True
-        )
-        return _page(newest, limit, cursor, key=lambda n: n.credit_note_id)
+        mine = [
+            note for (sid, iid, _), note in self.credit_notes.items() if (sid, iid) == (subscription_id, invoice_id)
+        ]
+        return _newest_first(mine, lambda n: n.credit_note_id, limit, cursor, key=lambda n: n.credit_note_id)
 
     def residency_credit_notes_page(
         self, residency: str, filters: CreditNoteFilters, *, limit: int, cursor: str | None, before: str | None = None
     ) -> Page[CreditNote]:
         chosen = [
             note
-            for notes in self.credit_notes.values()
-            for note in notes
+            for note in self.credit_notes.values()
             if note.residency == residency
             and filters.matches(note)
             and (before is None or credit_note_order(note) < before)
         ]
-        chosen.sort(key=credit_note_order, reverse=True)
-        return _page(chosen, limit, cursor, key=lambda n: n.credit_note_id)
+        return _newest_first(chosen, credit_note_order, limit, cursor, key=lambda n: n.credit_note_id)
 
     def billing_profile(self, organization_id: str) -> BillingProfile | None:
         return self.profiles.get(organization_id)
 
     def save_billing_profile(self, profile: BillingProfile) -> None:
-        with self._subscriptions._lock:
+        with self.records.lock:
             kept = self.profiles.get(profile.organization_id)
             if kept is not None and kept.residency != profile.residency:
                 raise Forbidden(
@@ -463,8 +399,9 @@ class InMemoryInvoiceStore:
             for i in self.invoices.values()
             if i.residency == residency and filters.matches(i) and (before is None or invoice_order(i) < before)
         ]
-        chosen.sort(key=lambda i: (i.period_start, i.invoice_id), reverse=True)
-        return _page(chosen, limit, cursor, key=lambda i: i.invoice_id)
+        return _newest_first(
+            chosen, lambda i: (i.period_start, i.invoice_id), limit, cursor, key=lambda i: i.invoice_id
+        )
 
     def latest_for_periods(self, subscription_id: str, first: datetime, last: datetime) -> dict[datetime, Invoice]:
         starts = {i.period_start for (sid, _), i in self.invoices.items() if sid == subscription_id}
@@ -475,69 +412,20 @@ class InMemoryInvoiceStore:
         revisions = [i for (sid, iid), i in self.invoices.items() if sid == subscription_id and iid.startswith(prefix)]
         return max(revisions, key=lambda i: i.revision) if revisions else None
 
-    def _check_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
-        stored = self.invoices.get((invoice.subscription_id, invoice.invoice_id))
-        if stored is not None and not stored.is_draft:
-            raise Conflict(f"Invoice '{invoice.invoice_id}' is no longer a draft.", code="invoice_not_draft")
-        replacing = previous is not None and previous.invoice_id == invoice.invoice_id
-        if (stored is not None) != replacing or (stored is not None and stored.updated_at != previous.updated_at):
-            raise RetryableConflict("The draft changed while it was being redrafted; retry.")
-
     def save_draft(self, invoice: Invoice, previous: Invoice | None) -> None:
-        with self._subscriptions._lock:
-            self._check_draft(invoice, previous)
-            self._write(invoice, "InvoiceDrafted", invoice.updated_at)
-
-    def _write(self, invoice: Invoice, detail_type, at: datetime) -> None:
-        """Store the invoice with its event (call under the lock)."""
-        self.invoices[(invoice.subscription_id, invoice.invoice_id)] = invoice
-        self._subscriptions.outbox.append(invoice_event(detail_type, invoice, at=at))
+        writes.save_draft(self.records.apply, self._stored(invoice), invoice, previous)
 
     def issue(self, invoice: Invoice, now: datetime, *, profile: BillingProfile | None, issuer: Issuer) -> Invoice:
-        with self._subscriptions._lock:
-            stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
-            if not stored.is_draft:
-                raise Conflict(f"Invoice '{invoice.invoice_id}' is no longer a draft.", code="invoice_not_draft")
-            if stored.updated_at != invoice.updated_at:
-                raise RetryableConflict("The draft changed; retry.")
-            self.last_number += 1
-            issued = stored.issued(f"INV-{self.last_number:06d}", now, profile, issuer)
-            self._write(issued, "InvoiceIssued", now)
-            return issued
+        counter = self.records.tables["invoice_counter"].get(writes.COUNTER)
+        return writes.issue_invoice(
+            self.records.apply, self._stored(invoice), counter, invoice, now, profile=profile, issuer=issuer
+        )
 
     def void(self, invoice: Invoice, now: datetime) -> Invoice:
-        with self._subscriptions._lock:
-            stored = self.invoices[(invoice.subscription_id, invoice.invoice_id)]
-            if stored.status == "void":
-                return stored
-            if stored.credit_notes:
-                raise Conflict(
-                    f"Invoice '{invoice.invoice_id}' has credit notes; it is corrected by them, not voided.",
-                    code="invoice_credited",
-                )
-            if stored.updated_at != invoice.updated_at:
-                raise RetryableConflict("The invoice changed while it was being voided; retry.")
-            voided = stored.model_copy(update={"status": "void", "voided_at": now, "updated_at": now})
-            self._write(voided, "InvoiceVoided", now)
-            return voided
+        return writes.void_invoice(self.records.apply, self._stored(invoice), invoice, now)
 
-    def close_period(
-        self,
-        posting: CreditPosting,
-        draft: Invoice | None,
-        *,
-        previous_period_start: datetime,
-        previous_draft: Invoice | None = None,
-    ) -> None:
-        store = self._subscriptions
-        with store._lock:
-            stored = store.stored_for(posting, require_active=False)
-            if stored.current_period_start != previous_period_start or stored.final_period_closed:
-                raise RetryableConflict("The subscription changed while closing the period; retry.")
-            if draft is not None:
-                try:
-                    self._check_draft(draft, previous_draft)
-                except Conflict:
-                    raise RetryableConflict("The period's invoice changed while closing it; retry.") from None
-                self._write(draft, "InvoiceDrafted", draft.updated_at)
-            store.post(posting, stored.taking(posting.subscription, CREDIT_FIELDS + PERIOD_FIELDS))
+    def _stored(self, invoice: Invoice) -> Callable[[], Invoice | None]:
+        return lambda: self.get(invoice.subscription_id, invoice.invoice_id)
+
+    def close_period(self, posting: CreditPosting, draft: Invoice | None, previous: Invoice | None) -> None:
+        writes.close_period(self.records.apply, posting, draft, previous)

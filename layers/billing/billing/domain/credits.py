@@ -1,0 +1,614 @@
+"""A subscription's credits as one aggregate: the book a write works on (its grants and holds,
+drawn, expired, added, voided), what a charge may draw, the posting the write commits with the
+events it reports, and the credits side of a period's close.
+
+Every credit write is built here and committed by services/credit_write.py: the one write path.
+The subscription carries its active grants and held holds; each grant and hold also has a record
+of its own (grants.py, hold_records.py), written when it starts and updated once when it ends."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+
+from .errors import ValidationFailed
+from .events import OutboxEvent, outbox_event
+from .grants import (
+    ALLOWANCE_PRIORITY,
+    AUTO_TOP_UP_ACTOR,
+    MAX_ACTIVE_GRANTS,
+    PURCHASED_PRIORITY,
+    ActiveGrant,
+    Availability,
+    CreditGrant,
+    GrantEnd,
+    GrantLimitReached,
+    GrantNotActive,
+    GrantStatus,
+    priced_cents,
+    sorted_for_draw,
+)
+from .hold_records import Hold
+from .holds import MAX_ACTIVE_HOLDS, ActiveHold, HoldEnd, HoldLimitReached, HoldNotActive, HoldStatus
+from .ids import new_id
+from .ledger import Bucket, EntryType, GrantAllocation, InsufficientCredits, LedgerEntry
+from .periods import Period, period_at, period_index
+from .plans import Plan
+from .subscriptions import CREDIT_FIELDS, PERIOD_FIELDS, Subscription, subscription_canceled
+from .usage import insufficient_credits
+from .values import MAGNITUDE_LIMIT, format_decimal, format_timestamp
+
+CLOSING_ACTOR = "billing-period-close"
+CANCEL_FIELDS = ("status", "canceled_at")
+
+
+@dataclass(frozen=True)
+class PeriodClose:
+    """The close a write makes: the period it closes, and the next one (None: closed for good)."""
+
+    period: Period
+    next_period: Period | None
+
+
+@dataclass
+class CreditBook:
+    """One write's working copy of a subscription's grants and holds, and what the write appends:
+    ledger entries, grant and hold records started and ended."""
+
+    subscription_id: str
+    grants: tuple[ActiveGrant, ...]
+    seq: int  # the last ledger seq written, as the write read it
+    now: datetime
+    actor: str
+    holds: tuple[ActiveHold, ...] = ()
+    entries: list[LedgerEntry] = field(default_factory=list)
+    started: list[CreditGrant] = field(default_factory=list)
+    ended: list[GrantEnd] = field(default_factory=list)
+    holds_placed: list[Hold] = field(default_factory=list)
+    holds_ended: list[HoldEnd] = field(default_factory=list)
+    closing: PeriodClose | None = None  # set when this write closes the subscription's period
+    cancels: bool = False  # set when this write cancels the subscription
+    # What each grant paid since the last `post_draws`, and the bucket it paid from.
+    _drawn: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    _drawn_from: dict[str, Bucket] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, subscription: Subscription, now: datetime, actor: str) -> CreditBook:
+        """A working copy of the subscription's credits for one write at `now`."""
+        return cls(
+            subscription.subscription_id, subscription.grants, subscription.ledger_seq, now, actor, subscription.holds
+        )
+
+    @property
+    def balance(self) -> Decimal:
+        return sum((g.remaining for g in self.grants), Decimal(0))
+
+    def balance_of(self, bucket: Bucket) -> Decimal:
+        return sum((g.remaining for g in self.grants if g.bucket == bucket), Decimal(0))
+
+    def available(self) -> Decimal:
+        """What effective grants hold now (not yet effective ones wait), held credits included."""
+        return sum((g.remaining for g in self.grants if g.is_effective(self.now)), Decimal(0))
+
+    @property
+    def auto_top_ups(self) -> int:
+        """The auto top-ups this write bought: each counts against the period's quota."""
+        return sum(1 for grant in self.started if grant.actor == AUTO_TOP_UP_ACTOR)
+
+    @property
+    def expired(self) -> Decimal:
+        """The credits this write's expiries wrote off."""
+        return sum((-entry.amount for entry in self.entries if entry.type == "expiry"), Decimal(0))
+
+    @property
+    def held(self) -> Decimal:
+        return sum((h.credits for h in self.holds), Decimal(0))
+
+    def availability(self, *, until: datetime | None = None, allowance_renews: bool = False) -> Availability:
+        """What a charge now (or, with `until`, a hold lasting until then) may draw: effective
+        credits not held for someone else and, with `until`, lasting until then: the allowance
+        counts when it renews (an active subscription's next period grants it again)."""
+
+        def expires_first(grant: ActiveGrant) -> bool:
+            renewed = allowance_renews and grant.kind == "allowance"
+            return until is not None and grant.has_expired(until) and not renewed
+
+        pending = [g for g in self.grants if not g.is_effective(self.now)]
+        return Availability(
+            credit_balance=self.balance,
+            held_credits=self.held,
+            not_yet_effective=sum((g.remaining for g in pending), Decimal(0)),
+            expiring_first=sum(
+                (g.remaining for g in self.grants if g.is_effective(self.now) and expires_first(g)), Decimal(0)
+            ),
+            until=until,
+        )
+
+    def spendable(self, *, until: datetime | None = None, allowance_renews: bool = False) -> Decimal:
+        """What a charge may draw (see `availability`)."""
+        return self.availability(until=until, allowance_renews=allowance_renews).available
+
+    # --- holds -----------------------------------------------------------------------------
+    def place(self, hold: Hold) -> None:
+        if len(self.holds) >= MAX_ACTIVE_HOLDS:
+            raise HoldLimitReached(
+                f"The subscription has {MAX_ACTIVE_HOLDS} holds held, the most it can hold; "
+                "settle or release one first.",
+                details={"max_active_holds": MAX_ACTIVE_HOLDS},
+            )
+        self.holds = (*self.holds, hold.active_part())
+        self.holds_placed.append(hold)
+
+    def end_hold(self, hold_id: str, status: HoldStatus, *, settled_event_id: str | None = None) -> ActiveHold:
+        """Take the hold out of the held set: its credits are spendable again."""
+        hold = next((h for h in self.holds if h.hold_id == hold_id), None)
+        if hold is None:
+            raise HoldNotActive(f"Hold '{hold_id}' is not held any more; it was settled, released or expired.")
+        self.holds = tuple(h for h in self.holds if h.hold_id != hold_id)
+        self.holds_ended.append(HoldEnd(hold_id, status, self.now, settled_event_id))
+        return hold
+
+    # --- expiry and void -------------------------------------------------------------------
+    def expire_due(self, *, also: Callable[[ActiveGrant], bool] = lambda grant: False) -> None:
+        """An `expiry` entry for each grant past its expiry (and each grant `also` names), soonest
+        first; holds past their expiry end (no entry: a hold never moved the balance)."""
+        for hold in [h for h in self.holds if h.has_expired(self.now)]:
+            self.end_hold(hold.hold_id, "expired")
+        due = [g for g in self.grants if g.has_expired(self.now) or also(g)]
+        for grant in sorted(due, key=ActiveGrant.draw_order):
+            self._end(grant, "expired")
+            if grant.remaining > 0:
+                self._append(
+                    "expiry",
+                    -grant.remaining,
+                    bucket=grant.bucket,
+                    grant_id=grant.grant_id,
+                    reference=f"grant:{grant.grant_id}",
+                    reason=f"Unused {grant.kind} credits expired"
+                    + (f" at {format_timestamp(grant.expires_at)}" if grant.has_expired(self.now) else ""),
+                    actor="billing-expiry",
+                )
+
+    def void(self, grant_id: str, *, reason: str, reference: str) -> GrantEnd:
+        grant = next((g for g in self.grants if g.grant_id == grant_id), None)
+        if grant is None:
+            raise GrantNotActive(f"Grant '{grant_id}' is not active; only active grants can be voided.")
+        end = self._end(grant, "voided")
+        self._append(
+            "void", -grant.remaining, bucket=grant.bucket, grant_id=grant_id, reference=reference, reason=reason
+        )
+        return end
+
+    def _end(self, grant: ActiveGrant, status: GrantStatus) -> GrantEnd:
+        self.grants = tuple(g for g in self.grants if g.grant_id != grant.grant_id)
+        end = GrantEnd(grant.grant_id, status, grant.remaining, self.now)
+        self.ended.append(end)
+        return end
+
+    # --- adding ----------------------------------------------------------------------------
+    def add(
+        self, grant: CreditGrant, *, entry_type: EntryType, reference: str, within_limit: bool = True
+    ) -> LedgerEntry:
+        if within_limit and len(self.grants) >= MAX_ACTIVE_GRANTS:
+            raise GrantLimitReached(
+                f"The subscription has {MAX_ACTIVE_GRANTS} active grants, the most it can hold; "
+                "wait for one to be used up or expire, or void one.",
+                details={"max_active_grants": MAX_ACTIVE_GRANTS},
+            )
+        self.grants = (*self.grants, grant.active_part())
+        self.started.append(grant)
+        return self._append(
+            entry_type,
+            grant.amount,
+            bucket=grant.bucket,
+            grant_id=grant.grant_id,
+            reference=reference,
+            reason=grant.reason,
+            actor=grant.actor,
+        )
+
+    # --- drawing ---------------------------------------------------------------------------
+    def draw(self, credits: Decimal) -> Decimal:
+        """Take up to `credits` of the spendable credits, from effective grants in draw-down order;
+        returns what they did not pay (the shortfall). What each grant paid accumulates until
+        `post_draws`. Held credits are reserved against the balance, not against one grant."""
+        taking = min(credits, self.spendable())
+        shortfall, left = credits - taking, taking
+        kept: list[ActiveGrant] = []
+        for grant in sorted_for_draw(self.grants):
+            if left > 0 and grant.is_effective(self.now) and grant.remaining > 0:
+                taken = min(left, grant.remaining)
+                left -= taken
+                self._drawn[grant.grant_id] += taken
+                self._drawn_from[grant.grant_id] = grant.bucket
+                grant = grant.model_copy(update={"remaining": grant.remaining - taken})
+                if grant.remaining == 0:
+                    self.ended.append(GrantEnd(grant.grant_id, "depleted", Decimal(0), self.now))
+                    continue
+            kept.append(grant)
+        self.grants = tuple(kept)
+        return shortfall
+
+    def take_exactly(self, credits: Decimal) -> None:
+        """Draw `credits`, all of it or nothing: a negative adjustment may not take the balance below
+        zero, nor take credits held for a run."""
+        if credits > self.spendable():
+            raise InsufficientCredits(
+                "This would take the credit balance below zero (or below what holds reserve).",
+                details={"spendable": format_decimal(self.spendable()), "amount": format_decimal(-credits)},
+            )
+        self.draw(credits)
+
+    def post_draws(
+        self,
+        entry_type: EntryType,
+        *,
+        reference: str,
+        reason: str,
+        actor: str | None = None,
+        overage: Decimal | None = None,
+    ) -> LedgerEntry | None:
+        """One entry for everything drawn since the last post (a batch chunk: many events, one entry)."""
+        drawn = {grant_id: amount for grant_id, amount in self._drawn.items() if amount > 0}
+        buckets = {self._drawn_from[g] for g in drawn}
+        self._drawn.clear()
+        self._drawn_from.clear()
+        if not drawn and overage is None:
+            return None
+        allocation = [GrantAllocation(grant_id=g, amount=-a) for g, a in drawn.items()]
+        return self._append(
+            entry_type,
+            -sum(drawn.values(), Decimal(0)),
+            bucket="allowance" if "allowance" in buckets or not buckets else "purchased",
+            grant_id=next(iter(drawn)) if len(drawn) == 1 else None,
+            allocation=allocation,
+            reference=reference,
+            reason=reason,
+            actor=actor,
+            overage=overage,
+        )
+
+    def _append(
+        self,
+        entry_type: EntryType,
+        amount: Decimal,
+        *,
+        bucket: Bucket,
+        reference: str,
+        reason: str,
+        grant_id: str | None = None,
+        allocation: list[GrantAllocation] | None = None,
+        actor: str | None = None,
+        overage: Decimal | None = None,
+    ) -> LedgerEntry:
+        self.seq += 1
+        entry = LedgerEntry(
+            subscription_id=self.subscription_id,
+            seq=self.seq,
+            entry_id=new_id(self.now),
+            type=entry_type,
+            amount=amount,
+            bucket=bucket,
+            grant_id=grant_id,
+            allocation=allocation,
+            overage_credits=overage,
+            balance_after=self.balance,
+            reference=reference,
+            actor=actor or self.actor,
+            reason=reason,
+            created_at=self.now,
+        )
+        self.entries.append(entry)
+        return entry
+
+    def fits(self, amount: Decimal, plan: Plan) -> bool:
+        """Whether `amount` more credits keep the balance one this API can hold: each period grants
+        the allowance on top of what else is held, at this close and every later one."""
+        return self.balance - self.balance_of("allowance") + amount + plan.credit_allowance < MAGNITUDE_LIMIT
+
+
+# --- what a write leaves and posts ---------------------------------------------------------------
+
+
+def _left_by(before: Subscription, book: CreditBook) -> Subscription:
+    """The subscription as `book`'s write leaves it: its grants and holds, their sums, the last seq,
+    the next revision; a close also moves the period (or ends it for good)."""
+    after = before.model_copy(
+        update={
+            "grants": book.grants,
+            "allowance_balance": book.balance_of("allowance"),
+            "purchased_balance": book.balance_of("purchased"),
+            "credit_balance": book.balance,
+            "ledger_seq": book.seq,
+            "holds": book.holds,
+            "held_credits": book.held,
+            "revision": before.revision + 1,
+            "auto_top_ups_in_period": before.auto_top_ups_in_period + book.auto_top_ups,
+        }
+    )
+    if book.cancels:
+        after = after.canceled(book.now)
+    if book.closing is None:
+        return after
+    if book.closing.next_period is None:
+        return after.model_copy(update={"final_period_closed": True})
+    return after.model_copy(
+        update={
+            "current_period_start": book.closing.next_period.start,
+            "current_period_end": book.closing.next_period.end,
+            "auto_top_ups_in_period": 0,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class CreditPosting:
+    """One write to a subscription's credits: the subscription as it leaves it, and what it appends
+    (ledger entries; grant and hold records started and ended; the events it reports). The write
+    is conditioned on the subscription's revision still being `previous_revision` (a hold's
+    release moves no ledger seq); a close also on the period it closes being still the current one."""
+
+    subscription: Subscription
+    previous_revision: int
+    entries: tuple[LedgerEntry, ...] = ()
+    started: tuple[CreditGrant, ...] = ()
+    ended: tuple[GrantEnd, ...] = ()
+    holds_placed: tuple[Hold, ...] = ()
+    holds_ended: tuple[HoldEnd, ...] = ()
+    events: tuple[OutboxEvent, ...] = ()
+    closes_period: datetime | None = None  # the start of the period the write closes
+    cancels: bool = False  # the write cancels the subscription (it must still be active)
+
+    @classmethod
+    def of(cls, before: Subscription, book: CreditBook) -> CreditPosting:
+        """Every credit write is built here, so every one of them reports its events (and carries
+        the low-balance alert they leave)."""
+        after = _left_by(before, book)
+        events, alerted = credit_events(before, after, book)
+        if book.cancels:
+            events = (*events, subscription_canceled(after))
+        return cls(
+            after.model_copy(update={"low_balance_alerted": alerted}),
+            before.revision,
+            tuple(book.entries),
+            tuple(book.started),
+            tuple(book.ended),
+            tuple(book.holds_placed),
+            tuple(book.holds_ended),
+            events,
+            book.closing.period.start if book.closing else None,
+            book.cancels,
+        )
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The subscription's fields the write sets."""
+        return CREDIT_FIELDS + (PERIOD_FIELDS if self.closes_period else ()) + (CANCEL_FIELDS if self.cancels else ())
+
+    def reporting(self, *events: OutboxEvent) -> CreditPosting:
+        """This posting with more events in its transaction (e.g. HoldExpired, from `outbox_event`)."""
+        return replace(self, events=(*self.events, *events))
+
+
+def credit_events(before: Subscription, after: Subscription, book: CreditBook) -> tuple[tuple[OutboxEvent, ...], bool]:
+    """What a credit write reports, and whether the low-balance alert stands after it.
+
+    One `HoldExpired` per hold the write found past its expiry, one `CreditsToppedUp` per `top_up`
+    entry. The balance events compare the balance before and after the whole write, so a period
+    close that expires the allowance and grants the next one says nothing, and an alert is raised
+    once per crossing: `low_balance_alerted` is set when the balance falls below the threshold and
+    cleared once it is back at or above it (a write with no ledger entry, such as placing a hold,
+    moves no balance and decides nothing). A canceled subscription takes no more usage: its
+    write-offs raise no alerts."""
+    at, entries = book.now, book.entries
+    held = {hold.hold_id: hold for hold in before.holds}
+    expired = [
+        outbox_event(
+            "HoldExpired",
+            after,
+            occurred_at=at,
+            hold=held[end.hold_id].model_dump(mode="json")
+            | {"status": "expired", "ended_at": format_timestamp(end.at)},
+        )
+        for end in book.holds_ended
+        if end.status == "expired" and end.hold_id in held
+    ]
+    top_ups = [
+        outbox_event("CreditsToppedUp", after, occurred_at=at, ledger_entry=entry)
+        for entry in entries
+        if entry.type == "top_up"
+    ]
+    threshold = after.low_balance_threshold(_allowance(after) or _allowance(before))
+    balance, previous = after.credit_balance, before.credit_balance
+    alerted = before.low_balance_alerted and balance < threshold
+    crossings: list[OutboxEvent] = []
+    if after.is_active and entries:
+        last = entries[-1]
+        if balance < threshold and not before.low_balance_alerted:
+            alerted = True
+            crossings.append(
+                outbox_event(
+                    "CreditBalanceLow",
+                    after,
+                    occurred_at=at,
+                    credit_balance=format_decimal(balance),
+                    threshold_credits=format_decimal(threshold),
+                    ledger_entry=last,
+                )
+            )
+        if balance <= 0 < previous:
+            crossings.append(
+                outbox_event("CreditsDepleted", after, occurred_at=at, credit_balance="0", ledger_entry=last)
+            )
+    return (*expired, *crossings, *top_ups), alerted
+
+
+def _allowance(subscription: Subscription) -> Decimal:
+    """The period allowance, for the default threshold (10% of it)."""
+    return next((g.amount for g in subscription.grants if g.kind == "allowance"), Decimal(0))
+
+
+# --- charges -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargeTerms:
+    """What a charge of `credits` may draw from a book (`availability`: what is available, and what
+    does not count), and whether the plan refuses it (a `block` plan refuses what would be overage;
+    an `allow` plan bills it)."""
+
+    credits: Decimal
+    availability: Availability
+    refused: bool
+
+    @property
+    def spendable(self) -> Decimal:
+        return self.availability.available
+
+
+def charge_terms(
+    book: CreditBook,
+    plan: Plan,
+    credits: Decimal,
+    *,
+    guaranteed: Decimal = Decimal(0),
+    lasting_until: datetime | None = None,
+    allowance_renews: bool = False,
+) -> ChargeTerms:
+    """The one decision on a charge, for every charge and every question about one (usage, a
+    settlement, a hold, the entitlement check). `guaranteed`: what a settled hold reserved for it
+    (owed even when the grants behind it expired meanwhile). `lasting_until`: count only credits
+    that last until then (a hold's expiry)."""
+    availability = book.availability(until=lasting_until, allowance_renews=allowance_renews)
+    excess = credits - guaranteed
+    refused = plan.overage_policy != "allow" and excess > max(availability.available - guaranteed, Decimal(0))
+    return ChargeTerms(credits, availability, refused)
+
+
+def charge(book: CreditBook, plan: Plan, credits: Decimal, *, guaranteed: Decimal = Decimal(0)) -> Decimal:
+    """Draw a charge from the book in draw-down order; returns its overage (what the spendable
+    credits did not pay). A charge the plan refuses is 402 and draws nothing."""
+    terms = charge_terms(book, plan, credits, guaranteed=guaranteed)
+    if terms.refused:
+        raise insufficient_credits(credits, terms.availability)
+    return book.draw(credits)
+
+
+def void(book: CreditBook, plan: Plan, grant_id: str, *, reason: str) -> GrantEnd:
+    """Void an active grant. On a `block` plan held credits are guaranteed: voiding them is refused,
+    not overdrawn."""
+    voided = book.void(grant_id, reason=reason, reference=f"grant:{grant_id}")
+    if plan.overage_policy != "allow" and book.available() < book.held:
+        raise InsufficientCredits(
+            "Runs in progress hold some of this grant's credits; settle or release their holds first.",
+            details={"held_credits": format_decimal(book.held)},
+        )
+    return voided
+
+
+def add_sold(book: CreditBook, plan: Plan, grant: CreditGrant, *, entry_type: EntryType, reference: str) -> LedgerEntry:
+    """Add a grant staff made (422 when the balance it leaves is beyond what the API holds)."""
+    if not book.fits(grant.amount, plan):
+        raise ValidationFailed.of(
+            "amount",
+            "would take the credit balance to 10^12 or more "
+            "(credits held beyond the allowance, plus the period allowance, stay below 10^12)",
+        )
+    return book.add(grant, entry_type=entry_type, reference=reference)
+
+
+def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> CreditGrant | None:
+    """The purchased grant an auto top-up adds when a charge has left the balance under its
+    threshold, if the period's quota allows another (and the grant fits: else none, until later).
+    Never an unpriced one: credits the organization adds on its own initiative are always sold (the
+    settings refuse a plan without a credit price; this holds for settings stored before that)."""
+    settings = subscription.auto_top_up
+    if (
+        settings is None
+        or not settings.enabled
+        or priced_cents(settings.amount, plan.credit_price_cents) < 1
+        or book.balance >= settings.threshold_credits
+        or subscription.auto_top_ups_in_period >= settings.max_per_period
+        or len(book.grants) >= MAX_ACTIVE_GRANTS
+        or not book.fits(settings.amount, plan)
+    ):
+        return None
+    return CreditGrant.issue(
+        subscription_id=subscription.subscription_id,
+        period_start=subscription.current_period_start,
+        currency=plan.currency,
+        kind="purchased",
+        amount=settings.amount,
+        priority=PURCHASED_PRIORITY,
+        reason=f"Auto top-up: the balance fell below {format_decimal(settings.threshold_credits)} credits",
+        actor=AUTO_TOP_UP_ACTOR,
+        now=book.now,
+        price_cents=priced_cents(settings.amount, plan.credit_price_cents),  # at least 1; in range: checked when set
+    )
+
+
+# --- the period's close ------------------------------------------------------------------------
+
+
+def allowance_grant(
+    subscription: Subscription, plan: Plan, period: Period, *, now: datetime, actor: str
+) -> CreditGrant:
+    """The period's allowance: drawn first (priority 0), expiring with the period."""
+    return CreditGrant.issue(
+        subscription_id=subscription.subscription_id,
+        period_start=period.start,
+        currency=plan.currency,
+        kind="allowance",
+        amount=plan.credit_allowance,
+        priority=ALLOWANCE_PRIORITY,
+        reason=f"Credit allowance of {plan.name} v{plan.version} for the period",
+        actor=actor,
+        now=now,
+        effective_at=period.start,
+        expires_at=period.end,
+    )
+
+
+def cancel_on(book: CreditBook) -> None:
+    """A cancellation's credits: its held holds are released (no usage is accepted after it, so none
+    could be settled, and their credits must not stay reserved)."""
+    for hold in book.holds:
+        book.end_hold(hold.hold_id, "released")
+    book.cancels = True
+
+
+def close_period(book: CreditBook, subscription: Subscription, plan: Plan) -> PeriodClose:
+    """The credits side of closing the subscription's current period: its allowance expires with
+    it (a final period's at the cancellation), and so does every other grant whose time has come;
+    the next period, if there is one, is granted its allowance."""
+    period = subscription.current_period
+    final = subscription.canceled_at is not None and subscription.canceled_at < period.end
+    book.expire_due(also=lambda grant: final and grant.kind == "allowance")
+    next_period = None
+    if not final:
+        anchor, cadence = subscription.billing_cycle_anchor, subscription.billing_cadence
+        next_period = period_at(anchor, cadence, period_index(anchor, cadence, period.start) + 1)
+        if plan.credit_allowance > 0:
+            book.add(
+                allowance_grant(subscription, plan, next_period, now=book.now, actor=CLOSING_ACTOR),
+                entry_type="grant",
+                reference=f"period:{format_timestamp(next_period.start)}",
+                within_limit=False,  # the period's own allowance always fits: the last one just expired
+            )
+    book.closing = PeriodClose(period, next_period)
+    return book.closing
+
+
+def as_of(subscription: Subscription, plan: Plan, now: datetime, actor: str) -> CreditBook:
+    """The book a write at `now` would open, without writing: every period ended by then closed
+    (as the close does it), and whatever is past its expiry written off."""
+    while subscription.period_due(now):
+        book = CreditBook.open(subscription, now, actor)
+        close_period(book, subscription, plan)
+        subscription = _left_by(subscription, book)
+    book = CreditBook.open(subscription, now, actor)
+    book.expire_due()
+    return book

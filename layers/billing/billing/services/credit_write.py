@@ -1,0 +1,233 @@
+"""The one credit write: every change to a subscription's credits runs through `credit_write`.
+
+An attempt reads the subscription (with every period that has ended by now closed first, so a
+change lands in the period it happens in: usage against that period's allowance, a top-up on its
+invoice), opens its book with whatever is past its expiry written off, and hands both to the use
+case's change, which supplies only what it changes. The write then commits the book as one
+CreditPosting (its events in its transaction) under the subscription's revision, with the
+request's idempotency record; a lost race is retried, a key committed first is replayed.
+
+The period close is such a write too (it only does not close periods first), and so is the
+scheduled run's write-off of what expired on a subscription nothing else touched."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from ..domain.credits import CLOSING_ACTOR, CreditBook, CreditPosting, close_period
+from ..domain.errors import Conflict
+from ..domain.idempotency import IdempotencyRecord
+from ..domain.invoices import compose_invoice
+from ..domain.plans import Plan
+from ..domain.subscriptions import Subscription
+from .ledger import Pause, RecordFor, run_idempotently, with_retries
+from .unit_of_work import Billing
+
+Result = TypeVar("Result")
+
+
+class NoActiveSubscription(Conflict):
+    code = "no_active_subscription"
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A keyed request: its scope, its body's fingerprint, and the type its first answer replays as."""
+
+    scope: str
+    fingerprint: str
+    result_type: type[BaseModel]
+
+
+@dataclass
+class CreditWrite:
+    """One attempt at a credit write, as its use case sees it: the subscription as read, the plan
+    version it is on, and the book the change goes into. The change returns its result; the write
+    commits it, unless the change committed it `through` another store or discarded it."""
+
+    billing: Billing
+    subscription: Subscription
+    plan: Plan
+    book: CreditBook
+    record_for: RecordFor
+    require_active: bool
+    posting: CreditPosting | None = None  # what the attempt committed
+    discarded: bool = False
+
+    @property
+    def now(self) -> datetime:
+        return self.book.now
+
+    def commit(self, result: Any = None, *, through: Callable[[CreditPosting], Any] | None = None) -> Any:
+        """Commit the book as one posting, conditioned on the subscription's revision, with the
+        idempotency record of `result`. `through`: a store that writes the posting together with
+        more in the same transaction (a usage chunk's events, a period's draft); its answer is returned."""
+        self.posting = CreditPosting.of(self.subscription, self.book)
+        if through is not None:
+            return through(self.posting)
+        self.billing.subscriptions.append(
+            self.posting, idempotency=self.record_for(result), require_active=self.require_active
+        )
+        return None
+
+    def discard(self) -> None:
+        """Write nothing: a refusal writes nothing, and a write-off that found nothing due neither."""
+        self.discarded = True
+
+
+def credit_write(
+    billing: Billing,
+    change: Callable[[CreditWrite], Result],
+    *,
+    read: Callable[[], Subscription],
+    actor: str,
+    idempotency: Idempotency | None = None,
+    active_only: str | None = None,
+    close_ended_periods: bool = True,
+    now: datetime | None = None,
+    pause: Pause = time.sleep,
+) -> tuple[Result, bool]:
+    """Run `change` as one credit write. Returns (result, replayed).
+
+    `read`: how an attempt finds the subscription (it may raise: no such subscription).
+    `active_only`: the refusal (409 `no_active_subscription`) when the subscription is canceled;
+    the commit is then also conditioned on it still being active. `now`: the write's moment
+    (the request's, or the scheduled run's)."""
+    now = now or billing.now()
+
+    def attempt(record_for: RecordFor) -> Result:
+        current = read()
+        if close_ended_periods:
+            current = closed_up_to(billing, current, now, pause=pause)
+        if active_only is not None and not current.is_active:
+            raise NoActiveSubscription(active_only)
+        book = CreditBook.open(current, now, actor)
+        book.expire_due()
+        plan = billing.plans.version(current.plan_id, current.plan_version)
+        write = CreditWrite(billing, current, plan, book, record_for, require_active=active_only is not None)
+        result = change(write)
+        if write.posting is None and not write.discarded:
+            write.commit(result)
+        return result
+
+    if idempotency is None:
+        return with_retries(lambda: attempt(_no_record), pause=pause), False
+    return run_idempotently(
+        billing.subscriptions,
+        scope=idempotency.scope,
+        fingerprint=idempotency.fingerprint,
+        result_type=idempotency.result_type,
+        attempt=attempt,
+        now=now,
+        pause=pause,
+    )
+
+
+def _no_record(_: Any) -> IdempotencyRecord | None:
+    return None
+
+
+# --- closing billing periods -------------------------------------------------------------------
+# A period that has ended is closed in one write: its invoice draft, the expiry of its unused
+# allowance (and of any grant past its expiry), the next period's allowance grant and the
+# subscription's move to the next period, all conditioned on the subscription being as read.
+# The scheduled invoicing run closes every due period; any other credit write closes it first.
+
+
+@dataclass(frozen=True)
+class PeriodClosed:
+    subscription: Subscription  # as the close left it
+    drafted: bool
+    expired: Decimal
+    granted: bool
+
+
+def closed_up_to(billing: Billing, subscription: Subscription, now: datetime, *, pause: Pause) -> Subscription:
+    """The subscription (as read) with any period that has ended by `now` closed first."""
+    if not subscription.period_due(now):
+        return subscription
+    closed = close_due_periods(billing, subscription, now=now, pause=pause)
+    return closed[-1].subscription if closed else billing.subscriptions.get(subscription.subscription_id)
+
+
+def close_due_periods(
+    billing: Billing, subscription: Subscription, *, now: datetime, pause: Pause = time.sleep
+) -> list[PeriodClosed]:
+    """Close every period of the subscription that has ended by `now` (a late run catches up).
+    `now` is the caller's moment: the request's, or the scheduled run's event time."""
+    subscription_id = subscription.subscription_id
+    closed: list[PeriodClosed] = []
+    while subscription.period_due(now):
+        step = _closing_write(billing, _close_period, subscription_id, now=now, pause=pause)
+        if step is None:
+            # Someone else (a concurrent run, or usage) closed it: carry on from what they left.
+            subscription = billing.subscriptions.get(subscription_id)
+            continue
+        closed.append(step)
+        subscription = step.subscription
+    return closed
+
+
+def _close_period(write: CreditWrite) -> PeriodClosed | None:
+    current, billing = write.subscription, write.billing
+    if not current.period_due(write.now):
+        write.discard()
+        return None
+    subscription_id, period = current.subscription_id, current.current_period
+    existing = billing.invoices.latest_for_period(subscription_id, period.start)
+    draft = None
+    if existing is None or existing.status != "issued":  # a draft is replaced, a void one followed by a new revision
+        draft = compose_invoice(
+            current,
+            write.plan,
+            period,
+            billing.usage.period_usage(subscription_id, period.start),
+            now=write.now,
+            grants=billing.subscriptions.grants_made_in(subscription_id, period),
+            previous=existing,
+        )
+    closing = close_period(write.book, current, write.plan)
+    previous = existing if draft is not None else None
+    write.commit(through=lambda posting: billing.invoices.close_period(posting, draft, previous))
+    return PeriodClosed(
+        subscription=write.posting.subscription,
+        drafted=draft is not None,
+        expired=write.book.expired,
+        granted=closing.next_period is not None,
+    )
+
+
+def write_off_past_due(billing: Billing, subscription_id: str, *, now: datetime, pause: Pause = time.sleep) -> Decimal:
+    """Write off the grants and holds past their expiry of a subscription nothing else has touched
+    since (the scheduled run's part: any other change to the subscription does it first). Returns
+    the credits that expired."""
+
+    def change(write: CreditWrite) -> Decimal:
+        if not write.book.ended and not write.book.holds_ended:
+            write.discard()
+        return write.book.expired
+
+    return _closing_write(billing, change, subscription_id, now=now, pause=pause)
+
+
+def _closing_write(
+    billing: Billing, change: Callable[[CreditWrite], Result], subscription_id: str, *, now: datetime, pause: Pause
+) -> Result:
+    """A write of the close's own, at the close's moment (it closes no period first: it is the close)."""
+    result, _ = credit_write(
+        billing,
+        change,
+        read=lambda: billing.subscriptions.get(subscription_id),
+        actor=CLOSING_ACTOR,
+        close_ended_periods=False,
+        now=now,
+        pause=pause,
+    )
+    return result
