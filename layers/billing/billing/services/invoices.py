@@ -114,7 +114,8 @@ def upcoming_invoice(billing: Billing, caller: Caller, subscription_id: str, *, 
         now=now,
         grants=billing.subscriptions.grants_made_in(subscription_id, period),
     )
-    return UpcomingInvoice.model_validate(dict(draft) | {"invoice_id": None})
+    (shown,) = as_documents(billing, [draft])  # addressed as its draft will be shown
+    return UpcomingInvoice.model_validate(dict(shown) | {"invoice_id": None})
 
 
 def as_documents(billing: Billing, invoices: list[Invoice]) -> list[Invoice]:
