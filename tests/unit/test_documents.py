@@ -17,7 +17,8 @@ from billing.domain.billing_profiles import SANDBOX_ISSUER, BillingProfile, Bill
 from billing.domain.credit_notes import CreditNoteRequest
 from billing.domain.errors import Conflict, ValidationFailed
 from billing.domain.idempotency import IdempotencyKeyReused
-from billing.services import billing_profiles, credit_notes, invoices
+from billing.services import billing_profiles, credit_notes, credits, invoices
+from billing.services.credits import CreditChangeRequest
 
 from .world import ADMIN, World, no_pause
 
@@ -79,6 +80,51 @@ def test_granted_credits_land_on_the_active_subscription_with_the_note():
     grant = world.subscriptions.grant(world.subscriptions.get(world.sid), granted.grant_id)
     assert (grant.kind, grant.amount, grant.expires_at) == ("promotional", Decimal("7.5"), None)
     assert world.ledger()[-1].reference == f"credit_note:{granted.credit_note_id}"
+
+
+def interfering(world: World, meanwhile) -> None:
+    """Run `meanwhile` once, after the note's first attempt has read the invoice and the counter."""
+    read = world.invoices.next_credit_note_number
+    pending = [meanwhile]
+
+    def next_number():
+        answer = read()
+        while pending:
+            pending.pop()()
+        return answer
+
+    world.invoices.next_credit_note_number = next_number
+
+
+def test_a_note_and_its_grant_commit_together_when_the_credits_move_under_them():
+    world, invoice = issued_world()
+    top_up = CreditChangeRequest.model_validate(
+        {"type": "top_up", "amount": "1", "reason": "meanwhile", "idempotency_key": "t1"}
+    )
+    interfering(world, lambda: credits.change_credits(world.billing, ADMIN, world.sid, top_up, pause=no_pause))
+    before = len(world.ledger())
+    granted, _ = credit_notes.issue_credit_note(
+        world.billing, ADMIN, world.sid, invoice.invoice_id, note((0, 100), grant_credits="2"), pause=no_pause
+    )
+    assert granted.number == "CN-000001"  # the lost attempt took no number
+    added = [entry.type for entry in world.ledger()[before:]]
+    assert added == ["top_up", "grant"]  # the grant once, after the change that moved the credits
+    assert [e.detail_type for e in world.subscriptions.outbox].count("CreditNoteIssued") == 1
+
+
+def test_a_note_refused_at_its_commit_grants_nothing():
+    world, invoice = issued_world()
+    interfering(
+        world, lambda: invoices.void_invoice(world.billing, ADMIN, world.sid, invoice.invoice_id, pause=no_pause)
+    )
+    before = len(world.ledger())
+    with pytest.raises(Conflict) as refused:
+        credit_notes.issue_credit_note(
+            world.billing, ADMIN, world.sid, invoice.invoice_id, note((0, 100), grant_credits="2"), pause=no_pause
+        )
+    assert refused.value.code == "invoice_not_issued"
+    assert len(world.ledger()) == before
+    assert world.invoices.credit_notes_page(world.sid, invoice.invoice_id, limit=10, cursor=None).items == []
 
 
 def test_a_profile_is_kept_in_the_callers_residency_and_addresses_the_next_issue():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..domain.billing_profiles import BillingProfile, Issuer
 from ..domain.credit_notes import CreditNote, CreditNoteFilters
@@ -21,6 +21,9 @@ from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription, SubscriptionFilters
 from ..domain.usage import PeriodUsage, UsageChunk, UsageEvent, UsageFilters, UsageTotals
 from .capacity import WriteUnits
+
+if TYPE_CHECKING:
+    from .writes import InvoiceCounter  # writes.py reads this module: no import at run time
 
 
 class PlanStore(Protocol):
@@ -203,7 +206,7 @@ class InvoiceStore(Protocol):
         """Void the invoice as read (draft or issued). Returns it as stored when it is void already;
         raises RetryableConflict when it changed since it was read."""
 
-    def next_credit_note_number(self) -> tuple[str, Any]:
+    def next_credit_note_number(self) -> tuple[str, InvoiceCounter | None]:
         """The number the next credit note takes, and the counter as read (the write's condition)."""
 
     def issue_credit_note(
@@ -211,12 +214,13 @@ class InvoiceStore(Protocol):
         note: CreditNote,
         invoice: Invoice,
         *,
-        counter: Any,
+        counter: InvoiceCounter | None,
         posting: CreditPosting | None,
         idempotency: IdempotencyRecord | None,
     ) -> None:
-        """In one transaction: advance the credit note counter (if still as read), add the note's
-        amounts to the invoice's credited lines (if it is still issued with the notes read), the
+        """In one transaction (store/writes.py issue_credit_note): advance the credit note counter
+        (if still as read), add the note's amounts to the invoice's credited lines (if it is still
+        issued and as read), the
         note, its CreditNoteIssued event, `posting` (credits it grants, on an active subscription)
         and the idempotency record. Raises KeyAlreadyCommitted, Conflict(`invoice_not_issued`) or
         RetryableConflict."""

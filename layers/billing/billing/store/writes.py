@@ -210,15 +210,23 @@ def post(
 ) -> None:
     """A credit posting, with the idempotency record of the request it answers. Raises
     KeyAlreadyCommitted when the key committed first, RetryableConflict otherwise."""
-    write = posting_write(posting, require_active=require_active, new=new)
+    try:
+        keyed(apply, posting_write(posting, require_active=require_active, new=new), idempotency)
+    except WriteRefused:
+        raise RetryableConflict("The balance changed meanwhile; retry.") from None
+
+
+def keyed(apply: Apply, write: list[Operation], idempotency: IdempotencyRecord | None) -> None:
+    """The write with the idempotency record of the request it answers, last. Raises
+    KeyAlreadyCommitted when the key committed first, WriteRefused when another condition failed."""
     if idempotency is not None:
-        write.append(idempotency_put(idempotency))
+        write = [*write, idempotency_put(idempotency)]
     try:
         apply(write)
     except WriteRefused as refused:
         if idempotency is not None and len(write) - 1 in refused.failed:
             raise KeyAlreadyCommitted() from None
-        raise RetryableConflict("The balance changed meanwhile; retry.") from None
+        raise
 
 
 def record_usage(apply: Apply, posting: CreditPosting, chunk: UsageChunk) -> WriteUnits:
@@ -390,14 +398,9 @@ def issue_credit_note(
     one transaction. Raises KeyAlreadyCommitted when the key committed first,
     Conflict(`invoice_not_issued`) when the invoice was voided meanwhile, RetryableConflict
     otherwise (another note took the number or credited the invoice, or the credits moved)."""
-    write = credit_note_write(note, invoice, counter, posting)
-    if idempotency is not None:
-        write.append(idempotency_put(idempotency))
     try:
-        apply(write)
+        keyed(apply, credit_note_write(note, invoice, counter, posting), idempotency)
     except WriteRefused as refused:
-        if idempotency is not None and len(write) - 1 in refused.failed:
-            raise KeyAlreadyCommitted() from None
         current = stored() if 1 in refused.failed else None
         if current is not None and current.status != "issued":
             raise Conflict(
