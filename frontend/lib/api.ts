@@ -1,6 +1,7 @@
 // The one API client of the storefront: every call to /api/billing goes through here, typed by
 // lib/api-types.ts (generated from the service's OpenAPI document). Components never call fetch.
 import type { components } from "./api-types";
+import { fieldMessage } from "./errors";
 
 export type Schemas = components["schemas"];
 export type Plan = Schemas["Plan"];
@@ -40,10 +41,11 @@ export class ApiError extends Error {
     this.details = details;
   }
 
-  /** 422's `details.fields`, keyed by field path (`features[0].key`, `base_fee_cents`). */
+  /** 422's `details.fields`, keyed by field path (`features[0].key`, `base_fee_cents`), each
+   * message readable (the field names it quotes as labels, timestamps formatted). */
   get fields(): Record<string, string> {
     const fields = (this.details.fields as FieldError[] | undefined) ?? [];
-    return Object.fromEntries(fields.map((f) => [f.field, f.message]));
+    return Object.fromEntries(fields.map((f) => [f.field, fieldMessage(f.message)]));
   }
 }
 
@@ -151,7 +153,7 @@ export class BillingClient {
   organizationSubscriptions(org: string): Promise<Page<Subscription>> {
     return this.json(`/organizations/${encodeURIComponent(org)}/subscriptions`);
   }
-  listSubscriptions(filters: { status?: string; organization_id?: string; residency?: string; cursor?: string }): Promise<Page<Subscription>> {
+  listSubscriptions(filters: { status?: string; organization_id?: string; residency?: string; cursor?: string; limit?: string }): Promise<Page<Subscription>> {
     return this.json("/subscriptions", { query: filters });
   }
   getSubscription(id: string): Promise<SubscriptionWithHealth> {

@@ -364,13 +364,19 @@ describe("administration panel", () => {
     const [planId, terms, etag] = revise.mock.calls[0]!;
     expect([planId, etag, terms.base_fee_cents, terms.credit_allowance]).toEqual(["lab-standard", '"1"', 59900, "1000"]);
     expect(terms.features?.[0]).toEqual({ key: "seats", label: "Team seats", included: true, limit: 25 });
+    expect(await screen.findByText(/Saved Lab Standard as version 2/)).toBeTruthy();
     fireEvent.click(await screen.findByRole("button", { name: "Archive Lab Standard" }));
+    expect(calls).not.toContain("POST /api/billing/plans/lab-standard/archive"); // not before it is confirmed
+    const confirm = screen.getByRole("group", { name: "Archive Lab Standard?" });
+    expect(confirm.textContent).toContain("existing subscribers keep version 1");
+    fireEvent.click(within(confirm).getByRole("button", { name: "Confirm archive" }));
     await waitFor(() => expect(calls).toContain("POST /api/billing/plans/lab-standard/archive"));
+    expect(await screen.findByText(/Archived Lab Standard: it left the catalog/)).toBeTruthy();
     expect(onChanged).toHaveBeenCalledTimes(2);
   });
 
-  it("shows a 412 when the listing moved on since it was read", async () => {
-    const { client } = fakeClient({
+  it("shows a 412 when the listing moved on since it was read, with a Reload", async () => {
+    const { client, calls } = fakeClient({
       ...base,
       "GET /api/billing/plans/lab-standard": { body: PLAN, headers: { ETag: '"1"' } },
       "PUT /api/billing/plans/lab-standard": refusal(412, "precondition_failed", "The plan is at version 2 now; reload it."),
@@ -378,7 +384,12 @@ describe("administration panel", () => {
     renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
     fireEvent.click(await screen.findByRole("button", { name: "Revise Lab Standard" }));
     fireEvent.click(await screen.findByRole("button", { name: "Save revision" }));
-    expect((await screen.findByRole("alert")).textContent).toContain("The plan is at version 2 now");
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("Someone changed this plan since you opened it");
+    const reads = calls.filter((c) => c === "GET /api/billing/plans/lab-standard").length;
+    fireEvent.click(within(alert).getByRole("button", { name: "Reload" }));
+    await waitFor(() => expect(calls.filter((c) => c === "GET /api/billing/plans/lab-standard").length).toBe(reads + 1));
+    await waitFor(() => expect(screen.queryByRole("alert")).toBeNull()); // the form starts again from the current version
   });
 
   it("tops up credits for the selected subscription with a reason", async () => {
@@ -396,5 +407,47 @@ describe("administration panel", () => {
     expect(await screen.findByText(/Recorded top-up of 500 credits; balance 1,500/)).toBeTruthy();
     expect(change.mock.calls[0]?.[1]).toMatchObject({ type: "top_up", amount: "500", reason: "Goodwill", price_cents: null });
     expect(onChanged).toHaveBeenCalled();
+  });
+});
+
+describe("archived listings", () => {
+  const base = {
+    "GET /api/billing/plans?": { body: { items: [PLAN], next_cursor: null } },
+    "GET /api/billing/invoices": { body: { items: [], next_cursor: null } },
+  };
+  const open = async () => {
+    const details = await screen.findByTestId("archived-listings");
+    (details as HTMLDetailsElement).open = true;
+    fireEvent(details, new Event("toggle"));
+    return details;
+  };
+
+  it("lists the archived plans that subscriptions are on, only once opened", async () => {
+    const { client, calls } = fakeClient({
+      ...base,
+      "GET /api/billing/subscriptions?": { body: { items: [SUBSCRIPTION, { ...SUBSCRIPTION, subscription_id: "02", plan_id: "lab-legacy" }], next_cursor: null } },
+      "GET /api/billing/plans/lab-legacy": { body: { ...PLAN, plan_id: "lab-legacy", name: "Lab Legacy", status: "archived", version: 3 } },
+    });
+    renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
+    await screen.findByTestId("listing-lab-standard");
+    expect(calls.some((c) => c.startsWith("GET /api/billing/plans/lab-legacy"))).toBe(false);
+    const details = await open();
+    await waitFor(() => expect(details.textContent).toContain("Lab Legacy"));
+    expect(details.textContent).toContain("lab-legacy v3, archived");
+    expect(details.textContent).not.toContain("Lab Standard");
+  });
+
+  it("says when no subscription is on an archived plan, and shows a refusal", async () => {
+    const { client } = fakeClient({ ...base, "GET /api/billing/subscriptions?": { body: { items: [SUBSCRIPTION], next_cursor: null } } });
+    const view = renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
+    await screen.findByTestId("listing-lab-standard");
+    const details = await open();
+    await waitFor(() => expect(details.textContent).toContain("No subscription is on an archived plan."));
+    view.unmount();
+    const refused = fakeClient({ ...base, "GET /api/billing/subscriptions?": refusal(403, "forbidden", "Finance and staff only.") });
+    renderWith(refused.client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
+    await screen.findByTestId("listing-lab-standard");
+    const again = await open();
+    await waitFor(() => expect(again.textContent).toContain("Finance and staff only."));
   });
 });
