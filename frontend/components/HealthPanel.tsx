@@ -4,6 +4,7 @@ import type { SubscriptionWithHealth } from "../lib/api";
 import { useClient } from "../lib/context";
 import { daysLeft, formatCredits, formatDate, formatDateTime, ratio } from "../lib/format";
 import { useResource } from "../lib/useResource";
+import { CanceledNotice, CancelSubscription } from "./CancelSubscription";
 import { CreditSettings } from "./CreditSettings";
 import { GrantsList, HoldsList } from "./Grants";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
@@ -20,6 +21,7 @@ export function HealthPanel({
   refreshKey = 0,
   mayVoid = false,
   mayEditSettings = false,
+  mayCancel = false,
   onChanged,
   children,
 }: {
@@ -27,6 +29,7 @@ export function HealthPanel({
   refreshKey?: number;
   mayVoid?: boolean;
   mayEditSettings?: boolean;
+  mayCancel?: boolean;
   onChanged?: () => void;
   children?: ReactNode;
 }) {
@@ -60,6 +63,7 @@ export function HealthPanel({
                   {s.organization_id} · {s.plan_id} v{s.plan_version} · {s.status} · {s.residency}
                 </span>
               </p>
+              <CanceledNotice subscription={s} />
               <div className="balance">
                 <span className="big" data-testid="credit-balance">
                   {formatCredits(s.credit_balance)}
@@ -101,9 +105,10 @@ export function HealthPanel({
                   {formatDate(s.current_period_start)} → {formatDate(s.current_period_end)} ({daysLeft(s.current_period_start, s.current_period_end)} days left)
                 </dd>
               </dl>
-              <CreditSettings subscription={s} mayEdit={mayEditSettings} onSaved={onChanged} />
+              <CreditSettings subscription={s} mayEdit={mayEditSettings && s.status === "active"} onSaved={onChanged} />
               <GrantsList subscriptionId={s.subscription_id} refreshKey={refreshKey} mayVoid={mayVoid} onChanged={onChanged} />
               <HoldsList subscriptionId={s.subscription_id} refreshKey={refreshKey} />
+              <CancelSubscription subscription={s} mayCancel={mayCancel} onCanceled={onChanged} />
               {children}
             </div>
           );

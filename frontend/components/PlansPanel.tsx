@@ -19,29 +19,45 @@ export function slaVersion(plan: Plan): string {
   return `${plan.sla.tier}@${plan.version}`;
 }
 
+/** The catalog (active plans, cheapest first) and, for a subscriber, its own plan: the version it
+ * signed up to, read by version, so it stays on screen after the plan is revised or archived. */
 export function PlansPanel({
   session,
   hasSubscription,
   onSubscribed,
   refreshKey = 0,
+  subscription = null,
+  onCatalog,
 }: {
   session: Session | null;
   hasSubscription: boolean;
   onSubscribed: (subscription: Subscription) => void;
   refreshKey?: number;
+  subscription?: Subscription | null;
+  /** Told how many plans the catalog lists, once it is read. */
+  onCatalog?: (count: number) => void;
 }) {
   const client = useClient();
   const plans = useResource(() => client.listPlans(), [client, refreshKey]);
   const shown = plans.state === "ready";
+  const count = plans.state === "ready" ? plans.data.items.length : null;
   useEffect(() => {
     // "Usable" per DESIGN.md's target: the time from navigation to plans on screen (the browser test reads it).
     if (shown && performance.getEntriesByName("plans-shown").length === 0) performance.mark("plans-shown");
   }, [shown]);
+  useEffect(() => {
+    if (count !== null) onCatalog?.(count);
+  }, [count, onCatalog]);
+  const listed = plans.state === "ready" ? plans.data.items.find((p) => p.plan_id === subscription?.plan_id) ?? null : null;
   return (
     <Panel id="plans" title="Plans">
+      {subscription ? <OwnPlan subscription={subscription} listed={listed} session={session} /> : null}
       {plans.state === "loading" ? <Loading what="plans" /> : null}
       {plans.state === "error" ? <ErrorNotice error={plans.error} onRetry={plans.reload} /> : null}
-      {plans.state === "ready" && plans.data.items.length === 0 ? <Empty>No plans are listed yet.</Empty> : null}
+      {plans.state === "ready" && plans.data.items.length === 0 ? (
+        <Empty>{subscription ? "No plans are offered to new subscribers at the moment." : "No plans are offered at the moment."}</Empty>
+      ) : null}
+      {subscription && plans.state === "ready" && plans.data.items.length > 0 ? <h3 className="catalog-title">The catalog</h3> : null}
       {plans.state === "ready" && plans.data.items.length > 0 ? (
         <ul className="cards" aria-label="Plans, cheapest first">
           {cheapestFirst(plans.data.items).map((plan) => (
@@ -57,6 +73,32 @@ export function PlansPanel({
         </ul>
       ) : null}
     </Panel>
+  );
+}
+
+/** The subscriber's own plan at the version it is on, archived or not. */
+function OwnPlan({ subscription, listed, session }: { subscription: Subscription; listed: Plan | null; session: Session | null }) {
+  const client = useClient();
+  const plan = useResource(() => client.planVersion(subscription.plan_id, subscription.plan_version), [client, subscription.plan_id, subscription.plan_version]);
+  return (
+    <section className="own-plan" aria-labelledby="own-plan-title" data-testid="own-plan">
+      <h3 id="own-plan-title">{subscription.status === "active" ? "Your plan" : "Your last plan"}</h3>
+      {plan.state === "loading" ? <Loading what="your plan" /> : null}
+      {plan.state === "error" ? <ErrorNotice error={plan.error} onRetry={plan.reload} /> : null}
+      {plan.state === "ready" ? (
+        <>
+          <p className="muted small" data-testid="own-plan-note">
+            Version {plan.data.version}
+            {!listed
+              ? ": archived, no longer offered to new subscribers. Your subscription keeps these terms."
+              : listed.version !== plan.data.version
+                ? `: the catalog now lists version ${listed.version} for new subscribers; your subscription keeps these terms.`
+                : ", as listed in the catalog."}
+          </p>
+          <PlanCard plan={plan.data} session={session} mayOffer={false} onSubscribed={() => undefined} />
+        </>
+      ) : null}
+    </section>
   );
 }
 

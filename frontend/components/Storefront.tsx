@@ -109,6 +109,7 @@ function Dashboard({ session }: { session: Session }) {
   const [refreshKey, setRefreshKey] = useState(0);
   const refresh = useCallback(() => setRefreshKey((k) => k + 1), []);
   const [chosen, setChosen] = useState<string | null>(null);
+  const [catalogSize, setCatalogSize] = useState<number | null>(null);
   const staff = can(session, "administer");
   const orgUser = can(session, "read-own-billing");
   const own = useResource(orgUser && session.org ? () => api.organizationSubscriptions(session.org!) : null, [session.org, orgUser, refreshKey]);
@@ -143,13 +144,20 @@ function Dashboard({ session }: { session: Session }) {
         hasSubscription={own.state !== "ready" || hasActive}
         onSubscribed={refresh}
         refreshKey={refreshKey}
+        subscription={ownSubscription}
+        onCatalog={setCatalogSize}
       />
       {staff ? <AdminPanel session={session} selected={chosen} onSelect={setChosen} refreshKey={refreshKey} onChanged={refresh} /> : null}
       {orgUser && own.state === "loading" && !ownSubscription ? <Loading what="your subscription" /> : null}
       {orgUser && own.state === "error" ? <ErrorNotice error={own.error} onRetry={own.reload} /> : null}
       {orgUser && own.state === "ready" && !ownSubscription ? (
         <p className="state state-empty" data-testid="no-subscription">
-          {session.org} has no subscription yet{can(session, "subscribe") ? ": choose a plan above." : "; an organization admin can subscribe."}
+          {session.org} has no subscription yet
+          {catalogSize === 0
+            ? ". No plans are offered at the moment; once one is, an organization admin can subscribe here."
+            : can(session, "subscribe")
+              ? ": choose a plan above."
+              : "; an organization admin can subscribe."}
         </p>
       ) : null}
       {staff || (orgUser && ownSubscription) ? (
@@ -159,6 +167,7 @@ function Dashboard({ session }: { session: Session }) {
             refreshKey={refreshKey}
             mayVoid={can(session, "change-credits")}
             mayEditSettings={can(session, "manage-settings")}
+            mayCancel={can(session, "cancel")}
             onChanged={refresh}
           />
           <LedgerPanel subscriptionId={subscriptionId} refreshKey={refreshKey} />

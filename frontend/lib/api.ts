@@ -12,6 +12,8 @@ export type Health = Schemas["Health"];
 export type UsageEvent = Schemas["UsageEvent"];
 export type DailyUsage = Schemas["DailyUsage"];
 export type Invoice = Schemas["Invoice"];
+export type UpcomingInvoice = Schemas["UpcomingInvoice"];
+export type LineItem = Schemas["LineItem"];
 export type LedgerEntry = Schemas["LedgerEntry"];
 export type ErrorEnvelope = Schemas["ErrorEnvelope"];
 export type CreditGrant = Schemas["CreditGrant"];
@@ -54,6 +56,7 @@ type Options = { method?: string; body?: unknown; headers?: Record<string, strin
 export class BillingClient {
   private token: string | null = null;
   private onUnauthorized: (reason: string) => void = () => {};
+  private readonly versions = new Map<string, Promise<Plan>>();
 
   constructor(private readonly base: string = API_BASE, private readonly fetcher: typeof fetch = (...a) => fetch(...a)) {}
 
@@ -128,6 +131,17 @@ export class BillingClient {
     const response = await this.send(`/plans/${encodeURIComponent(planId)}`);
     return { plan: (await response.json()) as Plan, etag: response.headers.get("ETag") };
   }
+  /** One version of a plan, archived or not. Versions never change, so each is read once. */
+  planVersion(planId: string, version: number): Promise<Plan> {
+    const key = `${planId}@${version}`;
+    let plan = this.versions.get(key);
+    if (!plan) {
+      plan = this.json<Plan>(`/plans/${encodeURIComponent(planId)}`, { query: { version: String(version) } });
+      this.versions.set(key, plan);
+      plan.catch(() => this.versions.delete(key)); // a refusal is not remembered
+    }
+    return plan;
+  }
   createPlan(listing: PlanListing): Promise<Plan> {
     return this.json("/plans", { method: "POST", body: listing });
   }
@@ -158,6 +172,17 @@ export class BillingClient {
   }
   getSubscription(id: string): Promise<SubscriptionWithHealth> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}`);
+  }
+
+  /** Org admins of that org and marketplace admins. Canceling twice answers the canceled subscription. */
+  cancelSubscription(id: string): Promise<Subscription> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+  }
+
+  /** The current period's invoice as it would be drafted now (never stored); with `cancelNow`,
+   * the final invoice a cancellation now would make. */
+  upcomingInvoice(id: string, cancelNow: boolean): Promise<UpcomingInvoice> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/invoices/upcoming`, { query: { cancel_now: cancelNow ? "true" : undefined } });
   }
 
   /** Org admins of that org and marketplace admins: low-balance threshold and auto top-up. */

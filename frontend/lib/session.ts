@@ -64,6 +64,7 @@ export function can(session: Session, action: Action): boolean {
     case "change-credits":
     case "manage-plans":
       return has("marketplace:admin");
+    case "cancel":
     case "manage-settings":
       return has("marketplace:admin") || (has("org:admin") && session.org !== null);
     case "read-own-billing":
@@ -71,4 +72,4 @@ export function can(session: Session, action: Action): boolean {
   }
 }
 
-export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings";
+export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings" | "cancel";

@@ -22,7 +22,7 @@ describe("plans panel", () => {
 
   it("says when no plan is listed", async () => {
     renderWith(fakeClient({ "GET /api/billing/plans": page([]) }).client, panel());
-    expect(await screen.findByText("No plans are listed yet.")).toBeTruthy();
+    expect(await screen.findByText("No plans are offered at the moment.")).toBeTruthy();
   });
 
   it("shows the API's message when the catalog cannot be read", async () => {
