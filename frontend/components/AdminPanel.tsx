@@ -76,7 +76,7 @@ function SubscriptionFinder({ selected, onSelect, refreshKey }: { selected: stri
       {found.state === "ready" && found.data.items.length === 0 ? <Empty>No subscriptions match.</Empty> : null}
       {found.state === "ready" && found.data.items.length > 0 ? (
         <div className="scroll">
-          <table className="data" data-testid="subscription-list">
+          <table className="data stack" data-testid="subscription-list">
             <caption className="sr-only">Subscriptions, newest first</caption>
             <thead>
               <tr>
@@ -93,14 +93,16 @@ function SubscriptionFinder({ selected, onSelect, refreshKey }: { selected: stri
             <tbody>
               {found.data.items.map((s) => (
                 <tr key={s.subscription_id} className={s.subscription_id === selected ? "selected" : undefined}>
-                  <td>{s.organization_id}</td>
-                  <td>
+                  <td data-label="Organization">{s.organization_id}</td>
+                  <td data-label="Plan">
                     {s.plan_id} v{s.plan_version}
                   </td>
-                  <td>{s.status}</td>
-                  <td className="num">{formatCredits(s.credit_balance)}</td>
-                  <td>{formatDate(s.current_period_end)}</td>
-                  <td>
+                  <td data-label="Status">{s.status}</td>
+                  <td className="num" data-label="Balance">
+                    {formatCredits(s.credit_balance)}
+                  </td>
+                  <td data-label="Period end">{formatDate(s.current_period_end)}</td>
+                  <td className="actions">
                     <button type="button" onClick={() => onSelect(s.subscription_id)} aria-pressed={s.subscription_id === selected} aria-label={`Select ${s.organization_id}`}>
                       {s.subscription_id === selected ? "Selected" : "Select"}
                     </button>
@@ -137,7 +139,7 @@ function DraftInvoices({ refreshKey, onChanged }: { refreshKey: number; onChange
       {drafts.state === "ready" && drafts.data.items.length === 0 ? <Empty>No draft invoices.</Empty> : null}
       {drafts.state === "ready" && drafts.data.items.length > 0 ? (
         <div className="scroll">
-          <table className="data" data-testid="draft-invoices">
+          <table className="data stack" data-testid="draft-invoices">
             <caption className="sr-only">Draft invoices across organizations</caption>
             <thead>
               <tr>
@@ -152,12 +154,14 @@ function DraftInvoices({ refreshKey, onChanged }: { refreshKey: number; onChange
             <tbody>
               {drafts.data.items.map((invoice) => (
                 <tr key={invoice.invoice_id}>
-                  <td>{invoice.organization_id}</td>
-                  <td>
+                  <td data-label="Organization">{invoice.organization_id}</td>
+                  <td data-label="Period">
                     {formatDate(invoice.period_start)} → {formatDate(invoice.period_end)}
                   </td>
-                  <td className="num">{formatMoney(invoice.total_cents, invoice.currency)}</td>
-                  <td className="row">
+                  <td className="num" data-label="Total">
+                    {formatMoney(invoice.total_cents, invoice.currency)}
+                  </td>
+                  <td className="row actions">
                     <button type="button" onClick={() => void act(() => client.issueInvoice(invoice))}>
                       Issue
                     </button>

@@ -72,9 +72,7 @@ export function CancelSubscription({ subscription, mayCancel, onCanceled }: { su
             Canceling now ends the period today: usage stops being accepted, the unused allowance expires, and this final invoice is drafted for{" "}
             {formatDate(step.invoice.period_start)} → {formatDate(step.invoice.period_end)}:
           </p>
-          <div className="scroll">
-            <InvoiceLines invoice={step.invoice} caption="The final invoice if canceled now" />
-          </div>
+          <InvoiceLines invoice={step.invoice} caption="The final invoice if canceled now" />
           <p>
             Final invoice total: <strong data-testid="final-total">{formatMoney(step.invoice.total_cents, step.invoice.currency)}</strong>
           </p>

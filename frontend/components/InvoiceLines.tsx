@@ -5,6 +5,7 @@ import { formatCentsRate, formatCredits, formatMoney } from "../lib/format";
  * globals.css `table.stack`), so the amounts and the total stay on screen without scrolling. */
 export function InvoiceLines({ invoice, caption = "Invoice lines" }: { invoice: Invoice | UpcomingInvoice; caption?: string }) {
   return (
+    <div className="scroll">
     <table className="data stack invoice-lines" data-testid="invoice-lines">
       <caption className="sr-only">{caption}</caption>
       <thead>
@@ -48,5 +49,6 @@ export function InvoiceLines({ invoice, caption = "Invoice lines" }: { invoice: 
         </tr>
       </tfoot>
     </table>
+    </div>
   );
 }

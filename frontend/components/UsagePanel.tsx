@@ -122,7 +122,7 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
       {events.state === "ready" && events.items.length === 0 ? <Empty>No usage events{service || flag ? " match these filters" : " yet"}.</Empty> : null}
       {events.state === "ready" && events.items.length > 0 ? (
         <div className="scroll">
-          <table className="data" data-testid="usage-table">
+          <table className="data stack" data-testid="usage-table">
             <caption className="sr-only">Usage events, newest first</caption>
             <thead>
               <tr>
@@ -138,14 +138,16 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
             <tbody>
               {events.items.map((e) => (
                 <tr key={e.event_id}>
-                  <td>{formatDateTime(e.occurred_at)}</td>
-                  <td>{e.service}</td>
-                  <td className="num">
+                  <td data-label="Occurred">{formatDateTime(e.occurred_at)}</td>
+                  <td data-label="Service">{e.service}</td>
+                  <td className="num" data-label="Quantity">
                     {formatCredits(e.quantity)} {e.unit}
                   </td>
-                  <td className="num">{formatCredits(e.credits)}</td>
-                  <td className={`num${e.overage_credits !== "0" ? " overage" : ""}`}>{e.overage_credits !== "0" ? formatCredits(e.overage_credits) : "—"}</td>
-                  <td>
+                  <td className="num" data-label="Credits">
+                    {formatCredits(e.credits)}
+                  </td>
+                  <td className={`num${e.overage_credits !== "0" ? " overage" : ""}`} data-label="Overage">{e.overage_credits !== "0" ? formatCredits(e.overage_credits) : "—"}</td>
+                  <td data-label="Guardrail">
                     {(e.guardrail.flags ?? []).map((f) => (
                       <span key={f} className="tag tag-flag">
                         {f}
@@ -158,7 +160,9 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
                       </span>
                     ))}
                   </td>
-                  <td className="num">{formatCredits(e.balance_after)}</td>
+                  <td className="num" data-label="Balance after">
+                    {formatCredits(e.balance_after)}
+                  </td>
                 </tr>
               ))}
             </tbody>
