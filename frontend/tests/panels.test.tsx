@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { AdminPanel } from "../components/AdminPanel";
 import { HealthPanel } from "../components/HealthPanel";
 import { InvoicesPanel } from "../components/InvoicesPanel";
-import { LedgerPanel } from "../components/LedgerPanel";
+import { LedgerPanel, PAGES_AT_ONCE } from "../components/LedgerPanel";
 import { PlansPanel } from "../components/PlansPanel";
 import { UsagePanel } from "../components/UsagePanel";
 import { fakeClient, INVOICE, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION } from "./support";
@@ -262,7 +262,7 @@ describe("ledger panel", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("No such subscription.");
   });
 
-  it("shows entries oldest first, each type distinct, with amount, balance after, actor and reason", async () => {
+  it("shows entries newest first, each type distinct, with amount, balance after, actor and reason", async () => {
     renderWith(
       fakeClient({
         "GET /api/billing/subscriptions/01SUB/ledger": page([
@@ -275,26 +275,33 @@ describe("ledger panel", () => {
       <LedgerPanel subscriptionId="01SUB" />,
     );
     const items = await screen.findAllByRole("listitem");
-    expect(items.map((i) => i.getAttribute("data-type"))).toEqual(["grant", "usage", "top_up", "expiry"]);
-    expect(items[0]?.textContent).toContain("+1,000");
-    expect(items[2]?.textContent).toContain("Goodwill");
-    expect(items[2]?.textContent).toContain("balance after 1,494");
-    expect(items[3]?.textContent).toContain("Expiry");
-    expect(items[3]?.textContent).toContain("−994");
+    expect(items.map((i) => i.getAttribute("data-type"))).toEqual(["expiry", "top_up", "usage", "grant"]);
+    expect(items[3]?.textContent).toContain("+1,000");
+    expect(items[1]?.textContent).toContain("Goodwill");
+    expect(items[1]?.textContent).toContain("balance after 1,494");
+    expect(items[0]?.textContent).toContain("Expiry");
+    expect(items[0]?.textContent).toContain("−994");
+    expect(screen.getByTestId("ledger-count").textContent).toContain("4 entries, newest first");
     expect(new Set(items.map((i) => i.className)).size).toBe(4);
   });
 
-  it("loads later entries below when the ledger has more than a page", async () => {
-    renderWith(
-      fakeClient({
-        "GET /api/billing/subscriptions/01SUB/ledger?limit=200&cursor=p2": page([entry(3, "void", "-500", "494", "Voided grant")]),
-        "GET /api/billing/subscriptions/01SUB/ledger": page([entry(1, "grant", "1000", "1000"), entry(2, "top_up", "500", "1500")], "p2"),
-      }).client,
-      <LedgerPanel subscriptionId="01SUB" />,
-    );
-    fireEvent.click(await screen.findByRole("button", { name: "Load later entries" }));
-    await waitFor(() => expect(screen.getAllByRole("listitem").map((i) => i.getAttribute("data-type"))).toEqual(["grant", "top_up", "void"]));
-    expect(screen.queryByRole("button", { name: "Load later entries" })).toBeNull();
+  it("reads every page to the end, so the newest entry of a long ledger is at the top", async () => {
+    const { client, calls } = fakeClient({
+      "GET /api/billing/subscriptions/01SUB/ledger?limit=200&cursor=p2": page([entry(3, "void", "-500", "494", "Voided grant")]),
+      "GET /api/billing/subscriptions/01SUB/ledger": page([entry(1, "grant", "1000", "1000"), entry(2, "top_up", "500", "1500")], "p2"),
+    });
+    renderWith(client, <LedgerPanel subscriptionId="01SUB" />);
+    await waitFor(() => expect(screen.getAllByRole("listitem").map((i) => i.getAttribute("data-type"))).toEqual(["void", "top_up", "grant"]));
+    expect(calls.filter((c) => c.includes("/ledger")).length).toBe(2);
+  });
+
+  it("stops after a bounded number of pages and offers to read on", async () => {
+    const { client, calls } = fakeClient({
+      "GET /api/billing/subscriptions/01SUB/ledger": page([entry(1, "grant", "1000", "1000")], "again"),
+    });
+    renderWith(client, <LedgerPanel subscriptionId="01SUB" />);
+    expect(await screen.findByRole("button", { name: "Read on to the newest" })).toBeTruthy();
+    expect(calls.filter((c) => c.includes("/ledger")).length).toBe(PAGES_AT_ONCE);
   });
 });
 
