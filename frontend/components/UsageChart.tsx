@@ -1,6 +1,7 @@
 "use client";
 import { useEffect, useRef, useState } from "react";
 import type { DailyUsage } from "../lib/api";
+import { addDecimals } from "../lib/decimal";
 import { formatCredits } from "../lib/format";
 
 // Inline SVG, written here: a stacked bar per day of the range, one colour per service. No chart
@@ -21,20 +22,9 @@ export function daysOf(from: string, to: string): string[] {
   return days;
 }
 
-/** Exact sum of decimal strings (scaled BigInt), for the legend's totals. */
+/** Exact sum of decimal strings, for the legend's totals. */
 export function sumDecimals(values: string[]): string {
-  const scale = 6;
-  const total = values.reduce((sum, v) => {
-    const negative = v.startsWith("-");
-    const [whole = "0", frac = ""] = v.replace(/^[-+]/, "").split(".");
-    const n = BigInt(whole + frac.padEnd(scale, "0").slice(0, scale));
-    return sum + (negative ? -n : n);
-  }, 0n);
-  const negative = total < 0n;
-  const digits = (negative ? -total : total).toString().padStart(scale + 1, "0");
-  const whole = digits.slice(0, -scale);
-  const frac = digits.slice(-scale).replace(/0+$/, "");
-  return `${negative ? "-" : ""}${whole}${frac ? "." + frac : ""}`;
+  return values.reduce((sum, v) => addDecimals(sum, v), "0");
 }
 
 /** The drawing's width follows its box (1 SVG unit = 1 CSS pixel), so the axis labels keep their

@@ -211,7 +211,8 @@ export class BillingClient {
   dailyUsage(id: string, from: string, to: string): Promise<Page<DailyUsage>> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage/daily`, { query: { from, to } });
   }
-  usageEvents(id: string, filters: { service?: string; guardrail_flag?: string; cursor?: string }): Promise<Page<UsageEvent>> {
+  /** Newest first by `occurred_at`, in [from, to) when given; 20 a page unless `limit` says. */
+  usageEvents(id: string, filters: { service?: string; guardrail_flag?: string; cursor?: string; from?: string; to?: string; limit?: string }): Promise<Page<UsageEvent>> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage`, { query: { limit: "20", ...filters } });
   }
 

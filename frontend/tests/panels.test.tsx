@@ -6,6 +6,7 @@ import { InvoicesPanel } from "../components/InvoicesPanel";
 import { LedgerPanel, PAGES_AT_ONCE } from "../components/LedgerPanel";
 import { PlansPanel } from "../components/PlansPanel";
 import { UsagePanel } from "../components/UsagePanel";
+import { ClientContext } from "../lib/context";
 import { fakeClient, INVOICE, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION } from "./support";
 
 afterEach(cleanup);
@@ -139,38 +140,41 @@ describe("usage panel", () => {
     ledger_seq: 2,
   };
 
+  const sub = { "GET /api/billing/subscriptions/01SUB?": { body: SUBSCRIPTION }, "GET /api/billing/subscriptions/01SUB": { body: SUBSCRIPTION } };
+
   it("says it is loading", () => {
-    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB/usage": "pending" }).client, <UsagePanel subscriptionId="01SUB" />);
-    expect(screen.getAllByRole("status").length).toBe(2);
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB": "pending" }).client, <UsagePanel subscriptionId="01SUB" />);
+    expect(screen.getAllByRole("status").map((s) => s.textContent)).toEqual(["Loading the current period…", "Loading usage events…"]);
   });
 
-  it("says when there is no usage", async () => {
-    renderWith(
-      fakeClient({ "GET /api/billing/subscriptions/01SUB/usage/daily": page([]), "GET /api/billing/subscriptions/01SUB/usage?": page([]) }).client,
-      <UsagePanel subscriptionId="01SUB" />,
-    );
-    expect(await screen.findByText(/No usage between/)).toBeTruthy();
+  it("says when there is no usage in the current period", async () => {
+    const { client, calls } = fakeClient({ ...sub, "GET /api/billing/subscriptions/01SUB/usage?": page([]) });
+    renderWith(client, <UsagePanel subscriptionId="01SUB" />);
+    expect(await screen.findByText("No usage between 2026-11-01 and 2026-12-01.")).toBeTruthy();
     expect(await screen.findByText("No usage events yet.")).toBeTruthy();
+    expect(calls).toContain("GET /api/billing/subscriptions/01SUB/usage?limit=200&from=2026-11-01T00%3A00%3A00Z&to=2026-12-01T00%3A00%3A00Z");
   });
 
   it("shows errors with their messages", async () => {
     renderWith(
-      fakeClient({ "GET /api/billing/subscriptions/01SUB/usage": refusal(422, "validation_error", "from must not be after to.") }).client,
+      fakeClient({ ...sub, "GET /api/billing/subscriptions/01SUB/usage": refusal(422, "validation_error", "from must not be after to.") }).client,
       <UsagePanel subscriptionId="01SUB" />,
     );
-    expect((await screen.findAllByRole("alert")).map((a) => a.textContent).join()).toContain("from must not be after to.");
+    await waitFor(() => expect(screen.getAllByRole("alert").map((a) => a.textContent).join()).toContain("from must not be after to."));
   });
 
-  it("draws the chart, lists events with flags, escalations and overage, pages and filters", async () => {
+  it("charts each event on the day it occurred, lists events with flags, escalations and overage, pages and filters", async () => {
+    const late = { ...event, event_id: "01LATE", occurred_at: "2026-11-03T23:59:59Z", recorded_at: "2026-11-20T08:00:00Z", credits: "1.5" };
     const { client, calls } = fakeClient({
-      "GET /api/billing/subscriptions/01SUB/usage/daily": page([{ day: new Date().toISOString().slice(0, 10), services: { planner: { quantity: "3", credits: "6", overage_credits: "2", events: 1 } } }]),
+      ...sub,
+      "GET /api/billing/subscriptions/01SUB/usage?limit=200": page([event, late]),
       "GET /api/billing/subscriptions/01SUB/usage?limit=20&cursor=c2": page([{ ...event, event_id: "01EV2", guardrail: {} }]),
       "GET /api/billing/subscriptions/01SUB/usage?": page([event], "c2"),
     });
     renderWith(client, <UsagePanel subscriptionId="01SUB" />);
     const chart = await screen.findByTestId("usage-chart");
-    expect(chart.querySelectorAll("rect").length).toBe(1);
-    expect(chart.parentElement?.querySelector("figcaption")?.textContent).toContain("planner: 6 credits");
+    expect([...chart.querySelectorAll("g[data-day]")].filter((g) => g.querySelector("rect")).map((g) => g.getAttribute("data-day"))).toEqual(["2026-11-03", "2026-11-20"]);
+    expect(chart.parentElement?.querySelector("figcaption")?.textContent).toContain("planner: 7.5 credits");
     const table = await screen.findByTestId("usage-table");
     expect(table.textContent).toContain("dose_limit");
     expect(table.textContent).toContain("ESC-12");
@@ -180,6 +184,26 @@ describe("usage panel", () => {
     fireEvent.change(screen.getByLabelText("Guardrail flag"), { target: { value: "dose_limit" } });
     fireEvent.click(screen.getByRole("button", { name: "Apply filters" }));
     await waitFor(() => expect(calls.some((c) => c.includes("guardrail_flag=dose_limit"))).toBe(true));
+  });
+
+  it("follows the current period when it moves on, until a window is chosen", async () => {
+    const { client } = fakeClient({ ...sub, "GET /api/billing/subscriptions/01SUB/usage?": page([]) });
+    const view = renderWith(client, <UsagePanel subscriptionId="01SUB" refreshKey={0} />);
+    expect(await screen.findByText("No usage between 2026-11-01 and 2026-12-01.")).toBeTruthy();
+    const moved = fakeClient({
+      "GET /api/billing/subscriptions/01SUB": { body: { ...SUBSCRIPTION, current_period_start: "2026-12-01T00:00:00Z", current_period_end: "2027-01-01T00:00:00Z" } },
+      "GET /api/billing/subscriptions/01SUB/usage?": page([]),
+    });
+    view.rerender(
+      <ClientContext.Provider value={moved.client}>
+        <UsagePanel subscriptionId="01SUB" refreshKey={1} />
+      </ClientContext.Provider>,
+    );
+    expect(await screen.findByText("No usage between 2026-12-01 and 2027-01-01.")).toBeTruthy();
+    fireEvent.change(screen.getByLabelText("From"), { target: { value: "2026-12-10" } });
+    expect(await screen.findByText("No usage between 2026-12-10 and 2027-01-01.")).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Current period" }));
+    expect(await screen.findByText("No usage between 2026-12-01 and 2027-01-01.")).toBeTruthy();
   });
 });
 
