@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, type Subscription } from "../lib/api";
 import { ClientContext } from "../lib/context";
-import { can, sessionFromToken, storedToken, storeToken, type Session } from "../lib/session";
+import { can, describeSession, sessionFromToken, storedToken, storeToken, type Session } from "../lib/session";
 import { useResource } from "../lib/useResource";
 import { AdminPanel } from "./AdminPanel";
 import { HealthPanel } from "./HealthPanel";
@@ -69,10 +69,8 @@ export function Storefront() {
         <h1>Marketplace Billing</h1>
         {session ? (
           <div className="who">
-            <span data-testid="who">
-              {session.sub} · {session.roles.join(", ")}
-              {session.org ? ` · ${session.org}` : ""}
-              {session.residency ? ` · ${session.residency}` : ""}
+            <span data-testid="who" data-roles={session.roles.join(" ")} title={`Signed in as ${session.sub}`}>
+              {describeSession(session)}
             </span>
             <button type="button" onClick={() => signOut(null)}>
               Sign out

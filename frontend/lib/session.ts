@@ -73,3 +73,19 @@ export function can(session: Session, action: Action): boolean {
 }
 
 export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings" | "cancel";
+
+const ROLE_TEXT: Record<Role, string> = {
+  "marketplace:admin": "Marketplace admin",
+  finance: "Finance",
+  service: "Service",
+  "org:admin": "Organization admin",
+  "org:member": "Organization member",
+};
+
+/** "Organization admin of org-acme · us data region": who the page acts as, for a person. */
+export function describeSession(session: Session): string {
+  const roles = session.roles.map((r) => ROLE_TEXT[r]).join(" and ") || "No role";
+  const org = session.org ? ` of ${session.org}` : "";
+  const region = session.residency ? ` · ${session.residency.toUpperCase()} region` : "";
+  return `${roles}${org}${region}`;
+}
