@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import { newIdempotencyKey, type Plan, type Subscription } from "../lib/api";
 import { useClient } from "../lib/context";
+import { compareDecimals, multiplyDecimals } from "../lib/decimal";
 import { formatCentsRate, formatCredits, formatMoney } from "../lib/format";
 import { can, type Session } from "../lib/session";
 import { asApiError, useResource } from "../lib/useResource";
@@ -48,6 +49,7 @@ export function PlansPanel({
   useEffect(() => {
     if (count !== null) onCatalog?.(count);
   }, [count, onCatalog]);
+  const rows = plans.state === "ready" ? featureRows(cheapestFirst(plans.data.items)) : [];
   const listed = plans.state === "ready" ? plans.data.items.find((p) => p.plan_id === subscription?.plan_id) ?? null : null;
   return (
     <Panel id="plans" title="Plans">
@@ -64,6 +66,7 @@ export function PlansPanel({
             <li key={plan.plan_id}>
               <PlanCard
                 plan={plan}
+                features={rows}
                 session={session}
                 mayOffer={session !== null && can(session, "subscribe") && !hasSubscription}
                 onSubscribed={onSubscribed}
@@ -74,6 +77,16 @@ export function PlansPanel({
       ) : null}
     </Panel>
   );
+}
+
+export type FeatureRow = { key: string; label: string };
+
+/** Every feature key of the plans shown, in the order they first appear: each card lists the same
+ * rows, so the cards' feature tables line up side by side. */
+export function featureRows(plans: Plan[]): FeatureRow[] {
+  const rows = new Map<string, string>();
+  for (const plan of plans) for (const f of plan.features ?? []) if (!rows.has(f.key)) rows.set(f.key, f.label);
+  return [...rows].map(([key, label]) => ({ key, label }));
 }
 
 /** The subscriber's own plan at the version it is on, archived or not. */
@@ -95,7 +108,7 @@ function OwnPlan({ subscription, listed, session }: { subscription: Subscription
                 ? `: the catalog now lists version ${listed.version} for new subscribers; your subscription keeps these terms.`
                 : ", as listed in the catalog."}
           </p>
-          <PlanCard plan={plan.data} session={session} mayOffer={false} onSubscribed={() => undefined} />
+          <PlanCard plan={plan.data} session={session} mayOffer={false} onSubscribed={() => undefined} available={subscription.status === "active" ? subscription.available_credits : null} />
         </>
       ) : null}
     </section>
@@ -107,11 +120,17 @@ export function PlanCard({
   session,
   mayOffer,
   onSubscribed,
+  features = featureRows([plan]),
+  available = null,
 }: {
   plan: Plan;
   session: Session | null;
   mayOffer: boolean;
   onSubscribed: (subscription: Subscription) => void;
+  /** The rows of the feature table (shared across the cards shown side by side). */
+  features?: FeatureRow[];
+  /** The subscriber's available credits, when this is its plan: the estimator compares with them. */
+  available?: string | null;
 }) {
   const client = useClient();
   const [open, setOpen] = useState(false);
@@ -148,6 +167,7 @@ export function PlanCard({
     <article className="card plan-card" aria-labelledby={titleId} data-testid={`plan-${plan.plan_id}`}>
       <h3 id={titleId}>{plan.name}</h3>
       <p className="muted">by {plan.partner}</p>
+      {plan.description ? <p className="plan-description">{plan.description}</p> : null}
       <p className="price">
         <span className="amount">{formatMoney(plan.base_fee_cents, plan.currency)}</span>{" "}
         <span className="muted">
@@ -174,7 +194,30 @@ export function PlanCard({
           {plan.sla.tier}, {plan.sla.uptime_percent}% uptime, {plan.sla.response_time_hours} h response
         </dd>
       </dl>
-      {plan.features && plan.features.length > 0 ? (
+      {Object.keys(plan.usage_rates).length > 0 ? (
+        <table className="features rates" data-testid={`rates-${plan.plan_id}`}>
+          <caption className="sr-only">Usage rates of {plan.name}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Service</th>
+              <th scope="col" className="num">
+                Credits
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(plan.usage_rates).map(([service, rate]) => (
+              <tr key={service}>
+                <th scope="row">{service}</th>
+                <td className="num">
+                  {formatCredits(rate.credits_per_unit)} per {rate.unit}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {features.length > 0 ? (
         <table className="features">
           <caption className="sr-only">Features of {plan.name}</caption>
           <thead>
@@ -184,17 +227,40 @@ export function PlanCard({
             </tr>
           </thead>
           <tbody>
-            {plan.features.map((feature) => (
-              <tr key={feature.key}>
-                <th scope="row">{feature.label}</th>
-                <td className={feature.included ? "yes" : "no"}>
-                  {feature.included ? (feature.limit !== null && feature.limit !== undefined ? `Up to ${feature.limit}` : "Included") : "Not included"}
-                </td>
-              </tr>
-            ))}
+            {features.map((row) => {
+              const feature = plan.features?.find((f) => f.key === row.key);
+              return (
+                <tr key={row.key} data-feature={row.key}>
+                  <th scope="row">{feature?.label ?? row.label}</th>
+                  <td className={feature?.included ? "yes" : "no"}>
+                    {!feature
+                      ? "Not offered"
+                      : feature.included
+                        ? feature.limit !== null && feature.limit !== undefined
+                          ? `Up to ${feature.limit}`
+                          : "Included"
+                        : "Not included"}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       ) : null}
+      {plan.bundle && plan.bundle.length > 0 ? (
+        <div className="bundle">
+          <h4>Bundle</h4>
+          <ul>
+            {plan.bundle.map((item) => (
+              <li key={item.sku}>
+                <strong>{item.name}</strong>
+                {item.description ? <span className="muted"> · {item.description}</span> : null}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+      <Estimator plan={plan} available={available} />
       {mayOffer && !open ? (
         <button type="button" className="primary" onClick={() => setOpen(true)}>
           Subscribe to {plan.name}
@@ -228,5 +294,55 @@ export function PlanCard({
         </form>
       ) : null}
     </article>
+  );
+}
+
+/** What N units of a service cost on this plan (its rate, computed here exactly) and whether the
+ * credits at hand cover it: the subscriber's available credits, or a new period's allowance. */
+export function Estimator({ plan, available }: { plan: Plan; available: string | null }) {
+  const services = Object.keys(plan.usage_rates);
+  const [service, setService] = useState(services[0] ?? "");
+  const [quantity, setQuantity] = useState("1");
+  const rate = plan.usage_rates[service];
+  if (!rate) return null;
+  const q = quantity.trim();
+  const valid = /^\d{1,12}(\.\d{1,6})?$/.test(q) && Number(q) > 0;
+  const credits = valid ? multiplyDecimals(q, rate.credits_per_unit) : null;
+  const against = available ?? plan.credit_allowance;
+  const covered = credits !== null ? compareDecimals(credits, against) <= 0 : null;
+  const id = `estimate-${plan.plan_id}`;
+  return (
+    <details className="estimator">
+      <summary>Estimate a run</summary>
+      <div className="row">
+        <label>
+          Service
+          <select value={service} onChange={(e) => setService(e.target.value)}>
+            {services.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {`Quantity (${rate.unit}s)`}
+          <input value={quantity} onChange={(e) => setQuantity(e.target.value)} inputMode="decimal" size={8} aria-describedby={id} aria-invalid={!valid} />
+        </label>
+      </div>
+      <p id={id} className="small" aria-live="polite" data-testid={`estimate-${plan.plan_id}`}>
+        {credits === null
+          ? "Enter a quantity above 0 (up to 6 decimals)."
+          : `${formatCredits(q)} × ${formatCredits(rate.credits_per_unit)} = ${formatCredits(credits)} credits. ${
+              available !== null
+                ? covered
+                  ? `Your ${formatCredits(available)} available credits cover it.`
+                  : `More than your ${formatCredits(available)} available credits${plan.overage_policy === "allow" ? ": the rest would be overage." : ": the plan blocks it."}`
+                : covered
+                  ? `The ${formatCredits(plan.credit_allowance)} credits of a period's allowance cover it.`
+                  : `More than the ${formatCredits(plan.credit_allowance)} credits of a period's allowance.`
+            }`}
+      </p>
+    </details>
   );
 }

@@ -123,3 +123,44 @@ describe("the subscriber's own plan", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("No version 2.");
   });
 });
+
+describe("plan cards", () => {
+  it("show the description, per-service rates and the bundle, with feature rows lined up by key", async () => {
+    const pro = {
+      ...PLAN,
+      plan_id: "pro",
+      name: "Lab Pro",
+      base_fee_cents: 149_900,
+      bundle: [{ sku: "ELN", name: "Lab notebook", description: "ten seats" }],
+      features: [
+        { key: "api", label: "API access", included: true, limit: null },
+        { key: "seats", label: "Team seats", included: true, limit: 100 },
+      ],
+    };
+    const { client } = fakeClient({ "GET /api/billing/plans": page([pro, PLAN]) });
+    renderWith(client, <PlansPanel session={null} hasSubscription={false} onSubscribed={() => {}} />);
+    const [standard, lab] = await screen.findAllByRole("article");
+    const rows = (card: HTMLElement) => [...card.querySelectorAll("tr[data-feature]")].map((r) => r.getAttribute("data-feature"));
+    expect(rows(standard!)).toEqual(rows(lab!));
+    expect(standard!.textContent).toContain("Everything a lab needs.");
+    expect(standard!.querySelector('tr[data-feature="api"]')?.textContent).toContain("Not offered");
+    expect(within(screen.getByTestId("rates-lab-standard")).getByText("planner").closest("tr")?.textContent).toContain("per");
+    expect(lab!.textContent).toContain("Lab notebook · ten seats");
+  });
+
+  it("estimate what a run costs from the plan's rates, against the credits at hand", async () => {
+    const own = { ...SUBSCRIPTION, available_credits: "10" } as unknown as Subscription;
+    const { client } = fakeClient({ "GET /api/billing/plans?": page([]), "GET /api/billing/plans/lab-standard?version=1": { body: PLAN } });
+    renderWith(client, <PlansPanel session={null} hasSubscription onSubscribed={() => {}} subscription={own} />);
+    const estimate = await screen.findByTestId("estimate-lab-standard");
+    const card = screen.getByTestId("own-plan");
+    const [service] = Object.keys(PLAN.usage_rates);
+    const rate = PLAN.usage_rates[service as keyof typeof PLAN.usage_rates].credits_per_unit;
+    fireEvent.change(within(card).getByLabelText(/Quantity/), { target: { value: "3" } });
+    expect(estimate.textContent).toContain(`3 × ${rate} = `);
+    fireEvent.change(within(card).getByLabelText(/Quantity/), { target: { value: "1000000" } });
+    expect(estimate.textContent).toContain("More than your 10 available credits");
+    fireEvent.change(within(card).getByLabelText(/Quantity/), { target: { value: "-1" } });
+    expect(estimate.textContent).toContain("Enter a quantity above 0");
+  });
+});
