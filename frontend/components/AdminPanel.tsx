@@ -215,7 +215,7 @@ function CreditsForm({ subscriptionId, onChanged }: { subscriptionId: string | n
     }
   }
   return (
-    <div className="admin-block">
+    <div className="admin-block" id="credits-form">
       <h3>Credits</h3>
       {!subscriptionId ? (
         <Empty>Select a subscription to top up or adjust its credits.</Empty>

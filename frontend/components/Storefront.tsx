@@ -5,6 +5,7 @@ import { ClientContext } from "../lib/context";
 import { can, describeSession, sessionFromToken, storedToken, storeToken, type Session } from "../lib/session";
 import { useResource } from "../lib/useResource";
 import { AdminPanel } from "./AdminPanel";
+import { BalanceAlert } from "./BalanceAlert";
 import { HealthPanel } from "./HealthPanel";
 import { InvoicesPanel } from "./InvoicesPanel";
 import { LedgerPanel } from "./LedgerPanel";
@@ -128,7 +129,8 @@ function Dashboard({ session }: { session: Session }) {
       <nav aria-label="Panels" className="panel-nav">
         <a href="#plans">Plans</a>
         {staff ? <a href="#admin">Administration</a> : null}
-        {staff || orgUser ? (
+        {/* Only panels that are on the page: before an organization subscribes there are none. */}
+        {staff || (orgUser && ownSubscription) ? (
           <>
             <a href="#health">Health</a>
             <a href="#usage">Usage</a>
@@ -137,6 +139,7 @@ function Dashboard({ session }: { session: Session }) {
           </>
         ) : null}
       </nav>
+      {staff || orgUser ? <BalanceAlert subscriptionId={subscriptionId} session={session} refreshKey={refreshKey} /> : null}
       <PlansPanel
         session={session}
         hasSubscription={own.state !== "ready" || hasActive}
