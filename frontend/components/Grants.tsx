@@ -343,19 +343,20 @@ export function GrantForm({ subscriptionId, onChanged }: { subscriptionId: strin
           <Field label="Reason" name="reason" id="grant-reason" className="wide" error={fields.reason}>
             {(props) => <input {...props} value={draft.reason} onChange={(e) => set({ reason: e.target.value })} />}
           </Field>
-          <div className="form-actions">
+          <div className="form-actions row">
             <button type="submit" className="primary" disabled={busy}>
-              Grant credits
+              {busy ? "Granting…" : "Grant credits"}
             </button>
+            {/* Beside the button that caused it, where the eye already is. */}
+            {done ? (
+              <p className="state state-ok" role="status" data-testid="grant-done">
+                {done}
+              </p>
+            ) : null}
           </div>
         </form>
       )}
       {unplaced ? <ErrorNotice error={error} /> : null}
-      {done ? (
-        <p className="state state-ok" role="status">
-          {done}
-        </p>
-      ) : null}
     </div>
   );
 }
