@@ -108,7 +108,7 @@ function OwnPlan({ subscription, listed, session }: { subscription: Subscription
                 ? `: the catalog now lists version ${listed.version} for new subscribers; your subscription keeps these terms.`
                 : ", as listed in the catalog."}
           </p>
-          <PlanCard plan={plan.data} session={session} mayOffer={false} onSubscribed={() => undefined} available={subscription.status === "active" ? subscription.available_credits : null} />
+          <PlanCard plan={plan.data} session={session} mayOffer={false} onSubscribed={() => undefined} available={subscription.status === "active" ? subscription.available_credits : null} testId="own-plan-card" />
         </>
       ) : null}
     </section>
@@ -122,6 +122,7 @@ export function PlanCard({
   onSubscribed,
   features = featureRows([plan]),
   available = null,
+  testId = `plan-${plan.plan_id}`,
 }: {
   plan: Plan;
   session: Session | null;
@@ -131,6 +132,7 @@ export function PlanCard({
   features?: FeatureRow[];
   /** The subscriber's available credits, when this is its plan: the estimator compares with them. */
   available?: string | null;
+  testId?: string;
 }) {
   const client = useClient();
   const [open, setOpen] = useState(false);
@@ -138,7 +140,7 @@ export function PlanCard({
   const [accepted, setAccepted] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
-  const titleId = `plan-${plan.plan_id}-name`;
+  const titleId = `${testId}-name`;
 
   async function subscribe() {
     if (!session?.org) return;
@@ -164,7 +166,7 @@ export function PlanCard({
   }
 
   return (
-    <article className="card plan-card" aria-labelledby={titleId} data-testid={`plan-${plan.plan_id}`}>
+    <article className="card plan-card" aria-labelledby={titleId} data-testid={testId}>
       <h3 id={titleId}>{plan.name}</h3>
       <p className="muted">by {plan.partner}</p>
       {plan.description ? <p className="plan-description">{plan.description}</p> : null}
@@ -260,7 +262,7 @@ export function PlanCard({
           </ul>
         </div>
       ) : null}
-      <Estimator plan={plan} available={available} />
+      <Estimator plan={plan} available={available} id={`${testId}-estimate`} />
       {mayOffer && !open ? (
         <button type="button" className="primary" onClick={() => setOpen(true)}>
           Subscribe to {plan.name}
@@ -299,7 +301,7 @@ export function PlanCard({
 
 /** What N units of a service cost on this plan (its rate, computed here exactly) and whether the
  * credits at hand cover it: the subscriber's available credits, or a new period's allowance. */
-export function Estimator({ plan, available }: { plan: Plan; available: string | null }) {
+export function Estimator({ plan, available, id = `estimate-${plan.plan_id}` }: { plan: Plan; available: string | null; id?: string }) {
   const services = Object.keys(plan.usage_rates);
   const [service, setService] = useState(services[0] ?? "");
   const [quantity, setQuantity] = useState("1");
@@ -310,7 +312,6 @@ export function Estimator({ plan, available }: { plan: Plan; available: string |
   const credits = valid ? multiplyDecimals(q, rate.credits_per_unit) : null;
   const against = available ?? plan.credit_allowance;
   const covered = credits !== null ? compareDecimals(credits, against) <= 0 : null;
-  const id = `estimate-${plan.plan_id}`;
   return (
     <details className="estimator">
       <summary>Estimate a run</summary>
@@ -330,7 +331,7 @@ export function Estimator({ plan, available }: { plan: Plan; available: string |
           <input value={quantity} onChange={(e) => setQuantity(e.target.value)} inputMode="decimal" size={8} aria-describedby={id} aria-invalid={!valid} />
         </label>
       </div>
-      <p id={id} className="small" aria-live="polite" data-testid={`estimate-${plan.plan_id}`}>
+      <p id={id} className="small" aria-live="polite" data-testid={id}>
         {credits === null
           ? "Enter a quantity above 0 (up to 6 decimals)."
           : `${formatCredits(q)} × ${formatCredits(rate.credits_per_unit)} = ${formatCredits(credits)} credits. ${

@@ -152,7 +152,7 @@ describe("plan cards", () => {
     const own = { ...SUBSCRIPTION, available_credits: "10" } as unknown as Subscription;
     const { client } = fakeClient({ "GET /api/billing/plans?": page([]), "GET /api/billing/plans/lab-standard?version=1": { body: PLAN } });
     renderWith(client, <PlansPanel session={null} hasSubscription onSubscribed={() => {}} subscription={own} />);
-    const estimate = await screen.findByTestId("estimate-lab-standard");
+    const estimate = await screen.findByTestId("own-plan-card-estimate");
     const card = screen.getByTestId("own-plan");
     const [service] = Object.keys(PLAN.usage_rates);
     const rate = PLAN.usage_rates[service as keyof typeof PLAN.usage_rates].credits_per_unit;
