@@ -6,6 +6,7 @@ import { compareDecimals, multiplyDecimals } from "../lib/decimal";
 import { formatCentsRate, formatCredits, formatMoney } from "../lib/format";
 import { can, type Session } from "../lib/session";
 import { asApiError, useResource } from "../lib/useResource";
+import { Field } from "./Field";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import type { ApiError } from "../lib/api";
 
@@ -316,24 +317,24 @@ export function Estimator({ plan, available, id = `estimate-${plan.plan_id}` }: 
     <details className="estimator">
       <summary>Estimate a run</summary>
       <div className="row">
-        <label>
-          Service
-          <select value={service} onChange={(e) => setService(e.target.value)}>
-            {services.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          {`Quantity (${rate.unit}s)`}
-          <input value={quantity} onChange={(e) => setQuantity(e.target.value)} inputMode="decimal" size={8} aria-describedby={id} aria-invalid={!valid} />
-        </label>
+        <Field label="Service" name="service" id={`${id}-service`}>
+          {(props) => (
+            <select {...props} value={service} onChange={(e) => setService(e.target.value)}>
+              {services.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={`Quantity (${rate.unit}s)`} name="quantity" id={`${id}-quantity`} error={valid ? undefined : "Enter a quantity above 0, with up to 6 decimals."}>
+          {(props) => <input {...props} value={quantity} onChange={(e) => setQuantity(e.target.value)} inputMode="decimal" size={8} />}
+        </Field>
       </div>
       <p id={id} className="small" aria-live="polite" data-testid={id}>
         {credits === null
-          ? "Enter a quantity above 0 (up to 6 decimals)."
+          ? null
           : `${formatCredits(q)} × ${formatCredits(rate.credits_per_unit)} = ${formatCredits(credits)} credits. ${
               available !== null
                 ? covered

@@ -161,6 +161,7 @@ describe("plan cards", () => {
     fireEvent.change(within(card).getByLabelText(/Quantity/), { target: { value: "1000000" } });
     expect(estimate.textContent).toContain("More than your 10 available credits");
     fireEvent.change(within(card).getByLabelText(/Quantity/), { target: { value: "-1" } });
-    expect(estimate.textContent).toContain("Enter a quantity above 0");
+    expect(card.querySelector('.field-error[data-field="quantity"]')?.textContent).toContain("Enter a quantity above 0");
+    expect(estimate.textContent).toBe("");
   });
 });
