@@ -51,7 +51,7 @@ export function PlansPanel({
     if (count !== null) onCatalog?.(count);
   }, [count, onCatalog]);
   const rows = plans.state === "ready" ? featureRows(cheapestFirst(plans.data.items)) : [];
-  const listed = plans.state === "ready" ? plans.data.items.find((p) => p.plan_id === subscription?.plan_id) ?? null : null;
+  const listed = plans.state === "ready" ? plans.data.items.find((p) => p.plan_id === subscription?.plan_id) ?? null : undefined;
   return (
     <Panel id="plans" title="Plans">
       {subscription ? <OwnPlan subscription={subscription} listed={listed} session={session} /> : null}
@@ -68,6 +68,8 @@ export function PlansPanel({
               <PlanCard
                 plan={plan}
                 features={rows}
+                yours={subscription !== null && plan.plan_id === subscription.plan_id && plan.version === subscription.plan_version}
+                available={subscription?.status === "active" && plan.plan_id === subscription.plan_id && plan.version === subscription.plan_version ? subscription.available_credits : null}
                 session={session}
                 mayOffer={session !== null && can(session, "subscribe") && !hasSubscription}
                 onSubscribed={onSubscribed}
@@ -90,10 +92,13 @@ export function featureRows(plans: Plan[]): FeatureRow[] {
   return [...rows].map(([key, label]) => ({ key, label }));
 }
 
-/** The subscriber's own plan at the version it is on, archived or not. */
-function OwnPlan({ subscription, listed, session }: { subscription: Subscription; listed: Plan | null; session: Session | null }) {
+/** The subscriber's own plan at the version it is on, archived or not. `listed`: the catalog's
+ * plan of that id (null: not listed, so archived; undefined: the catalog is not read yet). When
+ * the catalog lists that very version, its card below is marked instead of shown twice. */
+function OwnPlan({ subscription, listed, session }: { subscription: Subscription; listed: Plan | null | undefined; session: Session | null }) {
   const client = useClient();
   const plan = useResource(() => client.planVersion(subscription.plan_id, subscription.plan_version), [client, subscription.plan_id, subscription.plan_version]);
+  const sameAsListed = listed?.version === subscription.plan_version;
   return (
     <section className="own-plan" aria-labelledby="own-plan-title" data-testid="own-plan">
       <h3 id="own-plan-title">{subscription.status === "active" ? "Your plan" : "Your last plan"}</h3>
@@ -102,14 +107,18 @@ function OwnPlan({ subscription, listed, session }: { subscription: Subscription
       {plan.state === "ready" ? (
         <>
           <p className="muted small" data-testid="own-plan-note">
-            Version {plan.data.version}
-            {!listed
-              ? ": archived, no longer offered to new subscribers. Your subscription keeps these terms."
-              : listed.version !== plan.data.version
-                ? `: the catalog now lists version ${listed.version} for new subscribers; your subscription keeps these terms.`
-                : ", as listed in the catalog."}
+            {plan.data.name}, version {plan.data.version}
+            {listed === undefined
+              ? "."
+              : listed === null
+                ? ": archived, no longer offered to new subscribers. Your subscription keeps these terms."
+                : !sameAsListed
+                  ? `: the catalog now lists version ${listed.version} for new subscribers; your subscription keeps these terms.`
+                  : ", as listed in the catalog below."}
           </p>
-          <PlanCard plan={plan.data} session={session} mayOffer={false} onSubscribed={() => undefined} available={subscription.status === "active" ? subscription.available_credits : null} testId="own-plan-card" />
+          {sameAsListed ? null : (
+            <PlanCard plan={plan.data} session={session} mayOffer={false} onSubscribed={() => undefined} available={subscription.status === "active" ? subscription.available_credits : null} testId="own-plan-card" />
+          )}
         </>
       ) : null}
     </section>
@@ -124,6 +133,7 @@ export function PlanCard({
   features = featureRows([plan]),
   available = null,
   testId = `plan-${plan.plan_id}`,
+  yours = false,
 }: {
   plan: Plan;
   session: Session | null;
@@ -134,6 +144,8 @@ export function PlanCard({
   /** The subscriber's available credits, when this is its plan: the estimator compares with them. */
   available?: string | null;
   testId?: string;
+  /** The subscriber is on this very version. */
+  yours?: boolean;
 }) {
   const client = useClient();
   const [open, setOpen] = useState(false);
@@ -169,6 +181,7 @@ export function PlanCard({
   return (
     <article className="card plan-card" aria-labelledby={titleId} data-testid={testId}>
       <h3 id={titleId}>{plan.name}</h3>
+      {yours ? <span className="badge yours">Your plan</span> : null}
       <p className="muted">by {plan.partner}</p>
       {plan.description ? <p className="plan-description">{plan.description}</p> : null}
       <p className="price">

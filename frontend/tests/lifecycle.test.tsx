@@ -101,9 +101,20 @@ describe("the subscriber's own plan", () => {
     renderWith(client, <PlansPanel session={sessionFor("org:admin", "org-lab")} hasSubscription onSubscribed={() => {}} subscription={own} />);
     const card = await screen.findByTestId("own-plan");
     await waitFor(() => expect(card.textContent).toContain("Lab Standard"));
-    expect(screen.getByTestId("own-plan-note").textContent).toContain("Version 2: archived");
+    expect(screen.getByTestId("own-plan-note").textContent).toContain("Lab Standard, version 2: archived");
     expect(await screen.findByText("No plans are offered to new subscribers at the moment.")).toBeTruthy();
     expect(calls).toContain("GET /api/billing/plans/lab-standard?version=2");
+  });
+
+  it("marks the catalog's card instead of showing the same version twice", async () => {
+    const { client } = fakeClient({
+      "GET /api/billing/plans?": page([{ ...PLAN, version: 2 }]),
+      "GET /api/billing/plans/lab-standard?version=2": { body: { ...PLAN, version: 2 } },
+    });
+    renderWith(client, <PlansPanel session={null} hasSubscription onSubscribed={() => {}} subscription={own} />);
+    await waitFor(() => expect(screen.getByTestId("own-plan-note").textContent).toBe("Lab Standard, version 2, as listed in the catalog below."));
+    expect(screen.queryByTestId("own-plan-card")).toBeNull();
+    expect(within(screen.getByTestId("plan-lab-standard")).getByText("Your plan")).toBeTruthy();
   });
 
   it("says when the catalog lists a newer version, loads, and shows a refusal", async () => {
