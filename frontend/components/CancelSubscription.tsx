@@ -69,7 +69,7 @@ export function CancelSubscription({ subscription, mayCancel, onCanceled }: { su
       {step.at === "preview" ? (
         <div className="confirm" role="group" aria-label="Confirm cancellation">
           <p className="confirm-text">
-            Canceling now ends the period today: usage stops being accepted, the unused allowance expires, and this final invoice is drafted for{" "}
+            Canceling now ends the current period now: no more usage is accepted, and this is the final invoice it drafts for{" "}
             {formatDate(step.invoice.period_start)} → {formatDate(step.invoice.period_end)}:
           </p>
           <InvoiceLines invoice={step.invoice} caption="The final invoice if canceled now" />
