@@ -112,6 +112,10 @@ test("usage recorded through the API appears in the chart and the event table", 
   await expect(table).toContainText("dose_limit");
   await expect(table.locator("td.overage")).toContainText("258.625") // 6 + 2.625 + 1,250 credits against 1,000;
   await expect(page.getByTestId("health-status")).toHaveText("Depleted");
+  const alert = page.getByTestId("balance-alert");
+  await expect(alert).toContainText("has no credits left");
+  await expect(alert.getByRole("link", { name: "Set up auto top-up" })).toBeVisible();
+  await shot(alert, "balance-alert");
   await shot(usage, "usage");
   await shot(page.getByRole("region", { name: "Subscription health" }), "health");
   await usage.getByLabel("Service", { exact: true }).fill("planner");
