@@ -39,7 +39,9 @@ def guardrail_report():
 @app.get("/analytics/guardrails/export")
 def guardrail_export():
     query = parse_query(app, GuardrailExportQuery)
-    body = guardrail_analytics.guardrail_csv(deployment.billing(), deployment.guardrail_rollups(), caller(app), _request(query))
+    body = guardrail_analytics.guardrail_csv(
+        deployment.billing(), deployment.guardrail_rollups(), caller(app), _request(query)
+    )
     return Response(
         status_code=200,
         content_type="text/csv; charset=utf-8",

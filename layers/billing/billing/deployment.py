@@ -160,6 +160,14 @@ def billing() -> Billing:
 def reset() -> None:
     """Forget the cached configuration and clients (tests that swap databases between cases)."""
     load_config.cache_clear()
-    cached_parts = (dynamodb, plan_store, subscription_store, usage_store, invoice_store, events_publisher, guardrail_rollups)
+    cached_parts = (
+        dynamodb,
+        plan_store,
+        subscription_store,
+        usage_store,
+        invoice_store,
+        events_publisher,
+        guardrail_rollups,
+    )
     for cached in (*cached_parts, period_closings, billing):
         cached.cache_clear()

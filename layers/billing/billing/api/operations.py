@@ -80,6 +80,7 @@ INVOICE = SUB + "/invoices/{invoice_id}"
 
 def routes() -> list[Route]:
     from ..domain.grants import CreditGrant
+    from ..domain.guardrail_analytics import GuardrailReport
     from ..domain.hold_records import Hold
     from ..domain.ids import OrganizationId
     from ..domain.invoices import Invoice, UpcomingInvoice
@@ -98,6 +99,8 @@ def routes() -> list[Route]:
         DailyQuery,
         ExportQuery,
         GrantsQuery,
+        GuardrailExportQuery,
+        GuardrailQuery,
         HoldsQuery,
         InvoicesQuery,
         PageQuery,
@@ -238,4 +241,12 @@ def routes() -> list[Route]:
         Route("GET", INVOICE + "/export", "exportInvoice", "An invoice as a CSV (or JSON) file",
               {200: CSV}, roles=READERS, query=ExportQuery, errors={403: ("residency_mismatch",)},
               tag="invoices"),
+        # --- compliance analytics
+        Route("GET", P + "/analytics/guardrails", "guardrailAnalytics",
+              "Guardrail flags and escalation codes grouped by day, week, month, organization, service",
+              {200: GuardrailReport}, roles=READERS, query=GuardrailQuery,
+              errors={403: ("residency_mismatch", "residency_not_served"), 404: ("not_found",)}, tag="analytics"),
+        Route("GET", P + "/analytics/guardrails/export", "exportGuardrailAnalytics",
+              "The guardrail report's groups as a CSV file", {200: CSV}, roles=READERS, query=GuardrailExportQuery,
+              errors={403: ("residency_mismatch", "residency_not_served"), 404: ("not_found",)}, tag="analytics"),
     ]  # fmt: skip

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from .errors import ValidationFailed
 from .usage import Guardrail
@@ -253,10 +253,16 @@ def grouped(query: ReportQuery, rollups: Iterable[Rollup]) -> dict[tuple[str, ..
 
 
 class GuardrailGroup(BaseModel):
-    """One item of the report: the group's keys, then its counts (credits as decimal strings)."""
+    """One item of the report: the group's keys (only those grouped by), then its counts (credits
+    as decimal strings)."""
 
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(defer_build=True)
 
+    day: str | None = Field(default=None, description="UTC day, 2026-11-24 (group_by day)")
+    week: str | None = Field(default=None, description="ISO 8601 week, Monday to Sunday: 2026-W48 (group_by week)")
+    month: str | None = Field(default=None, description="2026-11 (group_by month)")
+    organization_id: str | None = Field(default=None, description="group_by organization")
+    service: str | None = Field(default=None, description="group_by service")
     events: int
     flagged_events: int
     flag_rate: str
@@ -264,6 +270,10 @@ class GuardrailGroup(BaseModel):
     escalation_codes: dict[str, int]
     credits: str
     flagged_credits: str
+
+    @model_serializer(mode="wrap")
+    def _only_grouped_keys(self, handler):
+        return {name: part for name, part in handler(self).items() if part is not None}
 
 
 def group_item(group_by: tuple[Grouping, ...], key: tuple[str, ...], counts: Counts) -> GuardrailGroup:
@@ -343,4 +353,3 @@ def resume_day(query: ReportQuery, after: tuple[str, ...] | None) -> date:
         return max(query.first_day, first_day_of_bucket(query.group_by[0], after[0]))
     except ValueError:
         raise ValidationFailed.of("cursor", "is not a cursor this report returned", location="query") from None
-
