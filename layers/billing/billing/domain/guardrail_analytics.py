@@ -308,48 +308,41 @@ class GuardrailReport(BaseModel):
     as_of: UtcTimestamp | None = None
 
 
-# --- cursors: the last group answered, tied to its report --------------------------------------
+# --- cursors: the last group answered, where to read on, tied to its report -------------------
 
 
-def encode_cursor(query: ReportQuery, last: tuple[str, ...]) -> str:
-    text = json.dumps({"after": list(last), "report": query.tag()}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class Position:
+    """Where a page ended: the last group answered and, for a time-first report, the first day the
+    next page reads (the bucket it stopped in, when that bucket holds more groups; else the next)."""
+
+    after: tuple[str, ...]
+    resume: date | None = None
 
 
-def decode_cursor(query: ReportQuery, cursor: str | None) -> tuple[str, ...] | None:
+def encode_cursor(query: ReportQuery, position: Position) -> str:
+    document = {
+        "after": list(position.after),
+        "resume": position.resume.isoformat() if position.resume else None,
+        "report": query.tag(),
+    }
+    return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(query: ReportQuery, cursor: str | None) -> Position | None:
     if cursor is None:
         return None
     refused = ValidationFailed.of("cursor", "is not a cursor this report returned", location="query")
     try:
         decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = decoded["after"]
-        report = decoded["report"]
-    except (ValueError, TypeError, KeyError):
+        after, resume, report = decoded["after"], decoded["resume"], decoded["report"]
+        resume = date.fromisoformat(resume) if resume is not None else None
+    except (ValueError, TypeError, KeyError, AttributeError):
         raise refused from None
     if report != query.tag() or not isinstance(after, list) or len(after) != len(query.group_by):
         raise refused
     if not all(isinstance(part, str) for part in after):
         raise refused
-    return tuple(after)
-
-
-def first_day_of_bucket(grouping: str, bucket: str) -> date:
-    """The first day of a time bucket (where a time-first report resumes)."""
-    if grouping == "week":
-        year, week = bucket.split("-W")
-        return date.fromisocalendar(int(year), int(week), 1)
-    if grouping == "month":
-        year, month = bucket.split("-")
-        return date(int(year), int(month), 1)
-    return date.fromisoformat(bucket)
-
-
-def resume_day(query: ReportQuery, after: tuple[str, ...] | None) -> date:
-    """Where a time-first report's next page starts reading: the bucket of the last group answered
-    (it may hold more groups), never before the window."""
-    if after is None or not query.by_time_first:
-        return query.first_day
-    try:
-        return max(query.first_day, first_day_of_bucket(query.group_by[0], after[0]))
-    except ValueError:
-        raise ValidationFailed.of("cursor", "is not a cursor this report returned", location="query") from None
+    if resume is not None and not query.first_day <= resume <= query.last_day:
+        raise refused
+    return Position(tuple(after), resume)

@@ -21,6 +21,7 @@ from ..domain.guardrail_analytics import (
     Fold,
     GuardrailGroup,
     GuardrailReport,
+    Position,
     ReportQuery,
     Rollup,
     decode_cursor,
@@ -30,7 +31,6 @@ from ..domain.guardrail_analytics import (
     grouped,
     parse_group_by,
     report_window,
-    resume_day,
     time_bucket,
 )
 from ..domain.invoice_export import spreadsheet_text
@@ -164,39 +164,46 @@ def _scoped(billing: Billing, caller: Caller, request: ReportRequest) -> ReportQ
 def _page(
     rollups: Rollups, query: ReportQuery, *, limit: int, cursor: str | None
 ) -> tuple[list[GuardrailGroup], str | None]:
-    after = decode_cursor(query, cursor)
+    position = decode_cursor(query, cursor)
+    after = position.after if position else None
     if query.by_time_first:
-        keys = _time_first(rollups, query, after, limit)
+        found, bucket_start, resume = _time_first(rollups, query, position.resume if position else None, after, limit)
     else:
+        # Organization- or service-first groups gather every day of the window; a page after the
+        # first skips the organizations answered already (their sort keys come first).
         from_organization = after[0] if after and query.group_by[0] == "organization" else None
         groups = grouped(query, _read(rollups, query, query.days(), from_organization))
-        keys = [(key, groups[key]) for key in sorted(groups) if after is None or key > after]
-    page = keys[:limit]
+        found = [(key, groups[key]) for key in sorted(groups) if after is None or key > after]
+        bucket_start = resume = None
+    page = found[:limit]
     items = [group_item(query.group_by, key, counts) for key, counts in page]
-    next_cursor = encode_cursor(query, page[-1][0]) if len(keys) > limit else None
-    return items, next_cursor
+    if len(found) > limit:  # the last bucket read holds more groups: the next page reads it again
+        return items, encode_cursor(query, Position(page[-1][0], bucket_start))
+    if resume is not None:  # days left to read
+        return items, encode_cursor(query, Position(page[-1][0], resume))
+    return items, None
 
 
-def _time_first(rollups: Rollups, query: ReportQuery, after: tuple[str, ...] | None, limit: int) -> list:
-    """Read bucket by bucket (a day, an ISO week, a month) from where the last page ended, until
-    one group more than the page holds is known (so the page knows whether another follows)."""
+def _time_first(
+    rollups: Rollups, query: ReportQuery, start: date | None, after: tuple[str, ...] | None, limit: int
+) -> tuple[list, date | None, date | None]:
+    """Read bucket by bucket (a day, an ISO week, a month) from where the last page ended until the
+    page is full. Returns the groups found, the first day of the last bucket read, and the first
+    day not read yet (None: the window is done)."""
+    grouping = query.group_by[0]
+    days = query.days(start)
     found: list = []
-    bucket_days: list[date] = []
-
-    def flush() -> None:
-        groups = grouped(query, _read(rollups, query, bucket_days, None))
-        found.extend((key, groups[key]) for key in sorted(groups) if after is None or key > after)
-        bucket_days.clear()
-
-    for day in query.days(resume_day(query, after)):
-        if bucket_days and time_bucket(query.group_by[0], day) != time_bucket(query.group_by[0], bucket_days[0]):
-            flush()
-            if len(found) > limit:
-                return found
-        bucket_days.append(day)
-    if bucket_days:
-        flush()
-    return found
+    first = 0
+    while first < len(days):
+        end = first
+        while end < len(days) and time_bucket(grouping, days[end]) == time_bucket(grouping, days[first]):
+            end += 1
+        groups = grouped(query, _read(rollups, query, days[first:end], None))
+        found += [(key, groups[key]) for key in sorted(groups) if after is None or key > after]
+        bucket_start, first = days[first], end
+        if len(found) >= limit:
+            return found, bucket_start, days[first] if first < len(days) else None
+    return found, None, None
 
 
 def _read(rollups: Rollups, query: ReportQuery, days: list[date], from_organization: str | None) -> Iterable[Rollup]:
