@@ -18,6 +18,7 @@ AS_OF#{residency} / AS_OF
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -121,6 +122,9 @@ class DynamoGuardrailRollups:
         by_key: dict[RollupKey, Counts] = {}
         for fold in folds:
             by_key.setdefault(fold.key, Counts()).add(fold.counts)
+        # Kept two days after folding (wall time: TTL is the table's, not billing's), longer than
+        # the stream keeps the record that could come again; a void folds long after recording.
+        expires_at = int(time.time() + MARKERS_KEPT_FOR.total_seconds())
         markers = [
             {
                 "Put": {
@@ -128,7 +132,7 @@ class DynamoGuardrailRollups:
                     "Item": {
                         "pk": value(f"EVENT#{fold.event_id}"),
                         "sk": value(fold.change),
-                        "expires_at": value(int((fold.recorded_at + MARKERS_KEPT_FOR).timestamp())),
+                        "expires_at": value(expires_at),
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
