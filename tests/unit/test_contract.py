@@ -36,9 +36,6 @@ NOT_YET_BUILT = {
     ("GET", "/subscriptions/{subscription_id}/invoices/{invoice_id}/credit-notes"): 24,
     ("GET", "/subscriptions/{subscription_id}/invoices/{invoice_id}/credit-notes/{credit_note_id}/export"): 24,
     ("GET", "/credit-notes"): 24,
-    # issue 25: compliance analytics
-    ("GET", "/analytics/guardrails"): 25,
-    ("GET", "/analytics/guardrails/export"): 25,
 }
 
 
