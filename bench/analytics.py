@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ from datetime import timedelta
 from benchmark import ADMIN, SERVICE, api_event, line
 
 BURST_EVENTS = int(os.environ.get("BENCH_ANALYTICS_BURST", "10000"))
-BURST_ORGS = int(os.environ.get("BENCH_ANALYTICS_BURST_ORGS", "50"))
+BURST_ORGS = int(os.environ.get("BENCH_ANALYTICS_BURST_ORGS", "5"))  # few hot producers, as the bus is for
 REPORT_ORGS = int(os.environ.get("BENCH_ANALYTICS_ORGS", "1000"))
 REPORT_DAYS = 90
 USAGE_DAY_EVERY = int(os.environ.get("BENCH_ANALYTICS_DAY_EVERY", "3"))  # an org has usage one day in 3
@@ -137,6 +138,7 @@ def lag(stack) -> None:
             stack.queues.put_events("UsageBus", events)
             drained = stack.queues.drain("UsageQueue")["UsageQueue"]
             assert drained["failures"] == 0, drained
+            print(f"  ... {first + len(events)} events through the bus", file=sys.stderr, flush=True)
         committed = time.monotonic()
         while True:
             report, _ = _report(stack, **{"from": today, "to": today, "limit": "200"})
