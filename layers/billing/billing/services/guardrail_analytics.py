@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from ..domain.access import Caller, Permission
-from ..domain.errors import Forbidden, NotFound
+from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.guardrail_analytics import (
     KEY_NAMES,
     Fold,
@@ -36,7 +36,6 @@ from ..domain.guardrail_analytics import (
 from ..domain.invoice_export import spreadsheet_text
 from ..domain.paging import MAX_PAGE_SIZE
 from ..store.dynamodb_guardrails import usage_changes
-from .subscriptions import listed_residency
 from .unit_of_work import Billing
 
 
@@ -136,7 +135,9 @@ def _scoped(billing: Billing, caller: Caller, request: ReportRequest) -> ReportQ
     group_by = parse_group_by(request.group_by)
     first_day, last_day = report_window(request.first_day, request.last_day, billing.now().date())
     if caller.holds(Permission.READ_BILLING.any_organization):
-        residency = listed_residency(caller, request.residency)
+        residency = request.residency or caller.residency
+        if not residency:
+            raise ValidationFailed.of("residency", "is required: your token carries none", location="query")
         if residency not in billing.residencies:
             raise Forbidden(f"This deployment does not serve residency '{residency}'.", code="residency_not_served")
         organization_id = request.organization_id
