@@ -4,6 +4,7 @@ responses. The template stays the single source of truth: a route it lacks canno
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,8 @@ class StreamSource:
     table_name: str
     stream_arn: str
     batch_size: int
+    key_names: tuple[str, ...] = ("record_id",)
+    filters: tuple[dict, ...] = ()  # the mapping's FilterCriteria patterns (none: every record)
 
 
 @dataclass
@@ -334,6 +337,10 @@ class Stack:
                         table_name=self.resolve(table["TableName"]),
                         stream_arn=self.resolve(props["Stream"]),
                         batch_size=int(props.get("BatchSize", 100)),
+                        key_names=tuple(k["AttributeName"] for k in table["KeySchema"]),
+                        filters=tuple(
+                            json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])
+                        ),
                     )
                 )
         return sources

@@ -76,7 +76,7 @@ function SubscriptionFinder({ selected, onSelect, refreshKey }: { selected: stri
       {found.state === "ready" && found.data.items.length === 0 ? <Empty>No subscriptions match.</Empty> : null}
       {found.state === "ready" && found.data.items.length > 0 ? (
         <div className="scroll">
-          <table className="data" data-testid="subscription-list">
+          <table className="data stack" data-testid="subscription-list">
             <caption className="sr-only">Subscriptions, newest first</caption>
             <thead>
               <tr>
@@ -93,14 +93,16 @@ function SubscriptionFinder({ selected, onSelect, refreshKey }: { selected: stri
             <tbody>
               {found.data.items.map((s) => (
                 <tr key={s.subscription_id} className={s.subscription_id === selected ? "selected" : undefined}>
-                  <td>{s.organization_id}</td>
-                  <td>
+                  <td data-label="Organization">{s.organization_id}</td>
+                  <td data-label="Plan">
                     {s.plan_id} v{s.plan_version}
                   </td>
-                  <td>{s.status}</td>
-                  <td className="num">{formatCredits(s.credit_balance)}</td>
-                  <td>{formatDate(s.current_period_end)}</td>
-                  <td>
+                  <td data-label="Status">{s.status}</td>
+                  <td className="num" data-label="Balance">
+                    {formatCredits(s.credit_balance)}
+                  </td>
+                  <td data-label="Period end">{formatDate(s.current_period_end)}</td>
+                  <td className="actions">
                     <button type="button" onClick={() => onSelect(s.subscription_id)} aria-pressed={s.subscription_id === selected} aria-label={`Select ${s.organization_id}`}>
                       {s.subscription_id === selected ? "Selected" : "Select"}
                     </button>
@@ -137,7 +139,7 @@ function DraftInvoices({ refreshKey, onChanged }: { refreshKey: number; onChange
       {drafts.state === "ready" && drafts.data.items.length === 0 ? <Empty>No draft invoices.</Empty> : null}
       {drafts.state === "ready" && drafts.data.items.length > 0 ? (
         <div className="scroll">
-          <table className="data" data-testid="draft-invoices">
+          <table className="data stack" data-testid="draft-invoices">
             <caption className="sr-only">Draft invoices across organizations</caption>
             <thead>
               <tr>
@@ -152,12 +154,14 @@ function DraftInvoices({ refreshKey, onChanged }: { refreshKey: number; onChange
             <tbody>
               {drafts.data.items.map((invoice) => (
                 <tr key={invoice.invoice_id}>
-                  <td>{invoice.organization_id}</td>
-                  <td>
+                  <td data-label="Organization">{invoice.organization_id}</td>
+                  <td data-label="Period">
                     {formatDate(invoice.period_start)} → {formatDate(invoice.period_end)}
                   </td>
-                  <td className="num">{formatMoney(invoice.total_cents, invoice.currency)}</td>
-                  <td className="row">
+                  <td className="num" data-label="Total">
+                    {formatMoney(invoice.total_cents, invoice.currency)}
+                  </td>
+                  <td className="row actions">
                     <button type="button" onClick={() => void act(() => client.issueInvoice(invoice))}>
                       Issue
                     </button>
@@ -211,7 +215,7 @@ function CreditsForm({ subscriptionId, onChanged }: { subscriptionId: string | n
     }
   }
   return (
-    <div className="admin-block">
+    <div className="admin-block" id="credits-form">
       <h3>Credits</h3>
       {!subscriptionId ? (
         <Empty>Select a subscription to top up or adjust its credits.</Empty>
@@ -260,14 +264,18 @@ function CreditsForm({ subscriptionId, onChanged }: { subscriptionId: string | n
 function Listings({ onChanged, refreshKey }: { onChanged: () => void; refreshKey: number }) {
   const client = useClient();
   const plans = useResource(() => client.listPlans(), [client, refreshKey]);
-  const [editing, setEditing] = useState<{ draft: PlanDraft; planId: string | null; etag: string | null } | null>(null);
+  const [editing, setEditing] = useState<{ draft: PlanDraft; planId: string | null; etag: string | null; generation: number } | null>(null);
+  const [archiving, setArchiving] = useState<Plan | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
 
-  async function revise(plan: Plan) {
+  async function revise(planId: string) {
     setError(null);
+    setDone(null);
     try {
-      const { plan: latest, etag } = await client.getPlan(plan.plan_id);
-      setEditing({ draft: draftFromPlan(latest), planId: latest.plan_id, etag });
+      const { plan: latest, etag } = await client.getPlan(planId);
+      // A new generation remounts the form with the plan as it is now (after a 412's Reload).
+      setEditing((e) => ({ draft: draftFromPlan(latest), planId: latest.plan_id, etag, generation: (e?.generation ?? 0) + 1 }));
     } catch (e) {
       setError(asApiError(e));
     }
@@ -276,6 +284,8 @@ function Listings({ onChanged, refreshKey }: { onChanged: () => void; refreshKey
     setError(null);
     try {
       await client.archivePlan(plan.plan_id);
+      setArchiving(null);
+      setDone(`Archived ${plan.name}: it left the catalog and takes no new subscriptions; its subscribers keep it.`);
       onChanged();
     } catch (e) {
       setError(asApiError(e));
@@ -283,12 +293,11 @@ function Listings({ onChanged, refreshKey }: { onChanged: () => void; refreshKey
   }
   async function save(draft: PlanDraft) {
     const listing = listingFromDraft(draft);
-    if (editing?.planId) {
-      await client.revisePlan(editing.planId, { ...listing, plan_id: editing.planId, version: null, status: null, created_at: null, updated_at: null }, editing.etag);
-    } else {
-      await client.createPlan(listing);
-    }
+    const saved = editing?.planId
+      ? await client.revisePlan(editing.planId, { ...listing, plan_id: editing.planId, version: null, status: null, created_at: null, updated_at: null }, editing.etag)
+      : await client.createPlan(listing);
     setEditing(null);
+    setDone(editing?.planId ? `Saved ${saved.name} as version ${saved.version}: new subscriptions get it; existing ones keep theirs.` : `Listed ${saved.name} (${saved.plan_id}).`);
     onChanged();
   }
 
@@ -296,10 +305,29 @@ function Listings({ onChanged, refreshKey }: { onChanged: () => void; refreshKey
     <div className="admin-block">
       <h3>Partner listings</h3>
       {error ? <ErrorNotice error={error} /> : null}
+      {done ? (
+        <p className="state state-ok" role="status">
+          {done}
+        </p>
+      ) : null}
       {editing ? (
-        <PlanForm initial={editing.draft} editing={editing.planId !== null} onSubmit={save} onCancel={() => setEditing(null)} />
+        <PlanForm
+          key={editing.generation}
+          initial={editing.draft}
+          editing={editing.planId !== null}
+          onSubmit={save}
+          onCancel={() => setEditing(null)}
+          onReload={editing.planId ? () => void revise(editing.planId!) : undefined}
+        />
       ) : (
-        <button type="button" className="primary" onClick={() => setEditing({ draft: EMPTY_PLAN, planId: null, etag: null })}>
+        <button
+          type="button"
+          className="primary"
+          onClick={() => {
+            setDone(null);
+            setEditing({ draft: EMPTY_PLAN, planId: null, etag: null, generation: 0 });
+          }}
+        >
           New listing
         </button>
       )}
@@ -314,17 +342,80 @@ function Listings({ onChanged, refreshKey }: { onChanged: () => void; refreshKey
                 <strong>{plan.name}</strong> <span className="muted">({plan.plan_id} v{plan.version})</span>
               </span>
               <span className="row">
-                <button type="button" onClick={() => void revise(plan)} aria-label={`Revise ${plan.name}`}>
+                <button type="button" onClick={() => void revise(plan.plan_id)} aria-label={`Revise ${plan.name}`}>
                   Revise
                 </button>
-                <button type="button" className="danger" onClick={() => void archive(plan)} aria-label={`Archive ${plan.name}`}>
+                <button
+                  type="button"
+                  className="danger"
+                  onClick={() => {
+                    setDone(null);
+                    setArchiving(plan);
+                  }}
+                  aria-label={`Archive ${plan.name}`}
+                >
                   Archive
                 </button>
+              </span>
+              {archiving?.plan_id === plan.plan_id ? (
+                <div className="confirm row" role="group" aria-label={`Archive ${plan.name}?`}>
+                  <p className="confirm-text">
+                    Archive {plan.name}? It leaves the catalog and takes no new subscriptions or revisions; existing subscribers keep version {plan.version} and are
+                    billed as before. Archiving cannot be undone here.
+                  </p>
+                  <button type="button" className="danger" onClick={() => void archive(plan)}>
+                    Confirm archive
+                  </button>
+                  <button type="button" onClick={() => setArchiving(null)}>
+                    Keep it listed
+                  </button>
+                </div>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <ArchivedListings active={plans.state === "ready" ? plans.data.items : null} refreshKey={refreshKey} />
+    </div>
+  );
+}
+
+/** Archived plans still in use. The API lists active plans only, so these are the plans that the
+ * subscriptions (first 200, any status) are on and the catalog no longer shows. */
+function ArchivedListings({ active, refreshKey }: { active: Plan[] | null; refreshKey: number }) {
+  const client = useClient();
+  const [open, setOpen] = useState(false);
+  const activeIds = active?.map((p) => p.plan_id).join(",") ?? null;
+  const archived = useResource(
+    activeIds === null || !open
+      ? null
+      : async () => {
+          const subscriptions = await client.listSubscriptions({ limit: "200" });
+          const listed = new Set(activeIds.split(","));
+          const ids = [...new Set(subscriptions.items.map((s) => s.plan_id))].filter((id) => !listed.has(id));
+          const plans = await Promise.all(ids.map((id) => client.getPlan(id).then((r) => r.plan)));
+          return plans.filter((p) => p.status === "archived");
+        },
+    [client, activeIds, refreshKey, open],
+  );
+  return (
+    <details className="archived" data-testid="archived-listings" onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+      <summary>Archived listings still in use</summary>
+      {open && archived.state === "loading" ? <Loading what="archived listings" /> : null}
+      {archived.state === "error" ? <ErrorNotice error={archived.error} onRetry={archived.reload} /> : null}
+      {archived.state === "ready" && archived.data.length === 0 ? <Empty>No subscription is on an archived plan.</Empty> : null}
+      {archived.state === "ready" && archived.data.length > 0 ? (
+        <ul className="listing-list">
+          {archived.data.map((plan) => (
+            <li key={plan.plan_id}>
+              <span>
+                <strong>{plan.name}</strong> <span className="muted">({plan.plan_id} v{plan.version}, archived)</span>
               </span>
             </li>
           ))}
         </ul>
       ) : null}
-    </div>
+      <p className="muted small">The API lists active plans only; these are the archived plans that subscriptions are on.</p>
+    </details>
   );
 }

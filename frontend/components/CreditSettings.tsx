@@ -81,7 +81,7 @@ export function CreditSettings({ subscription, mayEdit, onSaved }: { subscriptio
   const unplaced = error && !FIELDS.some((name) => fields[name]);
 
   return (
-    <section className="subsection" aria-labelledby="settings-title" data-testid="credit-settings">
+    <section className="subsection" id="credit-settings" aria-labelledby="settings-title" data-testid="credit-settings">
       <div className="subsection-head">
         <h3 id="settings-title">Low balance and auto top-up</h3>
         {mayEdit && !editing ? (

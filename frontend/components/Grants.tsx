@@ -85,7 +85,7 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
       {grants.state === "ready" && grants.data.items.length === 0 ? <Empty>{status ? `No ${status} grants.` : "No grants."}</Empty> : null}
       {grants.state === "ready" && grants.data.items.length > 0 ? (
         <div className="scroll" tabIndex={0} role="region" aria-label="Credit grants table">
-          <table className="data grants" data-testid="grant-list">
+          <table className="data grants stack" data-testid="grant-list">
             <caption className="sr-only">Credit grants{status ? ` (${status})` : ""}, newest first</caption>
             <thead>
               <tr>
@@ -107,7 +107,7 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
             <tbody>
               {grants.data.items.map((g) => (
                 <tr key={g.grant_id} data-testid={`grant-${g.grant_id}`} data-kind={g.kind} data-status={g.status}>
-                  <td>
+                  <td data-label="Grant">
                     <span className="badges">
                       <span className={`badge kind-${g.kind}`}>{KIND_TEXT[g.kind]}</span>
                       <span className={`badge grant-${g.status}`}>{STATUS_TEXT[g.status]}</span>
@@ -115,7 +115,7 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
                     <span className="grant-reason">{g.reason}</span>
                     <span className="muted small">priority {g.priority}</span>
                   </td>
-                  <td className="num">
+                  <td className="num" data-label="Remaining">
                     {/* An ended grant holds 0; `ended_amount` is what left the balance with it. */}
                     <strong>{formatCredits(g.remaining)}</strong> <span className="muted">/ {formatCredits(g.amount)}</span>
                     {ended(g) && g.ended_amount && g.ended_amount !== "0" ? (
@@ -124,7 +124,7 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
                       </span>
                     ) : null}
                   </td>
-                  <td className="valid">
+                  <td className="valid" data-label="Valid (UTC)">
                     <span className="muted">from {utcless(g.effective_at)}</span>
                     {g.expires_at ? (
                       <span className={expiresSoon(g.expires_at) && g.status === "active" ? "expiry soon" : "expiry"}>until {utcless(g.expires_at)}</span>
@@ -132,9 +132,11 @@ export function GrantsList({ subscriptionId, refreshKey = 0, mayVoid = false, on
                       <span className="expiry none">no expiry</span>
                     )}
                   </td>
-                  <td className="num">{g.price_cents ? formatMoney(g.price_cents, g.currency) : <span className="muted">free</span>}</td>
+                  <td className="num" data-label="Price">
+                    {g.price_cents ? formatMoney(g.price_cents, g.currency) : <span className="muted">free</span>}
+                  </td>
                   {mayVoid ? (
-                    <td>
+                    <td className="actions">
                       {g.status === "active" ? (
                         <button
                           type="button"
@@ -209,7 +211,7 @@ export function HoldsList({ subscriptionId, refreshKey = 0 }: { subscriptionId: 
       {holds.state === "ready" && holds.data.items.length === 0 ? <Empty>No credits are held for running work.</Empty> : null}
       {holds.state === "ready" && holds.data.items.length > 0 ? (
         <div className="scroll" tabIndex={0} role="region" aria-label="Active holds table">
-          <table className="data" data-testid="hold-list">
+          <table className="data stack" data-testid="hold-list">
             <caption className="sr-only">Active holds, newest first</caption>
             <thead>
               <tr>
@@ -223,9 +225,11 @@ export function HoldsList({ subscriptionId, refreshKey = 0 }: { subscriptionId: 
             <tbody>
               {holds.data.items.map((h) => (
                 <tr key={h.hold_id}>
-                  <td>{h.service}</td>
-                  <td className="num">{formatCredits(h.credits)}</td>
-                  <td>{formatDateTime(h.expires_at)}</td>
+                  <td data-label="Service">{h.service}</td>
+                  <td className="num" data-label="Credits">
+                    {formatCredits(h.credits)}
+                  </td>
+                  <td data-label="Expires at">{formatDateTime(h.expires_at)}</td>
                 </tr>
               ))}
             </tbody>
@@ -339,19 +343,20 @@ export function GrantForm({ subscriptionId, onChanged }: { subscriptionId: strin
           <Field label="Reason" name="reason" id="grant-reason" className="wide" error={fields.reason}>
             {(props) => <input {...props} value={draft.reason} onChange={(e) => set({ reason: e.target.value })} />}
           </Field>
-          <div className="form-actions">
+          <div className="form-actions row">
             <button type="submit" className="primary" disabled={busy}>
-              Grant credits
+              {busy ? "Granting…" : "Grant credits"}
             </button>
+            {/* Beside the button that caused it, where the eye already is. */}
+            {done ? (
+              <p className="state state-ok" role="status" data-testid="grant-done">
+                {done}
+              </p>
+            ) : null}
           </div>
         </form>
       )}
       {unplaced ? <ErrorNotice error={error} /> : null}
-      {done ? (
-        <p className="state state-ok" role="status">
-          {done}
-        </p>
-      ) : null}
     </div>
   );
 }

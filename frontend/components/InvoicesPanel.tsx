@@ -2,8 +2,9 @@
 import { useState } from "react";
 import type { ApiError, Invoice } from "../lib/api";
 import { useClient } from "../lib/context";
-import { formatCredits, formatDate, formatDateTime, formatMoney, formatCentsRate } from "../lib/format";
+import { formatDate, formatDateTime, formatMoney } from "../lib/format";
 import { asApiError, useResource } from "../lib/useResource";
+import { InvoiceLines } from "./InvoiceLines";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 
 /** Hands a Blob to the browser as a file download (the export needs the bearer token, so no plain link). */
@@ -76,7 +77,7 @@ export function InvoicesPanel({
       ) : (
         <>
           <div className="scroll">
-            <table className="data" data-testid="invoice-list">
+            <table className="data stack" data-testid="invoice-list">
               <caption className="sr-only">Invoices, newest period first</caption>
               <thead>
                 <tr>
@@ -92,15 +93,17 @@ export function InvoicesPanel({
               <tbody>
                 {invoices.data.items.map((invoice) => (
                   <tr key={invoice.invoice_id} className={invoice.invoice_id === selected ? "selected" : undefined}>
-                    <td>
+                    <td data-label="Period">
                       {formatDate(invoice.period_start)} → {formatDate(invoice.period_end)}
                     </td>
-                    <td>{invoice.number ?? <span className="muted">not issued</span>}</td>
-                    <td>
+                    <td data-label="Number">{invoice.number ?? <span className="muted">not issued</span>}</td>
+                    <td data-label="Status">
                       <span className={`badge invoice-${invoice.status}`}>{invoice.status}</span>
                     </td>
-                    <td className="num">{formatMoney(invoice.total_cents, invoice.currency)}</td>
-                    <td>
+                    <td className="num" data-label="Total">
+                      {formatMoney(invoice.total_cents, invoice.currency)}
+                    </td>
+                    <td className="actions">
                       <button type="button" onClick={() => setSelected(invoice.invoice_id)} aria-label={`View invoice for ${formatDate(invoice.period_start)}`}>
                         View
                       </button>
@@ -148,39 +151,7 @@ function InvoiceDetail({
         {invoice.organization_id} · {invoice.status}
         {invoice.issued_at ? ` · issued ${formatDateTime(invoice.issued_at)}` : ""}
       </p>
-      <div className="scroll">
-        <table className="data">
-          <caption className="sr-only">Invoice lines</caption>
-          <thead>
-            <tr>
-              <th scope="col">Line</th>
-              <th scope="col" className="num">Quantity</th>
-              <th scope="col" className="num">Unit price</th>
-              <th scope="col" className="num">Amount</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(invoice.line_items ?? []).map((line, i) => (
-              <tr key={i}>
-                <td>{line.description}</td>
-                <td className="num">{formatCredits(line.quantity)}</td>
-                <td className="num">{formatCentsRate(line.unit_amount_cents, invoice.currency)}</td>
-                <td className="num">{formatMoney(line.amount_cents, invoice.currency)}</td>
-              </tr>
-            ))}
-          </tbody>
-          <tfoot>
-            <tr>
-              <th scope="row" colSpan={3}>
-                Total
-              </th>
-              <td className="num">
-                <strong>{formatMoney(invoice.total_cents, invoice.currency)}</strong>
-              </td>
-            </tr>
-          </tfoot>
-        </table>
-      </div>
+      <InvoiceLines invoice={invoice} />
       {downloadError ? <ErrorNotice error={downloadError} /> : null}
       <div className="row">
         <button type="button" onClick={() => void download("csv")}>

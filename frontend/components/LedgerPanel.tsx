@@ -1,5 +1,5 @@
 "use client";
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import type { ApiError, LedgerEntry } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatCredits, formatDateTime, formatSignedCredits } from "../lib/format";
@@ -17,34 +17,62 @@ const LABEL: Record<string, string> = {
 // Glyphs that fonts-liberation has (what CI installs): no tofu boxes in the screenshots.
 const ICON: Record<string, string> = { grant: "+", usage: "−", top_up: "↑", adjustment: "±", expiry: "×", void: "Ø" };
 
-type Ledger = { state: "loading" } | { state: "error"; error: ApiError } | { state: "ready"; items: LedgerEntry[]; next: string | null };
+/** Pages read in one go: 50 × 200 entries. A longer ledger stops there and offers to go on. */
+export const PAGES_AT_ONCE = 50;
+/** Entries drawn at first; "Show older entries" draws more of what was read. */
+const SHOWN_AT_FIRST = 100;
 
-/** The ledger oldest to newest (the API's order), a page at a time: later entries load below. */
+type Ledger =
+  | { state: "loading" }
+  | { state: "error"; error: ApiError }
+  | { state: "ready"; items: LedgerEntry[]; next: string | null };
+
+/**
+ * The ledger newest first. The API lists it oldest first by seq and has no "last page" to ask
+ * for, so this pages forward to the end (up to PAGES_AT_ONCE pages, then a button goes on) and
+ * shows what it read in reverse: the newest entry is always at the top.
+ */
 export function LedgerPanel({ subscriptionId, refreshKey = 0 }: { subscriptionId: string | null; refreshKey?: number }) {
   const client = useClient();
   const [ledger, setLedger] = useState<Ledger>({ state: "loading" });
   const [more, setMore] = useState(false);
+  const [shown, setShown] = useState(SHOWN_AT_FIRST);
   const [generation, setGeneration] = useState(0);
+
+  const readOn = useCallback(
+    async (id: string, cursor: string | undefined, isCurrent: () => boolean = () => true): Promise<{ items: LedgerEntry[]; next: string | null }> => {
+      const items: LedgerEntry[] = [];
+      let next: string | null = cursor ?? null;
+      for (let pages = 0; pages < PAGES_AT_ONCE && isCurrent(); pages += 1) {
+        const page = await client.ledger(id, next ?? undefined);
+        items.push(...page.items);
+        next = page.next_cursor;
+        if (!next) break;
+      }
+      return { items, next };
+    },
+    [client],
+  );
 
   useEffect(() => {
     if (!subscriptionId) return;
     let current = true;
     setLedger({ state: "loading" });
-    client.ledger(subscriptionId).then(
-      (page) => current && setLedger({ state: "ready", items: page.items, next: page.next_cursor }),
+    readOn(subscriptionId, undefined, () => current).then(
+      ({ items, next }) => current && setLedger({ state: "ready", items, next }),
       (error: unknown) => current && setLedger({ state: "error", error: asApiError(error) }),
     );
     return () => {
       current = false;
     };
-  }, [client, subscriptionId, refreshKey, generation]);
+  }, [readOn, subscriptionId, refreshKey, generation]);
 
-  async function loadLater() {
+  async function goOn() {
     if (!subscriptionId || ledger.state !== "ready" || !ledger.next) return;
     setMore(true);
     try {
-      const page = await client.ledger(subscriptionId, ledger.next);
-      setLedger({ state: "ready", items: [...ledger.items, ...page.items], next: page.next_cursor });
+      const { items, next } = await readOn(subscriptionId, ledger.next);
+      setLedger({ state: "ready", items: [...ledger.items, ...items], next });
     } catch (error) {
       setLedger({ state: "error", error: asApiError(error) });
     } finally {
@@ -52,6 +80,7 @@ export function LedgerPanel({ subscriptionId, refreshKey = 0 }: { subscriptionId
     }
   }
 
+  const newestFirst = ledger.state === "ready" ? [...ledger.items].reverse() : [];
   return (
     <Panel id="ledger" title="Credit ledger">
       {!subscriptionId ? (
@@ -64,14 +93,28 @@ export function LedgerPanel({ subscriptionId, refreshKey = 0 }: { subscriptionId
         <Empty>No ledger entries yet.</Empty>
       ) : (
         <>
-          <ol className="timeline" aria-label="Ledger entries, oldest first" data-testid="ledger-timeline">
-            {ledger.items.map((entry) => (
-              <LedgerItem key={entry.entry_id} entry={entry} />
-            ))}
-          </ol>
           {ledger.next ? (
-            <button type="button" onClick={() => void loadLater()} disabled={more}>
-              {more ? "Loading…" : "Load later entries"}
+            <div className="state state-empty">
+              The ledger is longer than {formatCredits(String(ledger.items.length))} entries; the newest are not read yet.{" "}
+              <button type="button" onClick={() => void goOn()} disabled={more}>
+                {more ? "Reading…" : "Read on to the newest"}
+              </button>
+            </div>
+          ) : null}
+          <p className="muted small" data-testid="ledger-count">
+            {formatCredits(String(ledger.items.length))} {ledger.items.length === 1 ? "entry" : "entries"}, newest first
+            {newestFirst.length > 4 ? " · scroll the list for older ones" : ""}
+          </p>
+          <div className="timeline-box">
+            <ol className="timeline" aria-label="Ledger entries, newest first" data-testid="ledger-timeline" tabIndex={0}>
+              {newestFirst.slice(0, shown).map((entry) => (
+                <LedgerItem key={entry.entry_id} entry={entry} />
+              ))}
+            </ol>
+          </div>
+          {newestFirst.length > shown ? (
+            <button type="button" onClick={() => setShown((n) => n + SHOWN_AT_FIRST)}>
+              Show older entries ({formatCredits(String(newestFirst.length - shown))} more)
             </button>
           ) : null}
         </>

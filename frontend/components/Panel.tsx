@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
 import type { ApiError } from "../lib/api";
+import { errorSentence } from "../lib/errors";
 
 export function Panel({ id, title, actions, children }: { id: string; title: string; actions?: ReactNode; children: ReactNode }) {
   return (
@@ -25,17 +26,22 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="state state-empty">{children}</p>;
 }
 
-/** An API refusal shown with its message and code: never a blank panel. */
-export function ErrorNotice({ error, onRetry }: { error: ApiError; onRetry?: () => void }) {
+/** An API refusal as a sentence for people (lib/errors.ts), never a blank panel. The code stays
+ * in small print for whoever is asked for help; a 412 offers to reload what moved on. */
+export function ErrorNotice({ error, onRetry, onReload }: { error: ApiError; onRetry?: () => void; onReload?: () => void }) {
   return (
     <div className="state state-error" role="alert">
       <p>
-        <strong>{error.message}</strong>
+        <strong>{errorSentence(error)}</strong>
       </p>
-      <p className="muted">
-        {error.status ? `HTTP ${error.status} · ` : ""}
-        <code>{error.code}</code>
+      <p className="muted small">
+        Error code <code>{error.code}</code>
       </p>
+      {onReload && error.code === "precondition_failed" ? (
+        <button type="button" onClick={onReload}>
+          Reload
+        </button>
+      ) : null}
       {onRetry ? (
         <button type="button" onClick={onRetry}>
           Try again

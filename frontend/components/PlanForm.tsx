@@ -94,7 +94,20 @@ export function fieldKey(path: string): string {
   return path.replace(/\[(\d+)\]/g, ".$1").replace(/^body\./, "");
 }
 
-export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: PlanDraft; editing: boolean; onSubmit: (draft: PlanDraft) => Promise<unknown>; onCancel: () => void }) {
+/** `onReload` (a revision): read the plan again when the API answers 412 (it moved on). */
+export function PlanForm({
+  initial,
+  editing,
+  onSubmit,
+  onCancel,
+  onReload,
+}: {
+  initial: PlanDraft;
+  editing: boolean;
+  onSubmit: (draft: PlanDraft) => Promise<unknown>;
+  onCancel: () => void;
+  onReload?: () => void;
+}) {
   const [draft, setDraft] = useState<PlanDraft>(initial);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -130,7 +143,7 @@ export function PlanForm({ initial, editing, onSubmit, onCancel }: { initial: Pl
         void submit();
       }}
     >
-      {error ? <ErrorNotice error={error} /> : null}
+      {error ? <ErrorNotice error={error} onReload={onReload} /> : null}
       <div className="grid">
         {text("Plan id (slug)", "plan_id", draft.plan_id, (v) => set("plan_id", v), { disabled: editing })}
         {text("Name", "name", draft.name, (v) => set("name", v))}

@@ -2,9 +2,11 @@
 import { useEffect, useState } from "react";
 import { newIdempotencyKey, type Plan, type Subscription } from "../lib/api";
 import { useClient } from "../lib/context";
+import { compareDecimals, multiplyDecimals } from "../lib/decimal";
 import { formatCentsRate, formatCredits, formatMoney } from "../lib/format";
 import { can, type Session } from "../lib/session";
 import { asApiError, useResource } from "../lib/useResource";
+import { Field } from "./Field";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import type { ApiError } from "../lib/api";
 
@@ -19,35 +21,55 @@ export function slaVersion(plan: Plan): string {
   return `${plan.sla.tier}@${plan.version}`;
 }
 
+/** The catalog (active plans, cheapest first) and, for a subscriber, its own plan: the version it
+ * signed up to, read by version, so it stays on screen after the plan is revised or archived. */
 export function PlansPanel({
   session,
   hasSubscription,
   onSubscribed,
   refreshKey = 0,
+  subscription = null,
+  onCatalog,
 }: {
   session: Session | null;
   hasSubscription: boolean;
   onSubscribed: (subscription: Subscription) => void;
   refreshKey?: number;
+  subscription?: Subscription | null;
+  /** Told how many plans the catalog lists, once it is read. */
+  onCatalog?: (count: number) => void;
 }) {
   const client = useClient();
   const plans = useResource(() => client.listPlans(), [client, refreshKey]);
   const shown = plans.state === "ready";
+  const count = plans.state === "ready" ? plans.data.items.length : null;
   useEffect(() => {
     // "Usable" per DESIGN.md's target: the time from navigation to plans on screen (the browser test reads it).
     if (shown && performance.getEntriesByName("plans-shown").length === 0) performance.mark("plans-shown");
   }, [shown]);
+  useEffect(() => {
+    if (count !== null) onCatalog?.(count);
+  }, [count, onCatalog]);
+  const rows = plans.state === "ready" ? featureRows(cheapestFirst(plans.data.items)) : [];
+  const listed = plans.state === "ready" ? plans.data.items.find((p) => p.plan_id === subscription?.plan_id) ?? null : undefined;
   return (
     <Panel id="plans" title="Plans">
+      {subscription ? <OwnPlan subscription={subscription} listed={listed} session={session} /> : null}
       {plans.state === "loading" ? <Loading what="plans" /> : null}
       {plans.state === "error" ? <ErrorNotice error={plans.error} onRetry={plans.reload} /> : null}
-      {plans.state === "ready" && plans.data.items.length === 0 ? <Empty>No plans are listed yet.</Empty> : null}
+      {plans.state === "ready" && plans.data.items.length === 0 ? (
+        <Empty>{subscription ? "No plans are offered to new subscribers at the moment." : "No plans are offered at the moment."}</Empty>
+      ) : null}
+      {subscription && plans.state === "ready" && plans.data.items.length > 0 ? <h3 className="catalog-title">The catalog</h3> : null}
       {plans.state === "ready" && plans.data.items.length > 0 ? (
         <ul className="cards" aria-label="Plans, cheapest first">
           {cheapestFirst(plans.data.items).map((plan) => (
             <li key={plan.plan_id}>
               <PlanCard
                 plan={plan}
+                features={rows}
+                yours={subscription !== null && plan.plan_id === subscription.plan_id && plan.version === subscription.plan_version}
+                available={subscription?.status === "active" && plan.plan_id === subscription.plan_id && plan.version === subscription.plan_version ? subscription.available_credits : null}
                 session={session}
                 mayOffer={session !== null && can(session, "subscribe") && !hasSubscription}
                 onSubscribed={onSubscribed}
@@ -60,16 +82,70 @@ export function PlansPanel({
   );
 }
 
+export type FeatureRow = { key: string; label: string };
+
+/** Every feature key of the plans shown, in the order they first appear: each card lists the same
+ * rows, so the cards' feature tables line up side by side. */
+export function featureRows(plans: Plan[]): FeatureRow[] {
+  const rows = new Map<string, string>();
+  for (const plan of plans) for (const f of plan.features ?? []) if (!rows.has(f.key)) rows.set(f.key, f.label);
+  return [...rows].map(([key, label]) => ({ key, label }));
+}
+
+/** The subscriber's own plan at the version it is on, archived or not. `listed`: the catalog's
+ * plan of that id (null: not listed, so archived; undefined: the catalog is not read yet). When
+ * the catalog lists that very version, its card below is marked instead of shown twice. */
+function OwnPlan({ subscription, listed, session }: { subscription: Subscription; listed: Plan | null | undefined; session: Session | null }) {
+  const client = useClient();
+  const plan = useResource(() => client.planVersion(subscription.plan_id, subscription.plan_version), [client, subscription.plan_id, subscription.plan_version]);
+  const sameAsListed = listed?.version === subscription.plan_version;
+  return (
+    <section className="own-plan" aria-labelledby="own-plan-title" data-testid="own-plan">
+      <h3 id="own-plan-title">{subscription.status === "active" ? "Your plan" : "Your last plan"}</h3>
+      {plan.state === "loading" ? <Loading what="your plan" /> : null}
+      {plan.state === "error" ? <ErrorNotice error={plan.error} onRetry={plan.reload} /> : null}
+      {plan.state === "ready" ? (
+        <>
+          <p className="muted small" data-testid="own-plan-note">
+            {plan.data.name}, version {plan.data.version}
+            {listed === undefined
+              ? "."
+              : listed === null
+                ? ": archived, no longer offered to new subscribers. Your subscription keeps these terms."
+                : !sameAsListed
+                  ? `: the catalog now lists version ${listed.version} for new subscribers; your subscription keeps these terms.`
+                  : ", as listed in the catalog below."}
+          </p>
+          {sameAsListed ? null : (
+            <PlanCard plan={plan.data} session={session} mayOffer={false} onSubscribed={() => undefined} available={subscription.status === "active" ? subscription.available_credits : null} testId="own-plan-card" />
+          )}
+        </>
+      ) : null}
+    </section>
+  );
+}
+
 export function PlanCard({
   plan,
   session,
   mayOffer,
   onSubscribed,
+  features = featureRows([plan]),
+  available = null,
+  testId = `plan-${plan.plan_id}`,
+  yours = false,
 }: {
   plan: Plan;
   session: Session | null;
   mayOffer: boolean;
   onSubscribed: (subscription: Subscription) => void;
+  /** The rows of the feature table (shared across the cards shown side by side). */
+  features?: FeatureRow[];
+  /** The subscriber's available credits, when this is its plan: the estimator compares with them. */
+  available?: string | null;
+  testId?: string;
+  /** The subscriber is on this very version. */
+  yours?: boolean;
 }) {
   const client = useClient();
   const [open, setOpen] = useState(false);
@@ -77,7 +153,7 @@ export function PlanCard({
   const [accepted, setAccepted] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
-  const titleId = `plan-${plan.plan_id}-name`;
+  const titleId = `${testId}-name`;
 
   async function subscribe() {
     if (!session?.org) return;
@@ -103,9 +179,11 @@ export function PlanCard({
   }
 
   return (
-    <article className="card plan-card" aria-labelledby={titleId} data-testid={`plan-${plan.plan_id}`}>
+    <article className="card plan-card" aria-labelledby={titleId} data-testid={testId}>
       <h3 id={titleId}>{plan.name}</h3>
+      {yours ? <span className="badge yours">Your plan</span> : null}
       <p className="muted">by {plan.partner}</p>
+      {plan.description ? <p className="plan-description">{plan.description}</p> : null}
       <p className="price">
         <span className="amount">{formatMoney(plan.base_fee_cents, plan.currency)}</span>{" "}
         <span className="muted">
@@ -132,7 +210,30 @@ export function PlanCard({
           {plan.sla.tier}, {plan.sla.uptime_percent}% uptime, {plan.sla.response_time_hours} h response
         </dd>
       </dl>
-      {plan.features && plan.features.length > 0 ? (
+      {Object.keys(plan.usage_rates).length > 0 ? (
+        <table className="features rates" data-testid={`rates-${plan.plan_id}`}>
+          <caption className="sr-only">Usage rates of {plan.name}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Service</th>
+              <th scope="col" className="num">
+                Credits
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(plan.usage_rates).map(([service, rate]) => (
+              <tr key={service}>
+                <th scope="row">{service}</th>
+                <td className="num">
+                  {formatCredits(rate.credits_per_unit)} per {rate.unit}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {features.length > 0 ? (
         <table className="features">
           <caption className="sr-only">Features of {plan.name}</caption>
           <thead>
@@ -142,17 +243,40 @@ export function PlanCard({
             </tr>
           </thead>
           <tbody>
-            {plan.features.map((feature) => (
-              <tr key={feature.key}>
-                <th scope="row">{feature.label}</th>
-                <td className={feature.included ? "yes" : "no"}>
-                  {feature.included ? (feature.limit !== null && feature.limit !== undefined ? `Up to ${feature.limit}` : "Included") : "Not included"}
-                </td>
-              </tr>
-            ))}
+            {features.map((row) => {
+              const feature = plan.features?.find((f) => f.key === row.key);
+              return (
+                <tr key={row.key} data-feature={row.key}>
+                  <th scope="row">{feature?.label ?? row.label}</th>
+                  <td className={feature?.included ? "yes" : "no"}>
+                    {!feature
+                      ? "Not offered"
+                      : feature.included
+                        ? feature.limit !== null && feature.limit !== undefined
+                          ? `Up to ${feature.limit}`
+                          : "Included"
+                        : "Not included"}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       ) : null}
+      {plan.bundle && plan.bundle.length > 0 ? (
+        <div className="bundle">
+          <h4>Bundle</h4>
+          <ul>
+            {plan.bundle.map((item) => (
+              <li key={item.sku}>
+                <strong>{item.name}</strong>
+                {item.description ? <span className="muted"> · {item.description}</span> : null}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+      <Estimator plan={plan} available={available} id={`${testId}-estimate`} />
       {mayOffer && !open ? (
         <button type="button" className="primary" onClick={() => setOpen(true)}>
           Subscribe to {plan.name}
@@ -186,5 +310,54 @@ export function PlanCard({
         </form>
       ) : null}
     </article>
+  );
+}
+
+/** What N units of a service cost on this plan (its rate, computed here exactly) and whether the
+ * credits at hand cover it: the subscriber's available credits, or a new period's allowance. */
+export function Estimator({ plan, available, id = `estimate-${plan.plan_id}` }: { plan: Plan; available: string | null; id?: string }) {
+  const services = Object.keys(plan.usage_rates);
+  const [service, setService] = useState(services[0] ?? "");
+  const [quantity, setQuantity] = useState("1");
+  const rate = plan.usage_rates[service];
+  if (!rate) return null;
+  const q = quantity.trim();
+  const valid = /^\d{1,12}(\.\d{1,6})?$/.test(q) && Number(q) > 0;
+  const credits = valid ? multiplyDecimals(q, rate.credits_per_unit) : null;
+  const against = available ?? plan.credit_allowance;
+  const covered = credits !== null ? compareDecimals(credits, against) <= 0 : null;
+  return (
+    <details className="estimator">
+      <summary>Estimate a run</summary>
+      <div className="row">
+        <Field label="Service" name="service" id={`${id}-service`}>
+          {(props) => (
+            <select {...props} value={service} onChange={(e) => setService(e.target.value)}>
+              {services.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={`Quantity (${rate.unit}s)`} name="quantity" id={`${id}-quantity`} error={valid ? undefined : "Enter a quantity above 0, with up to 6 decimals."}>
+          {(props) => <input {...props} value={quantity} onChange={(e) => setQuantity(e.target.value)} inputMode="decimal" size={8} />}
+        </Field>
+      </div>
+      <p id={id} className="small" aria-live="polite" data-testid={id}>
+        {credits === null
+          ? null
+          : `${formatCredits(q)} × ${formatCredits(rate.credits_per_unit)} = ${formatCredits(credits)} credits. ${
+              available !== null
+                ? covered
+                  ? `Your ${formatCredits(available)} available credits cover it.`
+                  : `More than your ${formatCredits(available)} available credits${plan.overage_policy === "allow" ? ": the rest would be overage." : ": the plan blocks it."}`
+                : covered
+                  ? `The ${formatCredits(plan.credit_allowance)} credits of a period's allowance cover it.`
+                  : `More than the ${formatCredits(plan.credit_allowance)} credits of a period's allowance.`
+            }`}
+      </p>
+    </details>
   );
 }

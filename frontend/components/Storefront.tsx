@@ -2,9 +2,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, type Subscription } from "../lib/api";
 import { ClientContext } from "../lib/context";
-import { can, sessionFromToken, storedToken, storeToken, type Session } from "../lib/session";
+import { can, describeSession, sessionFromToken, storedToken, storeToken, type Session } from "../lib/session";
 import { useResource } from "../lib/useResource";
 import { AdminPanel } from "./AdminPanel";
+import { BalanceAlert } from "./BalanceAlert";
 import { HealthPanel } from "./HealthPanel";
 import { InvoicesPanel } from "./InvoicesPanel";
 import { LedgerPanel } from "./LedgerPanel";
@@ -69,10 +70,8 @@ export function Storefront() {
         <h1>Marketplace Billing</h1>
         {session ? (
           <div className="who">
-            <span data-testid="who">
-              {session.sub} · {session.roles.join(", ")}
-              {session.org ? ` · ${session.org}` : ""}
-              {session.residency ? ` · ${session.residency}` : ""}
+            <span data-testid="who" data-roles={session.roles.join(" ")} title={`Signed in as ${session.sub}`}>
+              {describeSession(session)}
             </span>
             <button type="button" onClick={() => signOut(null)}>
               Sign out
@@ -109,6 +108,7 @@ function Dashboard({ session }: { session: Session }) {
   const [refreshKey, setRefreshKey] = useState(0);
   const refresh = useCallback(() => setRefreshKey((k) => k + 1), []);
   const [chosen, setChosen] = useState<string | null>(null);
+  const [catalogSize, setCatalogSize] = useState<number | null>(null);
   const staff = can(session, "administer");
   const orgUser = can(session, "read-own-billing");
   const own = useResource(orgUser && session.org ? () => api.organizationSubscriptions(session.org!) : null, [session.org, orgUser, refreshKey]);
@@ -129,7 +129,8 @@ function Dashboard({ session }: { session: Session }) {
       <nav aria-label="Panels" className="panel-nav">
         <a href="#plans">Plans</a>
         {staff ? <a href="#admin">Administration</a> : null}
-        {staff || orgUser ? (
+        {/* Only panels that are on the page: before an organization subscribes there are none. */}
+        {staff || (orgUser && ownSubscription) ? (
           <>
             <a href="#health">Health</a>
             <a href="#usage">Usage</a>
@@ -138,18 +139,26 @@ function Dashboard({ session }: { session: Session }) {
           </>
         ) : null}
       </nav>
+      {staff || orgUser ? <BalanceAlert subscriptionId={subscriptionId} session={session} refreshKey={refreshKey} /> : null}
       <PlansPanel
         session={session}
         hasSubscription={own.state !== "ready" || hasActive}
         onSubscribed={refresh}
         refreshKey={refreshKey}
+        subscription={ownSubscription}
+        onCatalog={setCatalogSize}
       />
       {staff ? <AdminPanel session={session} selected={chosen} onSelect={setChosen} refreshKey={refreshKey} onChanged={refresh} /> : null}
       {orgUser && own.state === "loading" && !ownSubscription ? <Loading what="your subscription" /> : null}
       {orgUser && own.state === "error" ? <ErrorNotice error={own.error} onRetry={own.reload} /> : null}
       {orgUser && own.state === "ready" && !ownSubscription ? (
         <p className="state state-empty" data-testid="no-subscription">
-          {session.org} has no subscription yet{can(session, "subscribe") ? ": choose a plan above." : "; an organization admin can subscribe."}
+          {session.org} has no subscription yet
+          {catalogSize === 0
+            ? ". No plans are offered at the moment; once one is, an organization admin can subscribe here."
+            : can(session, "subscribe")
+              ? ": choose a plan above."
+              : "; an organization admin can subscribe."}
         </p>
       ) : null}
       {staff || (orgUser && ownSubscription) ? (
@@ -159,6 +168,7 @@ function Dashboard({ session }: { session: Session }) {
             refreshKey={refreshKey}
             mayVoid={can(session, "change-credits")}
             mayEditSettings={can(session, "manage-settings")}
+            mayCancel={can(session, "cancel")}
             onChanged={refresh}
           />
           <LedgerPanel subscriptionId={subscriptionId} refreshKey={refreshKey} />

@@ -1,4 +1,7 @@
+"use client";
+import { useEffect, useRef, useState } from "react";
 import type { DailyUsage } from "../lib/api";
+import { addDecimals } from "../lib/decimal";
 import { formatCredits } from "../lib/format";
 
 // Inline SVG, written here: a stacked bar per day of the range, one colour per service. No chart
@@ -19,23 +22,31 @@ export function daysOf(from: string, to: string): string[] {
   return days;
 }
 
-/** Exact sum of decimal strings (scaled BigInt), for the legend's totals. */
+/** Exact sum of decimal strings, for the legend's totals. */
 export function sumDecimals(values: string[]): string {
-  const scale = 6;
-  const total = values.reduce((sum, v) => {
-    const negative = v.startsWith("-");
-    const [whole = "0", frac = ""] = v.replace(/^[-+]/, "").split(".");
-    const n = BigInt(whole + frac.padEnd(scale, "0").slice(0, scale));
-    return sum + (negative ? -n : n);
-  }, 0n);
-  const negative = total < 0n;
-  const digits = (negative ? -total : total).toString().padStart(scale + 1, "0");
-  const whole = digits.slice(0, -scale);
-  const frac = digits.slice(-scale).replace(/0+$/, "");
-  return `${negative ? "-" : ""}${whole}${frac ? "." + frac : ""}`;
+  return values.reduce((sum, v) => addDecimals(sum, v), "0");
+}
+
+/** The drawing's width follows its box (1 SVG unit = 1 CSS pixel), so the axis labels keep their
+ * 11 px on a phone instead of shrinking with a scaled 720-unit drawing. */
+function useBoxWidth(initial: number): [React.RefObject<HTMLElement | null>, number] {
+  const ref = useRef<HTMLElement | null>(null);
+  const [width, setWidth] = useState(initial);
+  useEffect(() => {
+    const box = ref.current;
+    if (!box || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(([entry]) => {
+      const measured = Math.round(entry?.contentRect.width ?? 0);
+      if (measured > 0) setWidth(Math.max(260, measured));
+    });
+    observer.observe(box);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, width];
 }
 
 export function UsageChart({ days, from, to }: { days: DailyUsage[]; from: string; to: string }) {
+  const [box, width] = useBoxWidth(720);
   const byDay = new Map(days.map((d) => [d.day, d]));
   const range = daysOf(from, to);
   const services = [...new Set(days.flatMap((d) => Object.keys(d.services)))].sort();
@@ -43,15 +54,15 @@ export function UsageChart({ days, from, to }: { days: DailyUsage[]; from: strin
   // Heights only: Number() is fine for drawing; every figure shown is the API's exact string.
   const totals = days.map((d) => Object.values(d.services).reduce((sum, s) => sum + Number(s.credits), 0));
   const max = Math.max(1, ...totals);
-  const width = 720;
   const height = 200;
   const pad = { left: 56, bottom: 24, top: 10 };
   const plotHeight = height - pad.bottom - pad.top;
   const slot = (width - pad.left) / Math.max(range.length, 1);
   const bar = Math.max(2, Math.min(28, slot * 0.7));
-  const labelEvery = Math.max(1, Math.ceil(range.length / 10));
+  // A "MM-DD" label needs about 44 px: as many as fit, evenly spaced.
+  const labelEvery = Math.max(1, Math.ceil(range.length / Math.max(1, Math.floor((width - pad.left) / 44))));
   return (
-    <figure className="chart">
+    <figure className="chart" ref={box as React.RefObject<HTMLElement>}>
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="usage-chart-title" data-testid="usage-chart">
         <title id="usage-chart-title">{`Credits per day and service from ${from} to ${to}`}</title>
         <line x1={pad.left} x2={width} y1={pad.top + plotHeight} y2={pad.top + plotHeight} stroke="#57606a" />

@@ -3,40 +3,54 @@ import { useEffect, useState } from "react";
 import type { UsageEvent } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatCredits, formatDateTime } from "../lib/format";
+import { dailyFromEvents, periodDays } from "../lib/usage";
 import { asApiError, useResource } from "../lib/useResource";
 import type { ApiError } from "../lib/api";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import { UsageChart } from "./UsageChart";
 
-function isoDay(date: Date): string {
-  return date.toISOString().slice(0, 10);
-}
+/** Events read for the chart: 25 pages of 200. A busier window says the chart is partial. */
+export const CHART_PAGES = 25;
 
-export function defaultRange(now: Date = new Date()): { from: string; to: string } {
-  const to = new Date(now.getTime() + 86_400_000);
-  const from = new Date(now.getTime() - 29 * 86_400_000);
-  return { from: isoDay(from), to: isoDay(to) };
-}
-
+/** Usage history. The chart and the table both go by `occurred_at`; the window defaults to the
+ * subscription's current period (and follows it when the period moves on) until one is chosen. */
 export function UsagePanel({ subscriptionId, refreshKey = 0 }: { subscriptionId: string | null; refreshKey?: number }) {
-  const [range, setRange] = useState(defaultRange);
+  const client = useClient();
+  const subscription = useResource(subscriptionId ? () => client.getSubscription(subscriptionId) : null, [client, subscriptionId, refreshKey]);
+  const [chosen, setChosen] = useState<{ from: string; to: string } | null>(null);
+  const period = subscription.state === "ready" ? periodDays(subscription.data.current_period_start, subscription.data.current_period_end) : null;
+  const range = chosen ?? period;
   return (
     <Panel id="usage" title="Usage history">
       {!subscriptionId ? (
         <Empty>No subscription selected.</Empty>
       ) : (
         <>
-          <form className="row filters" aria-label="Usage range" onSubmit={(e) => e.preventDefault()}>
-            <label>
-              From
-              <input type="date" value={range.from} max={range.to} onChange={(e) => e.target.value && setRange((r) => ({ ...r, from: e.target.value }))} />
-            </label>
-            <label>
-              To
-              <input type="date" value={range.to} min={range.from} onChange={(e) => e.target.value && setRange((r) => ({ ...r, to: e.target.value }))} />
-            </label>
-          </form>
-          <DailyChart subscriptionId={subscriptionId} from={range.from} to={range.to} refreshKey={refreshKey} />
+          {subscription.state === "error" ? <ErrorNotice error={subscription.error} onRetry={subscription.reload} /> : null}
+          {!range ? (
+            subscription.state === "loading" ? <Loading what="the current period" /> : null
+          ) : (
+            <>
+              <form className="row filters" aria-label="Usage range" onSubmit={(e) => e.preventDefault()}>
+                <label>
+                  From
+                  <input type="date" value={range.from} max={range.to} onChange={(e) => e.target.value && setChosen({ ...range, from: e.target.value })} />
+                </label>
+                <label>
+                  To (not included)
+                  <input type="date" value={range.to} min={range.from} onChange={(e) => e.target.value && setChosen({ ...range, to: e.target.value })} />
+                </label>
+                {chosen && period ? (
+                  <button type="button" onClick={() => setChosen(null)}>
+                    Current period
+                  </button>
+                ) : (
+                  <span className="muted small">the current period</span>
+                )}
+              </form>
+              <EventsChart subscriptionId={subscriptionId} from={range.from} to={range.to} refreshKey={refreshKey} />
+            </>
+          )}
           <EventTable subscriptionId={subscriptionId} refreshKey={refreshKey} />
         </>
       )}
@@ -44,16 +58,31 @@ export function UsagePanel({ subscriptionId, refreshKey = 0 }: { subscriptionId:
   );
 }
 
-function DailyChart({ subscriptionId, from, to, refreshKey }: { subscriptionId: string; from: string; to: string; refreshKey: number }) {
+/** Credits per day of `occurred_at`, summed from the events themselves (see lib/usage.ts). */
+function EventsChart({ subscriptionId, from, to, refreshKey }: { subscriptionId: string; from: string; to: string; refreshKey: number }) {
   const client = useClient();
-  const daily = useResource(
-    () => client.dailyUsage(subscriptionId, `${from}T00:00:00Z`, `${to}T00:00:00Z`),
-    [client, subscriptionId, from, to, refreshKey],
+  const events = useResource(async () => {
+    const items: UsageEvent[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < CHART_PAGES; pages += 1) {
+      const page = await client.usageEvents(subscriptionId, { from: `${from}T00:00:00Z`, to: `${to}T00:00:00Z`, limit: "200", cursor });
+      items.push(...page.items);
+      cursor = page.next_cursor ?? undefined;
+      if (!cursor) break;
+    }
+    return { items, partial: cursor !== undefined };
+  }, [client, subscriptionId, from, to, refreshKey]);
+  if (events.state === "loading") return <Loading what="daily usage" />;
+  if (events.state === "error") return <ErrorNotice error={events.error} onRetry={events.reload} />;
+  if (events.data.items.length === 0) return <Empty>No usage between {from} and {to}.</Empty>;
+  return (
+    <>
+      {events.data.partial ? (
+        <p className="muted small">The chart shows the newest {formatCredits(String(events.data.items.length))} events of this window; narrow the window to see all of it.</p>
+      ) : null}
+      <UsageChart days={dailyFromEvents(events.data.items)} from={from} to={to} />
+    </>
   );
-  if (daily.state === "loading") return <Loading what="daily usage" />;
-  if (daily.state === "error") return <ErrorNotice error={daily.error} onRetry={daily.reload} />;
-  if (daily.data.items.length === 0) return <Empty>No usage between {from} and {to}.</Empty>;
-  return <UsageChart days={daily.data.items} from={from} to={to} />;
 }
 
 type Events = { state: "loading" } | { state: "error"; error: ApiError } | { state: "ready"; items: UsageEvent[]; next: string | null };
@@ -122,7 +151,7 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
       {events.state === "ready" && events.items.length === 0 ? <Empty>No usage events{service || flag ? " match these filters" : " yet"}.</Empty> : null}
       {events.state === "ready" && events.items.length > 0 ? (
         <div className="scroll">
-          <table className="data" data-testid="usage-table">
+          <table className="data stack" data-testid="usage-table">
             <caption className="sr-only">Usage events, newest first</caption>
             <thead>
               <tr>
@@ -138,14 +167,16 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
             <tbody>
               {events.items.map((e) => (
                 <tr key={e.event_id}>
-                  <td>{formatDateTime(e.occurred_at)}</td>
-                  <td>{e.service}</td>
-                  <td className="num">
+                  <td data-label="Occurred">{formatDateTime(e.occurred_at)}</td>
+                  <td data-label="Service">{e.service}</td>
+                  <td className="num" data-label="Quantity">
                     {formatCredits(e.quantity)} {e.unit}
                   </td>
-                  <td className="num">{formatCredits(e.credits)}</td>
-                  <td className={`num${e.overage_credits !== "0" ? " overage" : ""}`}>{e.overage_credits !== "0" ? formatCredits(e.overage_credits) : "—"}</td>
-                  <td>
+                  <td className="num" data-label="Credits">
+                    {formatCredits(e.credits)}
+                  </td>
+                  <td className={`num${e.overage_credits !== "0" ? " overage" : ""}`} data-label="Overage">{e.overage_credits !== "0" ? formatCredits(e.overage_credits) : "—"}</td>
+                  <td data-label="Guardrail">
                     {(e.guardrail.flags ?? []).map((f) => (
                       <span key={f} className="tag tag-flag">
                         {f}
@@ -158,7 +189,9 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
                       </span>
                     ))}
                   </td>
-                  <td className="num">{formatCredits(e.balance_after)}</td>
+                  <td className="num" data-label="Balance after">
+                    {formatCredits(e.balance_after)}
+                  </td>
                 </tr>
               ))}
             </tbody>

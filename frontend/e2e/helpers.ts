@@ -33,7 +33,7 @@ export async function signIn(page: Page, role: Role, org?: string, residency = "
   if (org) await form.getByLabel("Organization").fill(org);
   await form.getByLabel("Residency").selectOption(residency);
   await form.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("who")).toContainText(role);
+  await expect(page.getByTestId("who")).toHaveAttribute("data-roles", role);
 }
 
 export async function token(page: Page, roles: Role[], org?: string, residency = "us"): Promise<string> {

@@ -112,6 +112,10 @@ test("usage recorded through the API appears in the chart and the event table", 
   await expect(table).toContainText("dose_limit");
   await expect(table.locator("td.overage")).toContainText("258.625") // 6 + 2.625 + 1,250 credits against 1,000;
   await expect(page.getByTestId("health-status")).toHaveText("Depleted");
+  const alert = page.getByTestId("balance-alert");
+  await expect(alert).toContainText("has no credits left");
+  await expect(alert.getByRole("link", { name: "Set up auto top-up" })).toBeVisible();
+  await shot(alert, "balance-alert");
   await shot(usage, "usage");
   await shot(page.getByRole("region", { name: "Subscription health" }), "health");
   await usage.getByLabel("Service", { exact: true }).fill("planner");
@@ -263,7 +267,7 @@ test("an org admin turns on auto top-up (422s at the field) and it tops up when 
   await page.reload();
   await expect(health.getByTestId("auto-top-up")).toContainText("(1 so far)");
   const ledger = page.getByRole("region", { name: "Credit ledger" });
-  await expect(ledger.locator('li[data-type="top_up"]').last()).toContainText("auto-top-up");
+  await expect(ledger.locator('li[data-type="top_up"]').first()).toContainText("auto-top-up");
   await expect(health.getByTestId("grant-list").locator('tr[data-kind="purchased"]').first()).toContainText("500 / 500");
   done();
 });
@@ -330,8 +334,13 @@ test("an admin creates a listing (field errors shown at the field), revises and 
   await revision.getByRole("button", { name: "Save revision" }).click();
   await expect(page.getByTestId("plan-genomics-pro")).toContainText("$1,399.00");
   await expect(page.getByTestId("listing-genomics-pro")).toContainText("v2");
+  await expect(admin.getByText(/Saved Genomics Pro as version 2/)).toBeVisible();
   await admin.getByRole("button", { name: "Archive Genomics Pro" }).click();
+  const confirm = admin.getByRole("group", { name: "Archive Genomics Pro?" });
+  await expect(page.getByTestId("plan-genomics-pro")).toHaveCount(1); // nothing happens before it is confirmed
+  await confirm.getByRole("button", { name: "Confirm archive" }).click();
   await expect(page.getByTestId("plan-genomics-pro")).toHaveCount(0);
+  await expect(admin.getByText(/Archived Genomics Pro/)).toBeVisible();
   done();
 });
 
@@ -377,6 +386,13 @@ test("an org member sees its billing and no admin actions", async ({ page }) => 
   await page.setViewportSize({ width: 390, height: 844 });
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await page.screenshot({ path: `${SCREENS}/org-member-narrow.png`, fullPage: true });
+  // The invoice's amounts and total stay on a phone's screen (its lines stack; no sideways scroll).
+  const total = invoices.getByTestId("invoice-detail").getByTestId("invoice-total");
+  await total.scrollIntoViewIfNeeded();
+  await expect(total).toBeInViewport({ ratio: 1 });
+  const box = await total.boundingBox();
+  expect(box && box.x + box.width).toBeLessThanOrEqual(390);
+  await shot(invoices.getByTestId("invoice-detail"), "invoice-narrow");
   done();
 });
 
@@ -430,5 +446,59 @@ test("a plan whose name, description and feature label are 200 characters withou
   await expect(page.getByTestId("plan-unbroken-words")).toBeVisible();
   const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, window: window.innerWidth }));
   expect(widths.page).toBeLessThanOrEqual(widths.window);
+  done();
+});
+
+test("an org admin cancels after reading the final invoice, and the page shows the canceled state", async ({ page }) => {
+  const done = watchConsole(page);
+  const org = "org-cancel";
+  await signIn(page, "org:admin", org);
+  const card = page.getByTestId("plan-lab-standard");
+  await card.getByRole("button", { name: "Subscribe to Lab Standard" }).click();
+  await card.getByLabel("Accepted by").fill("ada@cancel.example");
+  await card.getByLabel(/I accept the standard SLA/).check();
+  await card.getByRole("button", { name: "Confirm subscription" }).click();
+  const health = page.getByRole("region", { name: "Subscription health" });
+  await expect(health.getByTestId("credit-balance")).toHaveText("1,000");
+  // Three days into the period: the base fee is prorated (and a period never ends in its first second).
+  expect((await page.request.post(`${origin()}/_local/clock`, { data: { advance_seconds: 3 * 86400 } })).ok()).toBeTruthy();
+  await health.getByRole("button", { name: "Cancel subscription" }).click();
+  const confirm = health.getByRole("group", { name: "Confirm cancellation" });
+  const baseFee = confirm.locator('tr[data-kind="base_fee"]');
+  await expect(baseFee).toBeVisible();
+  await expect(baseFee).toContainText("prorated"); // the API's description says how
+  await expect(baseFee.locator('td[data-label="Amount"]')).not.toHaveText("$499.00"); // a share of the month, not all of it
+  await expect(confirm.getByTestId("final-total")).toHaveText(/^\$\d/);
+  await shot(confirm, "cancel-preview");
+  await scan(page, "#health");
+  await confirm.getByRole("button", { name: "Confirm" }).click();
+  await expect(health.getByTestId("canceled-state")).toContainText("Canceled");
+  await expect(health.getByRole("button", { name: "Cancel subscription" })).toHaveCount(0);
+  await expect(page.getByTestId("own-plan")).toContainText("Your last plan");
+  await expect(card.getByRole("button", { name: "Subscribe to Lab Standard" })).toBeVisible(); // it may subscribe again
+  await shot(health, "canceled");
+  done();
+});
+
+test("screens: every role at 1280 and 390 px", async ({ page }) => {
+  const done = watchConsole(page);
+  for (const [role, org] of [
+    ["org:member", ORG],
+    ["org:admin", ORG],
+    ["finance", undefined],
+    ["marketplace:admin", undefined],
+  ] as [Role, string | undefined][]) {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await signIn(page, role, org);
+    if (!org) await page.getByRole("region", { name: "Administration" }).getByRole("button", { name: `Select ${ORG}` }).click();
+    await expect(page.getByTestId("health-status")).toBeVisible();
+    await expect(page.getByTestId("ledger-timeline")).toBeVisible();
+    const name = role.replace(":", "-");
+    await page.screenshot({ path: `${SCREENS}/role-${name}-1280.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: `${SCREENS}/role-${name}-390.png`, fullPage: true });
+    await page.getByRole("button", { name: "Sign out" }).click();
+  }
   done();
 });

@@ -790,6 +790,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/billing/analytics/guardrails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Guardrail flags and escalation codes grouped by day, week, month, organization, service
+         * @description Roles: `marketplace:admin`, `finance`, `org:admin`, `org:member`.
+         */
+        get: operations["guardrailAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/analytics/guardrails/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The guardrail report's groups as a CSV file
+         * @description Roles: `marketplace:admin`, `finance`, `org:admin`, `org:member`.
+         */
+        get: operations["exportGuardrailAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1271,6 +1311,76 @@ export interface components {
             flags?: string[];
             /** Escalation Codes */
             escalation_codes?: string[];
+        };
+        /**
+         * GuardrailGroup
+         * @description One item of the report: the group's keys (only those grouped by), then its counts (credits
+         *     as decimal strings).
+         */
+        GuardrailGroup: {
+            /**
+             * Day
+             * @description UTC day, 2026-11-24 (group_by day)
+             * @default null
+             */
+            day: string | null;
+            /**
+             * Week
+             * @description ISO 8601 week, Monday to Sunday: 2026-W48 (group_by week)
+             * @default null
+             */
+            week: string | null;
+            /**
+             * Month
+             * @description 2026-11 (group_by month)
+             * @default null
+             */
+            month: string | null;
+            /**
+             * Organization Id
+             * @description group_by organization
+             * @default null
+             */
+            organization_id: string | null;
+            /**
+             * Service
+             * @description group_by service
+             * @default null
+             */
+            service: string | null;
+            /** Events */
+            events: number;
+            /** Flagged Events */
+            flagged_events: number;
+            /** Flag Rate */
+            flag_rate: string;
+            /** Flags */
+            flags: {
+                [key: string]: number;
+            };
+            /** Escalation Codes */
+            escalation_codes: {
+                [key: string]: number;
+            };
+            /** Credits */
+            credits: string;
+            /** Flagged Credits */
+            flagged_credits: string;
+        };
+        /** GuardrailReport */
+        GuardrailReport: {
+            /** Items */
+            items: components["schemas"]["GuardrailGroup"][];
+            /**
+             * Next Cursor
+             * @default null
+             */
+            next_cursor: string | null;
+            /**
+             * As Of
+             * @default null
+             */
+            as_of: string | null;
         };
         /** Health */
         Health: {
@@ -6697,6 +6807,179 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "forbidden" | "residency_mismatch";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    guardrailAnalytics: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                group_by?: string;
+                organization_id?: string;
+                service?: string;
+                flag?: string;
+                residency?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuardrailReport"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch`, `residency_not_served` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch" | "residency_not_served";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    exportGuardrailAnalytics: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                group_by?: string;
+                organization_id?: string;
+                service?: string;
+                flag?: string;
+                residency?: string;
+                format?: "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/json": Record<string, never>;
+                    "application/pdf": string;
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch`, `residency_not_served` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch" | "residency_not_served";
                         };
                     };
                 };

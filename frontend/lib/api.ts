@@ -1,6 +1,7 @@
 // The one API client of the storefront: every call to /api/billing goes through here, typed by
 // lib/api-types.ts (generated from the service's OpenAPI document). Components never call fetch.
 import type { components } from "./api-types";
+import { fieldMessage } from "./errors";
 
 export type Schemas = components["schemas"];
 export type Plan = Schemas["Plan"];
@@ -11,6 +12,8 @@ export type Health = Schemas["Health"];
 export type UsageEvent = Schemas["UsageEvent"];
 export type DailyUsage = Schemas["DailyUsage"];
 export type Invoice = Schemas["Invoice"];
+export type UpcomingInvoice = Schemas["UpcomingInvoice"];
+export type LineItem = Schemas["LineItem"];
 export type LedgerEntry = Schemas["LedgerEntry"];
 export type ErrorEnvelope = Schemas["ErrorEnvelope"];
 export type CreditGrant = Schemas["CreditGrant"];
@@ -40,10 +43,11 @@ export class ApiError extends Error {
     this.details = details;
   }
 
-  /** 422's `details.fields`, keyed by field path (`features[0].key`, `base_fee_cents`). */
+  /** 422's `details.fields`, keyed by field path (`features[0].key`, `base_fee_cents`), each
+   * message readable (the field names it quotes as labels, timestamps formatted). */
   get fields(): Record<string, string> {
     const fields = (this.details.fields as FieldError[] | undefined) ?? [];
-    return Object.fromEntries(fields.map((f) => [f.field, f.message]));
+    return Object.fromEntries(fields.map((f) => [f.field, fieldMessage(f.message)]));
   }
 }
 
@@ -52,6 +56,7 @@ type Options = { method?: string; body?: unknown; headers?: Record<string, strin
 export class BillingClient {
   private token: string | null = null;
   private onUnauthorized: (reason: string) => void = () => {};
+  private readonly versions = new Map<string, Promise<Plan>>();
 
   constructor(private readonly base: string = API_BASE, private readonly fetcher: typeof fetch = (...a) => fetch(...a)) {}
 
@@ -126,6 +131,17 @@ export class BillingClient {
     const response = await this.send(`/plans/${encodeURIComponent(planId)}`);
     return { plan: (await response.json()) as Plan, etag: response.headers.get("ETag") };
   }
+  /** One version of a plan, archived or not. Versions never change, so each is read once. */
+  planVersion(planId: string, version: number): Promise<Plan> {
+    const key = `${planId}@${version}`;
+    let plan = this.versions.get(key);
+    if (!plan) {
+      plan = this.json<Plan>(`/plans/${encodeURIComponent(planId)}`, { query: { version: String(version) } });
+      this.versions.set(key, plan);
+      plan.catch(() => this.versions.delete(key)); // a refusal is not remembered
+    }
+    return plan;
+  }
   createPlan(listing: PlanListing): Promise<Plan> {
     return this.json("/plans", { method: "POST", body: listing });
   }
@@ -151,11 +167,22 @@ export class BillingClient {
   organizationSubscriptions(org: string): Promise<Page<Subscription>> {
     return this.json(`/organizations/${encodeURIComponent(org)}/subscriptions`);
   }
-  listSubscriptions(filters: { status?: string; organization_id?: string; residency?: string; cursor?: string }): Promise<Page<Subscription>> {
+  listSubscriptions(filters: { status?: string; organization_id?: string; residency?: string; cursor?: string; limit?: string }): Promise<Page<Subscription>> {
     return this.json("/subscriptions", { query: filters });
   }
   getSubscription(id: string): Promise<SubscriptionWithHealth> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}`);
+  }
+
+  /** Org admins of that org and marketplace admins. Canceling twice answers the canceled subscription. */
+  cancelSubscription(id: string): Promise<Subscription> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+  }
+
+  /** The current period's invoice as it would be drafted now (never stored); with `cancelNow`,
+   * the final invoice a cancellation now would make. */
+  upcomingInvoice(id: string, cancelNow: boolean): Promise<UpcomingInvoice> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/invoices/upcoming`, { query: { cancel_now: cancelNow ? "true" : undefined } });
   }
 
   /** Org admins of that org and marketplace admins: low-balance threshold and auto top-up. */
@@ -184,7 +211,8 @@ export class BillingClient {
   dailyUsage(id: string, from: string, to: string): Promise<Page<DailyUsage>> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage/daily`, { query: { from, to } });
   }
-  usageEvents(id: string, filters: { service?: string; guardrail_flag?: string; cursor?: string }): Promise<Page<UsageEvent>> {
+  /** Newest first by `occurred_at`, in [from, to) when given; 20 a page unless `limit` says. */
+  usageEvents(id: string, filters: { service?: string; guardrail_flag?: string; cursor?: string; from?: string; to?: string; limit?: string }): Promise<Page<UsageEvent>> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage`, { query: { limit: "20", ...filters } });
   }
 

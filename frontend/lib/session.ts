@@ -64,6 +64,7 @@ export function can(session: Session, action: Action): boolean {
     case "change-credits":
     case "manage-plans":
       return has("marketplace:admin");
+    case "cancel":
     case "manage-settings":
       return has("marketplace:admin") || (has("org:admin") && session.org !== null);
     case "read-own-billing":
@@ -71,4 +72,20 @@ export function can(session: Session, action: Action): boolean {
   }
 }
 
-export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings";
+export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings" | "cancel";
+
+const ROLE_TEXT: Record<Role, string> = {
+  "marketplace:admin": "Marketplace admin",
+  finance: "Finance",
+  service: "Service",
+  "org:admin": "Organization admin",
+  "org:member": "Organization member",
+};
+
+/** "Organization admin of org-acme · us data region": who the page acts as, for a person. */
+export function describeSession(session: Session): string {
+  const roles = session.roles.map((r) => ROLE_TEXT[r]).join(" and ") || "No role";
+  const org = session.org ? ` of ${session.org}` : "";
+  const region = session.residency ? ` · ${session.residency.toUpperCase()} region` : "";
+  return `${roles}${org}${region}`;
+}

@@ -251,7 +251,7 @@ describe("grant form", () => {
     fireEvent.click(within(form).getByRole("button", { name: "Grant credits" }));
     expect((await screen.findByText("must be greater than 0")).getAttribute("data-field")).toBe("amount");
     expect(within(form).getByRole("textbox", { name: /Amount/ }).getAttribute("aria-invalid")).toBe("true");
-    expect(form.querySelector('.field-error[data-field="expires_at"]')?.textContent).toBe("must be after effective_at");
+    expect(form.querySelector('.field-error[data-field="expires_at"]')?.textContent).toBe("must be after Effective from");
     expect(form.querySelector('.field-error[data-field="reason"]')?.textContent).toBe("must not be empty");
     expect(screen.queryByRole("alert")).toBeNull(); // every error is at its field
   });

@@ -3,9 +3,10 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { AdminPanel } from "../components/AdminPanel";
 import { HealthPanel } from "../components/HealthPanel";
 import { InvoicesPanel } from "../components/InvoicesPanel";
-import { LedgerPanel } from "../components/LedgerPanel";
+import { LedgerPanel, PAGES_AT_ONCE } from "../components/LedgerPanel";
 import { PlansPanel } from "../components/PlansPanel";
 import { UsagePanel } from "../components/UsagePanel";
+import { ClientContext } from "../lib/context";
 import { fakeClient, INVOICE, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION } from "./support";
 
 afterEach(cleanup);
@@ -22,7 +23,7 @@ describe("plans panel", () => {
 
   it("says when no plan is listed", async () => {
     renderWith(fakeClient({ "GET /api/billing/plans": page([]) }).client, panel());
-    expect(await screen.findByText("No plans are listed yet.")).toBeTruthy();
+    expect(await screen.findByText("No plans are offered at the moment.")).toBeTruthy();
   });
 
   it("shows the API's message when the catalog cannot be read", async () => {
@@ -96,7 +97,7 @@ describe("health panel", () => {
     renderWith(
       fakeClient({
         "GET /api/billing/subscriptions/01SUB": { body: SUBSCRIPTION },
-        "GET /api/billing/subscriptions/01SUB/grants": page([]),
+        "GET /api/billing/subscriptions/01SUB/grants": refusal(503, "unavailable", "Grants are resting."),
         "GET /api/billing/subscriptions/01SUB/holds": page([]),
       }).client,
       <HealthPanel subscriptionId="01SUB">
@@ -106,14 +107,14 @@ describe("health panel", () => {
     expect((await screen.findByTestId("credit-balance")).textContent).toBe("1,234,567.123456");
     expect(screen.getByTestId("health-status").textContent).toBe("Low balance");
     const panel = screen.getByRole("region", { name: "Subscription health" });
-    expect(panel.textContent).toContain("1,233,567.123456");
+    expect(panel.textContent).toContain("Purchased and promotional1,233,567.123456"); // no grants read: one figure
     expect(panel.textContent).toContain("0.5 credits / day");
     expect(panel.textContent).toContain("Held for running work40");
     expect(panel.textContent).toContain("Available1,234,527.123456");
     expect(panel.textContent).toContain("not projected");
     expect(panel.textContent).toContain("2026-11-01 → 2026-12-01");
     expect(screen.getByText("grants go here")).toBeTruthy();
-    expect(await screen.findByText("No active grants.")).toBeTruthy();
+    expect((await screen.findAllByText("Grants are resting.")).length).toBeGreaterThan(0);
     expect(await screen.findByText("No credits are held for running work.")).toBeTruthy();
   });
 });
@@ -139,38 +140,41 @@ describe("usage panel", () => {
     ledger_seq: 2,
   };
 
+  const sub = { "GET /api/billing/subscriptions/01SUB?": { body: SUBSCRIPTION }, "GET /api/billing/subscriptions/01SUB": { body: SUBSCRIPTION } };
+
   it("says it is loading", () => {
-    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB/usage": "pending" }).client, <UsagePanel subscriptionId="01SUB" />);
-    expect(screen.getAllByRole("status").length).toBe(2);
+    renderWith(fakeClient({ "GET /api/billing/subscriptions/01SUB": "pending" }).client, <UsagePanel subscriptionId="01SUB" />);
+    expect(screen.getAllByRole("status").map((s) => s.textContent)).toEqual(["Loading the current period…", "Loading usage events…"]);
   });
 
-  it("says when there is no usage", async () => {
-    renderWith(
-      fakeClient({ "GET /api/billing/subscriptions/01SUB/usage/daily": page([]), "GET /api/billing/subscriptions/01SUB/usage?": page([]) }).client,
-      <UsagePanel subscriptionId="01SUB" />,
-    );
-    expect(await screen.findByText(/No usage between/)).toBeTruthy();
+  it("says when there is no usage in the current period", async () => {
+    const { client, calls } = fakeClient({ ...sub, "GET /api/billing/subscriptions/01SUB/usage?": page([]) });
+    renderWith(client, <UsagePanel subscriptionId="01SUB" />);
+    expect(await screen.findByText("No usage between 2026-11-01 and 2026-12-01.")).toBeTruthy();
     expect(await screen.findByText("No usage events yet.")).toBeTruthy();
+    expect(calls).toContain("GET /api/billing/subscriptions/01SUB/usage?limit=200&from=2026-11-01T00%3A00%3A00Z&to=2026-12-01T00%3A00%3A00Z");
   });
 
   it("shows errors with their messages", async () => {
     renderWith(
-      fakeClient({ "GET /api/billing/subscriptions/01SUB/usage": refusal(422, "validation_error", "from must not be after to.") }).client,
+      fakeClient({ ...sub, "GET /api/billing/subscriptions/01SUB/usage": refusal(422, "validation_error", "from must not be after to.") }).client,
       <UsagePanel subscriptionId="01SUB" />,
     );
-    expect((await screen.findAllByRole("alert")).map((a) => a.textContent).join()).toContain("from must not be after to.");
+    await waitFor(() => expect(screen.getAllByRole("alert").map((a) => a.textContent).join()).toContain("from must not be after to."));
   });
 
-  it("draws the chart, lists events with flags, escalations and overage, pages and filters", async () => {
+  it("charts each event on the day it occurred, lists events with flags, escalations and overage, pages and filters", async () => {
+    const late = { ...event, event_id: "01LATE", occurred_at: "2026-11-03T23:59:59Z", recorded_at: "2026-11-20T08:00:00Z", credits: "1.5" };
     const { client, calls } = fakeClient({
-      "GET /api/billing/subscriptions/01SUB/usage/daily": page([{ day: new Date().toISOString().slice(0, 10), services: { planner: { quantity: "3", credits: "6", overage_credits: "2", events: 1 } } }]),
+      ...sub,
+      "GET /api/billing/subscriptions/01SUB/usage?limit=200": page([event, late]),
       "GET /api/billing/subscriptions/01SUB/usage?limit=20&cursor=c2": page([{ ...event, event_id: "01EV2", guardrail: {} }]),
       "GET /api/billing/subscriptions/01SUB/usage?": page([event], "c2"),
     });
     renderWith(client, <UsagePanel subscriptionId="01SUB" />);
     const chart = await screen.findByTestId("usage-chart");
-    expect(chart.querySelectorAll("rect").length).toBe(1);
-    expect(chart.parentElement?.querySelector("figcaption")?.textContent).toContain("planner: 6 credits");
+    expect([...chart.querySelectorAll("g[data-day]")].filter((g) => g.querySelector("rect")).map((g) => g.getAttribute("data-day"))).toEqual(["2026-11-03", "2026-11-20"]);
+    expect(chart.parentElement?.querySelector("figcaption")?.textContent).toContain("planner: 7.5 credits");
     const table = await screen.findByTestId("usage-table");
     expect(table.textContent).toContain("dose_limit");
     expect(table.textContent).toContain("ESC-12");
@@ -180,6 +184,26 @@ describe("usage panel", () => {
     fireEvent.change(screen.getByLabelText("Guardrail flag"), { target: { value: "dose_limit" } });
     fireEvent.click(screen.getByRole("button", { name: "Apply filters" }));
     await waitFor(() => expect(calls.some((c) => c.includes("guardrail_flag=dose_limit"))).toBe(true));
+  });
+
+  it("follows the current period when it moves on, until a window is chosen", async () => {
+    const { client } = fakeClient({ ...sub, "GET /api/billing/subscriptions/01SUB/usage?": page([]) });
+    const view = renderWith(client, <UsagePanel subscriptionId="01SUB" refreshKey={0} />);
+    expect(await screen.findByText("No usage between 2026-11-01 and 2026-12-01.")).toBeTruthy();
+    const moved = fakeClient({
+      "GET /api/billing/subscriptions/01SUB": { body: { ...SUBSCRIPTION, current_period_start: "2026-12-01T00:00:00Z", current_period_end: "2027-01-01T00:00:00Z" } },
+      "GET /api/billing/subscriptions/01SUB/usage?": page([]),
+    });
+    view.rerender(
+      <ClientContext.Provider value={moved.client}>
+        <UsagePanel subscriptionId="01SUB" refreshKey={1} />
+      </ClientContext.Provider>,
+    );
+    expect(await screen.findByText("No usage between 2026-12-01 and 2027-01-01.")).toBeTruthy();
+    fireEvent.change(screen.getByLabelText("From"), { target: { value: "2026-12-10" } });
+    expect(await screen.findByText("No usage between 2026-12-10 and 2027-01-01.")).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Current period" }));
+    expect(await screen.findByText("No usage between 2026-12-01 and 2027-01-01.")).toBeTruthy();
   });
 });
 
@@ -262,7 +286,7 @@ describe("ledger panel", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("No such subscription.");
   });
 
-  it("shows entries oldest first, each type distinct, with amount, balance after, actor and reason", async () => {
+  it("shows entries newest first, each type distinct, with amount, balance after, actor and reason", async () => {
     renderWith(
       fakeClient({
         "GET /api/billing/subscriptions/01SUB/ledger": page([
@@ -275,26 +299,33 @@ describe("ledger panel", () => {
       <LedgerPanel subscriptionId="01SUB" />,
     );
     const items = await screen.findAllByRole("listitem");
-    expect(items.map((i) => i.getAttribute("data-type"))).toEqual(["grant", "usage", "top_up", "expiry"]);
-    expect(items[0]?.textContent).toContain("+1,000");
-    expect(items[2]?.textContent).toContain("Goodwill");
-    expect(items[2]?.textContent).toContain("balance after 1,494");
-    expect(items[3]?.textContent).toContain("Expiry");
-    expect(items[3]?.textContent).toContain("−994");
+    expect(items.map((i) => i.getAttribute("data-type"))).toEqual(["expiry", "top_up", "usage", "grant"]);
+    expect(items[3]?.textContent).toContain("+1,000");
+    expect(items[1]?.textContent).toContain("Goodwill");
+    expect(items[1]?.textContent).toContain("balance after 1,494");
+    expect(items[0]?.textContent).toContain("Expiry");
+    expect(items[0]?.textContent).toContain("−994");
+    expect(screen.getByTestId("ledger-count").textContent).toContain("4 entries, newest first");
     expect(new Set(items.map((i) => i.className)).size).toBe(4);
   });
 
-  it("loads later entries below when the ledger has more than a page", async () => {
-    renderWith(
-      fakeClient({
-        "GET /api/billing/subscriptions/01SUB/ledger?limit=200&cursor=p2": page([entry(3, "void", "-500", "494", "Voided grant")]),
-        "GET /api/billing/subscriptions/01SUB/ledger": page([entry(1, "grant", "1000", "1000"), entry(2, "top_up", "500", "1500")], "p2"),
-      }).client,
-      <LedgerPanel subscriptionId="01SUB" />,
-    );
-    fireEvent.click(await screen.findByRole("button", { name: "Load later entries" }));
-    await waitFor(() => expect(screen.getAllByRole("listitem").map((i) => i.getAttribute("data-type"))).toEqual(["grant", "top_up", "void"]));
-    expect(screen.queryByRole("button", { name: "Load later entries" })).toBeNull();
+  it("reads every page to the end, so the newest entry of a long ledger is at the top", async () => {
+    const { client, calls } = fakeClient({
+      "GET /api/billing/subscriptions/01SUB/ledger?limit=200&cursor=p2": page([entry(3, "void", "-500", "494", "Voided grant")]),
+      "GET /api/billing/subscriptions/01SUB/ledger": page([entry(1, "grant", "1000", "1000"), entry(2, "top_up", "500", "1500")], "p2"),
+    });
+    renderWith(client, <LedgerPanel subscriptionId="01SUB" />);
+    await waitFor(() => expect(screen.getAllByRole("listitem").map((i) => i.getAttribute("data-type"))).toEqual(["void", "top_up", "grant"]));
+    expect(calls.filter((c) => c.includes("/ledger")).length).toBe(2);
+  });
+
+  it("stops after a bounded number of pages and offers to read on", async () => {
+    const { client, calls } = fakeClient({
+      "GET /api/billing/subscriptions/01SUB/ledger": page([entry(1, "grant", "1000", "1000")], "again"),
+    });
+    renderWith(client, <LedgerPanel subscriptionId="01SUB" />);
+    expect(await screen.findByRole("button", { name: "Read on to the newest" })).toBeTruthy();
+    expect(calls.filter((c) => c.includes("/ledger")).length).toBe(PAGES_AT_ONCE);
   });
 });
 
@@ -364,13 +395,19 @@ describe("administration panel", () => {
     const [planId, terms, etag] = revise.mock.calls[0]!;
     expect([planId, etag, terms.base_fee_cents, terms.credit_allowance]).toEqual(["lab-standard", '"1"', 59900, "1000"]);
     expect(terms.features?.[0]).toEqual({ key: "seats", label: "Team seats", included: true, limit: 25 });
+    expect(await screen.findByText(/Saved Lab Standard as version 2/)).toBeTruthy();
     fireEvent.click(await screen.findByRole("button", { name: "Archive Lab Standard" }));
+    expect(calls).not.toContain("POST /api/billing/plans/lab-standard/archive"); // not before it is confirmed
+    const confirm = screen.getByRole("group", { name: "Archive Lab Standard?" });
+    expect(confirm.textContent).toContain("existing subscribers keep version 1");
+    fireEvent.click(within(confirm).getByRole("button", { name: "Confirm archive" }));
     await waitFor(() => expect(calls).toContain("POST /api/billing/plans/lab-standard/archive"));
+    expect(await screen.findByText(/Archived Lab Standard: it left the catalog/)).toBeTruthy();
     expect(onChanged).toHaveBeenCalledTimes(2);
   });
 
-  it("shows a 412 when the listing moved on since it was read", async () => {
-    const { client } = fakeClient({
+  it("shows a 412 when the listing moved on since it was read, with a Reload", async () => {
+    const { client, calls } = fakeClient({
       ...base,
       "GET /api/billing/plans/lab-standard": { body: PLAN, headers: { ETag: '"1"' } },
       "PUT /api/billing/plans/lab-standard": refusal(412, "precondition_failed", "The plan is at version 2 now; reload it."),
@@ -378,7 +415,12 @@ describe("administration panel", () => {
     renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
     fireEvent.click(await screen.findByRole("button", { name: "Revise Lab Standard" }));
     fireEvent.click(await screen.findByRole("button", { name: "Save revision" }));
-    expect((await screen.findByRole("alert")).textContent).toContain("The plan is at version 2 now");
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("Someone changed this plan since you opened it");
+    const reads = calls.filter((c) => c === "GET /api/billing/plans/lab-standard").length;
+    fireEvent.click(within(alert).getByRole("button", { name: "Reload" }));
+    await waitFor(() => expect(calls.filter((c) => c === "GET /api/billing/plans/lab-standard").length).toBe(reads + 1));
+    await waitFor(() => expect(screen.queryByRole("alert")).toBeNull()); // the form starts again from the current version
   });
 
   it("tops up credits for the selected subscription with a reason", async () => {
@@ -396,5 +438,47 @@ describe("administration panel", () => {
     expect(await screen.findByText(/Recorded top-up of 500 credits; balance 1,500/)).toBeTruthy();
     expect(change.mock.calls[0]?.[1]).toMatchObject({ type: "top_up", amount: "500", reason: "Goodwill", price_cents: null });
     expect(onChanged).toHaveBeenCalled();
+  });
+});
+
+describe("archived listings", () => {
+  const base = {
+    "GET /api/billing/plans?": { body: { items: [PLAN], next_cursor: null } },
+    "GET /api/billing/invoices": { body: { items: [], next_cursor: null } },
+  };
+  const open = async () => {
+    const details = await screen.findByTestId("archived-listings");
+    (details as HTMLDetailsElement).open = true;
+    fireEvent(details, new Event("toggle"));
+    return details;
+  };
+
+  it("lists the archived plans that subscriptions are on, only once opened", async () => {
+    const { client, calls } = fakeClient({
+      ...base,
+      "GET /api/billing/subscriptions?": { body: { items: [SUBSCRIPTION, { ...SUBSCRIPTION, subscription_id: "02", plan_id: "lab-legacy" }], next_cursor: null } },
+      "GET /api/billing/plans/lab-legacy": { body: { ...PLAN, plan_id: "lab-legacy", name: "Lab Legacy", status: "archived", version: 3 } },
+    });
+    renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
+    await screen.findByTestId("listing-lab-standard");
+    expect(calls.some((c) => c.startsWith("GET /api/billing/plans/lab-legacy"))).toBe(false);
+    const details = await open();
+    await waitFor(() => expect(details.textContent).toContain("Lab Legacy"));
+    expect(details.textContent).toContain("lab-legacy v3, archived");
+    expect(details.textContent).not.toContain("Lab Standard");
+  });
+
+  it("says when no subscription is on an archived plan, and shows a refusal", async () => {
+    const { client } = fakeClient({ ...base, "GET /api/billing/subscriptions?": { body: { items: [SUBSCRIPTION], next_cursor: null } } });
+    const view = renderWith(client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
+    await screen.findByTestId("listing-lab-standard");
+    const details = await open();
+    await waitFor(() => expect(details.textContent).toContain("No subscription is on an archived plan."));
+    view.unmount();
+    const refused = fakeClient({ ...base, "GET /api/billing/subscriptions?": refusal(403, "forbidden", "Finance and staff only.") });
+    renderWith(refused.client, <AdminPanel session={sessionFor("marketplace:admin")} selected={null} onSelect={() => {}} refreshKey={0} onChanged={() => {}} />);
+    await screen.findByTestId("listing-lab-standard");
+    const again = await open();
+    await waitFor(() => expect(again.textContent).toContain("Finance and staff only."));
   });
 });

@@ -1,6 +1,6 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { can, sessionFromToken } from "../lib/session";
+import { can, describeSession, sessionFromToken } from "../lib/session";
 import { sessionFor } from "./support";
 
 afterEach(() => {
@@ -77,5 +77,12 @@ describe("the API client", () => {
       throw new TypeError("Failed to fetch");
     }) as typeof fetch);
     await expect(client.listPlans()).rejects.toMatchObject({ status: 0, code: "network_error" });
+  });
+});
+
+describe("who is signed in, for a person", () => {
+  it("names the role, the organization and the region, not the token's subject", () => {
+    expect(describeSession(sessionFor("org:admin", "org-acme"))).toBe("Organization admin of org-acme · US region");
+    expect(describeSession(sessionFor("finance"))).toBe("Finance · US region");
   });
 });

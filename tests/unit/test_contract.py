@@ -30,9 +30,6 @@ NOT_YET_BUILT = {
     ("POST", "/usage/{event_id}/amend"): 22,
     # issue 23: plan changes and the upcoming invoice
     ("POST", "/subscriptions/{subscription_id}/plan-change"): 23,
-    # issue 25: compliance analytics
-    ("GET", "/analytics/guardrails"): 25,
-    ("GET", "/analytics/guardrails/export"): 25,
 }
 
 

@@ -27,6 +27,7 @@ class BillingConfig(BaseModel):
     invoices_table: str
     idempotency_table: str
     outbox_table: str
+    guardrail_rollups_table: str | None = None  # compliance analytics' functions only
     period_closing_queue_url: str | None = None  # the invoicing run's only
     dynamodb_endpoint: str | None = None
     events_bus: str | None = None  # the outbox publisher's bus (BillingEventsBus)
@@ -57,6 +58,7 @@ class BillingConfig(BaseModel):
             invoices_table=environ["INVOICES_TABLE"],
             idempotency_table=environ["IDEMPOTENCY_TABLE"],
             outbox_table=environ["OUTBOX_TABLE"],
+            guardrail_rollups_table=environ.get("GUARDRAIL_ROLLUPS_TABLE") or None,
             period_closing_queue_url=environ.get("PERIOD_CLOSING_QUEUE_URL") or None,
             dynamodb_endpoint=environ.get("BILLING_DYNAMODB_ENDPOINT") or None,
             events_bus=environ.get("BILLING_EVENTS_BUS") or None,

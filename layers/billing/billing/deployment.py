@@ -104,6 +104,13 @@ def invoice_store():
 
 
 @lru_cache(maxsize=1)
+def guardrail_rollups():
+    from .store.dynamodb_guardrails import DynamoGuardrailRollups
+
+    return DynamoGuardrailRollups(dynamodb(), settings().guardrail_rollups_table)
+
+
+@lru_cache(maxsize=1)
 def events_publisher():
     from .store.eventbridge import EventBridgePublisher, make_events_client
 
@@ -156,6 +163,14 @@ def reset() -> None:
     """Forget the cached configuration and clients (tests that swap databases between cases)."""
     load_config.cache_clear()
     issuer.cache_clear()
-    cached_parts = (dynamodb, plan_store, subscription_store, usage_store, invoice_store, events_publisher)
+    cached_parts = (
+        dynamodb,
+        plan_store,
+        subscription_store,
+        usage_store,
+        invoice_store,
+        events_publisher,
+        guardrail_rollups,
+    )
     for cached in (*cached_parts, period_closings, billing):
         cached.cache_clear()

@@ -82,6 +82,7 @@ def routes() -> list[Route]:
     from ..domain.billing_profiles import BillingProfile, BillingProfileRequest
     from ..domain.credit_notes import CreditNote, CreditNoteRequest
     from ..domain.grants import CreditGrant
+    from ..domain.guardrail_analytics import GuardrailReport
     from ..domain.hold_records import Hold
     from ..domain.ids import OrganizationId
     from ..domain.invoices import Invoice, UpcomingInvoice
@@ -101,6 +102,8 @@ def routes() -> list[Route]:
         DailyQuery,
         ExportQuery,
         GrantsQuery,
+        GuardrailExportQuery,
+        GuardrailQuery,
         HoldsQuery,
         InvoicesQuery,
         PageQuery,
@@ -264,4 +267,12 @@ def routes() -> list[Route]:
         Route("GET", INVOICE + "/credit-notes/{credit_note_id}/export", "exportCreditNote",
               "A credit note as a CSV or JSON file, or a PDF document", {200: CSV}, roles=READERS,
               query=ExportQuery, errors={403: ("residency_mismatch",)}, tag="invoices"),
+        # --- compliance analytics
+        Route("GET", P + "/analytics/guardrails", "guardrailAnalytics",
+              "Guardrail flags and escalation codes grouped by day, week, month, organization, service",
+              {200: GuardrailReport}, roles=READERS, query=GuardrailQuery,
+              errors={403: ("residency_mismatch", "residency_not_served"), 404: ("not_found",)}, tag="analytics"),
+        Route("GET", P + "/analytics/guardrails/export", "exportGuardrailAnalytics",
+              "The guardrail report's groups as a CSV file", {200: CSV}, roles=READERS, query=GuardrailExportQuery,
+              errors={403: ("residency_mismatch", "residency_not_served"), 404: ("not_found",)}, tag="analytics"),
     ]  # fmt: skip

@@ -1,0 +1,15 @@
+"""The usage table's stream (new event rows, rows voided) folded into the guardrail rollups, once
+per event and change. A batch that fails is retried whole by the stream: what it had applied is
+skipped the second time (the fold's markers), so a retry never counts an event twice."""
+
+from billing import deployment
+from billing.observability import instrumented
+from billing.services.guardrail_analytics import fold_usage_stream
+
+
+def fold(event, context):
+    applied = fold_usage_stream(deployment.billing(), deployment.guardrail_rollups(), event.get("Records", []))
+    return {"applied": applied}
+
+
+lambda_handler = instrumented(fold)
