@@ -693,7 +693,8 @@ def invoicing(stack, meter: DynamoMeter) -> None:
         own_ratio,
         "<= 1.2",
         own_ratio <= 1.2,
-        f"{own['us']:.2f} s vs {own['eu']:.2f} s for 100 closes (profiled, botocore and moto excluded)",
+        f"{own['us']:.2f} s vs {own['eu']:.2f} s for 100 closes (this thread's CPU outside botocore's calls; "
+        "moto on its own thread)",
     )
 
 

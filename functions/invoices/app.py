@@ -13,7 +13,8 @@ from billing.api.http import (
     parse_body,
     parse_query,
 )
-from billing.api.models import ExportQuery, InvoicesQuery, PageQuery, UpcomingQuery
+from billing.api.models.invoices import ExportQuery, InvoicesQuery, UpcomingQuery
+from billing.api.models.paging import PageQuery
 from billing.services import invoices
 from billing.services.invoices import DraftRequest
 

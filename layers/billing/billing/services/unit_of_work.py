@@ -7,10 +7,14 @@ it commits, once, what the use case changed."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..domain.clock import Clock, SystemClock
-from ..store.base import InvoiceStore, PeriodClosingQueue, PlanStore, SubscriptionStore, UsageStore
+
+if TYPE_CHECKING:  # the store protocols name every domain model: annotations only (cold start)
+    from datetime import datetime
+
+    from ..store.base import InvoiceStore, PeriodClosingQueue, PlanStore, SubscriptionStore, UsageStore
 
 
 @dataclass(frozen=True)
