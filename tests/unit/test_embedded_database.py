@@ -11,8 +11,14 @@ from local_stack.database import EmbeddedDynamoDB
 
 
 @pytest.fixture(scope="module")
-def dynamodb():
+def database():
     database = EmbeddedDynamoDB().start()
+    yield database
+    database.stop()
+
+
+@pytest.fixture(scope="module")
+def dynamodb(database):
     client = boto3.client(
         "dynamodb",
         endpoint_url=database.endpoint,
@@ -27,7 +33,6 @@ def dynamodb():
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
     )
     yield client
-    database.stop()
 
 
 def put(pk, **attributes):
@@ -238,3 +243,40 @@ def test_index_queries_answer_from_sorted_partitions_as_a_walk_of_the_table_woul
                     if not start:
                         break
                 assert found == expected, (shard, condition, forward)
+
+
+def test_items_written_straight_into_the_database_are_found_by_key_and_by_index(database, dynamodb):
+    dynamodb.create_table(
+        TableName="seeded",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "shard_id", "due")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_due",
+                "KeySchema": [
+                    {"AttributeName": "shard_id", "KeyType": "HASH"},
+                    {"AttributeName": "due", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    database.put_items(
+        "seeded", [{"pk": {"S": f"s{n}"}, "shard_id": {"S": "h"}, "due": {"S": f"2026-{n:02d}"}} for n in (3, 1, 2)]
+    )
+    assert dynamodb.get_item(TableName="seeded", Key={"pk": {"S": "s2"}})["Item"]["due"] == {"S": "2026-02"}
+    found = dynamodb.query(
+        TableName="seeded",
+        IndexName="by_due",
+        KeyConditionExpression="shard_id = :h AND due <= :d",
+        ExpressionAttributeValues={":h": {"S": "h"}, ":d": {"S": "2026-02"}},
+    )["Items"]
+    assert [i["pk"]["S"] for i in found] == ["s1", "s2"]
+
+
+def test_an_item_over_400_kb_is_still_refused_when_measured_once(dynamodb):
+    big = {"pk": {"S": "big"}, "blob": {"S": "x" * 406_000}}
+    with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
+        dynamodb.put_item(TableName="things", Item=big)
+    dynamodb.put_item(TableName="things", Item={"pk": {"S": "small"}, "blob": {"S": "x" * 1000}})
