@@ -56,6 +56,9 @@ class _PlanOnce:
             self._current[plan_id] = self._plans.current(plan_id)
         return self._current[plan_id]
 
+    def __getattr__(self, name: str):  # every other read as the store answers it
+        return getattr(self._plans, name)
+
 
 Write = Callable[[str, list[dict[str, Any]]], None]  # (table, items in DynamoDB JSON)
 
