@@ -5,6 +5,7 @@ against a second active subscription, no plan-version check)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -44,11 +45,33 @@ class _CollectingProvisioner:
         ]
 
 
-def seed_subscriptions(organization_ids: list[str], *, plan_id: str = "lab-standard", residency: str = "us") -> list:
-    """Subscribe each organization to the plan now (the deployment's clock); returns the subscriptions."""
+class _PlanOnce:
+    """The plan store, reading each plan once: seeding subscribes thousands to the same plan."""
+
+    def __init__(self, plans):
+        self._plans, self._current = plans, {}
+
+    def current(self, plan_id: str):
+        if plan_id not in self._current:
+            self._current[plan_id] = self._plans.current(plan_id)
+        return self._current[plan_id]
+
+    def __getattr__(self, name: str):  # every other read as the store answers it
+        return getattr(self._plans, name)
+
+
+Write = Callable[[str, list[dict[str, Any]]], None]  # (table, items in DynamoDB JSON)
+
+
+def seed_subscriptions(
+    organization_ids: list[str], *, plan_id: str = "lab-standard", residency: str = "us", write: Write | None = None
+) -> list:
+    """Subscribe each organization to the plan now (the deployment's clock); returns the subscriptions.
+    `write` puts the items (the embedded database's `put_items` skips HTTP); BatchWriteItem otherwise."""
     config = deployment.settings()
     collector = _CollectingProvisioner(config.subscriptions_table, config.credit_ledger_table)
-    billing = replace(deployment.billing(), subscriptions=collector)
+    billing = deployment.billing()
+    billing = replace(billing, subscriptions=collector, plans=_PlanOnce(billing.plans))
     request = ProvisionRequest.model_validate(
         {"plan_id": plan_id, "residency": residency, "sla_acceptance": {"accepted_by": "seed", "sla_version": "1"}}
     )
@@ -56,6 +79,13 @@ def seed_subscriptions(organization_ids: list[str], *, plan_id: str = "lab-stand
         provision_subscription(billing, SEEDER, organization_id, request, idempotency_key=None)[0]
         for organization_id in organization_ids
     ]
+    if write is not None:
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        for table, item in collector.writes:
+            by_table.setdefault(table, []).append(item)
+        for table, items in by_table.items():
+            write(table, items)
+        return made
     client = deployment.dynamodb()
     for first in range(0, len(collector.writes), BATCH):
         requests: dict[str, list] = {}

@@ -12,7 +12,8 @@ from billing.api.http import (
     parse_body,
     parse_query,
 )
-from billing.api.models import GrantsQuery, PageQuery
+from billing.api.models.credits import GrantsQuery
+from billing.api.models.paging import PageQuery
 from billing.services import credits
 from billing.services.credits import CreditChangeRequest, GrantRequest, VoidRequest
 

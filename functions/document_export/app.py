@@ -5,7 +5,7 @@ the fonts it embeds): it is imported on the first PDF asked for, never on a cold
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import Response, authorize, billing_api, lambda_entry, parse_query
-from billing.api.models import ExportQuery
+from billing.api.models.document_export import ExportQuery
 from billing.services import credit_notes, invoices
 from billing.services.invoices import InvoiceFile
 

@@ -3,7 +3,7 @@ guardrail rollups (staff and finance: a residency's organizations; organization 
 
 from billing import deployment
 from billing.api.http import Response, billing_api, caller, json_response, lambda_entry, parse_query
-from billing.api.models import GuardrailExportQuery, GuardrailFilters, GuardrailQuery
+from billing.api.models.guardrail_analytics import GuardrailExportQuery, GuardrailFilters, GuardrailQuery
 from billing.services import guardrail_analytics
 from billing.services.guardrail_analytics import ReportRequest
 

@@ -13,7 +13,7 @@ from billing.api.http import (
     parse_body,
     parse_query,
 )
-from billing.api.models import HoldsQuery
+from billing.api.models.holds import HoldsQuery
 from billing.services import holds
 from billing.services.holds import EntitlementRequest, HoldRequest, SettleRequest
 

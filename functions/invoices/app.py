@@ -14,7 +14,8 @@ from billing.api.http import (
     parse_query,
     path_value,
 )
-from billing.api.models import CreditNotesQuery, InvoicesQuery, PageQuery, UpcomingQuery
+from billing.api.models.invoices import CreditNotesQuery, InvoicesQuery, UpcomingQuery
+from billing.api.models.paging import PageQuery
 from billing.domain.billing_profiles import BillingProfileRequest
 from billing.domain.credit_notes import CreditNoteRequest
 from billing.domain.subscriptions import OrganizationId

@@ -6,11 +6,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from billing import deployment
 from billing.api.bus import scheduled_time
 from billing.observability import instrumented, metrics
-from billing.services import invoices
+from billing.services import invoicing_run
 
 
 def run(event, context):
-    report = invoices.run_invoicing(deployment.billing(), scheduled_at=scheduled_time(event))
+    report = invoicing_run.run_invoicing(deployment.billing(), scheduled_at=scheduled_time(event))
     metrics.add_metric(name="SubscriptionsDue", unit=MetricUnit.Count, value=report.subscriptions_due)
     return report.as_result()
 

@@ -8,7 +8,7 @@ from billing import deployment
 from billing.api.queue import batch_response
 from billing.domain.closing import DueClose
 from billing.observability import instrumented, logger, metrics
-from billing.services import invoices
+from billing.services import invoicing_run
 
 COUNTED = (
     "periods_closed",
@@ -20,10 +20,10 @@ COUNTED = (
 
 
 def close(event, context):
-    report, failed = invoices.ClosingReport(), []
+    report, failed = invoicing_run.ClosingReport(), []
     for record in event["Records"]:
         try:
-            invoices.close_due(deployment.billing(), DueClose.from_message(record["body"]), report)
+            invoicing_run.close_due(deployment.billing(), DueClose.from_message(record["body"]), report)
         except Exception:  # this subscription alone is retried, then dead-lettered
             logger.exception("could not close a due subscription", extra={"queued": record["body"][:1000]})
             failed.append(record["messageId"])

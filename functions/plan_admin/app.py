@@ -13,7 +13,7 @@ from billing.api.http import (
     lambda_entry,
     parse_body,
 )
-from billing.api.models import PlanListing
+from billing.api.models.plan_admin import PlanListing
 from billing.domain.plans import PlanRevision, PlanTerms
 from billing.services import catalog
 

@@ -4,7 +4,8 @@ request only."""
 
 from billing import deployment
 from billing.api.http import JSON, Response, billing_api, etag, json_response, lambda_entry, parse_query
-from billing.api.models import PageQuery, PlanQuery
+from billing.api.models.paging import PageQuery
+from billing.api.models.plan_catalog import PlanQuery
 from billing.services import catalog
 
 app = billing_api()

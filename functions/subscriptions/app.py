@@ -15,7 +15,8 @@ from billing.api.http import (
     parse_query,
     path_value,
 )
-from billing.api.models import PageQuery, SubscriptionsQuery
+from billing.api.models.paging import PageQuery
+from billing.api.models.subscriptions import SubscriptionsQuery
 from billing.domain.subscriptions import OrganizationId
 from billing.services import subscriptions
 from billing.services.subscriptions import ProvisionRequest, SettingsRequest

@@ -3,7 +3,7 @@
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import authorize, billing_api, created_or_replayed, json_response, lambda_entry, parse_body
-from billing.api.models import UsageBatch
+from billing.api.models.usage_recording import UsageBatch
 from billing.domain.usage import UsageRequest
 from billing.services import usage
 

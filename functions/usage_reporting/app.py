@@ -3,7 +3,8 @@
 
 from billing import deployment
 from billing.api.http import billing_api, caller, json_response, lambda_entry, parse_query
-from billing.api.models import DailyQuery, PageQuery, SummaryQuery, UsageQuery
+from billing.api.models.paging import PageQuery
+from billing.api.models.usage_reporting import DailyQuery, SummaryQuery, UsageQuery
 from billing.domain.usage import UsageFilters
 from billing.services import usage
 

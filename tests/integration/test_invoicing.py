@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from billing import deployment
 from billing.domain.values import format_timestamp, parse_timestamp
-from billing.services import invoices
+from billing.services import invoicing_run
 
 from .conftest import claims, sample_event, with_path
 
@@ -147,9 +147,9 @@ def test_the_run_only_touches_the_residencies_this_deployment_serves(functions):
     later = parse_timestamp(subscription["current_period_end"]) + timedelta(hours=1)
     functions.clock.freeze(later)
     serving = deployment.billing()
-    elsewhere = invoices.run_invoicing(replace(serving, residencies=("eu",)), scheduled_at=later)
+    elsewhere = invoicing_run.run_invoicing(replace(serving, residencies=("eu",)), scheduled_at=later)
     assert elsewhere.subscriptions_due == 0 and functions.queues.messages(CLOSING_QUEUE) == []
-    assert invoices.run_invoicing(replace(serving, residencies=("us",)), scheduled_at=later).subscriptions_due == 1
+    assert invoicing_run.run_invoicing(replace(serving, residencies=("us",)), scheduled_at=later).subscriptions_due == 1
 
 
 def test_drafting_reads_the_aggregate_not_the_events(functions):

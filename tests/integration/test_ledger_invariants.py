@@ -24,7 +24,7 @@ from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import InsufficientCredits
 from billing.domain.usage import CreditLimitReached, UsageFilters, UsageRequest
 from billing.domain.values import format_timestamp
-from billing.services import catalog, credits, holds, invoices, subscriptions, usage
+from billing.services import catalog, credits, holds, invoicing_run, subscriptions, usage
 from billing.services.credits import CreditChangeRequest, GrantRequest, VoidRequest
 from billing.services.holds import HoldRequest, SettleRequest
 from billing.services.subscriptions import ProvisionRequest
@@ -230,9 +230,9 @@ class CreditsMachine(RuleBasedStateMachine):
     @rule()
     def scheduled_run(self):
         """The run queues what is due; its workers close each (here, at once and in order)."""
-        invoices.run_invoicing(self.billing, scheduled_at=self.clock.now())
+        invoicing_run.run_invoicing(self.billing, scheduled_at=self.clock.now())
         for due in self.billing.period_closings.take():
-            invoices.close_due(self.billing, due, invoices.ClosingReport(), pause=no_pause)
+            invoicing_run.close_due(self.billing, due, invoicing_run.ClosingReport(), pause=no_pause)
 
     @invariant()
     def every_credit_is_in_one_grant_and_the_ledger_adds_up(self):

@@ -6,7 +6,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from billing.api.http import billing_api, parse_body
-from billing.api.models import PageQuery
+from billing.api.models.paging import PageQuery
 
 
 def event(method="GET", path="/api/billing/things", body=None, query=None, authorizer=None):

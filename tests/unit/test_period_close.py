@@ -10,7 +10,7 @@ import pytest
 from billing.domain.errors import ValidationFailed
 from billing.domain.grants import ActiveGrant
 from billing.domain.holds import ActiveHold
-from billing.services import invoices, subscriptions
+from billing.services import invoicing_run, subscriptions
 
 from .world import ADMIN, NOW, World, no_pause
 
@@ -39,7 +39,7 @@ def test_a_run_whose_time_is_ahead_of_the_clock_is_refused_and_closes_nothing():
     world = World()
     ahead = world.subscription.current_period_end + timedelta(seconds=1)  # the clock is still at NOW
     with pytest.raises(ValidationFailed, match="ahead of the billing clock"):
-        invoices.run_invoicing(world.billing, scheduled_at=ahead)
+        invoicing_run.run_invoicing(world.billing, scheduled_at=ahead)
     assert world.subscriptions.get(world.sid) == world.subscription and not world.billing.period_closings.messages
     assert world.at(ahead).invoicing_run(ahead)[1].periods_closed == 1
 
@@ -59,25 +59,25 @@ def test_the_run_queues_only_what_is_due_and_a_second_delivery_changes_nothing()
     end = world.subscription.current_period_end
     run, _ = world.at(end - timedelta(seconds=1)).invoicing_run(end - timedelta(seconds=1))
     assert run.subscriptions_due == 0
-    invoices.run_invoicing(world.at(end).billing, scheduled_at=end)  # due at its end itself
+    invoicing_run.run_invoicing(world.at(end).billing, scheduled_at=end)  # due at its end itself
     [due] = world.billing.period_closings.take()
-    closed = invoices.ClosingReport()
-    invoices.close_due(world.billing, due, closed, pause=no_pause)
-    invoices.close_due(world.billing, due, closed, pause=no_pause)  # delivered twice
+    closed = invoicing_run.ClosingReport()
+    invoicing_run.close_due(world.billing, due, closed, pause=no_pause)
+    invoicing_run.close_due(world.billing, due, closed, pause=no_pause)  # delivered twice
     assert closed.periods_closed == 1 and world.subscriptions.get(world.sid).current_period_start == end
 
 
 def test_a_due_subscription_delivered_twice_at_once_is_closed_once():
     world = World()
     end = world.subscription.current_period_end
-    invoices.run_invoicing(world.at(end).billing, scheduled_at=end)
-    invoices.run_invoicing(world.billing, scheduled_at=end)  # a second run: a second message
+    invoicing_run.run_invoicing(world.at(end).billing, scheduled_at=end)
+    invoicing_run.run_invoicing(world.billing, scheduled_at=end)  # a second run: a second message
     twins = world.billing.period_closings.take()
-    barrier, reports = threading.Barrier(2), [invoices.ClosingReport(), invoices.ClosingReport()]
+    barrier, reports = threading.Barrier(2), [invoicing_run.ClosingReport(), invoicing_run.ClosingReport()]
 
     def worker(position: int) -> None:
         barrier.wait()
-        invoices.close_due(world.billing, twins[position], reports[position], pause=no_pause)
+        invoicing_run.close_due(world.billing, twins[position], reports[position], pause=no_pause)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
     for thread in threads:

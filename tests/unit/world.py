@@ -7,7 +7,7 @@ from billing.domain.access import Caller
 from billing.domain.clock import TestClock
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.usage import UsageRequest
-from billing.services import catalog, invoices, subscriptions, usage
+from billing.services import catalog, invoicing_run, subscriptions, usage
 from billing.services.subscriptions import ProvisionRequest
 from billing.services.unit_of_work import Billing
 
@@ -45,10 +45,10 @@ class World:
     def invoicing_run(self, moment: datetime):
         """The schedule fires at `moment`, then the workers close what it queued.
         Returns (the run's report, the workers' report)."""
-        run = invoices.run_invoicing(self.billing, scheduled_at=moment)
-        closed = invoices.ClosingReport()
+        run = invoicing_run.run_invoicing(self.billing, scheduled_at=moment)
+        closed = invoicing_run.ClosingReport()
         for due in self.billing.period_closings.take():
-            invoices.close_due(self.billing, due, closed, pause=no_pause)
+            invoicing_run.close_due(self.billing, due, closed, pause=no_pause)
         return run, closed
 
     def record(self, key, quantity, now=None):

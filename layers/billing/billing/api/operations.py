@@ -97,24 +97,17 @@ def routes() -> list[Route]:
     from ..services.subscriptions import ProvisionRequest, SettingsRequest, SubscriptionWithHealth
     from ..services.usage import BatchReport, BillingPeriod
     from .headers import IDEMPOTENCY_KEY
-    from .models import (
-        CreditNotesQuery,
-        DailyQuery,
-        ExportQuery,
-        GrantsQuery,
-        GuardrailExportQuery,
-        GuardrailQuery,
-        HoldsQuery,
-        InvoicesQuery,
-        PageQuery,
-        PlanListing,
-        PlanQuery,
-        SubscriptionsQuery,
-        SummaryQuery,
-        UpcomingQuery,
-        UsageBatch,
-        UsageQuery,
-    )
+    from .models.credits import GrantsQuery
+    from .models.document_export import ExportQuery
+    from .models.guardrail_analytics import GuardrailExportQuery, GuardrailQuery
+    from .models.holds import HoldsQuery
+    from .models.invoices import CreditNotesQuery, InvoicesQuery, UpcomingQuery
+    from .models.paging import PageQuery
+    from .models.plan_admin import PlanListing
+    from .models.plan_catalog import PlanQuery
+    from .models.subscriptions import SubscriptionsQuery
+    from .models.usage_recording import UsageBatch
+    from .models.usage_reporting import DailyQuery, SummaryQuery, UsageQuery
 
     idempotency_header = {
         "Idempotency-Key": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern, "minLength": 1, "maxLength": 255}

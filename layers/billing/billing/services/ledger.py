@@ -7,13 +7,15 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
 from ..domain.errors import Conflict, RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
-from ..store.base import SubscriptionStore
+
+if TYPE_CHECKING:
+    from ..store.base import SubscriptionStore
 
 Result = TypeVar("Result", bound=BaseModel)
 RecordFor = Callable[[BaseModel], IdempotencyRecord | None]

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..domain.clock import Clock, SystemClock
-from ..store.base import InvoiceStore, PeriodClosingQueue, PlanStore, SubscriptionStore, UsageStore
+
+if TYPE_CHECKING:  # the store protocols name every domain model: annotations only (cold start)
+    from datetime import datetime
+
+    from ..store.base import InvoiceStore, PeriodClosingQueue, PlanStore, SubscriptionStore, UsageStore
 
 if TYPE_CHECKING:
     from ..domain.billing_profiles import Issuer

@@ -3,24 +3,26 @@ fake both satisfy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..domain.billing_profiles import BillingProfile, Issuer
-from ..domain.credit_notes import CreditNote, CreditNoteFilters
-from ..domain.credits import CreditPosting
-from ..domain.grants import CreditGrant, GrantStatus
-from ..domain.hold_records import Hold
-from ..domain.idempotency import IdempotencyRecord
-from ..domain.invoices import Invoice, InvoiceFilters
-from ..domain.ledger import LedgerEntry
-from ..domain.paging import Page
-from ..domain.periods import Period
-from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription, SubscriptionFilters
-from ..domain.usage import PeriodUsage, UsageChunk, UsageEvent, UsageFilters, UsageTotals
-from .capacity import WriteUnits
+if TYPE_CHECKING:  # annotations only: a function loads the domain modules its own code uses (cold start)
+    from collections.abc import Iterable, Iterator
+    from datetime import date, datetime
+
+    from ..domain.billing_profiles import BillingProfile, Issuer
+    from ..domain.credit_notes import CreditNote, CreditNoteFilters
+    from ..domain.credits import CreditPosting
+    from ..domain.grants import CreditGrant, GrantStatus
+    from ..domain.hold_records import Hold
+    from ..domain.idempotency import IdempotencyRecord
+    from ..domain.invoices import Invoice, InvoiceFilters
+    from ..domain.ledger import LedgerEntry
+    from ..domain.paging import Page
+    from ..domain.periods import Period
+    from ..domain.plans import Plan
+    from ..domain.subscriptions import Subscription, SubscriptionFilters
+    from ..domain.usage import PeriodUsage, UsageChunk, UsageEvent, UsageFilters, UsageTotals
+    from .capacity import WriteUnits
 
 if TYPE_CHECKING:
     from .writes import InvoiceCounter  # writes.py reads this module: no import at run time
