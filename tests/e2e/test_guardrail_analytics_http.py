@@ -278,3 +278,11 @@ def test_the_csv_export_has_the_rows_of_the_report(server, token):
             "escalation_codes": "ESC-1=1",
         }
     ]
+
+
+def test_days_beyond_the_years_the_api_takes_are_refused_not_a_server_error(server, token):
+    for window in ({"from": "9999-12-31", "to": "9999-12-31"}, {"from": "0001-01-01", "to": "0001-01-02"}):
+        for path in ("/analytics/guardrails", "/analytics/guardrails/export"):
+            answer = server.request("GET", path, token=token("finance"), params=window)
+            assert answer.status_code == 422, (path, window, answer.text)
+            assert answer.json()["error"]["details"]["fields"][0]["field"] in ("from", "to")

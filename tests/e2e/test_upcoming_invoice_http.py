@@ -90,3 +90,54 @@ def test_the_upcoming_invoice_is_the_organizations_own_and_its_query_is_checked(
     unknown = upcoming(server, token, sid, cancel="true")
     assert unknown.status_code == 422
     assert server.request("GET", f"/subscriptions/{sid}/invoices/upcoming").status_code == 401
+
+
+def test_cancel_now_after_a_period_ended_unclosed_previews_the_period_a_change_would_find(fresh_server, token):
+    """The run has not closed the ended period yet: a cancellation now bills the whole old period
+    (its own invoice) and the days of the new one; the preview is that final invoice."""
+    server = fresh_server
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    first_end = parse_timestamp(
+        server.request("GET", f"/subscriptions/{sid}", token=token("finance")).json()["current_period_end"]
+    )
+    move_clock(server, first_end + timedelta(days=3))
+
+    preview = upcoming(server, token, sid, cancel_now="true").json()
+    assert parse_timestamp(preview["period_start"]) == first_end
+    assert preview["line_items"][0]["amount_cents"] < 49_900  # three days' share, not the old period whole
+    assert server.request("POST", f"/subscriptions/{sid}/cancel", token=token("org:admin", org=org)).status_code == 200
+    invoke_run(server, now_of(server) + timedelta(seconds=1))
+    invoices = server.request("GET", f"/subscriptions/{sid}/invoices", token=token("finance")).json()["items"]
+    [final] = [i for i in invoices if parse_timestamp(i["period_start"]) == first_end]
+    assert without_identity(final) == without_identity(preview)
+    [whole] = [i for i in invoices if parse_timestamp(i["period_end"]) == first_end]
+    assert whole["total_cents"] == 49_900
+
+
+def test_canceling_exactly_at_the_period_end_bills_that_period_whole_and_opens_no_empty_one(fresh_server, token):
+    server = fresh_server
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    end = parse_timestamp(
+        server.request("GET", f"/subscriptions/{sid}", token=token("finance")).json()["current_period_end"]
+    )
+    move_clock(server, end)
+    canceled = server.request("POST", f"/subscriptions/{sid}/cancel", token=token("org:admin", org=org)).json()
+    assert parse_timestamp(canceled["canceled_at"]) == end
+    invoke_run(server, end + timedelta(seconds=10))
+    invoices = server.request("GET", f"/subscriptions/{sid}/invoices", token=token("finance")).json()["items"]
+    assert [(i["period_end"], i["total_cents"]) for i in invoices] == [(canceled["current_period_end"], 49_900)]
+    periods = server.request("GET", f"/subscriptions/{sid}/periods", token=token("finance")).json()["items"]
+    assert len(periods) == 1 and periods[0]["status"] == "closed"
+
+
+def test_a_cancellation_on_the_real_clock_ends_the_final_period_on_a_whole_second(fresh_server, token):
+    server = fresh_server
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    server.request("DELETE", "/_local/clock")  # the real clock: milliseconds and all
+    canceled = server.request("POST", f"/subscriptions/{sid}/cancel", token=token("org:admin", org=org)).json()
+    assert "." not in canceled["canceled_at"]  # no sub-second digits
+    [period] = server.request("GET", f"/subscriptions/{sid}/periods", token=token("finance")).json()["items"]
+    assert "." not in period["period_end"] and period["period_end"] == canceled["canceled_at"]

@@ -585,7 +585,9 @@ def close_period(book: CreditBook, subscription: Subscription, plan: Plan) -> Pe
     it (a final period's at the cancellation), and so does every other grant whose time has come;
     the next period, if there is one, is granted its allowance."""
     period = subscription.current_period
-    final = subscription.canceled_at is not None and subscription.canceled_at < period.end
+    # Canceled at or before the period's end: this is its last period (canceled exactly at the end,
+    # the period bills whole and no empty period follows).
+    final = subscription.canceled_at is not None and subscription.canceled_at <= period.end
     book.expire_due(also=lambda grant: final and grant.kind == "allowance")
     next_period = None
     if not final:
@@ -602,13 +604,19 @@ def close_period(book: CreditBook, subscription: Subscription, plan: Plan) -> Pe
     return book.closing
 
 
-def as_of(subscription: Subscription, plan: Plan, now: datetime, actor: str) -> CreditBook:
-    """The book a write at `now` would open, without writing: every period ended by then closed
-    (as the close does it), and whatever is past its expiry written off."""
+def rolled_forward(subscription: Subscription, plan: Plan, now: datetime, actor: str) -> Subscription:
+    """The subscription as a write at `now` would find it, without writing: every period ended by
+    then closed, as the close does it."""
     while subscription.period_due(now):
         book = CreditBook.open(subscription, now, actor)
         close_period(book, subscription, plan)
         subscription = _left_by(subscription, book)
-    book = CreditBook.open(subscription, now, actor)
+    return subscription
+
+
+def as_of(subscription: Subscription, plan: Plan, now: datetime, actor: str) -> CreditBook:
+    """The book a write at `now` would open, without writing: every period ended by then closed
+    (as the close does it), and whatever is past its expiry written off."""
+    book = CreditBook.open(rolled_forward(subscription, plan, now, actor), now, actor)
     book.expire_due()
     return book

@@ -175,7 +175,9 @@ class Subscription(BaseModel):
         return period
 
     def canceled(self, now: datetime) -> Subscription:
-        return self.model_copy(update={"status": "canceled", "canceled_at": now})
+        """Canceled at `now`, on its whole second: the cancellation ends the final period, and
+        period boundaries are whole seconds (as a subscription's start is)."""
+        return self.model_copy(update={"status": "canceled", "canceled_at": now.replace(microsecond=0)})
 
 
 def billed_until(subscription: Subscription, period: Period) -> datetime:

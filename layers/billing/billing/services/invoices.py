@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.billing_profiles import BillingProfile
+from ..domain.credits import rolled_forward
 from ..domain.errors import Conflict, NotFound
 from ..domain.invoice_export import as_csv, as_json, export_filename
 from ..domain.invoices import Invoice, InvoiceFilters, UpcomingInvoice, billed_until, compose_invoice, invoice_order
@@ -92,6 +93,10 @@ def upcoming_invoice(billing: Billing, caller: Caller, subscription_id: str, *, 
     by the drafting code itself, from the same reads, and never stored."""
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     now = billing.now()
+    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
+    # A period that has ended is closed before anything else happens to the subscription: what is
+    # upcoming is in the period a change now would find (the run may not have closed it yet).
+    subscription = rolled_forward(subscription, plan, now, "upcoming-invoice")
     if subscription.period_closes_at is None or (cancel_now and not subscription.is_active):
         raise Conflict(
             "The subscription is canceled and its final period is invoiced; nothing is upcoming.",
@@ -100,7 +105,6 @@ def upcoming_invoice(billing: Billing, caller: Caller, subscription_id: str, *, 
     if cancel_now:
         subscription = subscription.canceled(now)
     period = subscription.current_period
-    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     draft = compose_invoice(
         subscription,
         plan,

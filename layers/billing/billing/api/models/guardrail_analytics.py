@@ -11,6 +11,7 @@ from ...domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...domain.plans import ServiceName
 from ...domain.subscriptions import OrganizationId, Residency
 from ...domain.usage import GuardrailFlag
+from ...domain.values import EARLIEST_YEAR, LATEST_YEAR
 
 
 def _utc_day(value: Any) -> Any:
@@ -18,9 +19,13 @@ def _utc_day(value: Any) -> Any:
     if not isinstance(value, str) or len(value) != 10:
         raise ValueError("must be a UTC day such as 2026-11-24")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("must be a UTC day such as 2026-11-24") from None
+    # As every time the API takes: far from date's own limits, which the window's days step past.
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return day
 
 
 UtcDay = Annotated[date, BeforeValidator(_utc_day)]
