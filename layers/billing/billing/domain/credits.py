@@ -369,7 +369,7 @@ class CreditPosting:
         after = _left_by(before, book)
         events, alerted = credit_events(before, after, book)
         if book.cancels:
-            events = (*events, subscription_canceled(after))
+            events = (*events, subscription_canceled(after, at=book.now))
         return cls(
             after.model_copy(update={"low_balance_alerted": alerted}),
             before.revision,

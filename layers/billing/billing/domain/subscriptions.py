@@ -265,7 +265,6 @@ class SubscriptionFilters:
         )
 
 
-def subscription_canceled(subscription: Subscription) -> OutboxEvent:
-    return outbox_event(
-        "SubscriptionCanceled", subscription, occurred_at=subscription.canceled_at, subscription=subscription
-    )
+def subscription_canceled(subscription: Subscription, *, at: datetime) -> OutboxEvent:
+    """Reported at the moment it happened (`canceled_at` is that moment's whole second)."""
+    return outbox_event("SubscriptionCanceled", subscription, occurred_at=at, subscription=subscription)
