@@ -75,6 +75,8 @@ def database_digest(client) -> str:
     """Every item of every table, in a stable order: equal digests, nothing was written."""
     digest = hashlib.sha256()
     for table in sorted(client.list_tables()["TableNames"]):
+        if "rollups" in table.lower():
+            continue  # folded from the usage stream a while after earlier commits: never a request's own write
         items = []
         for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
             items += page["Items"]
