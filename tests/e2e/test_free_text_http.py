@@ -45,7 +45,9 @@ def test_every_free_text_field_refuses_each_bidi_control_naming_the_field(server
             text = f"Lab {control}gnp.exe"
             response = server.request(
                 method,
-                path.removeprefix(PREFIX).format(grant_id="g", hold_id="h", **ids),
+                path.removeprefix(PREFIX).format(
+                    grant_id="g", hold_id="h", invoice_id="i", credit_note_id="c", event_id="e", **ids
+                ),
                 token=ids["admin"],
                 json=nested(where, text),
             )

@@ -280,6 +280,38 @@ class LineItem(Model):
     amount_cents: int
 
 
+class PostalAddress(Model):
+    __openapi__ = "PostalAddress"
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    region: str | None = None
+    country: str  # ISO 3166-1 alpha-2
+
+
+class BillTo(Model):
+    """Who an invoice is addressed to: the organization's billing profile (copied when issued),
+    or its id alone when it has none."""
+
+    __openapi__ = "BillTo"
+    organization_id: str
+    legal_name: str | None = None
+    email: str | None = None
+    address: PostalAddress | None = None
+    tax_id: str | None = None
+
+
+class Issuer(Model):
+    """Who issues the deployment's invoices."""
+
+    __openapi__ = "Issuer"
+    name: str
+    address: PostalAddress
+    tax_id: str | None = None
+    email: str | None = None
+
+
 class Invoice(Model):
     __openapi__ = "Invoice"
     invoice_id: str
@@ -300,6 +332,11 @@ class Invoice(Model):
     updated_at: Timestamp
     issued_at: Timestamp | None = None
     voided_at: Timestamp | None = None
+    credited_cents: int = 0  # what its credit notes gave back
+    amount_due_cents: int
+    bill_to: BillTo | None = None
+    issuer: Issuer | None = None
+    due_at: Timestamp | None = None
 
 
 class PlanChangePreview(Model):
