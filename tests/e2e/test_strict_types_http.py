@@ -77,6 +77,7 @@ def fields_and_ids(server):
     ).json()["subscription_id"]
     plan = publish(server, admin)["plan_id"]
     ids = {"organization_id": org, "subscription_id": sid, "plan_id": plan, "grant_id": "g", "hold_id": "h"}
+    ids |= {"invoice_id": "i", "credit_note_id": "c", "event_id": "e"}  # bodies are checked before ids are looked up
     return typed_fields(document), ids, admin
 
 
