@@ -217,3 +217,28 @@ def test_a_producer_reserves_a_run_and_is_charged_once_for_it_through_the_client
         assert (refused.status, refused.code) == (409, "hold_not_active")
     else:
         raise AssertionError("a released hold was settled")
+
+
+def test_a_filtered_holds_list_fills_its_pages_and_keeps_its_cursor_to_itself(server, token):
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    placed = [hold(server, token, org, 1).json()["hold_id"] for _ in range(5)]
+    for hold_id in placed[1::2]:  # the 2nd and 4th released: newest first, held ones are 5th, 3rd, 1st
+        assert server.request("POST", f"/holds/{hold_id}/release", token=token("service")).status_code == 200
+    path, finance = f"/subscriptions/{sid}/holds", token("finance")
+
+    seen, cursor = [], None
+    while True:
+        params = {"status": "held", "limit": 1} | ({"cursor": cursor} if cursor else {})
+        page = server.request("GET", path, token=finance, params=params).json()
+        assert len(page["items"]) == 1 or (not page["items"] and not page["next_cursor"])  # never a short page mid-list
+        seen += [h["hold_id"] for h in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [placed[4], placed[2], placed[0]]
+
+    first = server.request("GET", path, token=finance, params={"status": "held", "limit": 1}).json()
+    for other in ({"status": "released"}, {}):
+        reused = server.request("GET", path, token=finance, params=other | {"cursor": first["next_cursor"]})
+        assert reused.status_code == 422 and reused.json()["error"]["details"]["fields"][0]["field"] == "cursor"

@@ -19,7 +19,7 @@ from ..domain.hold_records import Hold
 from ..domain.holds import DEFAULT_HOLD_SECONDS, HoldNotActive, HoldStatus, new_hold_id, subscription_of
 from ..domain.idempotency import IdempotencyKey, fingerprint, scope_key
 from ..domain.ids import OrganizationId
-from ..domain.paging import Page
+from ..domain.paging import Page, list_binding, not_a_cursor, open_cursor, seal_cursor
 from ..domain.plans import ServiceName
 from ..domain.subscriptions import Subscription
 from ..domain.usage import (
@@ -239,12 +239,27 @@ def list_holds(
     billing: Billing, caller: Caller, subscription_id: str, *, status: HoldStatus | None, limit: int, cursor: str | None
 ) -> Page[Hold]:
     """Newest first. A held hold past its expiry is listed as expired (it is, whether or not a
-    change has written it off yet), and found under `status=expired`."""
+    change has written it off yet), and found under `status=expired`: so the status is decided
+    here, as the records are read, and the page is filled from as many reads as it takes. Its
+    cursor is bound to the subscription and the status asked for: another list's is refused."""
     _readable(billing, caller, subscription_id)
-    now = billing.now()
-    page = billing.subscriptions.holds_page(subscription_id, limit=limit, cursor=cursor)
-    holds = [hold.as_of(now) for hold in page.items]
-    return Page(items=[h for h in holds if status is None or h.status == status], next_cursor=page.next_cursor)
+    now, binding = billing.now(), list_binding("holds", subscription_id, status)
+    position = _holds_position(cursor, binding) if cursor else None
+    holds: list[Hold] = []
+    while True:
+        page = billing.subscriptions.holds_page(subscription_id, limit=limit - len(holds), cursor=position)
+        holds += [h for h in (hold.as_of(now) for hold in page.items) if status is None or h.status == status]
+        position = page.next_cursor
+        if position is None or len(holds) == limit:
+            break
+    return Page(items=holds, next_cursor=seal_cursor({"list": binding, "after": position}) if position else None)
+
+
+def _holds_position(cursor: str, binding: str) -> str:
+    position = open_cursor(cursor)
+    if position.get("list") != binding or not isinstance(position.get("after"), str):
+        raise not_a_cursor()
+    return position["after"]
 
 
 def _hold(billing: Billing, caller: Caller, hold_id: str) -> Hold:
