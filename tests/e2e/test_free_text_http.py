@@ -97,3 +97,15 @@ def test_a_feature_limit_given_as_text_refuses_bidi_controls(server, token):
         json={"plan_id": new_plan_id(), **TERMS, "features": features},
     )
     assert response.status_code == 422 and "features.0.limit" in named_fields(response), response.text
+
+
+@pytest.mark.parametrize("control", ["\u0000", "\u001b", "\u007f", "\u0008"])
+def test_a_reason_with_a_control_character_is_refused_while_tabs_and_line_breaks_pass(server, token, control):
+    admin = token("marketplace:admin")
+    sid = subscribe(server, token, new_org())["subscription_id"]
+    body = {"amount": "5", "type": "top_up", "idempotency_key": uuid.uuid4().hex}
+    path = f"/subscriptions/{sid}/credits"
+    refused = server.request("POST", path, token=admin, json=body | {"reason": f"ok{control}"})
+    assert refused.status_code == 422 and named_fields(refused) == {"reason"}, refused.text
+    fine = server.request("POST", path, token=admin, json=body | {"reason": "line one\n\tline two"})
+    assert fine.status_code == 201, fine.text

@@ -162,9 +162,16 @@ NonNegativeCents = Annotated[int, BeforeValidator(to_cents), Ge(0)]
 _BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+# Control characters other than tab and line breaks (NUL, escape, delete...) print as nothing or
+# as damage on a document, a terminal or a spreadsheet; no name or reason needs one.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def plain_text(text: str) -> str:
     if _BIDI_CONTROLS.search(text):
         raise ValueError("must not contain bidirectional control characters (such as U+202E, right-to-left override)")
+    if _UNPRINTABLE.search(text):
+        raise ValueError("must not contain control characters (such as NUL or escape)")
     return text
 
 
@@ -230,11 +237,11 @@ UtcTimestamp = Annotated[
 # Text printed on invoices and credit notes (a billing profile's name and address, a credit note's
 # reason): free text that is also one line, with no control characters (a newline or NUL would
 # break a CSV row or a PDF line; U+2028/9 are Unicode's line breaks).
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LINE_BREAKS_AND_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def one_line(text: str) -> str:
-    if _CONTROLS.search(text):
+    if _LINE_BREAKS_AND_CONTROLS.search(text):
         raise ValueError("must be one line without control characters (such as a line break or a tab)")
     return text
 
