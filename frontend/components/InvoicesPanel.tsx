@@ -1,6 +1,6 @@
 "use client";
 import { useState } from "react";
-import type { ApiError, Invoice } from "../lib/api";
+import type { ApiError, ExportFormat, Invoice } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatDate, formatDateTime, formatMoney } from "../lib/format";
 import { asApiError, useResource } from "../lib/useResource";
@@ -133,7 +133,7 @@ function InvoiceDetail({
 }) {
   const client = useClient();
   const [downloadError, setDownloadError] = useState<ApiError | null>(null);
-  async function download(format: "csv" | "json") {
+  async function download(format: ExportFormat) {
     setDownloadError(null);
     try {
       const blob = await client.exportInvoice(invoice, format);
@@ -150,10 +150,25 @@ function InvoiceDetail({
       <p className="muted">
         {invoice.organization_id} · {invoice.status}
         {invoice.issued_at ? ` · issued ${formatDateTime(invoice.issued_at)}` : ""}
+        {invoice.due_at ? ` · due ${formatDate(invoice.due_at)}` : ""}
       </p>
+      <BillTo invoice={invoice} />
       <InvoiceLines invoice={invoice} />
+      {invoice.credited_cents ? (
+        <dl className="invoice-due" data-testid="invoice-due">
+          <dt>Credited</dt>
+          <dd>−{formatMoney(invoice.credited_cents, invoice.currency)}</dd>
+          <dt>Amount due</dt>
+          <dd>
+            <strong>{formatMoney(invoice.amount_due_cents, invoice.currency)}</strong>
+          </dd>
+        </dl>
+      ) : null}
       {downloadError ? <ErrorNotice error={downloadError} /> : null}
       <div className="row">
+        <button type="button" onClick={() => void download("pdf")}>
+          Download PDF
+        </button>
         <button type="button" onClick={() => void download("csv")}>
           Download CSV
         </button>
@@ -172,5 +187,20 @@ function InvoiceDetail({
         ) : null}
       </div>
     </div>
+  );
+}
+
+
+/** Who the invoice is addressed to: the profile copied when it was issued (a draft shows the current one). */
+function BillTo({ invoice }: { invoice: Invoice }) {
+  const to = invoice.bill_to;
+  if (!to?.legal_name) return null;
+  const address = to.address;
+  return (
+    <address className="bill-to" data-testid="bill-to">
+      <span className="muted small">Bill to</span> <strong>{to.legal_name}</strong>
+      {address ? ` · ${[address.line1, address.line2, `${address.postal_code} ${address.city}`, address.country].filter(Boolean).join(", ")}` : ""}
+      {to.tax_id ? ` · Tax ID ${to.tax_id}` : ""}
+    </address>
   );
 }

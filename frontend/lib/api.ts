@@ -12,6 +12,8 @@ export type Health = Schemas["Health"];
 export type UsageEvent = Schemas["UsageEvent"];
 export type DailyUsage = Schemas["DailyUsage"];
 export type Invoice = Schemas["Invoice"];
+export type ExportFormat = "pdf" | "csv" | "json";
+const EXPORT_TYPES: Record<ExportFormat, string> = { pdf: "application/pdf", csv: "text/csv", json: "application/json" };
 export type UpcomingInvoice = Schemas["UpcomingInvoice"];
 export type LineItem = Schemas["LineItem"];
 export type LedgerEntry = Schemas["LedgerEntry"];
@@ -233,10 +235,10 @@ export class BillingClient {
     return this.json(`/subscriptions/${encodeURIComponent(invoice.subscription_id)}/invoices/${encodeURIComponent(invoice.invoice_id)}/void`, { method: "POST" });
   }
   /** The export as a Blob (the bearer token rides along, so this is a fetch, not a link). */
-  async exportInvoice(invoice: Invoice, format: "csv" | "json"): Promise<Blob> {
+  async exportInvoice(invoice: Invoice, format: ExportFormat): Promise<Blob> {
     const response = await this.send(
       `/subscriptions/${encodeURIComponent(invoice.subscription_id)}/invoices/${encodeURIComponent(invoice.invoice_id)}/export`,
-      { query: { format }, headers: { Accept: format === "csv" ? "text/csv" : "application/json" } },
+      { query: { format }, headers: { Accept: EXPORT_TYPES[format] } },
     );
     return response.blob();
   }

@@ -242,6 +242,37 @@ describe("invoices panel", () => {
     await act(async () => fireEvent.click(screen.getByRole("button", { name: "Download JSON" })));
     await waitFor(() => expect(click).toHaveBeenCalled());
     expect(calls).toContain("GET /api/billing/subscriptions/01SUB/invoices/01INV/export?format=json");
+    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Download PDF" })));
+    await waitFor(() => expect(calls).toContain("GET /api/billing/subscriptions/01SUB/invoices/01INV/export?format=pdf"));
+    expect(screen.queryByTestId("bill-to")).toBeNull(); // no profile: nothing to address
+  });
+
+  it("shows an issued invoice as a document: bill-to, due date, credit notes and the amount due", async () => {
+    const issued = {
+      ...INVOICE,
+      number: "INV-000007",
+      status: "issued",
+      issued_at: "2026-12-02T09:00:00Z",
+      due_at: "2026-12-16T09:00:00Z",
+      credited_cents: 3233,
+      amount_due_cents: 49900,
+      bill_to: {
+        organization_id: "org-lab",
+        legal_name: "Łódź Labs 株式会社",
+        address: { line1: "Bahnhofstrasse 1", city: "Zürich", postal_code: "8001", country: "CH" },
+        tax_id: "CHE-123",
+      },
+    };
+    const { client } = fakeClient({ "GET /api/billing/subscriptions/01SUB/invoices": page([issued]) });
+    renderWith(client, <InvoicesPanel subscriptionId="01SUB" mayManage={false} />);
+    fireEvent.click(await screen.findByRole("button", { name: /View invoice/ }));
+    expect(screen.getByTestId("bill-to").textContent).toBe(
+      "Bill to Łódź Labs 株式会社 · Bahnhofstrasse 1, 8001 Zürich, CH · Tax ID CHE-123",
+    );
+    expect(screen.getByTestId("invoice-detail").textContent).toContain("due 2026-12-16");
+    const due = screen.getByTestId("invoice-due").textContent;
+    expect(due).toContain("Credited−$32.33");
+    expect(due).toContain("Amount due$499.00");
   });
 
   it("offers draft, issue and void to finance, and shows a 409 with its message", async () => {
