@@ -6,6 +6,7 @@ import { can, describeSession, sessionFromToken, storedToken, storeToken, type S
 import { useResource } from "../lib/useResource";
 import { AdminPanel } from "./AdminPanel";
 import { BalanceAlert } from "./BalanceAlert";
+import { CompliancePanel } from "./CompliancePanel";
 import { HealthPanel } from "./HealthPanel";
 import { InvoicesPanel } from "./InvoicesPanel";
 import { LedgerPanel } from "./LedgerPanel";
@@ -136,6 +137,7 @@ function Dashboard({ session }: { session: Session }) {
             <a href="#usage">Usage</a>
             <a href="#invoices">Invoices</a>
             <a href="#ledger">Ledger</a>
+            <a href="#compliance">Compliance</a>
           </>
         ) : null}
       </nav>
@@ -179,6 +181,9 @@ function Dashboard({ session }: { session: Session }) {
           <UsagePanel subscriptionId={subscriptionId} refreshKey={refreshKey} />
           <InvoicesPanel subscriptionId={subscriptionId} mayManage={can(session, "manage-invoices")} refreshKey={refreshKey} onChanged={refresh} />
         </>
+      ) : null}
+      {staff || (orgUser && ownSubscription) ? (
+        <CompliancePanel organizationId={staff ? null : session.org ?? null} acrossOrganizations={staff} refreshKey={refreshKey} />
       ) : null}
       {!staff && !orgUser ? (
         <p className="state state-empty">Signed in as a service: services record usage through the API; there is nothing more to show here.</p>

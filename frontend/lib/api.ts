@@ -26,6 +26,10 @@ export type AutoTopUp = Schemas["AutoTopUp-Output"];
 /** `PUT .../settings`: a field left out stays as it is. */
 export type SettingsRequest = Partial<Schemas["SettingsRequest"]>;
 export type Page<T> = { items: T[]; next_cursor: string | null };
+export type GuardrailGroup = Schemas["GuardrailGroup"];
+export type GuardrailReport = Schemas["GuardrailReport"];
+/** `GET /analytics/guardrails` filters: days as `2026-11-24`, `group_by` a comma list. */
+export type GuardrailQuery = { from?: string; to?: string; group_by?: string; organization_id?: string; cursor?: string };
 export type FieldError = { field: string; location?: string; message: string };
 
 export const API_BASE = "/api/billing";
@@ -240,6 +244,15 @@ export class BillingClient {
       `/subscriptions/${encodeURIComponent(invoice.subscription_id)}/invoices/${encodeURIComponent(invoice.invoice_id)}/export`,
       { query: { format }, headers: { Accept: EXPORT_TYPES[format] } },
     );
+    return response.blob();
+  }
+
+  // Compliance analytics
+  guardrails(query: GuardrailQuery): Promise<GuardrailReport> {
+    return this.json("/analytics/guardrails", { query: { group_by: query.group_by, limit: "200", ...query } });
+  }
+  async exportGuardrails(query: GuardrailQuery): Promise<Blob> {
+    const response = await this.send("/analytics/guardrails/export", { query: { format: "csv", ...query }, headers: { Accept: "text/csv" } });
     return response.blob();
   }
 
