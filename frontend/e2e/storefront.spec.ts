@@ -365,6 +365,10 @@ test("finance drafts, issues (once the period ended) and downloads an invoice", 
   expect(download.suggestedFilename()).toMatch(/^INV-\d+\.csv$/);
   const csv = await (await download.createReadStream()).toArray();
   expect(Buffer.concat(csv).toString()).toContain("base_fee");
+  const [pdf] = await Promise.all([page.waitForEvent("download"), detail.getByRole("button", { name: "Download PDF" }).click()]);
+  expect(pdf.suggestedFilename()).toMatch(/^INV-\d+\.pdf$/);
+  const document = Buffer.concat(await (await pdf.createReadStream()).toArray());
+  expect(document.subarray(0, 5).toString()).toBe("%PDF-");
   await shot(invoices, "invoices");
   await scan(page, "#invoices");
   done();
@@ -381,6 +385,11 @@ test("an org member sees its billing and no admin actions", async ({ page }) => 
   const invoices = page.getByRole("region", { name: "Invoices" });
   await invoices.getByRole("button", { name: /View invoice/ }).first().click();
   await expect(invoices.getByRole("button", { name: "Download JSON" })).toBeVisible();
+  // Its own compliance analytics, and no other organization's.
+  const compliance = page.getByRole("region", { name: "Compliance" });
+  await expect(compliance).toContainText(`for ${ORG}`);
+  await expect(compliance.getByTestId("compliance-organizations")).toHaveCount(0);
+  await scan(page, "#compliance");
   await shot(page.locator("main"), "org-member");
   // On a phone-sized screen nothing overflows the page sideways (wide tables scroll in their box).
   await page.setViewportSize({ width: 390, height: 844 });
