@@ -6,6 +6,7 @@ import { can, describeSession, sessionFromToken, storedToken, storeToken, type S
 import { useResource } from "../lib/useResource";
 import { AdminPanel } from "./AdminPanel";
 import { BalanceAlert } from "./BalanceAlert";
+import { BillingProfilePanel } from "./BillingProfilePanel";
 import { CompliancePanel } from "./CompliancePanel";
 import { HealthPanel } from "./HealthPanel";
 import { InvoicesPanel } from "./InvoicesPanel";
@@ -182,6 +183,7 @@ function Dashboard({ session }: { session: Session }) {
           <InvoicesPanel subscriptionId={subscriptionId} mayManage={can(session, "manage-invoices")} refreshKey={refreshKey} onChanged={refresh} />
         </>
       ) : null}
+      {orgUser && session.org && ownSubscription ? <BillingProfilePanel organizationId={session.org} mayEdit={can(session, "manage-settings")} /> : null}
       {staff || (orgUser && ownSubscription) ? (
         <CompliancePanel organizationId={staff ? null : session.org ?? null} acrossOrganizations={staff} refreshKey={refreshKey} />
       ) : null}

@@ -26,6 +26,8 @@ export type AutoTopUp = Schemas["AutoTopUp-Output"];
 /** `PUT .../settings`: a field left out stays as it is. */
 export type SettingsRequest = Partial<Schemas["SettingsRequest"]>;
 export type Page<T> = { items: T[]; next_cursor: string | null };
+export type BillingProfile = Schemas["BillingProfile"];
+export type BillingProfileRequest = Schemas["BillingProfileRequest"];
 export type GuardrailGroup = Schemas["GuardrailGroup"];
 export type GuardrailReport = Schemas["GuardrailReport"];
 /** `GET /analytics/guardrails` filters: days as `2026-11-24`, `group_by` a comma list. */
@@ -245,6 +247,14 @@ export class BillingClient {
       { query: { format }, headers: { Accept: EXPORT_TYPES[format] } },
     );
     return response.blob();
+  }
+
+  // Billing profile (what invoices are addressed to)
+  billingProfile(organizationId: string): Promise<BillingProfile> {
+    return this.json(`/organizations/${encodeURIComponent(organizationId)}/billing-profile`);
+  }
+  saveBillingProfile(organizationId: string, profile: BillingProfileRequest): Promise<BillingProfile> {
+    return this.json(`/organizations/${encodeURIComponent(organizationId)}/billing-profile`, { method: "PUT", body: profile });
   }
 
   // Compliance analytics
