@@ -459,7 +459,7 @@ test("a plan whose name, description and feature label are 200 characters withou
 });
 
 test("an org admin cancels after reading the final invoice, and the page shows the canceled state", async ({ page }) => {
-  const done = watchConsole(page);
+  const done = watchConsole(page, [422]); // the billing profile's refused country
   const org = "org-cancel";
   await signIn(page, "org:admin", org);
   const card = page.getByTestId("plan-lab-standard");
@@ -479,6 +479,27 @@ test("an org admin cancels after reading the final invoice, and the page shows t
   await expect(baseFee.locator('td[data-label="Amount"]')).not.toHaveText("$499.00"); // a share of the month, not all of it
   await expect(confirm.getByTestId("final-total")).toHaveText(/^\$\d/);
   await shot(confirm, "cancel-preview");
+  // Before leaving, the organization says who its invoices go to (a wrong country is refused at its field).
+  const profile = page.getByRole("region", { name: "Billing profile" });
+  await profile.getByRole("button", { name: "Add billing profile" }).click();
+  for (const [label, value] of [
+    ["Legal name", "Łódź Cancel Labs 株式会社"],
+    ["Billing e-mail", "ap@cancel.example"],
+    ["Address", "Bahnhofstrasse 1"],
+    ["Postal code", "8001"],
+    ["City", "Zürich"],
+    ["Country (ISO code, e.g. CH)", "XX"],
+  ]) {
+    await profile.getByLabel(label, { exact: true }).fill(value);
+  }
+  await profile.getByRole("button", { name: "Save profile" }).click();
+  await expect(profile.locator('[data-field="address.country"]')).toBeVisible();
+  await profile.getByLabel("Country (ISO code, e.g. CH)").fill("ch");
+  await profile.getByRole("button", { name: "Save profile" }).click();
+  await expect(profile.getByTestId("billing-profile")).toContainText("Łódź Cancel Labs 株式会社");
+  await expect(profile.getByTestId("billing-profile")).toContainText("8001 Zürich, CH");
+  await scan(page, "#billing-profile");
+  await shot(profile, "billing-profile");
   await scan(page, "#health");
   await confirm.getByRole("button", { name: "Confirm" }).click();
   await expect(health.getByTestId("canceled-state")).toContainText("Canceled");
