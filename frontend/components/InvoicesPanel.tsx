@@ -4,6 +4,7 @@ import type { ApiError, ExportFormat, Invoice } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatDate, formatDateTime, formatMoney } from "../lib/format";
 import { asApiError, useResource } from "../lib/useResource";
+import { CreditNotes } from "./CreditNotes";
 import { InvoiceLines } from "./InvoiceLines";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 
@@ -37,9 +38,12 @@ export function InvoicesPanel({
   const [generation, setGeneration] = useState(0);
   const invoices = useResource(subscriptionId ? () => client.subscriptionInvoices(subscriptionId) : null, [client, subscriptionId, refreshKey, generation]);
 
+  // What the last action did, said above the list: the list reloads after it (and the detail with it).
+  const [notice, setNotice] = useState<string | null>(null);
   async function act(action: () => Promise<Invoice>) {
     setBusy(true);
     setActionError(null);
+    setNotice(null);
     try {
       const invoice = await action();
       setSelected(invoice.invoice_id);
@@ -66,6 +70,11 @@ export function InvoicesPanel({
       }
     >
       {actionError ? <ErrorNotice error={actionError} /> : null}
+      {notice ? (
+        <p className="saved" role="status" data-testid="invoice-notice">
+          {notice}
+        </p>
+      ) : null}
       {!subscriptionId ? (
         <Empty>No subscription selected.</Empty>
       ) : invoices.state === "loading" ? (
@@ -113,7 +122,18 @@ export function InvoicesPanel({
               </tbody>
             </table>
           </div>
-          {current ? <InvoiceDetail invoice={current} mayManage={mayManage} busy={busy} act={act} /> : null}
+          {current ? (
+            <InvoiceDetail
+              invoice={current}
+              mayManage={mayManage}
+              busy={busy}
+              act={act}
+              onCredited={async (message) => {
+                await act(async () => current);
+                setNotice(message);
+              }}
+            />
+          ) : null}
         </>
       )}
     </Panel>
@@ -125,11 +145,13 @@ function InvoiceDetail({
   mayManage,
   busy,
   act,
+  onCredited,
 }: {
   invoice: Invoice;
   mayManage: boolean;
   busy: boolean;
   act: (action: () => Promise<Invoice>) => Promise<void>;
+  onCredited: (message: string) => Promise<void>;
 }) {
   const client = useClient();
   const [downloadError, setDownloadError] = useState<ApiError | null>(null);
@@ -164,6 +186,7 @@ function InvoiceDetail({
           </dd>
         </dl>
       ) : null}
+      <CreditNotes invoice={invoice} mayIssue={mayManage} onIssued={onCredited} />
       {downloadError ? <ErrorNotice error={downloadError} /> : null}
       <div className="row">
         <button type="button" onClick={() => void download("pdf")}>

@@ -369,6 +369,16 @@ test("finance drafts, issues (once the period ended) and downloads an invoice", 
   expect(pdf.suggestedFilename()).toMatch(/^INV-\d+\.pdf$/);
   const document = Buffer.concat(await (await pdf.createReadStream()).toArray());
   expect(document.subarray(0, 5).toString()).toBe("%PDF-");
+  // An issued invoice never changes: a credit note corrects it, and the amount due follows.
+  const notes = detail.getByRole("region", { name: "Credit notes" });
+  await notes.getByRole("button", { name: "Credit note…" }).click();
+  const form = notes.getByRole("form", { name: "Credit note" });
+  await form.getByLabel(/base fee/).fill("10.00");
+  await form.getByLabel("Reason").fill("Goodwill for the outage");
+  await form.getByRole("button", { name: "Issue credit note" }).click();
+  await expect(invoices.getByTestId("invoice-notice")).toHaveText(/^Credit note CN-\d+ issued on INV-\d+: −\$10\.00\.$/);
+  await expect(notes.getByTestId("credit-note-list")).toContainText("Goodwill for the outage");
+  await expect(detail.getByTestId("invoice-due")).toContainText("Credited−$10.00");
   await shot(invoices, "invoices");
   await scan(page, "#invoices");
   done();
@@ -489,7 +499,7 @@ test("an org admin cancels after reading the final invoice, and the page shows t
     ["Postal code", "8001"],
     ["City", "Zürich"],
     ["Country (ISO code, e.g. CH)", "XX"],
-  ]) {
+  ] as const) {
     await profile.getByLabel(label, { exact: true }).fill(value);
   }
   await profile.getByRole("button", { name: "Save profile" }).click();

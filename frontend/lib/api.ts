@@ -27,6 +27,8 @@ export type AutoTopUp = Schemas["AutoTopUp-Output"];
 export type SettingsRequest = Partial<Schemas["SettingsRequest"]>;
 export type Page<T> = { items: T[]; next_cursor: string | null };
 export type BillingProfile = Schemas["BillingProfile"];
+export type CreditNote = Schemas["CreditNote"];
+export type CreditNoteRequest = Schemas["CreditNoteRequest"];
 export type BillingProfileRequest = Schemas["BillingProfileRequest"];
 export type GuardrailGroup = Schemas["GuardrailGroup"];
 export type GuardrailReport = Schemas["GuardrailReport"];
@@ -249,6 +251,18 @@ export class BillingClient {
     return response.blob();
   }
 
+  // Credit notes (an issued invoice's corrections)
+  creditNotes(invoice: Invoice): Promise<Page<CreditNote>> {
+    return this.json(`${invoicePath(invoice)}/credit-notes`, { query: { limit: "200" } });
+  }
+  issueCreditNote(invoice: Invoice, note: CreditNoteRequest): Promise<CreditNote> {
+    return this.json(`${invoicePath(invoice)}/credit-notes`, { method: "POST", body: note });
+  }
+  async exportCreditNote(note: CreditNote): Promise<Blob> {
+    const path = `/subscriptions/${encodeURIComponent(note.subscription_id)}/invoices/${encodeURIComponent(note.invoice_id)}/credit-notes/${encodeURIComponent(note.credit_note_id)}/export`;
+    return (await this.send(path, { query: { format: "pdf" }, headers: { Accept: "application/pdf" } })).blob();
+  }
+
   // Billing profile (what invoices are addressed to)
   billingProfile(organizationId: string): Promise<BillingProfile> {
     return this.json(`/organizations/${encodeURIComponent(organizationId)}/billing-profile`);
@@ -281,4 +295,8 @@ export const api = new BillingClient();
 export function newIdempotencyKey(prefix: string): string {
   const random = globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random().toString(36).slice(2)}`;
   return `${prefix}-${random}`;
+}
+
+function invoicePath(invoice: Invoice): string {
+  return `/subscriptions/${encodeURIComponent(invoice.subscription_id)}/invoices/${encodeURIComponent(invoice.invoice_id)}`;
 }
