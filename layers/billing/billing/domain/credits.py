@@ -526,10 +526,11 @@ def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> Cre
     Never an unpriced one: credits the organization adds on its own initiative are always sold (the
     settings refuse a plan without a credit price; this holds for settings stored before that)."""
     settings = subscription.auto_top_up
+    price = priced_cents(settings.amount, plan.credit_price_cents) if settings else 0
     if (
         settings is None
         or not settings.enabled
-        or priced_cents(settings.amount, plan.credit_price_cents) < 1
+        or price < 1
         or book.balance >= settings.threshold_credits
         or subscription.auto_top_ups_in_period >= settings.max_per_period
         or len(book.grants) >= MAX_ACTIVE_GRANTS
@@ -546,7 +547,7 @@ def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> Cre
         reason=f"Auto top-up: the balance fell below {format_decimal(settings.threshold_credits)} credits",
         actor=AUTO_TOP_UP_ACTOR,
         now=book.now,
-        price_cents=priced_cents(settings.amount, plan.credit_price_cents),  # at least 1; in range: checked when set
+        price_cents=price,  # at least 1; in range: checked when set
     )
 
 

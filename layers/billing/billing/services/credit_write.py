@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from ..domain.credits import CLOSING_ACTOR, CreditBook, CreditPosting, close_period
 from ..domain.errors import Conflict
 from ..domain.idempotency import IdempotencyRecord
-from ..domain.invoices import compose_invoice
+from ..domain.invoices import Invoice, compose_invoice
+from ..domain.periods import Period
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
@@ -184,15 +185,7 @@ def _close_period(write: CreditWrite) -> PeriodClosed | None:
     existing = billing.invoices.latest_for_period(subscription_id, period.start)
     draft = None
     if existing is None or existing.status != "issued":  # a draft is replaced, a void one followed by a new revision
-        draft = compose_invoice(
-            current,
-            write.plan,
-            period,
-            billing.usage.period_usage(subscription_id, period.start),
-            now=write.now,
-            grants=billing.subscriptions.grants_made_in(subscription_id, period),
-            previous=existing,
-        )
+        draft = drafted(billing, current, write.plan, period, now=write.now, previous=existing)
     closing = close_period(write.book, current, write.plan)
     previous = existing if draft is not None else None
     write.commit(through=lambda posting: billing.invoices.close_period(posting, draft, previous))
@@ -201,6 +194,29 @@ def _close_period(write: CreditWrite) -> PeriodClosed | None:
         drafted=draft is not None,
         expired=write.book.expired,
         granted=closing.next_period is not None,
+    )
+
+
+def drafted(
+    billing: Billing,
+    subscription: Subscription,
+    plan: Plan,
+    period: Period,
+    *,
+    now: datetime,
+    previous: Invoice | None = None,
+) -> Invoice:
+    """The period's draft from what it is drafted from: its usage aggregate and the grants made in it.
+    The close, `POST .../draft` and the upcoming invoice all draft through here, so they agree."""
+    subscription_id = subscription.subscription_id
+    return compose_invoice(
+        subscription,
+        plan,
+        period,
+        billing.usage.period_usage(subscription_id, period.start),
+        now=now,
+        grants=billing.subscriptions.grants_made_in(subscription_id, period),
+        previous=previous,
     )
 
 

@@ -16,12 +16,12 @@ from ..domain.billing_profiles import BillingProfile
 from ..domain.credits import rolled_forward
 from ..domain.errors import Conflict, NotFound
 from ..domain.invoice_export import as_csv, as_json, export_filename
-from ..domain.invoices import Invoice, InvoiceFilters, UpcomingInvoice, billed_until, compose_invoice, invoice_order
+from ..domain.invoices import Invoice, InvoiceFilters, UpcomingInvoice, billed_until, invoice_order
 from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_timestamp
-from .credit_write import close_due_periods
+from .credit_write import close_due_periods, drafted
 from .ledger import Pause, with_retries
 from .subscriptions import across_residencies, subscription_for
 from .unit_of_work import Billing
@@ -77,9 +77,7 @@ def draft_invoice(
                 f"The invoice for this period was issued as {previous.number}; issued invoices never change.",
                 code="invoice_not_draft",
             )
-        usage = billing.usage.period_usage(subscription_id, period.start)
-        grants = billing.subscriptions.grants_made_in(subscription_id, period)
-        draft = compose_invoice(subscription, plan, period, usage, now=now, grants=grants, previous=previous)
+        draft = drafted(billing, subscription, plan, period, now=now, previous=previous)
         draft = draft.addressed(invoices.billing_profile(subscription.organization_id), billing.issuer())
         invoices.save_draft(draft, previous)
         return draft, previous is None or previous.invoice_id != draft.invoice_id
@@ -104,15 +102,7 @@ def upcoming_invoice(billing: Billing, caller: Caller, subscription_id: str, *, 
         )
     if cancel_now:
         subscription = subscription.canceled(now)
-    period = subscription.current_period
-    draft = compose_invoice(
-        subscription,
-        plan,
-        period,
-        billing.usage.period_usage(subscription_id, period.start),
-        now=now,
-        grants=billing.subscriptions.grants_made_in(subscription_id, period),
-    )
+    draft = drafted(billing, subscription, plan, subscription.current_period, now=now)
     (shown,) = as_documents(billing, [draft])  # addressed as its draft will be shown
     return UpcomingInvoice.model_validate(dict(shown) | {"invoice_id": None})
 
