@@ -95,7 +95,7 @@ def _report(stack, **params) -> tuple[dict, int]:
 
 
 def _stream_relays(stack) -> list:
-    return [relay for relay in stack.relays if type(relay).__name__ == "TableStreamRelay"]
+    return [relay for relay in stack.relays if relay.source.function_id == "GuardrailRollupsFunction"]
 
 
 def _fold_everything(stack) -> None:

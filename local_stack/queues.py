@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .patterns import matches
 from .template import PSEUDO, Stack
 
 Invoke = Callable[[str, dict[str, Any]], Any]
@@ -42,17 +43,6 @@ class DrainReport:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
-
-
-def matches(pattern: Any, event: Any) -> bool:
-    """EventBridge's exact-value matching: a list is the values allowed, an object goes deeper."""
-    if isinstance(pattern, list):
-        return event in pattern
-    if isinstance(pattern, dict):
-        return isinstance(event, dict) and all(
-            key in event and matches(wanted, event[key]) for key, wanted in pattern.items()
-        )
-    return pattern == event
 
 
 class LocalQueues:

@@ -26,12 +26,12 @@ from pathlib import Path
 
 from .database import EmbeddedDynamoDB, client_for, create_tables
 from .docs import docs_response, is_docs_path
-from .events import LocalEventBus, OutboxRelay
+from .events import LocalEventBus
 from .functions import LocalFunction, merged_environment
 from .gateway import API_GATEWAY_BODY_LIMIT, ApiGateway, HttpResponse, refusal
 from .queues import LocalQueues
 from .storefront import is_storefront_path, storefront_response
-from .streams import TableStreamRelay
+from .streams import StreamRelay
 from .template import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,24 +97,9 @@ class LocalStack:
         self.gateway = ApiGateway(self.stack, self.functions)
         self.bus = LocalEventBus(self.clock)
         dynamodb = client_for(endpoint, os.environ["AWS_DEFAULT_REGION"])
-        self.relays = [self._relay(dynamodb, source) for source in self.stack.stream_sources()]
-
-    def _relay(self, dynamodb, source):
-        """The outbox's records are only ever new; other tables' items change (a usage event voided)."""
-        function = self.functions[source.function_id]
-        if source.key_names == ("record_id",):
-            return OutboxRelay(
-                dynamodb, source.table_name, function, batch_size=source.batch_size, stream_arn=source.stream_arn
-            )
-        return TableStreamRelay(
-            dynamodb,
-            source.table_name,
-            function,
-            batch_size=source.batch_size,
-            stream_arn=source.stream_arn,
-            key_names=source.key_names,
-            filters=source.filters,
-        )
+        self.relays = [
+            StreamRelay(dynamodb, source, self.functions[source.function_id]) for source in self.stack.stream_sources()
+        ]
 
     def publish_events_at(self, base_url: str) -> None:
         """Point the publisher at this server's EventBridge and start relaying the outbox (once the

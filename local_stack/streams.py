@@ -1,14 +1,16 @@
-"""DynamoDB Streams for tables whose items change (the usage table: new event rows, rows voided),
-as a function's event source mapping delivers them: INSERT for a new item, MODIFY for a changed
-one (NEW_IMAGE), only the records the mapping's FilterCriteria let through, in batches of its
-BatchSize, a failed batch retried whole.
+"""DynamoDB Streams, locally, as a function's event source mapping delivers them: INSERT for a new
+item, MODIFY for a changed one (NEW_IMAGE), only the records the mapping's FilterCriteria let
+through, in batches of its BatchSize; a failed batch is retried whole, or from its first failed
+record when the function reports item failures. One relay serves every stream of the template:
+the outbox (records only ever new) and the usage table (event rows inserted, then voided).
 
-Like the outbox relay (events.py), it reads committed items from the table rather than from moto's
-stream (which keeps the records of failed transactions): each round scans the keys and the
-`status` of every item (small: a round must stay cheap on a table of many thousand events), and
-reads in full only the items that are new or whose status moved (a usage row voided is the one
-change a stream consumer acts on). It runs when a request may have written (`written`) and every
-half second in the background, so an analytics test sees the lag the stream really has, not zero."""
+The relay reads committed items from the table rather than from moto's stream (the embedded moto
+applies a failing transaction's items before undoing them, and its stream would keep their
+records): each round scans the keys and the `status` of every item (small: a round must stay
+cheap on a table of many thousand events), and reads in full only the items that are new or whose
+status moved. It runs when a request may have written (`written`), in the background every half
+second, and before `GET /_local/events` answers, so a test sees the lag a stream really has, not
+zero, yet every event of the requests it made."""
 
 from __future__ import annotations
 
@@ -18,21 +20,9 @@ import time
 import uuid
 from typing import Any
 
-from .events import POLL_SECONDS
+from .patterns import matches
 
-
-def matches(pattern: Any, value: Any) -> bool:
-    """The part of EventBridge's pattern syntax Lambda filters use: nested objects, lists of
-    allowed values, and `{"prefix": ...}`."""
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(matches(p, value.get(k)) for k, p in pattern.items())
-    if isinstance(pattern, list):
-        return any(
-            isinstance(v, str) and v.startswith(option["prefix"]) if isinstance(option, dict) else v == option
-            for option in pattern
-            for v in (value if isinstance(value, list) else [value])
-        )
-    return pattern == value
+POLL_SECONDS = 0.5
 
 
 def _state(item: dict[str, Any]) -> str:
@@ -40,11 +30,13 @@ def _state(item: dict[str, Any]) -> str:
     return item.get("status", {}).get("S", "")
 
 
-class TableStreamRelay:
-    def __init__(self, client, table: str, function, *, batch_size: int, stream_arn: str, key_names, filters) -> None:
-        self._client, self._table, self._function = client, table, function
-        self._batch_size, self._stream_arn = batch_size, stream_arn
-        self._key_names, self._filters = tuple(key_names), tuple(filters)
+class StreamRelay:
+    def __init__(self, client, source, function) -> None:
+        """`source`: the template's StreamSource (table, key, batch size, filters, response types)."""
+        self.source, self._client, self._function = source, client, function
+        self._table, self._stream_arn, self._batch_size = source.table_name, source.stream_arn, source.batch_size
+        self._key_names, self._filters = tuple(source.key_names), tuple(source.filters)
+        self._reports_item_failures = source.reports_item_failures
         self._delivered: dict[tuple[str, ...], str] = {}  # key -> the status delivered
         self._last_batch: list[dict[str, Any]] = []
         self._sequence = 0
@@ -64,17 +56,28 @@ class TableStreamRelay:
             sent = 0
             for first in range(0, len(changes), self._batch_size):
                 batch = changes[first : first + self._batch_size]
-                records = [record for record, _, _ in batch]
-                self._last_batch = records
-                try:
-                    self._function.invoke({"Records": records})
-                except Exception:  # noqa: BLE001 - the function failed: the batch is retried next round
-                    self._dirty.set()
-                    break
-                for _, key, state in batch:
+                done = self._invoke(batch)
+                for _, key, state in batch[:done]:
                     self._delivered[key] = state
-                sent += len(batch)
+                sent += done
+                if done < len(batch):
+                    self._dirty.set()  # retried on the next round
+                    break
             return sent
+
+    def _invoke(self, batch: list[tuple[dict[str, Any], tuple[str, ...], str]]) -> int:
+        """Deliver one batch; how many records from its start count as done."""
+        records = [record for record, _, _ in batch]
+        self._last_batch = records
+        try:
+            answer = self._function.invoke({"Records": records}) or {}
+        except Exception:  # noqa: BLE001 - the function failed: the whole batch is retried
+            return 0
+        if not self._reports_item_failures:
+            return len(records)
+        failed = {failure["itemIdentifier"] for failure in answer.get("batchItemFailures", [])}
+        numbers = [record["dynamodb"]["SequenceNumber"] for record in records]
+        return next((n for n, number in enumerate(numbers) if number in failed), len(records))
 
     def redeliver_last_batch(self) -> int:
         """The function crashed before the stream's checkpoint: the same batch comes again."""
@@ -145,10 +148,10 @@ class TableStreamRelay:
                 answer = self._client.batch_get_item(RequestItems=pending)
                 items += answer.get("Responses", {}).get(self._table, [])
                 pending = answer.get("UnprocessedKeys") or {}
-        order = {key: n for n, key in enumerate(keys)}  # the order they were found in
-        return sorted(items, key=lambda item: order[tuple(item[name]["S"] for name in self._key_names)])
+        # In key order: the outbox's record ids grow with time, so records go out as they were made.
+        return sorted(items, key=lambda item: tuple(item[name]["S"] for name in self._key_names))
 
-    def run_in_background(self) -> TableStreamRelay:
+    def run_in_background(self) -> StreamRelay:
         def poll() -> None:
             while not self._stopped.wait(POLL_SECONDS):
                 try:

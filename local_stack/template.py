@@ -86,6 +86,7 @@ class StreamSource:
     batch_size: int
     key_names: tuple[str, ...] = ("record_id",)
     filters: tuple[dict, ...] = ()  # the mapping's FilterCriteria patterns (none: every record)
+    reports_item_failures: bool = False  # retried from the first failed record, else the whole batch
 
 
 @dataclass
@@ -341,6 +342,7 @@ class Stack:
                         filters=tuple(
                             json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])
                         ),
+                        reports_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
                     )
                 )
         return sources

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.queues import LocalQueues, matches
+from local_stack.patterns import matches
+from local_stack.queues import LocalQueues
 from local_stack.template import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
