@@ -1,4 +1,5 @@
-"""Subscriptions: provision (with SLA acceptance), list an organization's, read one with health, cancel, settings."""
+"""Subscriptions: provision (with SLA acceptance), list an organization's, read one with health, cancel,
+settings, plan changes."""
 
 from billing import deployment
 from billing.api.auth import Permission
@@ -18,7 +19,8 @@ from billing.api.http import (
 from billing.api.models.paging import PageQuery
 from billing.api.models.subscriptions import SubscriptionsQuery
 from billing.domain.subscriptions import OrganizationId
-from billing.services import subscriptions
+from billing.services import plan_changes, subscriptions
+from billing.services.plan_changes import PlanChangeRequest
 from billing.services.subscriptions import ProvisionRequest, SettingsRequest
 
 app = billing_api()
@@ -71,6 +73,20 @@ def change_settings(subscription_id: str):
     who = authorize(app, Permission.MANAGE_SUBSCRIPTION)
     request = parse_body(app, SettingsRequest)
     return json_response(200, subscriptions.change_settings(deployment.billing(), who, subscription_id, request))
+
+
+@app.post("/subscriptions/<subscription_id>/plan-change")
+def change_plan(subscription_id: str):
+    who = authorize(app, Permission.MANAGE_SUBSCRIPTION)
+    request = parse_body(app, PlanChangeRequest)
+    answer, replayed = plan_changes.change_plan(deployment.billing(), who, subscription_id, request)
+    return json_response(200, answer, headers={"Idempotent-Replayed": "true"} if replayed else None)
+
+
+@app.delete("/subscriptions/<subscription_id>/plan-change")
+def cancel_pending_plan_change(subscription_id: str):
+    who = authorize(app, Permission.MANAGE_SUBSCRIPTION)
+    return json_response(200, plan_changes.cancel_pending_plan_change(deployment.billing(), who, subscription_id))
 
 
 lambda_handler = lambda_entry(app)

@@ -29,9 +29,6 @@ NOT_YET_BUILT = {
     # issue 22: usage corrections
     ("POST", "/usage/{event_id}/void"): 22,
     ("POST", "/usage/{event_id}/amend"): 22,
-    # issue 23: plan changes and the upcoming invoice
-    ("POST", "/subscriptions/{subscription_id}/plan-change"): 23,
-    ("DELETE", "/subscriptions/{subscription_id}/plan-change"): 23,
 }
 
 

@@ -94,6 +94,7 @@ def routes() -> list[Route]:
     from ..services.credits import CreditChangeRequest, GrantRequest, VoidRequest
     from ..services.holds import Entitlement, EntitlementRequest, HoldRequest, SettleRequest
     from ..services.invoices import DraftRequest
+    from ..services.plan_changes import PlanChangeAnswer, PlanChangeRequest
     from ..services.subscriptions import ProvisionRequest, SettingsRequest, SubscriptionWithHealth
     from ..services.usage import BatchReport, BillingPeriod
     from .headers import IDEMPOTENCY_KEY
@@ -155,6 +156,15 @@ def routes() -> list[Route]:
               roles=(ADMIN, ORG_ADMIN), tag="subscriptions"),
         Route("PUT", SUB + "/settings", "changeSettings", "Low-balance threshold and auto top-up",
               {200: SubscriptionWithHealth}, roles=(ADMIN, ORG_ADMIN), body=SettingsRequest, tag="subscriptions"),
+        Route("POST", SUB + "/plan-change", "changePlan",
+              "Change plan now or at the period's end (or preview it: the subscription, or what it would bill)",
+              {200: PlanChangeAnswer}, roles=(ADMIN, ORG_ADMIN), body=PlanChangeRequest,
+              errors={409: ("no_active_subscription", "plan_archived", "plan_unchanged", "currency_mismatch",
+                            "period_open"),
+                      422: ("idempotency_key_reused",)}, tag="subscriptions"),
+        Route("DELETE", SUB + "/plan-change", "cancelPendingPlanChange", "Drop the pending plan change",
+              {200: Subscription}, roles=(ADMIN, ORG_ADMIN), errors={409: ("no_pending_plan_change",)},
+              tag="subscriptions"),
         # --- credits
         Route("POST", SUB + "/credits", "changeCredits", "A top-up or an adjustment, as a ledger entry",
               {201: LedgerEntry, 200: LedgerEntry}, roles=(ADMIN,), body=CreditChangeRequest,

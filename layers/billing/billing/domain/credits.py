@@ -37,20 +37,53 @@ from .ids import new_id
 from .ledger import Bucket, EntryType, GrantAllocation, InsufficientCredits, LedgerEntry
 from .periods import Period, period_at, period_index
 from .plans import Plan
-from .subscriptions import CREDIT_FIELDS, PERIOD_FIELDS, Subscription, subscription_canceled
+from .subscriptions import (
+    CREDIT_FIELDS,
+    PENDING_FIELDS,
+    PERIOD_FIELDS,
+    PLAN_FIELDS,
+    PendingPlanChange,
+    SlaAcceptance,
+    Subscription,
+    billed_until,
+    subscription_canceled,
+    subscription_plan_changed,
+)
 from .usage import insufficient_credits
 from .values import MAGNITUDE_LIMIT, format_decimal, format_timestamp
 
 CLOSING_ACTOR = "billing-period-close"
-CANCEL_FIELDS = ("status", "canceled_at")
+CANCEL_FIELDS = ("status", "canceled_at", *PENDING_FIELDS)  # a cancellation drops a pending plan change
+
+PlanVersions = Callable[[str, int], Plan]  # a plan version by (plan id, version): the plan store's `version`
+
+
+@dataclass(frozen=True)
+class PlanSwitch:
+    """A plan change taking effect: the current cycle ends `at` (now, or the period's end) and the
+    next period starts there, on `plan`'s cadence and allowance, under `sla_acceptance`."""
+
+    plan: Plan
+    at: datetime
+    sla_acceptance: SlaAcceptance
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """What a write sets as the subscription's pending plan change (None: drops it)."""
+
+    change: PendingPlanChange | None
+    sla_acceptance: SlaAcceptance | None = None
 
 
 @dataclass(frozen=True)
 class PeriodClose:
-    """The close a write makes: the period it closes, and the next one (None: closed for good)."""
+    """The close a write makes: the period it closes, and the next one (None: closed for good),
+    on another plan version when a plan change takes effect (`switch`)."""
 
     period: Period
     next_period: Period | None
+    switch: PlanSwitch | None = None
 
 
 @dataclass
@@ -71,6 +104,7 @@ class CreditBook:
     holds_ended: list[HoldEnd] = field(default_factory=list)
     closing: PeriodClose | None = None  # set when this write closes the subscription's period
     cancels: bool = False  # set when this write cancels the subscription
+    pending: PendingChange | None = None  # set when this write schedules or drops a plan change
     # What each grant paid since the last `post_draws`, and the bucket it paid from.
     _drawn: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     _drawn_from: dict[str, Bucket] = field(default_factory=dict)
@@ -331,10 +365,18 @@ def _left_by(before: Subscription, book: CreditBook) -> Subscription:
     )
     if book.cancels:
         after = after.canceled(book.now)
+    if book.pending is not None:
+        pending = book.pending
+        after = after.model_copy(
+            update={"pending_plan_change": pending.change, "pending_sla_acceptance": pending.sla_acceptance}
+        )
     if book.closing is None:
         return after
     if book.closing.next_period is None:
         return after.model_copy(update={"final_period_closed": True})
+    if book.closing.switch is not None:
+        switch = book.closing.switch
+        after = after.switched(switch.plan, switch.at, switch.sla_acceptance)
     return after.model_copy(
         update={
             "current_period_start": book.closing.next_period.start,
@@ -361,6 +403,8 @@ class CreditPosting:
     events: tuple[OutboxEvent, ...] = ()
     closes_period: datetime | None = None  # the start of the period the write closes
     cancels: bool = False  # the write cancels the subscription (it must still be active)
+    switches_plan: bool = False  # a plan change takes effect at the close
+    sets_pending: bool = False  # the write schedules or drops a plan change
 
     @classmethod
     def of(cls, before: Subscription, book: CreditBook) -> CreditPosting:
@@ -370,6 +414,9 @@ class CreditPosting:
         events, alerted = credit_events(before, after, book)
         if book.cancels:
             events = (*events, subscription_canceled(after, at=book.now))
+        switch = book.closing.switch if book.closing else None
+        if switch is not None:
+            events = (*events, subscription_plan_changed(before, after, at=switch.at))
         return cls(
             after.model_copy(update={"low_balance_alerted": alerted}),
             before.revision,
@@ -381,12 +428,20 @@ class CreditPosting:
             events,
             book.closing.period.start if book.closing else None,
             book.cancels,
+            switch is not None,
+            book.pending is not None,
         )
 
     @property
     def fields(self) -> tuple[str, ...]:
         """The subscription's fields the write sets."""
-        return CREDIT_FIELDS + (PERIOD_FIELDS if self.closes_period else ()) + (CANCEL_FIELDS if self.cancels else ())
+        return (
+            CREDIT_FIELDS
+            + (PERIOD_FIELDS if self.closes_period else ())
+            + (CANCEL_FIELDS if self.cancels else ())
+            + (PLAN_FIELDS if self.switches_plan else ())
+            + (PENDING_FIELDS if self.sets_pending and not self.cancels and not self.switches_plan else ())
+        )
 
     def reporting(self, *events: OutboxEvent) -> CreditPosting:
         """This posting with more events in its transaction (e.g. HoldExpired, from `outbox_event`)."""
@@ -581,43 +636,69 @@ def cancel_on(book: CreditBook) -> None:
     book.cancels = True
 
 
-def close_period(book: CreditBook, subscription: Subscription, plan: Plan) -> PeriodClose:
+def close_period(
+    book: CreditBook, subscription: Subscription, plan: Plan, switch: PlanSwitch | None = None
+) -> PeriodClose:
     """The credits side of closing the subscription's current period: its allowance expires with
-    it (a final period's at the cancellation), and so does every other grant whose time has come;
-    the next period, if there is one, is granted its allowance."""
+    it (a final period's at the cancellation, a period a plan change cuts short at the change), and
+    so does every other grant whose time has come; the next period, if there is one, is granted
+    its allowance: on the new plan version when `switch` takes effect (the subscription given has
+    its cycle ended at the switch: `Subscription.ending_cycle_at`)."""
     period = subscription.current_period
     # Canceled at or before the period's end: this is its last period (canceled exactly at the end,
     # the period bills whole and no empty period follows).
     final = subscription.canceled_at is not None and subscription.canceled_at <= period.end
-    book.expire_due(also=lambda grant: final and grant.kind == "allowance")
+    cut_short = billed_until(subscription, period) < period.end
+    book.expire_due(also=lambda grant: (final or cut_short) and grant.kind == "allowance")
     next_period = None
-    if not final:
-        anchor, cadence = subscription.billing_cycle_anchor, subscription.billing_cadence
-        next_period = period_at(anchor, cadence, period_index(anchor, cadence, period.start) + 1)
-        if plan.credit_allowance > 0:
+    if final:
+        switch = None  # a cancellation drops a pending change: nothing follows the final period
+    else:
+        next_plan = switch.plan if switch else plan
+        if switch is not None:
+            next_period = period_at(switch.at, next_plan.billing_cadence, 0)
+        else:
+            anchor, cadence = subscription.billing_cycle_anchor, subscription.billing_cadence
+            next_period = period_at(anchor, cadence, period_index(anchor, cadence, period.start) + 1)
+        if next_plan.credit_allowance > 0:
             book.add(
-                allowance_grant(subscription, plan, next_period, now=book.now, actor=CLOSING_ACTOR),
+                allowance_grant(subscription, next_plan, next_period, now=book.now, actor=CLOSING_ACTOR),
                 entry_type="grant",
                 reference=f"period:{format_timestamp(next_period.start)}",
                 within_limit=False,  # the period's own allowance always fits: the last one just expired
             )
-    book.closing = PeriodClose(period, next_period)
+    book.closing = PeriodClose(period, next_period, switch)
     return book.closing
 
 
-def rolled_forward(subscription: Subscription, plan: Plan, now: datetime, actor: str) -> Subscription:
+def pending_switch(subscription: Subscription, plans: PlanVersions) -> PlanSwitch | None:
+    """The pending plan change, as it takes effect at the end of the current period."""
+    pending = subscription.pending_plan_change
+    if pending is None or subscription.canceled_at is not None:
+        return None
+    return PlanSwitch(
+        plans(pending.plan_id, pending.plan_version),
+        subscription.current_period_end,
+        subscription.pending_sla_acceptance or subscription.sla_acceptance,
+    )
+
+
+def rolled_forward(subscription: Subscription, plans: PlanVersions, now: datetime, actor: str) -> Subscription:
     """The subscription as a write at `now` would find it, without writing: every period ended by
-    then closed, as the close does it."""
+    then closed, as the close does it (a pending plan change taking effect at its end)."""
     while subscription.period_due(now):
+        switch = pending_switch(subscription, plans)
+        if switch is not None:
+            subscription = subscription.ending_cycle_at(switch.at)
         book = CreditBook.open(subscription, now, actor)
-        close_period(book, subscription, plan)
+        close_period(book, subscription, plans(subscription.plan_id, subscription.plan_version), switch)
         subscription = _left_by(subscription, book)
     return subscription
 
 
-def as_of(subscription: Subscription, plan: Plan, now: datetime, actor: str) -> CreditBook:
+def as_of(subscription: Subscription, plans: PlanVersions, now: datetime, actor: str) -> CreditBook:
     """The book a write at `now` would open, without writing: every period ended by then closed
     (as the close does it), and whatever is past its expiry written off."""
-    book = CreditBook.open(rolled_forward(subscription, plan, now, actor), now, actor)
+    book = CreditBook.open(rolled_forward(subscription, plans, now, actor), now, actor)
     book.expire_due()
     return book

@@ -28,6 +28,7 @@ DetailType = Literal[
     "InvoiceVoided",
     "HoldExpired",
     "SubscriptionCanceled",
+    "SubscriptionPlanChanged",
     "CreditNoteIssued",
 ]
 # A write's events, however many, are one outbox item (store/dynamodb_outbox.py).

@@ -28,13 +28,18 @@ class Hold(ActiveHold):
     settled_event_id: str | None = None
     source: UsageSource | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)  # validated as the request came in
+    # The plan version it was placed under: it settles at that version's rates, even after a plan
+    # change. Stored, not answered; None for holds placed before holds recorded it.
+    plan_id: str | None = Field(default=None, exclude=True)
+    plan_version: int | None = Field(default=None, exclude=True)
 
     def active_part(self) -> ActiveHold:
         return ActiveHold(hold_id=self.hold_id, credits=self.credits, expires_at=self.expires_at)
 
     def stored(self) -> dict[str, Any]:
         # Metadata as JSON text, as usage events keep it: it replays exactly.
-        return self.model_dump() | {"metadata": json.dumps(self.model_dump(mode="json")["metadata"])}
+        placed_under = {"plan_id": self.plan_id, "plan_version": self.plan_version}
+        return self.model_dump() | {"metadata": json.dumps(self.model_dump(mode="json")["metadata"])} | placed_under
 
     @classmethod
     def from_stored(cls, item: dict[str, Any]) -> Hold:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 CADENCE_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
 
@@ -46,3 +46,37 @@ def period_index(anchor: datetime, cadence: str, moment: datetime) -> int:
 
 def period_containing(anchor: datetime, cadence: str, moment: datetime) -> Period:
     return period_at(anchor, cadence, period_index(anchor, cadence, moment))
+
+
+@dataclass(frozen=True)
+class BillingCycle:
+    """A run of periods on one anchor and cadence. A plan change ends the cycle at `ends_at` and
+    starts the next one there (the new plan's anchor and cadence); the cycle a subscription is on
+    has no end. The last period of an ended cycle is billed until `ends_at`: cut short by a change
+    "now", whole when the change waited for the period's end."""
+
+    anchor: datetime
+    cadence: str
+    ends_at: datetime | None = None
+
+    def covers(self, moment: datetime) -> bool:
+        return self.anchor <= moment and (self.ends_at is None or moment < self.ends_at)
+
+    def period(self, index: int) -> Period:
+        return period_at(self.anchor, self.cadence, index)
+
+    def index_of(self, moment: datetime) -> int:
+        return period_index(self.anchor, self.cadence, moment)
+
+    def containing(self, moment: datetime) -> Period:
+        return self.period(self.index_of(moment))
+
+    def periods_until(self, moment: datetime) -> int:
+        """How many of its periods start at or before `moment` (its end, for an ended cycle)."""
+        last = moment if self.ends_at is None else min(moment, self.ends_at - timedelta(microseconds=1))
+        return self.index_of(last) + 1
+
+
+def cycle_at(cycles: tuple[BillingCycle, ...], moment: datetime) -> BillingCycle:
+    """The cycle a moment falls in (the first one for a moment before every cycle)."""
+    return next((cycle for cycle in reversed(cycles) if cycle.anchor <= moment), cycles[0])

@@ -16,8 +16,8 @@ from .events import OutboxEvent, outbox_event
 from .grants import ActiveGrant
 from .holds import ActiveHold
 from .ids import OrganizationId, Residency
-from .periods import Period, period_at, period_index
-from .plans import PlanId
+from .periods import BillingCycle, Period, cycle_at, period_at
+from .plans import Plan, PlanId
 from .values import (
     Credits,
     Flag,
@@ -47,7 +47,18 @@ CREDIT_FIELDS = (
     "low_balance_alerted",
 )
 PERIOD_FIELDS = ("current_period_start", "current_period_end", "final_period_closed")
-STORED_ONLY = ("low_balance_alerted",)  # kept on the item, left out of every answer
+PENDING_FIELDS = ("pending_plan_change", "pending_sla_acceptance")
+# What a plan change taking effect sets (with the period's move).
+PLAN_FIELDS = (
+    "plan_id",
+    "plan_version",
+    "billing_cadence",
+    "billing_cycle_anchor",
+    "sla_acceptance",
+    "earlier_cycles",
+    *PENDING_FIELDS,
+)
+STORED_ONLY = ("low_balance_alerted", "earlier_cycles", "pending_sla_acceptance")  # kept, never answered
 
 
 class SlaAcceptance(BaseModel):
@@ -57,6 +68,29 @@ class SlaAcceptance(BaseModel):
     accepted_at: UtcTimestamp
     sla_tier: str
     sla_version: str
+
+
+class PendingPlanChange(BaseModel):
+    """A plan change waiting for the period's end (`effective: "period_end"`)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    plan_id: PlanId
+    plan_version: int
+    effective_at: UtcTimestamp
+
+
+class EarlierCycle(BaseModel):
+    """A billing cycle a plan change ended: its periods stay findable (listed, summarised, drafted
+    on the plan version they ran on)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    anchor: UtcTimestamp
+    cadence: Literal["monthly", "quarterly", "annual"]
+    plan_id: PlanId
+    plan_version: int
+    ended_at: UtcTimestamp
 
 
 class AutoTopUp(BaseModel):
@@ -102,6 +136,11 @@ class Subscription(BaseModel):
     # Set when the balance falls below the low-balance threshold (CreditBalanceLow was written),
     # cleared once it is back at or above: one alert per crossing. Stored, not answered (`stored`).
     low_balance_alerted: bool = Field(default=False, exclude=True)
+    pending_plan_change: PendingPlanChange | None = None
+    # The SLA the pending change's version was accepted with: it takes effect with it. Stored only.
+    pending_sla_acceptance: SlaAcceptance | None = Field(default=None, exclude=True)
+    # The cycles plan changes ended, oldest first (the current one is the anchor and cadence above).
+    earlier_cycles: tuple[EarlierCycle, ...] = Field(default=(), exclude=True)
 
     @computed_field
     @property
@@ -110,7 +149,9 @@ class Subscription(BaseModel):
 
     def stored(self, include: set[str] | None = None) -> dict:
         """The fields as the store keeps them: what the API answers, and the internal ones."""
-        internal = {name: getattr(self, name) for name in STORED_ONLY if include is None or name in include}
+        internal = {
+            name: _stored_value(getattr(self, name)) for name in STORED_ONLY if include is None or name in include
+        }
         return self.model_dump(include=include) | internal
 
     def taking(self, other: Subscription, fields: tuple[str, ...]) -> Subscription:
@@ -153,19 +194,25 @@ class Subscription(BaseModel):
         ]
         return min((m for m in moments if m is not None), default=None)
 
+    @property
+    def cycles(self) -> tuple[BillingCycle, ...]:
+        """Every billing cycle, oldest first: those plan changes ended, then the current one."""
+        earlier = tuple(BillingCycle(c.anchor, c.cadence, c.ended_at) for c in self.earlier_cycles)
+        return (*earlier, BillingCycle(self.billing_cycle_anchor, self.billing_cadence))
+
+    @property
+    def first_period_start(self) -> datetime:
+        return self.cycles[0].anchor
+
     def period_starting(self, start: datetime, *, location: str = "query") -> Period:
         """The billing period that starts at `start`, if this subscription has reached it. The range
         is checked first, so a year-9999 request is a 422, not date arithmetic overflowing.
         `location` says where the client sent it (a query parameter, or a body field)."""
-        if not self.billing_cycle_anchor <= start <= self.current_period_start:
+        if not self.first_period_start <= start <= self.current_period_start:
             raise ValidationFailed.of(
                 "period_start", "is not a period this subscription has reached", location=location
             )
-        period = period_at(
-            self.billing_cycle_anchor,
-            self.billing_cadence,
-            period_index(self.billing_cycle_anchor, self.billing_cadence, start),
-        )
+        period = cycle_at(self.cycles, start).containing(start)
         if period.start != start:
             raise ValidationFailed.of(
                 "period_start",
@@ -174,17 +221,81 @@ class Subscription(BaseModel):
             )
         return period
 
+    def _cycle_counts(self) -> list[tuple[BillingCycle, int]]:
+        """Each cycle with how many of its periods the subscription has reached."""
+        return [(cycle, cycle.periods_until(self.current_period_start)) for cycle in self.cycles]
+
+    @property
+    def newest_period_number(self) -> int:
+        """The current period's number, counting every period reached from 0, across cycles."""
+        return sum(count for _, count in self._cycle_counts()) - 1
+
+    def numbered_period(self, number: int) -> Period:
+        """The period with that number (0 ≤ number ≤ newest_period_number)."""
+        for cycle, count in self._cycle_counts():
+            if number < count:
+                return cycle.period(number)
+            number -= count
+        raise IndexError(number)
+
+    def period_containing(self, moment: datetime) -> Period:
+        """The period of the cycle the moment falls in that contains it."""
+        return cycle_at(self.cycles, moment).containing(moment)
+
+    def plan_of(self, period: Period) -> tuple[str, int]:
+        """The plan version (id, version) a period of this subscription ran on."""
+        earlier = next((c for c in self.earlier_cycles if c.anchor <= period.start < c.ended_at), None)
+        return (earlier.plan_id, earlier.plan_version) if earlier else (self.plan_id, self.plan_version)
+
+    def ending_cycle_at(self, at: datetime) -> Subscription:
+        """The subscription with its current cycle ended at `at` (a plan change taking effect): the
+        current period is billed until then."""
+        ended = EarlierCycle(
+            anchor=self.billing_cycle_anchor,
+            cadence=self.billing_cadence,
+            plan_id=self.plan_id,
+            plan_version=self.plan_version,
+            ended_at=at,
+        )
+        return self.model_copy(update={"earlier_cycles": (*self.earlier_cycles, ended)})
+
+    def switched(self, plan: Plan, at: datetime, sla_acceptance: SlaAcceptance) -> Subscription:
+        """On `plan` from `at`: a new cycle anchored there on its cadence; no change pending."""
+        return self.model_copy(
+            update={
+                "plan_id": plan.plan_id,
+                "plan_version": plan.version,
+                "billing_cadence": plan.billing_cadence,
+                "billing_cycle_anchor": at,
+                "sla_acceptance": sla_acceptance,
+                "pending_plan_change": None,
+                "pending_sla_acceptance": None,
+            }
+        )
+
     def canceled(self, now: datetime) -> Subscription:
         """Canceled at `now`, on its whole second: the cancellation ends the final period, and
         period boundaries are whole seconds (as a subscription's start is)."""
-        return self.model_copy(update={"status": "canceled", "canceled_at": now.replace(microsecond=0)})
+        canceled = {"status": "canceled", "canceled_at": now.replace(microsecond=0)}
+        return self.model_copy(update=canceled | {"pending_plan_change": None, "pending_sla_acceptance": None})
 
 
 def billed_until(subscription: Subscription, period: Period) -> datetime:
-    """Where the period's billing stops: its end, or the cancellation that cut it short."""
-    if subscription.canceled_at is not None and period.start <= subscription.canceled_at < period.end:
-        return subscription.canceled_at
-    return period.end
+    """Where the period's billing stops: its end, or the cancellation or plan change that cut it short."""
+    # A change ends a cycle after its period's first second (the next cycle starts at that moment).
+    cuts = [cycle.ended_at for cycle in subscription.earlier_cycles if period.start < cycle.ended_at]
+    if subscription.canceled_at is not None and period.start <= subscription.canceled_at:
+        cuts.append(subscription.canceled_at)
+    return min((cut for cut in cuts if cut < period.end), default=period.end)
+
+
+def _stored_value(value: object) -> object:
+    """A stored-only field as the store keeps it: models as their fields."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, tuple):
+        return [_stored_value(item) for item in value]
+    return value
 
 
 def first_period(anchor: datetime, cadence: str) -> Period:
@@ -268,3 +379,15 @@ class SubscriptionFilters:
 def subscription_canceled(subscription: Subscription, *, at: datetime) -> OutboxEvent:
     """Reported at the moment it happened (`canceled_at` is that moment's whole second)."""
     return outbox_event("SubscriptionCanceled", subscription, occurred_at=at, subscription=subscription)
+
+
+def subscription_plan_changed(before: Subscription, after: Subscription, *, at: datetime) -> OutboxEvent:
+    """Reported when the change takes effect (now, or at the period's end): the subscription on its
+    new plan version, and the version it left."""
+    return outbox_event(
+        "SubscriptionPlanChanged",
+        after,
+        occurred_at=at,
+        subscription=after,
+        previous_plan={"plan_id": before.plan_id, "plan_version": before.plan_version},
+    )

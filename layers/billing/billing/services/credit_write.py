@@ -21,7 +21,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from ..domain.credits import CLOSING_ACTOR, CreditBook, CreditPosting, close_period
+from ..domain.credits import (
+    CLOSING_ACTOR,
+    CreditBook,
+    CreditPosting,
+    PeriodClose,
+    PlanSwitch,
+    close_period,
+    pending_switch,
+)
 from ..domain.errors import Conflict
 from ..domain.idempotency import IdempotencyRecord
 from ..domain.invoices import Invoice, compose_invoice
@@ -177,23 +185,60 @@ def close_due_periods(
 
 
 def _close_period(write: CreditWrite) -> PeriodClosed | None:
-    current, billing = write.subscription, write.billing
+    current = write.subscription
     if not current.period_due(write.now):
         write.discard()
         return None
-    subscription_id, period = current.subscription_id, current.current_period
-    existing = billing.invoices.latest_for_period(subscription_id, period.start)
+    made = closing(write, pending_switch(current, write.billing.plans.version))
+    commit_closing(write, made)
+    return PeriodClosed(
+        subscription=write.posting.subscription,
+        drafted=made.draft is not None,
+        expired=write.book.expired,
+        granted=made.close.next_period is not None,
+    )
+
+
+@dataclass(frozen=True)
+class Closing:
+    """A period's close as a write's book holds it before it commits: the draft it makes (None when
+    the period's invoice is issued: it never changes), the draft that one replaces, and the close."""
+
+    draft: Invoice | None
+    previous: Invoice | None
+    close: PeriodClose
+
+
+def closing(write: CreditWrite, switch: PlanSwitch | None = None) -> Closing:
+    """Close the write's current period in its book: draft it, expire what ends with it, grant the
+    next period's allowance. With `switch`, a plan change takes effect: the cycle ends at the
+    switch (now: the period is billed until then, as a cancellation's final period is), and the
+    next period starts there on the new version. The scheduled close, a plan change now and its
+    preview all close through here; only the preview does not commit."""
+    billing = write.billing
+    if switch is not None:
+        write.subscription = write.subscription.ending_cycle_at(switch.at)
+    current = write.subscription
+    period = current.current_period
+    existing = billing.invoices.latest_for_period(current.subscription_id, period.start)
     draft = None
     if existing is None or existing.status != "issued":  # a draft is replaced, a void one followed by a new revision
         draft = drafted(billing, current, write.plan, period, now=write.now, previous=existing)
-    closing = close_period(write.book, current, write.plan)
-    previous = existing if draft is not None else None
-    write.commit(through=lambda posting: billing.invoices.close_period(posting, draft, previous))
-    return PeriodClosed(
-        subscription=write.posting.subscription,
-        drafted=draft is not None,
-        expired=write.book.expired,
-        granted=closing.next_period is not None,
+    close = close_period(write.book, current, write.plan, switch)
+    return Closing(draft, existing if draft is not None else None, close)
+
+
+def commit_closing(write: CreditWrite, made: Closing) -> None:
+    """Commit a close with its draft in one transaction (with the request's idempotency record, whose
+    answer is the subscription as the close leaves it)."""
+    write.commit(
+        through=lambda posting: write.billing.invoices.close_period(
+            posting,
+            made.draft,
+            made.previous,
+            idempotency=write.record_for(posting.subscription),
+            require_active=write.require_active,
+        )
     )
 
 

@@ -13,7 +13,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.access import Caller, Permission
-from ..domain.credits import as_of, charge_terms
+from ..domain.credits import as_of, charge_terms, rolled_forward
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.hold_records import Hold
 from ..domain.holds import DEFAULT_HOLD_SECONDS, HoldNotActive, HoldStatus, new_hold_id, subscription_of
@@ -103,6 +103,12 @@ def check_entitlement(billing: Billing, caller: Caller, request: EntitlementRequ
             available_credits=None,
             overage_policy=None,
         )
+    # The subscription a charge now would find (ended periods closed, a pending plan change taking
+    # effect), the book it would draw from (expiries written off), and the charge's own decision on
+    # it: what POST /usage decides, without writing.
+    now = billing.now()
+    subscription = rolled_forward(subscription, billing.plans.version, now, caller.principal)
+    book = as_of(subscription, billing.plans.version, now, caller.principal)
     plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     answer = {"subscription_id": subscription.subscription_id, "overage_policy": plan.overage_policy}
     rate = plan.usage_rates.get(request.service)
@@ -110,9 +116,6 @@ def check_entitlement(billing: Billing, caller: Caller, request: EntitlementRequ
         return Entitlement(
             allowed=False, reason="unknown_service", credits_required=None, available_credits=None, **answer
         )
-    # The book a charge now would draw from (ended periods closed, expiries written off), and the
-    # charge's own decision on it: what POST /usage decides, without writing.
-    book = as_of(subscription, plan, billing.now(), caller.principal)
     terms = charge_terms(book, plan, price(request.quantity, rate))
     return Entitlement(
         allowed=not terms.refused,
@@ -167,6 +170,8 @@ def place_hold(
             created_at=write.now,
             source=request.source,
             metadata=request.metadata,
+            plan_id=plan.plan_id,
+            plan_version=plan.version,
         )
         book.place(hold)
         return hold
@@ -205,7 +210,9 @@ def settle_hold(
         guardrail=request.guardrail,
         metadata=request.metadata,
     )
-    [outcome] = UsageRecorder(billing, caller, pause=pause, settling=hold_id).record([usage])
+    # A hold settles at the rates of the plan version it was placed under (a plan change may have come since).
+    placed_under = billing.plans.version(hold.plan_id, hold.plan_version) if hold.plan_version else None
+    [outcome] = UsageRecorder(billing, caller, pause=pause, settling=hold_id, settled_at=placed_under).record([usage])
     if outcome.status == "rejected":
         raise outcome.error
     return outcome.event, outcome.status == "duplicate"

@@ -67,7 +67,7 @@ def draft_invoice(
         if request.period_start is None
         else subscription.period_starting(request.period_start, location="body")
     )
-    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
+    plan = billing.plans.version(*subscription.plan_of(period))  # the version the period ran on
     invoices, now = billing.invoices, billing.now()
 
     def attempt() -> tuple[Invoice, bool]:
@@ -91,10 +91,10 @@ def upcoming_invoice(billing: Billing, caller: Caller, subscription_id: str, *, 
     by the drafting code itself, from the same reads, and never stored."""
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     now = billing.now()
-    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     # A period that has ended is closed before anything else happens to the subscription: what is
     # upcoming is in the period a change now would find (the run may not have closed it yet).
-    subscription = rolled_forward(subscription, plan, now, "upcoming-invoice")
+    subscription = rolled_forward(subscription, billing.plans.version, now, "upcoming-invoice")
+    plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
     if subscription.period_closes_at is None or (cancel_now and not subscription.is_active):
         raise Conflict(
             "The subscription is canceled and its final period is invoiced; nothing is upcoming.",

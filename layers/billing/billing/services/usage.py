@@ -24,7 +24,7 @@ from ..domain.idempotency import IdempotencyKeyReused, fingerprint
 from ..domain.ids import new_id
 from ..domain.invoices import InvoiceStatus, billed_until
 from ..domain.paging import Page, not_a_cursor, open_cursor, seal_cursor
-from ..domain.periods import Period, period_at, period_containing, period_index
+from ..domain.periods import Period
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
 from ..domain.usage import (
@@ -150,10 +150,19 @@ def _report(outcomes: list[Outcome]) -> BatchReport:
 class UsageRecorder:
     """One recording request: replays first, then each organization's events charged in chunks."""
 
-    def __init__(self, billing: Billing, caller: Caller, *, pause: Pause, settling: str | None = None):
-        """`settling`: the hold the (single) request settles: its credits are guaranteed to it."""
+    def __init__(
+        self,
+        billing: Billing,
+        caller: Caller,
+        *,
+        pause: Pause,
+        settling: str | None = None,
+        settled_at: Plan | None = None,
+    ):
+        """`settling`: the hold the (single) request settles: its credits are guaranteed to it.
+        `settled_at`: the plan version whose rates price it (the one the hold was placed under)."""
         caller.authorize(Permission.RECORD_USAGE)
-        self.settling = settling
+        self.settling, self.settled_at = settling, settled_at
         self.billing, self.plans, self.subscriptions, self.usage = (
             billing,
             billing.plans,
@@ -287,7 +296,12 @@ class UsageRecorder:
             counters |= touched
         return chunks
 
+    def _rates(self, plan: Plan) -> Plan:
+        """The plan version whose rates price the events: the subscription's, or a settled hold's own."""
+        return self.settled_at or plan
+
     def _unchargeable(self, request: UsageRequest, plan: Plan) -> BillingError | None:
+        plan = self._rates(plan)
         rate = plan.usage_rates.get(request.service)
         if rate is None:
             return unknown_service(plan, request.service)
@@ -311,7 +325,8 @@ class UsageRecorder:
             if not self._room_for_one_more(book, charged, current):
                 break
             request = self.requests[position]
-            credits = price(request.quantity, plan.usage_rates[request.service])
+            rate = self._rates(plan).usage_rates[request.service]
+            credits = price(request.quantity, rate)
             event_id = self._new_event_id(position)
             try:
                 guaranteed = self._release_settled_hold(book, credits, event_id)
@@ -320,7 +335,7 @@ class UsageRecorder:
             except (HoldNotActive, CreditLimitReached) as refused:
                 self._reject([position], refused)
                 continue
-            unit = request.unit or plan.usage_rates[request.service].unit
+            unit = request.unit or rate.unit
             event = self._event(
                 request, position, event_id, current, unit, credits, credits - overage, overage, book.balance, usage_seq
             )
@@ -501,13 +516,12 @@ def list_periods(
     aggregates, read together) and its latest invoice. The cursor is the index of the last period
     returned; its neighbours are computed, never scanned for."""
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
-    anchor, cadence = subscription.billing_cycle_anchor, subscription.billing_cadence
-    newest = period_index(anchor, cadence, subscription.current_period_start)
+    newest = subscription.newest_period_number  # numbered across the cycles plan changes ended
     top = newest if cursor is None else _period_cursor(cursor, subscription_id, newest) - 1
     indexes = list(range(top, max(top - limit, -1), -1))
     if not indexes:
         return Page(items=[])
-    periods = [period_at(anchor, cadence, i) for i in indexes]
+    periods = [subscription.numbered_period(i) for i in indexes]
     usage = billing.usage.period_usages(subscription_id, [p.start for p in periods])
     invoices = billing.invoices.latest_for_periods(subscription_id, periods[-1].start, periods[0].start)
     items = []
@@ -552,12 +566,11 @@ def daily_usage(
     first, last = start.date(), (end - timedelta(microseconds=1)).date()  # `to` itself is excluded
     # Only the periods the subscription has reached can have usage: clamping to them also keeps
     # period arithmetic away from year 9999.
-    anchor, cadence = subscription.billing_cycle_anchor, subscription.billing_cadence
-    reached = Period(anchor, subscription.current_period_end)
+    reached = Period(subscription.first_period_start, subscription.current_period_end)
     if end <= reached.start or start >= reached.end:
         return []
-    first_period = period_containing(anchor, cadence, max(start, reached.start)).start
-    last_period = period_containing(anchor, cadence, min(end, reached.end) - timedelta(microseconds=1)).start
+    first_period = subscription.period_containing(max(start, reached.start)).start
+    last_period = subscription.period_containing(min(end, reached.end) - timedelta(microseconds=1)).start
     by_day: dict[date, list[PeriodUsage]] = {}
     for _, day, usage in billing.usage.day_aggregates(subscription_id, first_period, last_period):
         if day is not None and first <= day <= last:  # a day straddling two periods has an aggregate in each

@@ -240,7 +240,17 @@ class InvoiceStore(Protocol):
         """The residency's credit notes matching `filters`, newest first (an index, no scan); with
         `before`, only those that sort below it (`credit_note_order`)."""
 
-    def close_period(self, posting: CreditPosting, draft: Invoice | None, previous: Invoice | None) -> None:
+    def close_period(
+        self,
+        posting: CreditPosting,
+        draft: Invoice | None,
+        previous: Invoice | None,
+        *,
+        idempotency: IdempotencyRecord | None = None,
+        require_active: bool = False,
+    ) -> None:
         """In one transaction: the period's draft, the posting (expiries, the next allowance grant) and
-        the subscription's next period, if nothing changed the subscription since it was read. Raises
+        the subscription's next period, if nothing changed the subscription since it was read (and it
+        is still active, with `require_active`), with the idempotency record of the request that
+        closes it (a plan change now). Raises KeyAlreadyCommitted when that key committed first,
         RetryableConflict otherwise, and when the draft's invoice was issued or voided meanwhile."""

@@ -273,8 +273,18 @@ class DynamoInvoiceStore:
     def _stored(self, invoice: Invoice) -> Callable[[], Invoice | None]:
         return lambda: self.get(invoice.subscription_id, invoice.invoice_id)
 
-    def close_period(self, posting: CreditPosting, draft: Invoice | None, previous: Invoice | None) -> None:
-        writes.close_period(self._apply, posting, draft, previous)
+    def close_period(
+        self,
+        posting: CreditPosting,
+        draft: Invoice | None,
+        previous: Invoice | None,
+        *,
+        idempotency: IdempotencyRecord | None = None,
+        require_active: bool = False,
+    ) -> None:
+        writes.close_period(
+            self._apply, posting, draft, previous, idempotency=idempotency, require_active=require_active
+        )
 
     # --- credit notes ---------------------------------------------------------------------------
 

@@ -243,14 +243,24 @@ def record_usage(apply: Apply, posting: CreditPosting, chunk: UsageChunk) -> Wri
         raise RetryableConflict("The balance changed while recording usage; retry.") from None
 
 
-def close_period(apply: Apply, posting: CreditPosting, draft: Invoice | None, previous_draft: Invoice | None) -> None:
-    """A period's close: its posting, and the period's draft with its InvoiceDrafted event."""
-    write = posting_write(posting)
+def close_period(
+    apply: Apply,
+    posting: CreditPosting,
+    draft: Invoice | None,
+    previous_draft: Invoice | None,
+    *,
+    idempotency: IdempotencyRecord | None = None,
+    require_active: bool = False,
+) -> None:
+    """A period's close: its posting, and the period's draft with its InvoiceDrafted event (and the
+    idempotency record of the request that closes it: a plan change now). Raises
+    KeyAlreadyCommitted when that key committed first."""
+    write = posting_write(posting, require_active=require_active)
     if draft is not None:
         drafted = invoice_event("InvoiceDrafted", draft, at=draft.updated_at)
         write += [draft_put(draft, previous_draft), Put("outbox", drafted.event_id, (drafted,))]
     try:
-        apply(write)
+        keyed(apply, write, idempotency)
     except WriteRefused:
         raise RetryableConflict("The subscription or its invoice changed while closing the period; retry.") from None
 
