@@ -215,8 +215,9 @@ def _base_fee(
             amount_cents=plan.base_fee_cents,
         )
     share = final_period_share(plan, period, until, allowance_used)
+    cut_by = "canceled" if until == canceled_at else "plan changed"  # what ended the period early
     description += (
-        f", prorated at {format_decimal(share.billed * 100)}% (canceled {canceled_at.date().isoformat()}): "
+        f", prorated at {format_decimal(share.billed * 100)}% ({cut_by} {until.date().isoformat()}): "
         f"the larger of {share.days_used:.1f} of {share.days_in_period:.1f} days and "
         f"{format_decimal(share.allowance_used)} of {format_decimal(plan.credit_allowance)} allowance credits used"
     )
