@@ -1,7 +1,7 @@
 """A model-based, stateful test: random sequences of grants (purchased, promotional; priorities,
 expiries), usage, holds (placed, settled below / at / above, released, expired), top-ups,
-adjustments, voids, replays, clock moves and the scheduled run, checking invariants 1, 2, 3, 9
-and 10 of DESIGN.md after every step, on an `allow` plan and a `block` one. Runs against the in-memory
+adjustments, voids, plan changes (now, at the period's end, previews, dropped), replays, clock
+moves and the scheduled run, checking invariants 1, 2, 3, 9, 10 and 11 of DESIGN.md after every step, on an `allow` plan and a `block` one. Runs against the in-memory
 stores and against the DynamoDB stores on moto."""
 
 import json
@@ -27,6 +27,7 @@ from billing.domain.values import format_timestamp
 from billing.services import catalog, credits, holds, invoicing_run, subscriptions, usage
 from billing.services.credits import CreditChangeRequest, GrantRequest, VoidRequest
 from billing.services.holds import HoldRequest, SettleRequest
+from billing.services.plan_changes import PlanChangeRequest, cancel_pending_plan_change, change_plan
 from billing.services.subscriptions import ProvisionRequest
 from billing.services.unit_of_work import Billing
 from billing.store.dynamodb_invoices import DynamoInvoiceStore
@@ -75,6 +76,14 @@ class CreditsMachine(RuleBasedStateMachine):
             catalog.publish_plan(self.billing, self.plan_id, terms)
         else:
             self.plan_id = "lab-standard"
+        # The plan changes move between the plan and another of the same currency, SLA and overage policy.
+        self.other_plan_id = f"lab-other-{uuid.uuid4().hex[:6]}"
+        other = {
+            "overage_policy": self.overage_policy,
+            "credit_allowance": Decimal(600),
+            "billing_cadence": "quarterly",
+        }
+        catalog.publish_plan(self.billing, self.other_plan_id, lab_standard_terms().model_copy(update=other))
         self.org = f"org-{uuid.uuid4().hex[:8]}"  # stores may be shared between examples: organizations are not
         self.requests: dict[tuple[str, str], object] = {}  # (endpoint, key) -> the first request's body
 
@@ -223,6 +232,37 @@ class CreditsMachine(RuleBasedStateMachine):
             return
         assert voided.status == "voided"
 
+    @rule(
+        other=st.booleans(),
+        effective=st.sampled_from(["now", "period_end"]),
+        preview=st.booleans(),
+        key=keys,
+    )
+    def change_plan(self, other, effective, preview, key):
+        plan_id = self.other_plan_id if other else self.plan_id
+        request = PlanChangeRequest(plan_id=plan_id, effective=effective, idempotency_key=key, preview=preview)
+        call = lambda: change_plan(self.billing, ADMIN, self.sid, request, pause=no_pause)  # noqa: E731
+        try:
+            if not preview:
+                self._keyed("plan-change", key, request, call)
+                return
+            before = self.billing.subscriptions.get(self.sid)
+            call()
+            if not before.period_due(self.clock.now()):  # a preview writes nothing (an ended period closes first)
+                assert self.billing.subscriptions.get(self.sid) == before
+        except Conflict as refused:
+            # The version it is on, or a change in the second its period started.
+            assert refused.code in ("plan_unchanged", "period_open")
+
+    @rule()
+    def drop_pending_plan_change(self):
+        try:
+            dropped = cancel_pending_plan_change(self.billing, ADMIN, self.sid, pause=no_pause)
+        except Conflict as refused:
+            assert refused.code == "no_pending_plan_change"
+            return
+        assert dropped.pending_plan_change is None
+
     @rule(hours=st.sampled_from([1, 5, 26, 24 * 12]))
     def time_passes(self, hours):
         self.clock.advance(hours * 3600)
@@ -304,6 +344,8 @@ class CreditsMachine(RuleBasedStateMachine):
         assert topped_up == sorted(e.entry_id for e in entries if e.type == "top_up")
         expired = sorted(e["hold"]["hold_id"] for e in self.outbox("HoldExpired"))
         assert expired == sorted(h.hold_id for h in records if h.status == "expired")
+        # Every plan change that took effect ended a billing cycle and reported it once.
+        assert len(self.outbox("SubscriptionPlanChanged")) == len(subscription.earlier_cycles)
 
 
 class InMemoryCreditsMachine(CreditsMachine):
@@ -349,6 +391,7 @@ class DynamoCreditsMachine(CreditsMachine):
                 subscriptions_table=subscriptions_table,
                 ledger_table=ledger_table,
                 outbox_table=tables["marketplace_billing_outbox"],
+                idempotency_table=tables["marketplace_idempotency"],  # a plan change now closes with its key
             ),
             clock=clock,
             residencies=("us",),
