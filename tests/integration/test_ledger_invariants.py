@@ -1,8 +1,9 @@
 """A model-based, stateful test: random sequences of grants (purchased, promotional; priorities,
 expiries), usage, holds (placed, settled below / at / above, released, expired), top-ups,
 adjustments, voids, plan changes (now, at the period's end, previews, dropped), replays, clock
-moves and the scheduled run, checking invariants 1, 2, 3, 9, 10 and 11 of DESIGN.md after every step, on an `allow` plan and a `block` one. Runs against the in-memory
-stores and against the DynamoDB stores on moto."""
+moves and the scheduled run, checking invariants 1, 2, 3, 9, 10 and 11 of DESIGN.md after every
+step, on an `allow` plan and a `block` one. Runs against the in-memory stores and against the
+DynamoDB stores on moto."""
 
 import json
 import uuid
