@@ -238,6 +238,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/billing/subscriptions/{subscription_id}/plan-change": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change plan now or at the period's end (or preview it: the subscription, or what it would bill)
+         * @description Roles: `marketplace:admin`, `org:admin`.
+         */
+        post: operations["changePlan"];
+        /**
+         * Drop the pending plan change
+         * @description Roles: `marketplace:admin`, `org:admin`.
+         */
+        delete: operations["cancelPendingPlanChange"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/billing/subscriptions/{subscription_id}/credits": {
         parameters: {
             query?: never;
@@ -1623,6 +1647,24 @@ export interface components {
             /** Amount Cents */
             amount_cents: number;
         };
+        /**
+         * NextPeriod
+         * @description The period a plan change would start, on the new version.
+         */
+        NextPeriod: {
+            /** Period Start */
+            period_start: string;
+            /** Period End */
+            period_end: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Plan Version */
+            plan_version: number;
+            /** Base Fee Cents */
+            base_fee_cents: number;
+            /** Credit Allowance */
+            credit_allowance: string;
+        };
         /** Page[BillingPeriod] */
         Page_BillingPeriod_: {
             /** Items */
@@ -1723,6 +1765,18 @@ export interface components {
              */
             next_cursor: string | null;
         };
+        /**
+         * PendingPlanChange
+         * @description A plan change waiting for the period's end (`effective: "period_end"`).
+         */
+        PendingPlanChange: {
+            /** Plan Id */
+            plan_id: string;
+            /** Plan Version */
+            plan_version: number;
+            /** Effective At */
+            effective_at: string;
+        };
         /** PeriodTotals */
         PeriodTotals: {
             /** Credits */
@@ -1788,6 +1842,42 @@ export interface components {
             created_at: string;
             /** Updated At */
             updated_at: string;
+        };
+        /**
+         * PlanChangeAnswer
+         * @description What `POST .../plan-change` answers: the subscription, or the preview.
+         */
+        PlanChangeAnswer: components["schemas"]["Subscription"] | components["schemas"]["PlanChangePreview"];
+        /**
+         * PlanChangePreview
+         * @description `preview: true`: the invoice the change would draft (null for `period_end`: the period bills
+         *     whole, at its end) and the period it would start. Nothing is written.
+         */
+        PlanChangePreview: {
+            closing_invoice: components["schemas"]["Invoice"] | null;
+            next_period: components["schemas"]["NextPeriod"];
+        };
+        /**
+         * PlanChangeRequest
+         * @description `POST /subscriptions/{id}/plan-change`.
+         */
+        PlanChangeRequest: {
+            /** Plan Id */
+            plan_id: string;
+            /**
+             * Effective
+             * @enum {string}
+             */
+            effective: "now" | "period_end";
+            /** Idempotency Key */
+            idempotency_key: string;
+            /** @default null */
+            sla_acceptance: components["schemas"]["SlaAcceptanceRequest"] | null;
+            /**
+             * Preview
+             * @default false
+             */
+            preview: boolean;
         };
         /**
          * PlanListing
@@ -2124,6 +2214,8 @@ export interface components {
              * @default 0
              */
             auto_top_ups_in_period: number;
+            /** @default null */
+            pending_plan_change: components["schemas"]["PendingPlanChange"] | null;
             /** Available Credits */
             readonly available_credits: string;
         };
@@ -2211,6 +2303,8 @@ export interface components {
              * @default 0
              */
             auto_top_ups_in_period: number;
+            /** @default null */
+            pending_plan_change: components["schemas"]["PendingPlanChange"] | null;
             health: components["schemas"]["Health"];
             /** Available Credits */
             readonly available_credits: string;
@@ -3777,6 +3871,222 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "validation_error";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    changePlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanChangeRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanChangeAnswer"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `no_active_subscription`, `plan_archived`, `plan_unchanged`, `currency_mismatch`, `period_open` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "no_active_subscription" | "plan_archived" | "plan_unchanged" | "currency_mismatch" | "period_open";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error`, `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    cancelPendingPlanChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `no_pending_plan_change` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "no_pending_plan_change";
                         };
                     };
                 };

@@ -123,8 +123,9 @@ class ActiveHold(Model):
 
 
 class PendingPlanChange(Model):
-    """`pending_plan_change` (API.md, "Subscriptions"); not in the document until plan changes are served."""
+    """`pending_plan_change` (API.md, "Subscriptions"): applied by the close of the current period."""
 
+    __openapi__ = "PendingPlanChange"
     plan_id: str
     plan_version: int
     effective_at: Timestamp
@@ -167,13 +168,14 @@ class Subscription(Model):
     auto_top_up: AutoTopUp | None = None
     low_balance_threshold_credits: Decimal | None = None
     auto_top_ups_in_period: int = 0
-    pending_plan_change: PendingPlanChange | None = Field(default=None, json_schema_extra={"beyond_schema": True})
+    pending_plan_change: PendingPlanChange | None = None
     health: Health | None = Field(default=None, json_schema_extra={"beyond_schema": True})  # GET .../{id} only
 
 
 class NextPeriod(Model):
     """What a plan change would start (`preview: true`)."""
 
+    __openapi__ = "NextPeriod"
     period_start: Timestamp
     period_end: Timestamp
     plan_id: str
@@ -343,6 +345,7 @@ class PlanChangePreview(Model):
     """What `change_plan(..., preview=True)` answers: the invoice it would draft (None for
     `period_end`) and the period it would start. Writes nothing."""
 
+    __openapi__ = "PlanChangePreview"
     closing_invoice: Invoice | None
     next_period: NextPeriod
 
