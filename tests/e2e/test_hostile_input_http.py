@@ -338,6 +338,18 @@ def bodies(target) -> dict[str, tuple[str, str, str, dict]]:
         "usage batch": ("POST", "/usage/batch", "service", {"events": [usage_body(org), usage_body(org)]}),
         "draft": ("POST", f"/subscriptions/{sid}/invoices/draft", "finance", {"period_start": "2026-01-01T00:00:00Z"}),
         "issue": ("POST", f"/subscriptions/{sid}/invoices/{inv}/issue", "finance", {}),
+        "plan change": (
+            "POST",
+            f"/subscriptions/{sid}/plan-change",
+            "marketplace:admin",
+            {
+                "plan_id": "lab-standard",  # the plan it is on: accepted bodies are refused too (409 plan_unchanged)
+                "effective": "now",
+                "idempotency_key": "k",
+                "sla_acceptance": {"accepted_by": "a", "sla_version": "1"},
+                "preview": True,
+            },
+        ),
         "cancel": ("POST", f"/subscriptions/{sid}/cancel", "marketplace:admin", {"x": 1}),
         "patch plan": ("PATCH", "/plans/lab-standard", "marketplace:admin", {"sla": {"tier": "gold"}, "features": []}),
     }
@@ -378,6 +390,7 @@ def mutated(body: dict, path: tuple, literal: str) -> str:
         "usage batch",
         "draft",
         "issue",
+        "plan change",  # before "cancel", which may cancel the subscription they all aim at
         "cancel",
     ],
 )
