@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.domain.errors import Conflict, ValidationFailed
+from billing.domain.errors import Conflict, UnknownService, ValidationFailed
 from billing.domain.idempotency import IdempotencyKeyReused
 from billing.domain.lab_standard import lab_standard_terms
 from billing.services import catalog, credits, holds, invoices, subscriptions, usage
@@ -286,3 +286,13 @@ def test_a_concurrent_change_with_another_key_meets_the_state_the_first_left(wor
     world.at(NOW + timedelta(days=1, seconds=1))
     on_top, _ = change(world, "lab", key="third")
     assert on_top.plan_id == "lab" and len(invoices_of(world)) == 2
+
+
+def test_usage_the_new_version_has_no_rate_for_is_refused_once_the_close_applied_the_change(world):
+    rates = {"planner": {"unit": "finalization", "credits_per_unit": Decimal(2)}}
+    publish(world, "planner-only", usage_rates=rates)
+    world.at(NOW + timedelta(days=1))
+    change(world, "planner-only", "period_end")
+    with pytest.raises(UnknownService):  # the close (not the usage's write) moved it to the new version
+        world.record("late", 1, now=NOW.replace(month=12) + timedelta(hours=1))
+    assert world.subscriptions.get(world.sid).plan_id == "planner-only"

@@ -325,7 +325,10 @@ class UsageRecorder:
             if not self._room_for_one_more(book, charged, current):
                 break
             request = self.requests[position]
-            rate = self._rates(plan).usage_rates[request.service]
+            rate = self._rates(plan).usage_rates.get(request.service)
+            if rate is None:  # the plan changed since the events were checked (a close applied a pending change)
+                self._reject([position], unknown_service(self._rates(plan), request.service))
+                continue
             credits = price(request.quantity, rate)
             event_id = self._new_event_id(position)
             try:
