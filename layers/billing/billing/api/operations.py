@@ -94,7 +94,7 @@ def routes() -> list[Route]:
     from ..services.credits import CreditChangeRequest, GrantRequest, VoidRequest
     from ..services.holds import Entitlement, EntitlementRequest, HoldRequest, SettleRequest
     from ..services.invoices import DraftRequest
-    from ..services.plan_changes import PlanChangeAnswer, PlanChangeRequest
+    from ..services.plan_changes import PlanChangeRequest
     from ..services.subscriptions import ProvisionRequest, SettingsRequest, SubscriptionWithHealth
     from ..services.usage import BatchReport, BillingPeriod
     from .headers import IDEMPOTENCY_KEY
@@ -106,6 +106,7 @@ def routes() -> list[Route]:
     from .models.paging import PageQuery
     from .models.plan_admin import PlanListing
     from .models.plan_catalog import PlanQuery
+    from .models.plan_changes import PlanChangeAnswer
     from .models.subscriptions import SubscriptionsQuery
     from .models.usage_recording import UsageBatch
     from .models.usage_reporting import DailyQuery, SummaryQuery, UsageQuery

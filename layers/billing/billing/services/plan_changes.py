@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, RootModel
+from pydantic import BaseModel, ConfigDict
 
 from ..domain.access import Caller, Permission
 from ..domain.credits import PendingChange, PlanSwitch
@@ -22,7 +22,6 @@ from ..domain.plans import Plan, PlanId
 from ..domain.subscriptions import PendingPlanChange, SlaAcceptance, Subscription
 from ..domain.values import Credits, Flag, UtcTimestamp, format_timestamp
 from .credit_write import CreditWrite, Idempotency, closing, commit_closing, credit_write
-from .invoices import as_documents
 from .ledger import Pause
 from .subscriptions import SlaAcceptanceRequest, subscription_for
 from .unit_of_work import Billing
@@ -74,10 +73,6 @@ class PlanChangePreview(BaseModel):
     next_period: NextPeriod
 
 
-class PlanChangeAnswer(RootModel[Subscription | PlanChangePreview]):
-    """What `POST .../plan-change` answers: the subscription, or the preview."""
-
-
 class PlanUnchanged(Conflict):
     code = "plan_unchanged"
 
@@ -115,6 +110,8 @@ def change_plan(
             )
         made = closing(write, PlanSwitch(target, now, acceptance))
         if request.preview:
+            from .invoices import as_documents  # the invoice API's module: only a preview needs it
+
             write.discard()
             draft = as_documents(billing, [made.draft])[0] if made.draft else None
             return PlanChangePreview(closing_invoice=draft, next_period=NextPeriod.on(target, made.close.next_period))
