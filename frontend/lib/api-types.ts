@@ -1845,7 +1845,7 @@ export interface components {
         };
         /**
          * PlanChangeAnswer
-         * @description What `POST .../plan-change` answers: the subscription, or the preview.
+         * @description The subscription (a change made), or what the change would bill (`preview: true`).
          */
         PlanChangeAnswer: components["schemas"]["Subscription"] | components["schemas"]["PlanChangePreview"];
         /**
