@@ -220,6 +220,23 @@ def test_a_pending_change_is_dropped_by_delete_and_by_a_cancellation(world):
     assert world.subscriptions.get(world.sid).plan_id == "lab"
 
 
+def test_a_cancellation_after_the_period_ended_bills_what_followed_on_the_pending_plan(world):
+    """The change took effect at the period's end, before the cancellation: the days between are
+    the new plan's, even when no write closed the period in between."""
+    world.at(NOW + timedelta(days=1))
+    change(world, "lab-too", "period_end")
+    period_end = NOW.replace(month=12)
+    world.at(period_end + timedelta(days=3))
+    subscriptions.cancel_subscription(world.billing, ADMIN, world.sid, pause=no_pause)
+    world.invoicing_run(world.clock.now())
+    sub = world.subscriptions.get(world.sid)
+    assert (sub.status, sub.plan_id, sub.current_period_start) == ("canceled", "lab-too", period_end)
+    whole, short = invoices_of(world)
+    assert (base_fee(whole), whole.period_end) == (LAB_FEE, period_end)
+    assert short.period_start == period_end and 0 < base_fee(short) < LAB_FEE + 100
+    assert base_fee(short) == round((LAB_FEE + 100) * 3 / 31)  # 3 of December's 31 days, new plan's fee
+
+
 def test_every_earlier_period_stays_findable_after_changes(world):
     world.record("a", 10, now=NOW + timedelta(days=2))
     change(world, "pro", sla_acceptance=SLA)

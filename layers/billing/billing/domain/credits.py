@@ -674,8 +674,10 @@ def close_period(
 def pending_switch(subscription: Subscription, plans: PlanVersions) -> PlanSwitch | None:
     """The pending plan change, as it takes effect at the end of the current period."""
     pending = subscription.pending_plan_change
-    if pending is None or subscription.canceled_at is not None:
+    if pending is None:
         return None
+    if subscription.canceled_at is not None and subscription.canceled_at <= subscription.current_period_end:
+        return None  # canceled within the period: nothing follows it
     return PlanSwitch(
         plans(pending.plan_id, pending.plan_version),
         subscription.current_period_end,

@@ -277,7 +277,9 @@ class Subscription(BaseModel):
         """Canceled at `now`, on its whole second: the cancellation ends the final period, and
         period boundaries are whole seconds (as a subscription's start is)."""
         canceled = {"status": "canceled", "canceled_at": now.replace(microsecond=0)}
-        return self.model_copy(update=canceled | {"pending_plan_change": None, "pending_sla_acceptance": None})
+        if now < self.current_period_end:  # else the change took effect at that end, before this
+            canceled |= {"pending_plan_change": None, "pending_sla_acceptance": None}
+        return self.model_copy(update=canceled)
 
 
 def billed_until(subscription: Subscription, period: Period) -> datetime:
