@@ -18,7 +18,13 @@ def list_usage(subscription_id: str):
         deployment.billing(),
         caller(app),
         subscription_id,
-        UsageFilters(start=query.start, end=query.end, service=query.service, guardrail_flag=query.guardrail_flag),
+        UsageFilters(
+            start=query.start,
+            end=query.end,
+            service=query.service,
+            guardrail_flag=query.guardrail_flag,
+            status=query.status,
+        ),
         limit=query.limit,
         cursor=query.cursor,
     )

@@ -85,6 +85,8 @@ def usage_store():
         subscriptions_table=config.subscriptions_table,
         ledger_table=config.credit_ledger_table,
         outbox_table=config.outbox_table,
+        invoices_table=config.invoices_table,
+        idempotency_table=config.idempotency_table,
     )
 
 

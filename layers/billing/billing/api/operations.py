@@ -97,6 +97,7 @@ def routes() -> list[Route]:
     from ..services.plan_changes import PlanChangeRequest
     from ..services.subscriptions import ProvisionRequest, SettingsRequest, SubscriptionWithHealth
     from ..services.usage import BatchReport, BillingPeriod
+    from ..services.usage_corrections import AmendUsageRequest, VoidUsageRequest
     from .headers import IDEMPOTENCY_KEY
     from .models.credits import GrantsQuery
     from .models.document_export import ExportQuery
@@ -198,6 +199,23 @@ def routes() -> list[Route]:
               }, tag="usage"),
         Route("POST", P + "/usage/batch", "recordUsageBatch", "Record up to 100 usage events, one result each",
               {200: BatchReport}, roles=(ADMIN, SERVICE), body=UsageBatch, tag="usage"),
+        Route("POST", P + "/usage/{event_id}/void", "voidUsage",
+              "Void a usage event: its credits go back to the grants that paid them", {200: UsageEvent},
+              roles=(ADMIN, FINANCE, SERVICE), body=VoidUsageRequest,
+              errors={
+                  403: ("residency_mismatch",),
+                  409: ("period_invoiced", "idempotency_in_progress"),
+                  422: ("idempotency_key_reused",),
+              }, tag="usage"),
+        Route("POST", P + "/usage/{event_id}/amend", "amendUsage",
+              "Amend a usage event: it is voided and a new event with the right quantity replaces it",
+              {201: UsageEvent, 200: UsageEvent}, roles=(ADMIN, FINANCE, SERVICE), body=AmendUsageRequest,
+              errors={
+                  402: ("insufficient_credits",),
+                  403: ("residency_mismatch",),
+                  409: ("period_invoiced", "event_voided", "no_active_subscription", "idempotency_in_progress"),
+                  422: ("idempotency_key_reused", "unknown_service"),
+              }, tag="usage"),
         Route("GET", SUB + "/usage", "listUsage", "Usage events, newest first", {200: Page[UsageEvent]},
               roles=READERS, query=UsageQuery, tag="usage"),
         Route("GET", SUB + "/usage/daily", "dailyUsage", "Usage per UTC day, oldest first", {200: Page[DailyUsage]},

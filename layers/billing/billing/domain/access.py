@@ -32,6 +32,7 @@ class Permission(Enum):
     RECORD_USAGE = ("record_usage", frozenset({Role.ADMIN, Role.SERVICE}), frozenset())
     MANAGE_INVOICES = ("manage_invoices", frozenset({Role.ADMIN, Role.FINANCE}), frozenset())
     LIST_ACROSS_ORGANIZATIONS = ("list_across_organizations", frozenset({Role.ADMIN, Role.FINANCE}), frozenset())
+    CORRECT_USAGE = ("correct_usage", frozenset({Role.ADMIN, Role.FINANCE, Role.SERVICE}), frozenset())
     MANAGE_BILLING_PROFILE = ("manage_billing_profile", frozenset({Role.ADMIN}), frozenset({Role.ORG_ADMIN}))
 
     @property

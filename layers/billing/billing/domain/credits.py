@@ -86,6 +86,14 @@ class PeriodClose:
     switch: PlanSwitch | None = None
 
 
+@dataclass(frozen=True)
+class GrantRecordChange:
+    """A change to a grant's record other than its end: set `changes` if it holds `expected`."""
+
+    changes: dict[str, object]
+    expected: dict[str, object]
+
+
 @dataclass
 class CreditBook:
     """One write's working copy of a subscription's grants and holds, and what the write appends:
@@ -102,6 +110,9 @@ class CreditBook:
     ended: list[GrantEnd] = field(default_factory=list)
     holds_placed: list[Hold] = field(default_factory=list)
     holds_ended: list[HoldEnd] = field(default_factory=list)
+    # Grant records a reversal changes besides ending active grants: a depleted grant given credits
+    # back is active again; an ended one given back its share and ended again says so.
+    regranted: dict[str, GrantRecordChange] = field(default_factory=dict)
     closing: PeriodClose | None = None  # set when this write closes the subscription's period
     cancels: bool = False  # set when this write cancels the subscription
     pending: PendingChange | None = None  # set when this write schedules or drops a plan change
@@ -222,6 +233,79 @@ class CreditBook:
         self.ended.append(end)
         return end
 
+    # --- giving back -----------------------------------------------------------------------
+    def give_back(
+        self, shares: list[GrantAllocation], records: dict[str, CreditGrant], *, reference: str, reason: str
+    ) -> LedgerEntry:
+        """A `reversal`: each grant gets back what it paid (`shares`, positive). An active grant
+        takes it back; a depleted one still in effect is active again with it; a share of a grant
+        that has ended since (expired, voided, depleted past its expiry) is given back and ended
+        again at once (an `expiry` or `void` entry after the reversal), so no ended credit becomes
+        spendable. `records`: the grant records of the shares not in the active set."""
+        refilled: list[ActiveGrant] = []
+        ending_again: list[tuple[ActiveGrant, GrantStatus, Decimal]] = []
+        for share in shares:
+            live = next((g for g in self.grants if g.grant_id == share.grant_id), None)
+            if live is not None:
+                refilled.append(live.model_copy(update={"remaining": live.remaining + share.amount}))
+                continue
+            ended_here = next((e for e in self.ended if e.grant_id == share.grant_id), None)
+            record = records[share.grant_id]
+            status: GrantStatus = record.status if ended_here is None else ended_here.status
+            back = record.active_part().model_copy(update={"remaining": share.amount})
+            if status == "depleted" and not back.has_expired(self.now):
+                self.regranted[share.grant_id] = GrantRecordChange(
+                    {"status": "active", "ended_at": None}, {"status": "depleted"}
+                )
+                refilled.append(back)
+            else:
+                refilled.append(back)
+                ending_again.append((back, "voided" if status == "voided" else "expired", share.amount))
+        changed = {g.grant_id for g in refilled}
+        self.grants = (*(g for g in self.grants if g.grant_id not in changed), *refilled)
+        allocation = [GrantAllocation(grant_id=s.grant_id, amount=s.amount) for s in shares]
+        total = sum((s.amount for s in shares), Decimal(0))
+        buckets = {g.bucket for g in refilled}
+        entry = self._append(
+            "reversal",
+            total,
+            bucket="allowance" if "allowance" in buckets or not buckets else "purchased",
+            grant_id=shares[0].grant_id if len(shares) == 1 else None,
+            allocation=allocation,
+            reference=reference,
+            reason=reason,
+        )
+        for grant, status, amount in ending_again:
+            self._end_again(grant, status, amount, records.get(grant.grant_id))
+        return entry
+
+    def _end_again(self, grant: ActiveGrant, status: GrantStatus, amount: Decimal, record: CreditGrant | None) -> None:
+        """A share given back to a grant that has ended leaves the balance again, and its record
+        says so: what it ended with grows by the share."""
+        self.grants = tuple(g for g in self.grants if g.grant_id != grant.grant_id)
+        position = next((i for i, e in enumerate(self.ended) if e.grant_id == grant.grant_id), None)
+        if position is not None:  # ended by this very write (past its expiry): it ends with the share
+            end = self.ended[position]
+            self.ended[position] = replace(end, remaining=end.remaining + amount)
+        else:
+            was = record.status
+            ended_amount = (record.ended_amount or Decimal(0)) + amount
+            changes = {"status": status, "ended_amount": ended_amount}
+            if was == "depleted":
+                changes["ended_at"] = self.now
+            self.regranted[grant.grant_id] = GrantRecordChange(changes, {"status": was})
+        entry_type: EntryType = "void" if status == "voided" else "expiry"
+        self._append(
+            entry_type,
+            -amount,
+            bucket=grant.bucket,
+            grant_id=grant.grant_id,
+            reference=f"grant:{grant.grant_id}",
+            reason=f"Credits given back to a {'voided' if status == 'voided' else 'expired'} {grant.kind} grant "
+            "end again",
+            actor="billing-expiry" if entry_type == "expiry" else None,
+        )
+
     # --- adding ----------------------------------------------------------------------------
     def add(
         self, grant: CreditGrant, *, entry_type: EntryType, reference: str, within_limit: bool = True
@@ -260,7 +344,8 @@ class CreditBook:
                 self._drawn_from[grant.grant_id] = grant.bucket
                 grant = grant.model_copy(update={"remaining": grant.remaining - taken})
                 if grant.remaining == 0:
-                    self.ended.append(GrantEnd(grant.grant_id, "depleted", Decimal(0), self.now))
+                    if self.regranted.pop(grant.grant_id, None) is None:  # revived and drawn again: still depleted
+                        self.ended.append(GrantEnd(grant.grant_id, "depleted", Decimal(0), self.now))
                     continue
             kept.append(grant)
         self.grants = tuple(kept)
@@ -401,6 +486,7 @@ class CreditPosting:
     holds_placed: tuple[Hold, ...] = ()
     holds_ended: tuple[HoldEnd, ...] = ()
     events: tuple[OutboxEvent, ...] = ()
+    regranted: tuple[tuple[str, GrantRecordChange], ...] = ()
     closes_period: datetime | None = None  # the start of the period the write closes
     cancels: bool = False  # the write cancels the subscription (it must still be active)
     switches_plan: bool = False  # a plan change takes effect at the close
@@ -426,6 +512,7 @@ class CreditPosting:
             tuple(book.holds_placed),
             tuple(book.holds_ended),
             events,
+            tuple(book.regranted.items()),
             book.closing.period.start if book.closing else None,
             book.cancels,
             switch is not None,

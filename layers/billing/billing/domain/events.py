@@ -30,6 +30,7 @@ DetailType = Literal[
     "SubscriptionCanceled",
     "SubscriptionPlanChanged",
     "CreditNoteIssued",
+    "UsageVoided",
 ]
 # A write's events, however many, are one outbox item (store/dynamodb_outbox.py).
 OUTBOX_ITEMS = 1

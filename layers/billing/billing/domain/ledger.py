@@ -5,6 +5,7 @@ moved, or the allocation of a debit across several. Its `bucket` is the allowanc
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .errors import Conflict
 from .values import Credits, TotalCredits, UtcTimestamp
 
-EntryType = Literal["grant", "usage", "top_up", "adjustment", "expiry", "void"]
+EntryType = Literal["grant", "usage", "top_up", "adjustment", "expiry", "void", "reversal"]
 Bucket = Literal["allowance", "purchased"]
 
 
@@ -23,7 +24,7 @@ class InsufficientCredits(Conflict):
 
 
 class GrantAllocation(BaseModel):
-    """What one grant paid of a debit (negative, as the entry's amount)."""
+    """What one grant paid of a debit (negative, as the entry's amount), or got back (a reversal)."""
 
     model_config = ConfigDict(frozen=True, defer_build=True)
 
@@ -51,3 +52,28 @@ class LedgerEntry(BaseModel):
     # For usage entries, the credits of the charge that no balance paid (billed as overage):
     # an all-overage batch would otherwise read as an entry of amount 0 and nothing else.
     overage_credits: TotalCredits | None = None
+
+
+def shares_of(entry: LedgerEntry, balance_after: Decimal, debited: Decimal) -> list[GrantAllocation]:
+    """What each grant paid of one event of a usage chunk, positive: a slice of the chunk entry's
+    allocation. A chunk's events draw one after another in draw-down order, each from where the
+    one before stopped, and nothing else moves the balance between their draws (expiries come
+    before, a top-up after), so the allocation, in the order it was drawn, is the events' shares
+    laid end to end: the event's slice starts at what the chunk drew before it, the balance before
+    the chunk (`entry.balance_after − entry.amount`) less the event's own `balance_after` and
+    `debited` credits."""
+    allocation = entry.allocation or (
+        [GrantAllocation(grant_id=entry.grant_id, amount=entry.amount)] if entry.grant_id else []
+    )
+    start = entry.balance_after - entry.amount - balance_after - debited
+    end = start + debited
+    shares, drawn = [], Decimal(0)
+    for paid in allocation:
+        amount = -paid.amount
+        overlap = min(end, drawn + amount) - max(start, drawn)
+        if overlap > 0:
+            shares.append(GrantAllocation(grant_id=paid.grant_id, amount=overlap))
+        drawn += amount
+    if sum((s.amount for s in shares), Decimal(0)) != debited:
+        raise ValueError(f"ledger entry {entry.seq} does not account for {debited} credits at {start}")
+    return shares

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -41,6 +41,7 @@ from .values import (
     to_exact_decimal,
 )
 
+UsageStatus = Literal["recorded", "voided"]
 GuardrailFlag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 EscalationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 SourceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -185,20 +186,39 @@ class UsageEvent(BaseModel):
     ledger_seq: int
     hold_id: str | None = None  # the hold this event settled
     fingerprint: str = Field(exclude=True, default="")
+    # Corrections (usage_corrections.py): a voided event stays listed, in no aggregate; an amend
+    # voids the old event (`replaced_by`) and records a new one (`replaces`).
+    status: UsageStatus = "recorded"
+    voided_at: UtcTimestamp | None = None
+    void_reason: str | None = None
+    replaces: str | None = None
+    replaced_by: str | None = None
+
+    @property
+    def is_voided(self) -> bool:
+        return self.status == "voided"
+
+    @property
+    def aggregate_day(self) -> date:
+        """The UTC day whose aggregate counts it: the day it occurred (what the daily chart shows)."""
+        return self.occurred_at.date()
 
 
 @dataclass(frozen=True)
 class UsageFilters:
-    """`GET .../usage`: events that occurred in [start, end), of `service`, raising `guardrail_flag`."""
+    """`GET .../usage`: events that occurred in [start, end), of `service`, raising `guardrail_flag`,
+    `recorded` or `voided` (`status`; both when None)."""
 
     start: datetime | None = None
     end: datetime | None = None
     service: str | None = None
     guardrail_flag: str | None = None
+    status: UsageStatus | None = None
 
     def matches(self, event: UsageEvent) -> bool:
         return (
-            (self.start is None or event.occurred_at >= self.start)
+            (self.status is None or event.status == self.status)
+            and (self.start is None or event.occurred_at >= self.start)
             and (self.end is None or event.occurred_at < self.end)
             and (self.service is None or event.service == self.service)
             and (self.guardrail_flag is None or self.guardrail_flag in event.guardrail.flags)
@@ -261,6 +281,19 @@ class PeriodUsage(BaseModel):
             codes.update(event.guardrail.escalation_codes)
         return cls(services=services, guardrail_flags=dict(flags), escalation_codes=dict(codes))
 
+    def negated(self) -> PeriodUsage:
+        """What takes this usage back out of an aggregate (a void): every counter negated."""
+        return PeriodUsage.model_construct(
+            services={
+                name: ServiceUsage.model_construct(
+                    quantity=-u.quantity, credits=-u.credits, overage_credits=-u.overage_credits, events=-u.events
+                )
+                for name, u in self.services.items()
+            },
+            guardrail_flags={flag: -count for flag, count in self.guardrail_flags.items()},
+            escalation_codes={code: -count for code, count in self.escalation_codes.items()},
+        )
+
     @classmethod
     def merged(cls, parts: list[PeriodUsage]) -> PeriodUsage:
         """Several aggregates (the days of a period) as one."""
@@ -281,6 +314,10 @@ class PeriodUsage(BaseModel):
                 total.guardrail_flags[flag] = total.guardrail_flags.get(flag, 0) + count
             for code, count in part.escalation_codes.items():
                 total.escalation_codes[code] = total.escalation_codes.get(code, 0) + count
+        # A void takes its counters back out: a service (or flag) left with no events is no usage.
+        total.services = {name: counted for name, counted in total.services.items() if counted.events}
+        total.guardrail_flags = {flag: count for flag, count in total.guardrail_flags.items() if count}
+        total.escalation_codes = {code: count for code, count in total.escalation_codes.items() if count}
         return total
 
     @property
@@ -293,7 +330,7 @@ class PeriodUsage(BaseModel):
 
 
 class DailyUsage(BaseModel):
-    """One UTC day's usage of a subscription (the day it was recorded), per service."""
+    """One UTC day's usage of a subscription (the day it occurred), per service."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -322,3 +359,4 @@ class UsageSummary(BaseModel):
 
 
 BatchStatus = Literal["accepted", "duplicate", "rejected"]
+CORRECTION_FIELDS = ("status", "voided_at", "void_reason", "replaces", "replaced_by")

@@ -36,6 +36,7 @@ from ..domain.invoices import Invoice, compose_invoice
 from ..domain.periods import Period
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
+from ..domain.usage import PeriodUsage
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .unit_of_work import Billing
 
@@ -250,15 +251,19 @@ def drafted(
     *,
     now: datetime,
     previous: Invoice | None = None,
+    correcting: tuple[PeriodUsage, ...] = (),
 ) -> Invoice:
     """The period's draft from what it is drafted from: its usage aggregate and the grants made in it.
-    The close, `POST .../draft` and the upcoming invoice all draft through here, so they agree."""
+    The close, `POST .../draft`, the upcoming invoice and usage corrections all draft through here,
+    so they agree. `correcting`: usage a correction adds to the aggregate (or takes out, negated)
+    in the same write as the draft."""
     subscription_id = subscription.subscription_id
+    usage = billing.usage.period_usage(subscription_id, period.start)
     return compose_invoice(
         subscription,
         plan,
         period,
-        billing.usage.period_usage(subscription_id, period.start),
+        PeriodUsage.merged([usage, *correcting]) if correcting else usage,
         now=now,
         grants=billing.subscriptions.grants_made_in(subscription_id, period),
         previous=previous,

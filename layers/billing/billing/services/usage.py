@@ -28,6 +28,7 @@ from ..domain.periods import Period
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
 from ..domain.usage import (
+    LATE_ARRIVAL,
     BatchStatus,
     CreditLimitReached,
     DailyUsage,
@@ -122,9 +123,10 @@ def record_usage_deliveries(
 def _report(outcomes: list[Outcome]) -> BatchReport:
     results = []
     for position, outcome in enumerate(outcomes):
-        result: dict[str, Any] = {"index": position, "status": outcome.status}
+        result: dict[str, Any] = {"index": position}
         if outcome.event is not None:
             result |= outcome.event.model_dump(mode="json")
+        result["status"] = outcome.status  # a batch result's status is the outcome's, not the event's
         if outcome.error is not None:
             result["error"] = {
                 "code": outcome.error.code,
@@ -322,9 +324,10 @@ class UsageRecorder:
         charged: list[tuple[int, UsageEvent]] = []
         top_up = None
         for position in pending:
-            if not self._room_for_one_more(book, charged, current):
-                break
             request = self.requests[position]
+            days = {event.aggregate_day for _, event in charged} | {(request.occurred_at or self.now).date()}
+            if not self._room_for_one_more(book, charged, current, days=len(days)):
+                break
             rate = self._rates(plan).usage_rates.get(request.service)
             if rate is None:  # the plan changed since the events were checked (a close applied a pending change)
                 self._reject([position], unknown_service(self._rates(plan), request.service))
@@ -394,11 +397,13 @@ class UsageRecorder:
         return min(credits, hold.credits)
 
     @staticmethod
-    def _room_for_one_more(book: CreditBook, charged: list, subscription: Subscription) -> bool:
+    def _room_for_one_more(book: CreditBook, charged: list, subscription: Subscription, *, days: int) -> bool:
         """A transaction holds 100 items: the subscription, the entries, grant and hold records so far,
-        the usage entry and aggregate to come, an auto top-up's two items, the outbox item of its
-        events, and the events, each of which might deplete every grant it draws from."""
-        reserved = 3 + OUTBOX_ITEMS + (2 if subscription.auto_top_up and subscription.auto_top_up.enabled else 0)
+        the usage entry and the aggregates to come (one a day the events occurred on), an auto
+        top-up's two items, the outbox item of its events, and the events, each of which might
+        deplete every grant it draws from."""
+        auto_top_up_items = 2 if subscription.auto_top_up and subscription.auto_top_up.enabled else 0
+        reserved = 2 + days + OUTBOX_ITEMS + auto_top_up_items
         records = len(book.started) + len(book.ended) + len(book.holds_placed) + len(book.holds_ended)
         used = reserved + len(book.entries) + records + len(charged)
         return used + 1 + len(book.grants) <= MAX_TRANSACTION_ITEMS
@@ -559,7 +564,7 @@ def _period_cursor(cursor: str, subscription_id: str, newest: int) -> int:
 def daily_usage(
     billing: Billing, caller: Caller, subscription_id: str, *, start: datetime | None, end: datetime | None
 ) -> list[DailyUsage]:
-    """Usage per UTC day (the day it was recorded) in [from, to), oldest first, from the day
+    """Usage per UTC day (the day it occurred) in [from, to), oldest first, from the day
     aggregates. Default: the 30 days up to now; at most 366 days at once."""
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     end = end or billing.now() + timedelta(days=1)
@@ -573,11 +578,14 @@ def daily_usage(
     if end <= reached.start or start >= reached.end:
         return []
     first_period = subscription.period_containing(max(start, reached.start)).start
-    last_period = subscription.period_containing(min(end, reached.end) - timedelta(microseconds=1)).start
+    # A late event is billed in the period it was recorded in, up to 35 days after the day it
+    # occurred: that period's aggregates may hold the window's last days too.
+    late_end = min(end + LATE_ARRIVAL, reached.end)
+    last_period = subscription.period_containing(late_end - timedelta(microseconds=1)).start
     by_day: dict[date, list[PeriodUsage]] = {}
     for _, day, usage in billing.usage.day_aggregates(subscription_id, first_period, last_period):
         if day is not None and first <= day <= last:  # a day straddling two periods has an aggregate in each
             by_day.setdefault(day, []).append(usage)
-    return [
-        DailyUsage(day=day.isoformat(), services=PeriodUsage.merged(by_day[day]).services) for day in sorted(by_day)
-    ]
+    merged = {day: PeriodUsage.merged(parts).services for day, parts in by_day.items()}
+    # A day whose every event was voided has no usage left.
+    return [DailyUsage(day=day.isoformat(), services=merged[day]) for day in sorted(merged) if merged[day]]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # annotations only: a function loads the domain modules its o
     from .capacity import WriteUnits
 
 if TYPE_CHECKING:
-    from .writes import InvoiceCounter  # writes.py reads this module: no import at run time
+    from .writes import InvoiceCounter, Operation  # writes.py reads this module: no import at run time
 
 
 class PlanStore(Protocol):
@@ -103,6 +103,8 @@ class SubscriptionStore(Protocol):
         """Set each setting given (`low_balance_threshold_credits`, `auto_top_up`; None removes it)
         if the subscription is at the revision read, advancing it. Raises RetryableConflict."""
 
+    def ledger_entry(self, subscription_id: str, seq: int) -> LedgerEntry | None: ...
+
     def grants_page(
         self, subscription: Subscription, *, status: GrantStatus | None, limit: int, cursor: str | None
     ) -> Page[CreditGrant]:
@@ -146,6 +148,13 @@ class UsageStore(UsageTotalsReader, Protocol):
         """Commit a chunk of events for one subscription atomically with its credit posting (grants,
         balances, ledger entries) and period aggregate, in one transaction of at most 100 items.
         Raises RetryableConflict or DuplicateKeys."""
+
+    def event(self, event_id: str) -> UsageEvent | None:
+        """The event of that id (whatever its organization), as stored."""
+
+    def correct(self, write: list[Operation], idempotency: IdempotencyRecord | None) -> None:
+        """A usage correction (store/writes.py `correction_write`). Raises KeyAlreadyCommitted,
+        RetryableConflict."""
 
     def events_page(
         self, subscription_id: str, filters: UsageFilters, *, limit: int, cursor: str | None

@@ -114,6 +114,11 @@ def _credit_note_item(note: CreditNote) -> dict[str, Any]:
     }
 
 
+def invoice_layout(invoices_table: str) -> Layout:
+    """How an invoice is stored (also by a usage correction that rewrites its period's draft)."""
+    return Layout(invoices_table, key=lambda key: _key(*key), item=_draft_item, stored=_stored_changes)
+
+
 class DynamoInvoiceStore:
     def __init__(
         self,
@@ -131,7 +136,7 @@ class DynamoInvoiceStore:
         # The idempotency table: a credit note's request key is recorded in its transaction.
         self._tables = Tables(subscriptions_table, ledger_table, outbox_table, idempotency_table)
         self._layouts = credit_layouts(self._tables) | {
-            "invoice": Layout(invoices_table, key=lambda key: _key(*key), item=_draft_item, stored=_stored_changes),
+            "invoice": invoice_layout(invoices_table),
             "invoice_counter": _counter_layout(invoices_table, COUNTER_KEY),
             "credit_note": Layout(invoices_table, key=lambda key: _credit_note_key(*key), item=_credit_note_item),
             "credit_note_counter": _counter_layout(invoices_table, CREDIT_NOTE_COUNTER_KEY),

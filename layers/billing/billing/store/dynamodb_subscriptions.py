@@ -261,6 +261,10 @@ class DynamoSubscriptionStore:
         }
         return query_page(self._client, query, cursor=cursor, pinned={"pk": partition}, item=_entry)
 
+    def ledger_entry(self, subscription_id: str, seq: int) -> LedgerEntry | None:
+        found = self._client.get_item(TableName=self._ledger, Key=_entry_key(subscription_id, seq), ConsistentRead=True)
+        return _entry(found["Item"]) if "Item" in found else None
+
     def grants_page(
         self, subscription: Subscription, *, status: GrantStatus | None, limit: int, cursor: str | None
     ) -> Page[CreditGrant]:

@@ -7,6 +7,7 @@ SUB#{id} / PERIOD#{start}#DAY#{yyyy-mm-dd}
                               ADDed by the same transactions; a period's aggregate is the sum of
                               its days (one Query), and the days are the storefront's chart
 by_subscription index         subscription_id + usage_order ("{occurred_at}#{event_id}"), for listing
+by_event index                event_id (keys only), how a correction finds the event it names
 
 A chunk of events for one subscription is one TransactWriteItems: the balance update (guarded by
 the ledger seq and the subscription being active), one ledger entry, one aggregate update and the
@@ -17,11 +18,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.credits import CreditPosting
 from ..domain.paging import Page
-from ..domain.usage import PeriodUsage, ServiceUsage, UsageChunk, UsageEvent, UsageFilters, UsageTotals
+from ..domain.usage import (
+    CORRECTION_FIELDS,
+    PeriodUsage,
+    ServiceUsage,
+    UsageChunk,
+    UsageEvent,
+    UsageFilters,
+    UsageTotals,
+)
 from ..domain.values import format_timestamp, parse_timestamp
 from ..exact_json import loads_exact
 from . import writes
@@ -31,7 +40,11 @@ from .dynamodb_subscriptions import Tables, credit_layouts
 from .dynamodb_writes import Layout, commit
 from .writes import Add, Kind, Operation
 
+if TYPE_CHECKING:
+    from ..domain.idempotency import IdempotencyRecord
+
 USAGE_INDEX = "by_subscription"
+EVENT_INDEX = "by_event"
 
 
 def sortable_timestamp(moment: datetime) -> str:
@@ -75,10 +88,13 @@ def _event(attributes: dict[str, Any]) -> UsageEvent:
 
 
 def _event_item(event: UsageEvent) -> dict[str, Any]:
+    # A recorded event keeps no correction attributes (they read back as their defaults): its row,
+    # and so each event's write units, stay as they were; a void sets them.
+    corrections = {name for name in CORRECTION_FIELDS if getattr(event, name) in (None, "recorded")}
     return {
         "pk": f"ORG#{event.organization_id}",
         "sk": f"USAGE#{event.idempotency_key}",
-        **event.model_dump(),
+        **event.model_dump(exclude=corrections),
         # As JSON text: a DynamoDB map would read 1 back as Decimal("1") and drop nulls, and every
         # replay must answer exactly what the first answer said.
         "metadata": json.dumps(event.model_dump(mode="json")["metadata"], separators=(",", ":")),
@@ -88,11 +104,24 @@ def _event_item(event: UsageEvent) -> dict[str, Any]:
 
 
 class DynamoUsageStore:
-    def __init__(self, client, *, usage_table: str, subscriptions_table: str, ledger_table: str, outbox_table: str):
+    def __init__(
+        self,
+        client,
+        *,
+        usage_table: str,
+        subscriptions_table: str,
+        ledger_table: str,
+        outbox_table: str,
+        invoices_table: str = "",
+        idempotency_table: str = "",
+    ):
         self._client = client
         self._table = usage_table
         self._subscriptions = subscriptions_table
         self._ledger = ledger_table
+        # A correction also writes its request's key and its period's draft.
+        self._correction_tables = Tables(subscriptions_table, ledger_table, outbox_table, idempotency_table)
+        self._invoices = invoices_table
         self._layouts: dict[Kind, Layout] = credit_layouts(Tables(subscriptions_table, ledger_table, outbox_table)) | {
             "usage_event": Layout(usage_table, key=lambda key: _event_key(*key), item=_event_item, indexed=True),
             "aggregate": Layout(usage_table, key=lambda key: aggregate_key(*key), add=self._aggregate_update),
@@ -117,6 +146,27 @@ class DynamoUsageStore:
                     found[(event.organization_id, event.idempotency_key)] = event
                 pending = answer.get("UnprocessedKeys") or {}
         return found
+
+    def event(self, event_id: str) -> UsageEvent | None:
+        """The event of that id: its keys from the index, the row read consistently."""
+        found = self._client.query(
+            TableName=self._table,
+            IndexName=EVENT_INDEX,
+            KeyConditionExpression="event_id = :id",
+            ExpressionAttributeValues={":id": value(event_id)},
+            Limit=1,
+        ).get("Items", [])
+        if not found:
+            return None
+        key = {"pk": found[0]["pk"], "sk": found[0]["sk"]}
+        row = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        return _event(row["Item"]) if "Item" in row else None
+
+    def correct(self, write: list[Operation], idempotency: IdempotencyRecord | None) -> None:
+        from .dynamodb_invoices import invoice_layout  # noqa: PLC0415 - corrections are rare: not on usage's cold start
+
+        layouts = self._layouts | credit_layouts(self._correction_tables) | {"invoice": invoice_layout(self._invoices)}
+        writes.correct_usage(lambda operations: commit(self._client, operations, layouts), write, idempotency)
 
     # --- recording -----------------------------------------------------------------------------
     def record(self, posting: CreditPosting, chunk: UsageChunk) -> WriteUnits:
@@ -163,6 +213,7 @@ class DynamoUsageStore:
     ) -> Page[UsageEvent]:
         """Newest first, occurred_at in [start, end); service and flag filter within each page."""
         start, end, service, guardrail_flag = filters.start, filters.end, filters.service, filters.guardrail_flag
+        status = filters.status
         condition = "subscription_id = :sid"
         values: dict[str, Any] = {":sid": value(subscription_id)}
         if start and end:
@@ -184,6 +235,13 @@ class DynamoUsageStore:
             filters.append("contains(#guardrail.#flags, :flag)")
             names |= {"#guardrail": "guardrail", "#flags": "flags"}
             values[":flag"] = value(guardrail_flag)
+        if status:
+            names["#status"] = "status"
+            values[":voided"] = value("voided")
+            # A recorded row keeps no status attribute (see _event_item).
+            filters.append(
+                "#status = :voided" if status == "voided" else "(attribute_not_exists(#status) OR #status <> :voided)"
+            )
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": USAGE_INDEX,

@@ -36,7 +36,11 @@ class Layout:
 def _conditions(expected: Mapping[str, Any], names: dict[str, str], values: dict[str, Any]) -> list[str]:
     conditions = []
     for n, (name, wanted) in enumerate(expected.items()):
-        names[f"#e{n}"], values[f":e{n}"] = name, value(wanted)
+        names[f"#e{n}"] = name
+        if wanted is None:  # unset: an item keeps no null attributes
+            conditions.append(f"attribute_not_exists(#e{n})")
+            continue
+        values[f":e{n}"] = value(wanted)
         conditions.append(f"#e{n} = :e{n}")
     return conditions
 

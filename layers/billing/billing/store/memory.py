@@ -174,6 +174,9 @@ class InMemorySubscriptionStore:
         mine = [ledger[key] for key in sorted(key for key in ledger if key[0] == subscription_id)]
         return _page(mine, limit, cursor, key=lambda e: str(e.seq))
 
+    def ledger_entry(self, subscription_id: str, seq: int) -> LedgerEntry | None:
+        return self.records.tables["ledger"].get((subscription_id, seq))
+
     def idempotency_record(self, scope: str) -> IdempotencyRecord | None:
         return self._idempotency.get(scope)
 
@@ -268,6 +271,12 @@ class InMemoryUsageStore:
 
     def record(self, posting: CreditPosting, chunk: UsageChunk) -> WriteUnits:
         return writes.record_usage(self.records.apply, posting, chunk)
+
+    def event(self, event_id: str) -> UsageEvent | None:
+        return next((e for e in self.events.values() if e.event_id == event_id), None)
+
+    def correct(self, write: list[writes.Operation], idempotency: IdempotencyRecord | None) -> None:
+        writes.correct_usage(self.records.apply, write, idempotency)
 
     def events_page(
         self, subscription_id: str, filters: UsageFilters, *, limit: int, cursor: str | None

@@ -24,8 +24,9 @@ from ..domain.credits import CreditPosting
 from ..domain.errors import Conflict, NotFound, RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.invoices import Invoice, invoice_event
+from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
-from ..domain.usage import PeriodUsage, UsageChunk
+from ..domain.usage import PeriodUsage, UsageChunk, UsageEvent
 from .base import DuplicateKeys
 from .capacity import WriteUnits
 
@@ -141,6 +142,10 @@ def posting_write(posting: CreditPosting, *, require_active: bool = False, new: 
             )
             for end in posting.ended
         ),
+        *(
+            Update("grant", (subscription_id, grant_id), change.changes, change.expected)
+            for grant_id, change in posting.regranted
+        ),
         *(Put("hold", (subscription_id, hold.hold_id), hold) for hold in posting.holds_placed),
         *(
             Update(
@@ -175,15 +180,72 @@ def idempotency_put(record: IdempotencyRecord) -> Put:
 
 
 def usage_write(posting: CreditPosting, chunk: UsageChunk) -> list[Operation]:
-    """A chunk of usage: its posting (the subscription must still be active), its aggregate of the
-    day it was recorded, and its events, each also the record of its key (so each key must be free)."""
-    day: date = chunk.events[0].recorded_at.date()  # a chunk is recorded at one moment
-    aggregate = (posting.subscription.subscription_id, chunk.period.start, day)
+    """A chunk of usage: its posting (the subscription must still be active), its aggregate of each
+    day its events occurred on (one, as a rule), and its events, each also the record of its key
+    (so each key must be free)."""
     return [
         *posting_write(posting, require_active=True),
-        Add("aggregate", aggregate, chunk.usage, chunk.period.end),
+        *aggregate_adds(posting.subscription.subscription_id, chunk),
         *(Put("usage_event", (event.organization_id, event.idempotency_key), event) for event in chunk.events),
     ]
+
+
+def aggregate_adds(subscription_id: str, chunk: UsageChunk, *, taking_back: bool = False) -> list[Add]:
+    """The chunk's usage added to its period's aggregate of each UTC day its events occurred on
+    (`taking_back`: subtracted, for a void). Counters commute: no condition."""
+    days: dict[date, list] = {}
+    for event in chunk.events:
+        days.setdefault(event.aggregate_day, []).append(event)
+    adds = []
+    for day, events in days.items():
+        usage = chunk.usage if len(days) == 1 else PeriodUsage.of(events)
+        adds.append(
+            Add(
+                "aggregate",
+                (subscription_id, chunk.period.start, day),
+                usage.negated() if taking_back else usage,
+                chunk.period.end,
+            )
+        )
+    return adds
+
+
+def correction_write(
+    posting: CreditPosting,
+    voided: UsageEvent,
+    void_changes: Mapping[str, Any],
+    period: Period,
+    replacement: UsageEvent | None,
+    draft: tuple[Invoice, Invoice | None] | None,
+) -> list[Operation]:
+    """A usage correction (void or amend) in `period`, the voided event's: its posting (the
+    reversal, any share ended again, the replacement's charge, UsageVoided); the voided event
+    marked, if it is still recorded, and taken out of its day's aggregate; an amend's new event
+    (its key must be free) and its aggregate; and, when the period has a draft, the draft composed
+    without the voided event, if it is still the draft read (an issue racing the correction
+    refuses the write, which is retried and then finds the invoice issued)."""
+    subscription_id = posting.subscription.subscription_id
+    write: list[Operation] = [
+        *posting_write(posting),
+        Update(
+            "usage_event",
+            (voided.organization_id, voided.idempotency_key),
+            void_changes,
+            {"voided_at": None, "event_id": voided.event_id},
+            voided.model_copy(update=dict(void_changes)),
+        ),
+        *aggregate_adds(subscription_id, UsageChunk([voided], PeriodUsage.of([voided]), period), taking_back=True),
+    ]
+    if replacement is not None:
+        write += [
+            *aggregate_adds(subscription_id, UsageChunk([replacement], PeriodUsage.of([replacement]), period)),
+            Put("usage_event", (replacement.organization_id, replacement.idempotency_key), replacement),
+        ]
+    if draft is not None:
+        composed, previous = draft
+        drafted = invoice_event("InvoiceDrafted", composed, at=composed.updated_at)
+        write += [draft_put(composed, previous), Put("outbox", drafted.event_id, (drafted,))]
+    return write
 
 
 def draft_put(draft: Invoice, previous: Invoice | None) -> Put:
@@ -241,6 +303,16 @@ def record_usage(apply: Apply, posting: CreditPosting, chunk: UsageChunk) -> Wri
         if taken:
             raise DuplicateKeys(taken) from None
         raise RetryableConflict("The balance changed while recording usage; retry.") from None
+
+
+def correct_usage(apply: Apply, write: list[Operation], idempotency: IdempotencyRecord | None) -> None:
+    """A usage correction (correction_write) with the idempotency record of the request it answers.
+    Raises KeyAlreadyCommitted when the key committed first, RetryableConflict otherwise (the
+    credits moved, the event was voided, or the draft changed or was issued meanwhile)."""
+    try:
+        keyed(apply, write, idempotency)
+    except WriteRefused:
+        raise RetryableConflict("The event, its credits or its period's draft changed meanwhile; retry.") from None
 
 
 def close_period(

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...domain.plans import ServiceName
-from ...domain.usage import GuardrailFlag
+from ...domain.usage import GuardrailFlag, UsageStatus
 from ...domain.values import UtcTimestamp
 from .paging import PageQuery
 from .windows import DayOrTimestamp, require_from_before_to
 
 
 class UsageQuery(PageQuery):
-    """`?from&to&service&guardrail_flag`: occurred_at in [from, to), newest first."""
+    """`?from&to&service&guardrail_flag&status`: occurred_at in [from, to), newest first; `recorded`
+    or `voided` events (both when absent)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
@@ -20,6 +21,7 @@ class UsageQuery(PageQuery):
     end: UtcTimestamp | None = Field(default=None, alias="to")
     service: ServiceName | None = None
     guardrail_flag: GuardrailFlag | None = None
+    status: UsageStatus | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> UsageQuery:
