@@ -301,8 +301,7 @@ class CreditBook:
             bucket=grant.bucket,
             grant_id=grant.grant_id,
             reference=f"grant:{grant.grant_id}",
-            reason=f"Credits given back to a {'voided' if status == 'voided' else 'expired'} {grant.kind} grant "
-            "end again",
+            reason=f"Credits a voided usage event gave back to this {status} {grant.kind} grant end with it",
             actor="billing-expiry" if entry_type == "expiry" else None,
         )
 

@@ -295,13 +295,15 @@ class PeriodUsage(BaseModel):
         )
 
     @classmethod
-    def merged(cls, parts: list[PeriodUsage]) -> PeriodUsage:
-        """Several aggregates (the days of a period) as one."""
+    def merged(cls, parts: list[PeriodUsage], *, changes: bool = False) -> PeriodUsage:
+        """Several aggregates (the days of a period) as one. `changes`: the parts are changes to an
+        aggregate (a correction's), whose sum is kept whole: an amend's new event and the one it
+        voids count no events together, yet their quantities and credits differ."""
         with exact_sums():
-            return cls._merged(parts)
+            return cls._merged(parts, changes)
 
     @classmethod
-    def _merged(cls, parts: list[PeriodUsage]) -> PeriodUsage:
+    def _merged(cls, parts: list[PeriodUsage], changes: bool) -> PeriodUsage:
         total = cls()
         for part in parts:
             for service, counted in part.services.items():
@@ -314,6 +316,8 @@ class PeriodUsage(BaseModel):
                 total.guardrail_flags[flag] = total.guardrail_flags.get(flag, 0) + count
             for code, count in part.escalation_codes.items():
                 total.escalation_codes[code] = total.escalation_codes.get(code, 0) + count
+        if changes:
+            return total
         # A void takes its counters back out: a service (or flag) left with no events is no usage.
         total.services = {name: counted for name, counted in total.services.items() if counted.events}
         total.guardrail_flags = {flag: count for flag, count in total.guardrail_flags.items() if count}

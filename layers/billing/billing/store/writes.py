@@ -190,9 +190,9 @@ def usage_write(posting: CreditPosting, chunk: UsageChunk) -> list[Operation]:
     ]
 
 
-def aggregate_adds(subscription_id: str, chunk: UsageChunk, *, taking_back: bool = False) -> list[Add]:
-    """The chunk's usage added to its period's aggregate of each UTC day its events occurred on
-    (`taking_back`: subtracted, for a void). Counters commute: no condition."""
+def aggregate_adds(subscription_id: str, chunk: UsageChunk) -> list[Add]:
+    """The chunk's usage added to its period's aggregate of each UTC day its events occurred on.
+    Counters commute: no condition."""
     days: dict[date, list] = {}
     for event in chunk.events:
         days.setdefault(event.aggregate_day, []).append(event)
@@ -203,7 +203,7 @@ def aggregate_adds(subscription_id: str, chunk: UsageChunk, *, taking_back: bool
             Add(
                 "aggregate",
                 (subscription_id, chunk.period.start, day),
-                usage.negated() if taking_back else usage,
+                usage,
                 chunk.period.end,
             )
         )
@@ -225,6 +225,10 @@ def correction_write(
     without the voided event, if it is still the draft read (an issue racing the correction
     refuses the write, which is retried and then finds the invoice issued)."""
     subscription_id = posting.subscription.subscription_id
+    # What the aggregates change by, one Add an aggregate (a transaction touches an item once).
+    changes: dict[date, list[PeriodUsage]] = {voided.aggregate_day: [PeriodUsage.of([voided]).negated()]}
+    if replacement is not None:
+        changes.setdefault(replacement.aggregate_day, []).append(PeriodUsage.of([replacement]))
     write: list[Operation] = [
         *posting_write(posting),
         Update(
@@ -234,13 +238,13 @@ def correction_write(
             {"voided_at": None, "event_id": voided.event_id},
             voided.model_copy(update=dict(void_changes)),
         ),
-        *aggregate_adds(subscription_id, UsageChunk([voided], PeriodUsage.of([voided]), period), taking_back=True),
+        *(
+            Add("aggregate", (subscription_id, period.start, day), PeriodUsage.merged(parts, changes=True), period.end)
+            for day, parts in changes.items()
+        ),
     ]
     if replacement is not None:
-        write += [
-            *aggregate_adds(subscription_id, UsageChunk([replacement], PeriodUsage.of([replacement]), period)),
-            Put("usage_event", (replacement.organization_id, replacement.idempotency_key), replacement),
-        ]
+        write.append(Put("usage_event", (replacement.organization_id, replacement.idempotency_key), replacement))
     if draft is not None:
         composed, previous = draft
         drafted = invoice_event("InvoiceDrafted", composed, at=composed.updated_at)
