@@ -386,6 +386,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/billing/usage/{event_id}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void a usage event: its credits go back to the grants that paid them
+         * @description Roles: `marketplace:admin`, `finance`, `service`.
+         */
+        post: operations["voidUsage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/usage/{event_id}/amend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Amend a usage event: it is voided and a new event with the right quantity replaces it
+         * @description Roles: `marketplace:admin`, `finance`, `service`.
+         */
+        post: operations["amendUsage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/billing/subscriptions/{subscription_id}/usage": {
         parameters: {
             query?: never;
@@ -897,6 +937,28 @@ export interface components {
             expires_at: string;
         };
         /**
+         * AmendUsageRequest
+         * @description `POST /usage/{event_id}/amend`: the quantity it should have had (guardrail and metadata: the
+         *     old event's unless given).
+         */
+        AmendUsageRequest: {
+            /** Quantity */
+            quantity: number | string;
+            /** Reason */
+            reason: string;
+            /** Idempotency Key */
+            idempotency_key: string;
+            /** @default null */
+            guardrail: components["schemas"]["Guardrail"] | null;
+            /**
+             * Metadata
+             * @default null
+             */
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
          * AutoTopUp
          * @description When a charge leaves the balance under `threshold_credits`, buy `amount` more (priced at the
          *     plan's credit price), at most `max_per_period` times a period.
@@ -1191,7 +1253,7 @@ export interface components {
         };
         /**
          * DailyUsage
-         * @description One UTC day's usage of a subscription (the day it was recorded), per service.
+         * @description One UTC day's usage of a subscription (the day it occurred), per service.
          */
         DailyUsage: {
             /** Day */
@@ -1280,7 +1342,7 @@ export interface components {
         };
         /**
          * GrantAllocation
-         * @description What one grant paid of a debit (negative, as the entry's amount).
+         * @description What one grant paid of a debit (negative, as the entry's amount), or got back (a reversal).
          */
         GrantAllocation: {
             /** Grant Id */
@@ -1592,7 +1654,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "grant" | "usage" | "top_up" | "adjustment" | "expiry" | "void";
+            type: "grant" | "usage" | "top_up" | "adjustment" | "expiry" | "void" | "reversal";
             /** Amount */
             amount: string;
             /**
@@ -2441,6 +2503,32 @@ export interface components {
              * @default null
              */
             hold_id: string | null;
+            /**
+             * Status
+             * @default recorded
+             * @enum {string}
+             */
+            status: "recorded" | "voided";
+            /**
+             * Voided At
+             * @default null
+             */
+            voided_at: string | null;
+            /**
+             * Void Reason
+             * @default null
+             */
+            void_reason: string | null;
+            /**
+             * Replaces
+             * @default null
+             */
+            replaces: string | null;
+            /**
+             * Replaced By
+             * @default null
+             */
+            replaced_by: string | null;
         };
         /** UsageRate */
         "UsageRate-Input": {
@@ -2523,6 +2611,16 @@ export interface components {
              * @default Voided by marketplace staff
              */
             reason: string;
+        };
+        /**
+         * VoidUsageRequest
+         * @description `POST /usage/{event_id}/void`.
+         */
+        VoidUsageRequest: {
+            /** Reason */
+            reason: string;
+            /** Idempotency Key */
+            idempotency_key: string;
         };
     };
     responses: never;
@@ -4956,6 +5054,305 @@ export interface operations {
             };
         };
     };
+    voidUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoidUsageRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageEvent"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `period_invoiced`, `idempotency_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "period_invoiced" | "idempotency_in_progress";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error`, `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error" | "idempotency_key_reused";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    amendUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AmendUsageRequest"];
+            };
+        };
+        responses: {
+            /** @description Replayed: the first answer to this idempotency key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageEvent"];
+                };
+            };
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageEvent"];
+                };
+            };
+            /** @description Error: `malformed_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "malformed_json";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unauthenticated";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `insufficient_credits` */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_credits";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`, `residency_mismatch` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "forbidden" | "residency_mismatch";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "not_found";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `concurrent_update`, `period_invoiced`, `event_voided`, `no_active_subscription`, `idempotency_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "concurrent_update" | "period_invoiced" | "event_voided" | "no_active_subscription" | "idempotency_in_progress";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "payload_too_large";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "unsupported_media_type";
+                        };
+                    };
+                };
+            };
+            /** @description Error: `validation_error`, `idempotency_key_reused`, `unknown_service` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "validation_error" | "idempotency_key_reused" | "unknown_service";
+                        };
+                    };
+                };
+            };
+        };
+    };
     listUsage: {
         parameters: {
             query?: {
@@ -4965,6 +5362,7 @@ export interface operations {
                 to?: string;
                 service?: string;
                 guardrail_flag?: string;
+                status?: "recorded" | "voided";
             };
             header?: never;
             path: {

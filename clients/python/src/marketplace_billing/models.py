@@ -220,12 +220,12 @@ class UsageEvent(Model):
     period_start: Timestamp
     ledger_seq: int
     hold_id: str | None = None
-    # Corrections (API.md, "Corrections: void and amend"): in the document once they are served.
-    status: str = Field(default="recorded", json_schema_extra={"beyond_schema": True})
-    voided_at: Timestamp | None = Field(default=None, json_schema_extra={"beyond_schema": True})
-    void_reason: str | None = Field(default=None, json_schema_extra={"beyond_schema": True})
-    replaces: str | None = Field(default=None, json_schema_extra={"beyond_schema": True})
-    replaced_by: str | None = Field(default=None, json_schema_extra={"beyond_schema": True})
+    # Corrections (API.md, "Corrections: void and amend").
+    status: str = "recorded"
+    voided_at: Timestamp | None = None
+    void_reason: str | None = None
+    replaces: str | None = None
+    replaced_by: str | None = None
 
 
 class UsageResult(Model):
