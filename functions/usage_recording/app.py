@@ -38,21 +38,26 @@ def record_usage_batch():
 
 @app.post("/usage/<event_id>/void")
 def void_usage(event_id: str):
-    who, billing = caller(app), deployment.billing()
-    # Who may correct this event is decided before the body is read: an organization's user gets
-    # the same 404 for another organization's event as for no event at all.
-    event = usage_corrections.correctable_event(billing, who, event_id)
-    request = parse_body(app, VoidUsageRequest)
+    who, billing, event, request = _correction(event_id, VoidUsageRequest)
     voided, replayed = usage_corrections.void_usage(billing, who, event, request)
     return json_response(200, voided, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @app.post("/usage/<event_id>/amend")
 def amend_usage(event_id: str):
-    who, billing = caller(app), deployment.billing()
-    event = usage_corrections.correctable_event(billing, who, event_id)
-    request = parse_body(app, AmendUsageRequest)
+    who, billing, event, request = _correction(event_id, AmendUsageRequest)
     return created_or_replayed(*usage_corrections.amend_usage(billing, who, event, request))
+
+
+def _correction(event_id: str, model):
+    """Who asks, the event they name and their request. An organization's user is answered before
+    the body is read (403 for its own event, for any other the very 404 of an unknown one); the
+    roles that may correct any organization's usage have their body checked first, like every write."""
+    who, billing = caller(app), deployment.billing()
+    if not who.holds(Permission.CORRECT_USAGE.any_organization):
+        usage_corrections.correctable_event(billing, who, event_id)  # refuses them
+    request = parse_body(app, model)
+    return who, billing, usage_corrections.correctable_event(billing, who, event_id), request
 
 
 lambda_handler = lambda_entry(app)

@@ -64,11 +64,11 @@ def target(stack, request):
     )
     assert subscription.status_code == 201
     sid = subscription.json()["subscription_id"]
-    assert (
-        server.request("POST", "/usage", token=token("service"), json=usage_body(org, quantity="3")).status_code == 201
-    )
+    recorded = server.request("POST", "/usage", token=token("service"), json=usage_body(org, quantity="3"))
+    assert recorded.status_code == 201
     invoice = server.request("POST", f"/subscriptions/{sid}/invoices/draft", token=token("finance")).json()
-    return {"org": org, "sid": sid, "invoice": invoice["invoice_id"], "token": token}
+    event = recorded.json()["event_id"]
+    return {"org": org, "sid": sid, "invoice": invoice["invoice_id"], "event": event, "token": token}
 
 
 def database_digest(client) -> str:
@@ -318,7 +318,7 @@ HOSTILE_LITERALS = [
 
 def bodies(target) -> dict[str, tuple[str, str, str, dict]]:
     """Each write route: (method, path, role, a valid body)."""
-    sid, inv, org = target["sid"], target["invoice"], target["org"]
+    sid, inv, org, event = target["sid"], target["invoice"], target["org"], target["event"]
     return {
         "publish plan": ("POST", "/plans", "marketplace:admin", {"plan_id": new_plan_id(), **TERMS}),
         "revise plan": ("PUT", "/plans/lab-standard", "marketplace:admin", TERMS),
@@ -336,6 +336,19 @@ def bodies(target) -> dict[str, tuple[str, str, str, dict]]:
             usage_body(org, guardrail={"flags": ["f"], "escalation_codes": ["E1"]}, metadata={"a": 1}),
         ),
         "usage batch": ("POST", "/usage/batch", "service", {"events": [usage_body(org), usage_body(org)]}),
+        "amend usage": (
+            "POST",
+            f"/usage/{event}/amend",
+            "service",
+            {
+                "quantity": "2",
+                "reason": "mis-sized",
+                "idempotency_key": "k",
+                "guardrail": {"flags": ["f"], "escalation_codes": ["E1"]},
+                "metadata": {"a": 1},
+            },
+        ),
+        "void usage": ("POST", f"/usage/{event}/void", "finance", {"reason": "wrong run", "idempotency_key": "k"}),
         "draft": ("POST", f"/subscriptions/{sid}/invoices/draft", "finance", {"period_start": "2026-01-01T00:00:00Z"}),
         "issue": ("POST", f"/subscriptions/{sid}/invoices/{inv}/issue", "finance", {}),
         "plan change": (
@@ -388,6 +401,8 @@ def mutated(body: dict, path: tuple, literal: str) -> str:
         "credits",
         "usage",
         "usage batch",
+        "amend usage",
+        "void usage",
         "draft",
         "issue",
         "plan change",  # before "cancel", which may cancel the subscription they all aim at
@@ -431,7 +446,11 @@ QUERIES = {
     "plan": ("/plans/lab-standard", "finance", ["version"]),
     "subscriptions": ("/organizations/{org}/subscriptions", "finance", ["limit", "cursor"]),
     "ledger": ("/subscriptions/{sid}/ledger", "finance", ["limit", "cursor"]),
-    "usage": ("/subscriptions/{sid}/usage", "finance", ["from", "to", "service", "guardrail_flag", "limit", "cursor"]),
+    "usage": (
+        "/subscriptions/{sid}/usage",
+        "finance",
+        ["from", "to", "service", "guardrail_flag", "status", "limit", "cursor"],
+    ),
     "summary": ("/subscriptions/{sid}/usage/summary", "finance", ["period_start"]),
     "invoices": ("/subscriptions/{sid}/invoices", "finance", ["limit", "cursor"]),
     "grants": ("/subscriptions/{sid}/grants", "finance", ["status", "limit", "cursor"]),

@@ -73,6 +73,10 @@ MetadataValue = Annotated[
     PlainSerializer(lambda v: format_decimal(v) if isinstance(v, Decimal) else v, when_used="json"),
 ]
 
+UsageMetadata = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], MetadataValue], Field(max_length=16)
+]
+
 FUTURE_SKEW = timedelta(minutes=5)  # producers' clocks drift; later than this is a bug upstream
 LATE_ARRIVAL = timedelta(days=35)  # as long as idempotency keys are remembered elsewhere (RETENTION)
 
@@ -122,9 +126,7 @@ class UsageRequest(_Strict):
     unit: UsageUnit | None = None
     source: UsageSource | None = None
     guardrail: Guardrail = Field(default_factory=Guardrail)
-    metadata: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], MetadataValue] = Field(
-        default_factory=dict, max_length=16
-    )
+    metadata: UsageMetadata = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

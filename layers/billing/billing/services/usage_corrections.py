@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from ..domain.access import Caller, Permission, Role, require_residency
 from ..domain.credits import charge
@@ -25,7 +25,7 @@ from ..domain.ids import new_id
 from ..domain.invoices import Invoice
 from ..domain.ledger import shares_of
 from ..domain.periods import Period
-from ..domain.usage import Guardrail, PeriodUsage, UsageEvent, UsageRequest, price, unknown_service
+from ..domain.usage import Guardrail, PeriodUsage, UsageEvent, UsageMetadata, price, unknown_service
 from ..domain.values import PositiveDecimal, format_decimal
 from ..store.writes import correction_write
 from .credit_write import CreditWrite, Idempotency, credit_write, drafted
@@ -55,15 +55,7 @@ class AmendUsageRequest(BaseModel):
     reason: Reason
     idempotency_key: IdempotencyKey
     guardrail: Guardrail | None = None
-    metadata: dict[str, Any] | None = Field(default=None)
-
-    def checked_metadata(self) -> dict[str, Any] | None:
-        """Metadata as POST /usage accepts it (the same keys, values and bounds)."""
-        if self.metadata is None:
-            return None
-        return UsageRequest.model_validate(
-            {"organization_id": "x", "service": "x", "quantity": "1", "idempotency_key": "x", "metadata": self.metadata}
-        ).metadata
+    metadata: UsageMetadata | None = None
 
 
 class PeriodInvoiced(Conflict):
@@ -108,7 +100,6 @@ def amend_usage(
     """The new event (201) for the event `correctable_event` found, that one voided with
     `replaced_by`, in one write. Returns (event, replayed)."""
     event_id = event.event_id
-    metadata = request.checked_metadata()
 
     def change(write: CreditWrite) -> UsageEvent:
         current = _still(billing, event_id)
@@ -117,7 +108,7 @@ def amend_usage(
                 f"Usage event '{event_id}' is voided; it cannot be amended.",
                 details={"replaced_by": current.replaced_by},
             )
-        _, new = _correct(billing, write, current, request.reason, amend=(request, metadata))
+        _, new = _correct(billing, write, current, request.reason, amend=request)
         return new
 
     idempotency = Idempotency(
@@ -162,7 +153,7 @@ def _correct(
     event: UsageEvent,
     reason: str,
     *,
-    amend: tuple[AmendUsageRequest, dict[str, Any] | None] | None = None,
+    amend: AmendUsageRequest | None = None,
 ) -> tuple[UsageEvent, UsageEvent | None]:
     """The change of a correction: the event's shares given back, an amend's new event charged,
     the event voided and its period's draft following, committed in one transaction. Returns
@@ -182,7 +173,7 @@ def _correct(
         s.grant_id: billing.subscriptions.grant(subscription, s.grant_id) for s in shares if s.grant_id not in live
     }
     book.give_back(shares, records, reference=f"usage:{event.event_id}", reason=f"Usage voided: {reason}")
-    new = _charged_replacement(write, event, *amend) if amend is not None else None
+    new = _charged_replacement(write, event, amend) if amend is not None else None
     changes: dict[str, Any] = {"status": "voided", "voided_at": now, "void_reason": reason}
     if new is not None:
         changes["replaced_by"] = new.event_id
@@ -210,9 +201,7 @@ def _shares(billing: Billing, event: UsageEvent) -> list:
     return shares_of(entry, event.balance_after, event.debited_credits)
 
 
-def _charged_replacement(
-    write: CreditWrite, old: UsageEvent, request: AmendUsageRequest, metadata: dict[str, Any] | None
-) -> UsageEvent:
+def _charged_replacement(write: CreditWrite, old: UsageEvent, request: AmendUsageRequest) -> UsageEvent:
     """The amend's new event, priced at the plan version's rate and charged once the old one's
     credits are back (a `block` plan that cannot cover it: 402, nothing written). It stands where
     the old one stood: the same service, unit, source, occurred_at and period; its usage entry
@@ -236,7 +225,7 @@ def _charged_replacement(
         balance_after=book.balance,
         guardrail=request.guardrail if request.guardrail is not None else old.guardrail,
         source=old.source,
-        metadata=metadata if metadata is not None else old.metadata,
+        metadata=request.metadata if request.metadata is not None else old.metadata,
         # Keyed apart from every producer's key (a key a request sends has no spaces): an event is
         # amended once, so its replacement's key is taken once.
         idempotency_key=f"amend of {old.event_id}",
