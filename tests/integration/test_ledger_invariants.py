@@ -1,9 +1,9 @@
 """A model-based, stateful test: random sequences of grants (purchased, promotional; priorities,
 expiries), usage, holds (placed, settled below / at / above, released, expired), top-ups,
-adjustments, voids, plan changes (now, at the period's end, previews, dropped), replays, clock
-moves and the scheduled run, checking invariants 1, 2, 3, 9, 10 and 11 of DESIGN.md after every
-step, on an `allow` plan and a `block` one. Runs against the in-memory stores and against the
-DynamoDB stores on moto."""
+adjustments, voids, usage voided and amended, plan changes (now, at the period's end, previews,
+dropped), replays, clock moves and the scheduled run, checking invariants 1, 2, 3, 9, 10, 11 and 13
+of DESIGN.md after every step, on an `allow` plan and a `block` one. Runs against the in-memory
+stores and against the DynamoDB stores on moto."""
 
 import json
 import uuid
@@ -25,12 +25,13 @@ from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import InsufficientCredits
 from billing.domain.usage import CreditLimitReached, UsageFilters, UsageRequest
 from billing.domain.values import format_timestamp
-from billing.services import catalog, credits, holds, invoicing_run, subscriptions, usage
+from billing.services import catalog, credits, holds, invoicing_run, subscriptions, usage, usage_corrections
 from billing.services.credits import CreditChangeRequest, GrantRequest, VoidRequest
 from billing.services.holds import HoldRequest, SettleRequest
 from billing.services.plan_changes import PlanChangeRequest, cancel_pending_plan_change, change_plan
 from billing.services.subscriptions import ProvisionRequest
 from billing.services.unit_of_work import Billing
+from billing.services.usage_corrections import AmendUsageRequest, EventVoided, VoidUsageRequest
 from billing.store.dynamodb_invoices import DynamoInvoiceStore
 from billing.store.dynamodb_plans import DynamoPlanStore
 from billing.store.dynamodb_subscriptions import DynamoSubscriptionStore
@@ -264,6 +265,55 @@ class CreditsMachine(RuleBasedStateMachine):
             return
         assert dropped.pending_plan_change is None
 
+    def _events(self):
+        return every(lambda cursor: self.billing.usage.events_page(self.sid, UsageFilters(), limit=50, cursor=cursor))
+
+    @rule(data=st.data(), key=keys)
+    def void_usage(self, data, key):
+        events = self._events()
+        if not events:
+            return
+        chosen = data.draw(st.sampled_from(events))
+        request = VoidUsageRequest(reason="stateful", idempotency_key=key)
+        event = usage_corrections.correctable_event(self.billing, SERVICE, chosen.event_id)
+        _, first_used = self.requests.get((f"void:{chosen.event_id}", key), (None, None))
+        remembered = first_used is not None and self.clock.now() < first_used + RETENTION
+        if event.status == "voided" and not remembered:
+            # Voiding again under a new key: the event as it is, nothing written (not even the key).
+            again, replayed = usage_corrections.void_usage(self.billing, SERVICE, event, request, pause=no_pause)
+            assert again == event and not replayed  # (the invariants count one reversal per voided event)
+            return
+        voided = self._keyed(
+            f"void:{chosen.event_id}",
+            key,
+            request,
+            lambda: usage_corrections.void_usage(self.billing, SERVICE, event, request, pause=no_pause),
+        )
+        assert voided is None or voided.status == "voided"
+
+    @rule(data=st.data(), runs=st.integers(min_value=1, max_value=60), key=keys)
+    def amend_usage(self, data, runs, key):
+        events = self._events()
+        if not events:
+            return
+        chosen = data.draw(st.sampled_from(events))
+        request = AmendUsageRequest(quantity=runs, reason="stateful", idempotency_key=key)
+        event = usage_corrections.correctable_event(self.billing, SERVICE, chosen.event_id)
+        try:
+            new = self._keyed(
+                f"amend:{chosen.event_id}",
+                key,
+                request,
+                lambda: usage_corrections.amend_usage(self.billing, SERVICE, event, request, pause=no_pause),
+            )
+        except EventVoided:
+            assert self.billing.usage.event(chosen.event_id).status == "voided"
+            return
+        except CreditLimitReached:
+            assert self.overage_policy == "block"
+            return
+        assert new is None or new.replaces == chosen.event_id
+
     @rule(hours=st.sampled_from([1, 5, 26, 24 * 12]))
     def time_passes(self, hours):
         self.clock.advance(hours * 3600)
@@ -309,6 +359,8 @@ class CreditsMachine(RuleBasedStateMachine):
         ends = {g.grant_id: g.ended_at for g in grants if g.status in ("expired", "voided")}
         starts = {g.grant_id: g.effective_at for g in grants}
         for entry in entries:
+            if entry.type == "reversal":  # it gives back (and what reaches an ended grant ends again: below)
+                continue
             for allocation in entry.allocation or ():
                 assert starts[allocation.grant_id] <= entry.created_at
                 assert allocation.grant_id not in ends or entry.created_at <= ends[allocation.grant_id]
@@ -334,6 +386,27 @@ class CreditsMachine(RuleBasedStateMachine):
             if e.hold_id
         ]
         assert sorted(e.event_id for e in charged) == sorted(h.settled_event_id for h in settled)
+        # Invariant 13: a voided event is in no aggregate; its credits went back to the grants that
+        # paid them (one reversal each), and a share of an ended grant ended again in the same write.
+        events = self._events()
+        for period_start in {e.period_start for e in events}:
+            recorded = [e for e in events if e.period_start == period_start and e.status == "recorded"]
+            totals = self.billing.usage.period_usage(self.sid, period_start).totals
+            assert totals.credits == sum((e.credits for e in recorded), Decimal(0))
+            assert totals.overage_credits == sum((e.overage_credits for e in recorded), Decimal(0))
+        voided = {e.event_id: e for e in events if e.status == "voided"}
+        reversals = [e for e in entries if e.type == "reversal"]
+        assert sorted(e.reference for e in reversals) == sorted(f"usage:{event_id}" for event_id in voided)
+        for reversal in reversals:
+            assert reversal.amount == voided[reversal.reference.removeprefix("usage:")].debited_credits
+        ended_at = {g.grant_id: g for g in grants if g.status in ("expired", "voided", "depleted")}
+        for position, entry in enumerate(entries):
+            if entry.type == "reversal":
+                for share in entry.allocation or ():
+                    still_ended = share.grant_id in ended_at and ended_at[share.grant_id].status != "depleted"
+                    if still_ended and ended_at[share.grant_id].ended_at <= entry.created_at:
+                        later = [e for e in entries[position + 1 :] if e.created_at == entry.created_at]
+                        assert any(e.grant_id == share.grant_id and e.type in ("expiry", "void") for e in later)
         # Invariant 3: one key, one entry (while the key is remembered).
         first_seen: dict[str, datetime] = {}
         for entry in (e for e in entries if e.reference.startswith("request:")):
@@ -385,6 +458,8 @@ class DynamoCreditsMachine(CreditsMachine):
                 subscriptions_table=subscriptions_table,
                 ledger_table=ledger_table,
                 outbox_table=tables["marketplace_billing_outbox"],
+                invoices_table=tables["marketplace_invoices"],
+                idempotency_table=tables["marketplace_idempotency"],
             ),
             invoices=DynamoInvoiceStore(
                 self.client,
