@@ -70,6 +70,7 @@ def seed_resources(server: LocalServer) -> tuple[dict[str, str], dict[str, str]]
     known = {
         "subscription_id": subscription_id,
         "invoice_id": drafted.json()["invoice_id"],
+        "event_id": used.json()["event_id"],  # the fuzzer may void or amend it: its answers stay in the contract
         "organization_id": ORG,
         "plan_id": "lab-standard",
     }
