@@ -224,3 +224,34 @@ def test_an_event_of_an_invoiced_period_is_409_period_invoiced(fresh_server, tok
         assert refused.status_code == 409 and error_of(refused)["code"] == "period_invoiced"
         assert error_of(refused)["details"] == {"invoice_id": issued["invoice_id"], "number": issued["number"]}
     assert_ledger_is_honest(server, token, sid)
+
+
+def test_voids_and_amends_racing_usage_and_holds_on_one_subscription_keep_the_ledger_honest(server, token):
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    events = [recorded(server, token, org, quantity="30") for _ in range(4)]
+    hold = server.request(
+        "POST",
+        "/holds",
+        token=token("service"),
+        json={"organization_id": org, "service": "instrumentation", "quantity": "10", "idempotency_key": "h1"},
+    ).json()
+
+    def settle():
+        body = {"idempotency_key": "settle-1"}
+        return server.request("POST", f"/holds/{hold['hold_id']}/settle", token=token("service"), json=body)
+
+    calls = [
+        *(lambda e=e: void(server, token, e["event_id"]) for e in events[:2]),
+        lambda: amend(server, token, events[2]["event_id"], "50"),
+        *(lambda: record(server, token, usage_body(org, quantity="20")) for _ in range(4)),
+        settle,
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda call: call(), calls))
+    assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers if a.status_code >= 300]
+    _, entries = assert_ledger_is_honest(server, token, sid)
+    assert [e["type"] for e in entries].count("reversal") == 3
+    listed = all_usage(server, token, sid)
+    recorded_credits = sum(Decimal(e["credits"]) for e in listed if e["status"] == "recorded")
+    assert Decimal(summary(server, token, sid)["totals"]["credits"]) == recorded_credits

@@ -228,3 +228,26 @@ def test_the_daily_aggregate_is_the_day_the_event_occurred():
     assert [d.day for d in days] == [earlier.date().isoformat()]
     void(world, event)
     assert usage.daily_usage(world.billing, ADMIN, world.sid, start=None, end=None) == []
+
+
+def test_an_issue_racing_the_void_makes_it_retry_and_find_the_period_invoiced(monkeypatch):
+    """The void read the period's draft; the invoice is issued before it commits: the draft's
+    condition refuses the whole write, and the retry answers 409 `period_invoiced`."""
+    world = World(credit_allowance=Decimal("10"))
+    event, _ = world.record("k1", 4)
+    period_end = world.subscription.current_period_end
+    world.invoicing_run(world.at(period_end + timedelta(hours=1)).clock.now())
+    draft = world.invoices.latest_for_period(world.sid, event.period_start)
+    entries = len(world.ledger())
+    reads = iter([draft])  # the first attempt reads the draft, as it was before the issue
+
+    def as_read(subscription_id, period_start):
+        stale = next(reads, None)
+        return stale or world.invoices.__class__.latest_for_period(world.invoices, subscription_id, period_start)
+
+    issued = invoices.issue_invoice(world.billing, ADMIN, world.sid, draft.invoice_id)
+    monkeypatch.setattr(world.invoices, "latest_for_period", as_read)
+    with pytest.raises(PeriodInvoiced):
+        void(world, event)
+    assert len(world.ledger()) == entries and world.usage.event(event.event_id).status == "recorded"
+    assert world.invoices.get(world.sid, draft.invoice_id).line_items == issued.line_items
