@@ -253,6 +253,10 @@ class ServiceUsage(BaseModel):
     overage_credits: TotalCredits = Decimal(0)
     events: int = 0
 
+    @property
+    def is_empty(self) -> bool:
+        return not (self.events or self.quantity or self.credits or self.overage_credits)
+
 
 class PeriodUsage(BaseModel):
     """The period aggregate: per service totals and counts per guardrail flag and escalation code."""
@@ -320,8 +324,8 @@ class PeriodUsage(BaseModel):
                 total.escalation_codes[code] = total.escalation_codes.get(code, 0) + count
         if changes:
             return total
-        # A void takes its counters back out: a service (or flag) left with no events is no usage.
-        total.services = {name: counted for name, counted in total.services.items() if counted.events}
+        # A void takes its counters back out: a service (or flag) left with nothing counted is no usage.
+        total.services = {name: counted for name, counted in total.services.items() if not counted.is_empty}
         total.guardrail_flags = {flag: count for flag, count in total.guardrail_flags.items() if count}
         total.escalation_codes = {code: count for code, count in total.escalation_codes.items() if count}
         return total
