@@ -17,13 +17,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..domain.access import Caller, Permission, Role, require_residency
-from ..domain.credits import charge
+from ..domain.credits import CreditPosting, charge
 from ..domain.errors import Conflict, NotFound
 from ..domain.events import outbox_event
 from ..domain.idempotency import IdempotencyKey, fingerprint, scope_key
 from ..domain.ids import new_id
 from ..domain.invoices import Invoice
-from ..domain.ledger import shares_of
+from ..domain.ledger import GrantAllocation, shares_of
 from ..domain.periods import Period
 from ..domain.usage import Guardrail, PeriodUsage, UsageEvent, UsageMetadata, price, unknown_service
 from ..domain.values import PositiveDecimal, format_decimal
@@ -182,7 +182,7 @@ def _correct(
     if invoice is not None and invoice.status == "draft":
         draft = (_redrafted(billing, write, period, invoice, taking_out=voided, putting_in=new), invoice)
 
-    def through(posting):
+    def through(posting: CreditPosting) -> None:
         posting = posting.reporting(
             outbox_event("UsageVoided", posting.subscription, occurred_at=now, usage_event=voided)
         )
@@ -193,7 +193,7 @@ def _correct(
     return voided, new
 
 
-def _shares(billing: Billing, event: UsageEvent) -> list:
+def _shares(billing: Billing, event: UsageEvent) -> list[GrantAllocation]:
     """What each grant paid of the event, from its chunk's usage entry (see ledger.shares_of)."""
     if event.debited_credits == 0:
         return []
