@@ -14,8 +14,7 @@ from billing.api.http import (
 )
 from billing.api.models.usage_recording import UsageBatch
 from billing.domain.usage import UsageRequest
-from billing.services import usage, usage_corrections
-from billing.services.usage_corrections import AmendUsageRequest, VoidUsageRequest
+from billing.services import usage
 
 app = billing_api()
 
@@ -38,14 +37,18 @@ def record_usage_batch():
 
 @app.post("/usage/<event_id>/void")
 def void_usage(event_id: str):
-    who, billing, event, request = _correction(event_id, VoidUsageRequest)
+    from billing.services import usage_corrections  # noqa: PLC0415 - rare: kept off the usage path's cold start
+
+    who, billing, event, request = _correction(event_id, usage_corrections.VoidUsageRequest)
     voided, replayed = usage_corrections.void_usage(billing, who, event, request)
     return json_response(200, voided, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @app.post("/usage/<event_id>/amend")
 def amend_usage(event_id: str):
-    who, billing, event, request = _correction(event_id, AmendUsageRequest)
+    from billing.services import usage_corrections  # noqa: PLC0415 - rare: kept off the usage path's cold start
+
+    who, billing, event, request = _correction(event_id, usage_corrections.AmendUsageRequest)
     return created_or_replayed(*usage_corrections.amend_usage(billing, who, event, request))
 
 
@@ -53,11 +56,13 @@ def _correction(event_id: str, model):
     """Who asks, the event they name and their request. An organization's user is answered before
     the body is read (403 for its own event, for any other the very 404 of an unknown one); the
     roles that may correct any organization's usage have their body checked first, like every write."""
+    from billing.services.usage_corrections import correctable_event  # noqa: PLC0415 - as above
+
     who, billing = caller(app), deployment.billing()
     if not who.holds(Permission.CORRECT_USAGE.any_organization):
-        usage_corrections.correctable_event(billing, who, event_id)  # refuses them
+        correctable_event(billing, who, event_id)  # refuses them
     request = parse_body(app, model)
-    return who, billing, usage_corrections.correctable_event(billing, who, event_id), request
+    return who, billing, correctable_event(billing, who, event_id), request
 
 
 lambda_handler = lambda_entry(app)
