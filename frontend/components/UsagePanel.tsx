@@ -58,14 +58,15 @@ export function UsagePanel({ subscriptionId, refreshKey = 0 }: { subscriptionId:
   );
 }
 
-/** Credits per day of `occurred_at`, summed from the events themselves (see lib/usage.ts). */
+/** Credits per day of `occurred_at`, summed from the recorded events themselves (see lib/usage.ts). */
 function EventsChart({ subscriptionId, from, to, refreshKey }: { subscriptionId: string; from: string; to: string; refreshKey: number }) {
   const client = useClient();
   const events = useResource(async () => {
     const items: UsageEvent[] = [];
     let cursor: string | undefined;
     for (let pages = 0; pages < CHART_PAGES; pages += 1) {
-      const page = await client.usageEvents(subscriptionId, { from: `${from}T00:00:00Z`, to: `${to}T00:00:00Z`, limit: "200", cursor });
+      // A voided event is no usage: the chart reads only the recorded ones (the table shows both).
+      const page = await client.usageEvents(subscriptionId, { from: `${from}T00:00:00Z`, to: `${to}T00:00:00Z`, status: "recorded", limit: "200", cursor });
       items.push(...page.items);
       cursor = page.next_cursor ?? undefined;
       if (!cursor) break;
@@ -166,8 +167,15 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
             </thead>
             <tbody>
               {events.items.map((e) => (
-                <tr key={e.event_id}>
-                  <td data-label="Occurred">{formatDateTime(e.occurred_at)}</td>
+                <tr key={e.event_id} className={e.status === "voided" ? "voided" : undefined}>
+                  <td data-label="Occurred">
+                    {formatDateTime(e.occurred_at)}
+                    {e.status === "voided" ? (
+                      <span className="tag tag-voided" title={e.void_reason ?? undefined}>
+                        {e.replaced_by ? "amended" : "voided"}
+                      </span>
+                    ) : null}
+                  </td>
                   <td data-label="Service">{e.service}</td>
                   <td className="num" data-label="Quantity">
                     {formatCredits(e.quantity)} {e.unit}

@@ -222,7 +222,10 @@ export class BillingClient {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage/daily`, { query: { from, to } });
   }
   /** Newest first by `occurred_at`, in [from, to) when given; 20 a page unless `limit` says. */
-  usageEvents(id: string, filters: { service?: string; guardrail_flag?: string; cursor?: string; from?: string; to?: string; limit?: string }): Promise<Page<UsageEvent>> {
+  usageEvents(
+    id: string,
+    filters: { service?: string; guardrail_flag?: string; status?: "recorded" | "voided"; cursor?: string; from?: string; to?: string; limit?: string },
+  ): Promise<Page<UsageEvent>> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage`, { query: { limit: "20", ...filters } });
   }
 

@@ -152,7 +152,7 @@ describe("usage panel", () => {
     renderWith(client, <UsagePanel subscriptionId="01SUB" />);
     expect(await screen.findByText("No usage between 2026-11-01 and 2026-12-01.")).toBeTruthy();
     expect(await screen.findByText("No usage events yet.")).toBeTruthy();
-    expect(calls).toContain("GET /api/billing/subscriptions/01SUB/usage?limit=200&from=2026-11-01T00%3A00%3A00Z&to=2026-12-01T00%3A00%3A00Z");
+    expect(calls).toContain("GET /api/billing/subscriptions/01SUB/usage?limit=200&from=2026-11-01T00%3A00%3A00Z&to=2026-12-01T00%3A00%3A00Z&status=recorded");
   });
 
   it("shows errors with their messages", async () => {
@@ -165,11 +165,12 @@ describe("usage panel", () => {
 
   it("charts each event on the day it occurred, lists events with flags, escalations and overage, pages and filters", async () => {
     const late = { ...event, event_id: "01LATE", occurred_at: "2026-11-03T23:59:59Z", recorded_at: "2026-11-20T08:00:00Z", credits: "1.5" };
+    const voided = { ...event, event_id: "01VOID", status: "voided", voided_at: "2026-11-21T08:00:00Z", void_reason: "test against production" };
     const { client, calls } = fakeClient({
       ...sub,
       "GET /api/billing/subscriptions/01SUB/usage?limit=200": page([event, late]),
       "GET /api/billing/subscriptions/01SUB/usage?limit=20&cursor=c2": page([{ ...event, event_id: "01EV2", guardrail: {} }]),
-      "GET /api/billing/subscriptions/01SUB/usage?": page([event], "c2"),
+      "GET /api/billing/subscriptions/01SUB/usage?": page([event, voided], "c2"),
     });
     renderWith(client, <UsagePanel subscriptionId="01SUB" />);
     const chart = await screen.findByTestId("usage-chart");
@@ -179,8 +180,10 @@ describe("usage panel", () => {
     expect(table.textContent).toContain("dose_limit");
     expect(table.textContent).toContain("ESC-12");
     expect(table.querySelector("td.overage")?.textContent).toBe("2");
+    expect(calls.filter((c) => c.includes("limit=200")).every((c) => c.includes("status=recorded"))).toBe(true);
+    expect(table.querySelector("tr.voided .tag-voided")?.getAttribute("title")).toBe("test against production");
     fireEvent.click(screen.getByRole("button", { name: "Load more events" }));
-    await waitFor(() => expect(table.querySelectorAll("tbody tr").length).toBe(2));
+    await waitFor(() => expect(table.querySelectorAll("tbody tr").length).toBe(3));
     fireEvent.change(screen.getByLabelText("Guardrail flag"), { target: { value: "dose_limit" } });
     fireEvent.click(screen.getByRole("button", { name: "Apply filters" }));
     await waitFor(() => expect(calls.some((c) => c.includes("guardrail_flag=dose_limit"))).toBe(true));
