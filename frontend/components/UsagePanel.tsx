@@ -1,11 +1,12 @@
 "use client";
 import { useEffect, useState } from "react";
-import type { UsageEvent } from "../lib/api";
+import { newIdempotencyKey, type UsageEvent } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatCredits, formatDateTime } from "../lib/format";
 import { dailyFromEvents, periodDays } from "../lib/usage";
 import { asApiError, useResource } from "../lib/useResource";
 import type { ApiError } from "../lib/api";
+import { Field } from "./Field";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import { UsageChart } from "./UsageChart";
 
@@ -14,7 +15,17 @@ export const CHART_PAGES = 25;
 
 /** Usage history. The chart and the table both go by `occurred_at`; the window defaults to the
  * subscription's current period (and follows it when the period moves on) until one is chosen. */
-export function UsagePanel({ subscriptionId, refreshKey = 0 }: { subscriptionId: string | null; refreshKey?: number }) {
+export function UsagePanel({
+  subscriptionId,
+  refreshKey = 0,
+  mayCorrect = false,
+  onChanged,
+}: {
+  subscriptionId: string | null;
+  refreshKey?: number;
+  mayCorrect?: boolean;
+  onChanged?: () => void;
+}) {
   const client = useClient();
   const subscription = useResource(subscriptionId ? () => client.getSubscription(subscriptionId) : null, [client, subscriptionId, refreshKey]);
   const [chosen, setChosen] = useState<{ from: string; to: string } | null>(null);
@@ -51,7 +62,7 @@ export function UsagePanel({ subscriptionId, refreshKey = 0 }: { subscriptionId:
               <EventsChart subscriptionId={subscriptionId} from={range.from} to={range.to} refreshKey={refreshKey} />
             </>
           )}
-          <EventTable subscriptionId={subscriptionId} refreshKey={refreshKey} />
+          <EventTable subscriptionId={subscriptionId} refreshKey={refreshKey} mayCorrect={mayCorrect} onChanged={onChanged} />
         </>
       )}
     </Panel>
@@ -88,8 +99,20 @@ function EventsChart({ subscriptionId, from, to, refreshKey }: { subscriptionId:
 
 type Events = { state: "loading" } | { state: "error"; error: ApiError } | { state: "ready"; items: UsageEvent[]; next: string | null };
 
-export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId: string; refreshKey?: number }) {
+export function EventTable({
+  subscriptionId,
+  refreshKey = 0,
+  mayCorrect = false,
+  onChanged,
+}: {
+  subscriptionId: string;
+  refreshKey?: number;
+  mayCorrect?: boolean;
+  onChanged?: () => void;
+}) {
   const client = useClient();
+  const [correcting, setCorrecting] = useState<UsageEvent | null>(null);
+  const [done, setDone] = useState<string | null>(null);
   const [service, setService] = useState("");
   const [flag, setFlag] = useState("");
   const [draft, setDraft] = useState({ service: "", flag: "" });
@@ -163,6 +186,7 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
                 <th scope="col" className="num">Overage</th>
                 <th scope="col">Guardrail</th>
                 <th scope="col" className="num">Balance after</th>
+                {mayCorrect ? <th scope="col"><span className="sr-only">Correct</span></th> : null}
               </tr>
             </thead>
             <tbody>
@@ -200,11 +224,37 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
                   <td className="num" data-label="Balance after">
                     {formatCredits(e.balance_after)}
                   </td>
+                  {mayCorrect ? (
+                    <td data-label="Correct">
+                      {e.status !== "voided" ? (
+                        <button type="button" onClick={() => setCorrecting(e)} aria-label={`Correct the ${e.service} event of ${formatDateTime(e.occurred_at)}`}>
+                          Correct…
+                        </button>
+                      ) : null}
+                    </td>
+                  ) : null}
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
+      ) : null}
+      {done ? (
+        <p className="state" role="status">
+          {done}
+        </p>
+      ) : null}
+      {correcting ? (
+        <CorrectionForm
+          key={correcting.event_id}
+          event={correcting}
+          onCancel={() => setCorrecting(null)}
+          onDone={(message) => {
+            setCorrecting(null);
+            setDone(message);
+            onChanged?.(); // balances, ledger, chart and this table all moved
+          }}
+        />
       ) : null}
       {events.state === "ready" && events.next ? (
         <button type="button" onClick={() => void loadMore()} disabled={more}>
@@ -212,5 +262,73 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
         </button>
       ) : null}
     </div>
+  );
+}
+
+/** Void an event (its credits go back to the grants that paid them) or amend it to another
+ * quantity (voided and replaced), with a reason. One idempotency key per form: a retried submit
+ * corrects once. The API's refusals show as they are (409 `period_invoiced`: a credit note corrects
+ * an invoiced period; 402 on a `block` plan; 422 at its field). */
+function CorrectionForm({ event, onCancel, onDone }: { event: UsageEvent; onCancel: () => void; onDone: (message: string) => void }) {
+  const client = useClient();
+  const [reason, setReason] = useState("");
+  const [quantity, setQuantity] = useState("");
+  const [key] = useState(() => newIdempotencyKey("correct"));
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const fields = error?.fields ?? {};
+
+  async function submit(kind: "void" | "amend") {
+    setBusy(true);
+    setError(null);
+    try {
+      if (kind === "void") {
+        await client.voidUsage(event.event_id, { reason: reason.trim(), idempotency_key: `${key}-void` });
+        onDone(`Voided: ${formatCredits(event.debited_credits)} credits went back to the grants that paid them.`);
+      } else {
+        const amended = await client.amendUsage(event.event_id, {
+          quantity: quantity.trim(),
+          reason: reason.trim(),
+          idempotency_key: `${key}-amend`,
+          guardrail: null, // the event's own guardrail annotations and metadata are kept
+          metadata: null,
+        });
+        onDone(`Amended to ${formatCredits(amended.quantity)} ${amended.unit}: ${formatCredits(amended.credits)} credits.`);
+      }
+    } catch (e) {
+      setError(asApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form
+      className="correction-form"
+      aria-label="Correct usage"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit(quantity.trim() ? "amend" : "void");
+      }}
+    >
+      <p className="small">
+        {event.service}, {formatCredits(event.quantity)} {event.unit} on {formatDateTime(event.occurred_at)} ({formatCredits(event.credits)} credits)
+      </p>
+      {error && !Object.keys(fields).length ? <ErrorNotice error={error} /> : null}
+      <Field label="Reason" name="reason" error={fields.reason}>
+        {(control) => <input {...control} value={reason} onChange={(e) => setReason(e.target.value)} />}
+      </Field>
+      <Field label="Correct quantity (leave empty to void)" name="quantity" error={fields.quantity}>
+        {(control) => <input {...control} inputMode="decimal" value={quantity} onChange={(e) => setQuantity(e.target.value)} />}
+      </Field>
+      <div className="row">
+        <button type="submit" className="primary" disabled={busy}>
+          {quantity.trim() ? "Amend event" : "Void event"}
+        </button>
+        <button type="button" onClick={onCancel} disabled={busy}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }

@@ -287,6 +287,13 @@ export class BillingClient {
   ledger(id: string, cursor?: string): Promise<Page<LedgerEntry>> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/ledger`, { query: { limit: "200", cursor } });
   }
+  // Usage corrections (finance and staff): a void gives the credits back; an amend replaces the event
+  voidUsage(eventId: string, request: Schemas["VoidUsageRequest"]): Promise<UsageEvent> {
+    return this.json(`/usage/${encodeURIComponent(eventId)}/void`, { method: "POST", body: request });
+  }
+  amendUsage(eventId: string, request: Schemas["AmendUsageRequest"]): Promise<UsageEvent> {
+    return this.json(`/usage/${encodeURIComponent(eventId)}/amend`, { method: "POST", body: request });
+  }
   changeCredits(id: string, change: Schemas["CreditChangeRequest"]): Promise<LedgerEntry> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/credits`, { method: "POST", body: change });
   }

@@ -189,6 +189,36 @@ describe("usage panel", () => {
     await waitFor(() => expect(calls.some((c) => c.includes("guardrail_flag=dose_limit"))).toBe(true));
   });
 
+  it("lets finance void an event with a reason, amend one to another quantity, and shows a refusal as the API says it", async () => {
+    const { client, calls } = fakeClient({
+      ...sub,
+      "GET /api/billing/subscriptions/01SUB/usage?": page([event]),
+      "POST /api/billing/usage/01EV/void": { body: { ...event, status: "voided", void_reason: "test run" } },
+      "POST /api/billing/usage/01EV/amend": refusal(409, "period_invoiced", "The period of usage event '01EV' is invoiced (INV-000007); correct it with a credit note."),
+    });
+    const changed = vi.fn();
+    renderWith(client, <UsagePanel subscriptionId="01SUB" mayCorrect onChanged={changed} />);
+    fireEvent.click(await screen.findByRole("button", { name: /Correct the planner event/ }));
+    const form = screen.getByRole("form", { name: "Correct usage" });
+    fireEvent.change(within(form).getByLabelText("Reason"), { target: { value: "test run" } });
+    fireEvent.click(within(form).getByRole("button", { name: "Void event" }));
+    expect(await screen.findByText("Voided: 4 credits went back to the grants that paid them.")).toBeTruthy();
+    expect(changed).toHaveBeenCalledOnce();
+    fireEvent.click(screen.getByRole("button", { name: /Correct the planner event/ }));
+    const again = screen.getByRole("form", { name: "Correct usage" });
+    fireEvent.change(within(again).getByLabelText("Reason"), { target: { value: "mis-sized" } });
+    fireEvent.change(within(again).getByLabelText("Correct quantity (leave empty to void)"), { target: { value: "2" } });
+    fireEvent.click(within(again).getByRole("button", { name: "Amend event" }));
+    await waitFor(() => expect(within(again).getByRole("alert").textContent).toContain("correct it with a credit note"));
+    expect(calls.filter((c) => c.startsWith("POST"))).toEqual(["POST /api/billing/usage/01EV/void", "POST /api/billing/usage/01EV/amend"]);
+  });
+
+  it("offers no correction to organization users", async () => {
+    renderWith(fakeClient({ ...sub, "GET /api/billing/subscriptions/01SUB/usage?": page([event]) }).client, <UsagePanel subscriptionId="01SUB" />);
+    await screen.findByTestId("usage-table");
+    expect(screen.queryByRole("button", { name: /Correct the/ })).toBeNull();
+  });
+
   it("follows the current period when it moves on, until a window is chosen", async () => {
     const { client } = fakeClient({ ...sub, "GET /api/billing/subscriptions/01SUB/usage?": page([]) });
     const view = renderWith(client, <UsagePanel subscriptionId="01SUB" refreshKey={0} />);
