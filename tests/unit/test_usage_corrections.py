@@ -9,10 +9,12 @@ import pytest
 
 from billing.domain.access import Caller
 from billing.domain.errors import CreditLimitReached, Forbidden, NotFound
+from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import GrantAllocation, LedgerEntry, shares_of
 from billing.domain.usage import UsageFilters, UsageRequest
-from billing.services import credits, invoices, usage, usage_corrections
+from billing.services import catalog, credits, invoices, usage, usage_corrections
 from billing.services.credits import CreditChangeRequest
+from billing.services.plan_changes import PlanChangeRequest, change_plan
 from billing.services.usage_corrections import (
     AmendUsageRequest,
     EventVoided,
@@ -251,3 +253,18 @@ def test_an_issue_racing_the_void_makes_it_retry_and_find_the_period_invoiced(mo
         void(world, event)
     assert len(world.ledger()) == entries and world.usage.event(event.event_id).status == "recorded"
     assert world.invoices.get(world.sid, draft.invoice_id).line_items == issued.line_items
+
+
+def test_an_amend_of_a_period_a_plan_change_closed_is_priced_at_that_period_s_version():
+    world = World(credit_allowance=Decimal("1000"))
+    rates = {"instrumentation": {"unit": "run", "credits_per_unit": Decimal("50")}}
+    catalog.publish_plan(world.billing, "lab-pro", lab_standard_terms().model_copy(update={"usage_rates": rates}))
+    event, _ = world.record("k1", 2)  # 10 credits at 5 a run
+    world.at(NOW + timedelta(hours=1))
+    request = PlanChangeRequest(plan_id="lab-pro", effective="now", idempotency_key="pc-1")
+    change_plan(world.billing, ADMIN, world.sid, request, pause=no_pause)
+    new, _ = amend(world, event, "3")
+    assert new.credits == Decimal("15") and new.period_start == event.period_start
+    redrafted = world.invoices.latest_for_period(world.sid, event.period_start)
+    assert redrafted.plan_id == "lab"
+    assert_ledger_adds_up(world)

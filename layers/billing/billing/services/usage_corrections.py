@@ -25,6 +25,7 @@ from ..domain.ids import new_id
 from ..domain.invoices import Invoice
 from ..domain.ledger import GrantAllocation, shares_of
 from ..domain.periods import Period
+from ..domain.plans import Plan
 from ..domain.usage import Guardrail, PeriodUsage, UsageEvent, UsageMetadata, price, unknown_service
 from ..domain.values import PositiveDecimal, format_decimal
 from ..store.writes import correction_write
@@ -173,7 +174,10 @@ def _correct(
         s.grant_id: billing.subscriptions.grant(subscription, s.grant_id) for s in shares if s.grant_id not in live
     }
     book.give_back(shares, records, reference=f"usage:{event.event_id}", reason=f"Usage voided: {reason}")
-    new = _charged_replacement(write, event, amend) if amend is not None else None
+    # The plan version the event's period is billed at: its invoice's, once it has one (a plan
+    # change may have moved the subscription on since), else the subscription's own.
+    plan = billing.plans.version(invoice.plan_id, invoice.plan_version) if invoice is not None else write.plan
+    new = _charged_replacement(write, plan, event, amend) if amend is not None else None
     changes: dict[str, Any] = {"status": "voided", "voided_at": now, "void_reason": reason}
     if new is not None:
         changes["replaced_by"] = new.event_id
@@ -201,17 +205,17 @@ def _shares(billing: Billing, event: UsageEvent) -> list[GrantAllocation]:
     return shares_of(entry, event.balance_after, event.debited_credits)
 
 
-def _charged_replacement(write: CreditWrite, old: UsageEvent, request: AmendUsageRequest) -> UsageEvent:
-    """The amend's new event, priced at the plan version's rate and charged once the old one's
-    credits are back (a `block` plan that cannot cover it: 402, nothing written). It stands where
-    the old one stood: the same service, unit, source, occurred_at and period; its usage entry
-    follows the reversal."""
-    plan, book = write.plan, write.book
+def _charged_replacement(write: CreditWrite, plan: Plan, old: UsageEvent, request: AmendUsageRequest) -> UsageEvent:
+    """The amend's new event, priced at the rate of `plan` (the version its period is billed at) and
+    charged once the old one's credits are back (under the subscription's overage policy: a `block`
+    plan that cannot cover it is 402, nothing written). It stands where the old one stood: the same
+    service, unit, source, occurred_at and period; its usage entry follows the reversal."""
+    book = write.book
     rate = plan.usage_rates.get(old.service)
     if rate is None:
         raise unknown_service(plan, old.service)
     credits = price(request.quantity, rate)
-    overage = charge(book, plan, credits)
+    overage = charge(book, write.plan, credits)
     event = UsageEvent(
         event_id=new_id(write.now),
         subscription_id=old.subscription_id,
