@@ -123,7 +123,9 @@ class DynamoUsageStore:
         self._correction_tables = Tables(subscriptions_table, ledger_table, outbox_table, idempotency_table)
         self._invoices = invoices_table
         self._layouts: dict[Kind, Layout] = credit_layouts(Tables(subscriptions_table, ledger_table, outbox_table)) | {
-            "usage_event": Layout(usage_table, key=lambda key: _event_key(*key), item=_event_item, indexed=True),
+            "usage_event": Layout(
+                usage_table, key=lambda key: _event_key(*key), item=_event_item, indexed=True, keys_only_indexes=1
+            ),
             "aggregate": Layout(usage_table, key=lambda key: aggregate_key(*key), add=self._aggregate_update),
         }
 

@@ -15,13 +15,16 @@ from .capacity import WriteUnits, item_size, transactional
 from .dynamodb import TransactionCancelled, is_conditional_failure, to_attributes, transact_write, value
 from .writes import Add, Kind, Operation, Put, Update, WriteRefused
 
+KEYS_ONLY_ENTRY = 100  # bytes: a keys-only index entry (its keys and the table's), under 1 KB
+
 
 @dataclass(frozen=True)
 class Layout:
     """How one kind of record is stored: its table, its key's attributes, its item. `stored`: the
     attributes an update sets, from the update (default: its changes as they are); `finish`: what
     the store adds to an update of its own (the due index); `add`: an Add's update expression;
-    `indexed`: its items make index entries (each one more write unit)."""
+    `indexed`: its items make index entries (each one more write unit); `keys_only_indexes`: the
+    keys-only indexes they are in besides (a small entry each: one write unit)."""
 
     table: str
     key: Callable[[Hashable], dict[str, Any]]
@@ -31,6 +34,7 @@ class Layout:
     finish: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
     add: Callable[[Add, dict[str, Any]], dict[str, Any]] | None = None
     indexed: bool = False
+    keys_only_indexes: int = 0
 
 
 def _conditions(expected: Mapping[str, Any], names: dict[str, str], values: dict[str, Any]) -> list[str]:
@@ -144,4 +148,6 @@ def _write_units(write: Sequence[Operation], items: list[dict[str, Any]], layout
         sizes.append(size)
         if layout.indexed:
             index_entries.append(size)
+        if isinstance(operation, Put):  # an update changes no key an index holds
+            index_entries += [KEYS_ONLY_ENTRY] * layout.keys_only_indexes
     return transactional(sizes, index_entry_sizes=index_entries)
