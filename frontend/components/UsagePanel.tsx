@@ -1,12 +1,11 @@
 "use client";
 import { useEffect, useState } from "react";
-import { newIdempotencyKey, type UsageEvent } from "../lib/api";
+import type { UsageEvent } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatCredits, formatDateTime } from "../lib/format";
 import { dailyFromEvents, periodDays } from "../lib/usage";
 import { asApiError, useResource } from "../lib/useResource";
 import type { ApiError } from "../lib/api";
-import { Field } from "./Field";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import { UsageChart } from "./UsageChart";
 
@@ -15,17 +14,7 @@ export const CHART_PAGES = 25;
 
 /** Usage history. The chart and the table both go by `occurred_at`; the window defaults to the
  * subscription's current period (and follows it when the period moves on) until one is chosen. */
-export function UsagePanel({
-  subscriptionId,
-  refreshKey = 0,
-  mayCorrect = false,
-  onChanged,
-}: {
-  subscriptionId: string | null;
-  refreshKey?: number;
-  mayCorrect?: boolean;
-  onChanged?: () => void;
-}) {
+export function UsagePanel({ subscriptionId, refreshKey = 0 }: { subscriptionId: string | null; refreshKey?: number }) {
   const client = useClient();
   const subscription = useResource(subscriptionId ? () => client.getSubscription(subscriptionId) : null, [client, subscriptionId, refreshKey]);
   const [chosen, setChosen] = useState<{ from: string; to: string } | null>(null);
@@ -62,22 +51,21 @@ export function UsagePanel({
               <EventsChart subscriptionId={subscriptionId} from={range.from} to={range.to} refreshKey={refreshKey} />
             </>
           )}
-          <EventTable subscriptionId={subscriptionId} refreshKey={refreshKey} mayCorrect={mayCorrect} onChanged={onChanged} />
+          <EventTable subscriptionId={subscriptionId} refreshKey={refreshKey} />
         </>
       )}
     </Panel>
   );
 }
 
-/** Credits per day of `occurred_at`, summed from the recorded events themselves (see lib/usage.ts). */
+/** Credits per day of `occurred_at`, summed from the events themselves (see lib/usage.ts). */
 function EventsChart({ subscriptionId, from, to, refreshKey }: { subscriptionId: string; from: string; to: string; refreshKey: number }) {
   const client = useClient();
   const events = useResource(async () => {
     const items: UsageEvent[] = [];
     let cursor: string | undefined;
     for (let pages = 0; pages < CHART_PAGES; pages += 1) {
-      // A voided event is no usage: the chart reads only the recorded ones (the table shows both).
-      const page = await client.usageEvents(subscriptionId, { from: `${from}T00:00:00Z`, to: `${to}T00:00:00Z`, status: "recorded", limit: "200", cursor });
+      const page = await client.usageEvents(subscriptionId, { from: `${from}T00:00:00Z`, to: `${to}T00:00:00Z`, limit: "200", cursor });
       items.push(...page.items);
       cursor = page.next_cursor ?? undefined;
       if (!cursor) break;
@@ -99,20 +87,8 @@ function EventsChart({ subscriptionId, from, to, refreshKey }: { subscriptionId:
 
 type Events = { state: "loading" } | { state: "error"; error: ApiError } | { state: "ready"; items: UsageEvent[]; next: string | null };
 
-export function EventTable({
-  subscriptionId,
-  refreshKey = 0,
-  mayCorrect = false,
-  onChanged,
-}: {
-  subscriptionId: string;
-  refreshKey?: number;
-  mayCorrect?: boolean;
-  onChanged?: () => void;
-}) {
+export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId: string; refreshKey?: number }) {
   const client = useClient();
-  const [correcting, setCorrecting] = useState<UsageEvent | null>(null);
-  const [done, setDone] = useState<string | null>(null);
   const [service, setService] = useState("");
   const [flag, setFlag] = useState("");
   const [draft, setDraft] = useState({ service: "", flag: "" });
@@ -186,20 +162,12 @@ export function EventTable({
                 <th scope="col" className="num">Overage</th>
                 <th scope="col">Guardrail</th>
                 <th scope="col" className="num">Balance after</th>
-                {mayCorrect ? <th scope="col"><span className="sr-only">Correct</span></th> : null}
               </tr>
             </thead>
             <tbody>
               {events.items.map((e) => (
-                <tr key={e.event_id} className={e.status === "voided" ? "voided" : undefined}>
-                  <td data-label="Occurred">
-                    {formatDateTime(e.occurred_at)}
-                    {e.status === "voided" ? (
-                      <span className="tag tag-voided" title={e.void_reason ?? undefined}>
-                        {e.replaced_by ? "amended" : "voided"}
-                      </span>
-                    ) : null}
-                  </td>
+                <tr key={e.event_id}>
+                  <td data-label="Occurred">{formatDateTime(e.occurred_at)}</td>
                   <td data-label="Service">{e.service}</td>
                   <td className="num" data-label="Quantity">
                     {formatCredits(e.quantity)} {e.unit}
@@ -224,37 +192,11 @@ export function EventTable({
                   <td className="num" data-label="Balance after">
                     {formatCredits(e.balance_after)}
                   </td>
-                  {mayCorrect ? (
-                    <td data-label="Correct">
-                      {e.status !== "voided" ? (
-                        <button type="button" onClick={() => setCorrecting(e)} aria-label={`Correct the ${e.service} event of ${formatDateTime(e.occurred_at)}`}>
-                          Correct…
-                        </button>
-                      ) : null}
-                    </td>
-                  ) : null}
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
-      ) : null}
-      {done ? (
-        <p className="state" role="status">
-          {done}
-        </p>
-      ) : null}
-      {correcting ? (
-        <CorrectionForm
-          key={correcting.event_id}
-          event={correcting}
-          onCancel={() => setCorrecting(null)}
-          onDone={(message) => {
-            setCorrecting(null);
-            setDone(message);
-            onChanged?.(); // balances, ledger, chart and this table all moved
-          }}
-        />
       ) : null}
       {events.state === "ready" && events.next ? (
         <button type="button" onClick={() => void loadMore()} disabled={more}>
@@ -262,73 +204,5 @@ export function EventTable({
         </button>
       ) : null}
     </div>
-  );
-}
-
-/** Void an event (its credits go back to the grants that paid them) or amend it to another
- * quantity (voided and replaced), with a reason. One idempotency key per form: a retried submit
- * corrects once. The API's refusals show as they are (409 `period_invoiced`: a credit note corrects
- * an invoiced period; 402 on a `block` plan; 422 at its field). */
-function CorrectionForm({ event, onCancel, onDone }: { event: UsageEvent; onCancel: () => void; onDone: (message: string) => void }) {
-  const client = useClient();
-  const [reason, setReason] = useState("");
-  const [quantity, setQuantity] = useState("");
-  const [key] = useState(() => newIdempotencyKey("correct"));
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const fields = error?.fields ?? {};
-
-  async function submit(kind: "void" | "amend") {
-    setBusy(true);
-    setError(null);
-    try {
-      if (kind === "void") {
-        await client.voidUsage(event.event_id, { reason: reason.trim(), idempotency_key: `${key}-void` });
-        onDone(`Voided: ${formatCredits(event.debited_credits)} credits went back to the grants that paid them.`);
-      } else {
-        const amended = await client.amendUsage(event.event_id, {
-          quantity: quantity.trim(),
-          reason: reason.trim(),
-          idempotency_key: `${key}-amend`,
-          guardrail: null, // the event's own guardrail annotations and metadata are kept
-          metadata: null,
-        });
-        onDone(`Amended to ${formatCredits(amended.quantity)} ${amended.unit}: ${formatCredits(amended.credits)} credits.`);
-      }
-    } catch (e) {
-      setError(asApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <form
-      className="correction-form"
-      aria-label="Correct usage"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void submit(quantity.trim() ? "amend" : "void");
-      }}
-    >
-      <p className="small">
-        {event.service}, {formatCredits(event.quantity)} {event.unit} on {formatDateTime(event.occurred_at)} ({formatCredits(event.credits)} credits)
-      </p>
-      {error && !Object.keys(fields).length ? <ErrorNotice error={error} /> : null}
-      <Field label="Reason" name="reason" error={fields.reason}>
-        {(control) => <input {...control} value={reason} onChange={(e) => setReason(e.target.value)} />}
-      </Field>
-      <Field label="Correct quantity (leave empty to void)" name="quantity" error={fields.quantity}>
-        {(control) => <input {...control} inputMode="decimal" value={quantity} onChange={(e) => setQuantity(e.target.value)} />}
-      </Field>
-      <div className="row">
-        <button type="submit" className="primary" disabled={busy}>
-          {quantity.trim() ? "Amend event" : "Void event"}
-        </button>
-        <button type="button" onClick={onCancel} disabled={busy}>
-          Cancel
-        </button>
-      </div>
-    </form>
   );
 }

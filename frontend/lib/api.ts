@@ -222,10 +222,7 @@ export class BillingClient {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage/daily`, { query: { from, to } });
   }
   /** Newest first by `occurred_at`, in [from, to) when given; 20 a page unless `limit` says. */
-  usageEvents(
-    id: string,
-    filters: { service?: string; guardrail_flag?: string; status?: "recorded" | "voided"; cursor?: string; from?: string; to?: string; limit?: string },
-  ): Promise<Page<UsageEvent>> {
+  usageEvents(id: string, filters: { service?: string; guardrail_flag?: string; cursor?: string; from?: string; to?: string; limit?: string }): Promise<Page<UsageEvent>> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage`, { query: { limit: "20", ...filters } });
   }
 
@@ -286,13 +283,6 @@ export class BillingClient {
   // Ledger and credits
   ledger(id: string, cursor?: string): Promise<Page<LedgerEntry>> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/ledger`, { query: { limit: "200", cursor } });
-  }
-  // Usage corrections (finance and staff): a void gives the credits back; an amend replaces the event
-  voidUsage(eventId: string, request: Schemas["VoidUsageRequest"]): Promise<UsageEvent> {
-    return this.json(`/usage/${encodeURIComponent(eventId)}/void`, { method: "POST", body: request });
-  }
-  amendUsage(eventId: string, request: Schemas["AmendUsageRequest"]): Promise<UsageEvent> {
-    return this.json(`/usage/${encodeURIComponent(eventId)}/amend`, { method: "POST", body: request });
   }
   changeCredits(id: string, change: Schemas["CreditChangeRequest"]): Promise<LedgerEntry> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/credits`, { method: "POST", body: change });

@@ -60,7 +60,6 @@ export function can(session: Session, action: Action): boolean {
     case "administer":
       return has("marketplace:admin", "finance");
     case "manage-invoices":
-    case "correct-usage":
       return has("marketplace:admin", "finance");
     case "change-credits":
     case "manage-plans":
@@ -73,7 +72,7 @@ export function can(session: Session, action: Action): boolean {
   }
 }
 
-export type Action = "subscribe" | "administer" | "manage-invoices" | "correct-usage" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings" | "cancel";
+export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings" | "cancel";
 
 const ROLE_TEXT: Record<Role, string> = {
   "marketplace:admin": "Marketplace admin",
