@@ -82,17 +82,7 @@ def void_usage(
         voided, _ = _correct(billing, write, current, request.reason)
         return voided
 
-    idempotency = Idempotency(
-        scope_key("usage-void", event_id, request.idempotency_key), fingerprint(request, event_id), UsageEvent
-    )
-    return credit_write(
-        billing,
-        change,
-        read=lambda: billing.subscriptions.get(event.subscription_id),
-        actor=caller.principal,
-        idempotency=idempotency,
-        pause=pause,
-    )
+    return _correction(billing, caller, event, "usage-void", request, change, pause=pause)
 
 
 def amend_usage(
@@ -112,8 +102,33 @@ def amend_usage(
         _, new = _correct(billing, write, current, request.reason, amend=request)
         return new
 
+    return _correction(
+        billing,
+        caller,
+        event,
+        "usage-amend",
+        request,
+        change,
+        active_only="The subscription is canceled; its usage can be voided, not amended.",
+        pause=pause,
+    )
+
+
+def _correction(
+    billing: Billing,
+    caller: Caller,
+    event: UsageEvent,
+    scope: str,
+    request: VoidUsageRequest | AmendUsageRequest,
+    change,
+    *,
+    active_only: str | None = None,
+    pause: Pause,
+) -> tuple[UsageEvent, bool]:
+    """One correction's credit write on the event's subscription, under the request's key (scoped
+    to the event, so one key can correct two events)."""
     idempotency = Idempotency(
-        scope_key("usage-amend", event_id, request.idempotency_key), fingerprint(request, event_id), UsageEvent
+        scope_key(scope, event.event_id, request.idempotency_key), fingerprint(request, event.event_id), UsageEvent
     )
     return credit_write(
         billing,
@@ -121,7 +136,7 @@ def amend_usage(
         read=lambda: billing.subscriptions.get(event.subscription_id),
         actor=caller.principal,
         idempotency=idempotency,
-        active_only="The subscription is canceled; its usage can be voided, not amended.",
+        active_only=active_only,
         pause=pause,
     )
 
