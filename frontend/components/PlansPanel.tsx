@@ -1,5 +1,5 @@
 "use client";
-import { useEffect, useState } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { newIdempotencyKey, type Plan, type Subscription } from "../lib/api";
 import { useClient } from "../lib/context";
 import { compareDecimals, multiplyDecimals } from "../lib/decimal";
@@ -7,6 +7,7 @@ import { formatCentsRate, formatCredits, formatMoney } from "../lib/format";
 import { can, type Session } from "../lib/session";
 import { asApiError, useResource } from "../lib/useResource";
 import { Field } from "./Field";
+import { PendingPlanChangeNotice, PlanChange, slaVersion } from "./PlanChange";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import type { ApiError } from "../lib/api";
 
@@ -15,10 +16,6 @@ const CADENCE: Record<Plan["billing_cadence"], string> = { monthly: "month", qua
 /** Cheapest first (the API pages so; kept here too so a merged page stays ordered). */
 export function cheapestFirst(plans: Plan[]): Plan[] {
   return [...plans].sort((a, b) => a.base_fee_cents - b.base_fee_cents || a.name.localeCompare(b.name));
-}
-
-export function slaVersion(plan: Plan): string {
-  return `${plan.sla.tier}@${plan.version}`;
 }
 
 /** The catalog (active plans, cheapest first) and, for a subscriber, its own plan: the version it
@@ -30,6 +27,7 @@ export function PlansPanel({
   refreshKey = 0,
   subscription = null,
   onCatalog,
+  onChanged,
 }: {
   session: Session | null;
   hasSubscription: boolean;
@@ -38,6 +36,8 @@ export function PlansPanel({
   subscription?: Subscription | null;
   /** Told how many plans the catalog lists, once it is read. */
   onCatalog?: (count: number) => void;
+  /** After a plan change (made, or a pending one dropped). */
+  onChanged?: () => void;
 }) {
   const client = useClient();
   const plans = useResource(() => client.listPlans(), [client, refreshKey]);
@@ -52,9 +52,12 @@ export function PlansPanel({
   }, [count, onCatalog]);
   const rows = plans.state === "ready" ? featureRows(cheapestFirst(plans.data.items)) : [];
   const listed = plans.state === "ready" ? plans.data.items.find((p) => p.plan_id === subscription?.plan_id) ?? null : undefined;
+  // An org admin of the subscribing organization may move it to any other plan (or version) listed.
+  const mayChange = session !== null && subscription?.status === "active" && can(session, "change-plan") && session.org === subscription.organization_id;
+  const changed = onChanged ?? (() => undefined);
   return (
     <Panel id="plans" title="Plans">
-      {subscription ? <OwnPlan subscription={subscription} listed={listed} session={session} /> : null}
+      {subscription ? <OwnPlan subscription={subscription} listed={listed} session={session} mayChange={mayChange} onChanged={changed} /> : null}
       {plans.state === "loading" ? <Loading what="plans" /> : null}
       {plans.state === "error" ? <ErrorNotice error={plans.error} onRetry={plans.reload} /> : null}
       {plans.state === "ready" && plans.data.items.length === 0 ? (
@@ -73,6 +76,17 @@ export function PlansPanel({
                 session={session}
                 mayOffer={session !== null && can(session, "subscribe") && !hasSubscription}
                 onSubscribed={onSubscribed}
+                change={
+                  mayChange && session && subscription && !(plan.plan_id === subscription.plan_id && plan.version === subscription.plan_version) ? (
+                    subscription.pending_plan_change?.plan_id === plan.plan_id && subscription.pending_plan_change.plan_version === plan.version ? (
+                      <p className="muted small" data-testid={`pending-${plan.plan_id}`}>
+                        Your subscription moves to this plan when the current period ends.
+                      </p>
+                    ) : (
+                      <PlanChange plan={plan} subscription={subscription} session={session} onChanged={changed} />
+                    )
+                  ) : null
+                }
               />
             </li>
           ))}
@@ -95,13 +109,26 @@ export function featureRows(plans: Plan[]): FeatureRow[] {
 /** The subscriber's own plan at the version it is on, archived or not. `listed`: the catalog's
  * plan of that id (null: not listed, so archived; undefined: the catalog is not read yet). When
  * the catalog lists that very version, its card below is marked instead of shown twice. */
-function OwnPlan({ subscription, listed, session }: { subscription: Subscription; listed: Plan | null | undefined; session: Session | null }) {
+function OwnPlan({
+  subscription,
+  listed,
+  session,
+  mayChange,
+  onChanged,
+}: {
+  subscription: Subscription;
+  listed: Plan | null | undefined;
+  session: Session | null;
+  mayChange: boolean;
+  onChanged: () => void;
+}) {
   const client = useClient();
   const plan = useResource(() => client.planVersion(subscription.plan_id, subscription.plan_version), [client, subscription.plan_id, subscription.plan_version]);
   const sameAsListed = listed?.version === subscription.plan_version;
   return (
     <section className="own-plan" aria-labelledby="own-plan-title" data-testid="own-plan">
       <h3 id="own-plan-title">{subscription.status === "active" ? "Your plan" : "Your last plan"}</h3>
+      <PendingPlanChangeNotice subscription={subscription} mayChange={mayChange} onChanged={onChanged} />
       {plan.state === "loading" ? <Loading what="your plan" /> : null}
       {plan.state === "error" ? <ErrorNotice error={plan.error} onRetry={plan.reload} /> : null}
       {plan.state === "ready" ? (
@@ -134,6 +161,7 @@ export function PlanCard({
   available = null,
   testId = `plan-${plan.plan_id}`,
   yours = false,
+  change = null,
 }: {
   plan: Plan;
   session: Session | null;
@@ -146,6 +174,8 @@ export function PlanCard({
   testId?: string;
   /** The subscriber is on this very version. */
   yours?: boolean;
+  /** What a subscriber may do about this plan: "Change to this plan", or that it is scheduled. */
+  change?: ReactNode;
 }) {
   const client = useClient();
   const [open, setOpen] = useState(false);
@@ -277,6 +307,7 @@ export function PlanCard({
         </div>
       ) : null}
       <Estimator plan={plan} available={available} id={`${testId}-estimate`} />
+      {change}
       {mayOffer && !open ? (
         <button type="button" className="primary" onClick={() => setOpen(true)}>
           Subscribe to {plan.name}

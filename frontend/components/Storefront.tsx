@@ -150,6 +150,7 @@ function Dashboard({ session }: { session: Session }) {
         refreshKey={refreshKey}
         subscription={ownSubscription}
         onCatalog={setCatalogSize}
+        onChanged={refresh}
       />
       {staff ? <AdminPanel session={session} selected={chosen} onSelect={setChosen} refreshKey={refreshKey} onChanged={refresh} /> : null}
       {orgUser && own.state === "loading" && !ownSubscription ? <Loading what="your subscription" /> : null}

@@ -1,15 +1,19 @@
 // The one API client of the storefront: every call to /api/billing goes through here, typed by
 // lib/api-types.ts (generated from the service's OpenAPI document). Components never call fetch.
 import type { components } from "./api-types";
+import type { AmendUsageRequest, PendingPlanChange, PlanChangePreview, PlanChangeRequest, UsageCorrectionFields, VoidUsageRequest } from "./api-pending";
 import { fieldMessage } from "./errors";
+
+export type { NextPeriod, PendingPlanChange, PlanChangeEffective, PlanChangePreview, PlanChangeRequest } from "./api-pending";
 
 export type Schemas = components["schemas"];
 export type Plan = Schemas["Plan"];
 export type PlanListing = Schemas["PlanListing"];
-export type Subscription = Schemas["Subscription"];
-export type SubscriptionWithHealth = Schemas["SubscriptionWithHealth"];
+export type Subscription = Schemas["Subscription"] & { pending_plan_change?: PendingPlanChange | null };
+export type SubscriptionWithHealth = Schemas["SubscriptionWithHealth"] & { pending_plan_change?: PendingPlanChange | null };
 export type Health = Schemas["Health"];
-export type UsageEvent = Schemas["UsageEvent"];
+/** An event recorded before corrections existed carries none of their fields: read as `recorded`. */
+export type UsageEvent = Schemas["UsageEvent"] & Partial<UsageCorrectionFields>;
 export type DailyUsage = Schemas["DailyUsage"];
 export type Invoice = Schemas["Invoice"];
 export type ExportFormat = "pdf" | "csv" | "json";
@@ -195,6 +199,19 @@ export class BillingClient {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/invoices/upcoming`, { query: { cancel_now: cancelNow ? "true" : undefined } });
   }
 
+  /** What a plan change would bill and start (`preview: true`: writes nothing). */
+  previewPlanChange(id: string, request: Omit<PlanChangeRequest, "preview">): Promise<PlanChangePreview> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/plan-change`, { method: "POST", body: { ...request, preview: true } });
+  }
+  /** Org admins of that org and marketplace admins: now, or pending until the period ends. */
+  changePlan(id: string, request: Omit<PlanChangeRequest, "preview">): Promise<Subscription> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/plan-change`, { method: "POST", body: request });
+  }
+  /** Drops a pending change: the next period starts on the current plan. */
+  keepCurrentPlan(id: string): Promise<Subscription> {
+    return this.json(`/subscriptions/${encodeURIComponent(id)}/plan-change`, { method: "DELETE" });
+  }
+
   /** Org admins of that org and marketplace admins: low-balance threshold and auto top-up. */
   changeSettings(id: string, settings: SettingsRequest): Promise<SubscriptionWithHealth> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/settings`, { method: "PUT", body: settings });
@@ -222,8 +239,16 @@ export class BillingClient {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage/daily`, { query: { from, to } });
   }
   /** Newest first by `occurred_at`, in [from, to) when given; 20 a page unless `limit` says. */
-  usageEvents(id: string, filters: { service?: string; guardrail_flag?: string; cursor?: string; from?: string; to?: string; limit?: string }): Promise<Page<UsageEvent>> {
+  usageEvents(id: string, filters: { service?: string; guardrail_flag?: string; cursor?: string; from?: string; to?: string; limit?: string; status?: "recorded" | "voided" }): Promise<Page<UsageEvent>> {
     return this.json(`/subscriptions/${encodeURIComponent(id)}/usage`, { query: { limit: "20", ...filters } });
+  }
+  /** Finance and marketplace admins (and services): the event's credits go back where they came from. */
+  voidUsage(eventId: string, request: VoidUsageRequest): Promise<UsageEvent> {
+    return this.json(`/usage/${encodeURIComponent(eventId)}/void`, { method: "POST", body: request });
+  }
+  /** Voids the event and records its replacement with the new quantity (201: the new event). */
+  amendUsage(eventId: string, request: AmendUsageRequest): Promise<UsageEvent> {
+    return this.json(`/usage/${encodeURIComponent(eventId)}/amend`, { method: "POST", body: request });
   }
 
   // Invoices

@@ -33,6 +33,9 @@ const FIELD_LABELS: Record<string, string> = {
   "sla.support": "Support",
   sla_acceptance: "SLA acceptance",
   "sla_acceptance.accepted_by": "Accepted by",
+  "sla_acceptance.sla_version": "SLA version",
+  effective: "When",
+  quantity: "Quantity",
   residency: "Residency",
   low_balance_threshold_credits: "Low-balance threshold",
   auto_top_up: "Auto top-up",
@@ -84,6 +87,17 @@ const SENTENCES: Record<string, Sentence> = {
   precondition_failed: () => "Someone changed this plan since you opened it. Reload it to see the current version, then make your change again.",
   idempotency_in_progress: () => "The same request is still being processed. Wait a moment, then reload.",
   malformed_json: () => "The request could not be read. Reload the page and try again.",
+  // Plan changes
+  plan_unchanged: () => "Your subscription is already on this version of the plan: there is nothing to change.",
+  plan_archived: () => "This plan has been archived: it takes no new subscriptions or changes. Choose another plan.",
+  currency_mismatch: () => "This plan is billed in another currency than your subscription. A plan change keeps the currency: choose a plan in the same one.",
+  no_pending_plan_change: () => "There is no pending plan change any more: the next period starts on your current plan.",
+  // Usage corrections
+  period_invoiced: (e) => {
+    const number = typeof e.details.number === "string" ? e.details.number : "its invoice";
+    return `This usage is billed on ${number}, which is issued and never changes. Correct it with a credit note on ${number} instead.`;
+  },
+  event_voided: () => "This event is voided already, so it cannot be amended. Reload to see its current state.",
 };
 
 /** The sentence for an error: its code's meaning, or its own message made readable. */

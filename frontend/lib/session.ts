@@ -64,7 +64,10 @@ export function can(session: Session, action: Action): boolean {
     case "change-credits":
     case "manage-plans":
       return has("marketplace:admin");
+    case "correct-usage":
+      return has("marketplace:admin", "finance");
     case "cancel":
+    case "change-plan":
     case "manage-settings":
       return has("marketplace:admin") || (has("org:admin") && session.org !== null);
     case "read-own-billing":
@@ -72,7 +75,7 @@ export function can(session: Session, action: Action): boolean {
   }
 }
 
-export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings" | "cancel";
+export type Action = "subscribe" | "administer" | "manage-invoices" | "change-credits" | "manage-plans" | "read-own-billing" | "manage-settings" | "cancel" | "change-plan" | "correct-usage";
 
 const ROLE_TEXT: Record<Role, string> = {
   "marketplace:admin": "Marketplace admin",

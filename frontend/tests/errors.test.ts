@@ -33,6 +33,11 @@ describe("errors for people", () => {
     expect(errorSentence(error)).toContain("Reload it");
   });
 
+  it("says how to correct usage on an issued invoice, naming its number", () => {
+    const error = new ApiError(409, "period_invoiced", "The event's period is invoiced (01INV).", { invoice_id: "01INV", number: "INV-000042" });
+    expect(errorSentence(error)).toBe("This usage is billed on INV-000042, which is issued and never changes. Correct it with a credit note on INV-000042 instead.");
+  });
+
   it("keeps an unknown field's words", () => {
     expect(fieldLabel("body.some_new_field")).toBe("Some new field");
   });

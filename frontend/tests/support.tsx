@@ -5,25 +5,32 @@ import { ClientContext } from "../lib/context";
 import { sessionFromToken, type Role, type Session } from "../lib/session";
 
 type Answer = { status?: number; body: unknown; headers?: Record<string, string> } | "pending";
+/** A route's answer, or a function of the request's JSON body that chooses it. */
+type Route = Answer | ((body: Record<string, unknown>) => Answer);
 
-/** A client whose fetch answers from a table of `METHOD /path` prefixes ("pending": never answers). */
-export function fakeClient(routes: Record<string, Answer>): { client: BillingClient; calls: string[] } {
+/** A client whose fetch answers from a table of `METHOD /path` prefixes ("pending": never answers);
+ * `sent` records each request's JSON body. */
+export function fakeClient(routes: Record<string, Route>): { client: BillingClient; calls: string[]; sent: { call: string; body: Record<string, unknown> }[] } {
   const calls: string[] = [];
+  const sent: { call: string; body: Record<string, unknown> }[] = [];
   const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
     const key = `${init?.method ?? "GET"} ${url}`;
     calls.push(key);
+    const body = typeof init?.body === "string" ? (JSON.parse(init.body) as Record<string, unknown>) : {};
+    if (typeof init?.body === "string") sent.push({ call: key, body });
     const match = Object.keys(routes)
       .filter((route) => key.startsWith(route))
       .sort((a, b) => b.length - a.length)[0];
-    const answer = match ? routes[match] : { status: 404, body: { error: { code: "not_found", message: `No route ${key}`, details: {} } } };
+    const route = match ? routes[match] : { status: 404, body: { error: { code: "not_found", message: `No route ${key}`, details: {} } } };
+    const answer = typeof route === "function" ? route(body) : route;
     if (answer === "pending" || answer === undefined) return new Promise<Response>(() => {});
     return new Response(JSON.stringify(answer.body), {
       status: answer.status ?? 200,
       headers: { "Content-Type": "application/json", ...(answer.headers ?? {}) },
     });
   }) as typeof fetch;
-  return { client: new BillingClient("/api/billing", fetcher), calls };
+  return { client: new BillingClient("/api/billing", fetcher), calls, sent };
 }
 
 export function renderWith(client: BillingClient, ui: ReactElement) {
