@@ -1,9 +1,10 @@
 "use client";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { newIdempotencyKey, type ApiError, type Plan, type PlanChangeEffective, type PlanChangePreview, type PlanChangeRequest, type Subscription } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatCredits, formatDate, formatDateTime, formatMoney } from "../lib/format";
 import type { Session } from "../lib/session";
+import { useIntentKey } from "../lib/useIntentKey";
 import { asApiError, useResource } from "../lib/useResource";
 import { InvoiceLines } from "./InvoiceLines";
 import { ErrorNotice, Loading } from "./Panel";
@@ -44,7 +45,7 @@ export function PlanChange({ plan, subscription, session, onChanged }: { plan: P
   const [preview, setPreview] = useState<Preview>({ state: "idle" });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
-  const intent = useRef<{ signature: string; key: string } | null>(null);
+  const intent = useIntentKey("plan-change");
   const needsSla = slaAsked || needsSlaAcceptance(subscription, plan);
   const request = (key: string): Omit<PlanChangeRequest, "preview"> => ({
     plan_id: plan.plan_id,
@@ -79,13 +80,11 @@ export function PlanChange({ plan, subscription, session, onChanged }: { plan: P
     // One key per intent (this plan, this timing, this acceptance): a retry after a failure sends
     // the same one, so a change that did go through is answered again, never made twice.
     const body = request("");
-    const signature = JSON.stringify({ ...body, idempotency_key: undefined });
-    if (intent.current?.signature !== signature) intent.current = { signature, key: newIdempotencyKey("plan-change") };
     setBusy(true);
     setError(null);
     try {
-      await client.changePlan(subscription.subscription_id, { ...body, idempotency_key: intent.current.key });
-      intent.current = null;
+      await client.changePlan(subscription.subscription_id, { ...body, idempotency_key: intent.keyFor(body) });
+      intent.done();
       setOpen(false);
       onChanged();
     } catch (e) {

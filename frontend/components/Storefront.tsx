@@ -180,7 +180,7 @@ function Dashboard({ session }: { session: Session }) {
       ) : null}
       {staff || (orgUser && ownSubscription) ? (
         <>
-          <UsagePanel subscriptionId={subscriptionId} refreshKey={refreshKey} />
+          <UsagePanel subscriptionId={subscriptionId} refreshKey={refreshKey} mayCorrect={can(session, "correct-usage")} onChanged={refresh} />
           <InvoicesPanel subscriptionId={subscriptionId} mayManage={can(session, "manage-invoices")} refreshKey={refreshKey} onChanged={refresh} />
         </>
       ) : null}

@@ -8,13 +8,25 @@ import { asApiError, useResource } from "../lib/useResource";
 import type { ApiError } from "../lib/api";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import { UsageChart } from "./UsageChart";
+import { CorrectionForm, CorrectionNote, describeEvent, type Correction } from "./UsageCorrection";
 
 /** Events read for the chart: 25 pages of 200. A busier window says the chart is partial. */
 export const CHART_PAGES = 25;
 
 /** Usage history. The chart and the table both go by `occurred_at`; the window defaults to the
  * subscription's current period (and follows it when the period moves on) until one is chosen. */
-export function UsagePanel({ subscriptionId, refreshKey = 0 }: { subscriptionId: string | null; refreshKey?: number }) {
+export function UsagePanel({
+  subscriptionId,
+  refreshKey = 0,
+  mayCorrect = false,
+  onChanged,
+}: {
+  subscriptionId: string | null;
+  refreshKey?: number;
+  /** Finance and marketplace admins: Void and Amend on a row. */
+  mayCorrect?: boolean;
+  onChanged?: () => void;
+}) {
   const client = useClient();
   const subscription = useResource(subscriptionId ? () => client.getSubscription(subscriptionId) : null, [client, subscriptionId, refreshKey]);
   const [chosen, setChosen] = useState<{ from: string; to: string } | null>(null);
@@ -51,7 +63,7 @@ export function UsagePanel({ subscriptionId, refreshKey = 0 }: { subscriptionId:
               <EventsChart subscriptionId={subscriptionId} from={range.from} to={range.to} refreshKey={refreshKey} />
             </>
           )}
-          <EventTable subscriptionId={subscriptionId} refreshKey={refreshKey} />
+          <EventTable subscriptionId={subscriptionId} refreshKey={refreshKey} mayCorrect={mayCorrect} onChanged={onChanged} />
         </>
       )}
     </Panel>
@@ -87,8 +99,13 @@ function EventsChart({ subscriptionId, from, to, refreshKey }: { subscriptionId:
 
 type Events = { state: "loading" } | { state: "error"; error: ApiError } | { state: "ready"; items: UsageEvent[]; next: string | null };
 
-export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId: string; refreshKey?: number }) {
+/** The events, newest first, with guardrail filters; a voided one stays, struck, with its reason.
+ * `mayCorrect`: Void and Amend on a recorded event, each after a confirmation with a reason. */
+export function EventTable({ subscriptionId, refreshKey = 0, mayCorrect = false, onChanged }: { subscriptionId: string; refreshKey?: number; mayCorrect?: boolean; onChanged?: () => void }) {
   const client = useClient();
+  const [correcting, setCorrecting] = useState<Correction | null>(null);
+  const [corrected, setCorrected] = useState<string | null>(null);
+  const [generation, setGeneration] = useState(0);
   const [service, setService] = useState("");
   const [flag, setFlag] = useState("");
   const [draft, setDraft] = useState({ service: "", flag: "" });
@@ -105,7 +122,7 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
     return () => {
       current = false;
     };
-  }, [client, subscriptionId, service, flag, refreshKey]);
+  }, [client, subscriptionId, service, flag, refreshKey, generation]);
 
   async function loadMore() {
     if (events.state !== "ready" || !events.next) return;
@@ -146,6 +163,24 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
         </label>
         <button type="submit">Apply filters</button>
       </form>
+      {corrected ? (
+        <p className="state state-ok" role="status" data-testid="usage-corrected">
+          {corrected}
+        </p>
+      ) : null}
+      {correcting ? (
+        <CorrectionForm
+          key={`${correcting.action}-${correcting.event.event_id}`}
+          correction={correcting}
+          onCancel={() => setCorrecting(null)}
+          onDone={(message) => {
+            setCorrecting(null);
+            setCorrected(message);
+            setGeneration((g) => g + 1);
+            onChanged?.();
+          }}
+        />
+      ) : null}
       {events.state === "loading" ? <Loading what="usage events" /> : null}
       {events.state === "error" ? <ErrorNotice error={events.error} /> : null}
       {events.state === "ready" && events.items.length === 0 ? <Empty>No usage events{service || flag ? " match these filters" : " yet"}.</Empty> : null}
@@ -162,38 +197,75 @@ export function EventTable({ subscriptionId, refreshKey = 0 }: { subscriptionId:
                 <th scope="col" className="num">Overage</th>
                 <th scope="col">Guardrail</th>
                 <th scope="col" className="num">Balance after</th>
+                {mayCorrect ? (
+                  <th scope="col">
+                    <span className="sr-only">Corrections</span>
+                  </th>
+                ) : null}
               </tr>
             </thead>
             <tbody>
-              {events.items.map((e) => (
-                <tr key={e.event_id}>
-                  <td data-label="Occurred">{formatDateTime(e.occurred_at)}</td>
-                  <td data-label="Service">{e.service}</td>
-                  <td className="num" data-label="Quantity">
-                    {formatCredits(e.quantity)} {e.unit}
-                  </td>
-                  <td className="num" data-label="Credits">
-                    {formatCredits(e.credits)}
-                  </td>
-                  <td className={`num${e.overage_credits !== "0" ? " overage" : ""}`} data-label="Overage">{e.overage_credits !== "0" ? formatCredits(e.overage_credits) : "—"}</td>
-                  <td data-label="Guardrail">
-                    {(e.guardrail.flags ?? []).map((f) => (
-                      <span key={f} className="tag tag-flag">
-                        {f}
-                      </span>
-                    ))}
-                    {(e.guardrail.escalation_codes ?? []).map((c) => (
-                      <span key={c} className="tag tag-escalation" title="escalation code">
-                        <span className="sr-only">escalation </span>
-                        {c}
-                      </span>
-                    ))}
-                  </td>
-                  <td className="num" data-label="Balance after">
-                    {formatCredits(e.balance_after)}
-                  </td>
-                </tr>
-              ))}
+              {events.items.map((e) => {
+                const voided = e.status === "voided";
+                // A voided event's figures stay readable, struck: it no longer counts.
+                const struck = (value: string) => (voided ? <del>{value}</del> : value);
+                return (
+                  <tr key={e.event_id} className={voided ? "usage-voided" : undefined} data-status={e.status ?? "recorded"} data-testid={`usage-${e.event_id}`}>
+                    <td data-label="Occurred">
+                      {formatDateTime(e.occurred_at)}
+                      <CorrectionNote event={e} />
+                    </td>
+                    <td data-label="Service">{struck(e.service)}</td>
+                    <td className="num" data-label="Quantity">
+                      {struck(`${formatCredits(e.quantity)} ${e.unit}`)}
+                    </td>
+                    <td className="num" data-label="Credits">
+                      {struck(formatCredits(e.credits))}
+                    </td>
+                    <td className={`num${e.overage_credits !== "0" && !voided ? " overage" : ""}`} data-label="Overage">
+                      {e.overage_credits !== "0" ? struck(formatCredits(e.overage_credits)) : "—"}
+                    </td>
+                    <td data-label="Guardrail">
+                      {(e.guardrail.flags ?? []).map((f) => (
+                        <span key={f} className="tag tag-flag">
+                          {f}
+                        </span>
+                      ))}
+                      {(e.guardrail.escalation_codes ?? []).map((c) => (
+                        <span key={c} className="tag tag-escalation" title="escalation code">
+                          <span className="sr-only">escalation </span>
+                          {c}
+                        </span>
+                      ))}
+                    </td>
+                    <td className="num" data-label="Balance after">
+                      {formatCredits(e.balance_after)}
+                    </td>
+                    {mayCorrect ? (
+                      <td className="actions">
+                        {!voided ? (
+                          <span className="row">
+                            {(["void", "amend"] as const).map((action) => (
+                              <button
+                                key={action}
+                                type="button"
+                                className={action === "void" ? "danger small" : "small"}
+                                aria-label={`${action === "void" ? "Void" : "Amend"} ${describeEvent(e)}`}
+                                onClick={() => {
+                                  setCorrecting({ action, event: e });
+                                  setCorrected(null);
+                                }}
+                              >
+                                {action === "void" ? "Void" : "Amend"}
+                              </button>
+                            ))}
+                          </span>
+                        ) : null}
+                      </td>
+                    ) : null}
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>

@@ -8,6 +8,7 @@ import { addDecimals } from "./decimal";
 export function dailyFromEvents(events: UsageEvent[]): DailyUsage[] {
   const days = new Map<string, DailyUsage>();
   for (const e of events) {
+    if (e.status === "voided") continue; // a voided event no longer counts (it stays in the table, struck)
     const day = new Date(e.occurred_at).toISOString().slice(0, 10);
     const entry = days.get(day) ?? { day, services: {} };
     const s = entry.services[e.service] ?? { quantity: "0", credits: "0", overage_credits: "0", events: 0 };
