@@ -31,6 +31,7 @@ PAGE = """<!DOCTYPE html>
         presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
         layout: "StandaloneLayout",
         validatorUrl: null,
+        persistAuthorization: true,
       }});
     </script>
   </body>

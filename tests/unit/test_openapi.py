@@ -120,10 +120,11 @@ def test_created_resources_link_to_the_operations_their_bodies_name(document):
 
 
 def test_public_routes_need_no_token_and_the_rest_a_bearer_jwt(document):
-    assert document["components"]["securitySchemes"]["bearer"] == {
+    assert document["components"]["securitySchemes"]["bearer"] | {"description": ""} == {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
+        "description": "",
     }
     assert document["security"] == [{"bearer": []}]
     public = {(m, p) for m, p, is_public in document_routes(document) if is_public}
@@ -152,3 +153,35 @@ def test_the_document_is_built_once_per_container_and_not_on_a_cold_start():
     )
     found = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert found.stdout.split() == ["False", "False"]
+
+
+def _request_bodies(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS and "requestBody" in operation:
+                yield method.upper(), path, operation["requestBody"]["content"]["application/json"]
+
+
+def test_every_request_body_has_an_example_for_try_it_out(document):
+    missing = [(method, path) for method, path, body in _request_bodies(document) if "example" not in body]
+    assert not missing, f"add a request example in billing/api/examples.py for: {missing}"
+
+
+def test_every_request_example_is_a_body_its_route_accepts():
+    from billing.api.examples import MERGE_PATCH_EXAMPLE, REQUEST_EXAMPLES
+    from billing.domain.plans import merge_patch
+
+    bodies = {route.body.__name__: route.body for route in routes() if isinstance(route.body, type)}
+    assert set(REQUEST_EXAMPLES) <= set(bodies), "an example names no request model"
+    for name, example in REQUEST_EXAMPLES.items():
+        bodies[name].model_validate(example)  # raises on a body the API would refuse with a 422
+    patched = bodies["PlanRevision"].model_validate(merge_patch(REQUEST_EXAMPLES["PlanRevision"], MERGE_PATCH_EXAMPLE))
+    assert patched.base_fee_cents == MERGE_PATCH_EXAMPLE["base_fee_cents"]
+
+
+def test_the_document_says_how_to_get_a_token_for_try_it_out(document):
+    assert "make token" in document["info"]["description"]
+    assert "Authorize" in document["info"]["description"]
+    assert "make token" in document["components"]["securitySchemes"]["bearer"]["description"]
+    plan = document["paths"]["/api/billing/plans/{plan_id}"]["get"]["parameters"][0]
+    assert plan["example"] == "lab-standard"

@@ -9,13 +9,31 @@ import re
 from functools import cache
 from typing import Any
 
-from .operations import CSV, Route, routes
+from .examples import MERGE_PATCH_EXAMPLE, PATH_EXAMPLES, REQUEST_EXAMPLES
+from .operations import CSV, MERGE_PATCH, Route, routes
 
 TITLE = "Marketplace Billing API"
 VERSION = "1"
 REF = "#/components/schemas/{model}"
 ERROR_ENVELOPE = "ErrorEnvelope"
 _PARAMETER = re.compile(r"{([A-Za-z0-9_]+)}")
+DESCRIPTION = (
+    "Generated from the service's own route table and models. "
+    "Money is integer cents; credits, quantities and rates are exact decimal strings.\n\n"
+    "**Trying it out**: every route but the public catalog needs a bearer token. Press *Authorize* and "
+    "paste one (the token alone, without `Bearer`). Against the local stack, "
+    "`make token ROLE=org:admin ORG=org-acme RESIDENCY=us` prints one (roles: `marketplace:admin`, `finance`, "
+    "`service`, `org:admin`, `org:member`), as does `POST /_local/token`; in a deployment the identity provider "
+    "issues it. Each operation names the roles it needs. The request examples follow the README's walk on a "
+    "fresh sandbox: `org-acme` subscribes to `lab-standard` first; a fixed idempotency key sent twice is replayed."
+)
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "A JWT with `sub`, `roles`, `org` (organization roles) and `residency`. "
+    "Locally: `make token ROLE=... ORG=... RESIDENCY=...`.",
+}
 
 
 def _error_envelope() -> dict[str, Any]:
@@ -139,7 +157,10 @@ def _path_parameters(route: Route) -> list[dict[str, Any]]:
     for name in _PARAMETER.findall(route.path):
         annotation = route.path_types.get(name)
         schema = TypeAdapter(annotation).json_schema() if annotation is not None else {"type": "string", "minLength": 1}
-        found.append({"name": name, "in": "path", "required": True, "schema": schema})
+        parameter = {"name": name, "in": "path", "required": True, "schema": schema}
+        if name in PATH_EXAMPLES:
+            parameter["example"] = PATH_EXAMPLES[name]
+        found.append(parameter)
     return found
 
 
@@ -163,14 +184,13 @@ def _operation(route: Route, refs: dict[tuple[Any, str], dict[str, Any]]) -> dic
     if parameters:
         operation["parameters"] = parameters
     if route.body is not None:
-        operation["requestBody"] = {
-            "required": route.body_required,
-            "content": {
-                "application/json": {
-                    "schema": route.body if isinstance(route.body, dict) else refs[(route.body, "validation")]
-                }
-            },
+        body: dict[str, Any] = {
+            "schema": route.body if isinstance(route.body, dict) else refs[(route.body, "validation")]
         }
+        example = _request_example(route)
+        if example is not None:
+            body["example"] = example
+        operation["requestBody"] = {"required": route.body_required, "content": {"application/json": body}}
     responses: dict[str, Any] = {}
     for status, model in sorted(route.responses.items()):
         if model == CSV:
@@ -191,6 +211,13 @@ def _operation(route: Route, refs: dict[tuple[Any, str], dict[str, Any]]) -> dic
         responses[str(status)] = _error_response(codes)
     operation["responses"] = responses
     return operation
+
+
+def _request_example(route: Route) -> dict[str, Any] | None:
+    """A body "Try it out" can send as it is (examples.py), by the request model's name."""
+    if route.body is MERGE_PATCH:
+        return MERGE_PATCH_EXAMPLE
+    return REQUEST_EXAMPLES.get(getattr(route.body, "__name__", ""))
 
 
 def _links(route: Route, table: list[Route]) -> dict[str, Any]:
@@ -225,14 +252,13 @@ def build_document(table: list[Route] | None = None) -> dict[str, Any]:
         "info": {
             "title": TITLE,
             "version": VERSION,
-            "description": "Generated from the service's own route table and models. "
-            "Money is integer cents; credits, quantities and rates are exact decimal strings.",
+            "description": DESCRIPTION,
         },
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
             "schemas": dict(sorted(definitions.items())),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {"bearer": BEARER},
         },
         "security": [{"bearer": []}],
     }
