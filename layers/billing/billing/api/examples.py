@@ -102,6 +102,16 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "tax_id": "US12-3456789",
         "net_terms_days": 30,
     },
+    # A preview (writes nothing) of moving org-acme to the plan PlanListing's example publishes.
+    "PlanChangeRequest": {
+        "plan_id": "genomics-pro",
+        "effective": "period_end",
+        "idempotency_key": "docs-plan-change-1",
+        "sla_acceptance": {"accepted_by": "ada@acme.example", "sla_version": "premium@1"},
+        "preview": True,
+    },
+    "VoidUsageRequest": {"reason": "Recorded against the wrong lab", "idempotency_key": "docs-void-1"},
+    "AmendUsageRequest": {"quantity": "2", "reason": "The run was sized twice", "idempotency_key": "docs-amend-1"},
     "CreditNoteRequest": {
         "lines": [{"line": 0, "amount_cents": 1000}],
         "reason": "Goodwill for the outage",
