@@ -14,11 +14,14 @@ export function slaVersion(plan: Plan): string {
   return `${plan.sla.tier}@${plan.version}`;
 }
 
-/** A change to `plan` needs the SLA accepted again when its tier or version is not the one the
- * subscription accepted (the API answers 422 without it). */
-export function needsSlaAcceptance(subscription: Subscription, plan: Plan): boolean {
-  const accepted = subscription.sla_acceptance;
-  return accepted.sla_tier !== plan.sla.tier || accepted.sla_version !== slaVersion(plan);
+/** A change to `target` needs its SLA accepted when it is not the one the subscription accepted:
+ * another tier, or other terms than the current plan version's (the API answers 422 without it).
+ * `current`: the plan version the subscription is on, once read. */
+export function needsSlaAcceptance(subscription: Subscription, target: Plan, current: Plan | null): boolean {
+  if (subscription.sla_acceptance.sla_tier !== target.sla.tier) return true;
+  if (!current) return false;
+  const terms = (sla: Plan["sla"]) => [sla.tier, sla.uptime_percent, sla.response_time_hours, sla.support].join("|");
+  return terms(current.sla) !== terms(target.sla);
 }
 
 const WHEN: Record<PlanChangeEffective, string> = {
@@ -46,7 +49,9 @@ export function PlanChange({ plan, subscription, session, onChanged }: { plan: P
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const intent = useIntentKey("plan-change");
-  const needsSla = slaAsked || needsSlaAcceptance(subscription, plan);
+  // The version the subscription is on (read once per page: the client keeps plan versions).
+  const current = useResource(open ? () => client.planVersion(subscription.plan_id, subscription.plan_version) : null, [client, open, subscription.plan_id, subscription.plan_version]);
+  const needsSla = slaAsked || needsSlaAcceptance(subscription, plan, current.state === "ready" ? current.data : null);
   const request = (key: string): Omit<PlanChangeRequest, "preview"> => ({
     plan_id: plan.plan_id,
     effective,

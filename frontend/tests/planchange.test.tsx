@@ -119,6 +119,22 @@ describe("plan change", () => {
     expect(change?.sla_acceptance).toEqual({ accepted_by: "test|org:admin", sla_version: "premium@1" });
   });
 
+  it("asks for the SLA when the tier is the same but its terms are not the current plan's", async () => {
+    const faster = { ...PRO, plan_id: "lab-fast", name: "Lab Fast", sla: { ...PLAN.sla, response_time_hours: "2" } };
+    const { client, sent } = fakeClient({
+      "GET /api/billing/plans?": page([PLAN, PRO, faster]),
+      "GET /api/billing/plans/lab-standard?version=1": { body: PLAN },
+      [CHANGE]: () => ({ body: { closing_invoice: null, next_period: next("2026-12-01T00:00:00Z") } }),
+    });
+    renderPlans(client);
+    fireEvent.click(within(await screen.findByTestId("plan-lab-fast")).getByRole("button", { name: "Change to this plan" }));
+    expect(await within(screen.getByRole("form", { name: "Change to Lab Fast" })).findByLabelText(/I accept the standard SLA/)).toBeTruthy();
+    await waitFor(() => expect(bodiesOf(sent).at(-1)?.sla_acceptance).toBeTruthy());
+    fireEvent.click(within(screen.getByTestId("plan-lab-pro")).getByRole("button", { name: "Change to this plan" }));
+    await within(screen.getByRole("form", { name: "Change to Lab Pro" })).findByTestId("plan-change-preview");
+    expect(within(screen.getByRole("form", { name: "Change to Lab Pro" })).queryByLabelText(/I accept/)).toBeNull(); // the same SLA carries over
+  });
+
   it("shows the API's refusal of a preview as a sentence, and a 422 for the SLA brings up its acceptance", async () => {
     const { client } = planChangeClient({
       preview: (body) =>
