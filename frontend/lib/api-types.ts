@@ -2677,6 +2677,48 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "plan_id": "genomics-pro",
+                 *       "name": "Genomics Pro",
+                 *       "description": "Sequence analysis at volume, with a named support engineer.",
+                 *       "partner": "HelixWorks",
+                 *       "bundle": [
+                 *         {
+                 *           "sku": "helix-pipelines",
+                 *           "name": "Helix pipelines",
+                 *           "description": "Variant calling and QC."
+                 *         }
+                 *       ],
+                 *       "billing_cadence": "monthly",
+                 *       "currency": "USD",
+                 *       "base_fee_cents": 129900,
+                 *       "credit_allowance": "5000",
+                 *       "overage_policy": "allow",
+                 *       "overage_rate_cents": "9.5",
+                 *       "credit_price_cents": "8",
+                 *       "usage_rates": {
+                 *         "analytics": {
+                 *           "unit": "sample",
+                 *           "credits_per_unit": "0.2"
+                 *         }
+                 *       },
+                 *       "sla": {
+                 *         "tier": "premium",
+                 *         "uptime_percent": "99.95",
+                 *         "response_time_hours": "4",
+                 *         "support": "24/7 phone"
+                 *       },
+                 *       "features": [
+                 *         {
+                 *           "key": "samples",
+                 *           "label": "Samples a month",
+                 *           "included": true,
+                 *           "limit": 25000
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["PlanListing"];
             };
         };
@@ -2797,6 +2839,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @example lab-standard */
                 plan_id: string;
             };
             cookie?: never;
@@ -2849,12 +2892,54 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @example lab-standard */
                 plan_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Genomics Pro",
+                 *       "description": "Sequence analysis at volume, with a named support engineer.",
+                 *       "partner": "HelixWorks",
+                 *       "bundle": [
+                 *         {
+                 *           "sku": "helix-pipelines",
+                 *           "name": "Helix pipelines",
+                 *           "description": "Variant calling and QC."
+                 *         }
+                 *       ],
+                 *       "billing_cadence": "monthly",
+                 *       "currency": "USD",
+                 *       "base_fee_cents": 139900,
+                 *       "credit_allowance": "5000",
+                 *       "overage_policy": "allow",
+                 *       "overage_rate_cents": "9.5",
+                 *       "credit_price_cents": "8",
+                 *       "usage_rates": {
+                 *         "analytics": {
+                 *           "unit": "sample",
+                 *           "credits_per_unit": "0.2"
+                 *         }
+                 *       },
+                 *       "sla": {
+                 *         "tier": "premium",
+                 *         "uptime_percent": "99.95",
+                 *         "response_time_hours": "4",
+                 *         "support": "24/7 phone"
+                 *       },
+                 *       "features": [
+                 *         {
+                 *           "key": "samples",
+                 *           "label": "Samples a month",
+                 *           "included": true,
+                 *           "limit": 25000
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["PlanRevision"];
             };
         };
@@ -3003,12 +3088,19 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
+                /** @example lab-standard */
                 plan_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "base_fee_cents": 59900,
+                 *       "description": "Now with faster support."
+                 *     }
+                 */
                 "application/json": Record<string, never>;
             };
         };
@@ -3158,6 +3250,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @example lab-standard */
                 plan_id: string;
             };
             cookie?: never;
@@ -3208,6 +3301,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example lab-standard */
                 plan_id: string;
             };
             cookie?: never;
@@ -3323,6 +3417,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @example org-acme */
                 organization_id: string;
             };
             cookie?: never;
@@ -3403,12 +3498,23 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @example org-acme */
                 organization_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "plan_id": "lab-standard",
+                 *       "residency": "us",
+                 *       "sla_acceptance": {
+                 *         "accepted_by": "ada@acme.example",
+                 *         "sla_version": "standard@1"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["ProvisionRequest"];
             };
         };
@@ -3848,6 +3954,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "low_balance_threshold_credits": "150",
+                 *       "auto_top_up": {
+                 *         "enabled": true,
+                 *         "threshold_credits": "200",
+                 *         "amount": "500",
+                 *         "max_per_period": 2
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["SettingsRequest"];
             };
         };
@@ -4202,6 +4319,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "type": "top_up",
+                 *       "amount": "250",
+                 *       "reason": "Credit pack",
+                 *       "idempotency_key": "docs-pack-1"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreditChangeRequest"];
             };
         };
@@ -4512,6 +4637,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": "100",
+                 *       "kind": "promotional",
+                 *       "priority": 50,
+                 *       "expires_at": "2027-12-31T23:59:59Z",
+                 *       "reason": "Conference promotion",
+                 *       "idempotency_key": "docs-promo-1"
+                 *     }
+                 */
                 "application/json": components["schemas"]["GrantRequest"];
             };
         };
@@ -4660,6 +4795,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "Granted twice"
+                 *     }
+                 */
                 "application/json": components["schemas"]["VoidRequest"];
             };
         };
@@ -4796,6 +4936,24 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "organization_id": "org-acme",
+                 *       "service": "planner",
+                 *       "quantity": "3",
+                 *       "idempotency_key": "docs-usage-1",
+                 *       "source": {
+                 *         "kind": "planner_finalization",
+                 *         "id": "plan-42"
+                 *       },
+                 *       "guardrail": {
+                 *         "flags": [],
+                 *         "escalation_codes": [
+                 *           "ESC-12"
+                 *         ]
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["UsageRequest"];
             };
         };
@@ -4941,6 +5099,34 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "events": [
+                 *         {
+                 *           "organization_id": "org-acme",
+                 *           "service": "planner",
+                 *           "quantity": "3",
+                 *           "idempotency_key": "docs-usage-1",
+                 *           "source": {
+                 *             "kind": "planner_finalization",
+                 *             "id": "plan-42"
+                 *           },
+                 *           "guardrail": {
+                 *             "flags": [],
+                 *             "escalation_codes": [
+                 *               "ESC-12"
+                 *             ]
+                 *           }
+                 *         },
+                 *         {
+                 *           "organization_id": "org-acme",
+                 *           "service": "analytics",
+                 *           "quantity": "10.5",
+                 *           "idempotency_key": "docs-usage-2"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["UsageBatch"];
             };
         };
@@ -5609,6 +5795,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "organization_id": "org-acme",
+                 *       "service": "instrumentation",
+                 *       "quantity": "4"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EntitlementRequest"];
             };
         };
@@ -5731,6 +5924,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "organization_id": "org-acme",
+                 *       "service": "instrumentation",
+                 *       "quantity": "4",
+                 *       "idempotency_key": "docs-hold-1",
+                 *       "expires_in_seconds": 7200,
+                 *       "source": {
+                 *         "kind": "instrumentation_run",
+                 *         "id": "run-7"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["HoldRequest"];
             };
         };
@@ -5942,6 +6148,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "idempotency_key": "docs-settle-1",
+                 *       "quantity": "3.5",
+                 *       "guardrail": {
+                 *         "flags": [
+                 *           "dose_limit"
+                 *         ]
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["SettleRequest"];
             };
         };
@@ -6263,6 +6480,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /** @example {} */
                 "application/json": components["schemas"]["DraftRequest"];
             };
         };
@@ -6872,6 +7090,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example org-acme */
                 organization_id: string;
             };
             cookie?: never;
@@ -6950,12 +7169,28 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example org-acme */
                 organization_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "legal_name": "Acme Labs Inc.",
+                 *       "email": "ap@acme.example",
+                 *       "address": {
+                 *         "line1": "1 Market Street",
+                 *         "city": "San Francisco",
+                 *         "postal_code": "94105",
+                 *         "region": "CA",
+                 *         "country": "US"
+                 *       },
+                 *       "tax_id": "US12-3456789",
+                 *       "net_terms_days": 30
+                 *     }
+                 */
                 "application/json": components["schemas"]["BillingProfileRequest"];
             };
         };
@@ -7260,6 +7495,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "lines": [
+                 *         {
+                 *           "line": 0,
+                 *           "amount_cents": 1000
+                 *         }
+                 *       ],
+                 *       "reason": "Goodwill for the outage",
+                 *       "idempotency_key": "docs-credit-note-1"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreditNoteRequest"];
             };
         };
