@@ -13,9 +13,10 @@ const LABEL: Record<string, string> = {
   adjustment: "Adjustment",
   expiry: "Expiry",
   void: "Void",
+  reversal: "Reversal",
 };
 // Glyphs that fonts-liberation has (what CI installs): no tofu boxes in the screenshots.
-const ICON: Record<string, string> = { grant: "+", usage: "−", top_up: "↑", adjustment: "±", expiry: "×", void: "Ø" };
+const ICON: Record<string, string> = { grant: "+", usage: "−", top_up: "↑", adjustment: "±", expiry: "×", void: "Ø", reversal: "←" };
 
 /** Pages read in one go: 50 × 200 entries. A longer ledger stops there and offers to go on. */
 export const PAGES_AT_ONCE = 50;

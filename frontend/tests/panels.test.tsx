@@ -325,19 +325,22 @@ describe("ledger panel", () => {
           entry(2, "usage", "-6", "994"),
           entry(3, "top_up", "500", "1494", "Goodwill"),
           entry(4, "expiry", "-994", "500"),
+          entry(5, "reversal", "6", "506", "Recorded against the wrong lab"),
         ]),
       }).client,
       <LedgerPanel subscriptionId="01SUB" />,
     );
-    const items = await screen.findAllByRole("listitem");
+    const [reversal, ...items] = await screen.findAllByRole("listitem");
+    expect(reversal?.textContent).toContain("Reversal +6 to allowance");
+    expect(reversal?.textContent).toContain("Recorded against the wrong lab");
     expect(items.map((i) => i.getAttribute("data-type"))).toEqual(["expiry", "top_up", "usage", "grant"]);
     expect(items[3]?.textContent).toContain("+1,000");
     expect(items[1]?.textContent).toContain("Goodwill");
     expect(items[1]?.textContent).toContain("balance after 1,494");
     expect(items[0]?.textContent).toContain("Expiry");
     expect(items[0]?.textContent).toContain("−994");
-    expect(screen.getByTestId("ledger-count").textContent).toContain("4 entries, newest first");
-    expect(new Set(items.map((i) => i.className)).size).toBe(4);
+    expect(screen.getByTestId("ledger-count").textContent).toContain("5 entries, newest first");
+    expect(new Set([reversal, ...items].map((i) => i?.className)).size).toBe(5);
   });
 
   it("reads every page to the end, so the newest entry of a long ledger is at the top", async () => {
