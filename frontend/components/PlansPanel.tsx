@@ -3,7 +3,7 @@ import { useEffect, useState, type ReactNode } from "react";
 import { newIdempotencyKey, type Plan, type Subscription } from "../lib/api";
 import { useClient } from "../lib/context";
 import { compareDecimals, multiplyDecimals } from "../lib/decimal";
-import { formatCentsRate, formatCredits, formatMoney } from "../lib/format";
+import { formatCentsRate, formatCredits, formatMoney, unitPlural } from "../lib/format";
 import { can, type Session } from "../lib/session";
 import { asApiError, useResource } from "../lib/useResource";
 import { Field } from "./Field";
@@ -372,7 +372,7 @@ export function Estimator({ plan, available, id = `estimate-${plan.plan_id}` }: 
             </select>
           )}
         </Field>
-        <Field label={`Quantity (${rate.unit}s)`} name="quantity" id={`${id}-quantity`} error={valid ? undefined : "Enter a quantity above 0, with up to 6 decimals."}>
+        <Field label={`Quantity (${unitPlural(rate.unit)})`} name="quantity" id={`${id}-quantity`} error={valid ? undefined : "Enter a quantity above 0, with up to 6 decimals."}>
           {(props) => <input {...props} value={quantity} onChange={(e) => setQuantity(e.target.value)} inputMode="decimal" size={8} />}
         </Field>
       </div>

@@ -2,7 +2,7 @@
 import { useState } from "react";
 import type { ApiError, UsageEvent } from "../lib/api";
 import { useClient } from "../lib/context";
-import { formatCredits, formatDateTime } from "../lib/format";
+import { formatCredits, formatDateTime, formatQuantity, unitPlural } from "../lib/format";
 import { useIntentKey } from "../lib/useIntentKey";
 import { asApiError } from "../lib/useResource";
 import { Field } from "./Field";
@@ -12,7 +12,7 @@ export type Correction = { action: "void" | "amend"; event: UsageEvent };
 
 /** "planner usage of 3 finalizations on 2026-11-20 10:00 UTC": which event, for a person. */
 export function describeEvent(event: UsageEvent): string {
-  return `${event.service} usage of ${formatCredits(event.quantity)} ${event.unit}${event.quantity === "1" ? "" : "s"} on ${formatDateTime(event.occurred_at)}`;
+  return `${event.service} usage of ${formatQuantity(event.quantity, event.unit)} on ${formatDateTime(event.occurred_at)}`;
 }
 
 /** Under a usage row: voided when and why, and which event replaced it (or which it replaces). */
@@ -59,7 +59,7 @@ export function CorrectionForm({ correction, onDone, onCancel }: { correction: C
         const body = { quantity: quantity.trim(), reason: reason.trim() };
         const amended = await client.amendUsage(event.event_id, { ...body, idempotency_key: intent.keyFor({ event: event.event_id, ...body }) });
         intent.done();
-        onDone(`Amended the ${what} to ${formatCredits(amended.quantity)} ${amended.unit}s: the new event is charged ${formatCredits(amended.credits)} credits.`);
+        onDone(`Amended the ${what} to ${formatQuantity(amended.quantity, amended.unit)}: the new event is charged ${formatCredits(amended.credits)} credits.`);
       }
     } catch (e) {
       setError(asApiError(e));
@@ -95,7 +95,7 @@ export function CorrectionForm({ correction, onDone, onCancel }: { correction: C
       </p>
       <div className="row">
         {action === "amend" ? (
-          <Field label={`New quantity (${event.unit}s)`} name="quantity" id="correction-quantity" error={fields.quantity}>
+          <Field label={`New quantity (${unitPlural(event.unit)})`} name="quantity" id="correction-quantity" error={fields.quantity}>
             {(props) => <input {...props} value={quantity} onChange={(e) => setQuantity(e.target.value)} inputMode="decimal" size={10} />}
           </Field>
         ) : null}

@@ -2,7 +2,7 @@
 import { useEffect, useState } from "react";
 import type { UsageEvent } from "../lib/api";
 import { useClient } from "../lib/context";
-import { formatCredits, formatDateTime } from "../lib/format";
+import { formatCredits, formatDateTime, formatQuantity } from "../lib/format";
 import { dailyFromEvents, periodDays } from "../lib/usage";
 import { asApiError, useResource } from "../lib/useResource";
 import type { ApiError } from "../lib/api";
@@ -217,7 +217,7 @@ export function EventTable({ subscriptionId, refreshKey = 0, mayCorrect = false,
                     </td>
                     <td data-label="Service">{struck(e.service)}</td>
                     <td className="num" data-label="Quantity">
-                      {struck(`${formatCredits(e.quantity)} ${e.unit}`)}
+                      {struck(formatQuantity(e.quantity, e.unit))}
                     </td>
                     <td className="num" data-label="Credits">
                       {struck(formatCredits(e.credits))}

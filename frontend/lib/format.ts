@@ -107,3 +107,14 @@ export function daysLeft(start: string, end: string, now: Date = new Date()): nu
   const from = Math.min(Math.max(now.getTime(), new Date(start).getTime()), new Date(end).getTime());
   return Math.max(0, Math.ceil((new Date(end).getTime() - from) / 86_400_000));
 }
+
+/** A plan's unit in the plural: only a plain lowercase word is (an abbreviation such as "kWh", or
+ * a unit already plural, stays as the plan wrote it). */
+export function unitPlural(unit: string): string {
+  return /^[a-z]+$/.test(unit) && !unit.endsWith("s") ? `${unit}s` : unit;
+}
+
+/** "3 finalizations", "1 run", "2.5 kWh": a quantity with its plan's unit. */
+export function formatQuantity(quantity: string, unit: string): string {
+  return `${formatCredits(quantity)} ${quantity === "1" ? unit : unitPlural(unit)}`;
+}

@@ -41,7 +41,7 @@ describe("usage corrections", () => {
     renderWith(client, <EventTable subscriptionId="01SUB" mayCorrect />);
     const row = await screen.findByTestId("usage-01OLD");
     expect(row.getAttribute("data-status")).toBe("voided");
-    expect([...row.querySelectorAll("del")].map((d) => d.textContent)).toEqual(["planner", "3 finalization", "6", "2"]);
+    expect([...row.querySelectorAll("del")].map((d) => d.textContent)).toEqual(["planner", "3 finalizations", "6", "2"]);
     expect(within(row).getByTestId("void-note-01OLD").textContent).toBe("Voided 2026-11-21 08:00 UTC: Sized twice");
     expect(within(row).queryByRole("button")).toBeNull();
     expect(within(screen.getByTestId("usage-01EV")).getAllByRole("button").map((b) => b.textContent)).toEqual(["Void", "Amend"]);

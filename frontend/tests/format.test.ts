@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { daysLeft, formatCentsRate, formatCredits, formatMoney, formatSignedCredits, shiftDecimal } from "../lib/format";
+import { daysLeft, formatCentsRate, formatCredits, formatMoney, formatQuantity, formatSignedCredits, shiftDecimal } from "../lib/format";
 import { daysOf, sumDecimals } from "../components/UsageChart";
 
 describe("money from integer minor units", () => {
@@ -66,5 +66,15 @@ describe("dates", () => {
     expect(daysLeft(start, end, new Date("2027-01-20T00:00:00Z"))).toBe(5);
     expect(daysLeft(start, end, new Date("2026-11-25T00:00:00Z"))).toBe(31);
     expect(daysLeft(start, end, new Date("2027-02-01T00:00:00Z"))).toBe(0);
+  });
+});
+
+describe("quantities with their unit", () => {
+  it("makes a plain unit plural except for one, and leaves abbreviations and plurals alone", () => {
+    expect(formatQuantity("3", "finalization")).toBe("3 finalizations");
+    expect(formatQuantity("1", "run")).toBe("1 run");
+    expect(formatQuantity("1250.5", "sample")).toBe("1,250.5 samples");
+    expect(formatQuantity("2.5", "kWh")).toBe("2.5 kWh");
+    expect(formatQuantity("4", "hours")).toBe("4 hours");
   });
 });
