@@ -144,6 +144,14 @@ export function HealthPanel({
                 <dd>
                   {formatDate(s.current_period_start)} → {formatDate(s.current_period_end)} ({daysLeft(s.current_period_start, s.current_period_end)} days left)
                 </dd>
+                {s.pending_plan_change && s.status === "active" ? (
+                  <>
+                    <dt>Next period</dt>
+                    <dd data-testid="health-pending-change">
+                      on {s.pending_plan_change.plan_id} version {s.pending_plan_change.plan_version}, from {formatDateTime(s.pending_plan_change.effective_at)}
+                    </dd>
+                  </>
+                ) : null}
               </dl>
               <CreditSettings subscription={s} mayEdit={mayEditSettings && s.status === "active"} onSaved={onChanged} />
               <GrantsList subscriptionId={s.subscription_id} refreshKey={refreshKey} mayVoid={mayVoid} onChanged={onChanged} />

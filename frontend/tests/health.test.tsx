@@ -64,4 +64,21 @@ describe("health panel", () => {
     expect(screen.getByTestId("projection").textContent).toContain("(early projection)");
     expect(screen.getByRole("region", { name: "Subscription health" }).textContent).toContain("this period's usage over 1 day");
   });
+
+  it("says which plan the next period starts on when a change is pending, and nothing when none is", async () => {
+    const routes = (body: object) =>
+      fakeClient({
+        "GET /api/billing/subscriptions/01SUB": { body },
+        "GET /api/billing/subscriptions/01SUB/grants": page([]),
+        "GET /api/billing/subscriptions/01SUB/holds": page([]),
+        "GET /api/billing/plans/lab-standard?version=1": { body: PLAN },
+      }).client;
+    const pending = { ...subscription("900", "0", "0", "healthy"), pending_plan_change: { plan_id: "lab-pro", plan_version: 2, effective_at: "2026-12-01T00:00:00Z" } };
+    renderWith(routes(pending), <HealthPanel subscriptionId="01SUB" />);
+    expect((await screen.findByTestId("health-pending-change")).textContent).toBe("on lab-pro version 2, from 2026-12-01 00:00 UTC");
+    cleanup();
+    renderWith(routes(subscription("900", "0", "0", "healthy")), <HealthPanel subscriptionId="01SUB" />);
+    await screen.findByTestId("credit-balance");
+    expect(screen.queryByTestId("health-pending-change")).toBeNull();
+  });
 });
