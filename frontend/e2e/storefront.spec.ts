@@ -520,6 +520,95 @@ test("an org admin cancels after reading the final invoice, and the page shows t
   done();
 });
 
+/** A new listing like Lab Standard but dearer, with a premium SLA (so the change asks to accept it). */
+async function publishLabPro(page: import("@playwright/test").Page): Promise<void> {
+  const admin = await token(page, ["marketplace:admin"]);
+  await page.request.get(`${origin()}/api/billing/plans`); // the sandbox seeds Lab Standard on first read
+  const base = (await (await page.request.get(`${origin()}/api/billing/plans/lab-standard`)).json()) as Record<string, unknown>;
+  const { plan_id, version, status, created_at, updated_at, ...terms } = base;
+  void [plan_id, version, status, created_at, updated_at];
+  const listing = { ...terms, plan_id: "lab-pro", name: "Lab Pro", base_fee_cents: 149_900, credit_allowance: "5000", sla: { ...(terms.sla as object), tier: "premium" } };
+  const created = await page.request.post(`${origin()}/api/billing/plans`, { headers: { Authorization: `Bearer ${admin}` }, data: listing });
+  expect([201, 409]).toContain(created.status()); // 409: published by an earlier run of this journey
+}
+
+test("an org admin changes plan now after a preview, and the preview is what the change billed", async ({ page }) => {
+  const done = watchConsole(page);
+  const org = "org-change";
+  await publishLabPro(page);
+  await signIn(page, "org:admin", org);
+  const standard = page.getByTestId("plan-lab-standard");
+  await standard.getByRole("button", { name: "Subscribe to Lab Standard" }).click();
+  await standard.getByLabel("Accepted by").fill("ada@change.example");
+  await standard.getByLabel(/I accept the standard SLA/).check();
+  await standard.getByRole("button", { name: "Confirm subscription" }).click();
+  await expect(page.getByRole("region", { name: "Subscription health" }).getByTestId("credit-balance")).toHaveText("1,000");
+  // Two days in, with some usage: the closing invoice prorates the base fee.
+  expect((await page.request.post(`${origin()}/_local/clock`, { data: { advance_seconds: 2 * 86400 } })).ok()).toBeTruthy();
+  const service = await token(page, ["service"]);
+  const usage = await page.request.post(`${origin()}/api/billing/usage`, {
+    headers: { Authorization: `Bearer ${service}` },
+    data: { organization_id: org, service: "planner", quantity: 4, idempotency_key: "e2e-change-usage" },
+  });
+  expect(usage.status(), await usage.text()).toBe(201);
+  await page.reload();
+  const pro = page.getByTestId("plan-lab-pro");
+  await expect(standard.getByRole("button", { name: "Change to this plan" })).toHaveCount(0); // its own plan
+  await pro.getByRole("button", { name: "Change to this plan" }).click();
+  const form = pro.getByRole("form", { name: "Change to Lab Pro" });
+  await form.getByLabel(/^Now/).check();
+  await expect(form.getByTestId("closing-total")).toBeVisible();
+  const billedNow = await form.getByTestId("closing-total").textContent();
+  const nextFee = await form.getByTestId("next-base-fee").textContent();
+  const nextAllowance = await form.getByTestId("next-allowance").textContent();
+  expect(nextFee).toBe("$1,499.00");
+  expect(nextAllowance).toBe("5,000");
+  await expect(form.locator('tr[data-kind="base_fee"]')).toContainText("$"); // the old base fee, prorated
+  await shot(form, "plan-change-preview");
+  await scan(page, "#plans");
+  await expect(form.getByRole("button", { name: "Confirm" })).toBeDisabled(); // the premium SLA is not accepted yet
+  await form.getByLabel(/I accept the premium SLA/).check();
+  await form.getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByTestId("own-plan-note")).toContainText("Lab Pro, version 1");
+  await expect(page.getByRole("region", { name: "Subscription health" }).getByTestId("credit-balance")).toHaveText("5,000");
+  // What the change drafted is what the preview said it would bill.
+  const admin = await token(page, ["org:admin"], org);
+  const own = (await (await page.request.get(`${origin()}/api/billing/organizations/${org}/subscriptions`, { headers: { Authorization: `Bearer ${admin}` } })).json()) as {
+    items: { subscription_id: string; plan_id: string; status: string }[];
+  };
+  const subscription = own.items.find((s) => s.status === "active")!;
+  expect(subscription.plan_id).toBe("lab-pro");
+  const invoices = (await (await page.request.get(`${origin()}/api/billing/subscriptions/${subscription.subscription_id}/invoices`, { headers: { Authorization: `Bearer ${admin}` } })).json()) as {
+    items: { total_cents: number; currency: string; plan_id: string }[];
+  };
+  const closing = invoices.items.find((i) => i.plan_id === "lab-standard")!;
+  expect(new Intl.NumberFormat("en-US", { style: "currency", currency: closing.currency }).format(closing.total_cents / 100)).toBe(billedNow);
+  await scan(page, "#plans");
+  done();
+});
+
+test("an org admin schedules a plan change for the period's end, then keeps the current plan", async ({ page }) => {
+  const done = watchConsole(page);
+  const org = "org-change";
+  await signIn(page, "org:admin", org);
+  const standard = page.getByTestId("plan-lab-standard");
+  await standard.getByRole("button", { name: "Change to this plan" }).click();
+  const form = standard.getByRole("form", { name: "Change to Lab Standard" });
+  await expect(form.getByTestId("closing-none")).toContainText("Nothing is billed now");
+  await expect(form.getByTestId("next-base-fee")).toHaveText("$499.00");
+  if (await form.getByLabel(/I accept the standard SLA/).count()) await form.getByLabel(/I accept the standard SLA/).check();
+  await form.getByRole("button", { name: "Confirm" }).click();
+  const pending = page.getByTestId("pending-plan-change");
+  await expect(pending).toContainText("Changes to Lab Standard (version 1)");
+  await expect(standard.getByTestId("pending-lab-standard")).toBeVisible();
+  await shot(page.getByTestId("own-plan"), "plan-change-pending");
+  await scan(page, "#plans");
+  await pending.getByRole("button", { name: "Keep current plan" }).click();
+  await expect(page.getByTestId("pending-plan-change")).toHaveCount(0);
+  await expect(standard.getByRole("button", { name: "Change to this plan" })).toBeVisible();
+  done();
+});
+
 test("screens: every role at 1280 and 390 px", async ({ page }) => {
   const done = watchConsole(page);
   for (const [role, org] of [

@@ -4103,6 +4103,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "plan_id": "genomics-pro",
+                 *       "effective": "period_end",
+                 *       "idempotency_key": "docs-plan-change-1",
+                 *       "sla_acceptance": {
+                 *         "accepted_by": "ada@acme.example",
+                 *         "sla_version": "premium@1"
+                 *       },
+                 *       "preview": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["PlanChangeRequest"];
             };
         };

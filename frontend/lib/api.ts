@@ -1,16 +1,20 @@
 // The one API client of the storefront: every call to /api/billing goes through here, typed by
 // lib/api-types.ts (generated from the service's OpenAPI document). Components never call fetch.
 import type { components } from "./api-types";
-import type { AmendUsageRequest, PendingPlanChange, PlanChangePreview, PlanChangeRequest, UsageCorrectionFields, VoidUsageRequest } from "./api-pending";
+import type { AmendUsageRequest, UsageCorrectionFields, VoidUsageRequest } from "./api-pending";
 import { fieldMessage } from "./errors";
-
-export type { NextPeriod, PendingPlanChange, PlanChangeEffective, PlanChangePreview, PlanChangeRequest } from "./api-pending";
 
 export type Schemas = components["schemas"];
 export type Plan = Schemas["Plan"];
 export type PlanListing = Schemas["PlanListing"];
-export type Subscription = Schemas["Subscription"] & { pending_plan_change?: PendingPlanChange | null };
-export type SubscriptionWithHealth = Schemas["SubscriptionWithHealth"] & { pending_plan_change?: PendingPlanChange | null };
+export type Subscription = Schemas["Subscription"];
+export type SubscriptionWithHealth = Schemas["SubscriptionWithHealth"];
+export type PendingPlanChange = Schemas["PendingPlanChange"];
+export type NextPeriod = Schemas["NextPeriod"];
+export type PlanChangePreview = Schemas["PlanChangePreview"];
+/** `POST .../plan-change`: `sla_acceptance` and `preview` have defaults (none, false). */
+export type PlanChangeRequest = Omit<Schemas["PlanChangeRequest"], "sla_acceptance" | "preview"> & Partial<Pick<Schemas["PlanChangeRequest"], "sla_acceptance" | "preview">>;
+export type PlanChangeEffective = PlanChangeRequest["effective"];
 export type Health = Schemas["Health"];
 /** An event recorded before corrections existed carries none of their fields: read as `recorded`. */
 export type UsageEvent = Schemas["UsageEvent"] & Partial<UsageCorrectionFields>;
