@@ -77,7 +77,8 @@ function EventsChart({ subscriptionId, from, to, refreshKey }: { subscriptionId:
     const items: UsageEvent[] = [];
     let cursor: string | undefined;
     for (let pages = 0; pages < CHART_PAGES; pages += 1) {
-      const page = await client.usageEvents(subscriptionId, { from: `${from}T00:00:00Z`, to: `${to}T00:00:00Z`, limit: "200", cursor });
+      // A voided event is no usage: the chart reads the recorded ones (the table shows both).
+      const page = await client.usageEvents(subscriptionId, { from: `${from}T00:00:00Z`, to: `${to}T00:00:00Z`, status: "recorded", limit: "200", cursor });
       items.push(...page.items);
       cursor = page.next_cursor ?? undefined;
       if (!cursor) break;

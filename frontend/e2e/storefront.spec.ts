@@ -609,6 +609,44 @@ test("an org admin schedules a plan change for the period's end, then keeps the 
   done();
 });
 
+test("finance voids a usage event from the page; one on an issued invoice is refused with its number", async ({ page }) => {
+  const done = watchConsole(page, [409]);
+  // Close the period the issued invoice covers, so new usage lands in the next one.
+  const now = ((await (await page.request.get(`${origin()}/_local/clock`)).json()) as { now: string }).now;
+  const run = await page.request.post(`${origin()}/_local/invoke/InvoicingRunFunction`, { data: { scheduled_time: now } });
+  expect(run.ok(), await run.text()).toBeTruthy();
+  const service = await token(page, ["service"]);
+  const recorded = await page.request.post(`${origin()}/api/billing/usage`, {
+    headers: { Authorization: `Bearer ${service}` },
+    data: { organization_id: ORG, service: "planner", quantity: 2, idempotency_key: "e2e-void-me" },
+  });
+  expect(recorded.status(), await recorded.text()).toBe(201);
+  const event = (await recorded.json()) as { event_id: string; debited_credits: string };
+  await signIn(page, "finance");
+  await page.getByRole("region", { name: "Administration" }).getByRole("button", { name: `Select ${ORG}` }).click();
+  const usage = page.getByRole("region", { name: "Usage history" });
+  const row = usage.getByTestId(`usage-${event.event_id}`);
+  await row.getByRole("button", { name: /^Void planner/ }).click();
+  const form = usage.getByRole("form", { name: "Void usage event" });
+  await expect(form.getByRole("button", { name: "Confirm void" })).toBeDisabled(); // a reason first
+  await form.getByLabel("Reason").fill("Recorded against the wrong lab");
+  await shot(usage, "usage-void-confirm");
+  await form.getByRole("button", { name: "Confirm void" }).click();
+  await expect(usage.getByTestId("usage-corrected")).toContainText("Voided the planner usage of 2 finalizations");
+  await expect(row).toHaveAttribute("data-status", "voided");
+  await expect(row.getByTestId(`void-note-${event.event_id}`)).toContainText("Recorded against the wrong lab");
+  await expect(page.getByRole("region", { name: "Credit ledger" }).locator('li[data-type="reversal"]').first()).toBeVisible();
+  // An event of the period whose invoice finance issued earlier: corrected by a credit note instead.
+  const invoiced = usage.locator('tr[data-status="recorded"]').last();
+  await invoiced.getByRole("button", { name: /^Void/ }).click();
+  const again = usage.getByRole("form", { name: "Void usage event" });
+  await again.getByLabel("Reason").fill("Too late");
+  await again.getByRole("button", { name: "Confirm void" }).click();
+  await expect(again.getByRole("alert")).toContainText(/billed on INV-\d+, which is issued and never changes\. Correct it with a credit note on INV-\d+ instead\./);
+  await scan(page, "#usage");
+  done();
+});
+
 test("screens: every role at 1280 and 390 px", async ({ page }) => {
   const done = watchConsole(page);
   for (const [role, org] of [

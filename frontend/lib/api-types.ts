@@ -5263,6 +5263,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "Recorded against the wrong lab",
+                 *       "idempotency_key": "docs-void-1"
+                 *     }
+                 */
                 "application/json": components["schemas"]["VoidUsageRequest"];
             };
         };
@@ -5401,6 +5407,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "quantity": "2",
+                 *       "reason": "The run was sized twice",
+                 *       "idempotency_key": "docs-amend-1"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AmendUsageRequest"];
             };
         };

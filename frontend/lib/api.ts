@@ -1,7 +1,6 @@
 // The one API client of the storefront: every call to /api/billing goes through here, typed by
 // lib/api-types.ts (generated from the service's OpenAPI document). Components never call fetch.
 import type { components } from "./api-types";
-import type { AmendUsageRequest, UsageCorrectionFields, VoidUsageRequest } from "./api-pending";
 import { fieldMessage } from "./errors";
 
 export type Schemas = components["schemas"];
@@ -16,8 +15,10 @@ export type PlanChangePreview = Schemas["PlanChangePreview"];
 export type PlanChangeRequest = Omit<Schemas["PlanChangeRequest"], "sla_acceptance" | "preview"> & Partial<Pick<Schemas["PlanChangeRequest"], "sla_acceptance" | "preview">>;
 export type PlanChangeEffective = PlanChangeRequest["effective"];
 export type Health = Schemas["Health"];
-/** An event recorded before corrections existed carries none of their fields: read as `recorded`. */
-export type UsageEvent = Schemas["UsageEvent"] & Partial<UsageCorrectionFields>;
+export type UsageEvent = Schemas["UsageEvent"];
+export type VoidUsageRequest = Schemas["VoidUsageRequest"];
+/** `POST /usage/{event_id}/amend`: `guardrail` and `metadata` left out keep the event's own. */
+export type AmendUsageRequest = Omit<Schemas["AmendUsageRequest"], "guardrail" | "metadata"> & Partial<Pick<Schemas["AmendUsageRequest"], "guardrail" | "metadata">>;
 export type DailyUsage = Schemas["DailyUsage"];
 export type Invoice = Schemas["Invoice"];
 export type ExportFormat = "pdf" | "csv" | "json";

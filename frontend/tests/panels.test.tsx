@@ -152,7 +152,7 @@ describe("usage panel", () => {
     renderWith(client, <UsagePanel subscriptionId="01SUB" />);
     expect(await screen.findByText("No usage between 2026-11-01 and 2026-12-01.")).toBeTruthy();
     expect(await screen.findByText("No usage events yet.")).toBeTruthy();
-    expect(calls).toContain("GET /api/billing/subscriptions/01SUB/usage?limit=200&from=2026-11-01T00%3A00%3A00Z&to=2026-12-01T00%3A00%3A00Z");
+    expect(calls).toContain("GET /api/billing/subscriptions/01SUB/usage?limit=200&from=2026-11-01T00%3A00%3A00Z&to=2026-12-01T00%3A00%3A00Z&status=recorded");
   });
 
   it("shows errors with their messages", async () => {
@@ -179,6 +179,7 @@ describe("usage panel", () => {
     expect(table.textContent).toContain("dose_limit");
     expect(table.textContent).toContain("ESC-12");
     expect(table.querySelector("td.overage")?.textContent).toBe("2");
+    expect(calls.filter((c) => c.includes("limit=200")).every((c) => c.includes("status=recorded"))).toBe(true); // the chart: recorded usage only
     fireEvent.click(screen.getByRole("button", { name: "Load more events" }));
     await waitFor(() => expect(table.querySelectorAll("tbody tr").length).toBe(2));
     fireEvent.change(screen.getByLabelText("Guardrail flag"), { target: { value: "dose_limit" } });
