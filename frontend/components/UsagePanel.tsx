@@ -211,7 +211,9 @@ export function EventTable({ subscriptionId, refreshKey = 0, mayCorrect = false,
                 // A voided event's figures stay readable, struck: it no longer counts.
                 const struck = (value: string) => (voided ? <del>{value}</del> : value);
                 return (
-                  <tr key={e.event_id} className={voided ? "usage-voided" : undefined} data-status={e.status ?? "recorded"} data-testid={`usage-${e.event_id}`}>
+                  <tr
+                    key={e.event_id}
+                    className={[voided ? "usage-voided" : "", correcting?.event.event_id === e.event_id ? "selected" : ""].filter(Boolean).join(" ") || undefined} data-status={e.status ?? "recorded"} data-testid={`usage-${e.event_id}`}>
                     <td data-label="Occurred">
                       {formatDateTime(e.occurred_at)}
                       <CorrectionNote event={e} />

@@ -60,6 +60,7 @@ describe("usage corrections", () => {
     renderWith(client, <EventTable subscriptionId="01SUB" mayCorrect onChanged={() => (changed += 1)} />);
     fireEvent.click(await screen.findByRole("button", { name: "Void planner usage of 3 finalizations on 2026-11-20 10:00 UTC" }));
     const form = screen.getByRole("form", { name: "Void usage event" });
+    expect(screen.getByTestId("usage-01EV").className).toBe("selected"); // the row being corrected stands out
     expect(form.textContent).toContain("Its 4 debited credits go back to the grants they came from and its 2 overage credits leave the period");
     const confirm = within(form).getByRole("button", { name: "Confirm void" });
     expect(confirm).toHaveProperty("disabled", true); // no reason yet
