@@ -1,5 +1,6 @@
 """Credit top-ups, adjustments and grants (marketplace:admin); the credit ledger and grants."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import (

@@ -2,6 +2,7 @@
 documents. The only function that ships the PDF renderer (fpdf2, in its own requirements.txt, with
 the fonts it embeds): it is imported on the first PDF asked for, never on a cold start."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import Response, authorize, billing_api, lambda_entry, parse_query

@@ -1,6 +1,7 @@
 """GET /analytics/guardrails (a page of grouped guardrail counts) and its CSV export, read from the
 guardrail rollups (staff and finance: a residency's organizations; organization users: their own)."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.http import Response, billing_api, caller, json_response, lambda_entry, parse_query
 from billing.api.models.guardrail_analytics import GuardrailExportQuery, GuardrailFilters, GuardrailQuery

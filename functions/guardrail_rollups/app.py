@@ -2,6 +2,7 @@
 per event and change. A batch that fails is retried whole by the stream: what it had applied is
 skipped the second time (the fold's markers), so a retry never counts an event twice."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.observability import instrumented
 from billing.services.guardrail_analytics import fold_usage_stream

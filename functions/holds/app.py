@@ -1,6 +1,7 @@
 """Entitlement checks and credit holds: check, place, settle, release, read (service, marketplace:admin;
 organizations read their own holds)."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import (

@@ -2,6 +2,7 @@
 organizations read their own); and the billing profile they are addressed to. Exports are
 DocumentExportFunction's: only it carries the PDF renderer."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import (

@@ -1,11 +1,10 @@
 """The scheduled invoicing run: finds the subscriptions due in the residencies this deployment
 serves (the due index, never a scan) and queues each for the period-closing workers."""
 
-from aws_lambda_powertools.metrics import MetricUnit
-
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.bus import scheduled_time
-from billing.observability import instrumented, metrics
+from billing.observability import MetricUnit, instrumented, metrics
 from billing.services import invoicing_run
 
 

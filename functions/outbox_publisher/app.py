@@ -2,6 +2,7 @@
 not take are reported as batch item failures, so the stream retries them (and, in the end, sends
 them to the outbox dead-letter queue)."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.observability import instrumented, logger
 from billing.services.outbox import publish_stream

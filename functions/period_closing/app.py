@@ -2,12 +2,11 @@
 its ended periods are closed (draft, expiry, grant, next period). A subscription that fails is
 reported alone, so SQS retries only it and dead-letters it after the queue's maxReceiveCount."""
 
-from aws_lambda_powertools.metrics import MetricUnit
-
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.queue import batch_response
 from billing.domain.closing import DueClose
-from billing.observability import instrumented, logger, metrics
+from billing.observability import MetricUnit, instrumented, logger, metrics
 from billing.services import invoicing_run
 
 COUNTED = (

@@ -1,5 +1,6 @@
 """POST /plans, PUT and PATCH /plans/{plan_id}, POST /plans/{plan_id}/archive (marketplace:admin)."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import (

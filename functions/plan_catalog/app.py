@@ -2,6 +2,7 @@
 /openapi.json: the API's OpenAPI document, built from the operations table and the models on its first
 request only."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.http import JSON, Response, billing_api, etag, json_response, lambda_entry, parse_query
 from billing.api.models.paging import PageQuery

@@ -1,6 +1,7 @@
 """Subscriptions: provision (with SLA acceptance), list an organization's, read one with health, cancel,
 settings, plan changes."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import (

@@ -4,13 +4,12 @@ charges it. An event that is not recorded (refused, or lost in contention) is re
 SQS redelivers only it, and after three receives keeps it in the dead-letter queue; the others
 are never charged again (a redelivered recorded event is a duplicate of its key)."""
 
-from aws_lambda_powertools.metrics import MetricUnit
-
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.bus import usage_from_queue
 from billing.api.queue import batch_response
 from billing.domain.errors import BillingError
-from billing.observability import instrumented, logger, metrics
+from billing.observability import MetricUnit, instrumented, logger, metrics
 from billing.services import usage
 
 

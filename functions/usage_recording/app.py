@@ -1,6 +1,7 @@
 """POST /usage and POST /usage/batch: usage as credit debits (service, marketplace:admin); its
 corrections, POST /usage/{event_id}/void and /amend (also finance)."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import (

@@ -1,6 +1,7 @@
 """GET /subscriptions/{id}/usage (filtered, newest first), .../usage/summary (a period's aggregate),
 .../usage/daily (day aggregates) and .../periods (the periods reached, with usage and invoice)."""
 
+import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
 from billing.api.http import billing_api, caller, json_response, lambda_entry, parse_query
 from billing.api.models.paging import PageQuery
