@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from .invoices import Invoice
-from .values import format_decimal, format_timestamp
+from .values import format_decimal, format_timestamp, spreadsheet_text
 
 ZERO_DECIMAL = {
     "BIF",
@@ -86,13 +86,6 @@ NUMBER_COLUMNS = {
     "amount_due_cents",
     "amount_due",
 }
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_text(cell: str) -> str:
-    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)`, `+cmd|...`, `-1+1`,
-    `@SUM(...)`) gets a leading `'`, which shows the text as typed (OWASP's CSV injection advice)."""
-    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
 
 
 def as_csv(invoice: Invoice) -> str:

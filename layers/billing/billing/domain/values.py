@@ -167,6 +167,15 @@ _BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(cell: str) -> str:
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)`, `+cmd|...`, `-1+1`,
+    `@SUM(...)`) gets a leading `'`, which shows the text as typed (OWASP's CSV injection advice)."""
+    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+
+
 def plain_text(text: str) -> str:
     if _BIDI_CONTROLS.search(text):
         raise ValueError("must not contain bidirectional control characters (such as U+202E, right-to-left override)")

@@ -33,8 +33,8 @@ from ..domain.guardrail_analytics import (
     report_window,
     time_bucket,
 )
-from ..domain.invoice_export import spreadsheet_text
 from ..domain.paging import MAX_PAGE_SIZE
+from ..domain.values import spreadsheet_text
 from ..store.dynamodb_guardrails import usage_changes
 from .unit_of_work import Billing
 

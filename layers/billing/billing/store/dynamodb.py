@@ -54,6 +54,11 @@ def from_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in attributes.items()}
 
 
+def sortable_timestamp(moment: datetime) -> str:
+    """Fixed width, so string order is time order (format_timestamp drops zero microseconds)."""
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.%fZ")
+
+
 def value(v: Any) -> dict[str, Any]:
     """One attribute value, for expression values and keys."""
     return _serializer.serialize(_plain(v))

@@ -28,8 +28,14 @@ from botocore.exceptions import ClientError
 
 from ..domain.guardrail_analytics import Counts, Fold, RecordedUsage, Rollup, RollupKey
 from ..domain.values import parse_timestamp
-from .dynamodb import TransactionCancelled, from_attributes, is_conditional_failure, transact_write, value
-from .dynamodb_usage import sortable_timestamp
+from .dynamodb import (
+    TransactionCancelled,
+    from_attributes,
+    is_conditional_failure,
+    sortable_timestamp,
+    transact_write,
+    value,
+)
 
 USAGE_ROW_PREFIX = "USAGE#"  # event rows of the usage table; its aggregates are no events
 SHARDS = 4

@@ -35,7 +35,7 @@ from ..domain.values import format_timestamp, parse_timestamp
 from ..exact_json import loads_exact
 from . import writes
 from .capacity import WriteUnits
-from .dynamodb import from_attributes, query_page, value
+from .dynamodb import from_attributes, query_page, sortable_timestamp, value
 from .dynamodb_subscriptions import Tables, credit_layouts
 from .dynamodb_writes import Layout, commit
 from .writes import Add, Kind, Operation
@@ -45,11 +45,6 @@ if TYPE_CHECKING:
 
 USAGE_INDEX = "by_subscription"
 EVENT_INDEX = "by_event"
-
-
-def sortable_timestamp(moment: datetime) -> str:
-    """Fixed width, so string order is time order (format_timestamp drops zero microseconds)."""
-    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.%fZ")
 
 
 def _event_key(organization_id: str, idempotency_key: str) -> dict[str, Any]:

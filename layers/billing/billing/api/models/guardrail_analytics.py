@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from ...domain.ids import OrganizationId, Residency
 from ...domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...domain.plans import ServiceName
-from ...domain.subscriptions import OrganizationId, Residency
 from ...domain.usage import GuardrailFlag
 from ...domain.values import EARLIEST_YEAR, LATEST_YEAR
 
