@@ -40,6 +40,10 @@ os.environ.setdefault("BILLING_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF metrics lines in the report
 
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "15"))
+# Another checkout (say `git worktree add /tmp/main main`) whose functions are measured in the same
+# interleaved rounds as ours: before and after in one run, under the same load.
+COLD_BASELINE = os.environ.get("BENCH_COLD_BASELINE")
+COLD_FUNCTIONS = {name for name in os.environ.get("BENCH_COLD_FUNCTIONS", "").split(",") if name}  # all when unset
 LATENCY_RUNS = int(os.environ.get("BENCH_LATENCY_RUNS", "60"))
 SINGLE_EVENTS = int(os.environ.get("BENCH_SINGLE_EVENTS", "200"))
 BATCHES = int(os.environ.get("BENCH_BATCHES", "5"))
@@ -101,13 +105,13 @@ def lambda_site() -> Path:
     return LAMBDA_SITE
 
 
-def compile_sources() -> None:
+def compile_sources(root: Path = ROOT) -> None:
     """Bytecode for the layer and the functions, as the pinned dependencies have it (pip writes it
     when it installs them): a cold start is then imports and initialisation, as with the baseline,
-    whatever PYTHONDONTWRITEBYTECODE says. Deployed, a layer built by SAM's python builder carries
-    no bytecode at all, neither ours nor the dependencies' (docs/performance.md)."""
+    whatever PYTHONDONTWRITEBYTECODE says. Deployed, the layer's Makefile compiles it all too
+    (docs/performance.md); the functions' own modules are compiled on their cold start."""
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    sources = [str(ROOT / "layers" / "billing" / "billing"), str(ROOT / "functions")]
+    sources = [str(root / "layers" / "billing" / "billing"), str(root / "functions")]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], env=environment, check=True)
 
 
@@ -120,9 +124,34 @@ def _fresh_interpreter_seconds(code: str, env: dict[str, str]) -> float:
     return float(run.stdout.split()[-1])
 
 
-def cold_start(stack) -> None:
+def _function_cases(root: Path, env: dict[str, str]) -> dict[str, tuple[str, dict[str, str]]]:
+    """Each function of the checkout at `root`: the code that loads it as Lambda's init does (and
+    makes its DynamoDB client, as the baseline does), and its environment from that template."""
+    from local_stack.server import local_parameters
+    from local_stack.template import Stack
+
+    cases = {}
+    for name, spec in sorted(Stack(root / "template.yaml", local_parameters(dict(os.environ))).functions().items()):
+        load = "\n".join(
+            [
+                "import importlib.util",
+                f"s=importlib.util.spec_from_file_location('app', {str(spec.module_file)!r})",
+                "m=importlib.util.module_from_spec(s)",
+                "s.loader.exec_module(m)",
+            ]
+        )
+        init = (
+            load if name == "AuthorizerFunction" else load + "\nfrom billing import deployment\ndeployment.dynamodb()"
+        )
+        layer = f"{lambda_site()}{os.pathsep}{root / 'layers' / 'billing'}"
+        cases[name] = (init, {**env, **spec.environment, "PYTHONPATH": layer})
+    return cases
+
+
+def cold_start() -> None:
     """Each function's runs are interleaved with the baseline's (baseline, function, baseline, ...),
-    so a neighbour's load on this shared machine weighs on both alike; medians of COLD_RUNS each."""
+    so a neighbour's load on this shared machine weighs on both alike; medians of COLD_RUNS each.
+    With BENCH_COLD_BASELINE, that checkout's function runs in the same rounds (its own pair)."""
     env = {
         **os.environ,
         "PYTHONPATH": f"{lambda_site()}{os.pathsep}{ROOT / 'layers' / 'billing'}",
@@ -135,47 +164,50 @@ def cold_start(stack) -> None:
     bare = "import boto3\nboto3.client('dynamodb')"
     # What every billing function loads before any code of ours: pydantic, Powertools' logger,
     # metrics and REST resolver. Shown, not judged: it says how much of the 1.5x our code has left.
-    floor = (
-        bare
-        + "\n"
-        + "\n".join(
-            [
-                "from pydantic import BaseModel, ConfigDict",
-                "class Floor(BaseModel):",
-                "    model_config = ConfigDict(defer_build=True)",
-                "    a: int",
-                "from aws_lambda_powertools import Logger, Metrics",
-                "Logger(), Metrics()",
-                "from billing.lazy_packages import lean_powertools",
-                "lean_powertools()",
-            ]
-        )
+    libraries = "\n".join(
+        [
+            "from pydantic import BaseModel, ConfigDict",
+            "class Floor(BaseModel):",
+            "    model_config = ConfigDict(defer_build=True)",
+            "    a: int",
+            "from aws_lambda_powertools import Logger, Metrics",
+            "Logger(), Metrics()",
+            "from billing.lazy_packages import lean_powertools",
+            "lean_powertools()",
+        ]
     )
-    cases = [("floor (boto3 + pydantic + Powertools)", floor, env)]
-    for name, spec in sorted(stack.stack.functions().items()):
-        load = "\n".join(
-            [
-                "import importlib.util",
-                f"s=importlib.util.spec_from_file_location('app', {str(spec.module_file)!r})",
-                "m=importlib.util.module_from_spec(s)",
-                "s.loader.exec_module(m)",
-            ]
-        )
-        init = (
-            load if name == "AuthorizerFunction" else load + "\nfrom billing import deployment\ndeployment.dynamodb()"
-        )
-        cases.append((name, init, {**env, **spec.environment}))
-    for name, code, environment in cases:
-        baseline_runs, function_runs = [], []
+    # The functions load all of it with the garbage collector paused (billing/cold_start.py): this
+    # floor is the one their ratios are to be read against.
+    paused = "import gc\ngc.disable()\n" + bare + "\n" + libraries + "\ngc.freeze()\ngc.enable()"
+    cases = [
+        ("floor (boto3 + pydantic + Powertools)", bare + "\n" + libraries, env, None),
+        ("floor, collector paused", paused, env, None),
+    ]
+    before = {}
+    if COLD_BASELINE:
+        compile_sources(Path(COLD_BASELINE))
+        before = _function_cases(Path(COLD_BASELINE), env)
+    for name, (code, environment) in _function_cases(ROOT, env).items():
+        if not COLD_FUNCTIONS or name in COLD_FUNCTIONS:
+            cases.append((name, code, environment, before.get(name)))
+    for name, code, environment, baseline_case in cases:
+        baseline_runs, function_runs, before_ratios = [], [], []
         for _ in range(COLD_RUNS):
             baseline_runs.append(_fresh_interpreter_seconds(bare, env))
             function_runs.append(_fresh_interpreter_seconds(code, environment))
+            if baseline_case:
+                before_ratios.append(
+                    _fresh_interpreter_seconds(baseline_case[0], baseline_case[1])
+                    / _fresh_interpreter_seconds(bare, env)
+                )
         # Each run against the baseline run just before it: neighbours' load drifts by the second.
         ratio = statistics.median(f / b for f, b in zip(function_runs, baseline_runs, strict=True))
         seconds, baseline = statistics.median(function_runs), statistics.median(baseline_runs)
         detail = (
             f"{seconds * 1000:.0f} ms vs boto3 {baseline * 1000:.0f} ms (CPU; median of {COLD_RUNS} interleaved pairs)"
         )
+        if before_ratios:
+            detail += f"; {COLD_BASELINE}: {statistics.median(before_ratios):.2f}x in the same rounds"
         if name.startswith("floor"):
             print(f"{'cold start ' + name:<40} {ratio:>9.2f}x  (no target: what the functions' ratios include)")
             LINES.append(
@@ -865,12 +897,12 @@ How to read it:
 - Times are ratios of two things measured in the same run, interleaved (A, B, A, B, ...) and
   reduced to medians, so a neighbour's load weighs on both sides. Cold starts count the CPU time
   of a fresh interpreter (each function's run against the baseline run just before it), with
-  bytecode for our code as for the dependencies. Deployed, SAM's python builder ships no
-  bytecode for the layer (ours nor the dependencies'), so each Lambda cold start also compiles
-  them: ~100 ms for our code alone here.
+  bytecode for our code as for the dependencies, as the layer ships it (its Makefile compiles
+  it; SAM's python builder shipped none, and each Lambda cold start compiled it).
 - The cold start floor is what every billing function loads before any code of ours (boto3's
-  client, pydantic, Powertools' logger, metrics and REST resolver): a function's ratio minus the
-  floor's is what our code costs.
+  client, pydantic, Powertools' logger, metrics and REST resolver). The functions load it with
+  the garbage collector paused (billing/cold_start.py), so a function's ratio minus the paused
+  floor's is what our code costs; the plain floor is what a function without the pause pays.
 - What DynamoDB charges is counted, not timed: requests made, items read and write units by
   DynamoDB's sizing rules on the items as written, read back from the local database. The write
   unit targets are judged on the table's writes; index entries are shown beside them.
@@ -905,7 +937,7 @@ def main() -> None:
         )
     print(__doc__.split("\n\n")[0])
     if "cold" in only:
-        cold_start(stack)
+        cold_start()
     if "invoicing" in only:  # first: each of its runs must find only the subscriptions it made due
         invoicing(stack, meter)
     if only & {"overhead", "batch"}:
