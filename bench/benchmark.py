@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,8 +41,8 @@ os.environ.setdefault("BILLING_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF metrics lines in the report
 
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "15"))
-# Another checkout (say `git worktree add /tmp/main main`) whose functions are measured in the same
-# interleaved rounds as ours: before and after in one run, under the same load.
+# Another version (a git ref such as `main`, or a checkout's directory) whose functions are measured
+# in the same interleaved rounds as ours: before and after in one run, under the same load.
 COLD_BASELINE = os.environ.get("BENCH_COLD_BASELINE")
 COLD_FUNCTIONS = {name for name in os.environ.get("BENCH_COLD_FUNCTIONS", "").split(",") if name}  # all when unset
 LATENCY_RUNS = int(os.environ.get("BENCH_LATENCY_RUNS", "60"))
@@ -148,6 +149,22 @@ def _function_cases(root: Path, env: dict[str, str]) -> dict[str, tuple[str, dic
     return cases
 
 
+def baseline_checkout(version: str) -> tuple[Path, str]:
+    """BENCH_COLD_BASELINE's tree and how the lines name it: a directory as it is, or a git ref
+    exported (`git archive`) to .bench/baseline."""
+    if Path(version).is_dir():
+        return Path(version), version
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", version], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    tree = ROOT / ".bench" / "baseline"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree, f"{version} ({commit})"
+
+
 def cold_start() -> None:
     """Each function's runs are interleaved with the baseline's (baseline, function, baseline, ...),
     so a neighbour's load on this shared machine weighs on both alike; medians of COLD_RUNS each.
@@ -186,10 +203,11 @@ def cold_start() -> None:
         ("floor, collector paused", paused, env, None),
         ("boto3 + client alone, collector paused", bare_paused, env, None),
     ]
-    before = {}
+    before, baseline_name = {}, ""
     if COLD_BASELINE:
-        compile_sources(Path(COLD_BASELINE))
-        before = _function_cases(Path(COLD_BASELINE), env)
+        baseline_tree, baseline_name = baseline_checkout(COLD_BASELINE)
+        compile_sources(baseline_tree)
+        before = _function_cases(baseline_tree, env)
     for name, (code, environment) in _function_cases(ROOT, env).items():
         if not COLD_FUNCTIONS or name in COLD_FUNCTIONS:
             cases.append((name, code, environment, before.get(name)))
@@ -210,7 +228,7 @@ def cold_start() -> None:
             f"{seconds * 1000:.0f} ms vs boto3 {baseline * 1000:.0f} ms (CPU; median of {COLD_RUNS} interleaved pairs)"
         )
         if before_ratios:
-            detail += f"; {COLD_BASELINE}: {statistics.median(before_ratios):.2f}x in the same rounds"
+            detail += f"; {baseline_name}: {statistics.median(before_ratios):.2f}x in the same rounds"
         if name.startswith(("floor", "boto3")):
             print(f"{'cold start ' + name:<40} {ratio:>9.2f}x  (no target: for reading the functions' lines)")
             LINES.append(
