@@ -141,6 +141,21 @@ def test_the_upcoming_invoice_before_a_change_now_is_its_closing_invoice(world):
     assert amounts == [(line.kind, line.quantity, line.amount_cents) for line in preview.closing_invoice.line_items]
 
 
+def test_the_final_invoice_is_upcoming_after_a_cancellation_until_its_close_drafts_it(world):
+    world.record("u1", 30, now=NOW + timedelta(days=6))
+    expected = invoices.upcoming_invoice(world.billing, ADMIN, world.sid, cancel_now=True)
+    subscriptions.cancel_subscription(world.billing, ADMIN, world.sid, pause=no_pause)
+    world.at(NOW + timedelta(days=7))  # the final period has ended; no close has drafted it yet
+    for cancel_now in (False, True):
+        upcoming = invoices.upcoming_invoice(world.billing, ADMIN, world.sid, cancel_now=cancel_now)
+        assert (upcoming.period_end, upcoming.total_cents) == (expected.period_end, expected.total_cents)
+        assert upcoming.line_items == expected.line_items
+    world.invoicing_run(world.clock.now())
+    with pytest.raises(Conflict) as nothing:
+        invoices.upcoming_invoice(world.billing, ADMIN, world.sid, cancel_now=False)
+    assert nothing.value.code == "no_active_subscription"
+
+
 def test_the_same_key_replays_the_first_answer_before_any_state_check(world):
     world.at(NOW + timedelta(days=2))
     first, _ = change(world, "lab-too", key="once")

@@ -829,10 +829,16 @@ def pending_switch(subscription: Subscription, plans: PlanVersions) -> PlanSwitc
     )
 
 
-def rolled_forward(subscription: Subscription, plans: PlanVersions, now: datetime, actor: str) -> Subscription:
+def rolled_forward(
+    subscription: Subscription, plans: PlanVersions, now: datetime, actor: str, *, closing_the_final: bool = True
+) -> Subscription:
     """The subscription as a write at `now` would find it, without writing: every period ended by
-    then closed, as the close does it (a pending plan change taking effect at its end)."""
+    then closed, as the close does it (a pending plan change taking effect at its end). Without
+    `closing_the_final`, a canceled subscription's final period stays open: the one still to draft."""
     while subscription.period_due(now):
+        if not closing_the_final and subscription.canceled_at is not None:
+            if subscription.canceled_at <= subscription.current_period_end:
+                break  # as close_period decides a period is the final one
         switch = pending_switch(subscription, plans)
         if switch is not None:
             subscription = subscription.ending_cycle_at(switch.at)
