@@ -467,3 +467,33 @@ def test_a_same_tier_sla_on_new_terms_asks_for_acceptance_in_words_a_client_read
         change(world, "new-terms")
     message = refused.value.fields[0]["message"]
     assert "different terms" in message and "tier standard than" not in message
+
+
+def test_a_hold_from_an_earlier_plan_version_settles_at_most_its_held_quantity_at_its_rates(world):
+    world.at(NOW + timedelta(days=1))
+    hold = hold_for(world, 2, "h1")  # 10 credits at lab's 5 a run
+    publish(world, "planner-only", usage_rates={"planner": {"unit": "finalization", "credits_per_unit": Decimal(9)}})
+    world.at(NOW + timedelta(days=2))
+    change(world, "planner-only")
+    before = written(world)
+    with pytest.raises(ValidationFailed) as refused:
+        holds.settle_hold(world.billing, SERVICE, hold.hold_id, SettleRequest(idempotency_key="more", quantity=3))
+    assert [f["field"] for f in refused.value.fields] == ["quantity"] and "changed plan" in refused.value.message
+    assert written(world) == before and world.subscriptions.get(world.sid).held_credits == 10  # still held
+
+    event, _ = holds.settle_hold(world.billing, SERVICE, hold.hold_id, SettleRequest(idempotency_key="held"))
+    assert (event.quantity, event.credits) == (2, 10)  # the service the new version lacks, at lab's rate
+
+
+def test_the_usage_summary_of_a_period_cut_short_ends_where_its_billing_did(world):
+    world.record("a", 10, now=NOW + timedelta(days=2))
+    changed_at = NOW + timedelta(days=3)
+    world.at(changed_at)
+    change(world, "lab-too")
+    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=NOW)
+    [period] = [
+        p
+        for p in usage.list_periods(world.billing, ADMIN, world.sid, limit=5, cursor=None).items
+        if p.period_start == NOW
+    ]
+    assert summary.period_end == period.period_end == changed_at

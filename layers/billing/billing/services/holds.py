@@ -213,7 +213,10 @@ def settle_hold(
     )
     # A hold settles at the rates of the plan version it was placed under (a plan change may have come since).
     placed_under = billing.plans.version(hold.plan_id, hold.plan_version) if hold.plan_version else None
-    [outcome] = UsageRecorder(billing, caller, pause=pause, settling=hold_id, settled_at=placed_under).record([usage])
+    recorder = UsageRecorder(
+        billing, caller, pause=pause, settling=hold_id, settled_at=placed_under, held_quantity=hold.quantity
+    )
+    [outcome] = recorder.record([usage])
     if outcome.status == "rejected":
         raise outcome.error
     return outcome.event, outcome.status == "duplicate"
