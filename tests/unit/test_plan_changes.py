@@ -497,3 +497,18 @@ def test_the_usage_summary_of_a_period_cut_short_ends_where_its_billing_did(worl
         if p.period_start == NOW
     ]
     assert summary.period_end == period.period_end == changed_at
+
+
+def test_on_an_allow_plan_a_hold_outliving_a_pending_change_to_a_block_plan_must_be_covered_by_it(world):
+    publish(world, "small-block", overage_policy="block", credit_allowance=Decimal(100), base_fee_cents=1000)
+    period_end = NOW.replace(month=12)
+    world.at(period_end - timedelta(days=2))
+    change(world, "small-block", "period_end")
+    with pytest.raises(CreditLimitReached):
+        hold_for(world, 180, "beyond-the-end")  # lab allows overage; small-block would not cover 900
+    hold_for(world, 20, "covered")
+    hold_for(world, 500, "within", seconds=3600)  # 2500 credits ending before the change: lab's overage
+    world.at(period_end)
+    world.invoicing_run(period_end)
+    sub = world.subscriptions.get(world.sid)
+    assert sub.plan_id == "small-block" and sub.held_credits == 100 and sub.available_credits >= 0

@@ -155,7 +155,7 @@ class CreditBook:
     def availability(self, *, until: datetime | None = None, renewal: Decimal = Decimal(0)) -> Availability:
         """What a charge now (or, with `until`, a hold lasting until then) may draw: effective
         credits not held for someone else and, with `until`, lasting until then. The allowance
-        counts up to its `renewal`: what the next period grants in its place (see `renewed_allowance`)."""
+        counts up to its `renewal`: what the next period grants in its place (see `hold_terms`)."""
 
         def expiring_first(grant: ActiveGrant) -> Decimal:
             if until is None or not grant.is_effective(self.now) or not grant.has_expired(until):
@@ -802,17 +802,25 @@ def check_switch(book: CreditBook, plan: Plan, at: datetime) -> None:
         )
 
 
-def renewed_allowance(subscription: Subscription, plan: Plan, plans: PlanVersions) -> Decimal:
-    """What the next period grants in place of the current allowance, as much of it as a hold
-    outliving the period may count on: none after a cancellation; a pending change's allowance
-    when it is to a `block` plan (its close must leave every hold covered); else the plan's own,
-    never less than what is left of the current one."""
+def hold_terms(
+    book: CreditBook, subscription: Subscription, plan: Plan, plans: PlanVersions, credits: Decimal, *, until: datetime
+) -> ChargeTerms:
+    """The decision on a hold of `credits` lasting `until`. It counts only credits that outlive it
+    (else an expiring grant would leave it unbacked), the allowance up to what the next period
+    grants in its place: nothing after a cancellation, a pending change's allowance when that
+    change is to a `block` plan and takes effect before the hold ends (its close must leave the
+    hold covered: invariant 10), else the plan's own (never less than what is left of it). It is
+    refused when a `block` plan it lives under, this one or that pending one, would not cover it."""
+    switch = pending_switch(subscription, plans) if subscription.is_active else None
+    later = switch.plan if switch is not None and switch.at < until and switch.plan.overage_policy != "allow" else None
     if not subscription.is_active:
-        return Decimal(0)
-    switch = pending_switch(subscription, plans)
-    if switch is not None and switch.plan.overage_policy != "allow":
-        return switch.plan.credit_allowance
-    return plan.credit_allowance
+        renewal = Decimal(0)
+    else:
+        renewal = later.credit_allowance if later is not None else plan.credit_allowance
+    terms = charge_terms(book, plan, credits, lasting_until=until, renewal=renewal)
+    if later is not None and not terms.refused:
+        terms = charge_terms(book, later, credits, lasting_until=until, renewal=renewal)
+    return terms
 
 
 def pending_switch(subscription: Subscription, plans: PlanVersions) -> PlanSwitch | None:
