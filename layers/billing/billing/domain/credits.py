@@ -844,9 +844,9 @@ def rolled_forward(
     then closed, as the close does it (a pending plan change taking effect at its end). Without
     `closing_the_final`, a canceled subscription's final period stays open: the one still to draft."""
     while subscription.period_due(now):
-        if not closing_the_final and subscription.canceled_at is not None:
-            if subscription.canceled_at <= subscription.current_period_end:
-                break  # as close_period decides a period is the final one
+        canceled_at = subscription.canceled_at
+        if not closing_the_final and canceled_at is not None and canceled_at <= subscription.current_period_end:
+            break  # the final period, as close_period decides it
         switch = pending_switch(subscription, plans)
         if switch is not None:
             subscription = subscription.ending_cycle_at(switch.at)

@@ -234,10 +234,12 @@ def _check_auto_top_up_price(current: Subscription, target: Plan) -> None:
     the settings refuse it (422 `plan_id`), writing nothing; changing or turning off the auto top-up
     first is the client's choice, not the change's."""
     problem = current.auto_top_up and auto_top_up_price_problem(current.auto_top_up, target)
-    if problem:
-        why = "sells no credits" if problem == "unpriced" else f"prices it so that it {problem}"
-        raise ValidationFailed.of(
-            "plan_id",
-            f"plan '{target.plan_id}' version {target.version} {why}, and the subscription's auto_top_up "
-            "is on; change or turn off auto_top_up in the settings first",
-        )
+    if not problem:
+        return
+    version = f"plan '{target.plan_id}' version {target.version}"
+    why = (
+        f"{version} sells no credits, so it cannot price the subscription's auto_top_up"
+        if problem == "unpriced"
+        else f"at the credit price of {version}, the subscription's auto_top_up {problem}"
+    )
+    raise ValidationFailed.of("plan_id", f"{why}; change or turn off auto_top_up in the settings first")

@@ -259,7 +259,7 @@ def cancel_subscription(
     return canceled
 
 
-def check_auto_top_up_price(settings: AutoTopUp, plan: Plan) -> None:
+def _check_auto_top_up_price(settings: AutoTopUp, plan: Plan) -> None:
     """Credits an organization adds on its own are always sold: each auto top-up is priced at the
     plan version's credit price. A plan that sells no credits takes no auto top-up (it would mint
     them free); one too small to cost a cent would give credits away a top-up at a time, one too
@@ -312,7 +312,7 @@ def change_settings(
         changes["low_balance_threshold_credits"] = default if threshold is None else threshold
     if "auto_top_up" in given:
         if request.auto_top_up is not None:
-            check_auto_top_up_price(request.auto_top_up, plan)
+            _check_auto_top_up_price(request.auto_top_up, plan)
         changes["auto_top_up"] = request.auto_top_up
     if changes:
         with_retries(
