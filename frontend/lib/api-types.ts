@@ -4156,6 +4156,20 @@ export interface operations {
                     };
                 };
             };
+            /** @description Error: `insufficient_credits` */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "insufficient_credits";
+                        };
+                    };
+                };
+            };
             /** @description Error: `forbidden` */
             403: {
                 headers: {

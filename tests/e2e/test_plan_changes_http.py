@@ -21,6 +21,7 @@ READ_ONLY = ("plan_id", "version", "status", "created_at", "updated_at")
 
 def lab_like(server, token, **changes) -> str:
     """A plan on Lab Standard's terms (same SLA: no acceptance needed), changed by `changes`."""
+    server.request("GET", "/plans")  # the sandbox seeds Lab Standard into an empty catalog first
     lab = server.request("GET", "/plans/lab-standard").json()
     plan_id = new_plan_id()
     terms = {k: v for k, v in lab.items() if k not in READ_ONLY} | changes
@@ -232,3 +233,57 @@ def test_two_changes_to_one_plan_under_different_keys_apply_once(fresh_server, t
     assert len(server.request("GET", f"/subscriptions/{sid}/invoices", token=token("finance")).json()["items"]) == 1
     assert len(published(server, "SubscriptionPlanChanged", subscription_id=sid)) == 1
     assert_ledger_is_honest(server, token, sid)
+
+
+def test_a_change_to_a_block_plan_that_would_not_cover_the_holds_is_402_and_writes_nothing(fresh_server, token):
+    """Invariant 10: 900 credits held on a block plan granting 1000 (beyond the period's end); one
+    granting 100 would leave available_credits at -800, now or at the period's end."""
+    server = fresh_server
+    roomy = lab_like(server, token, overage_policy="block")
+    small = lab_like(server, token, overage_policy="block", credit_allowance="100", base_fee_cents=1000)
+    org = new_org()
+    admin = token("org:admin", org=org)
+    subscription = subscribe(server, token, org, plan_id=roomy)
+    sid = subscription["subscription_id"]
+    move_clock(server, parse_timestamp(subscription["current_period_end"]) - timedelta(days=2))
+    body = {
+        "organization_id": org,
+        "service": "planner",
+        "quantity": "450",
+        "idempotency_key": f"hold-{sid}",
+        "expires_in_seconds": 604_800,
+    }
+    held = server.request("POST", "/holds", token=token("service"), json=body)
+    assert held.status_code == 201 and held.json()["credits"] == "900"
+    before = state(server, token, sid)
+    for effective in ("now", "period_end"):
+        for preview in (False, True):
+            refused = change(server, admin, sid, small, effective, preview=preview)
+            assert refused.status_code == 402, refused.text
+            error = error_of(refused)
+            assert error["code"] == "insufficient_credits" and "settle or release holds" in error["message"]
+            assert (error["details"]["credit_balance"], error["details"]["held_credits"]) == ("100", "900")
+    assert state(server, token, sid) == before
+
+
+def test_a_change_to_an_allowance_the_balance_cannot_hold_is_422_not_a_server_error(server, token):
+    huge = lab_like(server, token, credit_allowance="999999999999")
+    org = new_org()
+    admin = token("org:admin", org=org)
+    sid = subscribe(server, token, org)["subscription_id"]
+    body = {
+        "amount": "500000000000",
+        "type": "top_up",
+        "reason": "x",
+        "idempotency_key": f"big-{sid}",
+        "price_cents": 1,
+    }
+    topped = server.request("POST", f"/subscriptions/{sid}/credits", token=token("marketplace:admin"), json=body)
+    assert topped.status_code == 201, topped.text
+    before = state(server, token, sid)
+    for effective in ("now", "period_end"):
+        for preview in (False, True):
+            refused = change(server, admin, sid, huge, effective, preview=preview)
+            assert refused.status_code == 422, refused.text
+            assert [f["field"] for f in error_of(refused)["details"]["fields"]] == ["plan_id"]
+    assert state(server, token, sid) == before

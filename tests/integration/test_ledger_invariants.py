@@ -204,6 +204,11 @@ class CreditsMachine(RuleBasedStateMachine):
             )
         except (HoldNotActive, CreditLimitReached):
             pass  # ended already, or beyond a block plan's credits
+        except ValidationFailed as refused:
+            # Beyond what it held, placed under a version the subscription has changed from since.
+            assert [f["field"] for f in refused.fields] == ["quantity"] and fraction > 1
+            subscription = self.billing.subscriptions.get(self.sid)
+            assert (chosen.plan_id, chosen.plan_version) != (subscription.plan_id, subscription.plan_version)
 
     @rule(data=st.data())
     def release_hold(self, data):
@@ -255,6 +260,9 @@ class CreditsMachine(RuleBasedStateMachine):
         except Conflict as refused:
             # The version it is on, or a change in the second its period started.
             assert refused.code in ("plan_unchanged", "period_open")
+        except CreditLimitReached:
+            # A block plan whose next period would not cover the holds outliving the switch.
+            assert self.overage_policy == "block"
 
     @rule()
     def drop_pending_plan_change(self):
@@ -373,9 +381,12 @@ class CreditsMachine(RuleBasedStateMachine):
         assert {h.hold_id for h in held} == {h.hold_id for h in subscription.holds}
         assert subscription.held_credits == sum((h.credits for h in held), Decimal(0))
         if self.overage_policy == "block" and held:
-            # A hold guarantees its credits against other spending, not against its grants' expiry.
+            # A hold guarantees its credits against other spending, not against its grants' expiry;
+            # the allowance's expiry (at a close or a plan change) is renewed by at least as much.
             oldest = min(h.created_at for h in held)
-            expired_since = any(e.type == "expiry" and e.created_at >= oldest for e in entries)
+            expired_since = any(
+                e.type == "expiry" and e.bucket != "allowance" and e.created_at >= oldest for e in entries
+            )
             assert subscription.available_credits >= 0 or expired_since
         settled = [h for h in records if h.status == "settled"]
         charged = [

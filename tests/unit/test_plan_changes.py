@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from billing.domain.errors import Conflict, UnknownService, ValidationFailed
+from billing.domain.credits import CreditBook, auto_top_up
+from billing.domain.errors import Conflict, CreditLimitReached, UnknownService, ValidationFailed
 from billing.domain.idempotency import IdempotencyKeyReused
 from billing.domain.lab_standard import lab_standard_terms
+from billing.domain.subscriptions import AutoTopUp
 from billing.services import catalog, credits, holds, invoices, subscriptions, usage
 from billing.services.credits import CreditChangeRequest
 from billing.services.holds import HoldRequest, SettleRequest
@@ -20,6 +22,7 @@ from billing.services.plan_changes import (
     cancel_pending_plan_change,
     change_plan,
 )
+from billing.services.subscriptions import SettingsRequest
 from tests.unit.world import ADMIN, NOW, SERVICE, World, no_pause
 
 LAB_FEE, LAB_ALLOWANCE = 49_900, Decimal(1000)  # Lab Standard's (the world's plan "lab")
@@ -136,6 +139,21 @@ def test_the_upcoming_invoice_before_a_change_now_is_its_closing_invoice(world):
     assert upcoming.total_cents == preview.closing_invoice.total_cents > 0
     amounts = [(line.kind, line.quantity, line.amount_cents) for line in upcoming.line_items]
     assert amounts == [(line.kind, line.quantity, line.amount_cents) for line in preview.closing_invoice.line_items]
+
+
+def test_the_final_invoice_is_upcoming_after_a_cancellation_until_its_close_drafts_it(world):
+    world.record("u1", 30, now=NOW + timedelta(days=6))
+    expected = invoices.upcoming_invoice(world.billing, ADMIN, world.sid, cancel_now=True)
+    subscriptions.cancel_subscription(world.billing, ADMIN, world.sid, pause=no_pause)
+    world.at(NOW + timedelta(days=7))  # the final period has ended; no close has drafted it yet
+    for cancel_now in (False, True):
+        upcoming = invoices.upcoming_invoice(world.billing, ADMIN, world.sid, cancel_now=cancel_now)
+        assert (upcoming.period_end, upcoming.total_cents) == (expected.period_end, expected.total_cents)
+        assert upcoming.line_items == expected.line_items
+    world.invoicing_run(world.clock.now())
+    with pytest.raises(Conflict) as nothing:
+        invoices.upcoming_invoice(world.billing, ADMIN, world.sid, cancel_now=False)
+    assert nothing.value.code == "no_active_subscription"
 
 
 def test_the_same_key_replays_the_first_answer_before_any_state_check(world):
@@ -313,3 +331,184 @@ def test_usage_the_new_version_has_no_rate_for_is_refused_once_the_close_applied
     with pytest.raises(UnknownService):  # the close (not the usage's write) moved it to the new version
         world.record("late", 1, now=NOW.replace(month=12) + timedelta(hours=1))
     assert world.subscriptions.get(world.sid).plan_id == "planner-only"
+
+
+# --- what a change may leave behind (review of issue 23) ------------------------------------------
+
+
+def hold_for(world: World, runs: int, key: str, seconds: int = 604_800):
+    """A hold of `runs` instrumentation runs (5 credits each on lab)."""
+    request = HoldRequest.model_validate(
+        {
+            "organization_id": "org-1",
+            "service": "instrumentation",
+            "quantity": runs,
+            "idempotency_key": key,
+            "expires_in_seconds": seconds,
+        }
+    )
+    return holds.place_hold(world.billing, SERVICE, request, pause=no_pause)[0]
+
+
+def top_up(world: World, amount, key: str, price_cents: int | None = None):
+    request = CreditChangeRequest(
+        type="top_up", amount=Decimal(amount), reason="pack", idempotency_key=key, price_cents=price_cents
+    )
+    return credits.change_credits(world.billing, ADMIN, world.sid, request, pause=no_pause)
+
+
+@pytest.fixture
+def block_world() -> World:
+    """On a `block` plan with lab's allowance (1000), and a `block` plan granting 100 to move to."""
+    world = World(overage_policy="block")
+    publish(world, "small-block", overage_policy="block", credit_allowance=Decimal(100), base_fee_cents=1000)
+    return world
+
+
+@pytest.mark.parametrize("effective", ["now", "period_end"])
+@pytest.mark.parametrize("preview", [False, True])
+def test_a_change_to_a_block_plan_that_would_not_cover_the_holds_is_402_and_writes_nothing(
+    block_world, effective, preview
+):
+    world = block_world
+    period_end = NOW.replace(month=12)
+    world.at(period_end - timedelta(days=2))
+    hold = hold_for(world, 180, "big")  # 900 credits, beyond the period's end
+    before = written(world)
+    with pytest.raises(CreditLimitReached) as refused:
+        change(world, "small-block", effective, preview=preview)
+    assert refused.value.code == "insufficient_credits"  # 402 (CreditLimitReached)
+    assert (refused.value.details["credit_balance"], refused.value.details["held_credits"]) == ("100", "900")
+    assert "settle or release holds first" in refused.value.message
+    assert written(world) == before
+
+    holds.release_hold(world.billing, SERVICE, hold.hold_id, pause=no_pause)
+    hold_for(world, 20, "fits")  # 100 credits: what the new plan grants covers them
+    changed, _ = change(world, "small-block", effective, preview=preview)
+    assert changed is not None
+
+
+def test_a_hold_placed_while_a_change_to_a_block_plan_is_pending_counts_only_its_allowance(block_world):
+    world = block_world
+    period_end = NOW.replace(month=12)
+    world.at(period_end - timedelta(days=2))
+    change(world, "small-block", "period_end")
+    with pytest.raises(CreditLimitReached):
+        hold_for(world, 180, "beyond-the-end")  # 900 credits outliving the period: the next grants 100
+    hold_for(world, 20, "covered")  # 100 credits beyond the end: covered by the new allowance
+    hold_for(world, 180, "within", seconds=3600)  # 900 ending before the period does: the allowance counts
+    world.at(period_end)
+    world.invoicing_run(period_end)
+    sub = world.subscriptions.get(world.sid)
+    assert sub.plan_id == "small-block" and sub.held_credits == 100 and sub.available_credits >= 0
+
+
+def test_a_change_to_an_allowance_the_balance_cannot_hold_is_422_and_writes_nothing(world):
+    publish(world, "huge", credit_allowance=Decimal("999999999999"))
+    world.at(NOW + timedelta(days=1))
+    top_up(world, "500000000000", "big", price_cents=1)
+    before = written(world)
+    for effective, preview in [("now", False), ("now", True), ("period_end", False), ("period_end", True)]:
+        with pytest.raises(ValidationFailed) as refused:
+            change(world, "huge", effective, preview=preview)
+        assert [f["field"] for f in refused.value.fields] == ["plan_id"] and "10^12" in refused.value.message
+    assert written(world) == before
+
+
+def test_the_close_grants_a_pending_plans_allowance_only_as_far_as_the_balance_can_hold_it(world):
+    publish(world, "large", credit_allowance=Decimal("600000000000"))
+    world.at(NOW + timedelta(days=1))
+    change(world, "large", "period_end")  # fits: 1000 allowance and nothing else held
+    top_up(world, "500000000000", "after-scheduling", price_cents=1)  # fits lab's allowance, not large's
+    period_end = NOW.replace(month=12)
+    world.at(period_end)
+    _, closed = world.invoicing_run(period_end)
+    sub = world.subscriptions.get(world.sid)
+    assert closed.periods_closed == 1 and sub.plan_id == "large"
+    assert sub.credit_balance < Decimal(10) ** 12 <= sub.purchased_balance + Decimal("600000000000")
+    assert sub.allowance_balance == Decimal(10) ** 12 - Decimal("0.000001") - sub.purchased_balance
+
+
+def test_a_change_to_a_version_that_cannot_price_the_auto_top_up_is_422(world):
+    settings = SettingsRequest.model_validate(
+        {"auto_top_up": {"enabled": True, "threshold_credits": 10, "amount": 9000, "max_per_period": 1}}
+    )
+    subscriptions.change_settings(world.billing, ADMIN, world.sid, settings, pause=no_pause)
+    publish(world, "dear-credits", credit_price_cents=Decimal("900000000000"))
+    publish(world, "no-credits", credit_price_cents=None)
+    world.at(NOW + timedelta(days=1))
+    before = written(world)
+    for plan_id in ("dear-credits", "no-credits"):
+        for effective in ("now", "period_end"):
+            with pytest.raises(ValidationFailed) as refused:
+                change(world, plan_id, effective)
+            assert [f["field"] for f in refused.value.fields] == ["plan_id"]
+            assert "auto_top_up" in refused.value.message
+    assert written(world) == before
+
+
+def test_no_auto_top_up_is_added_priced_beyond_what_an_invoice_holds(world):
+    """Settings stored before a check existed: the domain itself adds no such top-up."""
+    dear = publish(world, "dear-credits", credit_price_cents=Decimal("900000000000"))
+    sub = world.subscriptions.get(world.sid).model_copy(
+        update={"auto_top_up": AutoTopUp(enabled=True, threshold_credits=10, amount=9000, max_per_period=1)}
+    )
+    book = CreditBook.open(sub, NOW, "test")
+    book.draw(book.balance)  # under the threshold
+    assert auto_top_up(sub, dear, book) is None
+    assert auto_top_up(sub, world.plans.version("lab", 1), book) is not None  # 9000 × 10 cents is fine
+
+
+def test_a_same_tier_sla_on_new_terms_asks_for_acceptance_in_words_a_client_reads(world):
+    terms = lab_standard_terms().sla.model_dump() | {"uptime_percent": Decimal("99.5")}
+    publish(world, "new-terms", sla=terms)
+    world.at(NOW + timedelta(days=1))
+    with pytest.raises(ValidationFailed) as refused:
+        change(world, "new-terms")
+    message = refused.value.fields[0]["message"]
+    assert "different terms" in message and "tier standard than" not in message
+
+
+def test_a_hold_from_an_earlier_plan_version_settles_at_most_its_held_quantity_at_its_rates(world):
+    world.at(NOW + timedelta(days=1))
+    hold = hold_for(world, 2, "h1")  # 10 credits at lab's 5 a run
+    publish(world, "planner-only", usage_rates={"planner": {"unit": "finalization", "credits_per_unit": Decimal(9)}})
+    world.at(NOW + timedelta(days=2))
+    change(world, "planner-only")
+    before = written(world)
+    with pytest.raises(ValidationFailed) as refused:
+        holds.settle_hold(world.billing, SERVICE, hold.hold_id, SettleRequest(idempotency_key="more", quantity=3))
+    assert [f["field"] for f in refused.value.fields] == ["quantity"] and "changed plan" in refused.value.message
+    assert written(world) == before and world.subscriptions.get(world.sid).held_credits == 10  # still held
+
+    event, _ = holds.settle_hold(world.billing, SERVICE, hold.hold_id, SettleRequest(idempotency_key="held"))
+    assert (event.quantity, event.credits) == (2, 10)  # the service the new version lacks, at lab's rate
+
+
+def test_the_usage_summary_of_a_period_cut_short_ends_where_its_billing_did(world):
+    world.record("a", 10, now=NOW + timedelta(days=2))
+    changed_at = NOW + timedelta(days=3)
+    world.at(changed_at)
+    change(world, "lab-too")
+    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=NOW)
+    [period] = [
+        p
+        for p in usage.list_periods(world.billing, ADMIN, world.sid, limit=5, cursor=None).items
+        if p.period_start == NOW
+    ]
+    assert summary.period_end == period.period_end == changed_at
+
+
+def test_on_an_allow_plan_a_hold_outliving_a_pending_change_to_a_block_plan_must_be_covered_by_it(world):
+    publish(world, "small-block", overage_policy="block", credit_allowance=Decimal(100), base_fee_cents=1000)
+    period_end = NOW.replace(month=12)
+    world.at(period_end - timedelta(days=2))
+    change(world, "small-block", "period_end")
+    with pytest.raises(CreditLimitReached):
+        hold_for(world, 180, "beyond-the-end")  # lab allows overage; small-block would not cover 900
+    hold_for(world, 20, "covered")
+    hold_for(world, 500, "within", seconds=3600)  # 2500 credits ending before the change: lab's overage
+    world.at(period_end)
+    world.invoicing_run(period_end)
+    sub = world.subscriptions.get(world.sid)
+    assert sub.plan_id == "small-block" and sub.held_credits == 100 and sub.available_credits >= 0

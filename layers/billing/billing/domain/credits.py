@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
-from .errors import ValidationFailed
+from .errors import CreditLimitReached, ValidationFailed
 from .events import OutboxEvent, outbox_event
 from .grants import (
     ALLOWANCE_PRIORITY,
@@ -50,7 +50,7 @@ from .subscriptions import (
     subscription_plan_changed,
 )
 from .usage import insufficient_credits
-from .values import MAGNITUDE_LIMIT, format_decimal, format_timestamp
+from .values import CREDIT_QUANTUM, MAGNITUDE_LIMIT, MAX_CENTS, format_decimal, format_timestamp
 
 CLOSING_ACTOR = "billing-period-close"
 CANCEL_FIELDS = ("status", "canceled_at", *PENDING_FIELDS)  # a cancellation drops a pending plan change
@@ -152,29 +152,30 @@ class CreditBook:
     def held(self) -> Decimal:
         return sum((h.credits for h in self.holds), Decimal(0))
 
-    def availability(self, *, until: datetime | None = None, allowance_renews: bool = False) -> Availability:
+    def availability(self, *, until: datetime | None = None, renewal: Decimal = Decimal(0)) -> Availability:
         """What a charge now (or, with `until`, a hold lasting until then) may draw: effective
-        credits not held for someone else and, with `until`, lasting until then: the allowance
-        counts when it renews (an active subscription's next period grants it again)."""
+        credits not held for someone else and, with `until`, lasting until then. The allowance
+        counts up to its `renewal`: what the next period grants in its place (see `hold_terms`)."""
 
-        def expires_first(grant: ActiveGrant) -> bool:
-            renewed = allowance_renews and grant.kind == "allowance"
-            return until is not None and grant.has_expired(until) and not renewed
+        def expiring_first(grant: ActiveGrant) -> Decimal:
+            if until is None or not grant.is_effective(self.now) or not grant.has_expired(until):
+                return Decimal(0)
+            if grant.kind == "allowance":
+                return max(grant.remaining - renewal, Decimal(0))
+            return grant.remaining
 
         pending = [g for g in self.grants if not g.is_effective(self.now)]
         return Availability(
             credit_balance=self.balance,
             held_credits=self.held,
             not_yet_effective=sum((g.remaining for g in pending), Decimal(0)),
-            expiring_first=sum(
-                (g.remaining for g in self.grants if g.is_effective(self.now) and expires_first(g)), Decimal(0)
-            ),
+            expiring_first=sum((expiring_first(g) for g in self.grants), Decimal(0)),
             until=until,
         )
 
-    def spendable(self, *, until: datetime | None = None, allowance_renews: bool = False) -> Decimal:
+    def spendable(self, *, until: datetime | None = None, renewal: Decimal = Decimal(0)) -> Decimal:
         """What a charge may draw (see `availability`)."""
-        return self.availability(until=until, allowance_renews=allowance_renews).available
+        return self.availability(until=until, renewal=renewal).available
 
     # --- holds -----------------------------------------------------------------------------
     def place(self, hold: Hold) -> None:
@@ -617,13 +618,13 @@ def charge_terms(
     *,
     guaranteed: Decimal = Decimal(0),
     lasting_until: datetime | None = None,
-    allowance_renews: bool = False,
+    renewal: Decimal = Decimal(0),
 ) -> ChargeTerms:
     """The one decision on a charge, for every charge and every question about one (usage, a
     settlement, a hold, the entitlement check). `guaranteed`: what a settled hold reserved for it
     (owed even when the grants behind it expired meanwhile). `lasting_until`: count only credits
-    that last until then (a hold's expiry)."""
-    availability = book.availability(until=lasting_until, allowance_renews=allowance_renews)
+    that last until then (a hold's expiry), the allowance up to its `renewal`."""
+    availability = book.availability(until=lasting_until, renewal=renewal)
     excess = credits - guaranteed
     refused = plan.overage_policy != "allow" and excess > max(availability.available - guaranteed, Decimal(0))
     return ChargeTerms(credits, availability, refused)
@@ -664,14 +665,15 @@ def add_sold(book: CreditBook, plan: Plan, grant: CreditGrant, *, entry_type: En
 def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> CreditGrant | None:
     """The purchased grant an auto top-up adds when a charge has left the balance under its
     threshold, if the period's quota allows another (and the grant fits: else none, until later).
-    Never an unpriced one: credits the organization adds on its own initiative are always sold (the
-    settings refuse a plan without a credit price; this holds for settings stored before that)."""
+    Never an unpriced one (credits the organization adds on its own initiative are always sold) nor
+    one priced beyond what an invoice holds: the settings and a plan change refuse both; this holds
+    for settings stored before that."""
     settings = subscription.auto_top_up
     price = priced_cents(settings.amount, plan.credit_price_cents) if settings else 0
     if (
         settings is None
         or not settings.enabled
-        or price < 1
+        or not 1 <= price <= MAX_CENTS
         or book.balance >= settings.threshold_credits
         or subscription.auto_top_ups_in_period >= settings.max_per_period
         or len(book.grants) >= MAX_ACTIVE_GRANTS
@@ -688,7 +690,7 @@ def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> Cre
         reason=f"Auto top-up: the balance fell below {format_decimal(settings.threshold_credits)} credits",
         actor=AUTO_TOP_UP_ACTOR,
         now=book.now,
-        price_cents=price,  # at least 1; in range: checked when set
+        price_cents=price,  # at least 1, at most MAX_CENTS
     )
 
 
@@ -696,15 +698,22 @@ def auto_top_up(subscription: Subscription, plan: Plan, book: CreditBook) -> Cre
 
 
 def allowance_grant(
-    subscription: Subscription, plan: Plan, period: Period, *, now: datetime, actor: str
+    subscription: Subscription,
+    plan: Plan,
+    period: Period,
+    *,
+    now: datetime,
+    actor: str,
+    amount: Decimal | None = None,
 ) -> CreditGrant:
-    """The period's allowance: drawn first (priority 0), expiring with the period."""
+    """The period's allowance (`amount`: the plan's unless less fits): drawn first (priority 0),
+    expiring with the period."""
     return CreditGrant.issue(
         subscription_id=subscription.subscription_id,
         period_start=period.start,
         currency=plan.currency,
         kind="allowance",
-        amount=plan.credit_allowance,
+        amount=plan.credit_allowance if amount is None else amount,
         priority=ALLOWANCE_PRIORITY,
         reason=f"Credit allowance of {plan.name} v{plan.version} for the period",
         actor=actor,
@@ -746,15 +755,72 @@ def close_period(
         else:
             anchor, cadence = subscription.billing_cycle_anchor, subscription.billing_cadence
             next_period = period_at(anchor, cadence, period_index(anchor, cadence, period.start) + 1)
-        if next_plan.credit_allowance > 0:
+        # The allowance always fits on the plan it renews on (every credit added is checked against
+        # it); a pending change's bigger one fits as far as the balance can hold it (a top-up made
+        # after the change was scheduled may leave less room than it had then): the rest is not granted.
+        allowance = min(next_plan.credit_allowance, MAGNITUDE_LIMIT - CREDIT_QUANTUM - book.balance)
+        if allowance > 0:
             book.add(
-                allowance_grant(subscription, next_plan, next_period, now=book.now, actor=CLOSING_ACTOR),
+                allowance_grant(
+                    subscription, next_plan, next_period, now=book.now, actor=CLOSING_ACTOR, amount=allowance
+                ),
                 entry_type="grant",
                 reference=f"period:{format_timestamp(next_period.start)}",
                 within_limit=False,  # the period's own allowance always fits: the last one just expired
             )
     book.closing = PeriodClose(period, next_period, switch)
     return book.closing
+
+
+def check_switch(book: CreditBook, plan: Plan, at: datetime) -> None:
+    """Whether the book may switch to `plan` at `at` (now, or the period's end): the balance it would
+    start the next period with stays one this API holds (422 `plan_id`), and on a `block` plan it
+    covers the holds held beyond `at` (invariant 10: else 402, settle or release holds first).
+    What the next period starts with: the credits lasting beyond `at` other than the allowance
+    (which expires with the period), plus the new plan's allowance."""
+    if not book.fits(Decimal(0), plan):
+        raise ValidationFailed.of(
+            "plan_id",
+            f"plan '{plan.plan_id}' grants {format_decimal(plan.credit_allowance)} credits a period: with the "
+            "credits the subscription holds beyond its allowance, that would take the balance to 10^12 or more",
+        )
+    if plan.overage_policy == "allow":
+        return
+    held = sum((h.credits for h in book.holds if not h.has_expired(at)), Decimal(0))
+    lasting = sum((g.remaining for g in book.grants if g.kind != "allowance" and not g.has_expired(at)), Decimal(0))
+    starts_with = lasting + plan.credit_allowance
+    if held > starts_with:
+        raise CreditLimitReached(
+            f"Plan '{plan.plan_id}' blocks overage, and the {format_decimal(starts_with)} credits the "
+            f"subscription would hold on it do not cover the {format_decimal(held)} credits held for runs "
+            "in progress; settle or release holds first.",
+            details={
+                "credit_balance": format_decimal(starts_with),
+                "held_credits": format_decimal(held),
+                "effective_at": format_timestamp(at),
+            },
+        )
+
+
+def hold_terms(
+    book: CreditBook, subscription: Subscription, plan: Plan, plans: PlanVersions, credits: Decimal, *, until: datetime
+) -> ChargeTerms:
+    """The decision on a hold of `credits` lasting `until`. It counts only credits that outlive it
+    (else an expiring grant would leave it unbacked), the allowance up to what the next period
+    grants in its place: nothing after a cancellation, a pending change's allowance when that
+    change is to a `block` plan and takes effect before the hold ends (its close must leave the
+    hold covered: invariant 10), else the plan's own (never less than what is left of it). It is
+    refused when a `block` plan it lives under, this one or that pending one, would not cover it."""
+    switch = pending_switch(subscription, plans) if subscription.is_active else None
+    later = switch.plan if switch is not None and switch.at < until and switch.plan.overage_policy != "allow" else None
+    if not subscription.is_active:
+        renewal = Decimal(0)
+    else:
+        renewal = later.credit_allowance if later is not None else plan.credit_allowance
+    terms = charge_terms(book, plan, credits, lasting_until=until, renewal=renewal)
+    if later is not None and not terms.refused:
+        terms = charge_terms(book, later, credits, lasting_until=until, renewal=renewal)
+    return terms
 
 
 def pending_switch(subscription: Subscription, plans: PlanVersions) -> PlanSwitch | None:
@@ -771,10 +837,16 @@ def pending_switch(subscription: Subscription, plans: PlanVersions) -> PlanSwitc
     )
 
 
-def rolled_forward(subscription: Subscription, plans: PlanVersions, now: datetime, actor: str) -> Subscription:
+def rolled_forward(
+    subscription: Subscription, plans: PlanVersions, now: datetime, actor: str, *, closing_the_final: bool = True
+) -> Subscription:
     """The subscription as a write at `now` would find it, without writing: every period ended by
-    then closed, as the close does it (a pending plan change taking effect at its end)."""
+    then closed, as the close does it (a pending plan change taking effect at its end). Without
+    `closing_the_final`, a canceled subscription's final period stays open: the one still to draft."""
     while subscription.period_due(now):
+        canceled_at = subscription.canceled_at
+        if not closing_the_final and canceled_at is not None and canceled_at <= subscription.current_period_end:
+            break  # the final period, as close_period decides it
         switch = pending_switch(subscription, plans)
         if switch is not None:
             subscription = subscription.ending_cycle_at(switch.at)

@@ -13,7 +13,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.access import Caller, Permission
-from ..domain.credits import as_of, charge_terms, rolled_forward
+from ..domain.credits import as_of, charge_terms, hold_terms, rolled_forward
 from ..domain.errors import Conflict, NotFound, ValidationFailed
 from ..domain.hold_records import Hold
 from ..domain.holds import DEFAULT_HOLD_SECONDS, HoldNotActive, HoldStatus, new_hold_id, subscription_of
@@ -154,9 +154,7 @@ def place_hold(
         expires_at = write.now + timedelta(seconds=request.expires_in_seconds)
         if book.held + credits >= MAGNITUDE_LIMIT:
             raise ValidationFailed.of("quantity", "would hold 10^12 credits or more on this subscription at once")
-        # A hold counts only credits that outlive it: else an expiring grant would leave it
-        # unbacked, and its settlement overage the plan may forbid.
-        terms = charge_terms(book, plan, credits, lasting_until=expires_at, allowance_renews=current.is_active)
+        terms = hold_terms(book, current, plan, billing.plans.version, credits, until=expires_at)
         if terms.refused:
             raise insufficient_credits(credits, terms.availability)
         hold = Hold(
@@ -212,7 +210,10 @@ def settle_hold(
     )
     # A hold settles at the rates of the plan version it was placed under (a plan change may have come since).
     placed_under = billing.plans.version(hold.plan_id, hold.plan_version) if hold.plan_version else None
-    [outcome] = UsageRecorder(billing, caller, pause=pause, settling=hold_id, settled_at=placed_under).record([usage])
+    recorder = UsageRecorder(
+        billing, caller, pause=pause, settling=hold_id, settled_at=placed_under, held_quantity=hold.quantity
+    )
+    [outcome] = recorder.record([usage])
     if outcome.status == "rejected":
         raise outcome.error
     return outcome.event, outcome.status == "duplicate"

@@ -87,20 +87,22 @@ def draft_invoice(
 
 def upcoming_invoice(billing: Billing, caller: Caller, subscription_id: str, *, cancel_now: bool) -> UpcomingInvoice:
     """The current period's invoice as the close would draft it with the usage so far; with
-    `cancel_now`, the final invoice a cancellation now would draft (its base fee prorated). Composed
+    `cancel_now`, the final invoice a cancellation now would draft (its base fee prorated). Once
+    canceled, both are the final invoice as its close will draft it, until that close has. Composed
     by the drafting code itself, from the same reads, and never stored."""
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     now = billing.now()
     # A period that has ended is closed before anything else happens to the subscription: what is
-    # upcoming is in the period a change now would find (the run may not have closed it yet).
-    subscription = rolled_forward(subscription, billing.plans.version, now, "upcoming-invoice")
+    # upcoming is in the period a change now would find (the run may not have closed it yet), or
+    # the final period, which is upcoming until its close drafts it.
+    subscription = rolled_forward(subscription, billing.plans.version, now, "upcoming-invoice", closing_the_final=False)
     plan = billing.plans.version(subscription.plan_id, subscription.plan_version)
-    if subscription.period_closes_at is None or (cancel_now and not subscription.is_active):
+    if subscription.period_closes_at is None:
         raise Conflict(
             "The subscription is canceled and its final period is invoiced; nothing is upcoming.",
             code="no_active_subscription",
         )
-    if cancel_now:
+    if cancel_now and subscription.is_active:
         subscription = subscription.canceled(now)
     draft = drafted(billing, subscription, plan, subscription.current_period, now=now)
     (shown,) = as_documents(billing, [draft])  # addressed as its draft will be shown

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..domain.access import Caller, Permission
-from ..domain.credits import PendingChange, PlanSwitch
+from ..domain.credits import PendingChange, PlanSwitch, check_switch
 from ..domain.errors import Conflict, ValidationFailed
 from ..domain.idempotency import IdempotencyKey, fingerprint, scope_key
 from ..domain.invoices import Invoice
@@ -23,7 +23,7 @@ from ..domain.subscriptions import PendingPlanChange, SlaAcceptance, Subscriptio
 from ..domain.values import Credits, Flag, UtcTimestamp, format_timestamp
 from .credit_write import CreditWrite, Idempotency, closing, commit_closing, credit_write
 from .ledger import Pause
-from .subscriptions import SlaAcceptanceRequest, subscription_for
+from .subscriptions import SlaAcceptanceRequest, auto_top_up_price_problem, subscription_for
 from .unit_of_work import Billing
 
 
@@ -100,8 +100,11 @@ def change_plan(
         current = write.subscription
         target = _target_plan(billing, current, write.plan, request)
         acceptance = _sla_for(current, write.plan, target, request.sla_acceptance, now)
+        _check_auto_top_up_price(current, target)
         if request.effective == "period_end":
+            check_switch(write.book, target, current.current_period_end)
             return _at_period_end(write, target, acceptance, preview=request.preview)
+        check_switch(write.book, target, now)
         if now <= current.current_period_start:
             raise Conflict(
                 "The period started this second; a period never ends in the second it starts. Retry in a second.",
@@ -209,10 +212,34 @@ def _sla_for(
         return SlaAcceptance(
             accepted_by=given.accepted_by, accepted_at=now, sla_tier=target.sla.tier, sla_version=given.sla_version
         )
-    if target.sla != on.sla or target.sla.tier != current.sla_acceptance.sla_tier:
+    accepted_tier = current.sla_acceptance.sla_tier
+    if target.sla.tier != accepted_tier:
         raise ValidationFailed.of(
             "sla_acceptance",
-            f"is required: plan '{target.plan_id}' version {target.version} has another SLA "
-            f"(tier {target.sla.tier}) than the one accepted (tier {current.sla_acceptance.sla_tier})",
+            f"is required: plan '{target.plan_id}' version {target.version} comes with the "
+            f"{target.sla.tier} SLA tier, and the subscription accepted the {accepted_tier} tier",
+        )
+    if target.sla != on.sla:
+        raise ValidationFailed.of(
+            "sla_acceptance",
+            f"is required: plan '{target.plan_id}' version {target.version} keeps the {accepted_tier} SLA "
+            "tier but on different terms (uptime, response time or support) than the ones accepted",
         )
     return current.sla_acceptance
+
+
+def _check_auto_top_up_price(current: Subscription, target: Plan) -> None:
+    """The subscription's auto top-up is priced at the new version's credit price: a change to a
+    version that cannot price it (it sells no credits, or the price is out of range) is refused as
+    the settings refuse it (422 `plan_id`), writing nothing; changing or turning off the auto top-up
+    first is the client's choice, not the change's."""
+    problem = current.auto_top_up and auto_top_up_price_problem(current.auto_top_up, target)
+    if not problem:
+        return
+    version = f"plan '{target.plan_id}' version {target.version}"
+    why = (
+        f"{version} sells no credits, so it cannot price the subscription's auto_top_up"
+        if problem == "unpriced"
+        else f"at the credit price of {version}, the subscription's auto_top_up {problem}"
+    )
+    raise ValidationFailed.of("plan_id", f"{why}; change or turn off auto_top_up in the settings first")

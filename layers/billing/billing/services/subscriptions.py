@@ -264,19 +264,30 @@ def _check_auto_top_up_price(settings: AutoTopUp, plan: Plan) -> None:
     plan version's credit price. A plan that sells no credits takes no auto top-up (it would mint
     them free); one too small to cost a cent would give credits away a top-up at a time, one too
     large could not be invoiced."""
-    if not settings.enabled:
-        return
-    if not plan.credit_price_cents:
+    problem = auto_top_up_price_problem(settings, plan)
+    if problem == "unpriced":
         raise ValidationFailed.of(
             "auto_top_up",
             f"cannot be enabled: plan '{plan.plan_id}' version {plan.version} sells no credits "
             "(it has no credit_price_cents); ask marketplace staff for a top-up instead",
         )
+    if problem is not None:
+        raise ValidationFailed.of("auto_top_up.amount", f"{problem} at the plan's credit price")
+
+
+def auto_top_up_price_problem(settings: AutoTopUp, plan: Plan) -> str | None:
+    """Why the plan version cannot price this enabled auto top-up ("unpriced": it sells no credits;
+    else how far out of range its price is), or None when it can."""
+    if not settings.enabled:
+        return None
+    if not plan.credit_price_cents:
+        return "unpriced"
     price = priced_cents(settings.amount, plan.credit_price_cents)
     if price < 1:
-        raise ValidationFailed.of("auto_top_up.amount", "costs less than one cent at the plan's credit price")
+        return "costs less than one cent"
     if price > MAX_CENTS:
-        raise ValidationFailed.of("auto_top_up.amount", "costs 10^12 cents or more at the plan's credit price")
+        return "costs 10^12 cents or more"
+    return None
 
 
 class SettingsRequest(BaseModel):

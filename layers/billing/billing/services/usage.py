@@ -44,7 +44,7 @@ from ..domain.usage import (
     price,
     unknown_service,
 )
-from ..domain.values import TotalCredits, UtcTimestamp
+from ..domain.values import TotalCredits, UtcTimestamp, format_decimal
 from ..store.base import MAX_TRANSACTION_ITEMS, DuplicateKeys
 from .credit_write import CreditWrite, NoActiveSubscription, credit_write
 from .ledger import Pause
@@ -160,11 +160,13 @@ class UsageRecorder:
         pause: Pause,
         settling: str | None = None,
         settled_at: Plan | None = None,
+        held_quantity: Decimal | None = None,
     ):
         """`settling`: the hold the (single) request settles: its credits are guaranteed to it.
-        `settled_at`: the plan version whose rates price it (the one the hold was placed under)."""
+        `settled_at`: the plan version whose rates price it (the one the hold was placed under), and
+        `held_quantity` what it held."""
         caller.authorize(Permission.RECORD_USAGE)
-        self.settling, self.settled_at = settling, settled_at
+        self.settling, self.settled_at, self.held_quantity = settling, settled_at, held_quantity
         self.billing, self.plans, self.subscriptions, self.usage = (
             billing,
             billing.plans,
@@ -332,6 +334,10 @@ class UsageRecorder:
             if rate is None:  # the plan changed since the events were checked (a close applied a pending change)
                 self._reject([position], unknown_service(self._rates(plan), request.service))
                 continue
+            beyond = self._beyond_the_hold(request, current)
+            if beyond is not None:
+                self._reject([position], beyond)
+                continue
             credits = price(request.quantity, rate)
             event_id = self._new_event_id(position)
             try:
@@ -387,6 +393,22 @@ class UsageRecorder:
         share = units.per(len(events))
         for position, event in charged:
             self.outcomes[position] = Outcome("accepted", event=event, write_units=share)
+
+    def _beyond_the_hold(self, request: UsageRequest, subscription: Subscription) -> ValidationFailed | None:
+        """A hold placed under an earlier plan version settles at that version's rates, and so only
+        what it held: more would be new usage priced at rates (or for services) the subscription no
+        longer has. Decided in the write, on the version the subscription is on then."""
+        rates, held = self.settled_at, self.held_quantity
+        if rates is None or held is None or request.quantity <= held:
+            return None
+        if (rates.plan_id, rates.version) == (subscription.plan_id, subscription.plan_version):
+            return None
+        return ValidationFailed.of(
+            "quantity",
+            f"is more than the {format_decimal(held)} the hold held: it was placed under plan '{rates.plan_id}' "
+            f"version {rates.version}, and the subscription has changed plan since, so it settles at most "
+            "its held quantity (at that version's rates); record the rest as usage",
+        )
 
     def _release_settled_hold(self, book: CreditBook, credits: Decimal, event_id: str) -> Decimal:
         """When settling, take the hold out of the held set (its credits become this event's to
@@ -478,7 +500,9 @@ def list_usage(
 def usage_summary(
     billing: Billing, caller: Caller, subscription_id: str, *, period_start: datetime | None
 ) -> UsageSummary:
-    """A period's totals from its aggregate (never by scanning events). Default: the current period."""
+    """A period's totals from its aggregate (never by scanning events). Default: the current period.
+    It ends where its billing does (a plan change or a cancellation may have cut it short), as the
+    periods list and its invoice say."""
     subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     period = subscription.current_period if period_start is None else subscription.period_starting(period_start)
     aggregate = billing.usage.period_usage(subscription_id, period.start)
@@ -486,7 +510,7 @@ def usage_summary(
     return UsageSummary(
         subscription_id=subscription_id,
         period_start=period.start,
-        period_end=period.end,
+        period_end=billed_until(subscription, period),
         services=aggregate.services,
         guardrail_flags=aggregate.guardrail_flags,
         escalation_codes=aggregate.escalation_codes,
