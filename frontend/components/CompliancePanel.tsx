@@ -4,7 +4,7 @@ import type { ApiError, GuardrailGroup, GuardrailQuery } from "../lib/api";
 import { useClient } from "../lib/context";
 import { formatCredits } from "../lib/format";
 import { asApiError, useResource } from "../lib/useResource";
-import { saveBlob } from "./InvoicesPanel";
+import { saveBlob } from "../lib/download";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 
 const WINDOW_DAYS = 30;

@@ -6,7 +6,7 @@ import { formatCredits, formatDateTime, formatMoney, minorDigits } from "../lib/
 import { minorUnitsOrAsTyped } from "../lib/input";
 import { asApiError, useResource } from "../lib/useResource";
 import { Field } from "./Field";
-import { saveBlob } from "./InvoicesPanel";
+import { saveBlob } from "../lib/download";
 import { ErrorNotice, Loading } from "./Panel";
 
 /**

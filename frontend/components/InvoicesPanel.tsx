@@ -5,20 +5,9 @@ import { useClient } from "../lib/context";
 import { formatDate, formatDateTime, formatMoney } from "../lib/format";
 import { asApiError, useResource } from "../lib/useResource";
 import { CreditNotes } from "./CreditNotes";
+import { saveBlob } from "../lib/download";
 import { InvoiceLines } from "./InvoiceLines";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
-
-/** Hands a Blob to the browser as a file download (the export needs the bearer token, so no plain link). */
-export function saveBlob(blob: Blob, filename: string): void {
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = filename;
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
 
 export function InvoicesPanel({
   subscriptionId,

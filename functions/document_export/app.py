@@ -7,8 +7,8 @@ from billing import deployment
 from billing.api.auth import Permission
 from billing.api.http import Response, authorize, billing_api, lambda_entry, parse_query
 from billing.api.models.document_export import ExportQuery
-from billing.services import credit_notes, invoices
-from billing.services.invoices import InvoiceFile
+from billing.services import documents
+from billing.services.documents import DocumentFile
 
 app = billing_api()
 INVOICE = "/subscriptions/<subscription_id>/invoices/<invoice_id>"
@@ -26,7 +26,7 @@ def _credit_note_pdf(note, invoice) -> bytes:
     return document_pdf.credit_note_pdf(note, invoice)
 
 
-def _file(file: InvoiceFile) -> Response:
+def _file(file: DocumentFile) -> Response:
     return Response(
         status_code=200,
         content_type=file.content_type,
@@ -40,7 +40,7 @@ def export_invoice(subscription_id: str, invoice_id: str):
     who = authorize(app, Permission.READ_BILLING)
     query = parse_query(app, ExportQuery)
     return _file(
-        invoices.export_invoice(
+        documents.export_invoice(
             deployment.billing(), who, subscription_id, invoice_id, file_format=query.format, render_pdf=_invoice_pdf
         )
     )
@@ -50,7 +50,7 @@ def export_invoice(subscription_id: str, invoice_id: str):
 def export_credit_note(subscription_id: str, invoice_id: str, credit_note_id: str):
     who = authorize(app, Permission.READ_BILLING)
     query = parse_query(app, ExportQuery)
-    file = credit_notes.export_credit_note(
+    file = documents.export_credit_note(
         deployment.billing(),
         who,
         subscription_id,

@@ -3,12 +3,9 @@ listing them per invoice and across organizations, and exporting them as files."
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
 
 from ..domain.access import Caller, Permission, require_residency
-from ..domain.credit_note_export import credit_note_csv, credit_note_json
 from ..domain.credit_notes import (
     CreditNote,
     CreditNoteFilters,
@@ -17,7 +14,6 @@ from ..domain.credit_notes import (
     credit_note_order,
 )
 from ..domain.credits import CreditPosting, add_sold
-from ..domain.errors import NotFound
 from ..domain.grants import PROMOTIONAL_PRIORITY, CreditGrant
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ids import new_id
@@ -26,7 +22,7 @@ from ..domain.paging import MAX_PAGE_SIZE, Page
 from ..domain.subscriptions import Subscription
 from .credit_write import CreditWrite, Idempotency, NoActiveSubscription, credit_write
 from .credits import staff_grant
-from .invoices import InvoiceFile, as_documents, invoice_for_finance, invoice_of
+from .invoices import invoice_for_finance, invoice_of
 from .ledger import Pause, RecordFor, run_idempotently
 from .subscriptions import across_residencies, subscription_for
 from .unit_of_work import Billing
@@ -168,34 +164,3 @@ def all_credit_notes(billing: Billing, invoice: Invoice) -> list[CreditNote]:
         if page.next_cursor is None:
             return notes[::-1]
         cursor = page.next_cursor
-
-
-CreditNotePdf = Callable[[CreditNote, Invoice], bytes]
-
-
-def export_credit_note(
-    billing: Billing,
-    caller: Caller,
-    subscription_id: str,
-    invoice_id: str,
-    credit_note_id: str,
-    *,
-    file_format: str,
-    render_pdf: CreditNotePdf | None = None,
-) -> InvoiceFile:
-    """As the invoice's export: the organization's users, finance and staff of its residency."""
-    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
-    if caller.holds(Permission.READ_BILLING.any_organization):
-        require_residency(caller, subscription.residency)
-    invoice = invoice_of(billing, subscription_id, invoice_id)
-    note = billing.invoices.credit_note(subscription_id, invoice_id, credit_note_id)
-    if note is None:
-        raise NotFound(f"No credit note '{credit_note_id[:128]}' for this invoice.")
-    if file_format == "pdf" and render_pdf is not None:
-        (shown,) = as_documents(billing, [invoice])
-        return InvoiceFile("application/pdf", f"{note.number}.pdf", render_pdf(note, shown))
-    if file_format == "csv":
-        return InvoiceFile("text/csv; charset=utf-8", f"{note.number}.csv", credit_note_csv(note))
-    return InvoiceFile(
-        "application/json", f"{note.number}.json", json.dumps(credit_note_json(note), separators=(",", ":"))
-    )

@@ -3,11 +3,7 @@ exporting. The scheduled run that closes ended periods is `invoicing_run`."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +11,6 @@ from ..domain.access import Caller, Permission, require_residency
 from ..domain.billing_profiles import BillingProfile
 from ..domain.credits import rolled_forward
 from ..domain.errors import Conflict, NotFound
-from ..domain.invoice_export import as_csv, as_json, export_filename
 from ..domain.invoices import Invoice, InvoiceFilters, UpcomingInvoice, billed_until, invoice_order
 from ..domain.paging import Page
 from ..domain.periods import Period
@@ -31,16 +26,6 @@ class DraftRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     period_start: UtcTimestamp | None = None
-
-
-@dataclass
-class InvoiceFile:
-    content_type: str
-    filename: str
-    body: str | bytes  # bytes: a PDF
-
-
-InvoicePdf = Callable[[Invoice, list], bytes]  # (invoice, its credit notes) -> the document
 
 
 def _for_finance(billing: Billing, caller: Caller, subscription_id: str) -> Subscription:
@@ -219,29 +204,3 @@ def void_invoice(
         return billing.invoices.void(invoice, now)
 
     return with_retries(attempt, pause=pause)
-
-
-def export_invoice(
-    billing: Billing,
-    caller: Caller,
-    subscription_id: str,
-    invoice_id_: str,
-    *,
-    file_format: Literal["csv", "json", "pdf"],
-    render_pdf: InvoicePdf | None = None,
-) -> InvoiceFile:
-    """A file for financial tooling: for the organization's own users, and for finance and
-    marketplace staff of the subscription's residency."""
-    subscription = subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
-    if caller.holds(Permission.READ_BILLING.any_organization):
-        require_residency(caller, subscription.residency)
-    (invoice,) = as_documents(billing, [invoice_of(billing, subscription_id, invoice_id_)])
-    if file_format == "pdf" and render_pdf is not None:
-        from .credit_notes import all_credit_notes
-
-        notes = all_credit_notes(billing, invoice) if invoice.credit_notes else []
-        return InvoiceFile("application/pdf", export_filename(invoice, "pdf"), render_pdf(invoice, notes))
-    if file_format == "csv":
-        return InvoiceFile("text/csv; charset=utf-8", export_filename(invoice, "csv"), as_csv(invoice))
-    body = json.dumps(as_json(invoice), separators=(",", ":"))
-    return InvoiceFile("application/json", export_filename(invoice, "json"), body)
