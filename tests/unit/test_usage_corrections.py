@@ -12,7 +12,7 @@ from billing.domain.errors import CreditLimitReached, Forbidden, NotFound
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import GrantAllocation, LedgerEntry, shares_of
 from billing.domain.usage import UsageFilters, UsageRequest
-from billing.services import catalog, credits, invoices, usage, usage_corrections
+from billing.services import catalog, credits, invoices, subscriptions, usage, usage_corrections
 from billing.services.credits import CreditChangeRequest
 from billing.services.plan_changes import PlanChangeRequest, change_plan
 from billing.services.usage_corrections import (
@@ -267,4 +267,37 @@ def test_an_amend_of_a_period_a_plan_change_closed_is_priced_at_that_period_s_ve
     assert new.credits == Decimal("15") and new.period_start == event.period_start
     redrafted = world.invoices.latest_for_period(world.sid, event.period_start)
     assert redrafted.plan_id == "lab"
+    assert_ledger_adds_up(world)
+
+
+def change_plan_now(world, key="pc-1"):
+    catalog.publish_plan(world.billing, "lab-pro", lab_standard_terms().model_copy(update={"credit_allowance": 50}))
+    request = PlanChangeRequest(plan_id="lab-pro", effective="now", idempotency_key=key)
+    change_plan(world.billing, ADMIN, world.sid, request, pause=no_pause)
+
+
+def cancel(world):
+    subscriptions.cancel_subscription(world.billing, ADMIN, world.sid, pause=no_pause)
+
+
+@pytest.mark.parametrize("cut_short", [change_plan_now, cancel], ids=["plan-change-now", "cancellation"])
+def test_a_depleted_allowance_of_a_period_cut_short_ends_again_with_what_a_void_gives_back(cut_short):
+    """The cut-short close ends the period's allowance though its expires_at is still ahead: the
+    share given back to it must not make the closed period's allowance spendable again."""
+    world = World(credit_allowance=Decimal("100"))
+    event, _ = world.record("k1", 20)  # 100 credits: the whole allowance, depleted
+    allowance_id = world.ledger()[-1].grant_id
+    world.at(NOW + timedelta(seconds=60))
+    cut_short(world)
+    before = balance(world)
+    world.at(NOW + timedelta(seconds=120))
+    void(world, event)
+    reversal, expiry = world.ledger()[-2:]
+    assert (reversal.type, reversal.amount) == ("reversal", Decimal("100"))
+    assert (expiry.type, expiry.amount, expiry.grant_id) == ("expiry", Decimal("-100"), allowance_id)
+    assert balance(world) == before
+    subscription = world.subscriptions.get(world.sid)
+    assert allowance_id not in {g.grant_id for g in subscription.grants}
+    ended = world.subscriptions.grant(subscription, allowance_id)
+    assert (ended.status, ended.remaining, ended.ended_amount) == ("expired", Decimal("0"), Decimal("100"))
     assert_ledger_adds_up(world)
