@@ -255,7 +255,38 @@ def test_an_issue_racing_the_void_makes_it_retry_and_find_the_period_invoiced(mo
     assert world.invoices.get(world.sid, draft.invoice_id).line_items == issued.line_items
 
 
-def test_an_amend_of_a_period_a_plan_change_closed_is_priced_at_that_period_s_version():
+def period_totals(world, period_start):
+    return usage.usage_summary(world.billing, ADMIN, world.sid, period_start=period_start).totals
+
+
+def test_an_amend_of_a_closed_period_s_event_records_its_replacement_in_the_open_period():
+    """Usage is billed in the period open when it is recorded: the new event draws the open
+    period's credits and counts there, on the old event's day; the old period's draft loses the
+    voided event."""
+    world = World(credit_allowance=Decimal("10"))
+    event, _ = world.record("k1", 4)  # 20 credits: the whole allowance and 10 of overage
+    closed_start = event.period_start
+    period_end = world.subscription.current_period_end
+    world.invoicing_run(world.at(period_end + timedelta(hours=1)).clock.now())
+    assert [line.kind for line in world.invoices.latest_for_period(world.sid, closed_start).line_items] == [
+        "base_fee",
+        "overage",
+    ]
+    new, _ = amend(world, event, "6")  # 30 credits
+    open_start = world.subscriptions.get(world.sid).current_period_start
+    assert new.period_start == open_start != closed_start and new.occurred_at == event.occurred_at
+    assert (new.debited_credits, new.overage_credits) == (Decimal("10"), Decimal("20"))
+    assert balance(world) == Decimal("0")
+    assert [line.kind for line in world.invoices.latest_for_period(world.sid, closed_start).line_items] == ["base_fee"]
+    closed, current = period_totals(world, closed_start), period_totals(world, open_start)
+    assert (closed.events, closed.credits) == (0, Decimal("0"))
+    assert (current.events, current.credits, current.overage_credits) == (1, Decimal("30"), Decimal("20"))
+    days = usage.daily_usage(world.billing, ADMIN, world.sid, start=None, end=None)
+    assert [d.day for d in days] == [event.occurred_at.date().isoformat()]
+    assert_ledger_adds_up(world)
+
+
+def test_an_amend_after_a_plan_change_now_is_priced_at_the_plan_the_open_period_is_on():
     world = World(credit_allowance=Decimal("1000"))
     rates = {"instrumentation": {"unit": "run", "credits_per_unit": Decimal("50")}}
     catalog.publish_plan(world.billing, "lab-pro", lab_standard_terms().model_copy(update={"usage_rates": rates}))
@@ -263,10 +294,13 @@ def test_an_amend_of_a_period_a_plan_change_closed_is_priced_at_that_period_s_ve
     world.at(NOW + timedelta(hours=1))
     request = PlanChangeRequest(plan_id="lab-pro", effective="now", idempotency_key="pc-1")
     change_plan(world.billing, ADMIN, world.sid, request, pause=no_pause)
+    allowance = balance(world)
     new, _ = amend(world, event, "3")
-    assert new.credits == Decimal("15") and new.period_start == event.period_start
+    assert new.credits == Decimal("150") and new.period_start == world.subscriptions.get(world.sid).current_period_start
+    assert balance(world) == allowance - Decimal("150")
     redrafted = world.invoices.latest_for_period(world.sid, event.period_start)
     assert redrafted.plan_id == "lab"
+    assert period_totals(world, event.period_start).events == 0
     assert_ledger_adds_up(world)
 
 
@@ -301,3 +335,23 @@ def test_a_depleted_allowance_of_a_period_cut_short_ends_again_with_what_a_void_
     ended = world.subscriptions.grant(subscription, allowance_id)
     assert (ended.status, ended.remaining, ended.ended_amount) == ("expired", Decimal("0"), Decimal("100"))
     assert_ledger_adds_up(world)
+
+
+@pytest.mark.parametrize("cut_short", [change_plan_now, cancel], ids=["plan-change-now", "cancellation"])
+def test_a_correction_redrafts_a_period_cut_short_with_the_allowance_it_gave_back(cut_short):
+    """The prorated base fee counts the allowance used as the correction leaves it: the draft it
+    writes is the one drafting the period afresh afterwards makes."""
+    world = World(credit_allowance=Decimal("1000"))
+    first, _ = world.record("k1", 60)  # 300 credits of the allowance
+    world.record("k2", 60)
+    world.at(NOW + timedelta(days=1))
+    cut_short(world)
+    world.invoicing_run(world.clock.now())  # the cancellation's final close (a change now closed already)
+    before = world.invoices.latest_for_period(world.sid, first.period_start)
+    void(world, first)
+    corrected = world.invoices.latest_for_period(world.sid, first.period_start)
+    afresh, _ = invoices.draft_invoice(
+        world.billing, ADMIN, world.sid, invoices.DraftRequest(period_start=first.period_start), pause=no_pause
+    )
+    assert corrected.line_items[0].quantity < before.line_items[0].quantity
+    assert corrected.line_items == afresh.line_items

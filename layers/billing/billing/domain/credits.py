@@ -325,6 +325,16 @@ class CreditBook:
             actor="billing-expiry" if entry_type == "expiry" else None,
         )
 
+    def as_left(self, record: CreditGrant) -> CreditGrant:
+        """A grant's record as this write leaves it (its end, a regrant or an end again applied, as
+        the posting writes them), for what the same write composes from it (a correction's draft)."""
+        for end in self.ended:
+            if end.grant_id == record.grant_id:
+                changes = {name: setting for name, setting in end.record_changes().items() if setting is not None}
+                record = record.model_copy(update=changes)
+        change = self.regranted.get(record.grant_id)
+        return record.model_copy(update=change.changes) if change is not None else record
+
     # --- adding ----------------------------------------------------------------------------
     def add(
         self, grant: CreditGrant, *, entry_type: EntryType, reference: str, within_limit: bool = True
