@@ -355,3 +355,15 @@ def test_a_correction_redrafts_a_period_cut_short_with_the_allowance_it_gave_bac
     )
     assert corrected.line_items[0].quantity < before.line_items[0].quantity
     assert corrected.line_items == afresh.line_items
+
+
+def test_voiding_an_event_all_overage_writes_no_reversal_and_its_overage_leaves_the_period():
+    world = World(credit_allowance=Decimal("10"))
+    world.record("k1", 2)  # the whole allowance
+    overage_only, _ = world.record("k2", 1)
+    assert overage_only.debited_credits == 0 < overage_only.overage_credits
+    entries = len(world.ledger())
+    voided, _ = void(world, overage_only)
+    assert voided.status == "voided" and len(world.ledger()) == entries
+    assert period_totals(world, overage_only.period_start).overage_credits == 0
+    assert_ledger_adds_up(world)

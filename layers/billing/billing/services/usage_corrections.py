@@ -4,10 +4,11 @@ that paid them.
 
 A correction is one credit write (credit_write.py): its change gives the event's shares back (a
 `reversal` entry; a share whose grant has ended since ends again at once), charges an amend's new
-quantity, and commits through the usage store with the event marked voided, the aggregates of its
-day and period taking it back out, its UsageVoided event, and, when its period has a draft, that
-draft composed again without it (conditioned on still being the draft read: an issue racing the
-correction makes it retry, and then it is 409 `period_invoiced`)."""
+quantity (usage recorded now: the open period's), and commits through the usage store with the
+event marked voided, the aggregates of its day and period taking it back out, its UsageVoided
+event, and, when its period has a draft, that draft composed again without it (conditioned on
+still being the draft read: an issue racing the correction makes it retry, and then it is 409
+`period_invoiced`)."""
 
 from __future__ import annotations
 
@@ -187,7 +188,8 @@ def _correct(
     records = {
         s.grant_id: billing.subscriptions.grant(subscription, s.grant_id) for s in shares if s.grant_id not in live
     }
-    book.give_back(shares, records, reference=f"usage:{event.event_id}", reason=f"Usage voided: {reason}")
+    if shares:  # an event all overage drew nothing: no credits go back, no entry (its overage leaves the period)
+        book.give_back(shares, records, reference=f"usage:{event.event_id}", reason=f"Usage voided: {reason}")
     new = _charged_replacement(write, event, amend) if amend is not None else None
     changes: dict[str, Any] = {"status": "voided", "voided_at": now, "void_reason": reason}
     if new is not None:
