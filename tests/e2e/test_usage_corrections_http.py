@@ -10,6 +10,8 @@ from decimal import Decimal
 from billing.domain.values import parse_timestamp
 
 from .clock import invoke_run, move_clock
+from .test_grants_http import now_of
+from .test_plan_changes_http import change, lab_like
 from .test_plans_http import error_of
 from .test_subscriptions_http import assert_ledger_is_honest, new_org, subscribe
 from .test_usage_http import all_usage, blocking_plan, record, usage_body
@@ -29,6 +31,11 @@ def recorded(server, token, org, **changes):
     response = record(server, token, usage_body(org, **changes))
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def credit_balance(server, token, sid):
+    subscription, _ = assert_ledger_is_honest(server, token, sid)
+    return Decimal(subscription["credit_balance"])
 
 
 def summary(server, token, sid, **params):
@@ -255,3 +262,48 @@ def test_voids_and_amends_racing_usage_and_holds_on_one_subscription_keep_the_le
     listed = all_usage(server, token, sid)
     recorded_credits = sum(Decimal(e["credits"]) for e in listed if e["status"] == "recorded")
     assert Decimal(summary(server, token, sid)["totals"]["credits"]) == recorded_credits
+
+
+def test_after_a_change_now_a_void_ends_the_closed_allowance_again_and_an_amend_bills_the_open_period(
+    fresh_server, token
+):
+    """The changed-from period's allowance ended with it, depleted or not: what a void gives back to
+    it ends again. An amend's new event is usage recorded now: the open period draws, counts and
+    bills it; the closed period's draft loses the old event."""
+    server = fresh_server
+    org = new_org()
+    sid = subscribe(server, token, org)["subscription_id"]
+    # Lab Standard: 1000 credits a period, instrumentation at 5 a run: all of it, then 50 of overage.
+    depleting = recorded(server, token, org, quantity="200")
+    over = recorded(server, token, org, quantity="10")
+    closed_start = depleting["period_start"]
+    move_clock(server, now_of(server) + timedelta(seconds=60))
+    changed = change(server, token("org:admin", org=org), sid, lab_like(server, token))
+    assert changed.status_code == 200, changed.text
+    open_start, opening_balance = changed.json()["current_period_start"], Decimal(changed.json()["credit_balance"])
+
+    assert void(server, token, depleting["event_id"]).status_code == 200
+    _, entries = assert_ledger_is_honest(server, token, sid)
+    reversal, ended_again = entries[-2:]
+    assert (reversal["type"], Decimal(reversal["amount"])) == ("reversal", Decimal("1000"))
+    assert (ended_again["type"], Decimal(ended_again["amount"]), ended_again["grant_id"]) == (
+        "expiry",
+        Decimal("-1000"),
+        reversal["grant_id"],
+    )
+    grants = server.request("GET", f"/subscriptions/{sid}/grants", token=token("finance")).json()["items"]
+    allowance = next(g for g in grants if g["grant_id"] == reversal["grant_id"])
+    assert (allowance["status"], Decimal(allowance["ended_amount"])) == ("expired", Decimal("1000"))
+    assert credit_balance(server, token, sid) == opening_balance
+
+    response = amend(server, token, over["event_id"], "20")  # 100 credits
+    assert response.status_code == 201, response.text
+    new = response.json()
+    assert (new["period_start"], new["occurred_at"]) == (open_start, over["occurred_at"])
+    assert Decimal(new["debited_credits"]) == Decimal("100")
+    assert credit_balance(server, token, sid) == opening_balance - Decimal("100")
+    assert Decimal(summary(server, token, sid, period_start=open_start)["totals"]["credits"]) == Decimal("100")
+    assert summary(server, token, sid, period_start=closed_start)["totals"]["events"] == 0
+    invoices = server.request("GET", f"/subscriptions/{sid}/invoices", token=token("finance")).json()["items"]
+    closed_draft = next(i for i in invoices if i["period_start"] == closed_start)
+    assert [line["kind"] for line in closed_draft["line_items"]] == ["base_fee"]

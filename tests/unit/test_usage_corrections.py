@@ -12,7 +12,7 @@ from billing.domain.errors import CreditLimitReached, Forbidden, NotFound
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import GrantAllocation, LedgerEntry, shares_of
 from billing.domain.usage import UsageFilters, UsageRequest
-from billing.services import catalog, credits, invoices, usage, usage_corrections
+from billing.services import catalog, credits, invoices, subscriptions, usage, usage_corrections
 from billing.services.credits import CreditChangeRequest
 from billing.services.plan_changes import PlanChangeRequest, change_plan
 from billing.services.usage_corrections import (
@@ -255,7 +255,38 @@ def test_an_issue_racing_the_void_makes_it_retry_and_find_the_period_invoiced(mo
     assert world.invoices.get(world.sid, draft.invoice_id).line_items == issued.line_items
 
 
-def test_an_amend_of_a_period_a_plan_change_closed_is_priced_at_that_period_s_version():
+def period_totals(world, period_start):
+    return usage.usage_summary(world.billing, ADMIN, world.sid, period_start=period_start).totals
+
+
+def test_an_amend_of_a_closed_period_s_event_records_its_replacement_in_the_open_period():
+    """Usage is billed in the period open when it is recorded: the new event draws the open
+    period's credits and counts there, on the old event's day; the old period's draft loses the
+    voided event."""
+    world = World(credit_allowance=Decimal("10"))
+    event, _ = world.record("k1", 4)  # 20 credits: the whole allowance and 10 of overage
+    closed_start = event.period_start
+    period_end = world.subscription.current_period_end
+    world.invoicing_run(world.at(period_end + timedelta(hours=1)).clock.now())
+    assert [line.kind for line in world.invoices.latest_for_period(world.sid, closed_start).line_items] == [
+        "base_fee",
+        "overage",
+    ]
+    new, _ = amend(world, event, "6")  # 30 credits
+    open_start = world.subscriptions.get(world.sid).current_period_start
+    assert new.period_start == open_start != closed_start and new.occurred_at == event.occurred_at
+    assert (new.debited_credits, new.overage_credits) == (Decimal("10"), Decimal("20"))
+    assert balance(world) == Decimal("0")
+    assert [line.kind for line in world.invoices.latest_for_period(world.sid, closed_start).line_items] == ["base_fee"]
+    closed, current = period_totals(world, closed_start), period_totals(world, open_start)
+    assert (closed.events, closed.credits) == (0, Decimal("0"))
+    assert (current.events, current.credits, current.overage_credits) == (1, Decimal("30"), Decimal("20"))
+    days = usage.daily_usage(world.billing, ADMIN, world.sid, start=None, end=None)
+    assert [d.day for d in days] == [event.occurred_at.date().isoformat()]
+    assert_ledger_adds_up(world)
+
+
+def test_an_amend_after_a_plan_change_now_is_priced_at_the_plan_the_open_period_is_on():
     world = World(credit_allowance=Decimal("1000"))
     rates = {"instrumentation": {"unit": "run", "credits_per_unit": Decimal("50")}}
     catalog.publish_plan(world.billing, "lab-pro", lab_standard_terms().model_copy(update={"usage_rates": rates}))
@@ -263,8 +294,76 @@ def test_an_amend_of_a_period_a_plan_change_closed_is_priced_at_that_period_s_ve
     world.at(NOW + timedelta(hours=1))
     request = PlanChangeRequest(plan_id="lab-pro", effective="now", idempotency_key="pc-1")
     change_plan(world.billing, ADMIN, world.sid, request, pause=no_pause)
+    allowance = balance(world)
     new, _ = amend(world, event, "3")
-    assert new.credits == Decimal("15") and new.period_start == event.period_start
+    assert new.credits == Decimal("150") and new.period_start == world.subscriptions.get(world.sid).current_period_start
+    assert balance(world) == allowance - Decimal("150")
     redrafted = world.invoices.latest_for_period(world.sid, event.period_start)
     assert redrafted.plan_id == "lab"
+    assert period_totals(world, event.period_start).events == 0
+    assert_ledger_adds_up(world)
+
+
+def change_plan_now(world, key="pc-1"):
+    catalog.publish_plan(world.billing, "lab-pro", lab_standard_terms().model_copy(update={"credit_allowance": 50}))
+    request = PlanChangeRequest(plan_id="lab-pro", effective="now", idempotency_key=key)
+    change_plan(world.billing, ADMIN, world.sid, request, pause=no_pause)
+
+
+def cancel(world):
+    subscriptions.cancel_subscription(world.billing, ADMIN, world.sid, pause=no_pause)
+
+
+@pytest.mark.parametrize("cut_short", [change_plan_now, cancel], ids=["plan-change-now", "cancellation"])
+def test_a_depleted_allowance_of_a_period_cut_short_ends_again_with_what_a_void_gives_back(cut_short):
+    """The cut-short close ends the period's allowance though its expires_at is still ahead: the
+    share given back to it must not make the closed period's allowance spendable again."""
+    world = World(credit_allowance=Decimal("100"))
+    event, _ = world.record("k1", 20)  # 100 credits: the whole allowance, depleted
+    allowance_id = world.ledger()[-1].grant_id
+    world.at(NOW + timedelta(seconds=60))
+    cut_short(world)
+    before = balance(world)
+    world.at(NOW + timedelta(seconds=120))
+    void(world, event)
+    reversal, expiry = world.ledger()[-2:]
+    assert (reversal.type, reversal.amount) == ("reversal", Decimal("100"))
+    assert (expiry.type, expiry.amount, expiry.grant_id) == ("expiry", Decimal("-100"), allowance_id)
+    assert balance(world) == before
+    subscription = world.subscriptions.get(world.sid)
+    assert allowance_id not in {g.grant_id for g in subscription.grants}
+    ended = world.subscriptions.grant(subscription, allowance_id)
+    assert (ended.status, ended.remaining, ended.ended_amount) == ("expired", Decimal("0"), Decimal("100"))
+    assert_ledger_adds_up(world)
+
+
+@pytest.mark.parametrize("cut_short", [change_plan_now, cancel], ids=["plan-change-now", "cancellation"])
+def test_a_correction_redrafts_a_period_cut_short_with_the_allowance_it_gave_back(cut_short):
+    """The prorated base fee counts the allowance used as the correction leaves it: the draft it
+    writes is the one drafting the period afresh afterwards makes."""
+    world = World(credit_allowance=Decimal("1000"))
+    first, _ = world.record("k1", 60)  # 300 credits of the allowance
+    world.record("k2", 60)
+    world.at(NOW + timedelta(days=1))
+    cut_short(world)
+    world.invoicing_run(world.clock.now())  # the cancellation's final close (a change now closed already)
+    before = world.invoices.latest_for_period(world.sid, first.period_start)
+    void(world, first)
+    corrected = world.invoices.latest_for_period(world.sid, first.period_start)
+    afresh, _ = invoices.draft_invoice(
+        world.billing, ADMIN, world.sid, invoices.DraftRequest(period_start=first.period_start), pause=no_pause
+    )
+    assert corrected.line_items[0].quantity < before.line_items[0].quantity
+    assert corrected.line_items == afresh.line_items
+
+
+def test_voiding_an_event_all_overage_writes_no_reversal_and_its_overage_leaves_the_period():
+    world = World(credit_allowance=Decimal("10"))
+    world.record("k1", 2)  # the whole allowance
+    overage_only, _ = world.record("k2", 1)
+    assert overage_only.debited_credits == 0 < overage_only.overage_credits
+    entries = len(world.ledger())
+    voided, _ = void(world, overage_only)
+    assert voided.status == "voided" and len(world.ledger()) == entries
+    assert period_totals(world, overage_only.period_start).overage_credits == 0
     assert_ledger_adds_up(world)

@@ -105,6 +105,9 @@ class CreditBook:
     now: datetime
     actor: str
     holds: tuple[ActiveHold, ...] = ()
+    # The start of the open period, the one whose allowance may still be spent (None: the final
+    # period is closed). An allowance of any other period ended with it, whatever its expires_at.
+    open_period: datetime | None = None
     entries: list[LedgerEntry] = field(default_factory=list)
     started: list[CreditGrant] = field(default_factory=list)
     ended: list[GrantEnd] = field(default_factory=list)
@@ -124,7 +127,13 @@ class CreditBook:
     def open(cls, subscription: Subscription, now: datetime, actor: str) -> CreditBook:
         """A working copy of the subscription's credits for one write at `now`."""
         return cls(
-            subscription.subscription_id, subscription.grants, subscription.ledger_seq, now, actor, subscription.holds
+            subscription.subscription_id,
+            subscription.grants,
+            subscription.ledger_seq,
+            now,
+            actor,
+            subscription.holds,
+            open_period=None if subscription.final_period_closed else subscription.current_period_start,
         )
 
     @property
@@ -240,9 +249,10 @@ class CreditBook:
     ) -> LedgerEntry:
         """A `reversal`: each grant gets back what it paid (`shares`, positive). An active grant
         takes it back; a depleted one still in effect is active again with it; a share of a grant
-        that has ended since (expired, voided, depleted past its expiry) is given back and ended
-        again at once (an `expiry` or `void` entry after the reversal), so no ended credit becomes
-        spendable. `records`: the grant records of the shares not in the active set."""
+        that has ended since (expired, voided, depleted past its expiry, an allowance whose period
+        has closed) is given back and ended again at once (an `expiry` or `void` entry after the
+        reversal), so no ended credit becomes spendable. `records`: the grant records of the shares
+        not in the active set."""
         refilled: list[ActiveGrant] = []
         ending_again: list[tuple[ActiveGrant, GrantStatus, Decimal]] = []
         for share in shares:
@@ -254,7 +264,7 @@ class CreditBook:
             record = records[share.grant_id]
             status: GrantStatus = record.status if ended_here is None else ended_here.status
             back = record.active_part().model_copy(update={"remaining": share.amount})
-            if status == "depleted" and not back.has_expired(self.now):
+            if status == "depleted" and self._in_effect(record):
                 self.regranted[share.grant_id] = GrantRecordChange(
                     {"status": "active", "ended_at": None}, {"status": "depleted"}
                 )
@@ -279,6 +289,15 @@ class CreditBook:
         for grant, status, amount in ending_again:
             self._end_again(grant, status, amount, records.get(grant.grant_id))
         return entry
+
+    def _in_effect(self, grant: CreditGrant) -> bool:
+        """Whether a grant is still in effect: not past its expiry and, an allowance, of the open
+        period (a close cut short by a plan change or a cancellation ends the period's allowance
+        before its expires_at, and ends only the grants still active then: a depleted one stays
+        `depleted` with its expires_at ahead)."""
+        if grant.has_expired(self.now):
+            return False
+        return grant.kind != "allowance" or grant.period_start == self.open_period
 
     def _end_again(self, grant: ActiveGrant, status: GrantStatus, amount: Decimal, record: CreditGrant | None) -> None:
         """A share given back to a grant that has ended leaves the balance again, and its record
@@ -305,6 +324,16 @@ class CreditBook:
             reason=f"Credits a voided usage event gave back to this {status} {grant.kind} grant end with it",
             actor="billing-expiry" if entry_type == "expiry" else None,
         )
+
+    def as_left(self, record: CreditGrant) -> CreditGrant:
+        """A grant's record as this write leaves it (its end, a regrant or an end again applied, as
+        the posting writes them), for what the same write composes from it (a correction's draft)."""
+        for end in self.ended:
+            if end.grant_id == record.grant_id:
+                changes = {name: setting for name, setting in end.record_changes().items() if setting is not None}
+                record = record.model_copy(update=changes)
+        change = self.regranted.get(record.grant_id)
+        return record.model_copy(update=change.changes) if change is not None else record
 
     # --- adding ----------------------------------------------------------------------------
     def add(

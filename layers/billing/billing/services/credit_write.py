@@ -252,20 +252,26 @@ def drafted(
     now: datetime,
     previous: Invoice | None = None,
     correcting: tuple[PeriodUsage, ...] = (),
+    book: CreditBook | None = None,
 ) -> Invoice:
     """The period's draft from what it is drafted from: its usage aggregate and the grants made in it.
     The close, `POST .../draft`, the upcoming invoice and usage corrections all draft through here,
     so they agree. `correcting`: usage a correction adds to the aggregate (or takes out, negated)
-    in the same write as the draft."""
+    in the same write as the draft; `book`: that write's book, so the draft reads the grants as
+    the write leaves them (what the allowance paid, given back, decides a final period's base fee)."""
     subscription_id = subscription.subscription_id
     usage = billing.usage.period_usage(subscription_id, period.start)
+    grants = billing.subscriptions.grants_made_in(subscription_id, period)
+    if book is not None:
+        subscription = subscription.model_copy(update={"grants": book.grants})
+        grants = [book.as_left(grant) for grant in grants]
     return compose_invoice(
         subscription,
         plan,
         period,
         PeriodUsage.merged([usage, *correcting]) if correcting else usage,
         now=now,
-        grants=billing.subscriptions.grants_made_in(subscription_id, period),
+        grants=grants,
         previous=previous,
     )
 

@@ -4,10 +4,11 @@ that paid them.
 
 A correction is one credit write (credit_write.py): its change gives the event's shares back (a
 `reversal` entry; a share whose grant has ended since ends again at once), charges an amend's new
-quantity, and commits through the usage store with the event marked voided, the aggregates of its
-day and period taking it back out, its UsageVoided event, and, when its period has a draft, that
-draft composed again without it (conditioned on still being the draft read: an issue racing the
-correction makes it retry, and then it is 409 `period_invoiced`)."""
+quantity (usage recorded now: the open period's), and commits through the usage store with the
+event marked voided, the aggregates of its day and period taking it back out, its UsageVoided
+event, and, when its period has a draft, that draft composed again without it (conditioned on
+still being the draft read: an issue racing the correction makes it retry, and then it is 409
+`period_invoiced`)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from ..domain.ids import new_id
 from ..domain.invoices import Invoice
 from ..domain.ledger import GrantAllocation, shares_of
 from ..domain.periods import Period
-from ..domain.plans import Plan
 from ..domain.usage import Guardrail, PeriodUsage, UsageEvent, UsageMetadata, price, unknown_service
 from ..domain.values import PositiveDecimal, format_decimal
 from ..store.writes import correction_write
@@ -188,25 +188,29 @@ def _correct(
     records = {
         s.grant_id: billing.subscriptions.grant(subscription, s.grant_id) for s in shares if s.grant_id not in live
     }
-    book.give_back(shares, records, reference=f"usage:{event.event_id}", reason=f"Usage voided: {reason}")
-    # The plan version the event's period is billed at: its invoice's, once it has one (a plan
-    # change may have moved the subscription on since), else the subscription's own.
-    plan = billing.plans.version(invoice.plan_id, invoice.plan_version) if invoice is not None else write.plan
-    new = _charged_replacement(write, plan, event, amend) if amend is not None else None
+    if shares:  # an event all overage drew nothing: no credits go back, no entry (its overage leaves the period)
+        book.give_back(shares, records, reference=f"usage:{event.event_id}", reason=f"Usage voided: {reason}")
+    new = _charged_replacement(write, event, amend) if amend is not None else None
     changes: dict[str, Any] = {"status": "voided", "voided_at": now, "void_reason": reason}
     if new is not None:
         changes["replaced_by"] = new.event_id
     voided = event.model_copy(update=changes)
     draft = None
     if invoice is not None and invoice.status == "draft":
-        draft = (_redrafted(billing, write, period, invoice, taking_out=voided, putting_in=new), invoice)
+        # The new event is the open period's (recorded now): it joins this draft only when the
+        # event it replaces was of the open period too.
+        putting_in = new if new is not None and new.period_start == period.start else None
+        draft = (_redrafted(billing, write, period, invoice, taking_out=voided, putting_in=putting_in), invoice)
 
     def through(posting: CreditPosting) -> None:
         posting = posting.reporting(
             outbox_event("UsageVoided", posting.subscription, occurred_at=now, usage_event=voided)
         )
         result = new if new is not None else voided
-        billing.usage.correct(correction_write(posting, event, changes, period, new, draft), write.record_for(result))
+        replacement = (new, subscription.current_period) if new is not None else None
+        billing.usage.correct(
+            correction_write(posting, event, changes, period, replacement, draft), write.record_for(result)
+        )
 
     write.commit(through=through)
     return voided, new
@@ -220,17 +224,18 @@ def _shares(billing: Billing, event: UsageEvent) -> list[GrantAllocation]:
     return shares_of(entry, event.balance_after, event.debited_credits)
 
 
-def _charged_replacement(write: CreditWrite, plan: Plan, old: UsageEvent, request: AmendUsageRequest) -> UsageEvent:
-    """The amend's new event, priced at the rate of `plan` (the version its period is billed at) and
-    charged once the old one's credits are back (under the subscription's overage policy: a `block`
-    plan that cannot cover it is 402, nothing written). It stands where the old one stood: the same
-    service, unit, source, occurred_at and period; its usage entry follows the reversal."""
-    book = write.book
+def _charged_replacement(write: CreditWrite, old: UsageEvent, request: AmendUsageRequest) -> UsageEvent:
+    """The amend's new event: usage recorded now, so, like any late event, billed in the open
+    period (docs/decisions.md): priced at the subscription's plan version, charged once the old
+    one's credits are back (under its overage policy: a `block` plan that cannot cover it is 402,
+    nothing written), counted in the open period's aggregate. It keeps the old one's service, unit,
+    source and occurred_at (the daily chart shows it on its day); its usage entry follows the reversal."""
+    book, plan = write.book, write.plan
     rate = plan.usage_rates.get(old.service)
     if rate is None:
         raise unknown_service(plan, old.service)
     credits = price(request.quantity, rate)
-    overage = charge(book, write.plan, credits)
+    overage = charge(book, plan, credits)
     event = UsageEvent(
         event_id=new_id(write.now),
         subscription_id=old.subscription_id,
@@ -250,7 +255,7 @@ def _charged_replacement(write: CreditWrite, plan: Plan, old: UsageEvent, reques
         idempotency_key=f"amend of {old.event_id}",
         occurred_at=old.occurred_at,
         recorded_at=write.now,
-        period_start=old.period_start,
+        period_start=write.subscription.current_period_start,
         ledger_seq=book.seq + 1,
         replaces=old.event_id,
     )
@@ -272,10 +277,17 @@ def _redrafted(
     taking_out: UsageEvent,
     putting_in: UsageEvent | None,
 ) -> Invoice:
-    """The period's draft composed again as the correction leaves its aggregate, at the plan
-    version it was composed at."""
+    """The period's draft composed again as the correction leaves its aggregate and its grants,
+    at the plan version it was composed at."""
     correcting = [PeriodUsage.of([taking_out]).negated(), *([PeriodUsage.of([putting_in])] if putting_in else [])]
     plan = billing.plans.version(draft.plan_id, draft.plan_version)
     return drafted(
-        billing, write.subscription, plan, period, now=write.now, previous=draft, correcting=tuple(correcting)
+        billing,
+        write.subscription,
+        plan,
+        period,
+        now=write.now,
+        previous=draft,
+        correcting=tuple(correcting),
+        book=write.book,  # as this write leaves it: the share given back to the allowance included
     )

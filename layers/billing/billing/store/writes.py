@@ -215,20 +215,23 @@ def correction_write(
     voided: UsageEvent,
     void_changes: Mapping[str, Any],
     period: Period,
-    replacement: UsageEvent | None,
+    replacement: tuple[UsageEvent, Period] | None,
     draft: tuple[Invoice, Invoice | None] | None,
 ) -> list[Operation]:
-    """A usage correction (void or amend) in `period`, the voided event's: its posting (the
-    reversal, any share ended again, the replacement's charge, UsageVoided); the voided event
-    marked, if it is still recorded, and taken out of its day's aggregate; an amend's new event
-    (its key must be free) and its aggregate; and, when the period has a draft, the draft composed
-    without the voided event, if it is still the draft read (an issue racing the correction
-    refuses the write, which is retried and then finds the invoice issued)."""
+    """A usage correction (void or amend) of an event of `period`: its posting (the reversal, any
+    share ended again, the replacement's charge, UsageVoided); the voided event marked, if it is
+    still recorded, and taken out of its day's aggregate of `period`; an amend's new event (its key
+    must be free) added to its day's aggregate of its own period (the open one); and, when the
+    voided event's period has a draft, that draft composed again, if it is still the draft read (an
+    issue racing the correction refuses the write, which is retried and then finds the invoice issued)."""
     subscription_id = posting.subscription.subscription_id
     # What the aggregates change by, one Add an aggregate (a transaction touches an item once).
-    changes: dict[date, list[PeriodUsage]] = {voided.aggregate_day: [PeriodUsage.of([voided]).negated()]}
+    changes: dict[tuple[Period, date], list[PeriodUsage]] = {
+        (period, voided.aggregate_day): [PeriodUsage.of([voided]).negated()]
+    }
     if replacement is not None:
-        changes.setdefault(replacement.aggregate_day, []).append(PeriodUsage.of([replacement]))
+        new, new_period = replacement
+        changes.setdefault((new_period, new.aggregate_day), []).append(PeriodUsage.of([new]))
     write: list[Operation] = [
         *posting_write(posting),
         Update(
@@ -239,12 +242,13 @@ def correction_write(
             voided.model_copy(update=dict(void_changes)),
         ),
         *(
-            Add("aggregate", (subscription_id, period.start, day), PeriodUsage.merged(parts, changes=True), period.end)
-            for day, parts in changes.items()
+            Add("aggregate", (subscription_id, at.start, day), PeriodUsage.merged(parts, changes=True), at.end)
+            for (at, day), parts in changes.items()
         ),
     ]
     if replacement is not None:
-        write.append(Put("usage_event", (replacement.organization_id, replacement.idempotency_key), replacement))
+        new, _ = replacement
+        write.append(Put("usage_event", (new.organization_id, new.idempotency_key), new))
     if draft is not None:
         composed, previous = draft
         drafted = invoice_event("InvoiceDrafted", composed, at=composed.updated_at)
