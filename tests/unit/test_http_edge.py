@@ -80,3 +80,49 @@ def test_oversized_bodies_unknown_routes_and_crashes_use_the_envelope():
     assert answer(app, path="/api/billing/nowhere")[1]["error"]["code"] == "not_found"
     status, body = answer(app, method="POST", body="{}")
     assert status == 500 and body["error"]["code"] == "internal_error" and "boom" not in json.dumps(body)
+
+
+def test_concurrent_requests_to_two_resolvers_each_read_their_own_request(monkeypatch):
+    """The local stack serves requests concurrently in one process (a resolver per container):
+    one request must never read another's query, body or headers."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+    from types import SimpleNamespace
+
+    from billing.api.http import lambda_entry
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "BillingTest")
+    both_resolved = Barrier(2, timeout=5)
+
+    def resolver():
+        app = billing_api()
+
+        @app.get("/echo")
+        def echo():
+            both_resolved.wait()  # the other request has started resolving by now
+            return {"who": app.current_event.query_string_parameters["who"]}
+
+        return lambda_entry(app)
+
+    def ask(handler, who):
+        event = {
+            "httpMethod": "GET",
+            "path": "/api/billing/echo",
+            "resource": "/api/billing/echo",
+            "headers": {},
+            "queryStringParameters": {"who": who},
+            "requestContext": {"requestId": who, "stage": "local"},
+            "body": None,
+        }
+        context = SimpleNamespace(
+            function_name="echo",
+            function_version="$LATEST",
+            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:echo",
+            memory_limit_in_mb=128,
+            aws_request_id=who,
+        )
+        return json.loads(handler(event, context)["body"])["who"]
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.submit(ask, resolver(), "first"), pool.submit(ask, resolver(), "second")
+        assert (first.result(), second.result()) == ("first", "second")

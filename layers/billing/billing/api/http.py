@@ -209,6 +209,11 @@ def parse_query(app: APIGatewayRestResolver, model: type[Model]) -> Model:
 
 def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
     def handle(event: dict, context: Any) -> dict:
+        # Powertools keeps the request on its router *class*, one per process. Lambda runs one
+        # request a process; the local stack runs concurrent requests in one, so each resolver
+        # (one per container, one request at a time) keeps its own and never reads another's.
+        app.current_event = app._to_proxy_event(event)
+        app.lambda_context = context
         return app.resolve(event, context)
 
     return instrumented(handle, correlation_id_path=correlation_paths.API_GATEWAY_REST)
