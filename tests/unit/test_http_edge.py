@@ -89,9 +89,10 @@ def test_concurrent_requests_to_two_resolvers_each_read_their_own_request(monkey
     from threading import Barrier
     from types import SimpleNamespace
 
+    from billing import observability
     from billing.api.http import lambda_entry
 
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "BillingTest")
+    monkeypatch.setattr(observability.metrics, "namespace", "BillingTest")  # as the template sets it
     both_resolved = Barrier(2, timeout=5)
 
     def resolver():
