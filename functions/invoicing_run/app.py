@@ -3,7 +3,7 @@ serves (the due index, never a scan) and queues each for the period-closing work
 
 import billing.cold_start  # noqa: F401 - first: pauses the garbage collector while the function loads
 from billing import deployment
-from billing.api.bus import scheduled_time
+from billing.api.schedule import scheduled_time
 from billing.observability import MetricUnit, instrumented, metrics
 from billing.services import invoicing_run
 

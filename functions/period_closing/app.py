@@ -7,7 +7,7 @@ from billing import deployment
 from billing.api.queue import batch_response
 from billing.domain.closing import DueClose
 from billing.observability import MetricUnit, instrumented, logger, metrics
-from billing.services import invoicing_run
+from billing.services import period_closing
 
 COUNTED = (
     "periods_closed",
@@ -19,10 +19,10 @@ COUNTED = (
 
 
 def close(event, context):
-    report, failed = invoicing_run.ClosingReport(), []
+    report, failed = period_closing.ClosingReport(), []
     for record in event["Records"]:
         try:
-            invoicing_run.close_due(deployment.billing(), DueClose.from_message(record["body"]), report)
+            period_closing.close_due(deployment.billing(), DueClose.from_message(record["body"]), report)
         except Exception:  # this subscription alone is retried, then dead-lettered
             logger.exception("could not close a due subscription", extra={"queued": record["body"][:1000]})
             failed.append(record["messageId"])

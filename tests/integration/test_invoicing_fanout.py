@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from billing import deployment
 from billing.domain.values import parse_timestamp
-from billing.services import invoicing_run
+from billing.services import period_closing
 from billing.store.due_index import SHARDS
 from tests.seed import seed_subscriptions
 
@@ -98,7 +98,7 @@ def test_60_due_subscriptions_fan_out_and_a_failing_one_is_retried_alone_then_de
     subscriptions = [s.model_dump(mode="json") for s in seed_subscriptions([f"org-{i:03d}" for i in range(60)])]
     flaky, broken = subscriptions[17]["subscription_id"], subscriptions[41]["subscription_id"]
     attempts: Counter = Counter()
-    close = invoicing_run.close_due_periods
+    close = period_closing.close_due_periods
 
     def failing(billing, subscription, **kwargs):
         attempts[subscription.subscription_id] += 1
@@ -106,7 +106,7 @@ def test_60_due_subscriptions_fan_out_and_a_failing_one_is_retried_alone_then_de
             raise ConnectionError("DynamoDB went away")
         return close(billing, subscription, **kwargs)
 
-    monkeypatch.setattr(invoicing_run, "close_due_periods", failing)
+    monkeypatch.setattr(period_closing, "close_due_periods", failing)
     moment = parse_timestamp(subscriptions[0]["current_period_end"]) + timedelta(minutes=15)
     report = run(functions, moment)
     assert report["subscriptions_due"] == len(subscriptions)
@@ -122,7 +122,7 @@ def test_60_due_subscriptions_fan_out_and_a_failing_one_is_retried_alone_then_de
     assert ledger_types(broken) == ["grant"]
 
     # The run again, at the same moment: only the broken one is still due; the others are untouched.
-    monkeypatch.setattr(invoicing_run, "close_due_periods", close)
+    monkeypatch.setattr(period_closing, "close_due_periods", close)
     again = run(functions, moment)
     assert (again["subscriptions_due"], again["failures"]) == (1, 0) and ledger_types(broken) == closed_once
     # Replaying the dead letter (as the runbook says) after it was closed: nothing changes.

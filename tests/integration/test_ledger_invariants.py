@@ -25,7 +25,16 @@ from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import InsufficientCredits
 from billing.domain.usage import CreditLimitReached, UsageFilters, UsageRequest
 from billing.domain.values import format_timestamp
-from billing.services import catalog, credits, holds, invoicing_run, subscriptions, usage, usage_corrections
+from billing.services import (
+    catalog,
+    credits,
+    holds,
+    invoicing_run,
+    period_closing,
+    subscriptions,
+    usage,
+    usage_corrections,
+)
 from billing.services.credits import CreditChangeRequest, GrantRequest, VoidRequest
 from billing.services.holds import HoldRequest, SettleRequest
 from billing.services.plan_changes import PlanChangeRequest, cancel_pending_plan_change, change_plan
@@ -331,7 +340,7 @@ class CreditsMachine(RuleBasedStateMachine):
         """The run queues what is due; its workers close each (here, at once and in order)."""
         invoicing_run.run_invoicing(self.billing, scheduled_at=self.clock.now())
         for due in self.billing.period_closings.take():
-            invoicing_run.close_due(self.billing, due, invoicing_run.ClosingReport(), pause=no_pause)
+            period_closing.close_due(self.billing, due, period_closing.ClosingReport(), pause=no_pause)
 
     @invariant()
     def every_credit_is_in_one_grant_and_the_ledger_adds_up(self):

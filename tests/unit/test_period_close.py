@@ -10,7 +10,7 @@ import pytest
 from billing.domain.errors import ValidationFailed
 from billing.domain.grants import ActiveGrant
 from billing.domain.holds import ActiveHold
-from billing.services import invoicing_run, subscriptions
+from billing.services import invoicing_run, period_closing, subscriptions
 
 from .world import ADMIN, NOW, World, no_pause
 
@@ -61,9 +61,9 @@ def test_the_run_queues_only_what_is_due_and_a_second_delivery_changes_nothing()
     assert run.subscriptions_due == 0
     invoicing_run.run_invoicing(world.at(end).billing, scheduled_at=end)  # due at its end itself
     [due] = world.billing.period_closings.take()
-    closed = invoicing_run.ClosingReport()
-    invoicing_run.close_due(world.billing, due, closed, pause=no_pause)
-    invoicing_run.close_due(world.billing, due, closed, pause=no_pause)  # delivered twice
+    closed = period_closing.ClosingReport()
+    period_closing.close_due(world.billing, due, closed, pause=no_pause)
+    period_closing.close_due(world.billing, due, closed, pause=no_pause)  # delivered twice
     assert closed.periods_closed == 1 and world.subscriptions.get(world.sid).current_period_start == end
 
 
@@ -73,11 +73,11 @@ def test_a_due_subscription_delivered_twice_at_once_is_closed_once():
     invoicing_run.run_invoicing(world.at(end).billing, scheduled_at=end)
     invoicing_run.run_invoicing(world.billing, scheduled_at=end)  # a second run: a second message
     twins = world.billing.period_closings.take()
-    barrier, reports = threading.Barrier(2), [invoicing_run.ClosingReport(), invoicing_run.ClosingReport()]
+    barrier, reports = threading.Barrier(2), [period_closing.ClosingReport(), period_closing.ClosingReport()]
 
     def worker(position: int) -> None:
         barrier.wait()
-        invoicing_run.close_due(world.billing, twins[position], reports[position], pause=no_pause)
+        period_closing.close_due(world.billing, twins[position], reports[position], pause=no_pause)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
     for thread in threads:

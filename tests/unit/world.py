@@ -7,7 +7,7 @@ from billing.domain.access import Caller
 from billing.domain.clock import TestClock
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.usage import UsageRequest
-from billing.services import catalog, invoicing_run, subscriptions, usage
+from billing.services import catalog, invoicing_run, period_closing, subscriptions, usage
 from billing.services.subscriptions import ProvisionRequest
 from billing.services.unit_of_work import Billing
 
@@ -46,9 +46,9 @@ class World:
         """The schedule fires at `moment`, then the workers close what it queued.
         Returns (the run's report, the workers' report)."""
         run = invoicing_run.run_invoicing(self.billing, scheduled_at=moment)
-        closed = invoicing_run.ClosingReport()
+        closed = period_closing.ClosingReport()
         for due in self.billing.period_closings.take():
-            invoicing_run.close_due(self.billing, due, closed, pause=no_pause)
+            period_closing.close_due(self.billing, due, closed, pause=no_pause)
         return run, closed
 
     def record(self, key, quantity, now=None):

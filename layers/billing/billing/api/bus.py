@@ -1,16 +1,14 @@
 """EventBridge deliveries to billing functions: the usage bus's `UsageRecorded` events (through the
-usage queue) and the invoicing schedule's invocations."""
+usage queue). The invoicing schedule's are `api/schedule.py`'s."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from ..domain.access import Caller, Role
 from ..domain.errors import ValidationFailed
 from ..domain.usage import UsageRequest
-from ..domain.values import parse_timestamp
 
 USAGE_RECORDED = "UsageRecorded"
 
@@ -56,16 +54,3 @@ def usage_from_queue(record: dict[str, Any]) -> tuple[UsageRequest, Caller]:
     except ValueError:
         raise ValidationFailed.of("body", "the message is not a JSON event", location="message") from None
     return usage_from_bus(event)
-
-
-def scheduled_time(event: dict[str, Any]) -> datetime:
-    """ "Now" for a scheduled run: EventBridge Scheduler's `scheduled_time` (the schedule's input
-    carries <aws.scheduler.scheduled-time>), or a classic scheduled event's `time`. Taking it from
-    the event keeps a redelivery or replay of the same event deterministic."""
-    raw = (event.get("scheduled_time") or event.get("time")) if isinstance(event, dict) else None
-    try:
-        return parse_timestamp(raw)
-    except ValueError:
-        raise ValidationFailed.of(
-            "scheduled_time", "the event carries no RFC 3339 `scheduled_time` or `time`", location="event"
-        ) from None
