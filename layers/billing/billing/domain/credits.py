@@ -28,6 +28,7 @@ from .grants import (
     GrantLimitReached,
     GrantNotActive,
     GrantStatus,
+    insufficient_credits,
     priced_cents,
     sorted_for_draw,
 )
@@ -49,7 +50,6 @@ from .subscriptions import (
     subscription_canceled,
     subscription_plan_changed,
 )
-from .usage import insufficient_credits
 from .values import CREDIT_QUANTUM, MAGNITUDE_LIMIT, MAX_CENTS, format_decimal, format_timestamp
 
 CLOSING_ACTOR = "billing-period-close"

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict
 
-from .errors import Conflict
+from .errors import Conflict, CreditLimitReached
 from .ids import new_id
 from .ledger import Bucket
 from .values import Credits, UtcTimestamp, WholeNumber, format_decimal, format_timestamp
@@ -205,3 +205,13 @@ def priced_cents(amount: Decimal, credit_price_cents: Decimal | None) -> int:
     if not credit_price_cents:
         return 0
     return int((amount * credit_price_cents).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def insufficient_credits(credits: Decimal, availability: Availability) -> CreditLimitReached:
+    """402 on a `block` plan: the charge is refused whole, nothing written. Its details say what
+    was available and which credits did not count, and why."""
+    return CreditLimitReached(
+        f"The plan blocks overage and the {format_decimal(availability.available)} available credits "
+        f"do not cover these {format_decimal(credits)}.{availability.explained()}",
+        details={"credits": format_decimal(credits), **availability.details()},
+    )

@@ -21,11 +21,12 @@ from pydantic import (
 )
 
 from .errors import CreditLimitReached, UnknownService, ValidationFailed  # noqa: F401 - part of this module's vocabulary
-from .grants import Availability
+from .grants import insufficient_credits  # noqa: F401 - part of this module's vocabulary
 from .idempotency import IdempotencyKey
 from .ids import OrganizationId
 from .periods import Period
 from .plans import Plan, ServiceName, UsageRate
+from .usage_sources import UsageSource
 from .values import (
     INT64,
     MAGNITUDE_LIMIT,
@@ -44,8 +45,6 @@ from .values import (
 UsageStatus = Literal["recorded", "voided"]
 GuardrailFlag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 EscalationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-SourceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-SourceId = free_text(max_length=128, min_length=1)
 UsageUnit = free_text(max_length=32, min_length=1)
 
 
@@ -94,11 +93,6 @@ def occurred_at_problem(occurred_at: datetime | None, now: datetime) -> str | No
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class UsageSource(_Strict):
-    kind: SourceKind
-    id: SourceId
 
 
 class Guardrail(_Strict):
@@ -150,16 +144,6 @@ def unknown_service(plan: Plan, service: str) -> UnknownService:
         f"Plan '{plan.plan_id}' v{plan.version} has no rate for service '{service}'.",
         field="service",
         details={"services": sorted(plan.usage_rates)},
-    )
-
-
-def insufficient_credits(credits: Decimal, availability: Availability) -> CreditLimitReached:
-    """402 on a `block` plan: the charge is refused whole, nothing written. Its details say what
-    was available and which credits did not count, and why."""
-    return CreditLimitReached(
-        f"The plan blocks overage and the {format_decimal(availability.available)} available credits "
-        f"do not cover these {format_decimal(credits)}.{availability.explained()}",
-        details={"credits": format_decimal(credits), **availability.details()},
     )
 
 
