@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from .errors import ValidationFailed
-from .usage import Guardrail
+from .usage_labels import Guardrail
 from .values import UtcTimestamp, exact_sums, format_decimal
 
 Grouping = Literal["day", "week", "month", "organization", "service"]

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from ..exact_json import loads_exact
 from .holds import ActiveHold, HoldStatus
-from .usage_sources import UsageSource
+from .usage_labels import UsageSource
 from .values import Credits, UtcTimestamp
 
 

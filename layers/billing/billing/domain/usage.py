@@ -16,7 +16,6 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -26,7 +25,7 @@ from .idempotency import IdempotencyKey
 from .ids import OrganizationId
 from .periods import Period
 from .plans import Plan, ServiceName, UsageRate
-from .usage_sources import UsageSource
+from .usage_labels import Guardrail, GuardrailFlag, UsageSource  # noqa: F401 - part of this module's vocabulary
 from .values import (
     INT64,
     MAGNITUDE_LIMIT,
@@ -43,8 +42,6 @@ from .values import (
 )
 
 UsageStatus = Literal["recorded", "voided"]
-GuardrailFlag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
-EscalationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 UsageUnit = free_text(max_length=32, min_length=1)
 
 
@@ -93,20 +90,6 @@ def occurred_at_problem(occurred_at: datetime | None, now: datetime) -> str | No
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class Guardrail(_Strict):
-    """Planner finalizations carry open escalation codes; instrumentation runs carry guardrail flags."""
-
-    flags: list[GuardrailFlag] = Field(default_factory=list, max_length=20)
-    escalation_codes: list[EscalationCode] = Field(default_factory=list, max_length=20)
-
-    @field_validator("flags", "escalation_codes")
-    @classmethod
-    def _distinct(cls, values: list[str]) -> list[str]:
-        if len(set(values)) != len(values):
-            raise ValueError("must not repeat a value")
-        return values
 
 
 class UsageRequest(_Strict):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from ...domain.ids import OrganizationId, Residency
 from ...domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...domain.plans import ServiceName
-from ...domain.usage import GuardrailFlag
+from ...domain.usage_labels import GuardrailFlag
 from ...domain.values import EARLIEST_YEAR, LATEST_YEAR
 
 
