@@ -17,6 +17,9 @@ from pydantic import StringConstraints
 
 OrganizationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 Residency = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,16}$")]
+ServiceName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+]  # a producer service, as plans price it
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_BITS = 80

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, field_validator
 
+from .ids import ServiceName
 from .values import (
     INT64,
     Flag,
@@ -26,7 +27,6 @@ OveragePolicy = Literal["allow", "block"]
 PlanStatus = Literal["active", "archived"]
 
 PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
-ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Label = free_text(max_length=200, min_length=1, strip=True)
 Text = free_text(max_length=4000)

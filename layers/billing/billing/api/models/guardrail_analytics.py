@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from ...domain.ids import OrganizationId, Residency
+from ...domain.ids import OrganizationId, Residency, ServiceName
 from ...domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from ...domain.plans import ServiceName
 from ...domain.usage_labels import GuardrailFlag
 from ...domain.values import EARLIEST_YEAR, LATEST_YEAR
 
