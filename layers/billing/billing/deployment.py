@@ -75,6 +75,13 @@ def subscription_store():
 
 
 @lru_cache(maxsize=1)
+def due_index():
+    from .store.due_index import DynamoDueIndex
+
+    return DynamoDueIndex(dynamodb(), settings().subscriptions_table)
+
+
+@lru_cache(maxsize=1)
 def usage_store():
     from .store.dynamodb_usage import DynamoUsageStore
 
@@ -154,6 +161,7 @@ def billing() -> Billing:
         usage=_OnFirstUse(usage_store),
         invoices=_OnFirstUse(invoice_store),
         period_closings=_OnFirstUse(period_closings),
+        due_index=_OnFirstUse(due_index),
         clock=_clock,
         residencies=config.residencies,
         sandbox=config.sandbox,
@@ -169,6 +177,7 @@ def reset() -> None:
         dynamodb,
         plan_store,
         subscription_store,
+        due_index,
         usage_store,
         invoice_store,
         events_publisher,

@@ -46,5 +46,5 @@ def run_invoicing(billing: Billing, *, scheduled_at: datetime) -> InvoicingRepor
     now = min(scheduled_at, clock)
     report = InvoicingReport(now=now)
     for residency in billing.residencies:
-        report.subscriptions_due += billing.period_closings.send(billing.subscriptions.due(residency, now), now)
+        report.subscriptions_due += billing.period_closings.send(billing.due_subscriptions(residency, now), now)
     return report

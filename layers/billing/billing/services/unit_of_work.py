@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 from ..domain.clock import Clock, SystemClock
 
 if TYPE_CHECKING:  # the store protocols name every domain model: annotations only (cold start)
+    from collections.abc import Iterator
     from datetime import datetime
 
-    from ..store.base import InvoiceStore, PeriodClosingQueue, PlanStore, SubscriptionStore, UsageStore
+    from ..store.base import DueIndex, InvoiceStore, PeriodClosingQueue, PlanStore, SubscriptionStore, UsageStore
 
 if TYPE_CHECKING:
     from ..domain.billing_profiles import Issuer
@@ -31,6 +32,7 @@ class Billing:
     residencies: tuple[str, ...] = ("us", "eu")
     sandbox: bool = False
     period_closings: PeriodClosingQueue | None = None  # where the scheduled run sends what is due
+    due_index: DueIndex | None = None  # where the scheduled run finds it; None: the subscription store's
     issuer_setting: Callable[[], Issuer] | None = None  # the deployment's BILLING_ISSUER, read on first use
 
     def issuer(self) -> Issuer:
@@ -38,6 +40,11 @@ class Billing:
         from ..domain.billing_profiles import SANDBOX_ISSUER
 
         return self.issuer_setting() if self.issuer_setting else SANDBOX_ISSUER
+
+    def due_subscriptions(self, residency: str, now: datetime) -> Iterator[str]:
+        """The residency's subscriptions due by `now`, through the due index on its own where the
+        deployment has one (the run then loads no subscription store), else the store's."""
+        return (self.due_index or self.subscriptions).due(residency, now)
 
     def now(self) -> datetime:
         """Billing time: read once per use case, so one request sees one moment."""

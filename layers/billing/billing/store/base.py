@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from .writes import InvoiceCounter, Operation  # writes.py reads this module: no import at run time
 
 
+class DueIndex(Protocol):
+    def due(self, residency: str, now: datetime) -> Iterator[str]:
+        """The ids of the residency's subscriptions due by `now` (`Subscription.due_at`), through the
+        due index: what is not due is never read."""
+
+
 class PlanStore(Protocol):
     def current(self, plan_id: str) -> Plan | None:
         """The latest version with the listing's status, read consistently."""

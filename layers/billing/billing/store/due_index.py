@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..domain.subscriptions import Subscription
 from .dynamodb import value
+
+if TYPE_CHECKING:  # annotations only: the invoicing run reads the index without the subscription models
+    from ..domain.subscriptions import Subscription
 
 DUE_INDEX = "due"
 SHARDS = 16  # fixed: changing it moves every item to another partition (a re-write of the attributes)
@@ -94,3 +96,15 @@ def due_subscription_ids(client, table: str, residency: str, now: datetime) -> I
             if "LastEvaluatedKey" not in found:
                 break
             query["ExclusiveStartKey"] = found["LastEvaluatedKey"]
+
+
+class DynamoDueIndex:
+    """The due index alone, for the scheduled run: it reads keys and sends ids, so it loads neither
+    the subscription store nor the domain models that store writes (most of a cold start's own code)."""
+
+    def __init__(self, client, subscriptions_table: str):
+        self._client = client
+        self._table = subscriptions_table
+
+    def due(self, residency: str, now: datetime) -> Iterator[str]:
+        return due_subscription_ids(self._client, self._table, residency, now)
