@@ -56,3 +56,29 @@ def test_every_function_pauses_the_collector_before_it_imports_anything_else():
         imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
         first = imports[0]
         assert isinstance(first, ast.Import) and first.names[0].name == "billing.cold_start", app
+
+
+def test_the_invoicing_run_reads_the_due_index_without_the_subscription_store_or_the_credit_and_usage_domains():
+    # Its cold start and first run: it reads index keys and sends ids, nothing more.
+    seen = fresh_interpreter(
+        "import importlib.util, json, os, sys\n"
+        "os.environ.update(AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x')\n"
+        f"spec = importlib.util.spec_from_file_location('app', {str(ROOT / 'functions/invoicing_run/app.py')!r})\n"
+        "app = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(app)\n"
+        "from botocore.stub import Stubber\n"
+        "from billing import deployment\n"
+        "stub = Stubber(deployment.dynamodb())\n"
+        "for _ in range(32):  # each shard of both residencies: nothing due\n"
+        "    stub.add_response('query', {'Items': []})\n"
+        "stub.activate()\n"
+        "report = app.run({'time': '2026-01-01T00:00:00Z'}, None)\n"
+        "stub.assert_no_pending_responses()\n"
+        "ours = sorted(name for name in sys.modules if name.startswith('billing.'))\n"
+        "print(json.dumps({'report': report, 'modules': ours}))"
+    )
+    assert seen["report"]["subscriptions_due"] == 0
+    loaded = set(seen["modules"])
+    assert "billing.store.due_index" in loaded, "the run read the due index"
+    unneeded = {"billing.store.dynamodb_subscriptions", "billing.domain.credits", "billing.domain.usage"}
+    assert not loaded & unneeded
