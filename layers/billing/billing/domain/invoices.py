@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from .billing_profiles import BillingProfile, BillTo, Issuer, due_at
 from .events import DetailType, OutboxEvent, outbox_event
 from .grants import AUTO_TOP_UP_ACTOR, CreditGrant
+from .invoice_status import InvoiceStatus
 from .periods import Period
 from .plans import Plan
 from .subscriptions import Subscription, billed_until
 from .usage import PeriodUsage, UsageTotals
 from .values import TotalCredits, UtcTimestamp, format_decimal, format_timestamp, round_credits
 
-InvoiceStatus = Literal["draft", "issued", "void"]
 LineKind = Literal["base_fee", "overage", "top_up"]
 
 

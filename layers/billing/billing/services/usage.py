@@ -22,11 +22,11 @@ from ..domain.events import OUTBOX_ITEMS
 from ..domain.holds import HoldNotActive
 from ..domain.idempotency import IdempotencyKeyReused, fingerprint
 from ..domain.ids import new_id
-from ..domain.invoices import InvoiceStatus, billed_until
+from ..domain.invoice_status import InvoiceStatus
 from ..domain.paging import Page, not_a_cursor, open_cursor, seal_cursor
 from ..domain.periods import Period
 from ..domain.plans import Plan
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import Subscription, billed_until
 from ..domain.usage import (
     LATE_ARRIVAL,
     BatchStatus,
