@@ -20,11 +20,14 @@ from billing.api.http import (
 from billing.api.models.paging import PageQuery
 from billing.api.models.subscriptions import SubscriptionsQuery
 from billing.domain.subscriptions import OrganizationId
-from billing.services import plan_changes, subscriptions
-from billing.services.plan_changes import PlanChangeRequest
+from billing.services import subscriptions
 from billing.services.subscriptions import ProvisionRequest, SettingsRequest
 
 app = billing_api()
+
+# The plan-change routes import their service on their first request: it brings the invoice models
+# (a change's closing invoice), ~12 ms of cold start that provisioning, reading and canceling do not
+# need. A container whose first request is a plan change pays it then, once.
 
 
 @app.post("/organizations/<organization_id>/subscriptions")
@@ -78,14 +81,18 @@ def change_settings(subscription_id: str):
 
 @app.post("/subscriptions/<subscription_id>/plan-change")
 def change_plan(subscription_id: str):
+    from billing.services import plan_changes
+
     who = authorize(app, Permission.MANAGE_SUBSCRIPTION)
-    request = parse_body(app, PlanChangeRequest)
+    request = parse_body(app, plan_changes.PlanChangeRequest)
     answer, replayed = plan_changes.change_plan(deployment.billing(), who, subscription_id, request)
     return json_response(200, answer, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @app.delete("/subscriptions/<subscription_id>/plan-change")
 def cancel_pending_plan_change(subscription_id: str):
+    from billing.services import plan_changes
+
     who = authorize(app, Permission.MANAGE_SUBSCRIPTION)
     return json_response(200, plan_changes.cancel_pending_plan_change(deployment.billing(), who, subscription_id))
 
