@@ -26,7 +26,7 @@ from billing.services.subscriptions import ProvisionRequest, SettingsRequest
 app = billing_api()
 
 # The plan-change routes import their service on their first request: it brings the invoice models
-# (a change's closing invoice), ~12 ms of cold start that provisioning, reading and canceling do not
+# (a change's closing invoice), ~9 ms of cold start that provisioning, reading and canceling do not
 # need. A container whose first request is a plan change pays it then, once.
 
 

@@ -1,6 +1,6 @@
 """What a usage event carries beside its quantity: where it came from (a planner run, an
 instrumentation session) and its guardrail flags. Apart from `usage`, so the credit domain's hold
-records and the guardrail analytics name them without loading the usage domain's models (~8 ms of
+records and the guardrail analytics name them without loading the usage domain's models (~4 ms of
 a cold start, which neither those functions' stores nor their requests need)."""
 
 from __future__ import annotations
