@@ -45,7 +45,8 @@ from ..domain.usage import (
     unknown_service,
 )
 from ..domain.values import TotalCredits, UtcTimestamp, format_decimal
-from ..store.base import MAX_TRANSACTION_ITEMS, DuplicateKeys
+from ..store.base import MAX_TRANSACTION_ITEMS
+from ..store.writes import DuplicateKeys
 from .credit_write import CreditWrite, NoActiveSubscription, credit_write
 from .ledger import Pause
 from .subscriptions import subscription_for

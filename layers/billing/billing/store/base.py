@@ -133,14 +133,6 @@ class SubscriptionStore(Protocol):
 MAX_TRANSACTION_ITEMS = 100
 
 
-class DuplicateKeys(Exception):
-    """A store signal: some events' keys were committed by a concurrent request (`positions` in the chunk)."""
-
-    def __init__(self, positions: list[int]):
-        super().__init__(positions)
-        self.positions = positions
-
-
 class UsageTotalsReader(Protocol):
     def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
         """The period aggregate's totals (zero when nothing was recorded)."""

@@ -23,7 +23,6 @@ from ..domain.errors import Conflict, NotFound, RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
-from .base import DuplicateKeys
 from .capacity import WriteUnits
 
 if TYPE_CHECKING:
@@ -95,6 +94,14 @@ class InvoiceCounter:
     that issues."""
 
     last_number: int
+
+
+class DuplicateKeys(Exception):
+    """A store signal: some events' keys were committed by a concurrent request (`positions` in the chunk)."""
+
+    def __init__(self, positions: list[int]):
+        super().__init__(positions)
+        self.positions = positions
 
 
 def counter_advance(kind: Kind, key: str, counter: InvoiceCounter | None) -> tuple[int, Put]:
