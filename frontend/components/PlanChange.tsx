@@ -8,11 +8,7 @@ import { useIntentKey } from "../lib/useIntentKey";
 import { asApiError, useResource } from "../lib/useResource";
 import { InvoiceLines } from "./InvoiceLines";
 import { ErrorNotice, Loading } from "./Panel";
-
-/** The SLA version a subscriber accepts for a plan (the storefront's convention since subscribing). */
-export function slaVersion(plan: Plan): string {
-  return `${plan.sla.tier}@${plan.version}`;
-}
+import { SlaAcceptanceFields, slaVersion } from "./SlaAcceptance";
 
 /** A change to `target` needs its SLA accepted when it is not the one the subscription accepted:
  * another tier, or other terms than the current plan version's (the API answers 422 without it).
@@ -140,14 +136,14 @@ export function PlanChange({ plan, subscription, session, onChanged }: { plan: P
       {ready ? <PreviewText preview={preview.preview} plan={plan} subscription={subscription} /> : null}
       {needsSla ? (
         <div className="sla-acceptance">
-          <label>
-            Accepted by
-            <input value={acceptedBy} onChange={(e) => setAcceptedBy(e.target.value)} required />
-          </label>
-          <label className="check">
-            <input type="checkbox" checked={accepted} onChange={(e) => setAccepted(e.target.checked)} />
-            I accept the {plan.sla.tier} SLA (version {slaVersion(plan)}) for {subscription.organization_id}
-          </label>
+          <SlaAcceptanceFields
+            plan={plan}
+            organization={subscription.organization_id}
+            acceptedBy={acceptedBy}
+            onAcceptedBy={setAcceptedBy}
+            accepted={accepted}
+            onAccepted={setAccepted}
+          />
         </div>
       ) : null}
       {error ? <ErrorNotice error={error} /> : null}

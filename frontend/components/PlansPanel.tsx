@@ -7,7 +7,8 @@ import { formatCentsRate, formatCredits, formatMoney, unitPlural } from "../lib/
 import { can, type Session } from "../lib/session";
 import { asApiError, useResource } from "../lib/useResource";
 import { Field } from "./Field";
-import { PendingPlanChangeNotice, PlanChange, slaVersion } from "./PlanChange";
+import { PendingPlanChangeNotice, PlanChange } from "./PlanChange";
+import { SlaAcceptanceFields, slaVersion } from "./SlaAcceptance";
 import { Empty, ErrorNotice, Loading, Panel } from "./Panel";
 import type { ApiError } from "../lib/api";
 
@@ -321,14 +322,14 @@ export function PlanCard({
             void subscribe();
           }}
         >
-          <label>
-            Accepted by
-            <input value={acceptedBy} onChange={(e) => setAcceptedBy(e.target.value)} required />
-          </label>
-          <label className="check">
-            <input type="checkbox" checked={accepted} onChange={(e) => setAccepted(e.target.checked)} />
-            I accept the {plan.sla.tier} SLA (version {slaVersion(plan)}) for {session?.org}
-          </label>
+          <SlaAcceptanceFields
+            plan={plan}
+            organization={session?.org}
+            acceptedBy={acceptedBy}
+            onAcceptedBy={setAcceptedBy}
+            accepted={accepted}
+            onAccepted={setAccepted}
+          />
           {error ? <ErrorNotice error={error} /> : null}
           <div className="row">
             <button type="submit" className="primary" disabled={!accepted || busy || !acceptedBy}>
