@@ -3,10 +3,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { EventTable } from "../components/UsagePanel";
 import { dailyFromEvents } from "../lib/usage";
 import type { UsageEvent } from "../lib/api";
-import { fakeClient, refusal, renderWith } from "./support";
+import { fakeClient, page, refusal, renderWith } from "./support";
 
 afterEach(cleanup);
-const page = (items: unknown[]) => ({ body: { items, next_cursor: null } });
 const EVENT = {
   event_id: "01EV",
   subscription_id: "01SUB",

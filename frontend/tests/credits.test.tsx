@@ -5,10 +5,9 @@ import { GrantForm, GrantsList, HoldsList, utcFromInput } from "../components/Gr
 import { HealthPanel } from "../components/HealthPanel";
 import type { SubscriptionWithHealth } from "../lib/api";
 import { ClientContext } from "../lib/context";
-import { fakeClient, refusal, renderWith, SUBSCRIPTION } from "./support";
+import { fakeClient, page, refusal, renderWith, SUBSCRIPTION } from "./support";
 
 afterEach(cleanup);
-const page = (items: unknown[], next_cursor: string | null = null) => ({ body: { items, next_cursor } });
 const GRANTS = "GET /api/billing/subscriptions/01SUB/grants";
 const HOLDS = "GET /api/billing/subscriptions/01SUB/holds";
 

@@ -3,10 +3,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HealthPanel } from "../components/HealthPanel";
 import type { SubscriptionWithHealth } from "../lib/api";
 import { balanceState, lowThreshold } from "../lib/health";
-import { fakeClient, PLAN, renderWith, SUBSCRIPTION } from "./support";
+import { fakeClient, page, PLAN, renderWith, SUBSCRIPTION } from "./support";
 
 afterEach(cleanup);
-const page = (items: unknown[]) => ({ body: { items, next_cursor: null } });
 
 /** 1,000 allowance; `usage` used this period at `rate` a day (rate = usage ÷ days, at least one). */
 function subscription(balance: string, usage: string, rate: string, status: "healthy" | "low" | "depleted", threshold: string | null = null): SubscriptionWithHealth {

@@ -4,24 +4,14 @@ import { CancelSubscription } from "../components/CancelSubscription";
 import { HealthPanel } from "../components/HealthPanel";
 import { PlansPanel } from "../components/PlansPanel";
 import type { SubscriptionWithHealth, Subscription } from "../lib/api";
-import { fakeClient, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION } from "./support";
+import { fakeClient, page, PLAN, refusal, renderWith, sessionFor, SHORT_PERIOD_DRAFT, SUBSCRIPTION } from "./support";
 
 afterEach(cleanup);
-const page = (items: unknown[], next_cursor: string | null = null) => ({ body: { items, next_cursor } });
 const subscription = SUBSCRIPTION as unknown as SubscriptionWithHealth;
 const UPCOMING = {
-  invoice_id: null,
-  subscription_id: "01SUB",
-  organization_id: "org-lab",
-  number: null,
-  status: "draft",
-  period_start: "2026-11-01T00:00:00Z",
-  period_end: "2026-11-11T00:00:00Z",
-  currency: "USD",
-  plan_id: "lab-standard",
-  plan_version: 1,
+  ...SHORT_PERIOD_DRAFT,
   line_items: [
-    { kind: "base_fee", description: "Lab Standard base fee, prorated 10 of 30 days", service: null, quantity: "1", unit_amount_cents: "16633", amount_cents: 16633 },
+    ...SHORT_PERIOD_DRAFT.line_items,
     { kind: "overage", description: "planner overage", service: "planner", quantity: "8", unit_amount_cents: "12.5", amount_cents: 100 },
   ],
   subtotal_cents: 16733,

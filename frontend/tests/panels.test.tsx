@@ -7,10 +7,9 @@ import { LedgerPanel, PAGES_AT_ONCE } from "../components/LedgerPanel";
 import { PlansPanel } from "../components/PlansPanel";
 import { UsagePanel } from "../components/UsagePanel";
 import { ClientContext } from "../lib/context";
-import { fakeClient, INVOICE, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION } from "./support";
+import { fakeClient, INVOICE, page, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION } from "./support";
 
 afterEach(cleanup);
-const page = (items: unknown[], next_cursor: string | null = null) => ({ body: { items, next_cursor } });
 const orgAdmin = sessionFor("org:admin", "org-lab");
 
 describe("plans panel", () => {

@@ -2,28 +2,13 @@ import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/re
 import { afterEach, describe, expect, it } from "vitest";
 import { PlansPanel } from "../components/PlansPanel";
 import type { Subscription } from "../lib/api";
-import { fakeClient, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION } from "./support";
+import { fakeClient, page, PLAN, refusal, renderWith, sessionFor, SHORT_PERIOD_DRAFT, SUBSCRIPTION } from "./support";
 
 afterEach(cleanup);
-const page = (items: unknown[]) => ({ body: { items, next_cursor: null } });
 const own = SUBSCRIPTION as unknown as Subscription;
 const PRO = { ...PLAN, plan_id: "lab-pro", name: "Lab Pro", base_fee_cents: 149_900, credit_allowance: "5000" };
 const PREMIUM = { ...PRO, plan_id: "lab-premium", name: "Lab Premium", sla: { ...PLAN.sla, tier: "premium" } };
-const CLOSING = {
-  invoice_id: null,
-  subscription_id: "01SUB",
-  organization_id: "org-lab",
-  number: null,
-  status: "draft",
-  period_start: "2026-11-01T00:00:00Z",
-  period_end: "2026-11-11T00:00:00Z",
-  currency: "USD",
-  plan_id: "lab-standard",
-  plan_version: 1,
-  line_items: [{ kind: "base_fee", description: "Lab Standard base fee, prorated 10 of 30 days", service: null, quantity: "1", unit_amount_cents: "16633", amount_cents: 16633 }],
-  subtotal_cents: 16633,
-  total_cents: 16633,
-};
+const CLOSING = SHORT_PERIOD_DRAFT;
 const next = (start: string) => ({ period_start: start, period_end: "2026-12-11T00:00:00Z", plan_id: "lab-pro", plan_version: 1, base_fee_cents: 149_900, credit_allowance: "5000" });
 const CHANGE = "POST /api/billing/subscriptions/01SUB/plan-change";
 

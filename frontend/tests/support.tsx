@@ -51,6 +51,9 @@ export const refusal = (status: number, code: string, message: string, details: 
   body: { error: { code, message, details } },
 });
 
+/** A list answer: one page of `items`. */
+export const page = (items: unknown[], next_cursor: string | null = null) => ({ body: { items, next_cursor } });
+
 export const PLAN = {
   plan_id: "lab-standard",
   version: 1,
@@ -134,4 +137,21 @@ export const INVOICE = {
   updated_at: "2026-12-01T00:00:00Z",
   issued_at: null,
   voided_at: null,
+};
+
+/** The draft a period cut short after 10 of 30 days would make (never stored: `invoice_id` null). */
+export const SHORT_PERIOD_DRAFT = {
+  invoice_id: null,
+  subscription_id: "01SUB",
+  organization_id: "org-lab",
+  number: null,
+  status: "draft",
+  period_start: "2026-11-01T00:00:00Z",
+  period_end: "2026-11-11T00:00:00Z",
+  currency: "USD",
+  plan_id: "lab-standard",
+  plan_version: 1,
+  line_items: [{ kind: "base_fee", description: "Lab Standard base fee, prorated 10 of 30 days", service: null, quantity: "1", unit_amount_cents: "16633", amount_cents: 16633 }],
+  subtotal_cents: 16633,
+  total_cents: 16633,
 };
