@@ -713,8 +713,9 @@ def invoicing(stack, meter: DynamoMeter) -> None:
     runs the two residencies in turn (order alternating), so the machine's drift weighs on both.
     Timed rounds count CPU seconds of this process (functions and embedded database alike) and
     what DynamoDB would charge; one more round profiles our own code alone."""
-    from dataclasses import replace
     from datetime import timedelta
+
+    from msgspec.structs import replace
 
     from billing import deployment
     from billing.services.invoicing_run import run_invoicing

@@ -6,8 +6,9 @@ against a second active subscription, no plan-version check)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from billing import deployment
 from billing.domain.access import Caller

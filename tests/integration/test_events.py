@@ -4,10 +4,10 @@ tens, reporting what the bus did not take, under the event ids the outbox holds.
 
 import copy
 import json
-from dataclasses import replace
 
 import boto3
 import pytest
+from msgspec.structs import replace
 
 from billing import deployment
 from billing.domain.credits import CreditBook, CreditPosting

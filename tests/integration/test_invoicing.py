@@ -1,8 +1,9 @@
 """Invoices and the scheduled invoicing run on moto, as the template configures the functions."""
 
 from collections import Counter
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+from msgspec.structs import replace
 
 from billing import deployment
 from billing.domain.values import format_timestamp, parse_timestamp

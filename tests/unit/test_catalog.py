@@ -1,11 +1,11 @@
 """The plan catalog's use cases against the in-memory store."""
 
 import threading
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 from pydantic import ValidationError
 
 from billing.domain.clock import TestClock

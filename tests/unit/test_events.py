@@ -2,11 +2,11 @@
 the change they report: one CreditBalanceLow per crossing, CreditsDepleted once per fall to zero,
 CreditsToppedUp per top-up, invoice and cancellation events once per change."""
 
-from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 
 from billing.domain.credits import CreditBook, CreditPosting
 from billing.domain.errors import BillingError

@@ -1,10 +1,10 @@
 """Subscriptions and credits: the use cases against the in-memory stores."""
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 
 from billing.domain.access import Caller
 from billing.domain.clock import TestClock

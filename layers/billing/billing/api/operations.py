@@ -8,8 +8,9 @@ Nothing here is imported on a cold start: `routes()` imports the models when the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 # The error codes every route of a kind can answer (API.md's error table); routes add their own.
 AUTH_ERRORS = {401: ("unauthenticated",), 403: ("forbidden",)}
@@ -27,8 +28,7 @@ CSV = "text/csv"
 MERGE_PATCH = {"type": "object", "description": "A JSON merge patch (RFC 7396) of the plan's terms"}
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(Struct, frozen=True):
     method: str
     path: str  # as template.yaml names it: /api/billing/...
     operation_id: str

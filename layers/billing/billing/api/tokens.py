@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import jwt
+from msgspec import Struct
 
 from ..domain.access import ORGANIZATION_ROLES, Role
 from ..domain.errors import Unauthenticated
@@ -23,8 +23,7 @@ LOCAL_ISSUER = "billing-local"
 AUDIENCE = "billing-api"
 
 
-@dataclass(frozen=True)
-class TokenSettings:
+class TokenSettings(Struct, frozen=True):
     issuer: str
     audience: str
     secret: str | None = None

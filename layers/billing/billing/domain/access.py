@@ -3,8 +3,9 @@ permissions they hold for any organization or only for their own, and residency 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum, StrEnum
+
+from msgspec import Struct
 
 from .errors import Forbidden, NotFound
 
@@ -56,8 +57,7 @@ class Permission(Enum):
         )
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(Struct, frozen=True):
     principal: str
     roles: frozenset[str]
     organization_id: str | None

@@ -4,15 +4,15 @@ One message a subscription, so a subscription that fails is retried, and dead-le
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
+
+from msgspec import Struct
 
 from .errors import ValidationFailed
 from .values import format_timestamp, parse_timestamp
 
 
-@dataclass(frozen=True)
-class DueClose:
+class DueClose(Struct, frozen=True):
     subscription_id: str
     now: datetime  # the run's scheduled time: a redelivery closes exactly what the run meant
 

@@ -4,12 +4,12 @@ part of some of the invoice's lines; across all its notes no line gives back mor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from annotated_types import Gt, Le
+from msgspec import Struct
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from .errors import Conflict, FieldError, ValidationFailed
@@ -101,8 +101,7 @@ def fixed_width(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass(frozen=True)
-class CreditNoteFilters:
+class CreditNoteFilters(Struct, frozen=True):
     """`GET /credit-notes`: created in [start, end), of one organization when given."""
 
     organization_id: str | None = None

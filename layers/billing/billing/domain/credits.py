@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from .errors import CreditLimitReached, ValidationFailed
 from .events import OutboxEvent, outbox_event
@@ -58,8 +60,7 @@ CANCEL_FIELDS = ("status", "canceled_at", *PENDING_FIELDS)  # a cancellation dro
 PlanVersions = Callable[[str, int], Plan]  # a plan version by (plan id, version): the plan store's `version`
 
 
-@dataclass(frozen=True)
-class PlanSwitch:
+class PlanSwitch(Struct, frozen=True):
     """A plan change taking effect: the current cycle ends `at` (now, or the period's end) and the
     next period starts there, on `plan`'s cadence and allowance, under `sla_acceptance`."""
 
@@ -68,16 +69,14 @@ class PlanSwitch:
     sla_acceptance: SlaAcceptance
 
 
-@dataclass(frozen=True)
-class PendingChange:
+class PendingChange(Struct, frozen=True):
     """What a write sets as the subscription's pending plan change (None: drops it)."""
 
     change: PendingPlanChange | None
     sla_acceptance: SlaAcceptance | None = None
 
 
-@dataclass(frozen=True)
-class PeriodClose:
+class PeriodClose(Struct, frozen=True):
     """The close a write makes: the period it closes, and the next one (None: closed for good),
     on another plan version when a plan change takes effect (`switch`)."""
 
@@ -86,16 +85,14 @@ class PeriodClose:
     switch: PlanSwitch | None = None
 
 
-@dataclass(frozen=True)
-class GrantRecordChange:
+class GrantRecordChange(Struct, frozen=True):
     """A change to a grant's record other than its end: set `changes` if it holds `expected`."""
 
     changes: dict[str, object]
     expected: dict[str, object]
 
 
-@dataclass
-class CreditBook:
+class CreditBook(Struct):
     """One write's working copy of a subscription's grants and holds, and what the write appends:
     ledger entries, grant and hold records started and ended."""
 
@@ -500,8 +497,7 @@ def _left_by(before: Subscription, book: CreditBook) -> Subscription:
     )
 
 
-@dataclass(frozen=True)
-class CreditPosting:
+class CreditPosting(Struct, frozen=True):
     """One write to a subscription's credits: the subscription as it leaves it, and what it appends
     (ledger entries; grant and hold records started and ended; the events it reports). The write
     is conditioned on the subscription's revision still being `previous_revision` (a hold's
@@ -625,8 +621,7 @@ def _allowance(subscription: Subscription) -> Decimal:
 # --- charges -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ChargeTerms:
+class ChargeTerms(Struct, frozen=True):
     """What a charge of `credits` may draw from a book (`availability`: what is available, and what
     does not count), and whether the plan refuses it (a `block` plan refuses what would be overage;
     an `allow` plan bills it)."""

@@ -9,12 +9,12 @@ changes them is domain/credits.py's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
 
 from annotated_types import Ge, Le
+from msgspec import Struct
 from pydantic import BaseModel, ConfigDict
 
 from .errors import Conflict, CreditLimitReached
@@ -126,8 +126,7 @@ class CreditGrant(ActiveGrant):
         return self.model_copy(update={"remaining": live.remaining}) if live and self.status == "active" else self
 
 
-@dataclass(frozen=True)
-class GrantEnd:
+class GrantEnd(Struct, frozen=True):
     """A grant leaving the active set, with the credits it still had (`remaining`): they leave the
     balance with it. Its record then reads `remaining` 0 and keeps them as `ended_amount`."""
 
@@ -150,8 +149,7 @@ class GrantLimitReached(Conflict):
     code = "grant_limit_reached"
 
 
-@dataclass(frozen=True)
-class Availability:
+class Availability(Struct, frozen=True):
     """What a charge may draw, in the contract's words, with what does not count and why. The
     subscription's `available_credits` is `credit_balance` − `held_credits`; a charge now also
     cannot draw grants that are not effective yet, and a hold cannot count on grants that expire

@@ -14,11 +14,11 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from msgspec import Struct, field
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from .errors import ValidationFailed
@@ -65,8 +65,7 @@ class RecordedUsage(BaseModel):
         return self.occurred_at.date()
 
 
-@dataclass
-class Counts:
+class Counts(Struct):
     """A rollup's counters (or a group's, or what one event adds: then `events` is 1 or -1)."""
 
     events: int = 0
@@ -110,16 +109,14 @@ def contribution(usage: RecordedUsage) -> Counts:
     )
 
 
-@dataclass(frozen=True)
-class RollupKey:
+class RollupKey(Struct, frozen=True):
     residency: str
     day: date
     organization_id: str
     service: str
 
 
-@dataclass(frozen=True)
-class Fold:
+class Fold(Struct, frozen=True):
     """One change to the rollups: an event's contribution added (`recorded`) or taken back
     (`voided`), applied once per (event, change) however often the stream delivers it."""
 
@@ -144,8 +141,7 @@ def fold_of(usage: RecordedUsage, residency: str, *, voided: bool) -> Fold:
 # --- reports ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Rollup:
+class Rollup(Struct, frozen=True):
     """One stored rollup, as a report reads it."""
 
     day: date
@@ -154,8 +150,7 @@ class Rollup:
     counts: Counts
 
 
-@dataclass(frozen=True)
-class ReportQuery:
+class ReportQuery(Struct, frozen=True):
     """A validated report request: the window's days (both included), the groupings in key order,
     the filters, the residency and the organization it is scoped to (None: all of the residency)."""
 
@@ -311,8 +306,7 @@ class GuardrailReport(BaseModel):
 # --- cursors: the last group answered, where to read on, tied to its report -------------------
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(Struct, frozen=True):
     """Where a page ended: the last group answered and, for a time-first report, the first day the
     next page reads (the bucket it stopped in, when that bucket holds more groups; else the next)."""
 

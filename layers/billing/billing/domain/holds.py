@@ -9,10 +9,10 @@ conditional write changes them with its balances; each hold also has a record of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from msgspec import Struct
 from pydantic import BaseModel, ConfigDict
 
 from .errors import Conflict, NotFound
@@ -41,8 +41,7 @@ class ActiveHold(BaseModel):
         return self.expires_at <= now
 
 
-@dataclass(frozen=True)
-class HoldEnd:
+class HoldEnd(Struct, frozen=True):
     hold_id: str
     status: HoldStatus
     at: datetime

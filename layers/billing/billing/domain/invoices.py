@@ -5,11 +5,11 @@ is rounded half-even to whole cents once; the total is the sum of the lines."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Literal
 
+from msgspec import Struct
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from .billing_profiles import BillingProfile, BillTo, Issuer, due_at
@@ -230,8 +230,7 @@ def _base_fee(
     )
 
 
-@dataclass(frozen=True)
-class FinalPeriodShare:
+class FinalPeriodShare(Struct, frozen=True):
     days_used: float
     days_in_period: float
     allowance_used: Decimal
@@ -271,8 +270,7 @@ def invoice_order(invoice: Invoice) -> str:
     return f"{format_timestamp(invoice.period_start)}#{invoice.invoice_id}"
 
 
-@dataclass(frozen=True)
-class InvoiceFilters:
+class InvoiceFilters(Struct, frozen=True):
     """`GET /invoices`: each given filter must match; periods starting in [period_from, period_to]."""
 
     status: InvoiceStatus | None = None

@@ -5,14 +5,14 @@ Feb 28 (29), then Mar 31 again."""
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from msgspec import Struct
 
 CADENCE_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
 
 
-@dataclass(frozen=True)
-class Period:
+class Period(Struct, frozen=True):
     start: datetime
     end: datetime
 
@@ -48,8 +48,7 @@ def period_containing(anchor: datetime, cadence: str, moment: datetime) -> Perio
     return period_at(anchor, cadence, period_index(anchor, cadence, moment))
 
 
-@dataclass(frozen=True)
-class BillingCycle:
+class BillingCycle(Struct, frozen=True):
     """A run of periods on one anchor and cadence. A plan change ends the cycle at `ends_at` and
     starts the next one there (the new plan's anchor and cadence); the cycle a subscription is on
     has no end. The last period of an ended cycle is billed until `ends_at`: cut short by a change

@@ -3,12 +3,12 @@ the SLA it accepted; and the health a storefront shows for it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Literal
 
 from annotated_types import Ge, Le
+from msgspec import Struct
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from .errors import Conflict, ValidationFailed
@@ -359,8 +359,7 @@ def subscription_order(subscription: Subscription) -> str:
     return subscription.subscription_id
 
 
-@dataclass(frozen=True)
-class SubscriptionFilters:
+class SubscriptionFilters(Struct, frozen=True):
     """`GET /subscriptions`: each given filter must match."""
 
     status: SubscriptionStatus | None = None

@@ -4,11 +4,11 @@ per-period aggregate that summaries, health and invoices read instead of scannin
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from msgspec import Struct
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -173,8 +173,7 @@ class UsageEvent(BaseModel):
         return self.occurred_at.date()
 
 
-@dataclass(frozen=True)
-class UsageFilters:
+class UsageFilters(Struct, frozen=True):
     """`GET .../usage`: events that occurred in [start, end), of `service`, raising `guardrail_flag`,
     `recorded` or `voided` (`status`; both when None)."""
 
@@ -194,8 +193,7 @@ class UsageFilters:
         )
 
 
-@dataclass(frozen=True)
-class UsageChunk:
+class UsageChunk(Struct, frozen=True):
     """Events of one subscription committed together, their usage summed, in the period they fall in."""
 
     events: list[UsageEvent]

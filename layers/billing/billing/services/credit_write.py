@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from msgspec import Struct
 from pydantic import BaseModel
 
 from ..domain.credits import (
@@ -49,8 +49,7 @@ class NoActiveSubscription(Conflict):
     code = "no_active_subscription"
 
 
-@dataclass(frozen=True)
-class Idempotency:
+class Idempotency(Struct, frozen=True):
     """A keyed request: its scope, its body's fingerprint, and the type its first answer replays as."""
 
     scope: str
@@ -58,8 +57,7 @@ class Idempotency:
     result_type: type[BaseModel]
 
 
-@dataclass
-class CreditWrite:
+class CreditWrite(Struct):
     """One attempt at a credit write, as its use case sees it: the subscription as read, the plan
     version it is on, and the book the change goes into. The change returns its result; the write
     commits it, unless the change committed it `through` another store or discarded it."""
@@ -153,8 +151,7 @@ def _no_record(_: Any) -> IdempotencyRecord | None:
 # The scheduled invoicing run closes every due period; any other credit write closes it first.
 
 
-@dataclass(frozen=True)
-class PeriodClosed:
+class PeriodClosed(Struct, frozen=True):
     subscription: Subscription  # as the close left it
     drafted: bool
     expired: Decimal
@@ -202,8 +199,7 @@ def _close_period(write: CreditWrite) -> PeriodClosed | None:
     )
 
 
-@dataclass(frozen=True)
-class Closing:
+class Closing(Struct, frozen=True):
     """A period's close as a write's book holds it before it commits: the draft it makes (None when
     the period's invoice is issued: it never changes), the draft that one replaces, and the close."""
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.credit_note_export import credit_note_csv, credit_note_json
@@ -25,8 +26,7 @@ InvoicePdf = Callable[[Invoice, list[CreditNote]], bytes]  # (invoice, its credi
 CreditNotePdf = Callable[[CreditNote, Invoice], bytes]
 
 
-@dataclass
-class DocumentFile:
+class DocumentFile(Struct):
     content_type: str
     filename: str
     body: str | bytes  # bytes: a PDF

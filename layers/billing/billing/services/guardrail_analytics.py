@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
+
+from msgspec import Struct
 
 from ..domain.access import Caller, Permission
 from ..domain.errors import Forbidden, NotFound, ValidationFailed
@@ -77,8 +78,7 @@ def _residency_of(billing: Billing, subscription_id: str) -> str:
 # --- reports ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReportRequest:
+class ReportRequest(Struct, frozen=True):
     """A report as asked for; the window defaults to the 30 days up to today."""
 
     first_day: date | None = None

@@ -6,9 +6,10 @@ credit domain on its cold start."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from msgspec import Struct
 
 from ..domain.errors import ValidationFailed
 from ..domain.values import format_timestamp
@@ -17,8 +18,7 @@ from .unit_of_work import Billing
 SCHEDULE_SKEW = timedelta(minutes=5)  # the scheduler fires on time; further ahead is a wrong or forged event
 
 
-@dataclass
-class InvoicingReport:
+class InvoicingReport(Struct):
     """The run itself: what it found due and queued for the period-closing workers."""
 
     now: datetime

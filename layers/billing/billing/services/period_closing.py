@@ -4,8 +4,9 @@ which only finds what is due and queues it, is `invoicing_run`)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from decimal import Decimal
+
+from msgspec import Struct
 
 from ..domain.closing import DueClose
 from .credit_write import PeriodClosed, close_due_periods, write_off_past_due
@@ -13,8 +14,7 @@ from .ledger import Pause
 from .unit_of_work import Billing
 
 
-@dataclass
-class ClosingReport:
+class ClosingReport(Struct):
     """What workers' closes did, added up over a delivery."""
 
     periods_closed: int = 0

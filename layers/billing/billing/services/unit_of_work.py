@@ -7,8 +7,9 @@ it commits, once, what the use case changed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 from ..domain.clock import Clock, SystemClock
 
@@ -22,8 +23,7 @@ if TYPE_CHECKING:
     from ..domain.billing_profiles import Issuer
 
 
-@dataclass(frozen=True)
-class Billing:
+class Billing(Struct, frozen=True):
     plans: PlanStore
     subscriptions: SubscriptionStore
     usage: UsageStore

@@ -8,11 +8,11 @@ ledger entry, the period aggregate and the event rows, which double as idempoten
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from msgspec import Struct
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..domain.access import Caller, Permission
@@ -56,8 +56,7 @@ MAX_BATCH_EVENTS = 100
 COUNTERS_PER_TRANSACTION = 200  # one ADD a counter: ~13 characters each, under the 4 KB expression limit
 
 
-@dataclass
-class Outcome:
+class Outcome(Struct):
     status: BatchStatus
     event: UsageEvent | None = None
     error: BillingError | None = None

@@ -16,9 +16,10 @@ skips or repeats."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from msgspec import Struct
 
 from ..domain.credits import CreditPosting
 from ..domain.errors import NotFound, RetryableConflict
@@ -71,8 +72,7 @@ def _strip(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in from_attributes(item).items() if k not in _INTERNAL}
 
 
-@dataclass(frozen=True)
-class Tables:
+class Tables(Struct, frozen=True):
     subscriptions: str
     ledger: str
     outbox: str

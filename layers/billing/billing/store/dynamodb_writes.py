@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from msgspec import Struct
 
 from .capacity import WriteUnits, item_size, transactional
 from .dynamodb import TransactionCancelled, is_conditional_failure, to_attributes, transact_write, value
@@ -18,8 +18,7 @@ from .writes import Add, Kind, Operation, Put, Update, WriteRefused
 KEYS_ONLY_ENTRY = 100  # bytes: a keys-only index entry (its keys and the table's), under 1 KB
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(Struct, frozen=True):
     """How one kind of record is stored: its table, its key's attributes, its item. `stored`: the
     attributes an update sets, from the update (default: its changes as they are); `finish`: what
     the store adds to an update of its own (the due index); `add`: an Add's update expression;

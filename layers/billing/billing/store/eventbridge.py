@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from msgspec import Struct
 
 from ..domain.events import EVENT_SOURCE
 
@@ -19,8 +19,7 @@ def make_events_client(endpoint_url: str | None = None, region: str | None = Non
     return boto3.client("events", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG)
 
 
-@dataclass(frozen=True)
-class BusEntry:
+class BusEntry(Struct, frozen=True):
     """One outbox record as published: its detail is the JSON text the outbox holds."""
 
     event_id: str

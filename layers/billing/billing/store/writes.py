@@ -14,9 +14,10 @@ number counter (invoices', credit notes') is the one record of its kind."""
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
+
+from msgspec import Struct
 
 from ..domain.credits import CreditPosting
 from ..domain.errors import Conflict, NotFound, RetryableConflict
@@ -49,8 +50,7 @@ Kind = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class Put:
+class Put(Struct, frozen=True):
     """A new record: its key must be free. With `expected`, it replaces the record there, which
     must hold those values; with `lapsed_by`, it may replace one whose `expires_at` is before then."""
 
@@ -61,8 +61,7 @@ class Put:
     lapsed_by: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Update:
+class Update(Struct, frozen=True):
     """Set `changes` on a record that exists and holds the `expected` values. `after`: the record
     as the update leaves it (a store may derive attributes of its own from it)."""
 
@@ -73,8 +72,7 @@ class Update:
     after: Any = None
 
 
-@dataclass(frozen=True)
-class Add:
+class Add(Struct, frozen=True):
     """Add usage to an aggregate, created when absent (no condition: counters commute)."""
 
     kind: Kind
@@ -88,8 +86,7 @@ COUNTER = "invoice-number"  # the key of the one invoice-number counter
 CREDIT_NOTE_COUNTER = "credit-note-number"  # the key of the one credit-note-number counter
 
 
-@dataclass(frozen=True)
-class InvoiceCounter:
+class InvoiceCounter(Struct, frozen=True):
     """The last number given of a gapless sequence (invoices', credit notes'): one a transaction
     that issues."""
 
@@ -112,15 +109,13 @@ def counter_advance(kind: Kind, key: str, counter: InvoiceCounter | None) -> tup
     return last + 1, Put(kind, key, InvoiceCounter(last + 1), expected=expected)
 
 
-@dataclass
 class WriteRefused(Exception):
     """A write whose conditions did not all hold: nothing of it was applied. `failed`: the
     positions of the operations whose condition failed (empty when the store lost a race it
     cannot attribute, such as a DynamoDB transaction conflict)."""
 
-    failed: list[int] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def __init__(self, failed: list[int] | None = None) -> None:
+        self.failed = failed if failed is not None else []
         super().__init__(self.failed)
 
 
