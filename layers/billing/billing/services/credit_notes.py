@@ -24,7 +24,7 @@ from .credit_write import CreditWrite, Idempotency, NoActiveSubscription, credit
 from .credits import staff_grant
 from .invoices import invoice_for_finance, invoice_of
 from .ledger import Pause, RecordFor, run_idempotently
-from .subscriptions import across_residencies, subscription_for
+from .reading import across_residencies, subscription_for
 from .unit_of_work import Billing
 
 

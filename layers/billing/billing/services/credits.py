@@ -37,7 +37,7 @@ from ..domain.values import (
 )
 from .credit_write import CreditWrite, Idempotency, credit_write
 from .ledger import Pause
-from .subscriptions import subscription_for
+from .reading import subscription_for
 from .unit_of_work import Billing
 
 Reason = free_text(max_length=500, min_length=1, strip=True)

@@ -18,7 +18,7 @@ from ..domain.invoice_export import as_csv, as_json, export_filename
 from ..domain.invoices import Invoice
 from .credit_notes import all_credit_notes
 from .invoices import as_documents, invoice_of
-from .subscriptions import subscription_for
+from .reading import subscription_for
 from .unit_of_work import Billing
 
 FileFormat = Literal["csv", "json", "pdf"]

@@ -35,7 +35,7 @@ from ..domain.usage import (
 from ..domain.values import MAGNITUDE_LIMIT, Credits, PositiveDecimal, UtcTimestamp, WholeNumber
 from .credit_write import CreditWrite, Idempotency, credit_write
 from .ledger import Pause
-from .subscriptions import subscription_for
+from .reading import subscription_for
 from .unit_of_work import Billing
 from .usage import UsageRecorder
 

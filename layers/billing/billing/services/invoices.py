@@ -18,7 +18,7 @@ from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_timestamp
 from .credit_write import close_due_periods, drafted
 from .ledger import Pause, with_retries
-from .subscriptions import across_residencies, subscription_for
+from .reading import across_residencies, subscription_for
 from .unit_of_work import Billing
 
 

@@ -23,7 +23,8 @@ from ..domain.subscriptions import PendingPlanChange, SlaAcceptance, Subscriptio
 from ..domain.values import Credits, Flag, UtcTimestamp, format_timestamp
 from .credit_write import CreditWrite, Idempotency, closing, commit_closing, credit_write
 from .ledger import Pause
-from .subscriptions import SlaAcceptanceRequest, auto_top_up_price_problem, subscription_for
+from .reading import subscription_for
+from .subscriptions import SlaAcceptanceRequest, auto_top_up_price_problem
 from .unit_of_work import Billing
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..domain.access import Caller, Permission
 from ..domain.credits import allowance_grant, cancel_on
-from ..domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..domain.errors import Conflict, Forbidden, ValidationFailed
 from ..domain.grants import priced_cents
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ids import new_id
-from ..domain.paging import Page, list_binding, merged_page
+from ..domain.paging import Page
 from ..domain.periods import period_at
 from ..domain.plans import Plan, PlanId
 from ..domain.subscriptions import (
@@ -31,6 +30,7 @@ from ..domain.subscriptions import (
 from ..domain.values import MAX_CENTS, NonNegativeDecimal, format_timestamp, free_text, round_credits
 from .credit_write import CreditWrite, Idempotency, credit_write
 from .ledger import Pause, with_retries
+from .reading import across_residencies, subscription_for
 from .unit_of_work import Billing
 
 Name = free_text(max_length=200, min_length=1, strip=True)
@@ -57,18 +57,6 @@ class ProvisionRequest(BaseModel):
 
 class SubscriptionWithHealth(Subscription):
     health: Health
-
-
-def subscription_for(billing: Billing, caller: Caller, subscription_id: str, permission: Permission) -> Subscription:
-    """The subscription, if the caller may act on it: 403 for a role that never may, 404 when it
-    does not exist or belongs to another organization."""
-    caller.authorize(permission)
-    subscription = billing.subscriptions.get(subscription_id)
-    missing = NotFound(f"No subscription '{subscription_id[:128]}'.")  # also what another organization's answers
-    if subscription is None:
-        raise missing
-    caller.authorize_for(permission, subscription.organization_id, hidden_as=missing)
-    return subscription
 
 
 def provision_subscription(
@@ -187,35 +175,6 @@ def search_subscriptions(
         residency=residency,
         limit=limit,
         cursor=cursor,
-    )
-
-
-def across_residencies(
-    billing: Billing,
-    name: str,
-    residency_page: Callable[..., Page],
-    order: Callable[[Any], str],
-    filters: Any,
-    *,
-    residency: str | None,
-    limit: int,
-    cursor: str | None,
-) -> Page:
-    """Finance's list of one residency (the query's) or of every residency served: each read from its
-    own partition of a residency index, merged in `order`; the cursor holds each one's position."""
-    residencies = (residency,) if residency else tuple(billing.residencies)
-
-    def source(chosen: str):
-        return lambda before, page_cursor: residency_page(
-            chosen, filters, limit=limit, cursor=page_cursor, before=before
-        )
-
-    return merged_page(
-        {chosen: source(chosen) for chosen in residencies},
-        order,
-        limit=limit,
-        cursor=cursor,
-        binding=list_binding(name, filters, residencies),
     )
 
 

@@ -49,7 +49,7 @@ from ..store.base import MAX_TRANSACTION_ITEMS
 from ..store.writes import DuplicateKeys
 from .credit_write import CreditWrite, NoActiveSubscription, credit_write
 from .ledger import Pause
-from .subscriptions import subscription_for
+from .reading import subscription_for
 from .unit_of_work import Billing
 
 MAX_BATCH_EVENTS = 100
