@@ -7,7 +7,7 @@ from billing.api.http import billing_api, caller, json_response, lambda_entry, p
 from billing.api.models.paging import PageQuery
 from billing.api.models.usage_reporting import DailyQuery, SummaryQuery, UsageQuery
 from billing.domain.usage import UsageFilters
-from billing.services import usage
+from billing.services import usage_reporting
 
 app = billing_api()
 
@@ -15,7 +15,7 @@ app = billing_api()
 @app.get("/subscriptions/<subscription_id>/usage")
 def list_usage(subscription_id: str):
     query = parse_query(app, UsageQuery)
-    page = usage.list_usage(
+    page = usage_reporting.list_usage(
         deployment.billing(),
         caller(app),
         subscription_id,
@@ -35,21 +35,25 @@ def list_usage(subscription_id: str):
 @app.get("/subscriptions/<subscription_id>/usage/summary")
 def usage_summary(subscription_id: str):
     query = parse_query(app, SummaryQuery)
-    summary = usage.usage_summary(deployment.billing(), caller(app), subscription_id, period_start=query.period_start)
+    summary = usage_reporting.usage_summary(
+        deployment.billing(), caller(app), subscription_id, period_start=query.period_start
+    )
     return json_response(200, summary)
 
 
 @app.get("/subscriptions/<subscription_id>/usage/daily")
 def daily_usage(subscription_id: str):
     query = parse_query(app, DailyQuery)
-    days = usage.daily_usage(deployment.billing(), caller(app), subscription_id, start=query.start, end=query.end)
+    days = usage_reporting.daily_usage(
+        deployment.billing(), caller(app), subscription_id, start=query.start, end=query.end
+    )
     return json_response(200, {"items": [day.model_dump(mode="json") for day in days], "next_cursor": None})
 
 
 @app.get("/subscriptions/<subscription_id>/periods")
 def list_periods(subscription_id: str):
     query = parse_query(app, PageQuery)
-    page = usage.list_periods(
+    page = usage_reporting.list_periods(
         deployment.billing(), caller(app), subscription_id, limit=query.limit, cursor=query.cursor
     )
     return json_response(200, page)

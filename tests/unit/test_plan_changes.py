@@ -12,7 +12,7 @@ from billing.domain.errors import Conflict, CreditLimitReached, UnknownService, 
 from billing.domain.idempotency import IdempotencyKeyReused
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.subscriptions import AutoTopUp
-from billing.services import catalog, credits, holds, invoices, subscriptions, usage
+from billing.services import catalog, credits, holds, invoices, subscriptions, usage_reporting
 from billing.services.credits import CreditChangeRequest
 from billing.services.holds import HoldRequest, SettleRequest
 from billing.services.invoices import DraftRequest
@@ -261,23 +261,23 @@ def test_every_earlier_period_stays_findable_after_changes(world):
     world.record("b", 10, now=NOW + timedelta(days=4))
     sub, _ = change(world, "lab", sla_acceptance=SLA)
     world.record("c", 10, now=NOW + timedelta(days=5))
-    periods = usage.list_periods(world.billing, ADMIN, world.sid, limit=10, cursor=None).items
+    periods = usage_reporting.list_periods(world.billing, ADMIN, world.sid, limit=10, cursor=None).items
     assert [(p.period_start, p.period_end, p.status) for p in periods] == [
         (NOW + timedelta(days=4), NOW.replace(month=12) + timedelta(days=4), "open"),
         (NOW + timedelta(days=2), NOW + timedelta(days=4), "closed"),
         (NOW, NOW + timedelta(days=2), "closed"),
     ]
     assert [p.usage_credits for p in periods] == [50, 50, 50] and all(p.invoice_id for p in periods[1:])
-    paged = usage.list_periods(world.billing, ADMIN, world.sid, limit=1, cursor=None)
-    second = usage.list_periods(world.billing, ADMIN, world.sid, limit=5, cursor=paged.next_cursor).items
+    paged = usage_reporting.list_periods(world.billing, ADMIN, world.sid, limit=1, cursor=None)
+    second = usage_reporting.list_periods(world.billing, ADMIN, world.sid, limit=5, cursor=paged.next_cursor).items
     assert [p.period_start for p in second] == [p.period_start for p in periods[1:]]
-    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=NOW + timedelta(days=2))
+    summary = usage_reporting.usage_summary(world.billing, ADMIN, world.sid, period_start=NOW + timedelta(days=2))
     assert summary.totals.credits == 50
     redrafted, created = invoices.draft_invoice(
         world.billing, ADMIN, world.sid, DraftRequest(period_start=NOW + timedelta(days=2)), pause=no_pause
     )
     assert not created and redrafted.plan_id == "pro" and redrafted.period_end == NOW + timedelta(days=4)
-    days = usage.daily_usage(world.billing, ADMIN, world.sid, start=NOW, end=NOW + timedelta(days=6))
+    days = usage_reporting.daily_usage(world.billing, ADMIN, world.sid, start=NOW, end=NOW + timedelta(days=6))
     assert [d.day for d in days] == [(NOW + timedelta(days=n)).date().isoformat() for n in (2, 4, 5)]
 
 
@@ -490,10 +490,10 @@ def test_the_usage_summary_of_a_period_cut_short_ends_where_its_billing_did(worl
     changed_at = NOW + timedelta(days=3)
     world.at(changed_at)
     change(world, "lab-too")
-    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=NOW)
+    summary = usage_reporting.usage_summary(world.billing, ADMIN, world.sid, period_start=NOW)
     [period] = [
         p
-        for p in usage.list_periods(world.billing, ADMIN, world.sid, limit=5, cursor=None).items
+        for p in usage_reporting.list_periods(world.billing, ADMIN, world.sid, limit=5, cursor=None).items
         if p.period_start == NOW
     ]
     assert summary.period_end == period.period_end == changed_at

@@ -9,7 +9,7 @@ from billing.domain.access import Caller
 from billing.domain.errors import Conflict, Forbidden, PayloadTooLarge, ValidationFailed
 from billing.domain.idempotency import IdempotencyKeyReused
 from billing.domain.usage import CreditLimitReached, PeriodUsage, UnknownService, UsageRequest
-from billing.services import subscriptions, usage
+from billing.services import subscriptions, usage, usage_reporting
 
 from .world import ADMIN, NOW, SERVICE, no_pause
 from .world import World as ServiceWorld
@@ -179,12 +179,12 @@ def test_period_usage_sums_events_per_service_and_flag():
             event("c", guardrail={"flags": ["drift"]}),
         ]
     )
-    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
+    summary = usage_reporting.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
     assert summary.services["analytics"].events == 2 and summary.services["analytics"].credits == 2
     assert summary.guardrail_flags == {"door_open": 1, "drift": 2} and summary.escalation_codes == {"E1": 1}
     assert summary.totals.credits == 4 and summary.totals.events == 3
     with pytest.raises(ValidationFailed):
-        usage.usage_summary(world.billing, ADMIN, world.sid, period_start=NOW + timedelta(days=1))
+        usage_reporting.usage_summary(world.billing, ADMIN, world.sid, period_start=NOW + timedelta(days=1))
     assert PeriodUsage.of([]).totals.credits == 0
 
 
@@ -204,5 +204,5 @@ def test_a_batch_with_many_distinct_flags_splits_so_each_update_expression_stays
     assert all(r["status"] == "accepted" for r in report.results)
     chunks = [e for e in world.ledger() if e.type == "usage"]
     assert len(chunks) >= 3  # 485 flag counters cannot share one expression
-    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
+    summary = usage_reporting.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
     assert len(summary.guardrail_flags) == 485 and summary.totals.events == 97

@@ -12,7 +12,7 @@ from billing.domain.errors import CreditLimitReached, Forbidden, NotFound
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.ledger import GrantAllocation, LedgerEntry, shares_of
 from billing.domain.usage import UsageFilters, UsageRequest
-from billing.services import catalog, credits, invoices, subscriptions, usage, usage_corrections
+from billing.services import catalog, credits, invoices, subscriptions, usage, usage_corrections, usage_reporting
 from billing.services.credits import CreditChangeRequest
 from billing.services.plan_changes import PlanChangeRequest, change_plan
 from billing.services.usage_corrections import (
@@ -93,7 +93,7 @@ def test_a_void_gives_each_grant_back_what_the_event_paid_and_the_event_leaves_t
     assert reversal.type == "reversal" and reversal.amount == Decimal("15")
     assert sorted(a.amount for a in reversal.allocation) == [Decimal("5"), Decimal("10")]
     assert balance(world) == Decimal("105")
-    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
+    summary = usage_reporting.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
     assert summary.totals.events == 1 and summary.totals.credits == kept.credits
     assert_ledger_adds_up(world)
     [outboxed] = [e for e in world.subscriptions.outbox if e.detail_type == "UsageVoided"]
@@ -146,7 +146,7 @@ def test_a_closed_period_s_draft_loses_the_voided_overage_and_its_depleted_allow
     assert [line.kind for line in redrafted.line_items] == ["base_fee"]
     ended = world.subscriptions.grant(world.subscriptions.get(world.sid), allowance_id)
     assert (ended.status, ended.ended_amount, ended.remaining) == ("expired", Decimal("10"), Decimal("0"))
-    periods = usage.list_periods(world.billing, ADMIN, world.sid, limit=5, cursor=None).items
+    periods = usage_reporting.list_periods(world.billing, ADMIN, world.sid, limit=5, cursor=None).items
     assert periods[-1].overage_credits == 0 and periods[-1].usage_credits == 0
     assert_ledger_adds_up(world)
 
@@ -182,7 +182,7 @@ def test_an_amend_voids_the_event_and_records_its_replacement_in_one_write():
     old = world.usage.event(event.event_id)
     assert old.status == "voided" and old.replaced_by == new.event_id
     assert balance(world) == Decimal("90")
-    summary = usage.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
+    summary = usage_reporting.usage_summary(world.billing, ADMIN, world.sid, period_start=None)
     assert summary.totals.events == 1 and summary.totals.credits == Decimal("10")
     listed = world.usage.events_page(world.sid, UsageFilters(status="voided"), limit=10, cursor=None).items
     assert [e.event_id for e in listed] == [event.event_id]
@@ -226,10 +226,10 @@ def test_the_daily_aggregate_is_the_day_the_event_occurred():
         organization_id="org-1", service="planner", quantity=1, idempotency_key="late", occurred_at=earlier
     )
     event, _ = usage.record_usage(world.billing, SERVICE, request, pause=no_pause)
-    days = usage.daily_usage(world.billing, ADMIN, world.sid, start=None, end=None)
+    days = usage_reporting.daily_usage(world.billing, ADMIN, world.sid, start=None, end=None)
     assert [d.day for d in days] == [earlier.date().isoformat()]
     void(world, event)
-    assert usage.daily_usage(world.billing, ADMIN, world.sid, start=None, end=None) == []
+    assert usage_reporting.daily_usage(world.billing, ADMIN, world.sid, start=None, end=None) == []
 
 
 def test_an_issue_racing_the_void_makes_it_retry_and_find_the_period_invoiced(monkeypatch):
@@ -256,7 +256,7 @@ def test_an_issue_racing_the_void_makes_it_retry_and_find_the_period_invoiced(mo
 
 
 def period_totals(world, period_start):
-    return usage.usage_summary(world.billing, ADMIN, world.sid, period_start=period_start).totals
+    return usage_reporting.usage_summary(world.billing, ADMIN, world.sid, period_start=period_start).totals
 
 
 def test_an_amend_of_a_closed_period_s_event_records_its_replacement_in_the_open_period():
@@ -281,7 +281,7 @@ def test_an_amend_of_a_closed_period_s_event_records_its_replacement_in_the_open
     closed, current = period_totals(world, closed_start), period_totals(world, open_start)
     assert (closed.events, closed.credits) == (0, Decimal("0"))
     assert (current.events, current.credits, current.overage_credits) == (1, Decimal("30"), Decimal("20"))
-    days = usage.daily_usage(world.billing, ADMIN, world.sid, start=None, end=None)
+    days = usage_reporting.daily_usage(world.billing, ADMIN, world.sid, start=None, end=None)
     assert [d.day for d in days] == [event.occurred_at.date().isoformat()]
     assert_ledger_adds_up(world)
 

@@ -21,7 +21,7 @@ from billing.domain.values import (
     to_exact_decimal,
 )
 from billing.exact_json import MalformedJson, OutOfRange, loads_exact
-from billing.services import usage
+from billing.services import usage_reporting
 
 from .world import ADMIN, World
 
@@ -154,7 +154,7 @@ def test_out_of_range_inputs_are_refused_not_crashes():
     world = World()
     for far in (datetime(9999, 12, 31, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC)):
         with pytest.raises(ValidationFailed):
-            usage.usage_summary(world.billing, ADMIN, world.sid, period_start=far)
+            usage_reporting.usage_summary(world.billing, ADMIN, world.sid, period_start=far)
 
 
 @pytest.mark.parametrize("literal", ["1E+999999999999999999", "1e-99999", "9" * 41, "0." + "0" * 40 + "1"])

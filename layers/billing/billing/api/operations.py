@@ -90,14 +90,15 @@ def routes() -> list[Route]:
     from ..domain.paging import Page
     from ..domain.plans import Plan, PlanId, PlanRevision
     from ..domain.subscriptions import Subscription
-    from ..domain.usage import DailyUsage, UsageEvent, UsageRequest, UsageSummary
+    from ..domain.usage import UsageEvent, UsageRequest
     from ..services.credits import CreditChangeRequest, GrantRequest, VoidRequest
     from ..services.holds import Entitlement, EntitlementRequest, HoldRequest, SettleRequest
     from ..services.invoices import DraftRequest
     from ..services.plan_changes import PlanChangeRequest
     from ..services.subscriptions import ProvisionRequest, SettingsRequest, SubscriptionWithHealth
-    from ..services.usage import BatchReport, BillingPeriod
+    from ..services.usage import BatchReport
     from ..services.usage_corrections import AmendUsageRequest, VoidUsageRequest
+    from ..services.usage_reporting import BillingPeriod, DailyUsage, UsageSummary
     from .headers import IDEMPOTENCY_KEY
     from .models.credits import GrantsQuery
     from .models.document_export import ExportQuery

@@ -304,34 +304,5 @@ class PeriodUsage(BaseModel):
             )
 
 
-class DailyUsage(BaseModel):
-    """One UTC day's usage of a subscription (the day it occurred), per service."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    day: str  # 2026-11-24
-    services: dict[str, ServiceUsage]
-
-
-class PeriodTotals(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    credits: TotalCredits
-    overage_credits: TotalCredits
-    events: int
-
-
-class UsageSummary(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-    subscription_id: str
-    period_start: UtcTimestamp
-    period_end: UtcTimestamp
-    services: dict[str, ServiceUsage]
-    guardrail_flags: dict[str, int]
-    escalation_codes: dict[str, int]
-    totals: PeriodTotals
-
-
 BatchStatus = Literal["accepted", "duplicate", "rejected"]
 CORRECTION_FIELDS = ("status", "voided_at", "void_reason", "replaces", "replaced_by")
