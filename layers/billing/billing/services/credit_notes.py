@@ -17,12 +17,11 @@ from ..domain.credits import CreditPosting, add_sold
 from ..domain.grants import PROMOTIONAL_PRIORITY, CreditGrant
 from ..domain.idempotency import fingerprint, scope_key
 from ..domain.ids import new_id
-from ..domain.invoices import Invoice
-from ..domain.paging import MAX_PAGE_SIZE, Page
+from ..domain.paging import Page
 from ..domain.subscriptions import Subscription
-from .credit_write import CreditWrite, Idempotency, NoActiveSubscription, credit_write
-from .credits import staff_grant
-from .invoices import invoice_for_finance, invoice_of
+from .credit_write import CreditWrite, Idempotency, NoActiveSubscription, credit_write, staff_grant
+from .invoice_reading import invoice_of
+from .invoices import invoice_for_finance
 from .ledger import Pause, RecordFor, run_idempotently
 from .reading import across_residencies, subscription_for
 from .unit_of_work import Billing
@@ -150,17 +149,3 @@ def search_credit_notes(
         limit=limit,
         cursor=cursor,
     )
-
-
-def all_credit_notes(billing: Billing, invoice: Invoice) -> list[CreditNote]:
-    """Every note of the invoice, oldest first (what its document lists)."""
-    notes: list[CreditNote] = []
-    cursor = None
-    while True:
-        page = billing.invoices.credit_notes_page(
-            invoice.subscription_id, invoice.invoice_id, limit=MAX_PAGE_SIZE, cursor=cursor
-        )
-        notes += page.items
-        if page.next_cursor is None:
-            return notes[::-1]
-        cursor = page.next_cursor

@@ -8,7 +8,8 @@ CreditPosting (its events in its transaction) under the subscription's revision,
 request's idempotency record; a lost race is retried, a key committed first is replayed.
 
 The period close is such a write too (it only does not close periods first), and so is the
-scheduled run's write-off of what expired on a subscription nothing else touched."""
+scheduled run's write-off of what expired on a subscription nothing else touched. A grant staff
+make in a write (a top-up, a grant, a credit note's promotional credits) is `staff_grant`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from msgspec import Struct
 from pydantic import BaseModel
@@ -30,13 +31,18 @@ from ..domain.credits import (
     close_period,
     pending_switch,
 )
-from ..domain.errors import Conflict
+from ..domain.errors import Conflict, ValidationFailed
+from ..domain.grants import CreditGrant, priced_cents
 from ..domain.idempotency import IdempotencyRecord
 from ..domain.periods import Period
 from ..domain.plans import Plan
 from ..domain.subscriptions import Subscription
+from ..domain.values import MAX_CENTS
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .unit_of_work import Billing
+
+if TYPE_CHECKING:
+    from ..domain.access import Caller
 
 if TYPE_CHECKING:  # a draft's models load with the first draft (in `drafted`): see its comment
     from ..domain.invoices import Invoice
@@ -142,6 +148,41 @@ def credit_write(
 
 def _no_record(_: Any) -> IdempotencyRecord | None:
     return None
+
+
+def staff_grant(
+    write: CreditWrite,
+    caller: Caller,
+    kind: Literal["purchased", "promotional"],
+    amount: Decimal,
+    price_cents: int | None,
+    priority: int,
+    reason: str,
+    *,
+    effective_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> CreditGrant:
+    """A grant made by staff now (the moment its period was decided by: its id's time falls in
+    that period), priced as asked or (purchased credits) at the plan's credit price."""
+    plan, subscription = write.plan, write.subscription
+    if price_cents is None:
+        price_cents = priced_cents(amount, plan.credit_price_cents) if kind == "purchased" else 0
+    if price_cents > MAX_CENTS:
+        raise ValidationFailed.of("amount", "prices at 10^12 cents or more; sell it in smaller grants")
+    return CreditGrant.issue(
+        subscription_id=subscription.subscription_id,
+        period_start=subscription.current_period_start,
+        currency=plan.currency,
+        kind=kind,
+        amount=amount,
+        priority=priority,
+        reason=reason,
+        actor=caller.principal,
+        now=write.now,
+        price_cents=price_cents,
+        effective_at=effective_at,
+        expires_at=expires_at,
+    )
 
 
 # --- closing billing periods -------------------------------------------------------------------

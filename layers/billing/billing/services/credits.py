@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import Literal, TypeVar
 
@@ -22,20 +21,18 @@ from ..domain.grants import (
     CreditGrant,
     GrantStatus,
     Priority,
-    priced_cents,
 )
 from ..domain.idempotency import IdempotencyKey, fingerprint, scope_key
 from ..domain.ledger import LedgerEntry
 from ..domain.paging import Page
 from ..domain.values import (
-    MAX_CENTS,
     ExactDecimal,
     NonNegativeCents,
     PositiveDecimal,
     UtcTimestamp,
     free_text,
 )
-from .credit_write import CreditWrite, Idempotency, credit_write
+from .credit_write import CreditWrite, Idempotency, credit_write, staff_grant
 from .ledger import Pause
 from .reading import subscription_for
 from .unit_of_work import Billing
@@ -170,41 +167,6 @@ def void_grant(
 
     voided, _ = _staff_write(billing, caller, subscription_id, change, None, active_only=False, pause=pause)
     return voided
-
-
-def staff_grant(
-    write: CreditWrite,
-    caller: Caller,
-    kind: Literal["purchased", "promotional"],
-    amount: Decimal,
-    price_cents: int | None,
-    priority: int,
-    reason: str,
-    *,
-    effective_at: datetime | None = None,
-    expires_at: datetime | None = None,
-) -> CreditGrant:
-    """A grant made by staff now (the moment its period was decided by: its id's time falls in
-    that period), priced as asked or (purchased credits) at the plan's credit price."""
-    plan, subscription = write.plan, write.subscription
-    if price_cents is None:
-        price_cents = priced_cents(amount, plan.credit_price_cents) if kind == "purchased" else 0
-    if price_cents > MAX_CENTS:
-        raise ValidationFailed.of("amount", "prices at 10^12 cents or more; sell it in smaller grants")
-    return CreditGrant.issue(
-        subscription_id=subscription.subscription_id,
-        period_start=subscription.current_period_start,
-        currency=plan.currency,
-        kind=kind,
-        amount=amount,
-        priority=priority,
-        reason=reason,
-        actor=caller.principal,
-        now=write.now,
-        price_cents=price_cents,
-        effective_at=effective_at,
-        expires_at=expires_at,
-    )
 
 
 def _staff_write(

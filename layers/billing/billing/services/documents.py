@@ -16,8 +16,7 @@ from ..domain.credit_notes import CreditNote
 from ..domain.errors import NotFound
 from ..domain.invoice_export import as_csv, as_json, export_filename
 from ..domain.invoices import Invoice
-from .credit_notes import all_credit_notes
-from .invoices import as_documents, invoice_of
+from .invoice_reading import all_credit_notes, as_documents, invoice_of
 from .reading import subscription_for
 from .unit_of_work import Billing
 

@@ -1,5 +1,6 @@
 """Invoices: drafting a period from its aggregate, issuing with the next gapless number, voiding,
-exporting. The scheduled run that closes ended periods is `invoicing_run`."""
+reading them. An invoice as shown (and its notes) is `invoice_reading`, which the document export
+shares; the scheduled run that closes ended periods is `invoicing_run`."""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ import time
 from pydantic import BaseModel, ConfigDict
 
 from ..domain.access import Caller, Permission, require_residency
-from ..domain.billing_profiles import BillingProfile
 from ..domain.credits import rolled_forward
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Conflict
 from ..domain.invoices import Invoice, InvoiceFilters, UpcomingInvoice, billed_until, invoice_order
 from ..domain.paging import Page
 from ..domain.periods import Period
 from ..domain.subscriptions import Subscription
 from ..domain.values import UtcTimestamp, format_timestamp
 from .credit_write import close_due_periods, drafted
+from .invoice_reading import as_documents, invoice_of
 from .ledger import Pause, with_retries
 from .reading import across_residencies, subscription_for
 from .unit_of_work import Billing
@@ -94,22 +95,6 @@ def upcoming_invoice(billing: Billing, caller: Caller, subscription_id: str, *, 
     return UpcomingInvoice.model_validate(dict(shown) | {"invoice_id": None})
 
 
-def as_documents(billing: Billing, invoices: list[Invoice]) -> list[Invoice]:
-    """Invoices as shown: a draft is addressed to its organization's current profile, from the
-    deployment's issuer (an issued or void one keeps what it was issued with). One profile read
-    per organization."""
-    profiles: dict[str, BillingProfile | None] = {}
-
-    def shown(invoice: Invoice) -> Invoice:
-        if not invoice.is_draft:
-            return invoice
-        if invoice.organization_id not in profiles:
-            profiles[invoice.organization_id] = billing.invoices.billing_profile(invoice.organization_id)
-        return invoice.addressed(profiles[invoice.organization_id], billing.issuer())
-
-    return [shown(invoice) for invoice in invoices]
-
-
 def _documents(billing: Billing, page: Page[Invoice]) -> Page[Invoice]:
     return page.model_copy(update={"items": as_documents(billing, page.items)})
 
@@ -145,14 +130,6 @@ def get_invoice(billing: Billing, caller: Caller, subscription_id: str, invoice_
     subscription_for(billing, caller, subscription_id, Permission.READ_BILLING)
     (shown,) = as_documents(billing, [invoice_of(billing, subscription_id, invoice_id_)])
     return shown
-
-
-def invoice_of(billing: Billing, subscription_id: str, invoice_id_: str) -> Invoice:
-    """The invoice, once the caller may see its subscription (404 when there is none)."""
-    found = billing.invoices.get(subscription_id, invoice_id_)
-    if found is None:
-        raise NotFound(f"No invoice '{invoice_id_[:128]}' for this subscription.")
-    return found
 
 
 def issue_invoice(

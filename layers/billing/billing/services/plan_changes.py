@@ -22,6 +22,7 @@ from ..domain.plans import Plan, PlanId
 from ..domain.subscriptions import PendingPlanChange, SlaAcceptance, Subscription
 from ..domain.values import Credits, Flag, UtcTimestamp, format_timestamp
 from .credit_write import CreditWrite, Idempotency, closing, commit_closing, credit_write
+from .invoice_reading import as_documents
 from .ledger import Pause
 from .reading import subscription_for
 from .subscriptions import SlaAcceptanceRequest, auto_top_up_price_problem
@@ -114,8 +115,6 @@ def change_plan(
             )
         made = closing(write, PlanSwitch(target, now, acceptance))
         if request.preview:
-            from .invoices import as_documents  # the invoice API's module: only a preview needs it
-
             write.discard()
             draft = as_documents(billing, [made.draft])[0] if made.draft else None
             return PlanChangePreview(closing_invoice=draft, next_period=NextPeriod.on(target, made.close.next_period))
