@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from ..domain.billing_profiles import BillingProfile, Issuer
 from ..domain.credit_notes import CreditNote, CreditNoteFilters, credit_note_order, fixed_width
-from ..domain.credits import CreditPosting
 from ..domain.errors import Forbidden
 from ..domain.idempotency import IdempotencyRecord
 from ..domain.invoices import Invoice, InvoiceFilters, invoice_id, invoice_order
@@ -44,6 +43,9 @@ from .dynamodb import (
 from .dynamodb_subscriptions import Tables, credit_layouts
 from .dynamodb_writes import Layout, commit
 from .writes import InvoiceCounter, Operation
+
+if TYPE_CHECKING:  # a credit write's posting: annotations only, a read loads no credit domain
+    from ..domain.credits import CreditPosting
 
 RESIDENCY_INDEX = "by_residency"
 

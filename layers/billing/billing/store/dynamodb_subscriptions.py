@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
 
-from ..domain.credits import CreditPosting
 from ..domain.errors import NotFound, RetryableConflict
 from ..domain.grants import CreditGrant, GrantStatus
 from ..domain.hold_records import Hold
@@ -46,6 +45,9 @@ from .dynamodb import (
 from .dynamodb_outbox import outbox_item
 from .dynamodb_writes import Layout, commit
 from .writes import Kind, Operation
+
+if TYPE_CHECKING:  # a credit write's posting: annotations only, a read loads no credit domain
+    from ..domain.credits import CreditPosting
 
 SUBSCRIPTION = "SUBSCRIPTION"
 ACTIVE_GUARD = "ACTIVE_SUBSCRIPTION"

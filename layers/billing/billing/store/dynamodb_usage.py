@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..domain.credits import CreditPosting
 from ..domain.paging import Page
 from ..domain.usage import (
     CORRECTION_FIELDS,
@@ -41,6 +40,7 @@ from .dynamodb_writes import Layout, commit
 from .writes import Add, Kind, Operation
 
 if TYPE_CHECKING:
+    from ..domain.credits import CreditPosting
     from ..domain.idempotency import IdempotencyRecord
 
 USAGE_INDEX = "by_subscription"

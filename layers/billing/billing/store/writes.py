@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from msgspec import Struct
 
-from ..domain.credits import CreditPosting
 from ..domain.errors import Conflict, NotFound, RetryableConflict
 from ..domain.idempotency import IdempotencyRecord, KeyAlreadyCommitted
 from ..domain.periods import Period
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     # function's writes (a top-up, a hold, a plan's grant) load none of them (~10 ms of cold start).
     from ..domain.billing_profiles import BillingProfile, Issuer
     from ..domain.credit_notes import CreditNote
+    from ..domain.credits import CreditPosting
     from ..domain.invoices import Invoice
     from ..domain.usage import PeriodUsage, UsageChunk, UsageEvent
 
