@@ -37,8 +37,7 @@ from ..domain.usage import (
     unknown_service,
 )
 from ..domain.values import format_decimal
-from ..store.base import MAX_TRANSACTION_ITEMS
-from ..store.writes import DuplicateKeys
+from ..store.writes import MAX_TRANSACTION_ITEMS, DuplicateKeys
 from .credit_write import CreditWrite, NoActiveSubscription, credit_write
 from .ledger import Pause
 from .unit_of_work import Billing

@@ -128,11 +128,6 @@ class SubscriptionStore(Protocol):
         """The grants made during the period, oldest first (its priced ones are invoice lines)."""
 
 
-# DynamoDB transactions hold 100 items; a usage chunk also writes the subscription, its ledger
-# entries and grant records, and the aggregate.
-MAX_TRANSACTION_ITEMS = 100
-
-
 class UsageTotalsReader(Protocol):
     def period_totals(self, subscription_id: str, period_start: datetime) -> UsageTotals:
         """The period aggregate's totals (zero when nothing was recorded)."""

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from ..domain.invoices import Invoice
     from ..domain.usage import PeriodUsage, UsageChunk, UsageEvent
 
+# DynamoDB transactions hold 100 items; a usage chunk also writes the subscription, its ledger
+# entries and grant records, and the aggregate.
+MAX_TRANSACTION_ITEMS = 100
+
 Kind = Literal[
     "subscription",
     "ledger",
