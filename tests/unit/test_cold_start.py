@@ -82,3 +82,23 @@ def test_the_invoicing_run_reads_the_due_index_without_the_subscription_store_or
     assert "billing.store.due_index" in loaded, "the run read the due index"
     unneeded = {"billing.store.dynamodb_subscriptions", "billing.domain.credits", "billing.domain.usage"}
     assert not loaded & unneeded
+
+
+def test_reading_usage_and_exporting_documents_load_neither_the_credit_write_nor_the_credit_domain():
+    # Their cold start and the stores their first request builds: they only read.
+    for function, stores in (
+        ("usage_reporting", ("subscription_store", "usage_store", "invoice_store")),
+        ("document_export", ("subscription_store", "invoice_store")),
+    ):
+        seen = fresh_interpreter(
+            "import importlib.util, json, sys\n"
+            f"spec = importlib.util.spec_from_file_location('app', {str(ROOT / 'functions' / function / 'app.py')!r})\n"
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            "from billing import deployment\n"
+            + "".join(f"deployment.{store}()\n" for store in stores)
+            + "print(json.dumps(sorted(name for name in sys.modules if name.startswith('billing.'))))"
+        )
+        loaded = set(seen)
+        assert "billing.store.dynamodb_subscriptions" in loaded, "the stores were built"
+        writing = {"billing.domain.credits", "billing.services.credit_write", "billing.services.subscriptions"}
+        assert not loaded & writing, function
