@@ -62,4 +62,5 @@ def void_grant(subscription_id: str, grant_id: str):
     return json_response(200, credits.void_grant(deployment.billing(), who, subscription_id, grant_id, request))
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

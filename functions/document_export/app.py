@@ -62,4 +62,5 @@ def export_credit_note(subscription_id: str, invoice_id: str, credit_note_id: st
     return _file(file)
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

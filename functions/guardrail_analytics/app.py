@@ -51,4 +51,5 @@ def guardrail_export():
     )
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

@@ -13,4 +13,5 @@ def fold(event, context):
     return {"applied": applied}
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = instrumented(fold)

@@ -64,4 +64,5 @@ def list_holds(subscription_id: str):
     return json_response(200, page)
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

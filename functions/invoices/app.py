@@ -122,4 +122,5 @@ def search_credit_notes():
     return json_response(200, page)
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

@@ -14,4 +14,5 @@ def run(event, context):
     return report.as_result()
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = instrumented(run)

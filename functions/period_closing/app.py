@@ -34,4 +34,5 @@ def close(event, context):
     return batch_response(failed)
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = instrumented(close)

@@ -52,4 +52,5 @@ def archive_plan(plan_id: str):
     return json_response(200, plan, headers=etag(plan.version))
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

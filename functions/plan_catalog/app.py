@@ -41,4 +41,5 @@ def openapi_document():
     return Response(status_code=200, content_type=JSON, body=document_json())
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

@@ -97,4 +97,5 @@ def cancel_pending_plan_change(subscription_id: str):
     return json_response(200, plan_changes.cancel_pending_plan_change(deployment.billing(), who, subscription_id))
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

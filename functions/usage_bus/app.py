@@ -45,4 +45,5 @@ def _refused(message_id: str, error: BillingError) -> None:
     )
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = instrumented(consume)

@@ -66,4 +66,5 @@ def _correction(event_id: str, model):
     return who, billing, correctable_event(billing, who, event_id), request
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

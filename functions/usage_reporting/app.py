@@ -59,4 +59,5 @@ def list_periods(subscription_id: str):
     return json_response(200, page)
 
 
+deployment.connect()  # the client at init, with the collector paused
 lambda_handler = lambda_entry(app)

@@ -3,24 +3,24 @@ frozen (billing/cold_start.py)."""
 
 import ast
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from .lambda_env import function_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = sorted(path for path in (ROOT / "functions").glob("*/app.py") if path.parent.name != "authorizer")
-TABLES = ("PLANS", "SUBSCRIPTIONS", "USAGE_EVENTS", "CREDIT_LEDGER", "INVOICES", "IDEMPOTENCY", "OUTBOX")
 
 
 def fresh_interpreter(code: str) -> dict:
-    env = os.environ | {f"{table}_TABLE": "t" for table in TABLES} | {"AWS_DEFAULT_REGION": "us-east-1"}
+    env = function_environment()
     env["PYTHONPATH"] = str(ROOT / "layers" / "billing")
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(run.stdout.splitlines()[-1])
 
 
-def test_a_function_loads_with_the_collector_paused_and_leaves_it_running_with_its_objects_frozen():
+def test_a_function_loads_and_makes_its_client_with_the_collector_paused_then_leaves_it_running_frozen():
     seen = fresh_interpreter(
         "import gc, importlib.util, json, sys\n"
         "collections = []\n"
@@ -30,10 +30,12 @@ def test_a_function_loads_with_the_collector_paused_and_leaves_it_running_with_i
         "gc.callbacks.append(seen)\n"
         f"spec = importlib.util.spec_from_file_location('app', {str(ROOT / 'functions/usage_recording/app.py')!r})\n"
         "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "from billing import deployment\n"
         "print(json.dumps({'collections': len(collections), 'enabled': gc.isenabled(),"
-        " 'frozen': gc.get_freeze_count()}))"
+        " 'frozen': gc.get_freeze_count(), 'clients': deployment.dynamodb.cache_info().currsize}))"
     )
     assert seen["collections"] == 0, "no collection while the function loads"
+    assert seen["clients"] == 1, "its DynamoDB client is made at init, with the collector paused"
     assert seen["enabled"], "the collector runs again once the handler is built"
     assert seen["frozen"] > 10_000, "what the function loaded is frozen"
 

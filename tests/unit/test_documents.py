@@ -20,6 +20,7 @@ from billing.domain.idempotency import IdempotencyKeyReused
 from billing.services import billing_profiles, credit_notes, credits, invoices
 from billing.services.credits import CreditChangeRequest
 
+from .lambda_env import function_environment
 from .world import ADMIN, World, no_pause
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,9 +195,7 @@ def test_no_function_loads_the_pdf_renderer_on_a_cold_start():
         "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('fpdf', 'PIL', 'fontTools'))))"
     )
-    tables = ("PLANS", "SUBSCRIPTIONS", "USAGE_EVENTS", "CREDIT_LEDGER", "INVOICES", "IDEMPOTENCY", "OUTBOX")
-    env = os.environ | {f"{table}_TABLE": "t" for table in tables}
-    env |= {"AWS_DEFAULT_REGION": "us-east-1", "BILLING_JWT_SECRET": "unit-test-secret"}
+    env = function_environment(BILLING_JWT_SECRET="unit-test-secret")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "billing"), str(EXPORT_FUNCTION)])
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert json.loads(run.stdout.splitlines()[-1]) == []

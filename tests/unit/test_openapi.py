@@ -15,6 +15,8 @@ from billing.api.openapi import build_document, document_json
 from billing.api.operations import Route, routes
 from local_stack.template import Stack
 
+from .lambda_env import function_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"get", "put", "post", "delete", "patch"}
 
@@ -151,7 +153,10 @@ def test_the_document_is_built_once_per_container_and_not_on_a_cold_start():
         "import sys; sys.path[:0] = ['layers/billing', 'functions/plan_catalog']; import app; "
         "print('billing.api.openapi' in sys.modules, 'billing.api.operations' in sys.modules)"
     )
-    found = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    environment = function_environment()
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, check=True
+    )
     assert found.stdout.split() == ["False", "False"]
 
 
