@@ -126,8 +126,9 @@ def _fresh_interpreter_seconds(code: str, env: dict[str, str]) -> float:
 
 
 def _function_cases(root: Path, env: dict[str, str]) -> dict[str, tuple[str, dict[str, str]]]:
-    """Each function of the checkout at `root`: the code that loads it as Lambda's init does (and
-    makes its DynamoDB client, as the baseline does), and its environment from that template."""
+    """Each function of the checkout at `root`: the code that loads it as Lambda's init does (the
+    function makes the client its requests use as it loads, `deployment.connect()`: one client, as
+    the baseline makes), and its environment from that template."""
     from local_stack.server import local_parameters
     from local_stack.template import Stack
 
@@ -141,11 +142,10 @@ def _function_cases(root: Path, env: dict[str, str]) -> dict[str, tuple[str, dic
                 "s.loader.exec_module(m)",
             ]
         )
-        init = (
-            load if name == "AuthorizerFunction" else load + "\nfrom billing import deployment\ndeployment.dynamodb()"
-        )
+        if name != "AuthorizerFunction":  # a checkout from before `connect`: its client, as the bench made it
+            load += "\nfrom billing import deployment\nif not hasattr(deployment, 'connect'): deployment.dynamodb()"
         layer = f"{lambda_site()}{os.pathsep}{root / 'layers' / 'billing'}"
-        cases[name] = (init, {**env, **spec.environment, "PYTHONPATH": layer})
+        cases[name] = (load, {**env, **spec.environment, "PYTHONPATH": layer})
     return cases
 
 

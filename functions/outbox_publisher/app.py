@@ -16,4 +16,5 @@ def publish(event, context):
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
 
 
+deployment.events_publisher()  # its EventBridge client at init, with the collector paused
 lambda_handler = instrumented(publish)

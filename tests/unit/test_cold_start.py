@@ -104,3 +104,21 @@ def test_reading_usage_and_exporting_documents_load_neither_the_credit_write_nor
         assert "billing.store.dynamodb_subscriptions" in loaded, "the stores were built"
         writing = {"billing.domain.credits", "billing.services.credit_write", "billing.services.subscriptions"}
         assert not loaded & writing, function
+
+
+def test_every_function_makes_the_client_its_requests_use_as_it_loads():
+    # The outbox publisher publishes to EventBridge; every other function reads and writes DynamoDB.
+    made = fresh_interpreter(
+        "import importlib.util, json\n"
+        "from billing import deployment\n"
+        "made = {}\n"
+        f"for n, path in enumerate({[str(app) for app in FUNCTIONS]!r}):\n"
+        "    deployment.reset()\n"
+        "    spec = importlib.util.spec_from_file_location(f'app{n}', path)\n"
+        "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "    clients = {'dynamodb': deployment.dynamodb, 'events': deployment.events_publisher}\n"
+        "    made[path.split('/')[-2]] = sorted(k for k, cached in clients.items() if cached.cache_info().currsize)\n"
+        "print(json.dumps(made))"
+    )
+    expected = {app.parent.name: ["dynamodb"] for app in FUNCTIONS} | {"outbox_publisher": ["events"]}
+    assert made == expected
