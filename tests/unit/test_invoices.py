@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from billing.domain.errors import RetryableConflict
+from billing.domain.invoice_drafting import compose_invoice, whole_cents
 from billing.domain.invoice_export import as_csv, as_json, major_units
-from billing.domain.invoices import compose_invoice, invoice_id, whole_cents
+from billing.domain.invoices import invoice_id
 from billing.domain.lab_standard import lab_standard_terms
 from billing.domain.periods import period_at
 from billing.domain.plans import Plan

@@ -300,7 +300,7 @@ def drafted(
     the write leaves them (what the allowance paid, given back, decides a final period's base fee)."""
     # Imported here: most credit writes (a top-up, a hold, a usage event in an open period) draft
     # nothing, and the invoice models with the usage aggregate cost their functions ~10 ms of cold start.
-    from ..domain.invoices import compose_invoice
+    from ..domain.invoice_drafting import compose_invoice
     from ..domain.usage import PeriodUsage
 
     subscription_id = subscription.subscription_id

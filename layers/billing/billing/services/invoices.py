@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict
 from ..domain.access import Caller, Permission, require_residency
 from ..domain.credits import rolled_forward
 from ..domain.errors import Conflict
-from ..domain.invoices import Invoice, InvoiceFilters, UpcomingInvoice, billed_until, invoice_order
+from ..domain.invoices import Invoice, InvoiceFilters, UpcomingInvoice, invoice_order
 from ..domain.paging import Page
 from ..domain.periods import Period
-from ..domain.subscriptions import Subscription
+from ..domain.subscriptions import Subscription, billed_until
 from ..domain.values import UtcTimestamp, format_timestamp
 from .credit_write import close_due_periods, drafted
 from .invoice_reading import as_documents, invoice_of
