@@ -40,7 +40,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "billing")]
 os.environ.setdefault("BILLING_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF metrics lines in the report
 
-COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "15"))
+# 25 pairs a function: in a probe of 50 pairs here, medians of 15 consecutive pairs ranged over
+# ±0.035x of the whole run's, medians of 25 over ±0.01x.
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "25"))
 # Another version (a git ref such as `main`, or a checkout's directory) whose functions are measured
 # in the same interleaved rounds as ours: before and after in one run, under the same load.
 COLD_BASELINE = os.environ.get("BENCH_COLD_BASELINE")
@@ -920,7 +922,9 @@ How to read it:
   reduced to medians, so a neighbour's load weighs on both sides. Cold starts count the CPU time
   of a fresh interpreter (each function's run against the baseline run just before it), with
   bytecode for our code as for the dependencies, as the layer ships it (its Makefile compiles
-  it; SAM's python builder shipped none, and each Lambda cold start compiled it).
+  it; SAM's python builder shipped none, and each Lambda cold start compiled it). A function's
+  load includes the one client its requests use, made at init as the baseline makes one
+  (`deployment.connect()`).
 - The cold start floor is what every billing function loads before any code of ours (boto3's
   client, pydantic, Powertools' logger, metrics and REST resolver). The functions load it with
   the garbage collector paused (billing/cold_start.py), so a function's ratio minus the paused
