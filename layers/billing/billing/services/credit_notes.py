@@ -1,5 +1,5 @@
-"""Credit notes: correcting an issued invoice (finance and marketplace staff of its residency),
-listing them per invoice and across organizations, and exporting them as files."""
+"""Credit notes: correcting an issued invoice (finance and marketplace staff of its residency), and
+listing them per invoice and across organizations (exporting them as files: invoice_reading.py)."""
 
 from __future__ import annotations
 

@@ -41,10 +41,8 @@ from ..domain.values import MAX_CENTS
 from .ledger import Pause, RecordFor, run_idempotently, with_retries
 from .unit_of_work import Billing
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only; a draft's models load with the first draft (see `drafted`)
     from ..domain.access import Caller
-
-if TYPE_CHECKING:  # a draft's models load with the first draft (in `drafted`): see its comment
     from ..domain.invoices import Invoice
     from ..domain.usage import PeriodUsage
 
