@@ -3,34 +3,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { EventTable } from "../components/UsagePanel";
 import { dailyFromEvents } from "../lib/usage";
 import type { UsageEvent } from "../lib/api";
-import { fakeClient, page, refusal, renderWith } from "./support";
+import { fakeClient, page, refusal, renderWith, USAGE_EVENT } from "./support";
 
 afterEach(cleanup);
-const EVENT = {
-  event_id: "01EV",
-  subscription_id: "01SUB",
-  organization_id: "org-lab",
-  service: "planner",
-  quantity: "3",
-  unit: "finalization",
-  credits: "6",
-  debited_credits: "4",
-  overage_credits: "2",
-  balance_after: "0",
-  guardrail: { flags: [], escalation_codes: [] },
-  source: null,
-  idempotency_key: "k",
-  occurred_at: "2026-11-20T10:00:00Z",
-  recorded_at: "2026-11-20T10:00:00Z",
-  period_start: "2026-11-01T00:00:00Z",
-  ledger_seq: 2,
-  hold_id: null,
-  status: "recorded",
-  voided_at: null,
-  void_reason: null,
-  replaces: null,
-  replaced_by: null,
-};
+const EVENT = USAGE_EVENT;
 const VOIDED = { ...EVENT, event_id: "01OLD", status: "voided", voided_at: "2026-11-21T08:00:00Z", void_reason: "Sized twice", replaced_by: null };
 const LIST = "GET /api/billing/subscriptions/01SUB/usage?";
 

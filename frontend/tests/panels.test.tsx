@@ -7,7 +7,7 @@ import { LedgerPanel, PAGES_AT_ONCE } from "../components/LedgerPanel";
 import { PlansPanel } from "../components/PlansPanel";
 import { UsagePanel } from "../components/UsagePanel";
 import { ClientContext } from "../lib/context";
-import { fakeClient, INVOICE, page, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION } from "./support";
+import { fakeClient, INVOICE, page, PLAN, refusal, renderWith, sessionFor, SUBSCRIPTION, USAGE_EVENT } from "./support";
 
 afterEach(cleanup);
 const orgAdmin = sessionFor("org:admin", "org-lab");
@@ -119,25 +119,7 @@ describe("health panel", () => {
 });
 
 describe("usage panel", () => {
-  const event = {
-    event_id: "01EV",
-    subscription_id: "01SUB",
-    organization_id: "org-lab",
-    service: "planner",
-    quantity: "3",
-    unit: "finalization",
-    credits: "6",
-    debited_credits: "4",
-    overage_credits: "2",
-    balance_after: "0",
-    guardrail: { flags: ["dose_limit"], escalation_codes: ["ESC-12"] },
-    source: null,
-    idempotency_key: "k",
-    occurred_at: "2026-11-20T10:00:00Z",
-    recorded_at: "2026-11-20T10:00:00Z",
-    period_start: "2026-11-01T00:00:00Z",
-    ledger_seq: 2,
-  };
+  const event = { ...USAGE_EVENT, guardrail: { flags: ["dose_limit"], escalation_codes: ["ESC-12"] } };
 
   const sub = { "GET /api/billing/subscriptions/01SUB?": { body: SUBSCRIPTION }, "GET /api/billing/subscriptions/01SUB": { body: SUBSCRIPTION } };
 

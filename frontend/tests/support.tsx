@@ -115,6 +115,33 @@ export const SUBSCRIPTION = {
   },
 };
 
+/** One recorded usage event of the subscription above (its correction fields as the API answers them). */
+export const USAGE_EVENT = {
+  event_id: "01EV",
+  subscription_id: "01SUB",
+  organization_id: "org-lab",
+  service: "planner",
+  quantity: "3",
+  unit: "finalization",
+  credits: "6",
+  debited_credits: "4",
+  overage_credits: "2",
+  balance_after: "0",
+  guardrail: { flags: [] as string[], escalation_codes: [] as string[] },
+  source: null,
+  idempotency_key: "k",
+  occurred_at: "2026-11-20T10:00:00Z",
+  recorded_at: "2026-11-20T10:00:00Z",
+  period_start: "2026-11-01T00:00:00Z",
+  ledger_seq: 2,
+  hold_id: null,
+  status: "recorded",
+  voided_at: null,
+  void_reason: null,
+  replaces: null,
+  replaced_by: null,
+};
+
 export const INVOICE = {
   invoice_id: "01INV",
   subscription_id: "01SUB",
