@@ -4,7 +4,8 @@ import pytest
 
 from billing.config import BillingConfig
 
-TABLES = ("PLANS", "SUBSCRIPTIONS", "USAGE_EVENTS", "CREDIT_LEDGER", "INVOICES", "IDEMPOTENCY", "OUTBOX")
+from .lambda_env import TABLES
+
 SECRET = "a-cursor-secret-of-forty-characters-long"
 
 
